@@ -1,0 +1,1 @@
+"""Filiera ledger package."""

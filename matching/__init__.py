@@ -1,0 +1,1 @@
+"""Filiera matching package."""
