@@ -1,0 +1,239 @@
+"""A realistic, deterministic demo network: a MAG in Milan, Lombard GAS and producers.
+
+Ids are derived from names (uuid5), fiscal codes and IBANs carry valid check digits
+but belong to nobody. The users and passwords below are for local use only.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Engine, func, select
+from stdnum import iban as stdnum_iban
+from stdnum import luhn
+from stdnum.it import codicefiscale
+
+from service.auth import create_user
+from service.db import write_tx
+from service.parties import insert_party
+from service.tables import parties, relationships
+
+NAMESPACE = uuid.UUID("6d0c43a1-56f5-4b8e-9a0c-2b1f0f6a2c11")
+
+DEMO_USERS = [
+    # username, password, role, party name (None: not bound)
+    ("admin", "admin-demo-2026", "admin", None),
+    ("officer", "officer-demo-2026", "officer", "Mag2 Finance Milano"),
+    ("caseificio", "producer-demo-2026", "producer", "Caseificio Val Taleggio"),
+    ("gas.gasabile", "gas-demo-2026", "gas", "GAS Gasabile Milano Isola"),
+]
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Place:
+    municipality: str
+    province: str
+    lat: float
+    lon: float
+    office: str  # revenue office code for the partita IVA
+
+
+PLACES = {
+    "Milano": Place("Milano", "MI", 45.4642, 9.1900, "015"),
+    "Monza": Place("Monza", "MB", 45.5845, 9.2744, "015"),
+    "Bergamo": Place("Bergamo", "BG", 45.6983, 9.6773, "016"),
+    "Brescia": Place("Brescia", "BS", 45.5416, 10.2118, "017"),
+    "Como": Place("Como", "CO", 45.8081, 9.0852, "013"),
+    "Lecco": Place("Lecco", "LC", 45.8566, 9.3977, "097"),
+    "Pavia": Place("Pavia", "PV", 45.1847, 9.1582, "018"),
+    "Lodi": Place("Lodi", "LO", 45.3097, 9.5037, "098"),
+    "Cremona": Place("Cremona", "CR", 45.1332, 10.0227, "019"),
+    "Varese": Place("Varese", "VA", 45.8206, 8.8251, "012"),
+    "Sesto San Giovanni": Place("Sesto San Giovanni", "MI", 45.5350, 9.2346, "015"),
+    "Abbiategrasso": Place("Abbiategrasso", "MI", 45.3987, 8.9183, "015"),
+    "Taleggio": Place("Taleggio", "BG", 45.8936, 9.5645, "016"),
+    "Valtorta": Place("Valtorta", "BG", 45.9771, 9.5340, "016"),
+    "Mortara": Place("Mortara", "PV", 45.2509, 8.7379, "018"),
+    "Robbio": Place("Robbio", "PV", 45.2903, 8.5937, "018"),
+    "Franciacorta": Place("Erbusco", "BS", 45.5987, 9.9735, "017"),
+    "Oltrepo": Place("Santa Maria della Versa", "PV", 44.9869, 9.2996, "018"),
+    "Valtellina": Place("Sondrio", "SO", 46.1699, 9.8715, "014"),
+    "Lomellina": Place("Vigevano", "PV", 45.3177, 8.8547, "018"),
+    "Casalasco": Place("Casalmaggiore", "CR", 44.9903, 10.4168, "019"),
+    "Brianza": Place("Carate Brianza", "MB", 45.6755, 9.2390, "015"),
+    "Lodigiano": Place("Codogno", "LO", 45.1601, 9.7056, "098"),
+    "Valcamonica": Place("Breno", "BS", 45.9566, 10.3044, "017"),
+    "Parco Sud": Place("Rozzano", "MI", 45.3806, 9.1563, "015"),
+}
+
+LENDER = ("Mag2 Finance Milano", "Milano")
+
+GAS = [  # name, place, households
+    ("GAS Gasabile Milano Isola", "Milano", 28),
+    ("GAS Navigli", "Milano", 24),
+    ("GAS Lambrate Solidale", "Milano", 31),
+    ("GAS Monza Centro", "Monza", 22),
+    ("GAS Bergamo Alta", "Bergamo", 26),
+    ("GAS Brescia Leonessa", "Brescia", 30),
+    ("GAS Como Lago", "Como", 19),
+    ("GAS Lecco Resegone", "Lecco", 21),
+    ("GAS Pavia Ticino", "Pavia", 25),
+    ("GAS Lodi Adda", "Lodi", 18),
+    ("GAS Sesto Solidale", "Sesto San Giovanni", 27),
+    ("GAS Abbiategrasso Naviglio Grande", "Abbiategrasso", 20),
+]
+
+PRODUCERS = [  # name, place, categories
+    ("Caseificio Val Taleggio", "Taleggio", ["cheese"]),
+    ("Latteria Sociale Valtorta", "Valtorta", ["cheese", "dairy"]),
+    ("Cascina Caremma", "Parco Sud", ["vegetables", "rice", "meat"]),
+    ("Riseria Lomellina Bio", "Lomellina", ["rice"]),
+    ("Cascina Oschiena", "Robbio", ["rice"]),
+    ("Azienda Agricola Mortara Verde", "Mortara", ["vegetables"]),
+    ("Forno del Parco Sud", "Parco Sud", ["bread", "flour"]),
+    ("Mulino Marino Lombardo", "Lodigiano", ["flour"]),
+    ("Apicoltura Valcamonica", "Valcamonica", ["honey"]),
+    ("Miele della Brianza", "Brianza", ["honey"]),
+    ("Cantina Franciacorta Solidale", "Franciacorta", ["wine"]),
+    ("Vini Oltrepo Naturali", "Oltrepo", ["wine"]),
+    ("Cantina Valtellina Terrazzata", "Valtellina", ["wine"]),
+    ("Allevamento Casalasco", "Casalasco", ["meat"]),
+    ("Salumificio Lodigiano Bio", "Lodigiano", ["meat"]),
+    ("Orti di Brianza", "Brianza", ["vegetables"]),
+    ("Ortofrutta Lodigiana", "Lodi", ["vegetables", "fruit"]),
+    ("Frutteti del Comasco", "Como", ["fruit"]),
+    ("Cascina Pavese Bio", "Pavia", ["vegetables", "eggs"]),
+    ("Panificio Bergamasco", "Bergamo", ["bread"]),
+    ("Capre di Valtorta", "Valtorta", ["cheese"]),
+    ("Caseificio Cremonese", "Cremona", ["cheese", "dairy"]),
+    ("Olio del Garda Bresciano", "Brescia", ["oil"]),
+    ("Farine Antiche Lecchesi", "Lecco", ["flour"]),
+    ("Orto Varesino", "Varese", ["vegetables"]),
+]
+
+# GAS index -> producer indexes it buys from, with (since year, EUR a year, households)
+RELATIONSHIPS = [
+    (0, 0, 2014, "4800.00", 18), (0, 2, 2012, "6200.00", 22), (0, 6, 2016, "2900.00", 15),
+    (0, 10, 2018, "1500.00", 9), (1, 0, 2017, "3600.00", 14), (1, 3, 2015, "2100.00", 16),
+    (1, 8, 2019, "900.00", 11), (2, 2, 2011, "7100.00", 25), (2, 5, 2020, "2400.00", 12),
+    (2, 11, 2016, "1800.00", 10), (3, 9, 2018, "1100.00", 12), (3, 15, 2013, "5200.00", 18),
+    (3, 0, 2021, "2200.00", 10), (4, 1, 2010, "5600.00", 20), (4, 19, 2014, "3900.00", 19),
+    (4, 20, 2019, "1700.00", 9), (5, 10, 2012, "3300.00", 17), (5, 22, 2015, "2800.00", 21),
+    (5, 24, 2022, "1200.00", 8), (6, 17, 2016, "2500.00", 14), (6, 9, 2020, "800.00", 7),
+    (7, 23, 2015, "2100.00", 13), (7, 12, 2017, "1900.00", 11), (8, 3, 2013, "3100.00", 19),
+    (8, 4, 2016, "2700.00", 15), (8, 18, 2011, "4400.00", 20), (9, 16, 2014, "3800.00", 16),
+    (9, 14, 2018, "2600.00", 10), (10, 0, 2015, "3400.00", 17), (10, 7, 2019, "1600.00", 12),
+    (10, 13, 2017, "3000.00", 13), (11, 6, 2013, "4100.00", 16), (11, 4, 2019, "1900.00", 11),
+    (11, 21, 2020, "2300.00", 12),
+]
+
+
+def demo_id(name: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, name))
+
+
+def _vat(seed: int, office: str) -> str:
+    body = f"{(1_000_000 + seed * 7919) % 10_000_000:07d}{office}"
+    return body + luhn.calc_check_digit(body)
+
+
+def _iban(seed: int) -> str:
+
+    bban = "X" + "05034" + f"{(10000 + seed * 37) % 100000:05d}" + \
+        f"{seed * 104729 % 10**12:012d}"
+    check = stdnum_iban.calc_check_digits("IT00" + bban)
+    return "IT" + check + bban
+
+
+def _association_code(seed: int, office: str) -> str:
+    """Associations (a GAS) have a numeric codice fiscale starting with 9."""
+    body = f"9{(300_000 + seed * 4099) % 1_000_000:06d}{office}"
+    return body + luhn.calc_check_digit(body)
+
+
+def person_code(seed: int) -> str:
+    surnames = ["RSS", "BNC", "VRD", "FRR", "CLM", "MRN", "GLL", "CNT"]
+    names = ["MRA", "LCU", "GPP", "FNC", "LSN", "PLA", "CRL", "SLV"]
+    body = f"{surnames[seed % 8]}{names[seed // 8 % 8]}{60 + seed % 30:02d}" \
+        f"{'ABCDEHLMPRST'[seed % 12]}{10 + seed % 18:02d}F205"
+    return body + codicefiscale.calc_check_digit(body)
+
+
+def load_demo_data(engine: Engine, *, if_empty: bool = False, progress: bool = True) -> str:
+    with write_tx(engine) as conn:
+        count = conn.execute(select(func.count()).select_from(parties)).scalar_one()
+        if count:
+            if if_empty:
+                return f"the database already has {count} parties; demo data not loaded"
+            raise DemoError(f"the database already has {count} parties; the demo data "
+                            "loads only into an empty database")
+        steps = 1 + len(GAS) + len(PRODUCERS) + len(RELATIONSHIPS) + len(DEMO_USERS)
+        done = 0
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            if progress and sys.stderr.isatty():
+                width = 30
+                filled = width * done // steps
+                sys.stderr.write(f"\rdemo data [{'#' * filled}{'.' * (width - filled)}] "
+                                 f"{done}/{steps}")
+                sys.stderr.flush()
+
+        ids: dict[str, str] = {}
+        lender_name, lender_place = LENDER
+        place = PLACES[lender_place]
+        ids[lender_name] = demo_id(lender_name)
+        insert_party(conn, {
+            "id": ids[lender_name], "kind": "lender", "name": lender_name,
+            "tax_code": None, "vat_number": _vat(1, place.office), "iban": _iban(1),
+            "municipality": place.municipality, "province": place.province,
+            "latitude": place.lat, "longitude": place.lon, "households": None,
+            "categories": None}, "demo")
+        tick()
+        for i, (name, where, households) in enumerate(GAS):
+            place = PLACES[where]
+            ids[name] = demo_id(name)
+            insert_party(conn, {
+                "id": ids[name], "kind": "gas", "name": name,
+                "tax_code": _association_code(i, place.office),
+                "vat_number": None, "iban": _iban(100 + i), "municipality": place.municipality,
+                "province": place.province, "latitude": place.lat, "longitude": place.lon,
+                "households": households, "categories": None}, "demo")
+            tick()
+        for i, (name, where, categories) in enumerate(PRODUCERS):
+            place = PLACES[where]
+            ids[name] = demo_id(name)
+            insert_party(conn, {
+                "id": ids[name], "kind": "producer", "name": name, "tax_code": None,
+                "vat_number": _vat(200 + i, place.office), "iban": _iban(200 + i),
+                "municipality": place.municipality, "province": place.province,
+                "latitude": place.lat, "longitude": place.lon, "households": None,
+                "categories": categories}, "demo")
+            tick()
+        from service.common import now_utc
+
+        for gas_i, prod_i, year, amount, households in RELATIONSHIPS:
+            gas_name, producer_name = GAS[gas_i][0], PRODUCERS[prod_i][0]
+            conn.execute(relationships.insert().values(
+                id=demo_id(f"rel:{gas_name}:{producer_name}"), gas_id=ids[gas_name],
+                producer_id=ids[producer_name], since=date(year, 3, 1),
+                annual_purchases_minor=int(amount.replace(".", "")), currency="EUR",
+                households_buying=households, created_at=now_utc(), created_by="demo"))
+            tick()
+        for username, password, role, party in DEMO_USERS:
+            create_user(conn, username, password, role, ids[party] if party else None)
+            tick()
+        if progress and sys.stderr.isatty():
+            sys.stderr.write("\n")
+    lines = [f"demo data loaded: 1 lender, {len(GAS)} GAS, {len(PRODUCERS)} producers, "
+             f"{len(RELATIONSHIPS)} relationships", "demo users (local use only):"]
+    lines += [f"  {u:14} {p:20} {r}" for u, p, r, _ in DEMO_USERS]
+    return "\n".join(lines)

@@ -1,0 +1,195 @@
+"""RFC 9457 problem details: every error the API answers is one of these."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("filiera.errors")
+
+PROBLEM = "application/problem+json"
+TYPE_BASE = "https://filiera.example/problems/"
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+}
+
+
+class ApiError(Exception):
+    """An error the API answers as a problem document."""
+
+    status = 400
+    kind = "bad-request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class BadRequest(ApiError):
+    status, kind = 400, "bad-request"
+
+
+class Unauthorized(ApiError):
+    status, kind = 401, "unauthorized"
+
+
+class Forbidden(ApiError):
+    status, kind = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, kind = 404, "not-found"
+
+    def __init__(self, what: str = "resource") -> None:
+        super().__init__(f"{what} not found")
+
+
+class TooManyRequests(ApiError):
+    status, kind = 429, "too-many-requests"
+
+
+class Conflict(ApiError):
+    """409 with a machine-readable ``code`` (see API.md for the list)."""
+
+    status, kind = 409, "conflict"
+
+    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail, code=code, **extra)
+        self.code = code
+
+
+class Invalid(ApiError):
+    """422 with ``errors``: a list of ``{"field": "dotted.path", "message": ...}``."""
+
+    status, kind = 422, "invalid-input"
+
+    def __init__(self, errors: list[dict[str, str]], detail: str | None = None) -> None:
+        first = errors[0] if errors else {"field": "", "message": "invalid input"}
+        super().__init__(detail or f"{first['field'] or 'body'}: {first['message']}", errors=errors)
+        self.errors = errors
+
+
+def invalid(field: str, message: str) -> Invalid:
+    return Invalid([{"field": field, "message": message}])
+
+
+class Errors:
+    """Collects field errors so one 422 names every bad field at once."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.items.append({"field": field, "message": message})
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise Invalid(self.items)
+
+
+def problem(status: int, detail: str, kind: str | None = None, **extra: Any) -> Response[Any]:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + (kind or TITLES.get(status, "error").lower().replace(" ", "-")),
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return Response(content=body, status_code=status, media_type=PROBLEM)
+
+
+def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+    return problem(exc.status, exc.detail, exc.kind, **exc.extra)
+
+
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Litestar's 400 "Validation failed" becomes our 422 with dotted field paths."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    errors: list[dict[str, str]] = []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid value"))
+        key = str(item.get("key", ""))
+        source = item.get("source")
+        if key == "data" and message == "'data'":
+            return problem(400, "a JSON request body is required")
+        field = "" if key == "data" else key.removeprefix("data.")
+        for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
+            m = pattern.search(message)
+            if m:
+                field = f"{field}.{m.group(1)}" if field else m.group(1)
+        if source and source != "body" and not field:
+            field = str(source)
+        errors.append({"field": field, "message": message})
+    if not errors:
+        return problem(400, exc.detail or "bad request")
+    return problem(422, f"{errors[0]['field'] or 'body'}: {errors[0]['message']}",
+                   "invalid-input", errors=errors)
+
+
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException):
+        return problem(401, exc.detail or "authentication required")
+    if isinstance(exc, PermissionDeniedException):
+        return problem(403, exc.detail or "your role may not do this")
+    detail = exc.detail or TITLES.get(status, "error")
+    if status == 400 and "JSON is malformed" in detail:
+        detail = "the request body is not valid JSON"
+    return problem(status, detail)
+
+
+def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; it has been logged")
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: handle_api_error,
+    ValidationException: handle_validation,
+    HTTPException: handle_http,
+    Exception: handle_internal,
+}
+
+__all__ = [
+    "PROBLEM",
+    "ApiError",
+    "BadRequest",
+    "Conflict",
+    "Errors",
+    "Forbidden",
+    "Invalid",
+    "MediaType",
+    "NotFound",
+    "TooManyRequests",
+    "Unauthorized",
+    "invalid",
+    "problem",
+]

@@ -1,0 +1,68 @@
+"""Client-chosen ids: a repeat with the same body answers as the first time.
+
+Only operations that succeeded are remembered: the record is written in the same
+transaction as the operation, so a refused (rolled back) one leaves no trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, insert, select
+
+from service.common import now_utc
+from service.errors import Conflict
+from service.tables import idempotency
+
+
+def request_hash(operation: str, payload: Any) -> str:
+    canonical = json.dumps(msgspec.to_builtins(payload), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{operation}\n{canonical}".encode()).hexdigest()
+
+
+class Replay(Exception):
+    """Raised inside a transaction to answer with a remembered response."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__("replay")
+        self.status = status
+        self.body = body
+
+
+def remembered(conn: Connection, key: str | None, operation: str, payload: Any
+               ) -> tuple[int, Any] | None:
+    """The stored answer for ``key``, None when new; 409 when reused with another body."""
+    if key is None:
+        return None
+    row = conn.execute(select(idempotency).where(idempotency.c.id == key)).first()
+    if row is None:
+        return None
+    if row.operation != operation or row.request_hash != request_hash(operation, payload):
+        raise Conflict("idempotency_conflict",
+                       f"id {key} was already used for a different request")
+    return row.status_code, json.loads(row.response)
+
+
+def remember(conn: Connection, key: str | None, operation: str, payload: Any, status: int,
+             body: Any, username: str | None) -> None:
+    if key is None:
+        return
+    conn.execute(insert(idempotency).values(
+        id=key, operation=operation, request_hash=request_hash(operation, payload),
+        status_code=status, response=json.dumps(body), username=username,
+        created_at=now_utc()))
+
+
+def once(conn: Connection, key: str | None, operation: str, payload: Any,
+         username: str | None, action: Callable[[], tuple[int, Any]]) -> tuple[int, Any]:
+    """Run ``action`` at most once per ``key``; answer repeats from the record."""
+    previous = remembered(conn, key, operation, payload)
+    if previous is not None:
+        return previous
+    status, body = action()
+    remember(conn, key, operation, payload, status, body, username)
+    return status, body

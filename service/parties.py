@@ -1,0 +1,310 @@
+"""Parties (GAS, producers, lenders, DES, people) and who buys from whom."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from sqlalchemy import Connection, insert, or_, select
+from stdnum import iban as stdnum_iban
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.it import codicefiscale, iva
+
+from service.auth import Principal
+from service.common import (
+    MoneyIn,
+    check_uuid,
+    money_minor,
+    money_out,
+    now_utc,
+    page,
+    paginate,
+    parse_date,
+    path_uuid,
+    rfc3339,
+)
+from service.context import AppContext
+from service.errors import Errors, NotFound, invalid
+from service.idempotency import once
+from service.tables import parties, relationships
+
+PARTY_KINDS = ("gas", "producer", "lender", "des", "person")
+GUARANTOR_KINDS = ("gas", "person", "producer")
+
+
+class PartyIn(msgspec.Struct, forbid_unknown_fields=True):
+    kind: str
+    name: str
+    id: str | None = None
+    tax_code: str | None = None
+    vat_number: str | None = None
+    iban: str | None = None
+    municipality: str | None = None
+    province: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    households: int | None = None
+    categories: list[str] | None = None
+
+
+class RelationshipIn(msgspec.Struct, forbid_unknown_fields=True):
+    gas_id: str
+    producer_id: str
+    since: str
+    annual_purchases: MoneyIn
+    id: str | None = None
+    households_buying: int | None = None
+
+
+def party_out(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "name": row.name,
+        "tax_code": row.tax_code,
+        "vat_number": row.vat_number,
+        "iban": row.iban,
+        "municipality": row.municipality,
+        "province": row.province,
+        "latitude": row.latitude,
+        "longitude": row.longitude,
+        "households": row.households,
+        "categories": row.categories,
+        "created_at": rfc3339(row.created_at),
+    }
+
+
+def relationship_out(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "gas_id": row.gas_id,
+        "producer_id": row.producer_id,
+        "since": row.since.isoformat(),
+        "annual_purchases": money_out(row.annual_purchases_minor, row.currency),
+        "households_buying": row.households_buying,
+        "created_at": rfc3339(row.created_at),
+    }
+
+
+def validate_party(data: PartyIn) -> dict[str, Any]:
+    errors = Errors()
+    party_id = check_uuid(data.id, "id", errors)
+    if data.kind not in PARTY_KINDS:
+        errors.add("kind", f"must be one of {', '.join(PARTY_KINDS)}")
+    name = data.name.strip()
+    if not name or len(name) > 200:
+        errors.add("name", "must be 1 to 200 characters")
+    tax_code = vat = iban = None
+    if data.tax_code is not None:
+        try:
+            tax_code = codicefiscale.validate(data.tax_code)
+        except StdnumError as exc:
+            errors.add("tax_code", f"not a valid codice fiscale: {exc}")
+    if data.vat_number is not None:
+        try:
+            vat = iva.validate(data.vat_number)
+        except StdnumError as exc:
+            errors.add("vat_number", f"not a valid partita IVA: {exc}")
+    if data.iban is not None:
+        try:
+            iban = stdnum_iban.validate(data.iban)
+        except StdnumError as exc:
+            errors.add("iban", f"not a valid IBAN: {exc}")
+    province = data.province
+    if province is not None:
+        province = province.strip().upper()
+        if len(province) != 2 or not province.isalpha():
+            errors.add("province", "a two-letter province code such as 'MI'")
+    if data.latitude is not None and not -90 <= data.latitude <= 90:
+        errors.add("latitude", "must be between -90 and 90")
+    if data.longitude is not None and not -180 <= data.longitude <= 180:
+        errors.add("longitude", "must be between -180 and 180")
+    if (data.latitude is None) != (data.longitude is None):
+        errors.add("latitude" if data.latitude is None else "longitude",
+                   "give both coordinates or neither")
+    if data.households is not None:
+        if data.kind != "gas":
+            errors.add("households", "only a GAS has households")
+        elif data.households < 1 or data.households > 100_000:
+            errors.add("households", "must be a positive number of households")
+    if data.categories is not None:
+        if data.kind != "producer":
+            errors.add("categories", "only a producer has product categories")
+        for i, cat in enumerate(data.categories):
+            if not cat.strip() or len(cat) > 64:
+                errors.add(f"categories.{i}", "must be 1 to 64 characters")
+    errors.raise_if_any()
+    return {
+        "id": party_id or str(uuid.uuid4()),
+        "kind": data.kind,
+        "name": name,
+        "tax_code": tax_code,
+        "vat_number": vat,
+        "iban": iban,
+        "municipality": data.municipality.strip() if data.municipality else None,
+        "province": province,
+        "latitude": data.latitude,
+        "longitude": data.longitude,
+        "households": data.households,
+        "categories": [c.strip() for c in data.categories] if data.categories else None,
+    }
+
+
+def insert_party(conn: Connection, values: dict[str, Any], username: str | None) -> Any:
+    conn.execute(insert(parties).values(**values, created_at=now_utc(), created_by=username))
+    row = conn.execute(select(parties).where(parties.c.id == values["id"])).one()
+    from service.party_hooks import on_party_created
+
+    on_party_created(conn, row, username)
+    return row
+
+
+def get_party(conn: Connection, party_id: str) -> Any | None:
+    return conn.execute(select(parties).where(parties.c.id == party_id)).first()
+
+
+def related_party_ids(conn: Connection, party_id: str) -> set[str]:
+    """The party itself and every party it buys from or sells to."""
+    rows = conn.execute(
+        select(relationships.c.gas_id, relationships.c.producer_id).where(
+            or_(relationships.c.gas_id == party_id, relationships.c.producer_id == party_id)))
+    ids = {party_id}
+    for gas_id, producer_id in rows:
+        ids.update((gas_id, producer_id))
+    return ids
+
+
+def visible_party(conn: Connection, principal: Principal, party_id: str) -> Any:
+    """The party row if the user may see it, else 404 (not found or not yours)."""
+    row = get_party(conn, party_id)
+    if row is None:
+        raise NotFound("party")
+    if not principal.is_staff and (
+            principal.party_id is None
+            or party_id not in related_party_ids(conn, principal.party_id)):
+        raise NotFound("party")
+    return row
+
+
+class PartyController(Controller):
+    path = "/api/parties"
+    tags = ["parties"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def create_party(self, request: Request[Any, Any, Any], data: PartyIn,
+                     ctx: AppContext, principal: Principal) -> Response[Any]:
+        values = validate_party(data)
+        principal.require("officer")
+
+        def action(conn: Connection) -> tuple[int, Any]:
+            return once(conn, data.id, "POST /api/parties", data, principal.username,
+                        lambda: (201, party_out(insert_party(conn, values, principal.username))))
+
+        status, body = ctx.write(action)
+        return Response(body, status_code=status)
+
+    @get("/", sync_to_thread=True)
+    def list_parties(
+        self, ctx: AppContext, principal: Principal,
+        kind: str | None = None,
+        limit: Annotated[int | None, Parameter(ge=1, le=500)] = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        if kind is not None and kind not in PARTY_KINDS:
+            raise invalid("kind", f"must be one of {', '.join(PARTY_KINDS)}")
+
+        def read(conn: Connection) -> dict[str, Any]:
+            query = select(parties)
+            if kind:
+                query = query.where(parties.c.kind == kind)
+            if not principal.is_staff:
+                visible = related_party_ids(conn, principal.party_id) if principal.party_id \
+                    else set()
+                query = query.where(parties.c.id.in_(sorted(visible)))
+            rows, nxt = paginate(conn, query, parties.c.seq, limit, cursor)
+            return page([party_out(r) for r in rows], nxt)
+
+        return ctx.read(read)
+
+    @get("/{party_id:str}", sync_to_thread=True)
+    def get_party(self, party_id: str, ctx: AppContext, principal: Principal
+                  ) -> dict[str, Any]:
+        pid = path_uuid(party_id, "party")
+        return ctx.read(lambda conn: party_out(visible_party(conn, principal, pid)))
+
+
+class RelationshipController(Controller):
+    path = "/api/relationships"
+    tags = ["parties"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def create_relationship(self, data: RelationshipIn, ctx: AppContext,
+                            principal: Principal) -> Response[Any]:
+        errors = Errors()
+        rel_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+        gas_id = check_uuid(data.gas_id, "gas_id", errors)
+        producer_id = check_uuid(data.producer_id, "producer_id", errors)
+        since = parse_date(data.since, "since", errors)
+        purchases = money_minor(data.annual_purchases, "annual_purchases", errors,
+                                allow_zero=True)
+        if data.households_buying is not None and data.households_buying < 0:
+            errors.add("households_buying", "must not be negative")
+        errors.raise_if_any()
+        principal.require("officer")
+
+        def action(conn: Connection) -> tuple[int, Any]:
+            def create() -> tuple[int, Any]:
+                gas = get_party(conn, str(gas_id))
+                producer = get_party(conn, str(producer_id))
+                if gas is None or gas.kind != "gas":
+                    raise invalid("gas_id", "no GAS with this id")
+                if producer is None or producer.kind != "producer":
+                    raise invalid("producer_id", "no producer with this id")
+                if (data.households_buying is not None and gas.households is not None
+                        and data.households_buying > gas.households):
+                    raise invalid("households_buying",
+                                  f"the GAS has only {gas.households} households")
+                exists = conn.execute(select(relationships.c.id).where(
+                    relationships.c.gas_id == gas_id,
+                    relationships.c.producer_id == producer_id)).first()
+                if exists:
+                    raise invalid("producer_id",
+                                  f"relationship {exists.id} already links this GAS and producer")
+                conn.execute(insert(relationships).values(
+                    id=rel_id, gas_id=gas_id, producer_id=producer_id, since=since,
+                    annual_purchases_minor=purchases, currency="EUR",
+                    households_buying=data.households_buying, created_at=now_utc(),
+                    created_by=principal.username))
+                row = conn.execute(
+                    select(relationships).where(relationships.c.id == rel_id)).one()
+                return 201, relationship_out(row)
+
+            return once(conn, data.id, "POST /api/relationships", data, principal.username,
+                        create)
+
+        status, body = ctx.write(action)
+        return Response(body, status_code=status)
+
+    @get("/", sync_to_thread=True)
+    def list_relationships(
+        self, ctx: AppContext, principal: Principal,
+        gas_id: str | None = None, producer_id: str | None = None,
+        limit: int | None = None, cursor: str | None = None,
+    ) -> dict[str, Any]:
+        def read(conn: Connection) -> dict[str, Any]:
+            query = select(relationships)
+            if gas_id:
+                query = query.where(relationships.c.gas_id == gas_id)
+            if producer_id:
+                query = query.where(relationships.c.producer_id == producer_id)
+            if not principal.is_staff:
+                pid = principal.party_id or ""
+                query = query.where(or_(relationships.c.gas_id == pid,
+                                        relationships.c.producer_id == pid))
+            rows, nxt = paginate(conn, query, relationships.c.seq, limit, cursor)
+            return page([relationship_out(r) for r in rows], nxt)
+
+        return ctx.read(read)

@@ -1,0 +1,26 @@
+"""What comes with a new party: a lender's general pool, a GAS's solidarity fund.
+
+Each instrument module registers its hook here, so creating a party stays one
+transaction with everything that belongs to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection
+
+PartyHook = Callable[[Connection, Any, "str | None"], None]
+_HOOKS: list[PartyHook] = []
+
+
+def register(hook: PartyHook) -> PartyHook:
+    if hook not in _HOOKS:
+        _HOOKS.append(hook)
+    return hook
+
+
+def on_party_created(conn: Connection, party: Any, username: str | None) -> None:
+    for hook in _HOOKS:
+        hook(conn, party, username)

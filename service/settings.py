@@ -1,0 +1,50 @@
+"""Settings read from ``FILIERA_*`` environment variables; nothing is read at import time."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    log_level: str = "INFO"
+    token_ttl_seconds: int = 3600
+    max_body_bytes: int = 8 * 1024 * 1024
+    login_attempts_per_minute: int = 10
+    # Group commit: how many waiting ledger batches one writer transaction may take.
+    group_commit_max_batches: int = 256
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        var_dir = Path(env.get("FILIERA_VAR_DIR", str(DEFAULT_VAR_DIR)))
+        url = env.get("FILIERA_DATABASE_URL") or f"sqlite:///{(var_dir / 'filiera.db').as_posix()}"
+        secret = env.get("FILIERA_SECRET_KEY") or _secret_from_file(var_dir / "secret_key")
+        return cls(
+            database_url=url,
+            secret_key=secret,
+            log_level=env.get("FILIERA_LOG_LEVEL", "INFO").upper(),
+            token_ttl_seconds=int(env.get("FILIERA_TOKEN_TTL_SECONDS", "3600")),
+            max_body_bytes=int(env.get("FILIERA_MAX_BODY_BYTES", str(8 * 1024 * 1024))),
+            login_attempts_per_minute=int(env.get("FILIERA_LOGIN_ATTEMPTS_PER_MINUTE", "10")),
+        )
+
+
+def _secret_from_file(path: Path) -> str:
+    """Generate the signing key once, on first run, and keep it private under var/."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

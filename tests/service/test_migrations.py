@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from sqlalchemy import Engine, inspect
+
+from service.migrate import current_revision
+
+
+def test_migrations_reach_head_with_all_tables(engine: Engine) -> None:
+    from alembic.script import ScriptDirectory
+
+    from service.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert current_revision(engine) == head
+    names = set(inspect(engine).get_table_names())
+    assert {"parties", "users", "relationships", "idempotency"} <= names
