@@ -28,6 +28,13 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("filiera-dummy-password")
 
 
+def configure_hasher(**params: int) -> None:
+    """Replace argon2's cost parameters (the test suite uses cheap ones for speed)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher(**params)
+    _DUMMY_HASH = _hasher.hash("filiera-dummy-password")
+
+
 @dataclass(frozen=True)
 class Principal:
     username: str

@@ -24,6 +24,14 @@ if os.environ.get("CI") and not PG_URL:
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> None:
+    """argon2 at production cost takes ~0.2 s a hash here; tests need thousands of logins."""
+    from service.auth import configure_hasher
+
+    configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file per run; each test gets a copy (migrations run for real)."""
