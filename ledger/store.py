@@ -1,0 +1,649 @@
+"""The ledger's storage: the one module that holds ledger SQL (SQLAlchemy 2 Core, sync).
+
+Tables: ``ledger_accounts`` (definitions and the four totals), ``ledger_transfers``
+(the append-only journal, one hash-chained row per transfer, ``seq`` its position) and
+``ledger_head`` (one row: the chain head). Amounts are BIGINT minor units. There is no
+code path that updates or deletes a transfer; on PostgreSQL a trigger refuses it too
+(migration 0002).
+
+Every method taking ``conn`` works inside the caller's transaction, so a service can
+write its own rows and ledger transfers atomically::
+
+    with engine.begin() as conn:          # BEGIN IMMEDIATE on SQLite (service.db)
+        store.create_accounts(conn, [new_account("cash", "EUR"), ...])
+        results = store.submit(conn, [Transfer(...), ...])
+
+Writers serialize on the chain head: ``submit``/``create_accounts``/``expire_pending``
+first lock the head row (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the
+``BEGIN IMMEDIATE`` write transaction already holds the database lock), then the
+accounts they touch in one sorted ``SELECT ... FOR UPDATE``. Everyone takes the locks
+in that order, so concurrent batches neither deadlock nor lose an update.
+Engines should come from ``service.db.make_engine`` (which makes SQLite begin write
+transactions IMMEDIATE).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Date,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    Row,
+    String,
+    Table,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.elements import BindParameter
+
+from ledger.accounts import (
+    Account,
+    AccountResult,
+    CreateAccountResult,
+    account_flags_from_bits,
+    account_flags_to_bits,
+)
+from ledger.chain import GENESIS_HASH, ChainHead, chain_hashes
+from ledger.ids import normalize_uuid
+from ledger.state_machine import BatchOutcome, LedgerState, apply_batch, next_state
+from ledger.transfers import (
+    Transfer,
+    TransferResult,
+    expiry_void,
+    transfer_flags_from_bits,
+    transfer_flags_to_bits,
+)
+from ledger.verify import JournalVerifier, VerifyReport
+
+__all__ = [
+    "HEAD_ID",
+    "LedgerConflict",
+    "LedgerStore",
+    "ledger_accounts",
+    "ledger_head",
+    "ledger_transfers",
+    "metadata",
+]
+
+metadata = MetaData()
+
+# On SQLite an INTEGER PRIMARY KEY is the rowid: the journal is stored in chain order.
+_SEQ = BigInteger().with_variant(Integer, "sqlite")
+
+ledger_accounts = Table(
+    "ledger_accounts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("code", String(128), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("party_id", String(36)),
+    Column("flags", Integer, nullable=False),
+    Column("debits_pending", BigInteger, nullable=False),
+    Column("debits_posted", BigInteger, nullable=False),
+    Column("credits_pending", BigInteger, nullable=False),
+    Column("credits_posted", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index("ix_ledger_accounts_party_id", "party_id"),
+    Index("ix_ledger_accounts_timestamp", "timestamp", "id"),
+)
+
+ledger_transfers = Table(
+    "ledger_transfers",
+    metadata,
+    Column("seq", _SEQ, primary_key=True, autoincrement=False),
+    Column("id", String(36), nullable=False),
+    Column("debit_account_id", String(36), nullable=False),
+    Column("credit_account_id", String(36), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("code", String(128), nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("pending_id", String(36)),
+    Column("timeout_seconds", BigInteger),
+    Column("expires_at", BigInteger),
+    Column("value_date", Date),
+    Column("user_data", String(128)),
+    Column("operation_id", String(128)),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("id", name="uq_ledger_transfers_id"),
+    # A pending is resolved at most once: the database enforces it too.
+    UniqueConstraint("pending_id", name="uq_ledger_transfers_pending_id"),
+    Index("ix_ledger_transfers_debit", "debit_account_id", "seq"),
+    Index("ix_ledger_transfers_credit", "credit_account_id", "seq"),
+    Index("ix_ledger_transfers_expires_at", "expires_at",
+          sqlite_where=text("expires_at IS NOT NULL"),
+          postgresql_where=text("expires_at IS NOT NULL")),
+    Index("ix_ledger_transfers_user_data", "user_data"),
+    Index("ix_ledger_transfers_operation_id", "operation_id"),
+)
+
+ledger_head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("transfer_count", BigInteger, nullable=False),
+    Column("last_timestamp", BigInteger, nullable=False),
+    Column("expired_through", BigInteger, nullable=False),
+    Column("next_expiry", BigInteger),
+)
+
+HEAD_ID = 1
+_R = TypeVar("_R")
+_CHUNK = 500  # ids per IN (...) list: well under every driver's parameter limit
+_MAX_LIST = 500
+
+_T = ledger_transfers.c
+_A = ledger_accounts.c
+_H = ledger_head.c
+
+# PostgreSQL: serialization failure, deadlock, lock not available.
+_RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+class LedgerConflict(RuntimeError):
+    """The database kept refusing the batch for concurrency reasons (lock timeouts,
+    deadlocks, serialization failures) after the retries. Nothing was written; the
+    batch may be sent again. Never a statement about balances."""
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
+    message = str(orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+def _ns(now: int | datetime | None) -> int:
+    if now is None:
+        return time.time_ns()
+    if isinstance(now, datetime):
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        return int(now.timestamp()) * 1_000_000_000 + now.microsecond * 1_000
+    if type(now) is not int or now < 0:
+        raise ValueError("now must be a datetime or a non-negative int of ns")
+    return now
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+def _account_from_row(row: Row[Any]) -> Account:
+    return Account(
+        id=row.id, code=row.code, currency=row.currency, party_id=row.party_id,
+        flags=account_flags_from_bits(row.flags), debits_pending=row.debits_pending,
+        debits_posted=row.debits_posted, credits_pending=row.credits_pending,
+        credits_posted=row.credits_posted, timestamp=row.timestamp,
+    )
+
+
+def _transfer_from_row(row: Row[Any]) -> Transfer:
+    return Transfer(
+        id=row.id, debit_account_id=row.debit_account_id,
+        credit_account_id=row.credit_account_id, amount=row.amount, currency=row.currency,
+        code=row.code, flags=transfer_flags_from_bits(row.flags), pending_id=row.pending_id,
+        timeout_seconds=row.timeout_seconds, value_date=row.value_date,
+        user_data=row.user_data, operation_id=row.operation_id, timestamp=row.timestamp,
+    )
+
+
+def _head_from_row(row: Row[Any]) -> ChainHead:
+    return ChainHead(last_hash=row.last_hash, transfer_count=row.transfer_count,
+                     last_timestamp=row.last_timestamp, expired_through=row.expired_through,
+                     next_expiry=row.next_expiry)
+
+
+def encode_cursor(kind: str, *parts: object) -> str:
+    raw = ":".join([kind, *(str(p) for p in parts)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str) -> list[str]:
+    """The parts of an opaque cursor made by ``encode_cursor``; ``ValueError`` if bad."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValueError("invalid cursor") from None
+    head, _, rest = raw.partition(":")
+    if head != kind or not rest:
+        raise ValueError("invalid cursor")
+    return rest.split(":")
+
+
+def _check_limit(limit: int) -> None:
+    if type(limit) is not int or not 1 <= limit <= _MAX_LIST:
+        raise ValueError(f"limit must be between 1 and {_MAX_LIST}")
+
+
+_INSERT_TRANSFERS = insert(ledger_transfers)
+_TRANSFER_COLUMNS = [c.name for c in ledger_transfers.columns]
+# On SQLite the rows go straight to the driver's executemany (SQLAlchemy's per-row
+# parameter processing would cost a third of the batch); PostgreSQL gets SQLAlchemy's
+# multi-row "insertmanyvalues" INSERTs, faster than the driver's executemany.
+_INSERT_TRANSFERS_SQLITE = (
+    f"INSERT INTO ledger_transfers ({', '.join(_TRANSFER_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_TRANSFER_COLUMNS))})"
+)
+# Hot statements built once (SQLAlchemy then only looks them up in its cache).
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_HEAD = select(ledger_head).where(_H.id == HEAD_ID)
+_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_HEAD_FOR_SHARE = _HEAD.with_for_update(read=True)
+_ACCOUNTS_BY_IDS = select(ledger_accounts).where(_A.id.in_(_IDS)).order_by(_A.id)
+_ACCOUNTS_FOR_UPDATE = _ACCOUNTS_BY_IDS.with_for_update()
+_TRANSFERS_BY_IDS = select(ledger_transfers).where(_T.id.in_(_IDS))
+_RESOLUTIONS_BY_IDS = select(ledger_transfers).where(_T.pending_id.in_(_IDS))
+_IDS_BY_IDS = select(_T.id).where(_T.id.in_(_IDS))
+_EXISTING_IDS_SQLITE = (
+    "SELECT id FROM ledger_transfers WHERE id IN (SELECT value FROM json_each(?))"
+)
+_RESOLVER = ledger_transfers.alias("resolver")
+_UNRESOLVED = ~select(_RESOLVER.c.seq).where(_RESOLVER.c.pending_id == _T.id).exists()
+_EXPIRED = (
+    select(ledger_transfers)
+    .where(_T.expires_at.isnot(None), _T.expires_at > bindparam("through"),
+           _T.expires_at <= bindparam("now"), _UNRESOLVED)
+    .order_by(_T.expires_at, _T.seq)
+)
+_NEXT_EXPIRY = (
+    select(func.min(_T.expires_at))
+    .where(_T.expires_at.isnot(None), _T.expires_at > bindparam("now"), _UNRESOLVED)
+)
+_UPDATE_TOTALS = (
+    update(ledger_accounts)
+    .where(_A.id == bindparam("b_id"))
+    .values(debits_pending=bindparam("b_dp"), debits_posted=bindparam("b_dpo"),
+            credits_pending=bindparam("b_cp"), credits_posted=bindparam("b_cpo"))
+)
+
+
+class LedgerStore:
+    """Ledger storage on an engine; see the module docstring for the locking rules."""
+
+    def __init__(self, engine: Engine, *, retries: int = 8) -> None:
+        self.engine = engine
+        self.retries = retries
+        self._postgres = engine.dialect.name == "postgresql"
+
+    # -- locking ---------------------------------------------------------------------
+
+    def _lock_head(self, conn: Connection, *, share: bool = False) -> ChainHead:
+        lock = _HEAD_FOR_SHARE if share else _HEAD_FOR_UPDATE
+        query = lock if self._postgres else _HEAD
+        row = conn.execute(query).one_or_none()
+        if row is None:
+            raise RuntimeError("ledger_head is missing: run the database migrations")
+        return _head_from_row(row)
+
+    def _lock_accounts(self, conn: Connection, ids: Iterable[str]) -> dict[str, Account]:
+        found: dict[str, Account] = {}
+        ordered = sorted(set(ids))
+        for chunk in _chunks(ordered):
+            query = _ACCOUNTS_FOR_UPDATE if self._postgres else _ACCOUNTS_BY_IDS
+            for row in conn.execute(query, {"ids": list(chunk)}):
+                found[row.id] = _account_from_row(row)
+        return found
+
+    # -- accounts --------------------------------------------------------------------
+
+    def create_accounts(self, conn: Connection, specs: Sequence[Account],
+                        now: int | datetime | None = None) -> list[AccountResult]:
+        """Create account definitions (totals must be zero): per spec ``created``,
+        ``exists`` (same id and fields) or ``exists_with_different_fields``."""
+        for spec in specs:
+            if any(spec.totals):
+                raise ValueError(f"account {spec.id}: a new account starts with zero totals")
+        self._lock_head(conn)  # the head first, as every ledger writer
+        seen = self._lock_accounts(conn, (s.id for s in specs))
+        base = _ns(now)
+        results: list[AccountResult] = []
+        rows: list[dict[str, Any]] = []
+        for spec in specs:
+            existing = seen.get(spec.id)
+            if existing is not None:
+                code = (CreateAccountResult.EXISTS if existing.same_definition(spec)
+                        else CreateAccountResult.EXISTS_WITH_DIFFERENT_FIELDS)
+                results.append(AccountResult(spec.id, code))
+                continue
+            account = replace(spec, timestamp=base + len(rows))
+            seen[account.id] = account
+            rows.append({
+                "id": account.id, "code": account.code, "currency": account.currency,
+                "party_id": account.party_id, "flags": account_flags_to_bits(account.flags),
+                "debits_pending": 0, "debits_posted": 0, "credits_pending": 0,
+                "credits_posted": 0, "timestamp": account.timestamp,
+            })
+            results.append(AccountResult(account.id, CreateAccountResult.CREATED))
+        if rows:
+            conn.execute(insert(ledger_accounts), rows)
+        return results
+
+    def get_accounts(self, conn: Connection, ids: Iterable[str]) -> dict[str, Account]:
+        """The accounts found among ``ids``, by id (unknown or malformed ids are absent)."""
+        wanted: list[str] = []
+        for account_id in ids:
+            try:
+                wanted.append(normalize_uuid(account_id))
+            except ValueError:
+                continue
+        found: dict[str, Account] = {}
+        for chunk in _chunks(sorted(set(wanted))):
+            for row in conn.execute(select(ledger_accounts).where(_A.id.in_(chunk))):
+                found[row.id] = _account_from_row(row)
+        return found
+
+    def get_account(self, conn: Connection, account_id: str) -> Account | None:
+        found = self.get_accounts(conn, [account_id])
+        return next(iter(found.values()), None)
+
+    def list_accounts(self, conn: Connection, *, party_id: str | None = None, limit: int = 50,
+                      cursor: str | None = None) -> tuple[list[Account], str | None]:
+        """Accounts oldest first (optionally one party's), and the next page's cursor."""
+        _check_limit(limit)
+        query = select(ledger_accounts)
+        if party_id is not None:
+            query = query.where(_A.party_id == party_id)
+        if cursor is not None:
+            parts = decode_cursor(cursor, "a")
+            if len(parts) != 2 or not parts[0].isdigit():
+                raise ValueError("invalid cursor")
+            ts, last_id = int(parts[0]), parts[1]
+            query = query.where(or_(_A.timestamp > ts, and_(_A.timestamp == ts, _A.id > last_id)))
+        rows = conn.execute(query.order_by(_A.timestamp, _A.id).limit(limit + 1)).all()
+        items = [_account_from_row(r) for r in rows[:limit]]
+        next_cursor = (encode_cursor("a", items[-1].timestamp, items[-1].id)
+                       if len(rows) > limit else None)
+        return items, next_cursor
+
+    # -- transfers -------------------------------------------------------------------
+
+    def submit(self, conn: Connection, transfers: Sequence[Transfer],
+               now: int | datetime | None = None) -> list[TransferResult]:
+        """Apply one batch inside ``conn``'s transaction; one result per event, in order."""
+        return self.submit_many(conn, [transfers], now)[0]
+
+    def submit_many(self, conn: Connection, batches: Sequence[Sequence[Transfer]],
+                    now: int | datetime | None = None) -> list[list[TransferResult]]:
+        """Apply independent batches in sequence and write them together (group commit):
+        each batch keeps its own linked semantics; one's refusal never fails another."""
+        start = self._lock_head(conn)
+        # Ledger time never goes back behind the expiry watermark.
+        now_ns = max(_ns(now), start.expired_through)
+        head = self._expire(conn, start, now_ns)
+        outcomes, head = self._apply_and_write(conn, head, batches, now_ns)
+        if head != start:
+            self._write_head(conn, head)
+        return [list(outcome.results) for outcome in outcomes]
+
+    def _load_state(self, conn: Connection, batches: Sequence[Sequence[Transfer]],
+                    head: ChainHead) -> LedgerState:
+        account_ids: set[str] = set()
+        transfer_ids: set[str] = set()
+        pending_ids: set[str] = set()
+        for batch in batches:
+            for t in batch:
+                account_ids.add(t.debit_account_id)
+                account_ids.add(t.credit_account_id)
+                transfer_ids.add(t.id)
+                if t.pending_id is not None:
+                    pending_ids.add(t.pending_id)
+        accounts = self._lock_accounts(conn, account_ids)
+        # Probe the unique index for the ids first (almost always none exist), then
+        # fetch whole rows only for those found and for the referenced pendings.
+        wanted = sorted(self._existing_ids(conn, transfer_ids) | pending_ids)
+        transfers: dict[str, Transfer] = {}
+        for chunk in _chunks(wanted):
+            for row in conn.execute(_TRANSFERS_BY_IDS, {"ids": list(chunk)}):
+                transfers[row.id] = _transfer_from_row(row)
+        resolutions: dict[str, Transfer] = {}
+        for chunk in _chunks(sorted(pending_ids)):
+            for row in conn.execute(_RESOLUTIONS_BY_IDS, {"ids": list(chunk)}):
+                resolutions[row.pending_id] = _transfer_from_row(row)
+        return LedgerState(accounts=accounts, transfers=transfers, resolutions=resolutions,
+                           last_timestamp=head.last_timestamp)
+
+    def _existing_ids(self, conn: Connection, ids: set[str]) -> set[str]:
+        if not ids:
+            return set()
+        if self._postgres:
+            found: set[str] = set()
+            for chunk in _chunks(sorted(ids)):
+                found.update(conn.execute(_IDS_BY_IDS, {"ids": list(chunk)}).scalars())
+            return found
+        # SQLite: one JSON array parameter instead of thousands of placeholders.
+        rows = conn.exec_driver_sql(_EXISTING_IDS_SQLITE, (json.dumps(sorted(ids)),))
+        return {row[0] for row in rows}
+
+    def _apply_and_write(self, conn: Connection, head: ChainHead,
+                         batches: Sequence[Sequence[Transfer]], now_ns: int,
+                         ) -> tuple[list[BatchOutcome], ChainHead]:
+        """Apply the batches in sequence and write what they created; returns the new
+        head for the caller to write (once per transaction)."""
+        state = self._load_state(conn, batches, head)
+        outcomes: list[BatchOutcome] = []
+        changed: dict[str, Account] = {}
+        for k, batch in enumerate(batches):
+            outcome = apply_batch(batch, state, now_ns)
+            outcomes.append(outcome)
+            changed.update(outcome.accounts)
+            if k + 1 < len(batches):
+                state = next_state(state, outcome)
+        created = [t for outcome in outcomes for t in outcome.created]
+        if not created:
+            return outcomes, head
+        first_seq = head.transfer_count + 1
+        hashes = chain_hashes(head.last_hash, created, first_seq)
+        rows = [
+            (first_seq + i, t.id, t.debit_account_id, t.credit_account_id, t.amount,
+             t.currency, t.code, transfer_flags_to_bits(t.flags), t.pending_id,
+             t.timeout_seconds, t.expires_at, t.value_date, t.user_data, t.operation_id,
+             t.timestamp, h)
+            for i, (t, h) in enumerate(zip(created, hashes, strict=True))
+        ]
+        if self._postgres:
+            conn.execute(_INSERT_TRANSFERS,
+                         [dict(zip(_TRANSFER_COLUMNS, row, strict=True)) for row in rows])
+        else:
+            conn.exec_driver_sql(_INSERT_TRANSFERS_SQLITE,
+                                 [_sqlite_row(row) for row in rows])
+        if changed:
+            conn.execute(_UPDATE_TOTALS, [
+                {"b_id": a.id, "b_dp": a.debits_pending, "b_dpo": a.debits_posted,
+                 "b_cp": a.credits_pending, "b_cpo": a.credits_posted}
+                for a in (changed[account_id] for account_id in sorted(changed))
+            ])
+        next_expiry = head.next_expiry
+        for t in created:
+            expires_at = t.expires_at
+            if expires_at is not None and (next_expiry is None or expires_at < next_expiry):
+                next_expiry = expires_at
+        head = replace(head, last_hash=hashes[-1],
+                       transfer_count=head.transfer_count + len(created),
+                       last_timestamp=created[-1].timestamp, next_expiry=next_expiry)
+        return outcomes, head
+
+    def _write_head(self, conn: Connection, head: ChainHead) -> None:
+        conn.execute(update(ledger_head).where(_H.id == HEAD_ID).values(
+            last_hash=head.last_hash, transfer_count=head.transfer_count,
+            last_timestamp=head.last_timestamp, expired_through=head.expired_through,
+            next_expiry=head.next_expiry))
+
+    # -- expiry ----------------------------------------------------------------------
+
+    def _expire(self, conn: Connection, head: ChainHead, now_ns: int) -> ChainHead:
+        """Journal a void for every pending whose timeout ran out by ``now_ns``; returns
+        the new head (not yet written). Looks only when ``next_expiry`` says one may be
+        due, so batches pay nothing while no timeout is near."""
+        if head.next_expiry is None or head.next_expiry > now_ns:
+            return head
+        params = {"through": head.expired_through, "now": now_ns}
+        voids = [expiry_void(_transfer_from_row(row)) for row in conn.execute(_EXPIRED, params)]
+        if voids:
+            outcomes, head = self._apply_and_write(conn, head, [voids], now_ns)
+            refused = [r for r in outcomes[0].results if not r.ok]
+            if refused:  # cannot happen unless the journal was altered
+                raise RuntimeError(f"expiry refused: {refused[:3]}")
+        next_expiry = conn.execute(_NEXT_EXPIRY, {"now": now_ns}).scalar_one_or_none()
+        return replace(head, expired_through=now_ns, next_expiry=next_expiry)
+
+    def expire_pending(self, conn: Connection, now: int | datetime | None = None) -> int:
+        """Release every pending transfer expired by ``now``; returns how many.
+        Idempotent: a second call finds nothing more to expire."""
+        start = self._lock_head(conn)
+        head = self._expire(conn, start, max(_ns(now), start.expired_through))
+        if head != start:
+            self._write_head(conn, head)
+        return head.transfer_count - start.transfer_count
+
+    # -- reading the journal -----------------------------------------------------------
+
+    def get_head(self, conn: Connection) -> ChainHead | None:
+        row = conn.execute(_HEAD).one_or_none()
+        return None if row is None else _head_from_row(row)
+
+    def get_transfer(self, conn: Connection, transfer_id: str) -> Transfer | None:
+        try:
+            transfer_id = normalize_uuid(transfer_id)
+        except ValueError:
+            return None
+        row = conn.execute(select(ledger_transfers).where(_T.id == transfer_id)).one_or_none()
+        return None if row is None else _transfer_from_row(row)
+
+    def get_resolution(self, conn: Connection, pending_id: str) -> Transfer | None:
+        """The post or void (or expiry) that resolved ``pending_id``, if any."""
+        row = conn.execute(
+            select(ledger_transfers).where(_T.pending_id == pending_id)).one_or_none()
+        return None if row is None else _transfer_from_row(row)
+
+    def list_transfers(self, conn: Connection, account_id: str | None = None, limit: int = 50,
+                       cursor: str | None = None) -> tuple[list[Transfer], str | None]:
+        """Transfers oldest first (optionally those touching ``account_id``) and an opaque
+        cursor for the next page (``None`` on the last page)."""
+        _check_limit(limit)
+        query = select(ledger_transfers)
+        if account_id is not None:
+            query = query.where(or_(_T.debit_account_id == account_id,
+                                    _T.credit_account_id == account_id))
+        if cursor is not None:
+            parts = decode_cursor(cursor, "t")
+            if len(parts) != 1 or not parts[0].isdigit():
+                raise ValueError("invalid cursor")
+            query = query.where(_T.seq > int(parts[0]))
+        rows = conn.execute(query.order_by(_T.seq).limit(limit + 1)).all()
+        items = [_transfer_from_row(r) for r in rows[:limit]]
+        next_cursor = encode_cursor("t", rows[limit - 1].seq) if len(rows) > limit else None
+        return items, next_cursor
+
+    def find_transfers(self, conn: Connection, *, user_data: str | None = None,
+                       operation_id: str | None = None) -> list[Transfer]:
+        """Every transfer with this ``user_data`` and/or ``operation_id``, oldest first
+        (how instruments rebuild their state from the journal)."""
+        if user_data is None and operation_id is None:
+            raise ValueError("give user_data or operation_id")
+        query = select(ledger_transfers)
+        if user_data is not None:
+            query = query.where(_T.user_data == user_data)
+        if operation_id is not None:
+            query = query.where(_T.operation_id == operation_id)
+        return [_transfer_from_row(r) for r in conn.execute(query.order_by(_T.seq))]
+
+    # -- verification ------------------------------------------------------------------
+
+    def verify(self, conn: Connection) -> VerifyReport:
+        """Recompute the chain and every account's totals from the journal.
+
+        On PostgreSQL it holds the head lock in share mode while it reads, so the
+        accounts and the journal it compares are one consistent state (writers wait);
+        on SQLite a transaction already reads one snapshot.
+        """
+        try:
+            head: ChainHead | None = self._lock_head(conn, share=True)
+        except RuntimeError:
+            head = None
+        accounts = [_account_from_row(r) for r in conn.execute(select(ledger_accounts))]
+        verifier = JournalVerifier(accounts)
+        rows = conn.execution_options(yield_per=5000).execute(
+            select(ledger_transfers).order_by(_T.seq))
+        for row in rows:
+            try:
+                transfer = _transfer_from_row(row)
+            except ValueError as exc:
+                verifier.feed_malformed(row.seq, str(row.id), str(row.hash), str(exc))
+                continue
+            verifier.feed(row.seq, transfer, row.hash)
+        return verifier.finish(head)
+
+    # -- convenience: own transaction, bounded retries -----------------------------------
+
+    def submit_batch(self, transfers: Sequence[Transfer],
+                     now: int | datetime | None = None) -> list[TransferResult]:
+        """``submit`` in a transaction of its own, retried on lock, deadlock or
+        serialization errors; ``LedgerConflict`` when they persist."""
+        return self._retrying(lambda conn: self.submit(conn, transfers, now))
+
+    def submit_many_batch(self, batches: Sequence[Sequence[Transfer]],
+                          now: int | datetime | None = None) -> list[list[TransferResult]]:
+        return self._retrying(lambda conn: self.submit_many(conn, batches, now))
+
+    def create_accounts_batch(self, specs: Sequence[Account]) -> list[AccountResult]:
+        return self._retrying(lambda conn: self.create_accounts(conn, specs))
+
+    def _retrying(self, work: Callable[[Connection], _R]) -> _R:
+        last: DBAPIError | None = None
+        for attempt in range(self.retries):
+            try:
+                with self.engine.begin() as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                if not _is_retryable(exc):
+                    raise
+                last = exc
+                time.sleep(min(0.2, 0.002 * 2**attempt) * random.random())
+        raise LedgerConflict(f"ledger busy after {self.retries} attempts: {last}") from last
+
+
+def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    value_date = row[11]
+    if value_date is None:
+        return row
+    # What SQLAlchemy's Date type stores on SQLite, done here as the driver gets raw rows.
+    return (*row[:11], value_date.isoformat(), *row[12:])
+
+
+def genesis_head_row() -> dict[str, Any]:
+    """The head row a new ledger starts from (the migration inserts it)."""
+    return {"id": HEAD_ID, "last_hash": GENESIS_HASH, "transfer_count": 0,
+            "last_timestamp": 0, "expired_through": 0, "next_expiry": None}
+
+
+def head_count(conn: Connection) -> int:
+    """Rows in the journal (for tests and tools)."""
+    return int(conn.execute(select(func.count()).select_from(ledger_transfers)).scalar_one())

@@ -1,0 +1,310 @@
+"""The ledger through the real store, on SQLite and PostgreSQL (the ``engine`` fixture):
+the same result-code scenarios as the state machine, two-phase and expiry with the
+journal, idempotency across transactions, atomicity with the caller's transaction,
+pagination, the append-only guard, and the migration mirroring the store's tables."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ledger.accounts import Account, AccountFlag, new_account
+from ledger.ids import uuid7
+from ledger.store import LedgerConflict, LedgerStore, metadata
+from ledger.transfers import (
+    Transfer,
+    TransferFlag,
+    expiry_id,
+    post_pending_of,
+    void_pending_of,
+)
+
+SECOND = 1_000_000_000
+DMNEC = "debits_must_not_exceed_credits"
+CMNED = "credits_must_not_exceed_debits"
+
+
+def tr(debit: Account, credit: Account, amount: int, *flags: str, currency: str = "EUR",
+       **kw: object) -> Transfer:
+    return Transfer(id=str(kw.pop("id", uuid7())), debit_account_id=debit.id,
+                    credit_account_id=credit.id, amount=amount, currency=currency,
+                    flags=frozenset(TransferFlag(f) for f in flags), **kw)  # type: ignore[arg-type]
+
+
+def make(store: LedgerStore, *specs: tuple[str, ...], currency: str = "EUR") -> list[Account]:
+    accounts = [new_account("acct", currency, flags=spec) for spec in specs]
+    assert all(r.result == "created" for r in store.create_accounts_batch(accounts))
+    return accounts
+
+
+def submit(store: LedgerStore, batch: list[Transfer], now: int | None = None) -> list[str]:
+    return [r.result.value for r in store.submit_batch(batch, now)]
+
+
+def totals(store: LedgerStore, acct: Account) -> tuple[int, int, int, int]:
+    with store.engine.connect() as conn:
+        found = store.get_account(conn, acct.id)
+    assert found is not None
+    return found.totals
+
+
+def verify_ok(store: LedgerStore) -> int:
+    with store.engine.begin() as conn:
+        report = store.verify(conn)
+    assert report.ok, report.problems
+    return report.transfers
+
+
+@pytest.fixture
+def store(engine: Engine) -> LedgerStore:
+    return LedgerStore(engine)
+
+
+# -- accounts ----------------------------------------------------------------------------
+
+
+def test_create_accounts_results_and_read_back(store: LedgerStore) -> None:
+    a = new_account("cash", "EUR", party_id="p-1", flags=[DMNEC])
+    b = new_account("fund", "JPY")
+    other = Account(id=a.id, code="cash", currency="USD")
+    results = store.create_accounts_batch([a, b, a, other])
+    assert [r.result.value for r in results] == [
+        "created", "created", "exists", "exists_with_different_fields"]
+    assert [r.result.value for r in store.create_accounts_batch([b])] == ["exists"]
+    with store.engine.connect() as conn:
+        found = store.get_accounts(conn, [a.id, b.id, uuid7(), "junk"])
+        page, cursor = store.list_accounts(conn, limit=1)
+        page2, cursor2 = store.list_accounts(conn, limit=1, cursor=cursor)
+        mine, _ = store.list_accounts(conn, party_id="p-1")
+    assert set(found) == {a.id, b.id}
+    assert found[a.id].same_definition(a) and found[a.id].totals == (0, 0, 0, 0)
+    assert found[a.id].debits_must_not_exceed_credits and found[a.id].party_id == "p-1"
+    assert [x.id for x in page + page2] == [a.id, b.id] and cursor2 is None
+    assert [x.id for x in mine] == [a.id]
+
+
+def test_account_definitions_are_validated() -> None:
+    with pytest.raises(ValueError):
+        new_account("x" * 129, "EUR")
+    with pytest.raises(ValueError):
+        new_account("x", "EURO")
+    with pytest.raises(ValueError):
+        new_account("x", "EUR", flags=[DMNEC, CMNED])
+    with pytest.raises(ValueError):
+        new_account("x", "EUR", flags=["overdraft"])
+
+
+# -- result codes through the store ---------------------------------------------------------
+
+
+def test_every_result_code_through_the_store(store: LedgerStore) -> None:
+    a, b, limited, capped, closed_src = make(store, (), (), (DMNEC,), (CMNED,), ())
+    (usd,) = make(store, (), currency="USD")
+    closed = Account(id=uuid7(), code="closed", currency="EUR",
+                     flags=frozenset({AccountFlag.CLOSED}))
+    store.create_accounts_batch([closed])
+    ghost = new_account("ghost", "EUR")
+    first = tr(a, b, 500)
+    pending = tr(b, a, 100, "pending")
+    expiring = tr(b, a, 10, "pending", timeout_seconds=5)
+    assert submit(store, [first, pending, expiring], now=1000 * SECOND) == ["created"] * 3
+    posted = post_pending_of(pending, 30)
+    assert submit(store, [posted], now=1001 * SECOND) == ["created"]
+
+    changed = Transfer(id=first.id, debit_account_id=a.id, credit_account_id=b.id,
+                       amount=501, currency="EUR")
+    cases: list[tuple[Transfer, str]] = [
+        (first, "exists"),
+        (changed, "exists_with_different_fields"),
+        (tr(limited, a, 1), "exceeds_credits"),
+        (tr(a, capped, 1), "exceeds_debits"),
+        (tr(a, ghost, 1), "account_not_found"),
+        (tr(a, usd, 1), "currency_mismatch"),
+        (tr(a, a, 1), "accounts_must_be_different"),
+        (tr(b, a, 1, "post_pending", pending_id=uuid7()), "pending_not_found"),
+        (post_pending_of(pending), "pending_already_posted"),
+        (post_pending_of(expiring), "pending_expired"),
+        (tr(a, closed, 1), "account_closed"),
+    ]
+    got = submit(store, [c[0] for c in cases], now=1010 * SECOND)
+    assert got == [c[1] for c in cases]
+
+    voidable = tr(b, a, 40, "pending")
+    assert submit(store, [voidable, void_pending_of(voidable)], now=1020 * SECOND) == [
+        "created", "created"]
+    assert submit(store, [void_pending_of(voidable, id=uuid7()),
+                          post_pending_of(tr(b, a, 5, "pending"), 1)], now=1021 * SECOND) == [
+        "pending_already_voided", "pending_not_found"]
+    big = tr(b, a, 20, "pending")
+    assert submit(store, [big, post_pending_of(big, 21)]) == ["created",
+                                                               "exceeds_pending_amount"]
+    chain = [tr(a, b, 1, "linked"), tr(limited, b, 1, "linked"), tr(a, b, 1)]
+    assert submit(store, chain) == ["linked_event_failed", "exceeds_credits",
+                                    "linked_event_failed"]
+    assert submit(store, [tr(a, b, 1, "linked")]) == ["linked_event_chain_open"]
+    del closed_src
+
+    # Hand-computed totals: a debited 500, credited 30 posted, 20 pending (big).
+    assert totals(store, a) == (0, 500, 20, 30)
+    assert totals(store, b) == (20, 30, 0, 500)
+    # 3 + 1 + (expiry void) + 2 + 1 created; the failed ones wrote nothing.
+    assert verify_ok(store) == 8
+
+
+def test_partial_post_void_and_balance_through_the_store(store: LedgerStore) -> None:
+    guarantor, lender = make(store, (), ())
+    pledge = tr(guarantor, lender, 1000, "pending", code="pledge")
+    assert submit(store, [pledge]) == ["created"]
+    assert totals(store, guarantor) == (1000, 0, 0, 0)
+    # A partial call: post 400 and reserve the other 600 again, in one linked batch.
+    call = [post_pending_of(pledge, 400, linked=True), tr(guarantor, lender, 600, "pending")]
+    assert submit(store, call) == ["created", "created"]
+    assert totals(store, guarantor) == (600, 400, 0, 0)
+    assert totals(store, lender) == (0, 0, 600, 400)
+    assert submit(store, [void_pending_of(call[1])]) == ["created"]
+    assert totals(store, lender) == (0, 0, 0, 400)
+    with store.engine.connect() as conn:
+        acct = store.get_account(conn, lender.id)
+        resolution = store.get_resolution(conn, pledge.id)
+    assert acct is not None and acct.balance == 400
+    assert resolution is not None and resolution.id == call[0].id
+    verify_ok(store)
+
+
+def test_expiry_is_journaled_once(store: LedgerStore) -> None:
+    a, b = make(store, (), (DMNEC,))
+    t0 = 2_000_000 * SECOND
+    assert submit(store, [tr(a, b, 300)], now=t0) == ["created"]
+    hold = tr(b, a, 200, "pending", timeout_seconds=60)
+    assert submit(store, [hold], now=t0 + SECOND) == ["created"]
+    assert totals(store, b) == (200, 0, 0, 300)
+    with store.engine.begin() as conn:
+        assert store.expire_pending(conn, t0 + 60 * SECOND) == 0  # a second early
+        assert store.expire_pending(conn, t0 + 61 * SECOND) == 1
+        assert store.expire_pending(conn, t0 + 62 * SECOND) == 0
+        void = store.get_transfer(conn, expiry_id(hold.id))
+    assert void is not None and void.code == "expired" and void.pending_id == hold.id
+    assert void.amount == 200 and TransferFlag.VOID_PENDING in void.flags
+    assert totals(store, b) == (0, 0, 0, 300)
+    assert submit(store, [post_pending_of(hold)], now=t0 + 63 * SECOND) == ["pending_expired"]
+    # A submit releases due pendings by itself before applying the batch, so the
+    # reservation no longer blocks the limit.
+    hold2 = tr(b, a, 300, "pending", timeout_seconds=1)
+    assert submit(store, [hold2], now=t0 + 70 * SECOND) == ["created"]
+    assert submit(store, [tr(b, a, 300)], now=t0 + 75 * SECOND) == ["created"]
+    assert totals(store, b) == (0, 300, 0, 300)
+    assert verify_ok(store) == 6
+
+
+def test_idempotent_across_transactions_and_ids_normalized(store: LedgerStore) -> None:
+    a, b = make(store, (), ())
+    batch = [tr(a, b, 7, "linked"), tr(a, b, 8)]
+    assert submit(store, batch) == ["created", "created"]
+    upper = Transfer(id=batch[1].id.upper(), debit_account_id=a.id.upper(),
+                     credit_account_id=b.id, amount=8, currency="EUR")
+    assert submit(store, [*batch, upper]) == ["exists", "exists", "exists"]
+    assert totals(store, a) == (0, 15, 0, 0)
+    assert verify_ok(store) == 2
+
+
+def test_all_fields_round_trip(store: LedgerStore) -> None:
+    a, b = make(store, (), ())
+    t = tr(a, b, 12345, "pending", code="disbursement", timeout_seconds=3600,
+           value_date=date(2025, 3, 31), user_data="loan:" + uuid7(), operation_id=uuid7())
+    assert submit(store, [t], now=5 * SECOND) == ["created"]
+    with store.engine.connect() as conn:
+        got = store.get_transfer(conn, t.id)
+        by_data = store.find_transfers(conn, user_data=t.user_data)
+        by_op = store.find_transfers(conn, operation_id=t.operation_id)
+        assert store.get_transfer(conn, "not-a-uuid") is None
+    assert got is not None and got.same_fields(t) and got.timestamp == 5 * SECOND
+    assert got.expires_at == 5 * SECOND + 3600 * SECOND
+    assert [x.id for x in by_data] == [t.id] == [x.id for x in by_op]
+
+
+def test_submit_joins_the_callers_transaction(store: LedgerStore) -> None:
+    a, b = make(store, (), ())
+    t = tr(a, b, 100)
+    with pytest.raises(RuntimeError), store.engine.begin() as conn:
+        store.create_accounts(conn, [new_account("later", "EUR")])
+        assert [r.result.value for r in store.submit(conn, [t])] == ["created"]
+        raise RuntimeError("the service's own write failed")
+    assert totals(store, a) == (0, 0, 0, 0)
+    with store.engine.connect() as conn:
+        assert store.get_transfer(conn, t.id) is None
+        assert store.get_head(conn) is not None
+    assert submit(store, [t]) == ["created"]  # nothing remembered from the rollback
+    assert verify_ok(store) == 1
+
+
+def test_list_transfers_pages_oldest_first(store: LedgerStore) -> None:
+    a, b, c = make(store, (), (), ())
+    sent = [tr(a, b, n) if n % 2 else tr(b, c, n) for n in range(1, 8)]
+    assert submit(store, sent) == ["created"] * 7
+    with store.engine.connect() as conn:
+        pages: list[list[str]] = []
+        cursor: str | None = None
+        while True:
+            items, cursor = store.list_transfers(conn, limit=3, cursor=cursor)
+            pages.append([t.id for t in items])
+            if cursor is None:
+                break
+        only_a, next_a = store.list_transfers(conn, account_id=a.id, limit=50)
+        with pytest.raises(ValueError):
+            store.list_transfers(conn, cursor="!!!")
+        with pytest.raises(ValueError):
+            store.list_transfers(conn, limit=501)
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [i for page in pages for i in page] == [t.id for t in sent]
+    assert [t.amount for t in only_a] == [1, 3, 5, 7] and next_a is None
+
+
+def test_journal_is_append_only_in_the_database(store: LedgerStore) -> None:
+    a, b = make(store, (), ())
+    assert submit(store, [tr(a, b, 5)]) == ["created"]
+    for statement in ("UPDATE ledger_transfers SET amount = 6",
+                      "DELETE FROM ledger_transfers"):
+        with pytest.raises(DBAPIError), store.engine.begin() as conn:
+            conn.execute(text(statement))
+    assert verify_ok(store) == 1
+
+
+def test_conflicts_are_retried_then_reported_as_conflict(store: LedgerStore,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    a, b = make(store, (), ())
+    real_submit = store.submit_many
+    calls = {"n": 0}
+
+    class Locked(Exception):
+        sqlstate = "40P01"
+
+    def flaky(conn: object, batches: object, now: object = None) -> object:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise OperationalError("SELECT", {}, Locked("deadlock detected"))
+        return real_submit(conn, batches, now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "submit_many", flaky)
+    assert submit(store, [tr(a, b, 1)]) == ["created"] and calls["n"] == 3
+
+    def always_busy(conn: object, batches: object, now: object = None) -> object:
+        raise OperationalError("BEGIN", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(store, "submit_many", always_busy)
+    with pytest.raises(LedgerConflict):
+        store.submit_batch([tr(a, b, 1)])
+
+
+def test_migration_mirrors_the_store_tables(engine: Engine) -> None:
+    inspector = inspect(engine)
+    for table in metadata.sorted_tables:
+        columns = {c["name"]: c for c in inspector.get_columns(table.name)}
+        assert set(columns) == {c.name for c in table.columns}, table.name
+        for column in table.columns:
+            assert columns[column.name]["nullable"] == column.nullable, column.name
+        indexes = {ix["name"] for ix in inspector.get_indexes(table.name)}
+        assert {ix.name for ix in table.indexes} <= indexes
