@@ -28,10 +28,11 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("filiera-dummy-password")
 
 
-def configure_hasher(**params: int) -> None:
+def configure_hasher(time_cost: int, memory_cost: int, parallelism: int) -> None:
     """Replace argon2's cost parameters (the test suite uses cheap ones for speed)."""
     global _hasher, _DUMMY_HASH
-    _hasher = PasswordHasher(**params)
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost,
+                             parallelism=parallelism)
     _DUMMY_HASH = _hasher.hash("filiera-dummy-password")
 
 

@@ -128,9 +128,30 @@ _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 
 
+_MSGSPEC_PATH = re.compile(r" - at `\$(.*)`$")
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _dotted(path: str) -> str:
+    """msgspec's ``$[1].amount.amount`` / ``$.categories[0]`` as ``1.amount.amount`` /
+    ``categories.0``."""
+    dotted = _INDEX.sub(r".\1", path).lstrip(".")
+    # Litestar converts the body under the parameter name ``data``.
+    return "" if dotted == "data" else dotted.removeprefix("data.")
+
+
 def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     """Litestar's 400 "Validation failed" becomes our 422 with dotted field paths."""
     extra = exc.extra if isinstance(exc.extra, list) else []
+    cause = exc.__cause__
+    if cause is not None and type(cause).__module__ == "msgspec":
+        text_ = str(cause)
+        m = _MSGSPEC_PATH.search(text_)
+        if m:
+            message = text_[: m.start()]
+            field = _dotted(m.group(1))
+            return problem(422, f"{field or 'body'}: {message}", "invalid-input",
+                           errors=[{"field": field, "message": message}])
     errors: list[dict[str, str]] = []
     for item in extra:
         if not isinstance(item, dict):
@@ -140,7 +161,7 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
         source = item.get("source")
         if key == "data" and message == "'data'":
             return problem(400, "a JSON request body is required")
-        field = "" if key == "data" else key.removeprefix("data.")
+        field = "" if key == "data" else _dotted(key.removeprefix("data."))
         for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
             m = pattern.search(message)
             if m:

@@ -24,3 +24,19 @@ def register(hook: PartyHook) -> PartyHook:
 def on_party_created(conn: Connection, party: Any, username: str | None) -> None:
     for hook in _HOOKS:
         hook(conn, party, username)
+
+
+LoanHook = Callable[[Connection, Any], None]
+_REPAID_HOOKS: list[LoanHook] = []
+
+
+def register_loan_repaid(hook: LoanHook) -> LoanHook:
+    if hook not in _REPAID_HOOKS:
+        _REPAID_HOOKS.append(hook)
+    return hook
+
+
+def on_loan_repaid(conn: Connection, loan: Any) -> None:
+    """A loan repaid in full: its guarantees are released, its request may close."""
+    for hook in _REPAID_HOOKS:
+        hook(conn, loan)

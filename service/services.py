@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+from ledger.group_commit import GroupCommitWriter
+from ledger.store import LedgerStore
 from service.context import AppContext
 
 
 def start_services(ctx: AppContext) -> None:
-    try:
-        from ledger.group_commit import GroupCommitWriter
-        from ledger.store import LedgerStore
-    except ImportError:  # the ledger store lands with its own change
-        return
     store = LedgerStore(ctx.engine)
     ctx.services["ledger"] = store
     ctx.services["writer"] = GroupCommitWriter(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -86,4 +87,110 @@ idempotency = Table(
     Column("response", Text, nullable=False),
     Column("username", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# -- lending (migration 0004) -------------------------------------------------------------
+
+pools = Table(
+    "pools",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("lender_id", String(36), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("partner_id", String(36), ForeignKey("parties.id")),
+    Column("max_loan_minor", BigInteger),
+    Column("is_general", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+)
+
+pool_deposits = Table(
+    "pool_deposits",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("pool_id", String(36), ForeignKey("pools.id"), nullable=False, index=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("note", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+)
+
+shares = Table(
+    "shares",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("member_id", String(36), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("lender_id", String(36), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("pool_id", String(36), ForeignKey("pools.id"), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+)
+
+loan_categories = Table(
+    "loan_categories",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("lender_id", String(36), ForeignKey("parties.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("max_principal_minor", BigInteger, nullable=False),
+    Column("max_term_months", Integer, nullable=False),
+    Column("frequencies", JSON, nullable=False),
+    Column("usury_threshold", String(16)),
+    Column("late_interest_rate", String(16)),
+    Column("min_coverage", String(16)),
+    Column("share_multiple", String(16)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(64)),
+    UniqueConstraint("lender_id", "name", name="uq_category_per_lender"),
+)
+
+loans = Table(
+    "loans",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("borrower_id", String(36), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("lender_id", String(36), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("pool_id", String(36), ForeignKey("pools.id"), nullable=False, index=True),
+    Column("category", String(64), nullable=False),
+    Column("request_id", String(36)),
+    Column("principal_minor", BigInteger, nullable=False),
+    Column("annual_rate", String(16), nullable=False),
+    Column("term_months", Integer, nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("frequency", String(16), nullable=False),
+    Column("grace_periods", Integer, nullable=False),
+    Column("disbursement_date", Date, nullable=False),
+    Column("first_due_date", Date),
+    Column("fees_minor", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("disbursed_on", Date),
+    Column("restructured", Boolean, nullable=False),
+    Column("written_off_on", Date),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+)
+
+# Append-only: every operation on a loan, in the order it was recorded.
+loan_events = Table(
+    "loan_events",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("loan_id", String(36), ForeignKey("loans.id"), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("value_date", Date, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("payer_kind", String(16), nullable=False),
+    Column("payer_ref", String(36)),
+    Column("params", JSON),
+    Column("note", Text),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(64)),
 )

@@ -1,0 +1,428 @@
+"""Pools, member shares, loan categories and loans: the database side of lending.
+
+The rules live in ``ledger`` (schedules, repayments, postings); this module loads rows,
+calls them and writes rows and transfers in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from ledger import lending as postings
+from ledger.chart import account, account_id, leg_id
+from ledger.money import minor_to_decimal, to_minor_decimal
+from ledger.repayments import (
+    Allocation,
+    InstallmentState,
+    Payment,
+    Restructuring,
+    arrears,
+    installment_status,
+    outstanding_principal,
+    replay,
+)
+from ledger.schedules import LoanTerms, build_schedule, summarize
+from ledger.store import LedgerStore
+from ledger.transfers import Transfer
+from service.common import now_utc
+from service.errors import NotFound
+from service.ledger_ops import ensure_accounts, post
+from service.party_hooks import register
+from service.tables import loan_categories, loan_events, loans, parties, pool_deposits, pools
+
+EUR = "EUR"
+DEFAULT_CATEGORY = "microcredit"
+
+
+def cents(value: Decimal) -> int:
+    return to_minor_decimal(value, EUR)
+
+
+def dec(minor: int) -> Decimal:
+    return minor_to_decimal(minor, EUR)
+
+
+# -- pools ------------------------------------------------------------------------------
+
+def pool_specs(pool_id: str, lender_id: str) -> list[Any]:
+    return [account("pool", pool_id, party_id=lender_id),
+            account("pool-funding", pool_id, party_id=lender_id)]
+
+
+def lender_specs(lender_id: str) -> list[Any]:
+    return [account(p, lender_id, party_id=lender_id)
+            for p in ("interest", "penalty", "loss", "recovery")]
+
+
+def create_pool(conn: Connection, store: LedgerStore, *, pool_id: str, lender_id: str,
+                name: str, partner_id: str | None, max_loan: int | None, general: bool,
+                username: str | None) -> Any:
+    ensure_accounts(conn, store, pool_specs(pool_id, lender_id))
+    conn.execute(insert(pools).values(
+        id=pool_id, lender_id=lender_id, name=name, partner_id=partner_id,
+        max_loan_minor=max_loan, is_general=general, created_at=now_utc(),
+        created_by=username))
+    return conn.execute(select(pools).where(pools.c.id == pool_id)).one()
+
+
+def general_pool_id(lender_id: str) -> str:
+    return str(uuid.uuid5(uuid.UUID(lender_id), "general-pool"))
+
+
+@register
+def _lender_created(conn: Connection, party: Any, username: str | None) -> None:
+    """Creating a lender party creates its general pool and its income accounts."""
+    if party.kind != "lender":
+        return
+    store = LedgerStore(conn.engine)
+    ensure_accounts(conn, store, lender_specs(party.id))
+    create_pool(conn, store, pool_id=general_pool_id(party.id), lender_id=party.id,
+                name=f"{party.name} - fondo generale", partner_id=None, max_loan=None,
+                general=True, username=username)
+
+
+def get_pool(conn: Connection, pool_id: str) -> Any:
+    row = conn.execute(select(pools).where(pools.c.id == pool_id)).first()
+    if row is None:
+        raise NotFound("pool")
+    return row
+
+
+def pool_figures(conn: Connection, store: LedgerStore, pool_row: Any) -> tuple[int, int]:
+    """(balance, lent): money available, and outstanding principal of its loans."""
+    pool_account = store.get_account(conn, account_id("pool", pool_row.id))
+    balance = pool_account.balance if pool_account else 0
+    loan_ids = [r.id for r in conn.execute(select(loans.c.id).where(
+        loans.c.pool_id == pool_row.id, loans.c.status.in_(("active", "repaid"))))]
+    accounts = store.get_accounts(conn, [account_id("loan", i) for i in loan_ids])
+    lent = sum(a.balance for a in accounts.values())
+    return balance, lent
+
+
+def deposit(conn: Connection, store: LedgerStore, *, op_id: str, pool_row: Any, amount: int,
+            on: date, note: str | None, username: str | None) -> Any:
+    conn.execute(insert(pool_deposits).values(
+        id=op_id, pool_id=pool_row.id, amount_minor=amount, date=on, note=note,
+        created_at=now_utc(), created_by=username))
+    transfer = Transfer(
+        id=leg_id(op_id, "deposit"),
+        debit_account_id=account_id("pool-funding", pool_row.id),
+        credit_account_id=account_id("pool", pool_row.id), amount=amount, currency=EUR,
+        code="deposit", value_date=on, user_data=f"pool:{pool_row.id}", operation_id=op_id)
+    post(conn, store, [transfer], {})
+    return conn.execute(select(pool_deposits).where(pool_deposits.c.id == op_id)).one()
+
+
+# -- categories -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    max_principal: int = 7_500_000
+    max_term_months: int = 84
+    frequencies: tuple[str, ...] = ("monthly", "quarterly")
+    usury_threshold: Decimal | None = None  # a TAEG ceiling, percent
+    late_interest_rate: Decimal = Decimal(0)  # percent a year on overdue principal
+    min_coverage: Decimal | None = None  # e.g. 1.50 for 150%
+    share_multiple: Decimal | None = None  # loan <= multiple x shares of the buying GAS
+
+
+def get_category(conn: Connection, lender_id: str, name: str) -> Category | None:
+    row = conn.execute(select(loan_categories).where(
+        loan_categories.c.lender_id == lender_id, loan_categories.c.name == name)).first()
+    if row is None:
+        return Category(name=DEFAULT_CATEGORY) if name == DEFAULT_CATEGORY else None
+
+    def opt(value: str | None) -> Decimal | None:
+        return Decimal(value) if value is not None else None
+
+    return Category(name=row.name, max_principal=row.max_principal_minor,
+                    max_term_months=row.max_term_months, frequencies=tuple(row.frequencies),
+                    usury_threshold=opt(row.usury_threshold),
+                    late_interest_rate=Decimal(row.late_interest_rate or "0"),
+                    min_coverage=opt(row.min_coverage), share_multiple=opt(row.share_multiple))
+
+
+def category_out(lender_id: str, c: Category) -> dict[str, Any]:
+    from service.common import money_out
+
+    def opt(value: Decimal | None) -> str | None:
+        return None if value is None else str(value)
+
+    return {"lender_id": lender_id, "name": c.name, "max_principal": money_out(c.max_principal),
+            "max_term_months": c.max_term_months, "frequencies": list(c.frequencies),
+            "usury_threshold": opt(c.usury_threshold),
+            "late_interest_rate": str(c.late_interest_rate),
+            "min_coverage": opt(c.min_coverage), "share_multiple": opt(c.share_multiple)}
+
+
+def save_category(conn: Connection, lender_id: str, c: Category, username: str) -> None:
+    values = dict(max_principal_minor=c.max_principal, max_term_months=c.max_term_months,
+                  frequencies=list(c.frequencies),
+                  usury_threshold=None if c.usury_threshold is None else str(c.usury_threshold),
+                  late_interest_rate=str(c.late_interest_rate),
+                  min_coverage=None if c.min_coverage is None else str(c.min_coverage),
+                  share_multiple=None if c.share_multiple is None else str(c.share_multiple),
+                  updated_at=now_utc(), updated_by=username)
+    exists = conn.execute(select(loan_categories.c.seq).where(
+        loan_categories.c.lender_id == lender_id, loan_categories.c.name == c.name)).first()
+    if exists:
+        conn.execute(update(loan_categories).where(loan_categories.c.seq == exists.seq)
+                     .values(**values))
+    else:
+        conn.execute(insert(loan_categories).values(lender_id=lender_id, name=c.name, **values))
+
+
+# -- loans ------------------------------------------------------------------------------
+
+def terms_of(row: Any) -> LoanTerms:
+    """The terms in force: disbursed on another date, the schedule runs from that date."""
+    return LoanTerms(
+        principal=dec(row.principal_minor), annual_rate=Decimal(row.annual_rate),
+        term_months=row.term_months, method=row.method, frequency=row.frequency,
+        grace_periods=row.grace_periods,
+        disbursement_date=row.disbursed_on or row.disbursement_date,
+        first_due_date=row.first_due_date, fees=dec(row.fees_minor))
+
+
+def accounts_of(row: Any) -> postings.LoanAccounts:
+    return postings.LoanAccounts.of(row.id, row.pool_id, row.lender_id)
+
+
+def loan_specs(row: Any) -> list[Any]:
+    return [account("loan", row.id, party_id=row.borrower_id),
+            account("loan-payments", row.id, party_id=row.borrower_id),
+            account("loan-covered", row.id, party_id=row.borrower_id)]
+
+
+def get_loan(conn: Connection, loan_id: str) -> Any:
+    row = conn.execute(select(loans).where(loans.c.id == loan_id)).first()
+    if row is None:
+        raise NotFound("loan")
+    return row
+
+
+def events_of(conn: Connection, loan_id: str) -> list[Any]:
+    return list(conn.execute(select(loan_events).where(loan_events.c.loan_id == loan_id)
+                             .order_by(loan_events.c.seq)))
+
+
+PAYMENT_KINDS = ("repayment", "guarantee_call", "loss_cover")
+
+
+@dataclass(frozen=True)
+class LoanState:
+    terms: LoanTerms
+    schedule: tuple[InstallmentState, ...]
+    allocations: dict[str, Allocation]
+    recoveries: dict[str, int]
+    written_off: int  # principal written off (cents), 0 if none
+    write_off_event: str | None
+    restructured: bool
+    outstanding: int  # principal still owed (0 after a write-off)
+    debt_left: Decimal  # principal + interest + penalties still unpaid
+
+
+def loan_state(row: Any, events: Sequence[Any], as_of: date | None = None,
+               late_rate: Decimal = Decimal(0)) -> LoanState:
+    """Replay the loan's operations in value-date order (optionally up to ``as_of``);
+    ``late_rate`` is the category's late interest (percent a year, overdue principal)."""
+    terms = terms_of(row)
+    schedule = build_schedule(terms)
+    write_off = next((e for e in events if e.kind == "write_off"
+                      and (as_of is None or e.value_date <= as_of)), None)
+    replayed: list[Payment | Restructuring] = []
+    recoveries: dict[str, int] = {}
+    for e in events:
+        if as_of is not None and e.value_date > as_of:
+            continue
+        if e.kind in PAYMENT_KINDS:
+            if write_off is not None and e.value_date > write_off.value_date:
+                recoveries[e.id] = e.amount_minor
+                continue
+            params = e.params or {}
+            replayed.append(Payment(
+                id=e.id, value_date=e.value_date, amount=dec(e.amount_minor),
+                early_repayment=params.get("early_repayment", "term"),
+                in_advance=e.kind == "repayment"))
+        elif e.kind == "restructuring":
+            p = e.params or {}
+            replayed.append(Restructuring(
+                id=e.id, value_date=e.value_date,
+                added_grace_periods=int(p.get("added_grace_periods", 0)),
+                new_periods=p.get("new_periods"), method=p.get("method")))
+    result = replay(terms, schedule, replayed, late_rate=late_rate)
+    outstanding = cents(outstanding_principal(result.state))
+    written_off = outstanding if write_off is not None else 0
+    debt_left = sum((s.unpaid for s in result.state), Decimal(0))
+    return LoanState(
+        terms=terms, schedule=result.state, allocations=dict(result.allocations),
+        recoveries=recoveries, written_off=written_off,
+        write_off_event=write_off.id if write_off else None,
+        restructured=result.restructured or row.restructured,
+        outstanding=0 if write_off is not None else outstanding, debt_left=debt_left)
+
+
+def payer_of(event: Any) -> postings.Payer:
+    if event.payer_kind == "borrower":
+        return postings.Payer()
+    return postings.Payer(account=event.payer_ref)
+
+
+def target_parts(state: LoanState) -> dict[str, postings.Parts]:
+    parts: dict[str, postings.Parts] = {}
+    for event_id, a in state.allocations.items():
+        parts[event_id] = postings.Parts(penalty=cents(a.penalty), interest=cents(a.interest),
+                                         principal=cents(a.principal))
+    for event_id, amount in state.recoveries.items():
+        parts[event_id] = postings.Parts(recovery=amount)
+    if state.write_off_event is not None:
+        parts[state.write_off_event] = postings.Parts(write_off=state.written_off)
+    return parts
+
+
+def rebook(conn: Connection, store: LedgerStore, row: Any, op_id: str,
+           prefix: Sequence[Transfer] = ()) -> LoanState:
+    """Bring the journal in line with the loan's operations (the new one included):
+    book the new operation's split and correct any earlier split it changed."""
+    events = events_of(conn, row.id)
+    state = loan_state(row, events, late_rate=late_rate_of(conn, row))
+    accounts = accounts_of(row)
+    user_data = f"loan:{row.id}"
+    journal = store.find_transfers(conn, user_data=user_data)
+    already = postings.booked(journal, accounts)
+    payers = {e.id: payer_of(e) for e in events}
+    dates = {e.id: e.value_date for e in events}
+    transfers = postings.compensations(op_id, accounts, target_parts(state), payers, already,
+                                       dates, user_data)
+    batch = postings.close_chain([*prefix, *transfers])
+    post(conn, store, batch, {accounts.pool: ("insufficient_funds",
+                                              "the pool has not enough money for this")})
+    return state
+
+
+def record_event(conn: Connection, *, event_id: str, loan_id: str, kind: str, on: date,
+                 amount: int = 0, payer_kind: str = "borrower", payer_ref: str | None = None,
+                 params: dict[str, Any] | None = None, note: str | None = None,
+                 username: str | None) -> None:
+    conn.execute(insert(loan_events).values(
+        id=event_id, loan_id=loan_id, kind=kind, value_date=on, amount_minor=amount,
+        payer_kind=payer_kind, payer_ref=payer_ref, params=params, note=note,
+        recorded_at=now_utc(), recorded_by=username))
+
+
+def refresh_status(conn: Connection, row: Any, state: LoanState) -> Any:
+    """Active loans whose whole debt is paid become ``repaid`` (and release guarantees)."""
+    status = row.status
+    if status == "active" and state.debt_left == 0 and state.outstanding == 0:
+        status = "repaid"
+    elif status == "repaid" and state.debt_left > 0:
+        status = "active"  # a correction reopened it
+    values: dict[str, Any] = {}
+    if status != row.status:
+        values["status"] = status
+    if state.restructured and not row.restructured:
+        values["restructured"] = True
+    if values:
+        conn.execute(update(loans).where(loans.c.id == row.id).values(**values))
+        row = get_loan(conn, row.id)
+        if values.get("status") == "repaid":
+            from service.party_hooks import on_loan_repaid
+
+            on_loan_repaid(conn, row)
+    return row
+
+
+def loan_json(row: Any, state: LoanState | None, as_of: date,
+              late_rate: Decimal = Decimal(0)) -> dict[str, Any]:
+    from service.common import money_out, rfc3339
+
+    terms = terms_of(row)
+    schedule_states: Sequence[InstallmentState]
+    if state is None:
+        schedule = build_schedule(terms)
+        from ledger.repayments import initial_state
+
+        schedule_states = initial_state(terms, schedule)
+    else:
+        schedule_states = state.schedule
+    summary = summarize(terms, build_schedule(terms))
+    installments = []
+    for s in schedule_states:
+        installments.append({
+            "number": s.number, "due_date": s.due_date.isoformat(),
+            "principal": money_out(cents(s.principal)),
+            "interest": money_out(cents(s.interest)),
+            "payment": money_out(cents(s.principal + s.interest)),
+            "balance_after": money_out(cents(s.balance_after)),
+            "paid_principal": money_out(cents(s.paid_principal)),
+            "paid_interest": money_out(cents(s.paid_interest)),
+            "late_interest": money_out(cents(s.penalty)),
+            "paid_late_interest": money_out(cents(s.paid_penalty)),
+            "status": installment_status(s, as_of) if row.status != "approved" else "open",
+        })
+    overdue = Decimal(0)
+    dpd = 0
+    if state is not None and row.status in ("active", "written_off"):
+        a = arrears(state.schedule, as_of, late_rate=late_rate)
+        overdue, dpd = a.overdue_amount, a.days_past_due
+    outstanding = (state.outstanding if state is not None
+                   else (row.principal_minor if row.status == "approved" else 0))
+    if row.status == "approved":
+        outstanding = 0
+    return {
+        "id": row.id, "borrower_id": row.borrower_id, "lender_id": row.lender_id,
+        "pool_id": row.pool_id, "category": row.category, "request_id": row.request_id,
+        "status": row.status,
+        "principal": money_out(row.principal_minor), "annual_rate": row.annual_rate,
+        "term_months": row.term_months, "method": row.method, "frequency": row.frequency,
+        "grace_periods": row.grace_periods,
+        "disbursement_date": (row.disbursed_on or row.disbursement_date).isoformat(),
+        "first_due_date": row.first_due_date.isoformat() if row.first_due_date else None,
+        "fees": money_out(row.fees_minor),
+        "disbursed_on": row.disbursed_on.isoformat() if row.disbursed_on else None,
+        "written_off_on": row.written_off_on.isoformat() if row.written_off_on else None,
+        "restructured": bool(row.restructured or (state and state.restructured)),
+        "schedule": installments,
+        "total_interest": money_out(cents(summary.total_interest)),
+        "total_payment": money_out(cents(summary.total_payment)),
+        "total_fees": money_out(cents(summary.total_fees)),
+        "apr": str(summary.apr),
+        "outstanding_principal": money_out(outstanding),
+        "written_off_principal": money_out(state.written_off if state else 0),
+        "overdue_amount": money_out(cents(overdue)),
+        "days_past_due": dpd,
+        "as_of": as_of.isoformat(),
+        "created_at": rfc3339(row.created_at),
+    }
+
+
+def late_rate_of(conn: Connection, row: Any) -> Decimal:
+    category = get_category(conn, row.lender_id, row.category)
+    return category.late_interest_rate if category else Decimal(0)
+
+
+def loan_with_state(conn: Connection, row: Any, as_of: date) -> dict[str, Any]:
+    late = late_rate_of(conn, row)
+    if row.status == "approved":
+        return loan_json(row, None, as_of, late)
+    state = loan_state(row, events_of(conn, row.id), as_of, late)
+    return loan_json(row, state, as_of, late)
+
+
+def borrower_total(conn: Connection, borrower_id: str) -> int:
+    return int(conn.execute(select(func.coalesce(func.sum(loans.c.principal_minor), 0)).where(
+        loans.c.borrower_id == borrower_id, loans.c.status.in_(("approved", "active")))
+    ).scalar_one())
+
+
+def party_row(conn: Connection, party_id: str) -> Any:
+    return conn.execute(select(parties).where(parties.c.id == party_id)).first()
+

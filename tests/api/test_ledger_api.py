@@ -1,0 +1,195 @@
+"""The raw ledger over HTTP, black-box, per the contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api, new_id
+
+
+def account(api: Api, code: str = "cassa", currency: str = "EUR",
+            flags: list[str] | None = None) -> str:
+    body = {"code": code, "currency": currency, "flags": flags or []}
+    account_id: str = api.ok(api.post("/api/ledger/accounts", body), 201)["id"]
+    return account_id
+
+
+def tr(debit: str, credit: str, amount: str, currency: str = "EUR", **extra: Any
+       ) -> dict[str, Any]:
+    return {"id": extra.pop("id", new_id()), "debit_account_id": debit,
+            "credit_account_id": credit, "amount": {"amount": amount, "currency": currency},
+            "code": "test", **extra}
+
+
+def results(api: Api, batch: list[dict[str, Any]]) -> list[str]:
+    body = api.ok(api.post("/api/ledger/transfers", batch))
+    assert [r["id"] for r in body["results"]] == [t["id"] for t in batch]
+    return [r["result"] for r in body["results"]]
+
+
+def balance(api: Api, account_id: str) -> dict[str, Any]:
+    return api.ok(api.get(f"/api/ledger/accounts/{account_id}"))  # type: ignore[no-any-return]
+
+
+def test_accounts_and_simple_transfers(api: Api) -> None:
+    source = account(api, "fonte")
+    limited = account(api, "cassa GAS", flags=["debits_must_not_exceed_credits"])
+    other = account(api, "altro")
+    body = balance(api, limited)
+    assert body["flags"] == ["debits_must_not_exceed_credits"]
+    assert body["balance"] == {"amount": "0.00", "currency": "EUR"}
+    first = tr(source, limited, "100.00")
+    assert results(api, [first, tr(limited, other, "100.01")]) == ["created", "exceeds_credits"]
+    assert results(api, [first]) == ["exists"]
+    assert results(api, [{**first, "amount": {"amount": "99.00", "currency": "EUR"}}]) == \
+        ["exists_with_different_fields"]
+    body = balance(api, limited)
+    assert body["credits_posted"]["amount"] == "100.00" and body["balance"]["amount"] == "100.00"
+    assert balance(api, source)["balance"]["amount"] == "-100.00"
+
+
+def test_linked_chain_is_all_or_nothing(api: Api) -> None:
+    a, b = account(api), account(api, flags=["debits_must_not_exceed_credits"])
+    c = account(api)
+    chain = [tr(a, b, "50.00", flags=["linked"]), tr(b, c, "80.00")]
+    assert results(api, chain) == ["linked_event_failed", "exceeds_credits"]
+    assert balance(api, b)["balance"]["amount"] == "0.00"
+    open_chain = [tr(a, b, "1.00", flags=["linked"]), tr(a, b, "1.00", flags=["linked"])]
+    assert results(api, open_chain) == ["linked_event_chain_open"] * 2
+    assert results(api, [tr(a, b, "50.00", flags=["linked"]), tr(b, c, "30.00")]) == \
+        ["created", "created"]
+    assert balance(api, b)["balance"]["amount"] == "20.00"
+
+
+def test_two_phase_post_and_void(api: Api) -> None:
+    a, b = account(api), account(api)
+    pending = tr(a, b, "40.00", flags=["pending"])
+    assert results(api, [pending]) == ["created"]
+    assert balance(api, a)["debits_pending"]["amount"] == "40.00"
+    post = tr(a, b, "30.00", flags=["post_pending"], pending_id=pending["id"])
+    assert results(api, [post]) == ["created"]
+    body = balance(api, a)
+    assert body["debits_pending"]["amount"] == "0.00" and body["debits_posted"]["amount"] == \
+        "30.00"
+    assert results(api, [tr(a, b, "30.00", flags=["void_pending"],
+                            pending_id=pending["id"])]) == ["pending_already_posted"]
+    other = tr(a, b, "5.00", flags=["pending"])
+    assert results(api, [other, tr(a, b, "5.00", flags=["void_pending"],
+                                   pending_id=other["id"])]) == ["created", "created"]
+    assert results(api, [tr(a, b, "5.00", flags=["post_pending"], pending_id=other["id"])]) \
+        == ["pending_already_voided"]
+    assert results(api, [tr(a, b, "5.00", flags=["post_pending"], pending_id=new_id())]) == \
+        ["pending_not_found"]
+
+
+def test_result_codes_for_accounts_and_currencies(api: Api) -> None:
+    a, b = account(api), account(api)
+    usd = account(api, currency="USD")
+    assert results(api, [tr(a, new_id(), "1.00")]) == ["account_not_found"]
+    assert results(api, [tr(a, a, "1.00")]) == ["accounts_must_be_different"]
+    assert results(api, [tr(a, usd, "1.00")]) == ["currency_mismatch"]
+    assert results(api, [tr(a, b, "1.00", currency="USD")]) == ["currency_mismatch"]
+    yen_a, yen_b = account(api, currency="JPY"), account(api, currency="JPY")
+    assert results(api, [tr(yen_a, yen_b, "500", currency="JPY")]) == ["created"]
+    assert balance(api, yen_b)["balance"] == {"amount": "500", "currency": "JPY"}
+
+
+def test_repeated_id_inside_one_batch(api: Api) -> None:
+    a, b = account(api), account(api)
+    t = tr(a, b, "2.00")
+    assert results(api, [t, t, {**t, "code": "other"}]) == \
+        ["created", "exists", "exists_with_different_fields"]
+    assert balance(api, b)["balance"]["amount"] == "2.00"
+
+
+@pytest.mark.parametrize("amount", [
+    {"amount": 10.5, "currency": "EUR"},
+    {"amount": "0.00", "currency": "EUR"},
+    {"amount": "-1.00", "currency": "EUR"},
+    {"amount": "1.001", "currency": "EUR"},
+    {"amount": "1e2", "currency": "EUR"},
+    {"amount": "NaN", "currency": "EUR"},
+    {"amount": "1.00", "currency": "EURO"},
+])
+def test_malformed_amount_refuses_the_whole_request(api: Api, amount: Any) -> None:
+    a, b = account(api), account(api)
+    good = tr(a, b, "1.00")
+    bad = {**tr(a, b, "1.00"), "amount": amount}
+    r = api.post("/api/ledger/transfers", [good, bad])
+    assert r.status_code == 422, r.text
+    assert any(e["field"].startswith("1.amount") for e in r.json()["errors"])
+    assert balance(api, b)["balance"]["amount"] == "0.00"
+
+
+def test_oversize_batch_is_422(api: Api) -> None:
+    a, b = account(api), account(api)
+    r = api.post("/api/ledger/transfers", [tr(a, b, "0.01") for _ in range(8191)])
+    assert r.status_code == 422
+    assert balance(api, b)["balance"]["amount"] == "0.00"
+
+
+def test_raw_transfers_cannot_touch_instrument_accounts(api: Api) -> None:
+    from ledger.chart import account_id
+
+    a = account(api)
+    pool = account_id("pool", new_id())
+    assert results(api, [tr(a, pool, "1.00")]) == ["account_not_found"]
+    assert results(api, [tr(a, account(api), "1.00", flags=["linked"]),
+                         tr(pool, a, "1.00")]) == ["linked_event_failed", "account_not_found"]
+
+
+def test_journal_listing_and_verify(api: Api) -> None:
+    a, b = account(api), account(api)
+    batch = [tr(a, b, f"{i}.00") for i in range(1, 6)]
+    assert results(api, batch) == ["created"] * 5
+    seen: list[str] = []
+    cursor = None
+    while True:
+        url = f"/api/ledger/transfers?account_id={b}&limit=2" + (
+            f"&cursor={cursor}" if cursor else "")
+        page = api.ok(api.get(url))
+        seen += [t["amount"]["amount"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == ["1.00", "2.00", "3.00", "4.00", "5.00"]
+    report = api.ok(api.get("/api/ledger/verify"))
+    assert report["ok"] is True and report["problems"] == []
+    assert report["transfers"] >= 5 and report["accounts"] >= 2
+
+
+def test_only_staff_use_the_raw_ledger(api: Api) -> None:
+    a = account(api)
+    for who in ("producer", "gas"):
+        assert api.post("/api/ledger/accounts", {"code": "x", "currency": "EUR"},
+                        who).status_code == 403
+        assert api.post("/api/ledger/transfers", [tr(a, a, "1.00")], who).status_code == 403
+        assert api.get("/api/ledger/verify", who).status_code == 403
+        assert api.get(f"/api/ledger/accounts/{a}", who).status_code == 404
+        assert api.get("/api/ledger/transfers", who).status_code == 403
+    assert api.get(f"/api/ledger/accounts/{a}", "admin").status_code == 200
+
+
+def test_account_validation(api: Api) -> None:
+    for body, field in [
+        ({"code": "", "currency": "EUR"}, "code"),
+        ({"code": "x" * 129, "currency": "EUR"}, "code"),
+        ({"code": "x", "currency": "ZZZ"}, "currency"),
+        ({"code": "x", "currency": "EUR", "flags": ["closed"]}, "flags"),
+        ({"code": "x", "currency": "EUR", "flags": ["debits_must_not_exceed_credits",
+                                                     "credits_must_not_exceed_debits"]},
+         "flags"),
+        ({"code": "x", "currency": "EUR", "id": "nope"}, "id"),
+        ({"code": "x", "currency": "EUR", "party_id": new_id()}, "party_id"),
+    ]:
+        r = api.post("/api/ledger/accounts", body)
+        assert r.status_code == 422, (body, r.text)
+        assert field in [e["field"] for e in r.json()["errors"]]
+    aid = new_id()
+    body = {"id": aid, "code": "cassa", "currency": "EUR"}
+    first = api.ok(api.post("/api/ledger/accounts", body), 201)
+    assert api.ok(api.post("/api/ledger/accounts", body), 201) == first
+    r = api.post("/api/ledger/accounts", {**body, "code": "altro"})
+    assert r.status_code == 409 and r.json()["code"] == "idempotency_conflict"

@@ -1,0 +1,149 @@
+"""Pools and loans over HTTP, figures checked against hand computations."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api, eur, make_party, new_id
+
+TERMS = {"principal": eur("10000.00"), "annual_rate": "3.00", "term_months": 12,
+         "method": "french", "frequency": "monthly", "grace_periods": 0,
+         "disbursement_date": "2026-01-15"}
+
+
+def cent(x: Decimal) -> Decimal:
+    return x.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+def lender(api: Api) -> tuple[str, str]:
+    lender_id = make_party(api, "lender", "Mag2 Finance Milano")
+    pools = api.ok(api.get(f"/api/pools?lender_id={lender_id}"))["items"]
+    assert len(pools) == 1 and pools[0]["general"] is True
+    return lender_id, pools[0]["id"]
+
+
+def test_simulate_worked_example(api: Api) -> None:
+    body = api.ok(api.post("/api/loans/simulate", TERMS, "producer"))
+    first = body["installments"][0]
+    assert first["payment"] == eur("846.94") and first["interest"] == eur("25.00")
+    assert first["due_date"] == "2026-02-15"
+    principal_sum = sum(Decimal(i["principal"]["amount"]) for i in body["installments"])
+    assert principal_sum == Decimal("10000.00")
+    assert body["apr"] == "3.04"
+    assert body["total_payment"]["amount"] == str(
+        sum(Decimal(i["payment"]["amount"]) for i in body["installments"]))
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("term_months", 0), ("annual_rate", "3,5"), ("annual_rate", 3.5), ("method", "german"),
+    ("frequency", "weekly"), ("disbursement_date", "2026-02-30"),
+    ("principal", {"amount": 100.0, "currency": "EUR"}), ("grace_periods", 12),
+])
+def test_simulate_rejects_bad_terms(api: Api, field: str, value: Any) -> None:
+    r = api.post("/api/loans/simulate", {**TERMS, field: value})
+    assert r.status_code == 422, r.text
+    assert any(e["field"].startswith(field) for e in r.json()["errors"])
+
+
+def test_loan_life_disbursement_repayment_and_pool(api: Api) -> None:
+    lender_id, pool_id = lender(api)
+    producer = api.parties["producer"]
+    loan = api.ok(api.post("/api/loans", {**TERMS, "borrower_id": producer,
+                                          "lender_id": lender_id}), 201)
+    assert loan["status"] == "approved" and loan["pool_id"] == pool_id
+    lid = loan["id"]
+    r = api.post(f"/api/loans/{lid}/disbursement", {"date": "2026-01-15"})
+    assert r.status_code == 409 and r.json()["code"] == "insufficient_funds"
+    api.ok(api.post(f"/api/pools/{pool_id}/deposits",
+                    {"amount": eur("15000.00"), "date": "2026-01-10"}), 201)
+    loan = api.ok(api.post(f"/api/loans/{lid}/disbursement", {"date": "2026-01-15"}))
+    assert loan["status"] == "active"
+    pool = api.ok(api.get(f"/api/pools/{pool_id}"))
+    assert pool["balance"] == eur("5000.00") and pool["lent"] == eur("10000.00")
+    r = api.post(f"/api/loans/{lid}/disbursement", {"date": "2026-01-15"})
+    assert r.status_code == 409 and r.json()["code"] == "already_disbursed"
+    # First installment on time: 846.94 = 25.00 interest + 821.94 principal.
+    body = api.ok(api.post(f"/api/loans/{lid}/repayments",
+                           {"amount": eur("846.94"), "date": "2026-02-15"}))
+    assert body["allocation"] == {"penalty": eur("0.00"), "interest": eur("25.00"),
+                                  "principal": eur("821.94"), "excess": eur("0.00")}
+    assert body["loan"]["outstanding_principal"] == eur("9178.06")
+    pool = api.ok(api.get(f"/api/pools/{pool_id}"))
+    assert pool["balance"] == eur("5821.94") and pool["lent"] == eur("9178.06")
+    # As of April 1st the March installment is overdue: 846.94, 17 days.
+    later = api.ok(api.get(f"/api/loans/{lid}?as_of=2026-04-01"))
+    assert later["overdue_amount"] == eur("846.94") and later["days_past_due"] == 17
+    assert later["schedule"][1]["status"] == "overdue"
+    assert later["schedule"][0]["status"] == "paid"
+    assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
+
+
+def test_producer_reads_own_loan_only(api: Api) -> None:
+    lender_id, _ = lender(api)
+    loan = api.ok(api.post("/api/loans", {**TERMS, "borrower_id": api.parties["producer"],
+                                          "lender_id": lender_id}), 201)
+    assert api.get(f"/api/loans/{loan['id']}", "producer").status_code == 200
+    assert api.get(f"/api/loans/{loan['id']}", "other_producer").status_code == 404
+    assert api.ok(api.get("/api/loans", "other_producer"))["items"] == []
+    assert api.post("/api/loans", {**TERMS, "borrower_id": api.parties["producer"],
+                                   "lender_id": lender_id}, "producer").status_code == 403
+    r = api.post(f"/api/loans/{loan['id']}/repayments",
+                 {"amount": eur("1.00"), "date": "2026-02-01"}, "producer")
+    assert r.status_code == 403
+    r = api.post(f"/api/loans/{loan['id']}/repayments",
+                 {"amount": eur("1.00"), "date": "2026-02-01"}, "other_producer")
+    assert r.status_code == 404
+    r = api.post(f"/api/loans/{loan['id']}/repayments",
+                 {"amount": eur("1.00"), "date": "2026-02-01"})
+    assert r.status_code == 409 and r.json()["code"] == "loan_not_active"
+
+
+def test_category_limits(api: Api) -> None:
+    lender_id, _ = lender(api)
+    producer = api.parties["producer"]
+    base = {**TERMS, "borrower_id": producer, "lender_id": lender_id}
+    r = api.post("/api/loans", {**base, "principal": eur("75000.01")})
+    assert r.status_code == 409 and r.json()["code"] == "loan_limit_exceeded"
+    r = api.post("/api/loans", {**base, "term_months": 96})
+    assert r.status_code == 409 and r.json()["code"] == "loan_limit_exceeded"
+    r = api.post("/api/loans", {**base, "frequency": "annual"})
+    assert r.status_code == 409 and r.json()["code"] == "loan_limit_exceeded"
+    api.ok(api.put(f"/api/lenders/{lender_id}/categories/microcredit", {
+        "max_principal": eur("75000.00"), "max_term_months": 84,
+        "frequencies": ["monthly", "quarterly"], "usury_threshold": "3.00"}))
+    r = api.post("/api/loans", {**base})  # TAEG 3.04 > 3.00
+    assert r.status_code == 409 and r.json()["code"] == "usury_threshold_exceeded"
+    assert api.post("/api/loans", {**base, "annual_rate": "2.90"}).status_code == 201
+
+
+def test_replayed_commands_change_nothing(api: Api) -> None:
+    lender_id, pool_id = lender(api)
+    dep = {"id": new_id(), "amount": eur("20000.00"), "date": "2026-01-10"}
+    first = api.ok(api.post(f"/api/pools/{pool_id}/deposits", dep), 201)
+    assert api.ok(api.post(f"/api/pools/{pool_id}/deposits", dep), 201) == first
+    loan = api.ok(api.post("/api/loans", {**TERMS, "borrower_id": api.parties["producer"],
+                                          "lender_id": lender_id}), 201)
+    cmd = {"id": new_id(), "date": "2026-01-15"}
+    a = api.ok(api.post(f"/api/loans/{loan['id']}/disbursement", cmd))
+    assert api.ok(api.post(f"/api/loans/{loan['id']}/disbursement", cmd)) == a
+    pay = {"id": new_id(), "amount": eur("900.00"), "date": "2026-02-15"}
+    a = api.ok(api.post(f"/api/loans/{loan['id']}/repayments", pay))
+    assert api.ok(api.post(f"/api/loans/{loan['id']}/repayments", pay)) == a
+    r = api.post(f"/api/loans/{loan['id']}/repayments", {**pay, "amount": eur("901.00")})
+    assert r.status_code == 409 and r.json()["code"] == "idempotency_conflict"
+    pool = api.ok(api.get(f"/api/pools/{pool_id}"))
+    # 900.00 = installment 1 (25.00 interest + 821.94 principal), then 53.06 paid in
+    # advance on installment 2: its interest first, 9178.06 x 3% / 12, then principal.
+    interest_2 = cent(Decimal("9178.06") * Decimal("0.03") / 12)
+    assert interest_2 == Decimal("22.95")
+    returned = Decimal("821.94") + (Decimal("53.06") - interest_2)
+    assert pool["balance"] == eur(str(Decimal("10000.00") + returned))
+
+
+def test_term_must_be_whole_periods(api: Api) -> None:
+    r = api.post("/api/loans/simulate", {**TERMS, "term_months": 13, "frequency": "quarterly"})
+    assert r.status_code == 422
+    assert any(e["field"] == "term_months" for e in r.json()["errors"])
