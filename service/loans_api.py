@@ -214,7 +214,7 @@ def visible_loan(conn: Connection, principal: Principal, loan_id: str) -> Any:
     if principal.role == "producer" and row.borrower_id == principal.party_id:
         return row
     if principal.role == "gas" and principal.party_id:
-        from service.visibility import gas_sees_loan
+        from service.instruments import gas_sees_loan
 
         if gas_sees_loan(conn, principal.party_id, row.id):
             return row
@@ -720,13 +720,13 @@ def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: d
         raise invalid("date", "on or after the first due date of the terms")
     category = lending.get_category(conn, row.lender_id, row.category)
     if category is not None and category.min_coverage is not None:
-        from service.instruments import loan_coverage
+        from service.instruments import coverage_value, covers
 
-        coverage = loan_coverage(conn, row, on)
-        if coverage is None or coverage < category.min_coverage:
+        if not covers(conn, row, category.min_coverage):
+            coverage = coverage_value(conn, row, on)
             raise Conflict("coverage_below_minimum",
-                           f"guarantees cover {coverage or 0} of the principal; category "
-                           f"{category.name} needs {category.min_coverage}")
+                           f"guarantees cover {coverage or 0} x the principal; category "
+                           f"{category.name} needs at least {category.min_coverage}")
     conn.execute(update(loans).where(loans.c.id == row.id)
                  .values(status="active", disbursed_on=on))
     row = lending.get_loan(conn, row.id)

@@ -40,3 +40,19 @@ def on_loan_repaid(conn: Connection, loan: Any) -> None:
     """A loan repaid in full: its guarantees are released, its request may close."""
     for hook in _REPAID_HOOKS:
         hook(conn, loan)
+
+
+PrepaymentHook = Callable[[Connection, Any], None]
+_CLOSED_HOOKS: list[PrepaymentHook] = []
+
+
+def register_prepayment_closed(hook: PrepaymentHook) -> PrepaymentHook:
+    if hook not in _CLOSED_HOOKS:
+        _CLOSED_HOOKS.append(hook)
+    return hook
+
+
+def on_prepayment_closed(conn: Connection, prepayment: Any) -> None:
+    """A prepayment closed: a funded request whose instruments are all settled closes."""
+    for hook in _CLOSED_HOOKS:
+        hook(conn, prepayment)

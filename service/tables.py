@@ -194,3 +194,129 @@ loan_events = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("recorded_by", String(64)),
 )
+
+# -- guarantees, prepayments, funds (migration 0005) ----------------------------------------
+
+pledge_capacities = Table(
+    "pledge_capacities",
+    metadata,
+    Column("party_id", String(36), ForeignKey("parties.id"), primary_key=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(64)),
+)
+
+guarantees = Table(
+    "guarantees",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("loan_id", String(36), ForeignKey("loans.id"), nullable=False, index=True),
+    Column("guarantor_id", String(36), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("called_minor", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("pending_transfer_id", String(36)),
+    Column("released_on", Date),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+)
+
+guarantee_calls = Table(
+    "guarantee_calls",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False),
+    Column("loan_id", String(36), ForeignKey("loans.id"), nullable=False, index=True),
+    Column("guarantee_id", String(36), ForeignKey("guarantees.id"), nullable=False,
+           index=True),
+    Column("date", Date, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+)
+
+prepayments = Table(
+    "prepayments",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("producer_id", String(36), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("gas_id", String(36), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("product", String(200), nullable=False),
+    Column("unit", String(32), nullable=False),
+    Column("unit_price_minor", BigInteger, nullable=False),
+    Column("expires_on", Date, nullable=False),
+    Column("on_expiry", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("delivered_minor", BigInteger, nullable=False),
+    Column("closed_on", Date),
+    Column("settlement_kind", String(16)),
+    Column("settlement_minor", BigInteger),
+    Column("new_prepayment_id", String(36)),
+    Column("rolled_from", String(36)),
+    Column("request_id", String(36)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("prepayment_id", String(36), ForeignKey("prepayments.id"), nullable=False,
+           index=True),
+    Column("date", Date, nullable=False),
+    Column("quantity", String(32), nullable=False),
+    Column("value_minor", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+)
+
+funds = Table(
+    "funds",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("gas_id", String(36), ForeignKey("parties.id"), index=True),
+    Column("owner_id", String(36), ForeignKey("parties.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+)
+
+contributions = Table(
+    "contributions",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("fund_id", String(36), ForeignKey("funds.id"), nullable=False, index=True),
+    Column("gas_id", String(36), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("earmark_producer_id", String(36), ForeignKey("parties.id")),
+    Column("note", Text),
+    Column("basis", JSON),
+    Column("source", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("fund_id", String(36), ForeignKey("funds.id"), nullable=False, index=True),
+    Column("producer_id", String(36), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("from_earmark_minor", BigInteger, nullable=False),
+    Column("from_general_minor", BigInteger, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("loan_id", String(36), ForeignKey("loans.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+)

@@ -1,0 +1,743 @@
+"""HTTP for pledge capacities, guarantees, prepayments, contributions and funds."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import msgspec
+from litestar import Controller, Response, get, post, put
+from sqlalchemy import Connection, select
+
+from service import instruments as inst
+from service import lending
+from service.auth import Principal
+from service.common import (
+    MoneyIn,
+    check_uuid,
+    money_minor,
+    money_out,
+    page,
+    paginate,
+    parse_date,
+    parse_decimal_string,
+    path_uuid,
+    query_date,
+    rfc3339,
+)
+from service.context import AppContext
+from service.errors import Errors, Forbidden, NotFound, invalid
+from service.idempotency import once
+from service.parties import get_party
+from service.tables import contributions, deliveries, funds, guarantees, payouts, prepayments
+
+ON_EXPIRY = ("refund", "rollover", "solidarity")
+
+
+class CapacityIn(msgspec.Struct, forbid_unknown_fields=True):
+    amount: MoneyIn
+
+
+class GuaranteeIn(msgspec.Struct, forbid_unknown_fields=True):
+    loan_id: str
+    guarantor_id: str
+    amount: MoneyIn
+    id: str | None = None
+
+
+class CommandIn(msgspec.Struct, forbid_unknown_fields=True):
+    id: str | None = None
+    date: str | None = None
+    note: str | None = None
+
+
+class CallIn(msgspec.Struct, forbid_unknown_fields=True):
+    amount: MoneyIn
+    date: str
+    id: str | None = None
+
+
+class PrepaymentIn(msgspec.Struct, forbid_unknown_fields=True):
+    producer_id: str
+    gas_id: str
+    amount: MoneyIn
+    product: str
+    unit: str
+    unit_price: MoneyIn
+    expires_on: str
+    on_expiry: str
+    id: str | None = None
+
+
+class DeliveryIn(msgspec.Struct, forbid_unknown_fields=True):
+    date: str
+    quantity: str
+    id: str | None = None
+
+
+class CloseIn(msgspec.Struct, forbid_unknown_fields=True):
+    date: str
+    id: str | None = None
+    new_expires_on: str | None = None
+
+
+class BasisIn(msgspec.Struct, forbid_unknown_fields=True):
+    rate: MoneyIn
+    quantity: str
+    unit: str
+
+
+class ContributionIn(msgspec.Struct, forbid_unknown_fields=True):
+    gas_id: str
+    amount: MoneyIn
+    date: str
+    id: str | None = None
+    fund_id: str | None = None
+    earmark_producer_id: str | None = None
+    note: str | None = None
+    basis: BasisIn | None = None
+
+
+class FundIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    owner_id: str
+    id: str | None = None
+
+
+class PayoutIn(msgspec.Struct, forbid_unknown_fields=True):
+    producer_id: str
+    amount: MoneyIn
+    date: str
+    kind: str
+    id: str | None = None
+    loan_id: str | None = None
+
+
+# -- JSON ---------------------------------------------------------------------------------
+
+def guarantee_json(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "loan_id": row.loan_id, "guarantor_id": row.guarantor_id,
+            "amount": money_out(row.amount_minor), "status": row.status,
+            "called_amount": money_out(row.called_minor),
+            "remaining": money_out(row.amount_minor - row.called_minor),
+            "released_on": row.released_on.isoformat() if row.released_on else None,
+            "created_at": rfc3339(row.created_at)}
+
+
+def delivery_json(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "prepayment_id": row.prepayment_id, "date": row.date.isoformat(),
+            "quantity": row.quantity, "value": money_out(row.value_minor),
+            "created_at": rfc3339(row.created_at)}
+
+
+def prepayment_json(conn: Connection, row: Any) -> dict[str, Any]:
+    items = conn.execute(select(deliveries).where(deliveries.c.prepayment_id == row.id)
+                         .order_by(deliveries.c.seq)).all()
+    remaining = 0 if row.status == "closed" else row.amount_minor - row.delivered_minor
+    settlement = None
+    if row.status == "closed":
+        settlement = {"kind": row.settlement_kind, "amount": money_out(row.settlement_minor)}
+        if row.new_prepayment_id:
+            settlement["new_prepayment_id"] = row.new_prepayment_id
+    return {"id": row.id, "producer_id": row.producer_id, "gas_id": row.gas_id,
+            "amount": money_out(row.amount_minor), "product": row.product, "unit": row.unit,
+            "unit_price": money_out(row.unit_price_minor),
+            "expires_on": row.expires_on.isoformat(), "on_expiry": row.on_expiry,
+            "paid": money_out(row.amount_minor),
+            "delivered_value": money_out(row.delivered_minor),
+            "remaining": money_out(remaining), "status": row.status,
+            "closed_on": row.closed_on.isoformat() if row.closed_on else None,
+            "settlement": settlement, "rolled_from": row.rolled_from,
+            "request_id": row.request_id,
+            "deliveries": [delivery_json(d) for d in items],
+            "created_at": rfc3339(row.created_at)}
+
+
+def contribution_json(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "fund_id": row.fund_id, "gas_id": row.gas_id,
+            "amount": money_out(row.amount_minor), "date": row.date.isoformat(),
+            "earmark_producer_id": row.earmark_producer_id, "note": row.note,
+            "basis": row.basis, "source": row.source, "created_at": rfc3339(row.created_at)}
+
+
+def payout_json(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "fund_id": row.fund_id, "producer_id": row.producer_id,
+            "amount": money_out(row.amount_minor),
+            "from_earmark": money_out(row.from_earmark_minor),
+            "from_general": money_out(row.from_general_minor), "date": row.date.isoformat(),
+            "kind": row.kind, "loan_id": row.loan_id, "created_at": rfc3339(row.created_at)}
+
+
+def fund_json(conn: Connection, row: Any, principal: Principal) -> dict[str, Any]:
+    state = inst.fund_state(conn, row)
+    if principal.role == "producer":
+        own = state.earmarked.get(principal.party_id or "", 0)
+        return {"id": row.id, "name": row.name, "gas_id": row.gas_id,
+                "balance": money_out(own),
+                "earmarked": {principal.party_id: money_out(own)}}
+    return {"id": row.id, "name": row.name, "gas_id": row.gas_id,
+            "owner_id": row.owner_id, "balance": money_out(state.balance_cents),
+            "unearmarked": money_out(state.unearmarked),
+            "earmarked": {p: money_out(c) for p, c in sorted(state.earmarked.items())}}
+
+
+# -- who sees what ------------------------------------------------------------------------
+
+def visible_guarantee(conn: Connection, principal: Principal, guarantee_id: str) -> Any:
+    row = conn.execute(select(guarantees).where(guarantees.c.id == guarantee_id)).first()
+    if row is None:
+        raise NotFound("guarantee")
+    if principal.is_staff or row.guarantor_id == principal.party_id:
+        return row
+    if principal.role == "producer":
+        loan = lending.get_loan(conn, row.loan_id)
+        if loan.borrower_id == principal.party_id:
+            return row
+    raise NotFound("guarantee")
+
+
+def visible_prepayment(conn: Connection, principal: Principal, prepayment_id: str) -> Any:
+    row = conn.execute(select(prepayments).where(prepayments.c.id == prepayment_id)).first()
+    if row is None:
+        raise NotFound("prepayment")
+    if principal.is_staff or principal.party_id in (row.gas_id, row.producer_id):
+        return row
+    raise NotFound("prepayment")
+
+
+def visible_fund(conn: Connection, principal: Principal, fund_id: str) -> Any:
+    row = conn.execute(select(funds).where(funds.c.id == fund_id)).first()
+    if row is None:
+        raise NotFound("fund")
+    if principal.is_staff or (principal.role == "gas" and row.gas_id == principal.party_id):
+        return row
+    if principal.role == "producer" and principal.party_id and \
+            inst.fund_state(conn, row).earmarked.get(principal.party_id, 0) > 0:
+        return row
+    raise NotFound("fund")
+
+
+# -- controllers --------------------------------------------------------------------------
+
+class PledgeCapacityController(Controller):
+    path = "/api/parties/{party_id:str}/pledge-capacity"
+    tags = ["guarantees"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @put("/", sync_to_thread=True)
+    def set_capacity(self, party_id: str, data: CapacityIn, ctx: AppContext,
+                     principal: Principal) -> dict[str, Any]:
+        pid = path_uuid(party_id, "party")
+        errors = Errors()
+        amount = money_minor(data.amount, "amount", errors, allow_zero=True)
+        errors.raise_if_any()
+
+        def action(conn: Connection) -> dict[str, Any]:
+            party = _visible_guarantor(conn, principal, pid)
+            if not (principal.is_staff or (principal.role == "gas"
+                                           and principal.party_id == pid)):
+                raise Forbidden("officers, or a GAS user for its own GAS")
+            if party.kind not in ("gas", "person", "producer"):
+                raise invalid("party_id", "only a GAS, a person or a producer guarantees")
+            inst.set_capacity(conn, pid, amount, principal.username, str(uuid.uuid4()))
+            return _capacity_json(conn, pid)
+
+        return ctx.write(action)
+
+    @get("/", sync_to_thread=True)
+    def get_capacity(self, party_id: str, ctx: AppContext, principal: Principal
+                     ) -> dict[str, Any]:
+        pid = path_uuid(party_id, "party")
+
+        def read(conn: Connection) -> dict[str, Any]:
+            _visible_guarantor(conn, principal, pid)
+            return _capacity_json(conn, pid)
+
+        return ctx.read(read)
+
+
+def _visible_guarantor(conn: Connection, principal: Principal, party_id: str) -> Any:
+    party = get_party(conn, party_id)
+    if party is None or not (principal.is_staff or principal.party_id == party_id):
+        raise NotFound("party")
+    return party
+
+
+def _capacity_json(conn: Connection, party_id: str) -> dict[str, Any]:
+    amount = inst.capacity_of(conn, party_id)
+    pledged = inst.pledged_by(conn, party_id)
+    return {"amount": money_out(amount), "pledged": money_out(pledged),
+            "free": money_out(amount - pledged)}
+
+
+class GuaranteeController(Controller):
+    path = "/api/guarantees"
+    tags = ["guarantees"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def create(self, data: GuaranteeIn, ctx: AppContext, principal: Principal
+               ) -> Response[Any]:
+        errors = Errors()
+        gid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+        loan_id = check_uuid(data.loan_id, "loan_id", errors)
+        guarantor_id = check_uuid(data.guarantor_id, "guarantor_id", errors)
+        amount = money_minor(data.amount, "amount", errors)
+        errors.raise_if_any()
+        if not (principal.is_staff or (principal.role == "gas"
+                                       and principal.party_id == guarantor_id)):
+            raise Forbidden("officers, or a GAS user for its own GAS as guarantor")
+
+        def action(conn: Connection) -> tuple[int, Any]:
+            def create() -> tuple[int, Any]:
+                row = inst.create_guarantee(conn, ctx, guarantee_id=gid, loan_id=str(loan_id),
+                                            guarantor_id=str(guarantor_id), amount=amount,
+                                            username=principal.username)
+                return 201, guarantee_json(row)
+
+            return once(conn, data.id, "POST /api/guarantees", data, principal.username,
+                        create)
+
+        status, body = ctx.write(action)
+        return Response(body, status_code=status)
+
+    @get("/", sync_to_thread=True)
+    def list_guarantees(self, ctx: AppContext, principal: Principal,
+                        guarantor_id: str | None = None, loan_id: str | None = None,
+                        status: str | None = None, limit: int | None = None,
+                        cursor: str | None = None) -> dict[str, Any]:
+        def read(conn: Connection) -> dict[str, Any]:
+            query = select(guarantees)
+            if guarantor_id:
+                query = query.where(guarantees.c.guarantor_id == guarantor_id)
+            if loan_id:
+                query = query.where(guarantees.c.loan_id == loan_id)
+            if status:
+                query = query.where(guarantees.c.status == status)
+            if principal.role == "gas":
+                query = query.where(guarantees.c.guarantor_id == principal.party_id)
+            elif principal.role == "producer":
+                from service.tables import loans
+
+                own = select(loans.c.id).where(loans.c.borrower_id == principal.party_id)
+                query = query.where(guarantees.c.loan_id.in_(own))
+            rows, nxt = paginate(conn, query, guarantees.c.seq, limit, cursor)
+            return page([guarantee_json(r) for r in rows], nxt)
+
+        return ctx.read(read)
+
+    @get("/{guarantee_id:str}", sync_to_thread=True)
+    def get_guarantee(self, guarantee_id: str, ctx: AppContext, principal: Principal
+                      ) -> dict[str, Any]:
+        gid = path_uuid(guarantee_id, "guarantee")
+        return ctx.read(lambda conn: guarantee_json(visible_guarantee(conn, principal, gid)))
+
+    @post("/{guarantee_id:str}/release", sync_to_thread=True, status_code=200)
+    def release(self, guarantee_id: str, ctx: AppContext, principal: Principal,
+                data: CommandIn | None = None) -> Response[Any]:
+        gid = path_uuid(guarantee_id, "guarantee")
+        body = data or CommandIn()
+        errors = Errors()
+        op_id = check_uuid(body.id, "id", errors) or str(uuid.uuid4())
+        on = parse_date(body.date, "date", errors, required=False)
+        errors.raise_if_any()
+
+        def action(conn: Connection) -> tuple[int, Any]:
+            row = visible_guarantee(conn, principal, gid)
+            principal.require("officer")
+
+            def run() -> tuple[int, Any]:
+                return 200, guarantee_json(inst.release_guarantee(conn, row, op_id, on))
+
+            return once(conn, body.id, f"POST /api/guarantees/{gid}/release", body,
+                        principal.username, run)
+
+        status, out = ctx.write(action)
+        return Response(out, status_code=status)
+
+
+class LoanGuaranteeController(Controller):
+    path = "/api/loans/{loan_id:str}"
+    tags = ["guarantees"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post("/guarantee-calls", sync_to_thread=True, status_code=200)
+    def call(self, loan_id: str, data: CallIn, ctx: AppContext, principal: Principal
+             ) -> Response[Any]:
+        from service.loans_api import visible_loan
+
+        lid = path_uuid(loan_id, "loan")
+        errors = Errors()
+        call_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+        amount = money_minor(data.amount, "amount", errors)
+        on = parse_date(data.date, "date", errors)
+        errors.raise_if_any()
+        assert on is not None
+
+        def action(conn: Connection) -> tuple[int, Any]:
+            loan = visible_loan(conn, principal, lid)
+            principal.require("officer")
+
+            def run() -> tuple[int, Any]:
+                parts = inst.call_guarantees(conn, ctx, loan, call_id, amount, on,
+                                             principal.username)
+                return 200, {"id": call_id, "loan_id": lid, "date": on.isoformat(),
+                             "amount": money_out(amount),
+                             "calls": [{"guarantee_id": g, "amount": money_out(c)}
+                                       for g, c in parts]}
+
+            return once(conn, data.id, f"POST /api/loans/{lid}/guarantee-calls", data,
+                        principal.username, run)
+
+        status, body = ctx.write(action)
+        return Response(body, status_code=status)
+
+    @get("/guarantees", sync_to_thread=True)
+    def loan_guarantees(self, loan_id: str, ctx: AppContext, principal: Principal,
+                        as_of: str | None = None) -> dict[str, Any]:
+        from service.loans_api import visible_loan
+
+        lid = path_uuid(loan_id, "loan")
+        day = query_date(as_of, "as_of") or date.today()
+
+        def read(conn: Connection) -> dict[str, Any]:
+            loan = visible_loan(conn, principal, lid)
+            rows = inst.loan_guarantees(conn, lid)
+            if principal.role == "gas":
+                rows = [r for r in rows if r.guarantor_id == principal.party_id]
+            coverage = inst.coverage_value(conn, loan, day)
+            return {"items": [guarantee_json(r) for r in rows],
+                    "coverage": None if coverage is None else str(coverage)}
+
+        return ctx.read(read)
+
+
+class PrepaymentController(Controller):
+    path = "/api/prepayments"
+    tags = ["prepayments"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def create(self, data: PrepaymentIn, ctx: AppContext, principal: Principal
+               ) -> Response[Any]:
+        errors = Errors()
+        pid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+        producer_id = check_uuid(data.producer_id, "producer_id", errors)
+        gas_id = check_uuid(data.gas_id, "gas_id", errors)
+        amount = money_minor(data.amount, "amount", errors)
+        unit_price = money_minor(data.unit_price, "unit_price", errors)
+        expires_on = parse_date(data.expires_on, "expires_on", errors)
+        if data.on_expiry not in ON_EXPIRY:
+            errors.add("on_expiry", f"one of {', '.join(ON_EXPIRY)}")
+        if not data.product.strip() or len(data.product) > 200:
+            errors.add("product", "1 to 200 characters")
+        if not data.unit.strip() or len(data.unit) > 32:
+            errors.add("unit", "1 to 32 characters, such as 'kg'")
+        errors.raise_if_any()
+        assert expires_on is not None
+        if not (principal.is_staff or (principal.role == "gas" and principal.party_id == gas_id)):
+            raise Forbidden("officers, or a GAS user for its own GAS")
+
+        def action(conn: Connection) -> tuple[int, Any]:
+            def create() -> tuple[int, Any]:
+                row = inst.create_prepayment(
+                    conn, ctx, prepayment_id=pid, producer_id=str(producer_id),
+                    gas_id=str(gas_id), amount=amount, product=data.product.strip(),
+                    unit=data.unit.strip(), unit_price=unit_price, expires_on=expires_on,
+                    on_expiry=data.on_expiry, username=principal.username)
+                return 201, prepayment_json(conn, row)
+
+            return once(conn, data.id, "POST /api/prepayments", data, principal.username,
+                        create)
+
+        status, body = ctx.write(action)
+        return Response(body, status_code=status)
+
+    @get("/", sync_to_thread=True)
+    def list_prepayments(self, ctx: AppContext, principal: Principal,
+                         producer_id: str | None = None, gas_id: str | None = None,
+                         status: str | None = None, product: str | None = None,
+                         limit: int | None = None, cursor: str | None = None
+                         ) -> dict[str, Any]:
+        def read(conn: Connection) -> dict[str, Any]:
+            query = select(prepayments)
+            if producer_id:
+                query = query.where(prepayments.c.producer_id == producer_id)
+            if gas_id:
+                query = query.where(prepayments.c.gas_id == gas_id)
+            if status:
+                query = query.where(prepayments.c.status == status)
+            if product:
+                query = query.where(prepayments.c.product == product)
+            if not principal.is_staff:
+                pid = principal.party_id or ""
+                query = query.where((prepayments.c.gas_id == pid)
+                                    | (prepayments.c.producer_id == pid))
+            rows, nxt = paginate(conn, query, prepayments.c.seq, limit, cursor)
+            body = page([prepayment_json(conn, r) for r in rows], nxt)
+            # The campaign view: what every listed agreement adds up to.
+            all_rows = conn.execute(query).all()
+            body["totals"] = {
+                "paid": money_out(sum(r.amount_minor for r in all_rows)),
+                "delivered_value": money_out(sum(r.delivered_minor for r in all_rows)),
+                "remaining": money_out(sum(0 if r.status == "closed"
+                                           else r.amount_minor - r.delivered_minor
+                                           for r in all_rows)),
+                "count": len(all_rows)}
+            return body
+
+        return ctx.read(read)
+
+    @get("/{prepayment_id:str}", sync_to_thread=True)
+    def get_prepayment(self, prepayment_id: str, ctx: AppContext, principal: Principal
+                       ) -> dict[str, Any]:
+        pid = path_uuid(prepayment_id, "prepayment")
+        return ctx.read(lambda conn: prepayment_json(
+            conn, visible_prepayment(conn, principal, pid)))
+
+    @post("/{prepayment_id:str}/deliveries", sync_to_thread=True, status_code=200)
+    def deliver(self, prepayment_id: str, data: DeliveryIn, ctx: AppContext,
+                principal: Principal) -> Response[Any]:
+        pid = path_uuid(prepayment_id, "prepayment")
+        errors = Errors()
+        did = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+        on = parse_date(data.date, "date", errors)
+        quantity = parse_decimal_string(data.quantity, "quantity", errors, max_decimals=3)
+        errors.raise_if_any()
+        assert on is not None
+
+        def action(conn: Connection) -> tuple[int, Any]:
+            row = visible_prepayment(conn, principal, pid)
+
+            def run() -> tuple[int, Any]:
+                updated = inst.record_delivery(conn, row, did, on, quantity,
+                                               principal.username)
+                return 200, prepayment_json(conn, updated)
+
+            return once(conn, data.id, f"POST /api/prepayments/{pid}/deliveries", data,
+                        principal.username, run)
+
+        status, body = ctx.write(action)
+        return Response(body, status_code=status)
+
+    @post("/{prepayment_id:str}/close", sync_to_thread=True, status_code=200)
+    def close(self, prepayment_id: str, data: CloseIn, ctx: AppContext,
+              principal: Principal) -> Response[Any]:
+        pid = path_uuid(prepayment_id, "prepayment")
+        errors = Errors()
+        op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+        on = parse_date(data.date, "date", errors)
+        new_expiry = parse_date(data.new_expires_on, "new_expires_on", errors, required=False)
+        errors.raise_if_any()
+        assert on is not None
+
+        def action(conn: Connection) -> tuple[int, Any]:
+            row = visible_prepayment(conn, principal, pid)
+            if not (principal.is_staff or principal.party_id == row.gas_id):
+                raise Forbidden("officers, or the prepaying GAS's user, close a prepayment")
+
+            def run() -> tuple[int, Any]:
+                settlement = inst.close_prepayment(conn, ctx, row, op_id, on, new_expiry,
+                                                   principal.username)
+                body = prepayment_json(conn, inst.get_prepayment(conn, pid))
+                body["settlement"] = settlement
+                return 200, body
+
+            return once(conn, data.id, f"POST /api/prepayments/{pid}/close", data,
+                        principal.username, run)
+
+        status, body = ctx.write(action)
+        return Response(body, status_code=status)
+
+
+class ContributionController(Controller):
+    path = "/api/contributions"
+    tags = ["funds"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def contribute(self, data: ContributionIn, ctx: AppContext, principal: Principal
+                   ) -> Response[Any]:
+        errors = Errors()
+        cid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+        gas_id = check_uuid(data.gas_id, "gas_id", errors)
+        fund_id = check_uuid(data.fund_id, "fund_id", errors)
+        earmark = check_uuid(data.earmark_producer_id, "earmark_producer_id", errors)
+        amount = money_minor(data.amount, "amount", errors)
+        on = parse_date(data.date, "date", errors)
+        basis: dict[str, Any] | None = None
+        if data.basis is not None:
+            rate = money_minor(data.basis.rate, "basis.rate", errors)
+            qty = parse_decimal_string(data.basis.quantity, "basis.quantity", errors,
+                                       max_decimals=3)
+            if not errors.items:
+                from ledger.funds import surcharge_contribution
+
+                expected = surcharge_contribution(rate, qty)
+                if expected != amount:
+                    errors.add("amount", f"the basis gives {lending.dec(expected)} EUR "
+                               f"({data.basis.rate.amount} x {data.basis.quantity} "
+                               f"{data.basis.unit})")
+                basis = {"rate": money_out(rate), "quantity": str(qty),
+                         "unit": data.basis.unit}
+        errors.raise_if_any()
+        assert on is not None and gas_id is not None
+        if not (principal.is_staff or (principal.role == "gas" and principal.party_id == gas_id)):
+            raise Forbidden("officers, or a GAS user for its own GAS")
+
+        def action(conn: Connection) -> tuple[int, Any]:
+            def create() -> tuple[int, Any]:
+                gas = get_party(conn, gas_id)
+                if gas is None or gas.kind != "gas":
+                    raise invalid("gas_id", "no GAS with this id")
+                fund = conn.execute(select(funds).where(
+                    funds.c.id == (fund_id or inst.gas_fund_id(gas_id)))).first()
+                if fund is None:
+                    raise invalid("fund_id", "no fund with this id")
+                if earmark:
+                    producer = get_party(conn, earmark)
+                    if producer is None or producer.kind != "producer":
+                        raise invalid("earmark_producer_id", "no producer with this id")
+                row = inst.contribute(conn, contribution_id=cid, fund=fund, gas_id=gas_id,
+                                      amount=amount, on=on, earmark_producer_id=earmark,
+                                      note=data.note, basis=basis, username=principal.username)
+                return 201, contribution_json(row)
+
+            return once(conn, data.id, "POST /api/contributions", data, principal.username,
+                        create)
+
+        status, body = ctx.write(action)
+        return Response(body, status_code=status)
+
+    @get("/", sync_to_thread=True)
+    def list_contributions(self, ctx: AppContext, principal: Principal,
+                           gas_id: str | None = None, fund_id: str | None = None,
+                           limit: int | None = None, cursor: str | None = None
+                           ) -> dict[str, Any]:
+        def read(conn: Connection) -> dict[str, Any]:
+            query = select(contributions)
+            if gas_id:
+                query = query.where(contributions.c.gas_id == gas_id)
+            if fund_id:
+                query = query.where(contributions.c.fund_id == fund_id)
+            if principal.role == "gas":
+                query = query.where(contributions.c.gas_id == principal.party_id)
+            elif principal.role == "producer":
+                query = query.where(contributions.c.earmark_producer_id == principal.party_id)
+            rows, nxt = paginate(conn, query, contributions.c.seq, limit, cursor)
+            return page([contribution_json(r) for r in rows], nxt)
+
+        return ctx.read(read)
+
+
+class FundController(Controller):
+    path = "/api/funds"
+    tags = ["funds"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @get("/", sync_to_thread=True)
+    def list_funds(self, ctx: AppContext, principal: Principal, gas_id: str | None = None,
+                   limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
+        def read(conn: Connection) -> dict[str, Any]:
+            query = select(funds)
+            if gas_id:
+                query = query.where(funds.c.gas_id == gas_id)
+            if principal.role == "gas":
+                query = query.where(funds.c.gas_id == principal.party_id)
+            if principal.role == "producer":
+                rows = [r for r in conn.execute(query.order_by(funds.c.seq)).all()
+                        if inst.fund_state(conn, r).earmarked.get(principal.party_id or "", 0)]
+                return page([fund_json(conn, r, principal) for r in rows], None)
+            rows, nxt = paginate(conn, query, funds.c.seq, limit, cursor)
+            return page([fund_json(conn, r, principal) for r in rows], nxt)
+
+        return ctx.read(read)
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def create_fund(self, data: FundIn, ctx: AppContext, principal: Principal
+                    ) -> Response[Any]:
+        errors = Errors()
+        fid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+        owner = check_uuid(data.owner_id, "owner_id", errors)
+        if not data.name.strip() or len(data.name) > 200:
+            errors.add("name", "1 to 200 characters")
+        errors.raise_if_any()
+        principal.require("officer")
+
+        def action(conn: Connection) -> tuple[int, Any]:
+            def create() -> tuple[int, Any]:
+                party = get_party(conn, str(owner))
+                if party is None or party.kind not in ("des", "lender", "gas"):
+                    raise invalid("owner_id", "a DES, a lender or a GAS holds a shared fund")
+                row = inst.create_fund(conn, fund_id=fid, name=data.name.strip(), gas_id=None,
+                                       owner_id=str(owner), username=principal.username)
+                return 201, fund_json(conn, row, principal)
+
+            return once(conn, data.id, "POST /api/funds", data, principal.username, create)
+
+        status, body = ctx.write(action)
+        return Response(body, status_code=status)
+
+    @get("/{fund_id:str}", sync_to_thread=True)
+    def get_fund(self, fund_id: str, ctx: AppContext, principal: Principal) -> dict[str, Any]:
+        fid = path_uuid(fund_id, "fund")
+        return ctx.read(lambda conn: fund_json(conn, visible_fund(conn, principal, fid),
+                                               principal))
+
+    @post("/{fund_id:str}/payouts", sync_to_thread=True, status_code=201)
+    def payout(self, fund_id: str, data: PayoutIn, ctx: AppContext, principal: Principal
+               ) -> Response[Any]:
+        fid = path_uuid(fund_id, "fund")
+        errors = Errors()
+        pid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+        producer_id = check_uuid(data.producer_id, "producer_id", errors)
+        loan_id = check_uuid(data.loan_id, "loan_id", errors)
+        amount = money_minor(data.amount, "amount", errors)
+        on = parse_date(data.date, "date", errors)
+        if data.kind not in ("grant", "loss_cover"):
+            errors.add("kind", "either 'grant' or 'loss_cover'")
+        elif data.kind == "loss_cover" and data.loan_id is None:
+            errors.add("loan_id", "a loss cover names the loan it covers")
+        errors.raise_if_any()
+        assert on is not None
+
+        def action(conn: Connection) -> tuple[int, Any]:
+            fund = visible_fund(conn, principal, fid)
+            principal.require("officer")
+
+            def create() -> tuple[int, Any]:
+                producer = get_party(conn, str(producer_id))
+                if producer is None or producer.kind != "producer":
+                    raise invalid("producer_id", "no producer with this id")
+                loan = None
+                if data.kind == "loss_cover":
+                    from service.tables import loans
+
+                    loan = conn.execute(select(loans).where(loans.c.id == loan_id)).first()
+                    if loan is None or loan.borrower_id != producer_id:
+                        raise invalid("loan_id", "no loan of this producer with this id")
+                row = inst.payout(conn, ctx, payout_id=pid, fund=fund,
+                                  producer_id=str(producer_id), amount=amount, on=on,
+                                  kind=data.kind, loan=loan, username=principal.username)
+                return 201, payout_json(row)
+
+            return once(conn, data.id, f"POST /api/funds/{fid}/payouts", data,
+                        principal.username, create)
+
+        status, body = ctx.write(action)
+        return Response(body, status_code=status)
+
+    @get("/{fund_id:str}/payouts", sync_to_thread=True)
+    def list_payouts(self, fund_id: str, ctx: AppContext, principal: Principal,
+                     limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
+        fid = path_uuid(fund_id, "fund")
+
+        def read(conn: Connection) -> dict[str, Any]:
+            visible_fund(conn, principal, fid)
+            query = select(payouts).where(payouts.c.fund_id == fid)
+            if principal.role == "producer":
+                query = query.where(payouts.c.producer_id == principal.party_id)
+            rows, nxt = paginate(conn, query, payouts.c.seq, limit, cursor)
+            return page([payout_json(r) for r in rows], nxt)
+
+        return ctx.read(read)
+
+
+HANDLERS = [PledgeCapacityController, GuaranteeController, LoanGuaranteeController,
+            PrepaymentController, ContributionController, FundController]
+
