@@ -249,25 +249,32 @@ def loan_state(row: Any, events: Sequence[Any], as_of: date | None = None,
                 continue
             params = e.params or {}
             replayed.append(Payment(
-                id=e.id, value_date=e.value_date, amount=dec(e.amount_minor),
+                id=order_key(e), value_date=e.value_date, amount=dec(e.amount_minor),
                 early_repayment=params.get("early_repayment", "term"),
                 in_advance=e.kind == "repayment"))
         elif e.kind == "restructuring":
             p = e.params or {}
             replayed.append(Restructuring(
-                id=e.id, value_date=e.value_date,
+                id=order_key(e), value_date=e.value_date,
                 added_grace_periods=int(p.get("added_grace_periods", 0)),
                 new_periods=p.get("new_periods"), method=p.get("method")))
     result = replay(terms, schedule, replayed, late_rate=late_rate)
+    ids = {order_key(e): e.id for e in events}
     outstanding = cents(outstanding_principal(result.state))
     written_off = outstanding if write_off is not None else 0
     debt_left = sum((s.unpaid for s in result.state), Decimal(0))
     return LoanState(
-        terms=terms, schedule=result.state, allocations=dict(result.allocations),
+        terms=terms, schedule=result.state,
+        allocations={ids[key]: a for key, a in result.allocations},
         recoveries=recoveries, written_off=written_off,
         write_off_event=write_off.id if write_off else None,
         restructured=result.restructured or row.restructured,
         outstanding=0 if write_off is not None else outstanding, debt_left=debt_left)
+
+
+def order_key(event: Any) -> str:
+    """Operations on the same value date apply in the order they were recorded."""
+    return f"{event.seq:020d}"
 
 
 def payer_of(event: Any) -> postings.Payer:
