@@ -10,6 +10,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from stdnum import iban as stdnum_iban
@@ -17,9 +18,10 @@ from stdnum import luhn
 from stdnum.it import codicefiscale
 
 from service.auth import create_user
+from service.common import now_utc
 from service.db import write_tx
 from service.parties import insert_party
-from service.tables import parties, relationships
+from service.tables import parties, pools, relationships
 
 NAMESPACE = uuid.UUID("6d0c43a1-56f5-4b8e-9a0c-2b1f0f6a2c11")
 
@@ -166,6 +168,107 @@ def person_code(seed: int) -> str:
     return body + codicefiscale.calc_check_digit(body)
 
 
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def load_instruments(conn: Any, engine: Engine, ids: dict[str, str]) -> None:
+    """Money on the network: shares, a funded pool, loans in several states, guarantees,
+    prepayments with deliveries, solidarity contributions."""
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from ledger.schedules import LoanTerms
+    from ledger.store import LedgerStore
+    from service import instruments, lending
+    from service.loans_api import create_loan_row, disburse_loan, record_payment
+
+    ctx = SimpleNamespace(services={"ledger": LedgerStore(engine)})
+    lender = ids[LENDER[0]]
+    pool = conn.execute(select(pools).where(pools.c.lender_id == lender)).one()
+    store = ctx.services["ledger"]
+    lending.deposit(conn, store, op_id=demo_id("deposit:soci"), pool_row=pool,
+                    amount=12_000_000, on=_day("2025-01-10"), note="capitale sociale",
+                    username="demo")
+    for i, (gas_name, _, _) in enumerate(GAS[:6]):
+        from ledger.chart import account, account_id, leg_id
+        from ledger.transfers import Transfer
+        from service.ledger_ops import ensure_accounts, post
+        from service.tables import shares
+
+        share_id = demo_id(f"share:{gas_name}")
+        member = ids[gas_name]
+        ensure_accounts(conn, store, [account("member-external", member, party_id=member)])
+        amount = 51_64 * (10 + i * 5)
+        conn.execute(shares.insert().values(
+            id=share_id, member_id=member, lender_id=lender, pool_id=pool.id,
+            amount_minor=amount, date=_day("2025-02-01"), created_at=now_utc(),
+            created_by="demo"))
+        post(conn, store, [Transfer(
+            id=leg_id(share_id, "share"), debit_account_id=account_id("member-external", member),
+            credit_account_id=account_id("pool", pool.id), amount=amount, currency="EUR",
+            code="share", value_date=_day("2025-02-01"), user_data=f"share:{share_id}",
+            operation_id=share_id)], {})
+
+    def loan(name: str, producer: str, principal: str, rate: str, months: int, start: str,
+             payments: int, method: str = "french") -> Any:
+        terms = LoanTerms(principal=Decimal(principal), annual_rate=Decimal(rate),
+                          term_months=months, method=method,  # type: ignore[arg-type]
+                          frequency="monthly", grace_periods=0,
+                          disbursement_date=_day(start))
+        row = create_loan_row(conn, ctx, loan_id=demo_id(f"loan:{name}"),  # type: ignore[arg-type]
+                              borrower_id=ids[producer], lender_id=lender, pool_id=None,
+                              category_name="microcredit", request_id=None, terms=terms,
+                              username="demo")
+        return row, payments
+
+    cheese = loan("taleggio", "Caseificio Val Taleggio", "18000.00", "4.50", 36,
+                  "2025-03-10", 18)
+    rice = loan("riso", "Riseria Lomellina Bio", "25000.00", "3.50", 48, "2025-06-15", 3)
+    honey = loan("miele", "Apicoltura Valcamonica", "6000.00", "3.00", 24, "2025-04-01", 0)
+    loan("vino", "Vini Oltrepo Naturali", "12000.00", "4.00", 36, "2026-12-01", 0)
+    for (row, payments) in (cheese, rice, honey):
+        disburse_loan(conn, ctx, row, demo_id(f"disburse:{row.id}"),  # type: ignore[arg-type]
+                      row.disbursement_date, "demo")
+        row = lending.get_loan(conn, row.id)
+        schedule = lending.loan_state(row, lending.events_of(conn, row.id)).schedule
+        for k in range(payments):
+            inst = schedule[k]
+            record_payment(conn, ctx, row, demo_id(f"pay:{row.id}:{k}"),  # type: ignore[arg-type]
+                           lending.cents(inst.principal + inst.interest), inst.due_date,
+                           "demo", kind="repayment")
+            row = lending.get_loan(conn, row.id)
+    cheese_row = cheese[0]
+    for gas_name, amount in (("GAS Gasabile Milano Isola", 1_200_000),
+                             ("GAS Navigli", 900_000), ("GAS Sesto Solidale", 600_000)):
+        instruments.set_capacity(conn, ids[gas_name], amount + 300_000, "demo",
+                                 demo_id(f"capacity:{gas_name}"))
+        instruments.create_guarantee(conn, ctx, guarantee_id=demo_id(f"g:{gas_name}"),
+                                     loan_id=cheese_row.id, guarantor_id=ids[gas_name],
+                                     amount=amount, username="demo")
+    for gas_name, amount, kg in (("GAS Gasabile Milano Isola", 240_000, "60"),
+                                 ("GAS Navigli", 180_000, "42.5")):
+        p = instruments.create_prepayment(
+            conn, ctx, prepayment_id=demo_id(f"pre:{gas_name}"),
+            producer_id=ids["Caseificio Val Taleggio"], gas_id=ids[gas_name], amount=amount,
+            product="Taleggio DOP", unit="kg", unit_price=1_600, expires_on=_day("2027-03-31"),
+            on_expiry="rollover", username="demo", on=_day("2026-03-01"))
+        instruments.record_delivery(conn, p, demo_id(f"del:{gas_name}"), _day("2026-05-05"),
+                                    Decimal(kg), "demo")
+    fund = instruments.get_fund(conn, instruments.gas_fund_id(ids["GAS Gasabile Milano Isola"]))
+    instruments.contribute(conn, contribution_id=demo_id("contrib:1"), fund=fund,
+                           gas_id=ids["GAS Gasabile Milano Isola"], amount=15_000,
+                           on=_day("2026-04-01"),
+                           earmark_producer_id=ids["Caseificio Val Taleggio"],
+                           note="0,50 EUR/kg su 300 kg di taleggio",
+                           basis={"rate": {"amount": "0.50", "currency": "EUR"},
+                                  "quantity": "300", "unit": "kg"}, username="demo")
+    instruments.contribute(conn, contribution_id=demo_id("contrib:2"), fund=fund,
+                           gas_id=ids["GAS Gasabile Milano Isola"], amount=40_000,
+                           on=_day("2026-06-01"), earmark_producer_id=None,
+                           note="cena sociale", basis=None, username="demo")
+
+
 def load_demo_data(engine: Engine, *, if_empty: bool = False, progress: bool = True) -> str:
     with write_tx(engine) as conn:
         count = conn.execute(select(func.count()).select_from(parties)).scalar_one()
@@ -218,8 +321,6 @@ def load_demo_data(engine: Engine, *, if_empty: bool = False, progress: bool = T
                 "latitude": place.lat, "longitude": place.lon, "households": None,
                 "categories": categories}, "demo")
             tick()
-        from service.common import now_utc
-
         for gas_i, prod_i, year, amount, households in RELATIONSHIPS:
             gas_name, producer_name = GAS[gas_i][0], PRODUCERS[prod_i][0]
             conn.execute(relationships.insert().values(
@@ -231,6 +332,7 @@ def load_demo_data(engine: Engine, *, if_empty: bool = False, progress: bool = T
         for username, password, role, party in DEMO_USERS:
             create_user(conn, username, password, role, ids[party] if party else None)
             tick()
+        load_instruments(conn, engine, ids)
         if progress and sys.stderr.isatty():
             sys.stderr.write("\n")
     lines = [f"demo data loaded: 1 lender, {len(GAS)} GAS, {len(PRODUCERS)} producers, "

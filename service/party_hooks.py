@@ -21,7 +21,15 @@ def register(hook: PartyHook) -> PartyHook:
     return hook
 
 
+def _load_instruments() -> None:
+    """The instrument modules register their hooks when imported; make sure they are,
+    whichever entry point (app, CLI, script) created the party."""
+    import service.instruments
+    import service.lending  # noqa: F401
+
+
 def on_party_created(conn: Connection, party: Any, username: str | None) -> None:
+    _load_instruments()
     for hook in _HOOKS:
         hook(conn, party, username)
 
@@ -38,6 +46,7 @@ def register_loan_repaid(hook: LoanHook) -> LoanHook:
 
 def on_loan_repaid(conn: Connection, loan: Any) -> None:
     """A loan repaid in full: its guarantees are released, its request may close."""
+    _load_instruments()
     for hook in _REPAID_HOOKS:
         hook(conn, loan)
 

@@ -1,0 +1,117 @@
+"""Loan benchmarks: schedules (beside a plain Decimal loop and numpy-financial) and the
+arrears of a 10,000-loan portfolio computed from the database as of a date.
+
+Run: .venv/bin/python bench/loans.py [--loans 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import insert, select  # noqa: E402
+
+from ledger.repayments import arrears  # noqa: E402
+from service import lending  # noqa: E402
+from service.db import make_engine, read_tx, write_tx  # noqa: E402
+from service.migrate import upgrade  # noqa: E402
+from service.tables import loan_events, loans, parties, pools  # noqa: E402
+
+AS_OF = date(2027, 3, 1)
+
+
+def seed(engine: Any, count: int) -> None:
+    """``count`` active 24-month loans, each with 0 to 12 repayments recorded."""
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    lender, producer, pool = (str(uuid.uuid4()) for _ in range(3))
+    with write_tx(engine) as conn:
+        conn.execute(insert(parties), [
+            {"id": lender, "kind": "lender", "name": "MAG", "created_at": now},
+            {"id": producer, "kind": "producer", "name": "Cascina", "created_at": now}])
+        conn.execute(insert(pools).values(id=pool, lender_id=lender, name="generale",
+                                          is_general=True, created_at=now))
+        loan_rows: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for _ in range(count):
+            loan_id = str(uuid.uuid4())
+            principal = rng.randrange(200_000, 7_500_000)
+            start = date(2026, rng.randrange(1, 13), rng.randrange(1, 28))
+            loan_rows.append({
+                "id": loan_id, "borrower_id": producer, "lender_id": lender, "pool_id": pool,
+                "category": "microcredit", "principal_minor": principal,
+                "annual_rate": str(rng.choice(["2.50", "3.00", "4.50", "6.00"])),
+                "term_months": 24, "method": "french", "frequency": "monthly",
+                "grace_periods": 0, "disbursement_date": start, "fees_minor": 0,
+                "status": "active", "disbursed_on": start, "restructured": False,
+                "created_at": now})
+            monthly = principal // 20
+            for k in range(rng.randrange(0, 13)):
+                events.append({
+                    "id": str(uuid.uuid4()), "loan_id": loan_id, "kind": "repayment",
+                    "value_date": date(start.year + (start.month + k) // 12,
+                                       (start.month + k) % 12 + 1, start.day),
+                    "amount_minor": monthly, "payer_kind": "borrower", "recorded_at": now})
+        conn.execute(insert(loans), loan_rows)
+        conn.execute(insert(loan_events), events)
+
+
+def arrears_from_db(engine: Any) -> tuple[float, int, int]:
+    """Load every active loan and its operations, replay them, compute arrears."""
+    started = time.perf_counter()
+    overdue_loans = 0
+    with read_tx(engine) as conn:
+        rows = conn.execute(select(loans).where(loans.c.status == "active")).all()
+        by_loan: dict[str, list[Any]] = {}
+        for e in conn.execute(select(loan_events).order_by(loan_events.c.seq)):
+            by_loan.setdefault(e.loan_id, []).append(e)
+    for row in rows:
+        state = lending.loan_state(row, by_loan.get(row.id, []), AS_OF)
+        if arrears(state.schedule, AS_OF).days_past_due > 0:
+            overdue_loans += 1
+    return time.perf_counter() - started, len(rows), overdue_loans
+
+
+def baseline_query(engine: Any) -> float:
+    """The same rows read with no computation: the database part of the figure."""
+    started = time.perf_counter()
+    with read_tx(engine) as conn:
+        conn.execute(select(loans).where(loans.c.status == "active")).all()
+        conn.execute(select(loan_events).order_by(loan_events.c.seq)).all()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--loans", type=int, default=10_000)
+    args = parser.parse_args()
+    import loans_schedules
+
+    loans_schedules.main()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/bench.db")
+        upgrade(engine)
+        seed(engine, args.loans)
+        base = baseline_query(engine)
+        seconds, count, overdue = arrears_from_db(engine)
+        print()
+        print(f"| arrears as of {AS_OF} (SQLite) | loans | seconds | loans/s |")
+        print("|---|---|---|---|")
+        print(f"| read rows only (baseline) | {count:,} | {base:.3f} | {count / base:,.0f} |")
+        print(f"| load + replay + arrears | {count:,} | {seconds:.3f} | "
+              f"{count / seconds:,.0f} |")
+        print(f"\n{overdue:,} of {count:,} loans have something overdue.")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    main()

@@ -1,0 +1,100 @@
+"""The ``filiera`` command on a fresh SQLite file: upgrade, users, demo data, verify."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from service.cli import main
+from service.db import make_engine, write_tx
+
+
+@pytest.fixture
+def var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FILIERA_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("FILIERA_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str], stdin: str = "",
+        monkeypatch: pytest.MonkeyPatch | None = None) -> tuple[int, str, str]:
+    if monkeypatch is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_upgrade_user_add_and_errors(var: Path, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run(["db", "upgrade"], capsys)[0] == 0
+    assert (var / "filiera.db").exists()
+    code, out, _ = run(["user", "add", "anna", "--role", "admin"], capsys,
+                       "una-password-lunga\n", monkeypatch)
+    assert code == 0 and "anna" in out
+    code, _, err = run(["user", "add", "anna", "--role", "admin"], capsys,
+                       "una-password-lunga\n", monkeypatch)
+    assert code == 2 and "already exists" in err
+    code, _, err = run(["user", "add", "bruno", "--role", "gas"], capsys,
+                       "una-password-lunga\n", monkeypatch)
+    assert code == 2 and "--party" in err
+    code, _, err = run(["user", "add", "carla", "--role", "officer"], capsys, "corta\n",
+                       monkeypatch)
+    assert code == 2 and "8 characters" in err
+
+
+def test_demo_data_verify_and_tamper(var: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["db", "upgrade"], capsys)[0] == 0
+    code, out, _ = run(["demo-data", "--quiet"], capsys)
+    assert code == 0 and "officer-demo-2026" in out
+    code, out, _ = run(["demo-data", "--if-empty"], capsys)
+    assert code == 0 and "not loaded" in out
+    assert run(["demo-data"], capsys)[0] == 2
+    code, out, _ = run(["verify"], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["ok"] is True and report["transfers"] > 20
+    engine = make_engine(f"sqlite:///{var / 'filiera.db'}")
+    from service.tables import prepayments
+
+    with write_tx(engine) as conn:
+        conn.execute(update(prepayments).values(delivered_minor=1))
+    engine.dispose()
+    code, out, _ = run(["verify"], capsys)
+    assert code == 1 and json.loads(out)["ok"] is False
+
+
+def test_every_subcommand_has_help() -> None:
+    for argv in (["--help"], ["serve", "--help"], ["db", "upgrade", "--help"],
+                 ["user", "add", "--help"], ["demo-data", "--help"], ["verify", "--help"],
+                 ["ledger", "expire", "--help"]):
+        result = subprocess.run([sys.executable, "-m", "service.cli", *argv],
+                                capture_output=True, text=True, check=False)
+        assert result.returncode == 0 and "usage:" in result.stdout, argv
+
+
+def test_demo_users_log_in(var: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from litestar.testing import TestClient
+
+    from service.app import create_app
+    from service.demo import DEMO_USERS
+    from service.settings import Settings
+
+    assert run(["db", "upgrade"], capsys)[0] == 0
+    assert run(["demo-data", "--quiet"], capsys)[0] == 0
+    settings = Settings.from_env()
+    assert (var / "secret_key").stat().st_mode & 0o077 == 0  # private to its owner
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/health").json()["status"] == "ok"
+        for username, password, role, _ in DEMO_USERS:
+            r = client.post("/api/auth/token", json={"username": username,
+                                                     "password": password})
+            assert r.status_code == 200, username
+            me = client.get("/api/me", headers={
+                "Authorization": f"Bearer {r.json()['access_token']}"}).json()
+            assert me["role"] == role
