@@ -1,0 +1,186 @@
+"""HTTP figures for the ledger: 32 concurrent clients posting single transfers (group
+commit) and the batch endpoint, beside a bare Litestar endpoint measured in the same run.
+
+Each server runs in its own process (uvicorn, one worker, loopback only); the clients
+are threads with keep-alive connections. Run: .venv/bin/python bench/ledger_http.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+BARE_APP = """
+from litestar import Litestar, post
+
+@post("/x", status_code=200, sync_to_thread=False)
+def x(data: list[dict]) -> dict:
+    return {"results": [{"id": t.get("id"), "result": "created"} for t in data]}
+
+app = Litestar([x])
+"""
+
+SERVICE_APP = """
+import os
+from service.app import create_app
+from service.settings import Settings
+app = create_app(Settings(database_url=os.environ["BENCH_DB"], secret_key="b" * 48,
+                          log_level="WARNING"))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(module_dir: Path, module: str, env: dict[str, str]) -> tuple[Any, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [PY, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"],
+        cwd=module_dir, env={**os.environ, **env, "PYTHONPATH": f"{module_dir}:{ROOT}"})
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.get(base + "/", timeout=0.5)
+            return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def transfer(debit: str, credit: str) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "debit_account_id": debit, "credit_account_id": credit,
+            "amount": {"amount": "1.00", "currency": "EUR"}, "code": "bench"}
+
+
+def clients(url: str, headers: dict[str, str], threads: int, per_thread: int,
+            batch: int, accounts: tuple[str, str]) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        mine: list[float] = []
+        with httpx.Client(headers=headers, timeout=30) as client:
+            for _ in range(per_thread):
+                body = [transfer(*accounts) for _ in range(batch)]
+                started = time.perf_counter()
+                r = client.post(url, json=body)
+                mine.append(time.perf_counter() - started)
+                assert r.status_code == 200, r.text
+        with lock:
+            latencies.extend(mine)
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return time.perf_counter() - started, latencies
+
+
+def _client_process(job: tuple[str, dict[str, str], int, int, int, tuple[str, str]]
+                    ) -> list[float]:
+    url, headers, threads, per_thread, batch, accounts = job
+    return clients(url, headers, threads, per_thread, batch, accounts)[1]
+
+
+def spread(url: str, headers: dict[str, str], threads: int, per_thread: int, batch: int,
+           accounts: tuple[str, str], processes: int = 4) -> tuple[float, list[float]]:
+    """Client threads spread over processes, so the load generator's own GIL is not
+    what is measured."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(url, headers, threads // processes, per_thread, batch, accounts)] * processes
+    with ProcessPoolExecutor(processes) as pool:
+        list(pool.map(_client_process, [(url, headers, 1, 1, batch, accounts)] * processes))
+        started = time.perf_counter()
+        results = list(pool.map(_client_process, jobs))
+        elapsed = time.perf_counter() - started
+    return elapsed, [x for r in results for x in r]
+
+
+def pct(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=60, help="per client thread")
+    args = parser.parse_args()
+    rows: list[tuple[str, int, float, float, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        (tmpdir / "bare_app.py").write_text(BARE_APP)
+        (tmpdir / "service_app.py").write_text(SERVICE_APP)
+        db = f"sqlite:///{tmpdir / 'bench.db'}"
+        env = {"FILIERA_DATABASE_URL": db, "BENCH_DB": db, "FILIERA_VAR_DIR": tmp}
+        subprocess.run([PY, "-m", "service.cli", "db", "upgrade"], env={**os.environ, **env},
+                       cwd=ROOT, check=True, capture_output=True)
+        subprocess.run([PY, "-m", "service.cli", "user", "add", "bench", "--role", "officer"],
+                       input="bench-password\n", text=True, env={**os.environ, **env},
+                       cwd=ROOT, check=True, capture_output=True)
+
+        proc, base = serve(tmpdir, "bare_app", env)
+        try:
+            a = (str(uuid.uuid4()), str(uuid.uuid4()))
+            secs, lat = spread(base + "/x", {}, args.threads, args.requests, 1, a)
+            n = args.threads * args.requests
+            rows.append(("bare Litestar endpoint, 32 clients x 1 (baseline)", n, n / secs,
+                         pct(lat, 0.5), pct(lat, 0.99)))
+        finally:
+            proc.terminate()
+            proc.wait()
+
+        proc, base = serve(tmpdir, "service_app", env)
+        try:
+            token = httpx.post(base + "/api/auth/token", json={
+                "username": "bench", "password": "bench-password"}).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            ids = []
+            for code in ("cassa", "fornitori"):
+                r = httpx.post(base + "/api/ledger/accounts", headers=headers,
+                               json={"code": code, "currency": "EUR"})
+                ids.append(r.json()["id"])
+            accounts = (ids[0], ids[1])
+            url = base + "/api/ledger/transfers"
+            secs, lat = spread(url, headers, args.threads, args.requests, 1, accounts)
+            n = args.threads * args.requests
+            rows.append(("POST /api/ledger/transfers, 32 clients x 1 transfer", n, n / secs,
+                         pct(lat, 0.5), pct(lat, 0.99)))
+            secs, lat = clients(url, headers, 1, 20, 1000, accounts)
+            rows.append(("POST /api/ledger/transfers, 1 client x 1,000 transfers", 20_000,
+                         20_000 / secs, pct(lat, 0.5), pct(lat, 0.99)))
+            report = httpx.get(base + "/api/ledger/verify", headers=headers, timeout=60).json()
+            assert report["ok"], report
+        finally:
+            proc.terminate()
+            proc.wait()
+    print("| HTTP path (SQLite) | transfers | transfers/s | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|")
+    for name, n, rate, p50, p99 in rows:
+        print(f"| {name} | {n:,} | {rate:,.0f} | {p50:.1f} | {p99:.1f} |")
+
+
+
+if __name__ == "__main__":
+    main()
