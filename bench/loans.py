@@ -18,13 +18,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import insert, select
 
-from ledger.repayments import arrears  # noqa: E402
-from service import lending  # noqa: E402
-from service.db import make_engine, read_tx, write_tx  # noqa: E402
-from service.migrate import upgrade  # noqa: E402
-from service.tables import loan_events, loans, parties, pools  # noqa: E402
+from ledger.repayments import arrears
+from service import lending
+from service.db import make_engine, read_tx, write_tx
+from service.migrate import upgrade
+from service.tables import loan_events, loans, parties, pools
 
 AS_OF = date(2027, 3, 1)
 

@@ -87,7 +87,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_ledger_expire(args: argparse.Namespace) -> int:
     from ledger.store import LedgerStore
-
     from service.db import write_tx
 
     engine = _engine(Settings.from_env())

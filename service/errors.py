@@ -150,6 +150,10 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
         if m:
             message = text_[: m.start()]
             field = _dotted(m.group(1))
+            for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
+                named = pattern.search(message)
+                if named:  # name the field itself, not the object that holds it
+                    field = f"{field}.{named.group(1)}" if field else named.group(1)
             return problem(422, f"{field or 'body'}: {message}", "invalid-input",
                            errors=[{"field": field, "message": message}])
     errors: list[dict[str, str]] = []

@@ -494,3 +494,47 @@ def payout(conn: Connection, ctx: Any, *, payout_id: str, fund: Any, producer_id
             raise Conflict("insufficient_funds", "the loss cover is more than the loan "
                            f"still owes (excess {allocation['excess']['amount']} EUR)")
     return conn.execute(select(payouts).where(payouts.c.id == payout_id)).one()
+
+
+def reduce_pledges(conn: Connection, loan: Any, op_id: str, on: date, username: str
+                   ) -> list[Any]:
+    """Shrink the active pledges in proportion to the principal repaid since the last
+    reduction (or since disbursement): each is voided and reserved again for its new
+    amount in one linked batch. A lender applies this when its rule says so."""
+    if loan.status != "active":
+        raise Conflict("loan_not_active", f"the loan is {loan.status}")
+    events = lending.events_of(conn, loan.id)
+    last = [e for e in events if e.kind == "pledge_reduction"]
+    basis = int(last[-1].params["outstanding"]) if last else loan.principal_minor
+    outstanding = lending.loan_state(loan, events, on).outstanding
+    if outstanding >= basis:
+        return loan_guarantees(conn, loan.id)
+    rows = loan_guarantees(conn, loan.id)
+    new_amounts = dict(g_rules.reduce_pledges_proportionally(
+        [guarantee_state(r) for r in rows], basis, outstanding))
+    st = store(conn)
+    batch: list[Transfer] = []
+    for row in rows:
+        new_amount = new_amounts[row.id]
+        if row.status != "active" or new_amount == row.amount_minor:
+            continue
+        pending = st.get_transfer(conn, row.pending_transfer_id)
+        assert pending is not None
+        batch.append(void_pending_of(pending, id=leg_id(op_id, f"void:{row.id}"),
+                                     linked=True, value_date=on, operation_id=op_id,
+                                     code="pledge_reduction"))
+        remaining = new_amount - row.called_minor
+        new_pending = None
+        if remaining > 0:
+            again = _t(op_id, f"pledge:{row.id}", pending.debit_account_id,
+                       pending.credit_account_id, remaining, "pledge",
+                       f"guarantee:{row.id}", on, flags=frozenset({TransferFlag.PENDING}))
+            batch.append(again)
+            new_pending = again.id
+        conn.execute(update(guarantees).where(guarantees.c.id == row.id).values(
+            amount_minor=new_amount, pending_transfer_id=new_pending,
+            status="active" if remaining > 0 else "called"))
+    post(conn, st, close_chain(batch), {})
+    lending.record_event(conn, event_id=op_id, loan_id=loan.id, kind="pledge_reduction",
+                         on=on, params={"outstanding": outstanding}, username=username)
+    return loan_guarantees(conn, loan.id)

@@ -390,6 +390,35 @@ class LoanGuaranteeController(Controller):
         status, body = ctx.write(action)
         return Response(body, status_code=status)
 
+    @post("/guarantees/reduction", sync_to_thread=True, status_code=200)
+    def reduce(self, loan_id: str, data: CommandIn, ctx: AppContext, principal: Principal
+               ) -> Response[Any]:
+        """Shrink the loan's active pledges in proportion to the principal repaid."""
+        from service.loans_api import visible_loan
+
+        lid = path_uuid(loan_id, "loan")
+        errors = Errors()
+        op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+        on = parse_date(data.date, "date", errors)
+        errors.raise_if_any()
+        assert on is not None
+
+        def action(conn: Connection) -> tuple[int, Any]:
+            loan = visible_loan(conn, principal, lid)
+            principal.require("officer")
+
+            def run() -> tuple[int, Any]:
+                rows = inst.reduce_pledges(conn, loan, op_id, on, principal.username)
+                coverage = inst.coverage_value(conn, loan, on)
+                return 200, {"items": [guarantee_json(r) for r in rows],
+                             "coverage": None if coverage is None else str(coverage)}
+
+            return once(conn, data.id, f"POST /api/loans/{lid}/guarantees/reduction", data,
+                        principal.username, run)
+
+        status, body = ctx.write(action)
+        return Response(body, status_code=status)
+
     @get("/guarantees", sync_to_thread=True)
     def loan_guarantees(self, loan_id: str, ctx: AppContext, principal: Principal,
                         as_of: str | None = None) -> dict[str, Any]:

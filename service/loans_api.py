@@ -387,6 +387,11 @@ class ShareController(Controller):
                 query = query.where(shares.c.member_id == principal.party_id)
             rows, nxt = paginate(conn, query, shares.c.seq, limit, cursor)
             body = page([share_json(r) for r in rows], nxt)
+            # Per-member totals over everything the filter selects (not just this page).
+            totals: dict[str, int] = {}
+            for r in conn.execute(query):
+                totals[r.member_id] = totals.get(r.member_id, 0) + r.amount_minor
+            body["totals"] = {m: money_out(c) for m, c in sorted(totals.items())}
             return body
 
         return ctx.read(read)

@@ -268,3 +268,29 @@ def test_full_life_default_covered_by_guarantees_then_fund(api: Api) -> None:
     report = api.ok(api.get("/api/ledger/verify"))
     assert report["ok"] is True, report["problems"]
     _ = lender_id
+
+
+def test_pledges_shrink_with_the_loan_when_the_officer_applies_the_rule(api: Api) -> None:
+    _, _, loan_id = setup_loan(api, principal="10000.00", term_months=12)
+    gas_a, gas_b = api.parties["gas"], api.parties["other_gas"]
+    for gas, amount in ((gas_a, "9000.00"), (gas_b, "6000.00")):
+        capacity(api, gas, "20000.00")
+        api.ok(api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
+                                            "amount": eur(amount)}), 201)
+    api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
+    # 2,500.00 paid on Feb 15th: the installment, then installment 2 in advance, then
+    # early principal; the pledges shrink by outstanding / 10,000.00.
+    api.ok(api.post(f"/api/loans/{loan_id}/repayments",
+                    {"amount": eur("2500.00"), "date": "2026-02-15"}))
+    outstanding = amt(api.ok(api.get(f"/api/loans/{loan_id}?as_of=2026-02-15"))
+                      ["outstanding_principal"])
+    body = api.ok(api.post(f"/api/loans/{loan_id}/guarantees/reduction",
+                           {"date": "2026-02-16"}))
+    total = cent(d("15000.00") * outstanding / d("10000.00"))
+    amounts = [amt(g["amount"]) for g in body["items"]]
+    assert sum(amounts) == total
+    assert abs(amounts[0] - cent(total * 9 / 15)) <= d("0.01")
+    assert body["coverage"] == str(cent(total / outstanding))
+    assert api.ok(api.get(f"/api/parties/{gas_a}/pledge-capacity"))["pledged"] == \
+        eur(str(amounts[0]))
+    assert api.ok(api.get("/api/ledger/verify"))["ok"] is True

@@ -167,3 +167,25 @@ def test_entry_order_of_backdated_payments_does_not_change_balances(api: Api) ->
                       tuple(i["paid_interest"]["amount"] for i in loan["schedule"])))
     assert len(outcomes) == 1
     assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
+
+
+def test_late_interest_accrues_daily_on_overdue_principal_only(api: Api) -> None:
+    loan_id, _ = new_loan(api, "12000.00", 12)
+    lender_id = api.ok(api.get(f"/api/loans/{loan_id}"))["lender_id"]
+    api.ok(api.put(f"/api/lenders/{lender_id}/categories/microcredit", {
+        "max_principal": eur("75000.00"), "max_term_months": 84,
+        "frequencies": ["monthly", "quarterly"], "late_interest_rate": "8.00"}))
+    loan = api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-10"}))
+    first = loan["schedule"][0]
+    principal_due, payment = amt(first["principal"]), amt(first["payment"])
+    # Nothing paid; as of March 1st the February 10th installment is 19 days late.
+    # Late interest: its principal only (not its interest) x 8% x 19 / 365.
+    state = api.ok(api.get(f"/api/loans/{loan_id}?as_of=2026-03-01"))
+    late = cent(principal_due * D("0.08") * 19 / 365)
+    assert state["days_past_due"] == 19
+    assert amt(state["overdue_amount"]) == payment + late
+    # Paying on March 1st: late interest first, then interest, then principal.
+    a = pay(api, loan_id, payment + late, "2026-03-01")["allocation"]
+    assert amt(a["penalty"]) == late
+    assert amt(a["interest"]) == amt(first["interest"])
+    assert amt(a["principal"]) == principal_due

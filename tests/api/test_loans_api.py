@@ -147,3 +147,20 @@ def test_term_must_be_whole_periods(api: Api) -> None:
     r = api.post("/api/loans/simulate", {**TERMS, "term_months": 13, "frequency": "quarterly"})
     assert r.status_code == 422
     assert any(e["field"] == "term_months" for e in r.json()["errors"])
+
+
+def test_shares_go_to_the_general_pool_with_member_totals(api: Api) -> None:
+    lender_id, pool_id = lender(api)
+    gas = api.parties["gas"]
+    for amount in ("51.64", "103.28"):
+        api.ok(api.post("/api/shares", {"member_id": gas, "lender_id": lender_id,
+                                        "amount": eur(amount), "date": "2026-02-01"},
+                        "gas"), 201)
+    r = api.post("/api/shares", {"member_id": gas, "lender_id": lender_id,
+                                 "amount": eur("51.64"), "date": "2026-02-01"}, "other_gas")
+    assert r.status_code == 403
+    body = api.ok(api.get("/api/shares", "gas"))
+    assert body["totals"] == {gas: eur("154.92")}
+    assert api.ok(api.get("/api/shares", "other_gas"))["items"] == []
+    assert api.get("/api/shares", "producer").status_code == 403
+    assert api.ok(api.get(f"/api/pools/{pool_id}"))["balance"] == eur("154.92")
