@@ -25,7 +25,8 @@ def _load_instruments() -> None:
     """The instrument modules register their hooks when imported; make sure they are,
     whichever entry point (app, CLI, script) created the party."""
     import service.instruments
-    import service.lending  # noqa: F401
+    import service.lending
+    import service.requests_api  # noqa: F401
 
 
 def on_party_created(conn: Connection, party: Any, username: str | None) -> None:
