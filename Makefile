@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint types contracts pytest bench clean venv
+.PHONY: serve test lint types contracts pytest bench clean venv system-deps
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,7 +34,18 @@ types: $(VENV)/.installed-test
 contracts: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 
-pytest: $(VENV)/.installed-test
+# The report tests recompute the workbooks' formulas with LibreOffice Calc (headless).
+system-deps:
+	@command -v soffice >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends libreoffice-calc-nogui >/dev/null; \
+	  else \
+	    echo "make test needs LibreOffice Calc: sudo apt-get install libreoffice-calc-nogui" >&2; \
+	    exit 1; \
+	  fi; }
+
+pytest: $(VENV)/.installed-test system-deps
 	$(BIN)/pytest -q
 
 test: lint types contracts pytest

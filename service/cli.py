@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "their timeout (idempotent).")
     exp.set_defaults(func=cmd_ledger_expire)
 
+    import service.matching_cli  # registers "match" and "plan" in _EXTRA_COMMANDS
+    import service.reports_cli  # noqa: F401 - registers "report" in _EXTRA_COMMANDS
+
     for extra in _EXTRA_COMMANDS:
         extra(sub)
     return parser

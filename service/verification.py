@@ -74,12 +74,12 @@ def instrument_problems(conn: Connection, store: LedgerStore) -> list[str]:
                             f"{acct.balance if acct else 0} cents, the agreement says "
                             f"{expected} remain")
     for f in conn.execute(select(funds)):
-        state = instruments.fund_state(conn, f)
+        fund = instruments.fund_state(conn, f)
         paid_in = sum(c.amount_minor for c in conn.execute(
             select(contributions.c.amount_minor).where(contributions.c.fund_id == f.id)))
         paid_out = sum(p.amount_minor for p in conn.execute(
             select(payouts.c.amount_minor).where(payouts.c.fund_id == f.id)))
-        if state.balance_cents != paid_in - paid_out:
-            problems.append(f"fund {f.id}: ledger balance {state.balance_cents} cents, "
+        if fund.balance_cents != paid_in - paid_out:
+            problems.append(f"fund {f.id}: ledger balance {fund.balance_cents} cents, "
                             f"contributions - payouts = {paid_in - paid_out}")
     return problems
