@@ -34,7 +34,7 @@ class JournalRow:
     credit_account: str
     amount_minor: int
     currency: str
-    code: int
+    code: str
     flags: tuple[str, ...] = ()
 
 
@@ -67,7 +67,7 @@ JOURNAL_COLUMNS = (
         "codice del conto accreditato", "code of the account credited"),
     col("amount", "Importo", "Amount", "money", total="sum"),
     col("currency", "Valuta", "Currency", "text"),
-    col("code", "Causale", "Code", "int", "codice dell'operazione", "operation code"),
+    col("code", "Causale", "Code", "text", "codice dell'operazione", "operation code"),
     col("flags", "Flag", "Flags", "text", "pending, post, void, linked ...",
         "pending, post, void, linked ..."),
 )
@@ -116,7 +116,7 @@ def journal_frame(rows: Iterable[JournalRow]) -> pl.DataFrame:
         },
         schema={"id": pl.String, "timestamp": pl.Datetime("us", "UTC"),
                 "debit_account": pl.String, "credit_account": pl.String, "amount": pl.Int64,
-                "currency": pl.String, "code": pl.Int64, "flags": pl.String},
+                "currency": pl.String, "code": pl.String, "flags": pl.String},
     )
 
 

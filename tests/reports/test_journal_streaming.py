@@ -35,7 +35,7 @@ def transfers(n: int) -> Iterator[JournalRow]:
         yield JournalRow(
             id=f"t{i:07d}", timestamp=START + timedelta(seconds=37 * i),
             debit_account=f"D{i % 50:03d}", credit_account=f"C{i % 37:03d}",
-            amount_minor=amount(i), currency="EUR", code=i % 10,
+            amount_minor=amount(i), currency="EUR", code=f"code-{i % 10}",
             flags=("linked",) if i % 3 == 0 else ())
 
 
