@@ -167,4 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the imported module, not this __main__ copy: the report, match and plan
+    # subcommands register themselves into ``service.cli._EXTRA_COMMANDS``.
+    from service.cli import main as _main
+
+    raise SystemExit(_main())

@@ -72,7 +72,8 @@ def test_demo_data_verify_and_tamper(var: Path, capsys: pytest.CaptureFixture[st
 def test_every_subcommand_has_help() -> None:
     for argv in (["--help"], ["serve", "--help"], ["db", "upgrade", "--help"],
                  ["user", "add", "--help"], ["demo-data", "--help"], ["verify", "--help"],
-                 ["ledger", "expire", "--help"]):
+                 ["ledger", "expire", "--help"], ["report", "--help"], ["match", "--help"],
+                 ["plan", "--help"]):
         result = subprocess.run([sys.executable, "-m", "service.cli", *argv],
                                 capture_output=True, text=True, check=False)
         assert result.returncode == 0 and "usage:" in result.stdout, argv
