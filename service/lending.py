@@ -403,6 +403,9 @@ def loan_json(row: Any, state: LoanState | None, as_of: date,
         "total_fees": money_out(cents(summary.total_fees)),
         "apr": str(summary.apr),
         "outstanding_principal": money_out(outstanding),
+        # Early repayments lower the balance without belonging to one installment.
+        "early_repaid_principal": money_out(
+            sum(cents(a.early_principal) for a in state.allocations.values()) if state else 0),
         "written_off_principal": money_out(state.written_off if state else 0),
         "overdue_amount": money_out(cents(overdue)),
         "days_past_due": dpd,
