@@ -144,11 +144,26 @@ def parse_transfers(items: list[TransferIn]) -> list[Transfer]:
     return transfers
 
 
-def _raw_only(conn: Connection, transfers: list[Transfer]) -> set[str]:
-    """Ids of accounts the raw API may touch, among those these transfers name."""
-    ids = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}
-    rows = conn.execute(select(api_accounts.c.id).where(api_accounts.c.id.in_(sorted(ids))))
-    return {r.id for r in rows}
+class RawAccounts:
+    """Ids of the accounts created through this API (the only ones raw transfers may
+    touch). Accounts are never deleted, so a remembered id stays valid: the database is
+    asked only about ids not seen yet."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()
+
+    def allowed(self, conn: Connection, ids: set[str]) -> set[str]:
+        unknown = ids - self.known
+        if unknown:
+            rows = conn.execute(select(api_accounts.c.id).where(
+                api_accounts.c.id.in_(sorted(unknown))))
+            self.known.update(r.id for r in rows)
+        return ids & self.known
+
+
+def raw_accounts(ctx: AppContext) -> RawAccounts:
+    cache: RawAccounts = ctx.services.setdefault("raw_accounts", RawAccounts())
+    return cache
 
 
 class LedgerController(Controller):
@@ -203,6 +218,8 @@ class LedgerController(Controller):
                     raise Conflict("idempotency_conflict",
                                    f"account {account_id} already exists")
                 conn.execute(insert(api_accounts).values(id=account_id, created_at=now_utc()))
+                # Not added to the RawAccounts cache here: the transaction may still roll
+                # back; the first transfer naming it asks the database.
                 created = store.get_account(conn, account_id)
                 assert created is not None
                 return 201, account_out(created)
@@ -224,14 +241,23 @@ class LedgerController(Controller):
             raise NotFound("account")
         return account_out(account)
 
-    @post("/transfers", sync_to_thread=True, status_code=200)
-    def create_transfers(self, data: list[TransferIn], ctx: AppContext, principal: Principal
-                         ) -> dict[str, Any]:
+    @post("/transfers", status_code=200)
+    async def create_transfers(self, data: list[TransferIn], ctx: AppContext,
+                               principal: Principal) -> dict[str, Any]:
+        # Async: the request waits on the group-commit writer without holding a thread.
         transfers = parse_transfers(data)
         principal.require("officer")
-        allowed = ctx.read(lambda conn: _raw_only(conn, transfers))
+        ids = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}
+        cache = raw_accounts(ctx)
+        if ids <= cache.known:
+            allowed = ids
+        else:
+            from litestar.concurrency import sync_to_thread
+
+            allowed = await sync_to_thread(
+                lambda: ctx.read(lambda conn: cache.allowed(conn, ids)))
         transfers = [_hide_outside(t, allowed) for t in transfers]
-        results: list[TransferResult] = ctx.services["writer"].submit(transfers)
+        results: list[TransferResult] = await ctx.services["writer"].submit_async(transfers)
         return {"results": [{"id": r.id, "result": str(r.result)} for r in results]}
 
     @get("/transfers", sync_to_thread=True)
