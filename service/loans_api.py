@@ -63,7 +63,9 @@ class ShareIn(msgspec.Struct, forbid_unknown_fields=True):
     id: str | None = None
 
 
-class TermsIn(msgspec.Struct, forbid_unknown_fields=True):
+class TermsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The terms of a loan, as ``POST /api/loans/simulate`` takes them."""
+
     principal: MoneyIn
     annual_rate: str
     term_months: int
@@ -75,18 +77,9 @@ class TermsIn(msgspec.Struct, forbid_unknown_fields=True):
     fees: MoneyIn | None = None
 
 
-class LoanIn(msgspec.Struct, forbid_unknown_fields=True):
+class LoanIn(TermsIn, forbid_unknown_fields=True, kw_only=True):
     borrower_id: str
     lender_id: str
-    principal: MoneyIn
-    annual_rate: str
-    term_months: int
-    method: str
-    frequency: str
-    disbursement_date: str
-    grace_periods: int = 0
-    first_due_date: str | None = None
-    fees: MoneyIn | None = None
     id: str | None = None
     pool_id: str | None = None
     category: str = lending.DEFAULT_CATEGORY

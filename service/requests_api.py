@@ -87,6 +87,7 @@ from service.common import (
 from service.context import AppContext
 from service.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.idempotency import once
+from service.loans_api import TermsIn
 from service.party_hooks import register_loan_repaid, register_prepayment_closed
 from service.tables import SEQ, loan_events, loans, metadata, parties, pools, prepayments
 
@@ -254,19 +255,10 @@ class AssessmentIn(msgspec.Struct, forbid_unknown_fields=True):
     decision_reference: str | None = None
 
 
-class LoanPartIn(msgspec.Struct, forbid_unknown_fields=True):
+class LoanPartIn(TermsIn, forbid_unknown_fields=True, kw_only=True):
     """The terms of ``POST /api/loans`` without ``borrower_id`` (the request's producer)."""
 
     lender_id: str
-    principal: MoneyIn
-    annual_rate: str
-    term_months: int
-    method: str
-    frequency: str
-    disbursement_date: str
-    grace_periods: int = 0
-    first_due_date: str | None = None
-    fees: MoneyIn | None = None
     pool_id: str | None = None
     category: str = lending.DEFAULT_CATEGORY
 
