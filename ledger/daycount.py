@@ -13,11 +13,13 @@ from __future__ import annotations
 import calendar
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 __all__ = [
     "add_months",
     "days_30e_360",
     "days_actual",
+    "due_date_tuple",
     "due_dates",
     "year_fraction_30e_360",
     "year_fraction_act_365",
@@ -71,4 +73,27 @@ def _month_length(year: int, month: int) -> int:
 
 def due_dates(first_due_date: date, count: int, months_per_period: int) -> list[date]:
     """``count`` due dates one period apart, each computed from ``first_due_date``."""
-    return [add_months(first_due_date, k * months_per_period) for k in range(count)]
+    return list(due_date_tuple(first_due_date, count, months_per_period))
+
+
+@lru_cache(maxsize=1024, typed=True)
+def due_date_tuple(first_due_date: date, count: int, months_per_period: int) -> tuple[date, ...]:
+    """``due_dates`` as a tuple, cached: loans disbursed on the same day share a calendar.
+
+    The k-th date is ``add_months(first_due_date, k * months_per_period)``, inlined.
+    """
+    base = first_due_date.year * 12 + (first_due_date.month - 1)
+    anchor_day = first_due_date.day
+    out: list[date] = []
+    for k in range(count):
+        months = k * months_per_period
+        year, month0 = divmod(base + months, 12)
+        if not 1 <= year <= 9999:
+            raise ValueError(
+                f"{first_due_date.isoformat()} + {months} months is outside the calendar"
+            )
+        day = anchor_day
+        if day > 28:
+            day = min(day, _month_length(year, month0 + 1))
+        out.append(date(year, month0 + 1, day))
+    return tuple(out)

@@ -26,7 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, localcontext
-from typing import Literal
+from itertools import pairwise
+from typing import Any, Literal
 
 from ledger.daycount import add_months
 from ledger.money import quantize
@@ -35,8 +36,8 @@ from ledger.schedules import (
     Keep,
     LoanTerms,
     Method,
-    reschedule_remaining,
-    restructure,
+    reschedule_rows,
+    restructure_rows,
 )
 
 __all__ = [
@@ -63,6 +64,9 @@ _ZERO = Decimal(0)
 _PREC = 50
 _DAYS_IN_YEAR = Decimal(365)
 _HUNDRED = Decimal(100)
+# Frozen dataclasses built on internal paths fill their __dict__ directly (the same
+# fields in the same order as __init__ would): replay builds one per installment paid.
+_new = object.__new__
 
 InstallmentStatus = Literal["open", "paid", "overdue"]
 
@@ -102,7 +106,12 @@ class InstallmentState:
 
     @property
     def unpaid(self) -> Decimal:
-        return self.unpaid_principal + self.unpaid_interest + self.unpaid_penalty
+        # unpaid_principal + unpaid_interest + unpaid_penalty, the same operations inlined
+        return (
+            (self.principal - self.paid_principal)
+            + (self.interest - self.paid_interest)
+            + (self.penalty - self.paid_penalty)
+        )
 
     @property
     def touched(self) -> bool:
@@ -179,28 +188,90 @@ class Replay:
     restructured: bool
 
 
+def _fresh_state(
+    number: int,
+    due_date: date,
+    principal: Decimal,
+    interest: Decimal,
+    balance_after: Decimal,
+    interest_only: bool,
+) -> InstallmentState:
+    """``InstallmentState(number, ..., interest_only)`` with nothing paid, built directly."""
+    s = _new(InstallmentState)
+    fields = s.__dict__
+    fields["number"] = number
+    fields["due_date"] = due_date
+    fields["principal"] = principal
+    fields["interest"] = interest
+    fields["balance_after"] = balance_after
+    fields["interest_only"] = interest_only
+    fields["paid_principal"] = _ZERO
+    fields["paid_interest"] = _ZERO
+    fields["penalty"] = _ZERO
+    fields["paid_penalty"] = _ZERO
+    fields["late_accrued"] = _ZERO
+    fields["late_accrued_to"] = None
+    return s
+
+
+def _evolve(s: InstallmentState, **changes: Any) -> InstallmentState:
+    """``dataclasses.replace(s, **changes)`` without re-running the frozen ``__init__``."""
+    if type(s) is not InstallmentState:
+        return replace(s, **changes)
+    new = _new(InstallmentState)
+    fields = new.__dict__
+    fields.update(s.__dict__)
+    fields.update(changes)
+    return new
+
+
+def _part(
+    number: int, penalty: Decimal, interest: Decimal, principal: Decimal, in_advance: bool
+) -> InstallmentPart:
+    part = _new(InstallmentPart)
+    fields = part.__dict__
+    fields["number"] = number
+    fields["penalty"] = penalty
+    fields["interest"] = interest
+    fields["principal"] = principal
+    fields["in_advance"] = in_advance
+    return part
+
+
 def initial_state(
     terms: LoanTerms, schedule: Sequence[Installment]
 ) -> tuple[InstallmentState, ...]:
     """Nothing paid yet: one state per installment of ``schedule``."""
     last = len(schedule) - 1
-    return tuple(
-        InstallmentState(
-            number=i.number,
-            due_date=i.due_date,
-            principal=i.principal,
-            interest=i.interest,
-            balance_after=i.balance_after,
-            interest_only=(
-                k < last if terms.method == "bullet" else k < terms.grace_periods
-            ),
-        )
-        for k, i in enumerate(schedule)
-    )
+    bullet = terms.method == "bullet"
+    grace = terms.grace_periods
+    states: list[InstallmentState] = []
+    append = states.append
+    new = _new
+    for k, i in enumerate(schedule):
+        s = new(InstallmentState)  # _fresh_state, inlined
+        fields = s.__dict__
+        fields["number"] = i.number
+        fields["due_date"] = i.due_date
+        fields["principal"] = i.principal
+        fields["interest"] = i.interest
+        fields["balance_after"] = i.balance_after
+        fields["interest_only"] = k < last if bullet else k < grace
+        fields["paid_principal"] = _ZERO
+        fields["paid_interest"] = _ZERO
+        fields["penalty"] = _ZERO
+        fields["paid_penalty"] = _ZERO
+        fields["late_accrued"] = _ZERO
+        fields["late_accrued_to"] = None
+        append(s)
+    return tuple(states)
 
 
 def outstanding_principal(state: Iterable[InstallmentState]) -> Decimal:
-    return sum((s.unpaid_principal for s in state), _ZERO)
+    total = _ZERO
+    for s in state:
+        total += s.principal - s.paid_principal
+    return total
 
 
 def installment_status(inst: InstallmentState, as_of: date) -> InstallmentStatus:
@@ -252,20 +323,24 @@ def accrue_late_interest(
     with localcontext() as ctx:
         ctx.prec = _PREC
         for s in state:
-            start = s.due_date if s.late_accrued_to is None else max(s.due_date, s.late_accrued_to)
+            due = s.due_date
+            accrued_to = s.late_accrued_to
+            start = due if accrued_to is None else max(due, accrued_to)
             days = (on - start).days
-            if days > 0 and s.unpaid_principal > 0:
-                accrued = s.late_accrued + (
-                    s.unpaid_principal * days * late_rate / _HUNDRED / _DAYS_IN_YEAR
-                )
-                s = replace(
-                    s,
-                    late_accrued=accrued,
-                    late_accrued_to=on,
-                    penalty=quantize(accrued, currency),
-                )
-            elif days > 0:
-                s = replace(s, late_accrued_to=on)
+            if days > 0:
+                unpaid_principal = s.principal - s.paid_principal
+                if unpaid_principal > 0:
+                    accrued = s.late_accrued + (
+                        unpaid_principal * days * late_rate / _HUNDRED / _DAYS_IN_YEAR
+                    )
+                    s = _evolve(
+                        s,
+                        late_accrued=accrued,
+                        late_accrued_to=on,
+                        penalty=quantize(accrued, currency),
+                    )
+                else:
+                    s = _evolve(s, late_accrued_to=on)
             out.append(s)
     return tuple(out)
 
@@ -273,20 +348,35 @@ def accrue_late_interest(
 def _pay(
     inst: InstallmentState, remaining: Decimal, in_advance: bool, *, penalty_first: bool = True
 ) -> tuple[InstallmentState, InstallmentPart, Decimal]:
-    """Pay ``inst``'s penalty, interest, then principal from ``remaining``."""
-    pen = min(remaining, inst.unpaid_penalty) if penalty_first else _ZERO
+    """Pay ``inst``'s penalty, interest, then principal from ``remaining``.
+
+    ``x if x < remaining else remaining`` is ``min(remaining, x)``, ties included.
+    """
+    paid_penalty = inst.paid_penalty
+    paid_interest = inst.paid_interest
+    paid_principal = inst.paid_principal
+    if penalty_first:
+        pen = inst.penalty - paid_penalty
+        if not pen < remaining:
+            pen = remaining
+    else:
+        pen = _ZERO
     remaining -= pen
-    interest = min(remaining, inst.unpaid_interest)
+    interest = inst.interest - paid_interest
+    if not interest < remaining:
+        interest = remaining
     remaining -= interest
-    principal = min(remaining, inst.unpaid_principal)
+    principal = inst.principal - paid_principal
+    if not principal < remaining:
+        principal = remaining
     remaining -= principal
-    paid = replace(
+    paid = _evolve(
         inst,
-        paid_penalty=inst.paid_penalty + pen,
-        paid_interest=inst.paid_interest + interest,
-        paid_principal=inst.paid_principal + principal,
+        paid_penalty=paid_penalty + pen,
+        paid_interest=paid_interest + interest,
+        paid_principal=paid_principal + principal,
     )
-    return paid, InstallmentPart(inst.number, pen, interest, principal, in_advance), remaining
+    return paid, _part(inst.number, pen, interest, principal, in_advance), remaining
 
 
 def _reschedule_tail(
@@ -304,7 +394,7 @@ def _reschedule_tail(
     # was already partly paid): its interest stays as scheduled.
     current = start == 0 or state[start - 1].due_date <= on
     fixed_interest = first.interest if current or first.touched else None
-    balance = sum((s.unpaid_principal for s in tail), _ZERO) - early
+    balance = outstanding_principal(tail) - early
     grace = 0
     for s in tail:
         if not s.interest_only:
@@ -315,7 +405,10 @@ def _reschedule_tail(
         amortizing = [s for s in tail[:-1] if not s.interest_only]
         if amortizing:
             size = amortizing[0].payment if terms.method == "french" else amortizing[0].principal
-    new = reschedule_remaining(
+    # reschedule_remaining, built as states: the loop's interest-only periods are the
+    # leading grace ones but never the last (a bullet loan: all but the last).
+    out: list[InstallmentState] = reschedule_rows(
+        _fresh_state,
         balance,
         terms.annual_rate,
         [s.due_date for s in tail],
@@ -328,23 +421,11 @@ def _reschedule_tail(
         first_interest=fixed_interest,
         currency=terms.currency,
     )
-    last = len(new) - 1
-    out = [
-        InstallmentState(
-            number=i.number,
-            due_date=i.due_date,
-            principal=i.principal,
-            interest=i.interest,
-            balance_after=i.balance_after,
-            interest_only=(k < last if terms.method == "bullet" else k < grace and k < last),
-        )
-        for k, i in enumerate(new)
-    ]
     if fixed_interest is not None:
         # Keep the first installment (its interest is owed) and what was paid of it.
-        head = out[0] if out else replace(first, principal=_ZERO, balance_after=_ZERO)
+        head = out[0] if out else _evolve(first, principal=_ZERO, balance_after=_ZERO)
         out[:1] = [
-            replace(
+            _evolve(
                 first,
                 principal=first.paid_principal + head.principal,
                 interest=fixed_interest,
@@ -353,6 +434,38 @@ def _reschedule_tail(
             )
         ]
     return out
+
+
+def _paid_prefix(state: Sequence[InstallmentState], lo: int = 0) -> int:
+    """The first index from ``lo`` whose installment is not paid exactly in full.
+
+    Before it every paid part equals what was asked, so nothing there can be paid again,
+    be rescheduled, or accrue late interest (no unpaid principal): allocation skips it.
+    """
+    n = len(state)
+    while lo < n:
+        s = state[lo]
+        if (
+            s.paid_principal != s.principal
+            or s.paid_interest != s.interest
+            or s.paid_penalty != s.penalty
+        ):
+            break
+        lo += 1
+    return lo
+
+
+def _dates_in_order(state: Sequence[InstallmentState]) -> bool:
+    return all(a.due_date <= b.due_date for a, b in pairwise(state))
+
+
+def _check_repayment(amount: Decimal, early_repayment: Keep, currency: str) -> None:
+    if amount <= 0:
+        raise ValueError("a repayment must be positive")
+    if early_repayment not in ("term", "shorten_term"):
+        raise ValueError("early_repayment must be 'term' or 'shorten_term'")
+    if amount != quantize(amount, currency):
+        raise ValueError(f"amount {amount} has more decimals than {currency}")
 
 
 def allocate_repayment(
@@ -372,39 +485,76 @@ def allocate_repayment(
     (guarantee calls, loss cover): what is left after the due installments goes to
     principal directly.
     """
-    if amount <= 0:
-        raise ValueError("a repayment must be positive")
-    if early_repayment not in ("term", "shorten_term"):
-        raise ValueError("early_repayment must be 'term' or 'shorten_term'")
     currency = terms.currency
-    if amount != quantize(amount, currency):
-        raise ValueError(f"amount {amount} has more decimals than {currency}")
-    current = list(accrue_late_interest(state, on, late_rate, currency))
+    _check_repayment(amount, early_repayment, currency)
+    if late_rate <= 0:  # accrue_late_interest would copy the state unchanged
+        current = list(state)
+    else:
+        current = list(accrue_late_interest(state, on, late_rate, currency))
+    return _allocate(
+        current, amount, on, terms, early_repayment, in_advance, _paid_prefix(current), False
+    )
+
+
+def _allocate(
+    current: list[InstallmentState],
+    amount: Decimal,
+    on: date,
+    terms: LoanTerms,
+    early_repayment: Keep,
+    in_advance: bool,
+    lo: int,
+    dates_in_order: bool,
+) -> Allocation:
+    """``allocate_repayment`` on the accrued ``current`` (changed in place), given that
+    ``current[:lo]`` is paid in full (see ``_paid_prefix``); ``dates_in_order``: due
+    dates never decrease along ``current``."""
     remaining = amount
     parts: list[InstallmentPart] = []
 
-    # 1. everything due on or before the payment date, oldest first
-    for k, inst in enumerate(current):
-        if remaining == 0:
-            break
-        if inst.due_date <= on and inst.unpaid > 0:
-            current[k], part, remaining = _pay(inst, remaining, False)
-            parts.append(part)
+    # 1. everything due on or before the payment date, oldest first; in the same pass,
+    # the first two installments not yet due with something unpaid (step 1 never
+    # changes those). Nothing before ``lo`` is unpaid; with the dates in order, nothing
+    # after the second of those is due yet.
+    # (``unpaid`` inlined: this is the scan every payment makes.)
+    n = len(current)
+    first_future = second_future = -1
+    for k in range(lo, n):
+        inst = current[k]
+        if inst.due_date <= on:
+            if remaining != 0 and (
+                (inst.principal - inst.paid_principal)
+                + (inst.interest - inst.paid_interest)
+                + (inst.penalty - inst.paid_penalty)
+            ) > 0:
+                current[k], part, remaining = _pay(inst, remaining, False)
+                parts.append(part)
+        elif second_future < 0 and (
+            (inst.principal - inst.paid_principal)
+            + (inst.interest - inst.paid_interest)
+            + (inst.penalty - inst.paid_penalty)
+        ) > 0:
+            if first_future < 0:
+                first_future = k
+            else:
+                second_future = k
+                if dates_in_order:
+                    break
 
     # 2. the next installment not yet due, paid in advance
-    future = [k for k, s in enumerate(current) if s.due_date > on and s.unpaid > 0]
-    if in_advance and remaining > 0 and future:
-        k = future.pop(0)
+    if in_advance and remaining > 0 and first_future >= 0:
+        k = first_future
+        first_future = second_future
         current[k], part, remaining = _pay(current[k], remaining, True)
         parts.append(part)
 
     # 3. early repayment of principal over the installments still open
     early = _ZERO
     rescheduled = False
-    if remaining > 0 and future:
-        start = future[0]
-        tail_principal = sum((s.unpaid_principal for s in current[start:]), _ZERO)
-        early = min(remaining, tail_principal)
+    if remaining > 0 and first_future >= 0:
+        start = first_future
+        tail_principal = outstanding_principal(current[start:])
+        early = tail_principal if tail_principal < remaining else remaining
         if early > 0:
             remaining -= early
             current[start:] = _reschedule_tail(current, start, early, on, terms, early_repayment)
@@ -412,7 +562,7 @@ def allocate_repayment(
             # Installments paid in advance before the tail now leave a lower balance.
             for k in range(start):
                 if current[k].due_date > on:
-                    current[k] = replace(
+                    current[k] = _evolve(
                         current[k], balance_after=current[k].balance_after - early
                     )
         # All principal repaid: what is left of the debt is the current period's
@@ -424,20 +574,23 @@ def allocate_repayment(
                 current[k], part, remaining = _pay(current[k], remaining, True)
                 parts.append(part)
 
-    penalty = sum((p.penalty for p in parts), _ZERO)
-    interest = sum((p.interest for p in parts), _ZERO)
-    principal = sum((p.principal for p in parts), _ZERO) + early
-    return Allocation(
-        amount=amount,
-        penalty=penalty,
-        interest=interest,
-        principal=principal,
-        excess=remaining,
-        early_principal=early,
-        parts=tuple(parts),
-        rescheduled=rescheduled,
-        state=tuple(current),
-    )
+    penalty = interest = principal = _ZERO
+    for p in parts:
+        penalty += p.penalty
+        interest += p.interest
+        principal += p.principal
+    allocation = _new(Allocation)
+    fields = allocation.__dict__
+    fields["amount"] = amount
+    fields["penalty"] = penalty
+    fields["interest"] = interest
+    fields["principal"] = principal + early
+    fields["excess"] = remaining
+    fields["early_principal"] = early
+    fields["parts"] = tuple(parts)
+    fields["rescheduled"] = rescheduled
+    fields["state"] = tuple(current)
+    return allocation
 
 
 def arrears(
@@ -454,13 +607,25 @@ def arrears(
     due before ``as_of``; ``days_past_due``: days from the oldest such installment with
     anything unpaid to ``as_of`` (1 on the day after), 0 when nothing is overdue.
     """
-    accrued = accrue_late_interest(state, as_of, late_rate, currency)
-    overdue = [s for s in accrued if s.due_date < as_of and s.unpaid > 0]
-    if not overdue:
+    accrued = state if late_rate <= 0 else accrue_late_interest(state, as_of, late_rate, currency)
+    overdue_amount = _ZERO
+    oldest: date | None = None
+    for s in accrued:
+        due = s.due_date
+        if due < as_of:
+            unpaid = (  # s.unpaid, inlined
+                (s.principal - s.paid_principal)
+                + (s.interest - s.paid_interest)
+                + (s.penalty - s.paid_penalty)
+            )
+            if unpaid > 0:
+                overdue_amount += unpaid
+                if oldest is None or due < oldest:
+                    oldest = due
+    if oldest is None:
         return Arrears(_ZERO, 0, None)
-    oldest = min(s.due_date for s in overdue)
     return Arrears(
-        overdue_amount=sum((s.unpaid for s in overdue), _ZERO),
+        overdue_amount=overdue_amount,
         days_past_due=(as_of - oldest).days,
         oldest_due_date=oldest,
     )
@@ -493,7 +658,7 @@ def restructure_loan(
     for k, s in enumerate(current):
         if s.due_date <= on and s.unpaid_principal > 0:
             moved += s.unpaid_principal
-            current[k] = replace(s, principal=s.paid_principal)
+            current[k] = _evolve(s, principal=s.paid_principal)
     # Advance payments only ever touch the first open installments, so the untouched
     # future installments form a tail.
     start = next(
@@ -523,7 +688,10 @@ def restructure_loan(
     offset = ((target.year - anchor.year) * 12 + target.month - anchor.month) // months + step
     while add_months(anchor, offset * months) <= on:
         offset += 1
-    new = restructure(
+    # restructure, built as states (interest-only: the loop's grace periods, for a
+    # bullet loan all but the last)
+    return tuple(kept) + tuple(restructure_rows(
+        _fresh_state,
         balance,
         terms.annual_rate,
         new_method,
@@ -534,19 +702,7 @@ def restructure_loan(
         grace_periods=grace if new_method != "bullet" else 0,
         calendar_offset=offset,
         currency=terms.currency,
-    )
-    last = len(new) - 1
-    return tuple(kept) + tuple(
-        InstallmentState(
-            number=i.number,
-            due_date=i.due_date,
-            principal=i.principal,
-            interest=i.interest,
-            balance_after=i.balance_after,
-            interest_only=k < last if new_method == "bullet" else k < grace,
-        )
-        for k, i in enumerate(new)
-    )
+    ))
 
 
 def replay(
@@ -565,20 +721,30 @@ def replay(
     state = initial_state(terms, schedule)
     allocations: list[tuple[str, Allocation]] = []
     restructured = False
+    # Installments state[:paid] are paid in full: they stay so, so each payment's
+    # allocation starts after them instead of rescanning the whole state. Early
+    # repayments keep the due dates (fewer of them at most), so only a restructuring
+    # can change their order.
+    paid = 0
+    in_order = _dates_in_order(state)
     for event in sorted(events, key=lambda e: (e.value_date, e.id)):
         if isinstance(event, Payment):
-            allocation = allocate_repayment(
-                state,
-                event.amount,
-                event.value_date,
-                terms,
-                early_repayment=event.early_repayment,
-                late_rate=late_rate,
-                in_advance=event.in_advance,
+            # allocate_repayment, with the paid prefix carried over
+            on = event.value_date
+            _check_repayment(event.amount, event.early_repayment, terms.currency)
+            if late_rate <= 0:
+                current = list(state)
+            else:
+                current = list(accrue_late_interest(state, on, late_rate, terms.currency))
+            paid = _paid_prefix(current, paid)
+            allocation = _allocate(
+                current, event.amount, on, terms, event.early_repayment, event.in_advance,
+                paid, in_order,
             )
             state = allocation.state
             allocations.append((event.id, allocation))
         else:
+            paid = 0
             state = restructure_loan(
                 state,
                 event.value_date,
@@ -588,6 +754,7 @@ def replay(
                 method=event.method,
                 late_rate=late_rate,
             )
+            in_order = _dates_in_order(state)
             restructured = True
             if event.method is not None:
                 # later early repayments recompute with the new method

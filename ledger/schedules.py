@@ -18,14 +18,14 @@ Everything here is pure: terms in, installments out, Decimal throughout.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, localcontext
-from typing import Literal, get_args
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from typing import Any, Literal, TypeVar, get_args
 
 from ledger.daycount import add_months, days_30e_360, due_dates
-from ledger.money import MoneyError, check_currency, currency_exponent, quantize
+from ledger.money import MoneyError, check_currency, currency_exponent, quantize, quantum
 
 __all__ = [
     "FREQUENCIES",
@@ -38,12 +38,15 @@ __all__ = [
     "Keep",
     "LoanTerms",
     "Method",
+    "RowMaker",
     "ScheduleSummary",
     "TermsError",
     "annuity_payment",
     "build_schedule",
     "reschedule_remaining",
+    "reschedule_rows",
     "restructure",
+    "restructure_rows",
     "summarize",
     "validate_terms",
 ]
@@ -65,6 +68,9 @@ MAX_TERM_MONTHS = 1200
 _PREC = 50
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
+_Row = TypeVar("_Row")
+# Frozen dataclasses built on internal paths fill their __dict__ directly (see _installment).
+_new = object.__new__
 
 
 class TermsError(ValueError):
@@ -144,7 +150,7 @@ def _is_int(value: object) -> bool:
 def _check_amount(field: str, value: object, currency: str) -> Decimal:
     if not isinstance(value, Decimal) or not value.is_finite():
         raise TermsError(field, f"{field} must be a finite Decimal amount")
-    if value != value.quantize(Decimal(1).scaleb(-currency_exponent(currency))):
+    if value != value.quantize(quantum(currency)):
         raise TermsError(
             field, f"{field} {value} has more decimals than {currency} has "
             f"({currency_exponent(currency)})"
@@ -218,6 +224,32 @@ def annuity_payment(balance: Decimal, period_rate: Decimal, periods: int, curren
         return quantize(balance * period_rate / (1 - factor), currency)
 
 
+def _installment(
+    number: int,
+    due_date: date,
+    principal: Decimal,
+    interest: Decimal,
+    payment: Decimal,
+    balance_after: Decimal,
+) -> Installment:
+    """``Installment(...)`` without the frozen dataclass's per-field ``__setattr__`` calls
+    (the same fields, in the same order): schedules build one per period."""
+    inst = _new(Installment)
+    fields = inst.__dict__
+    fields["number"] = number
+    fields["due_date"] = due_date
+    fields["principal"] = principal
+    fields["interest"] = interest
+    fields["payment"] = payment
+    fields["balance_after"] = balance_after
+    return inst
+
+
+# A row of an amortization: (number, due_date, principal, interest, balance_after,
+# interest_only) -> the caller's type (repayments builds its installment states directly).
+RowMaker = Callable[[int, date, Decimal, Decimal, Decimal, bool], _Row]
+
+
 def _amortize(
     balance: Decimal,
     annual_rate: Decimal,
@@ -232,10 +264,39 @@ def _amortize(
     first_year_fraction: Decimal | None = None,
     keep_size: Decimal | None = None,
 ) -> list[Installment]:
+    """The one loop behind every schedule (``_amortize_loop``), as ``Installment``s."""
+    rows: list[Installment] = _amortize_loop(
+        balance, annual_rate, periods_per_year, dates, method, grace, currency,
+        first_number, first_interest, first_year_fraction, keep_size, None,
+    )
+    return rows
+
+
+def _amortize_loop(
+    balance: Decimal,
+    annual_rate: Decimal,
+    periods_per_year: int,
+    dates: Sequence[date],
+    method: Method,
+    grace: int,
+    currency: str,
+    first_number: int,
+    first_interest: Decimal | None,
+    first_year_fraction: Decimal | None,
+    keep_size: Decimal | None,
+    make_row: RowMaker[Any] | None,
+) -> list[Any]:
     """The one loop behind every schedule.
 
     ``keep_size`` (shorten term): the French installment or the Italian principal part to
     keep; installments stop as soon as the balance is repaid.
+
+    Every period k: interest (``first_interest``, the irregular first period's, or
+    balance × rate / 100 / periods a year, rounded half-even to the cent); principal zero
+    for k < grace, the whole balance for the last, else ``min(max(size - interest, 0),
+    balance)`` (French) or ``min(size, balance)``. The first period and the grace periods
+    are rare, so the loop is split by phase and the amortizing phase is a tight loop.
+    ``make_row`` None: rows are ``Installment``s, built inline.
     """
     n = len(dates)
     if n == 0 or balance <= 0:
@@ -244,7 +305,10 @@ def _amortize(
         grace = n - 1
     grace = min(grace, n - 1)
     amortizing = n - grace
-    out: list[Installment] = []
+    last = n - 1
+    out: list[Any] = []
+    append = out.append
+    new = _new
     with localcontext() as ctx:
         ctx.prec = _PREC
         divisor = _HUNDRED * periods_per_year
@@ -254,40 +318,107 @@ def _amortize(
             size = annuity_payment(balance, period_rate, amortizing, currency)
         elif size is None and method == "italian":
             size = quantize(balance / amortizing, currency)
-        for k, due in enumerate(dates):
-            if k == 0 and first_interest is not None:
-                interest = first_interest
-            elif k == 0 and first_year_fraction is not None:
-                interest = quantize(
-                    balance * annual_rate * first_year_fraction / _HUNDRED, currency
-                )
-            else:
-                interest = quantize(balance * annual_rate / divisor, currency)
-            if k < grace:
-                principal = _ZERO
-            elif k == n - 1:
-                principal = balance
-            elif method == "french":
-                assert size is not None
-                # A long irregular first period can earn more than the installment: then
-                # the installment is interest only, never negative amortization.
-                principal = min(max(size - interest, _ZERO), balance)
-            else:
-                assert size is not None
-                principal = min(size, balance)
-            balance -= principal
-            out.append(
-                Installment(
-                    number=first_number + k,
-                    due_date=due,
-                    principal=principal,
-                    interest=interest,
-                    payment=principal + interest,
-                    balance_after=balance,
-                )
+        french = method == "french"
+        keep = keep_size is not None
+
+        # Period 0: its interest may be fixed or irregular (money.quantize checks currency).
+        if first_interest is not None:
+            interest = first_interest
+        elif first_year_fraction is not None:
+            interest = quantize(balance * annual_rate * first_year_fraction / _HUNDRED, currency)
+        else:
+            interest = quantize(balance * annual_rate / divisor, currency)
+        if grace > 0:
+            principal = _ZERO
+        elif last == 0:
+            principal = balance
+        else:
+            assert size is not None
+            # A long irregular first period can earn more than the installment: then the
+            # installment is interest only, never negative amortization.
+            principal = (
+                min(max(size - interest, _ZERO), balance) if french else min(size, balance)
             )
-            if keep_size is not None and balance == 0:
-                break
+        balance -= principal
+        if make_row is None:
+            append(_installment(first_number, dates[0], principal, interest,
+                                principal + interest, balance))
+        else:
+            append(make_row(first_number, dates[0], principal, interest, balance, grace > 0))
+        if last == 0 or (keep and balance == 0):
+            return out
+
+        q = quantum(currency)
+        # Grace periods: interest only.
+        for k in range(1, grace):
+            interest = (balance * annual_rate / divisor).quantize(q, ROUND_HALF_EVEN)
+            balance -= _ZERO
+            if make_row is None:
+                append(_installment(first_number + k, dates[k], _ZERO, interest,
+                                    _ZERO + interest, balance))
+            else:
+                append(make_row(first_number + k, dates[k], _ZERO, interest, balance, True))
+            if keep and balance == 0:
+                return out
+
+        # Amortizing periods before the last: min/max spelled out (same ties as the
+        # builtins). A French installment that is not capped pays (size - interest) +
+        # interest, which is exactly ``size`` when both have the cent's exponent and are
+        # far from the working precision: then ``size`` is reused.
+        begin = grace if grace > 1 else 1
+        if begin < last:
+            assert size is not None
+            same = (
+                french
+                and size > 0
+                and size.as_tuple().exponent == q.as_tuple().exponent
+                and size.adjusted() < 30
+                and balance.adjusted() < 30
+                and annual_rate.adjusted() < 5
+            )
+            number = first_number + begin
+            for due in dates[begin:last]:
+                interest = (balance * annual_rate / divisor).quantize(q, ROUND_HALF_EVEN)
+                if french:
+                    principal = size - interest
+                    if principal < _ZERO:
+                        principal = balance if balance < _ZERO else _ZERO
+                        payment = principal + interest
+                    elif balance < principal:
+                        principal = balance
+                        payment = principal + interest
+                    else:
+                        payment = size if same else principal + interest
+                else:
+                    principal = balance if balance < size else size
+                    payment = principal + interest
+                balance -= principal
+                if make_row is None:
+                    inst = new(Installment)
+                    fields = inst.__dict__
+                    fields["number"] = number
+                    fields["due_date"] = due
+                    fields["principal"] = principal
+                    fields["interest"] = interest
+                    fields["payment"] = payment
+                    fields["balance_after"] = balance
+                    append(inst)
+                else:
+                    append(make_row(number, due, principal, interest, balance, False))
+                number += 1
+                if keep and balance == 0:
+                    return out
+
+        # The last installment absorbs the rounding.
+        interest = (balance * annual_rate / divisor).quantize(q, ROUND_HALF_EVEN)
+        principal = balance
+        balance -= principal
+        if make_row is None:
+            append(_installment(first_number + last, dates[last], principal, interest,
+                                principal + interest, balance))
+        else:
+            append(make_row(first_number + last, dates[last], principal, interest, balance,
+                            False))
     return out
 
 
@@ -351,6 +482,44 @@ def reschedule_remaining(
     payment fell inside that period: interest follows the schedule, not the calendar).
     An empty list when nothing is left to repay.
     """
+    rows: list[Installment] = reschedule_rows(
+        None,
+        balance,
+        annual_rate,
+        due_dates,
+        method,
+        frequency=frequency,
+        keep=keep,
+        current_payment=current_payment,
+        grace_periods=grace_periods,
+        first_number=first_number,
+        first_interest=first_interest,
+        currency=currency,
+    )
+    return rows
+
+
+def reschedule_rows(
+    make_row: RowMaker[Any] | None,
+    balance: Decimal,
+    annual_rate: Decimal,
+    due_dates: Sequence[date],
+    method: Method,
+    *,
+    frequency: Frequency,
+    keep: Keep = "term",
+    current_payment: Decimal | None = None,
+    grace_periods: int = 0,
+    first_number: int = 1,
+    first_interest: Decimal | None = None,
+    currency: str = "EUR",
+) -> list[Any]:
+    """``reschedule_remaining`` with each period built by ``make_row(number, due_date,
+    principal, interest, balance_after, interest_only)`` (``None``: ``Installment``s).
+
+    ``interest_only`` marks the grace periods the loop applies: the first
+    ``grace_periods`` dates but never the last one; a bullet loan: all but the last.
+    """
     keep_size: Decimal | None = None
     if keep == "shorten_term" and method != "bullet":
         if current_payment is None or current_payment <= 0:
@@ -358,17 +527,19 @@ def reschedule_remaining(
         keep_size = current_payment
     elif keep not in ("term", "shorten_term"):
         raise ValueError(f"keep must be 'term' or 'shorten_term', not {keep!r}")
-    return _amortize(
+    return _amortize_loop(
         balance,
         annual_rate,
         PERIODS_PER_YEAR[frequency],
         due_dates,
         method,
         grace_periods,
-        currency=currency,
-        first_number=first_number,
-        first_interest=first_interest,
-        keep_size=keep_size,
+        currency,
+        first_number,
+        first_interest,
+        None,
+        keep_size,
+        make_row,
     )
 
 
@@ -394,6 +565,38 @@ def restructure(
     bullet loan is interest-only until its last installment anyway). Every period earns
     the regular interest: interest follows the schedule, not the calendar.
     """
+    rows: list[Installment] = restructure_rows(
+        None,
+        balance,
+        annual_rate,
+        method,
+        frequency,
+        calendar_anchor,
+        first_number,
+        periods,
+        grace_periods=grace_periods,
+        calendar_offset=calendar_offset,
+        currency=currency,
+    )
+    return rows
+
+
+def restructure_rows(
+    make_row: RowMaker[Any] | None,
+    balance: Decimal,
+    annual_rate: Decimal,
+    method: Method,
+    frequency: Frequency,
+    calendar_anchor: date,
+    first_number: int,
+    periods: int,
+    *,
+    grace_periods: int = 0,
+    calendar_offset: int | None = None,
+    currency: str = "EUR",
+) -> list[Any]:
+    """``restructure`` with each period built by ``make_row`` (see ``reschedule_rows``;
+    ``None``: ``Installment``s)."""
     if periods <= 0:
         raise TermsError("periods", "a restructured schedule needs at least one period")
     if first_number <= 0:
@@ -405,13 +608,17 @@ def restructure(
     if offset < 0:
         raise TermsError("calendar_offset", "calendar_offset must not be negative")
     dates = [add_months(calendar_anchor, (offset + k) * months) for k in range(periods)]
-    return _amortize(
+    return _amortize_loop(
         balance,
         annual_rate,
         PERIODS_PER_YEAR[frequency],
         dates,
         method,
         grace_periods,
-        currency=currency,
-        first_number=first_number,
+        currency,
+        first_number,
+        None,
+        None,
+        None,
+        make_row,
     )
