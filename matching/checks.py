@@ -53,12 +53,17 @@ def check_plan(
     problems: list[str] = []
     by_id = {r.id: r for r in requests}
     cands: dict[str, dict[tuple[str, str, str], Candidate]] = {}
-    for req in requests:
-        known = eligible.get(req.id) if eligible is not None else None
-        cands[req.id] = {
-            (k.kind, k.source_id, k.rule.id if k.rule else ""): k
-            for k in (candidates(network, req, c) if known is None else known)
-        }
+
+    def eligible_for(req: Request) -> dict[tuple[str, str, str], Candidate]:
+        """Who may fund ``req``, made for requests the plan allocates to only."""
+        found = cands.get(req.id)
+        if found is None:
+            known = eligible.get(req.id) if eligible is not None else None
+            found = cands[req.id] = {
+                (k.kind, k.source_id, k.rule.id if k.rule else ""): k
+                for k in (candidates(network, req, c) if known is None else known)
+            }
+        return found
 
     funded: dict[str, int] = defaultdict(int)
     loans: dict[str, int] = defaultdict(int)
@@ -91,7 +96,7 @@ def check_plan(
             problems.append(f"{where}: amount {a.amount_cents}, idle {a.idle_cents}")
         if not allows(req, a.kind):
             problems.append(f"{where}: a {req.instrument} request takes no {a.kind}")
-        cand = cands[req.id].get((a.kind, a.source_id, a.rule_id or ""))
+        cand = eligible_for(req).get((a.kind, a.source_id, a.rule_id or ""))
         if cand is None:
             problems.append(f"{where}: not an eligible source")
             continue
@@ -158,7 +163,7 @@ def check_plan(
         if pledged[req.id] and not loans[req.id]:
             problems.append(f"request {req.id}: guarantees without a loan")
         if req.id in topped:
-            for k in cands[req.id].values():
+            for k in eligible_for(req).values():
                 if k.rule is not None and prepaid[req.id] < match_threshold_cents(k.rule, req):
                     problems.append(f"request {req.id}: top-up below the match threshold")
     for gid, fresh in gas_fresh.items():

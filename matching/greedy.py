@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .allocation import Plan, build_model, finish_plan
+from .allocation import Plan, build_model, cyclic_gc_paused, finish_plan
 from .config import MatchingConfig
 from .network import Network, Request
 
@@ -19,6 +19,7 @@ def plan_greedy(
     network: Network, requests: Sequence[Request], config: MatchingConfig | None = None,
 ) -> Plan:
     c = config or MatchingConfig()
-    model, var_order, request_order = build_model(network, requests, c)
-    model.top_up(request_order, var_order)  # from zero, this is the greedy itself
-    return finish_plan(network, model, "greedy", c, requests)
+    with cyclic_gc_paused():
+        model, var_order, request_order = build_model(network, requests, c)
+        model.top_up(request_order, var_order)  # from zero, this is the greedy itself
+        return finish_plan(network, model, "greedy", c, requests)

@@ -27,8 +27,8 @@ score), then the others (by score); ties by source id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Literal
@@ -327,6 +327,84 @@ def allows(request: Request, kind: Kind) -> bool:
 # --- candidates ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Pair:
+    """What a GAS brings to a producer whatever the request (no declared interest)."""
+
+    cap_cents: int
+    basis: Basis
+    budget_cents: int
+    rollovers: tuple[OpenPrepayment, ...]
+    rolled_cents: int
+    tie: float  # of its buying relationship (0 without one)
+    km: float | None
+
+
+@dataclass
+class CandidateMemo:
+    """Facts that the requests of one producer share, kept while one plan is built.
+
+    Only what does not depend on the request: the distances from the producer to the
+    GAS within reach (nearest first) and, per GAS and producer, the undeclared plausible
+    prepayment, the GAS's budget, its rollovers, tie and distance. Valid for one
+    snapshot, one date and one config (``candidates`` checks).
+    """
+
+    network: Network
+    when: date
+    config: MatchingConfig
+    near: dict[str, tuple[dict[str, float], tuple[str, ...]]] = field(default_factory=dict)
+    pairs: dict[tuple[str, str], _Pair] = field(default_factory=dict)
+    heads: dict[tuple[str, str, tuple[str, ...]], LoanHeadroom] = field(default_factory=dict)
+    ties: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, float, str, float | None], ...]] = \
+        field(default_factory=dict)
+
+
+def headroom(
+    index: NetworkIndex, producer: Producer, lender_id: str, buyers: tuple[str, ...],
+    c: MatchingConfig, memo: CandidateMemo | None = None,
+) -> LoanHeadroom:
+    """``loan_headroom``, kept in ``memo`` by producer, lender and buying GAS."""
+    if memo is None:
+        return loan_headroom(index, producer, lender_id, buyers, c)
+    key = (producer.id, lender_id, buyers)
+    head = memo.heads.get(key)
+    if head is None:
+        head = memo.heads[key] = loan_headroom(index, producer, lender_id, buyers, c)
+    return head
+
+
+def _near(
+    index: NetworkIndex, producer: Producer, c: MatchingConfig,
+) -> tuple[dict[str, float], tuple[str, ...]]:
+    """Distances to the GAS within ``nearby_km`` of the producer, and those GAS nearest
+    first (ties by position)."""
+    distances: dict[str, float] = {}
+    order_ids: list[str] = []
+    if producer.lat is not None and producer.lon is not None and index.gas_ids:
+        kms = haversine_km_many(producer.lat, producer.lon, index.gas_lat, index.gas_lon)
+        close = np.flatnonzero(kms <= c.nearby_km)  # NaN compares False: unknown is not near
+        order = close[np.lexsort((close, kms[close]))]
+        ids = index.gas_ids
+        for pos, km in zip(order.tolist(), kms[order].tolist(), strict=True):
+            distances[ids[pos]] = km
+            order_ids.append(ids[pos])
+    return distances, tuple(order_ids)
+
+
+def _pair(
+    index: NetworkIndex, gas: Gas, rel: Relationship | None, producer: Producer,
+    km: float | None, when: date, c: MatchingConfig,
+) -> _Pair:
+    cap, basis = gas_prepay_cap_cents(gas, rel, 0, c)
+    rolls = rollovers(index, gas.id, producer.id, when, c)
+    return _Pair(
+        cap, basis, gas_budget_cents(index, gas, c), rolls,
+        sum(pp.remaining_cents for pp in rolls),
+        relationship_tie(rel, gas, when, c) if rel is not None else 0.0, km,
+    )
+
+
 def _proximity(km: float | None, c: MatchingConfig) -> float:
     if km is None:
         return 0.5
@@ -339,17 +417,67 @@ def _km(producer: Producer, lat: float | None, lon: float | None) -> float | Non
     return haversine_km(producer.lat, producer.lon, lat, lon)
 
 
+def _guarantor_ties(
+    index: NetworkIndex, producer: Producer, rels: dict[str, Relationship],
+    buyers: tuple[str, ...], dist: Callable[[str], float | None], when: date, c: MatchingConfig,
+) -> tuple[tuple[str, float, str, float | None], ...]:
+    """Guarantors tied to the producer, by id: the strongest tie, its note, the distance."""
+    ties: dict[str, tuple[float, str]] = {}
+
+    def tie_to(q: Guarantor, strength: float, note: str) -> None:
+        if q.party_id == producer.id or q.free_capacity_cents <= 0:
+            return
+        if q.party_id not in ties or ties[q.party_id][0] < strength:
+            ties[q.party_id] = (strength, note)
+
+    for gid in buyers:
+        gas = index.gas[gid]
+        rel = rels.get(gid)
+        strength = relationship_tie(rel, gas, when, c) if rel else 0.3
+        q = index.guarantors.get(gid)
+        if q is not None and q.kind == "gas":
+            tie_to(q, strength, "gas")
+        for person in index.persons_by_gas.get(gid, ()):
+            tie_to(person, 0.6 * strength if rel else 0.2, f"member:{gid}")
+        if rel is not None:
+            for other in index.rel_by_gas.get(gid, ()):
+                q2 = index.guarantors.get(other.producer_id)
+                if q2 is not None and q2.kind == "producer":
+                    tie_to(q2, 0.3, f"customer:{gid}")
+    for q in index.guarantors_by_tie.get(producer.id, ()):
+        tie_to(q, 0.5, "explicit")
+    out: list[tuple[str, float, str, float | None]] = []
+    for qid in sorted(ties):
+        q = index.guarantors[qid]
+        strength, note = ties[qid]
+        km: float | None
+        if q.kind == "gas":
+            km = dist(qid) if qid in index.gas else None
+        elif q.kind == "producer" and qid in index.producers:
+            p2 = index.producers[qid]
+            km = _km(producer, p2.lat, p2.lon)
+        else:
+            km = _km(producer, q.lat, q.lon)
+        out.append((qid, strength, note, km))
+    return tuple(out)
+
+
 def candidates(
     network: Network, request: Request, config: MatchingConfig, as_of: date | None = None,
+    memo: CandidateMemo | None = None,
 ) -> list[Candidate]:
     """Every eligible source for ``request`` with its per-request cap and score, unsorted.
 
     Candidates whose suggestion is zero (e.g. a pool already lent out) are kept: a plan
-    still names the limit that stops them.
+    still names the limit that stops them. ``memo`` keeps what requests of the same
+    producer share (a plan passes one for all its requests); the result is the same.
     """
     index = network.index
     c = config
     when = network.as_of if as_of is None else as_of
+    if memo is not None and (memo.network is not network or memo.when != when
+                             or (memo.config is not config and memo.config != config)):
+        raise ValueError("the candidate memo belongs to another snapshot, date or config")
     producer = index.producers.get(request.producer_id)
     if producer is None:
         raise KeyError(f"unknown producer {request.producer_id!r} in request {request.id!r}")
@@ -364,17 +492,18 @@ def candidates(
         declared[(i.gas_id, i.kind)] = declared.get((i.gas_id, i.kind), 0) + i.amount_cents
     buyers = producer_gas_ids(index, request)
 
-    distances: dict[str, float] = {}
+    near = memo.near.get(producer.id) if memo is not None else None
+    if near is None:
+        near = _near(index, producer, c)
+        if memo is not None:
+            memo.near[producer.id] = near
+    distances, close = near
     nearby: list[str] = []
-    if producer.lat is not None and producer.lon is not None and index.gas_ids:
-        kms = haversine_km_many(producer.lat, producer.lon, index.gas_lat, index.gas_lon)
-        close = np.flatnonzero(kms <= c.nearby_km)  # NaN compares False: unknown is not near
-        order = close[np.lexsort((close, kms[close]))]
-        for pos in order.tolist():
-            gid = index.gas_ids[pos]
-            distances[gid] = float(kms[pos])
-            if gid not in rels and gid not in named and len(nearby) < c.max_nearby_gas:
-                nearby.append(gid)
+    for gid in close:
+        if len(nearby) >= c.max_nearby_gas:
+            break
+        if gid not in rels and gid not in named:
+            nearby.append(gid)
 
     def dist(gid: str) -> float | None:
         if gid in distances:
@@ -392,23 +521,31 @@ def candidates(
             gas = index.gas[gid]
             rel = rels.get(gid)
             interest = declared.get((gid, "prepayment"), 0)
-            cap, basis = gas_prepay_cap_cents(gas, rel, interest, c)
-            budget = gas_budget_cents(index, gas, c)
+            pair = memo.pairs.get((gid, producer.id)) if memo is not None else None
+            if pair is None:
+                pair = _pair(index, gas, rel, producer, dist(gid), when, c)
+                if memo is not None:
+                    memo.pairs[(gid, producer.id)] = pair
+            if interest:
+                cap, basis = gas_prepay_cap_cents(gas, rel, interest, c)
+            else:
+                cap, basis = pair.cap_cents, pair.basis
+            budget = pair.budget_cents
             fresh = min(cap, budget)
-            rolls = rollovers(index, gid, producer.id, when, c)
-            rolled = sum(pp.remaining_cents for pp in rolls)
+            rolls = pair.rollovers
+            rolled = pair.rolled_cents
             suggested = min(fresh + rolled, fair, amount)
             idle = min(rolled, suggested)
             demand: Demand = "buyer"
             if rel is not None:
-                tie = relationship_tie(rel, gas, when, c)
+                tie = pair.tie
             else:
                 demand = "others" if index.categories_by_gas.get(gid, frozenset()) & cats \
                     else "none"
                 tie = 0.2 if demand == "others" else 0.1
                 if gid in named:
                     tie = 0.3
-            km = dist(gid)
+            km = pair.km
             feats = Features(
                 coverage=min(1.0, suggested / amount) if amount else 0.0, tie=tie,
                 proximity=_proximity(km, c), idle=idle / suggested if suggested else 0.0,
@@ -429,7 +566,7 @@ def candidates(
         heads: dict[str, LoanHeadroom] = {}
         for pool in index.pools:
             if pool.lender_id not in heads:
-                heads[pool.lender_id] = loan_headroom(index, producer, pool.lender_id, buyers, c)
+                heads[pool.lender_id] = headroom(index, producer, pool.lender_id, buyers, c, memo)
             head = heads[pool.lender_id]
             cap = amount if pool.max_loan_cents is None else min(amount, pool.max_loan_cents)
             suggested = max(0, min(cap, pool.free_cents, head.cents))
@@ -454,8 +591,8 @@ def candidates(
                 if mpool is None:
                     continue
                 if mpool.lender_id not in heads:
-                    heads[mpool.lender_id] = loan_headroom(
-                        index, producer, mpool.lender_id, buyers, c)
+                    heads[mpool.lender_id] = headroom(
+                        index, producer, mpool.lender_id, buyers, c, memo)
                 head = heads[mpool.lender_id]
                 threshold = match_threshold_cents(rule, request)
                 cap = min(rule.cap_cents, amount - threshold)
@@ -479,42 +616,14 @@ def candidates(
     if allows(request, "guarantee"):
         coverage = request.min_guarantee_coverage or c.guarantee_coverage
         need = ceil_cents(coverage * amount)
-        ties: dict[str, tuple[float, str]] = {}
-
-        def tie_to(q: Guarantor, strength: float, note: str) -> None:
-            if q.party_id == producer.id or q.free_capacity_cents <= 0:
-                return
-            if q.party_id not in ties or ties[q.party_id][0] < strength:
-                ties[q.party_id] = (strength, note)
-
-        for gid in buyers:
-            gas = index.gas[gid]
-            rel = rels.get(gid)
-            strength = relationship_tie(rel, gas, when, c) if rel else 0.3
-            q = index.guarantors.get(gid)
-            if q is not None and q.kind == "gas":
-                tie_to(q, strength, "gas")
-            for person in index.persons_by_gas.get(gid, ()):
-                tie_to(person, 0.6 * strength if rel else 0.2, f"member:{gid}")
-            if rel is not None:
-                for other in index.rel_by_gas.get(gid, ()):
-                    q2 = index.guarantors.get(other.producer_id)
-                    if q2 is not None and q2.kind == "producer":
-                        tie_to(q2, 0.3, f"customer:{gid}")
-        for q in index.guarantors_by_tie.get(producer.id, ()):
-            tie_to(q, 0.5, "explicit")
-        for qid in sorted(ties):
+        tied = memo.ties.get((producer.id, buyers)) if memo is not None else None
+        if tied is None:
+            tied = _guarantor_ties(index, producer, rels, buyers, dist, when, c)
+            if memo is not None:
+                memo.ties[(producer.id, buyers)] = tied
+        for qid, strength, note, km in tied:
             q = index.guarantors[qid]
-            strength, note = ties[qid]
             suggested = min(q.free_capacity_cents, need)
-            if q.kind == "gas":
-                g = index.gas.get(qid)
-                km = dist(qid) if g is not None else None
-            elif q.kind == "producer" and qid in index.producers:
-                p2 = index.producers[qid]
-                km = _km(producer, p2.lat, p2.lon)
-            else:
-                km = _km(producer, q.lat, q.lon)
             interest = declared.get((qid, "guarantee"), 0)
             feats = Features(
                 coverage=suggested / need if need else 0.0, tie=strength,
@@ -730,6 +839,7 @@ def suggest_opportunities(
 
 __all__ = [
     "Candidate",
+    "CandidateMemo",
     "Features",
     "Opportunity",
     "candidates",

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
+import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from matching.allocation import OBJECTIVE, Allocation, Plan, plan_allocation
+from matching.allocation import (
+    OBJECTIVE,
+    Allocation,
+    Plan,
+    build_model,
+    finish_plan,
+    plan_allocation,
+    solve_model,
+)
 from matching.checks import PlanViolation, check_plan
 from matching.config import MatchingConfig
 from matching.greedy import plan_greedy
+from matching.model import TOPUP, LimitModel
 from matching.network import (
     Fund,
     Gas,
@@ -30,6 +43,7 @@ from matching.network import (
     Request,
     Share,
 )
+from matching.scoring import CandidateMemo, candidates
 
 AS_OF = date(2025, 3, 1)
 NO_SHARE_CAP = MatchingConfig(share_cap_multiple=None)
@@ -307,3 +321,125 @@ def test_random_plans_respect_limits_and_beat_greedy(seed: int) -> None:
     shuffled = replace(net, gas=tuple(reversed(net.gas)), pools=tuple(reversed(net.pools)),
                        relationships=tuple(reversed(net.relationships)))
     assert plan_allocation(shuffled, list(reversed(reqs))) == lp
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=10**9))
+@example(1052)  # prepayments rounded down below a match threshold once cost a top-up
+def test_lp_plan_reaches_the_lp_optimum_in_cents(seed: int) -> None:
+    net, reqs = random_network(seed)
+    c = MatchingConfig()
+    model, var_order, request_order = build_model(net, reqs, c)
+    solve_model(model, var_order, request_order, c)
+    plan = finish_plan(net, model, "lp", c, reqs)
+    assert plan.objective_value == weighted(plan, reqs)
+    if model.lp_bound is None or model.lp_value is None:
+        assert model.n_vars == 0 and plan.objective_value == 0
+        return
+    # the relaxation bounds every plan; fixing the match switches can only lower it
+    tol = 1e-6 * max(1.0, abs(model.lp_bound))
+    assert float(plan.objective_value) <= model.lp_bound + tol
+    assert model.lp_value <= model.lp_bound + tol
+    # cents lost to rounding: less than one per variable, at the largest weight
+    slack = max(r.weight for r in reqs) * (model.n_vars + len(reqs))
+    assert plan.objective_value >= Decimal(model.lp_value) - slack
+
+
+def naive_top_up(model: LimitModel, request_order: list[int], var_order: list[int]) -> None:
+    """The top-up as specified: every funding variable of each request, in order."""
+    rank = {j: k for k, j in enumerate(var_order)}
+    for r in request_order:
+        left = model.requests[r].amount_cents - model.funded(r)
+        for j in sorted(model.funding[r], key=rank.__getitem__):
+            if left <= 0:
+                break
+            left -= model.raise_var(j, left)
+
+
+def _same_top_up(model: LimitModel, request_order: list[int], var_order: list[int]) -> None:
+    """From the model's current point, the top-up reaches what the naive one reaches."""
+    start = list(model.x)
+    rooms = model.rooms().tolist()
+    for j in range(model.n_vars):  # the whole-model rooms, one variable at a time
+        assert rooms[j] == model.room(j, skip_row=int(model.var_cov[j]))
+    model.top_up(request_order, var_order)
+    fast = list(model.x)
+    model.set_values(start)
+    naive_top_up(model, request_order, var_order)
+    assert model.x == fast
+    assert model.violations() == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=10**9), st.randoms(use_true_random=False))
+@example(47, random.Random(0))  # networks where the greedy tops up a match rule
+@example(323, random.Random(0))
+@example(526, random.Random(1))
+def test_top_up_skips_only_variables_that_cannot_rise(seed: int, rnd: random.Random) -> None:
+    net, reqs = random_network(seed)
+    model, var_order, request_order = build_model(net, reqs, MatchingConfig())
+    _same_top_up(model, request_order, var_order)  # from zero: the greedy
+    # the top-ups withdrawn (their switches go off): the top-up may turn them on again
+    for t in np.flatnonzero(model.role == TOPUP).tolist():
+        model.lower_var(t, model.x[t])
+    _same_top_up(model, request_order, var_order)
+    # some funding taken back at random, the rows repaired
+    for j in sorted({j for js in model.funding for j in js}):
+        if rnd.random() < 0.5:
+            model.lower_var(j, rnd.randint(0, model.x[j]))
+    model.repair(var_order)
+    _same_top_up(model, request_order, var_order)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=10**9))
+def test_candidate_memo_changes_no_candidate(seed: int) -> None:
+    net, reqs = random_network(seed)
+    c = MatchingConfig()
+    memo = CandidateMemo(net, net.as_of, c)
+    for _ in range(2):  # filled, then read
+        for req in reqs:
+            assert candidates(net, req, c, memo=memo) == candidates(net, req, c)
+    with pytest.raises(ValueError, match="memo"):
+        candidates(net, reqs[0], NO_SHARE_CAP, memo=memo)
+
+
+_SMALL_PLAN = """
+from datetime import date
+from matching.allocation import plan_allocation
+from matching.config import MatchingConfig
+from matching.network import Lender, Network, Pool, Producer, Request
+net = Network(as_of=date(2025, 3, 1), producers=(Producer("p", "P"),),
+              lenders=(Lender("m", "M"),), pools=(Pool("pool", "m", "General", 100_000),))
+plan = plan_allocation(net, [Request("r", "p", 500_000, "loan", 12)],
+                       MatchingConfig(share_cap_multiple=None))
+"""
+_BUSY_POOL = """
+import highspy
+import numpy as np
+h = highspy.Highs()
+h.setOptionValue("output_flag", False)
+h.passModel(1, 1, 1, int(highspy.MatrixFormat.kRowwise), int(highspy.ObjSense.kMinimize),
+            0.0, np.array([-1.0]), np.zeros(1), np.ones(1), np.array([-highspy.kHighsInf]),
+            np.ones(1), np.array([0, 1], dtype=np.int32), np.array([0], dtype=np.int32),
+            np.ones(1), np.zeros(1, dtype=np.int32))
+h.run()  # HiGHS's thread pool now runs with its default number of threads
+"""
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, timeout=60, check=True)
+
+
+def test_a_plan_prints_nothing() -> None:
+    # in a fresh process: HiGHS prints a banner once, on the first instance it makes
+    done = _python(_SMALL_PLAN + "print(plan.funded_cents)")
+    assert done.stdout == "{'r': 100000}\n"
+    assert done.stderr == ""
+
+
+def test_a_plan_joins_a_thread_pool_another_highs_user_started() -> None:
+    done = _python(_BUSY_POOL + _SMALL_PLAN + "print(plan.funded_cents)")
+    assert done.stdout.splitlines()[-1] == "{'r': 100000}"
