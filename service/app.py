@@ -76,19 +76,19 @@ def health(ctx: AppContext) -> Response[Any]:
 
 
 def api_handlers() -> list[Any]:
+    from service import (
+        instruments_api,
+        ledger_api,
+        loans_api,
+        matching_api,
+        reports_api,
+        requests_api,
+    )
     from service.parties import PartyController, RelationshipController
 
-    handlers: list[Any] = [me, PartyController, RelationshipController]
-    for module_name in ("service.ledger_api", "service.loans_api", "service.instruments_api",
-                        "service.requests_api", "service.matching_api", "service.reports_api"):
-        try:
-            module = __import__(module_name, fromlist=["HANDLERS"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        handlers.extend(module.HANDLERS)
-    return handlers
+    return [me, PartyController, RelationshipController, *ledger_api.HANDLERS,
+            *loans_api.HANDLERS, *instruments_api.HANDLERS, *requests_api.HANDLERS,
+            *matching_api.HANDLERS, *reports_api.HANDLERS]
 
 
 def create_app(settings: Settings | None = None, *, engine: Any = None) -> Litestar:

@@ -380,10 +380,7 @@ def loan_json(row: Any, state: LoanState | None, as_of: date,
     if state is not None and row.status in ("active", "written_off"):
         a = arrears(state.schedule, as_of, late_rate=late_rate)
         overdue, dpd = a.overdue_amount, a.days_past_due
-    outstanding = (state.outstanding if state is not None
-                   else (row.principal_minor if row.status == "approved" else 0))
-    if row.status == "approved":
-        outstanding = 0
+    outstanding = state.outstanding if state is not None else 0  # nothing lent yet
     return {
         "id": row.id, "borrower_id": row.borrower_id, "lender_id": row.lender_id,
         "pool_id": row.pool_id, "category": row.category, "request_id": row.request_id,

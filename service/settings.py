@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_VAR_DIR = Path("var")
@@ -20,7 +20,6 @@ class Settings:
     login_attempts_per_minute: int = 10
     # Group commit: how many waiting ledger batches one writer transaction may take.
     group_commit_max_batches: int = 256
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
