@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, Response, delete, get, post, put
 from sqlalchemy import Connection, insert, select, update
 
 from ledger.chart import account, account_id, leg_id
@@ -25,6 +25,7 @@ from service.common import (
     page,
     paginate,
     parse_date,
+    parse_decimal_string,
     path_uuid,
     query_date,
     rfc3339,
@@ -35,7 +36,7 @@ from service.idempotency import once
 from service.ledger_api import store_of
 from service.ledger_ops import ensure_accounts
 from service.ledger_ops import post as post_batch
-from service.tables import loans, pools, shares
+from service.tables import loans, match_rules, pools, shares
 
 RATE_PATTERN_DECIMALS = 4
 
@@ -46,6 +47,12 @@ class PoolIn(msgspec.Struct, forbid_unknown_fields=True):
     id: str | None = None
     partner_id: str | None = None
     max_loan: MoneyIn | None = None
+
+
+class MatchRuleIn(msgspec.Struct, forbid_unknown_fields=True):
+    threshold: str
+    cap: MoneyIn
+    budget: MoneyIn | None = None
 
 
 class DepositIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -278,6 +285,56 @@ class PoolController(Controller):
             raise NotFound("pool")
         return ctx.read(lambda conn: pool_json(conn, ctx, lending.get_pool(conn, pid)))
 
+    @put("/{pool_id:str}/match-rule", sync_to_thread=True)
+    def set_match_rule(self, pool_id: str, data: MatchRuleIn, ctx: AppContext,
+                       principal: Principal) -> dict[str, Any]:
+        """When GAS prepayments reach ``threshold`` (a fraction, "0.75") of a mixed
+        request, this pool tops up the rest, up to ``cap`` (and ``budget`` in all)."""
+        pid = path_uuid(pool_id, "pool")
+        errors = Errors()
+        threshold = parse_decimal_string(data.threshold, "threshold", errors, max_decimals=4)
+        if threshold > 1:
+            errors.add("threshold", "a fraction of the request between 0 and 1, e.g. \"0.75\"")
+        cap = money_minor(data.cap, "cap", errors)
+        budget = money_minor(data.budget, "budget", errors) if data.budget else None
+        errors.raise_if_any()
+
+        def action(conn: Connection) -> dict[str, Any]:
+            if not principal.is_staff:
+                raise NotFound("pool")
+            lending.get_pool(conn, pid)
+            values = dict(threshold=str(threshold), cap_minor=cap, budget_minor=budget,
+                          updated_at=now_utc(), updated_by=principal.username)
+            if conn.execute(select(match_rules.c.pool_id).where(
+                    match_rules.c.pool_id == pid)).first():
+                conn.execute(update(match_rules).where(match_rules.c.pool_id == pid)
+                             .values(**values))
+            else:
+                conn.execute(insert(match_rules).values(pool_id=pid, **values))
+            return match_rule_json(conn, pid)
+
+        return ctx.write(action)
+
+    @get("/{pool_id:str}/match-rule", sync_to_thread=True)
+    def get_match_rule(self, pool_id: str, ctx: AppContext, principal: Principal
+                       ) -> dict[str, Any]:
+        pid = path_uuid(pool_id, "pool")
+        if not principal.is_staff:
+            raise NotFound("pool")
+        return ctx.read(lambda conn: match_rule_json(conn, pid))
+
+    @delete("/{pool_id:str}/match-rule", sync_to_thread=True, status_code=204)
+    def delete_match_rule(self, pool_id: str, ctx: AppContext, principal: Principal) -> None:
+        pid = path_uuid(pool_id, "pool")
+        if not principal.is_staff:
+            raise NotFound("pool")
+
+        def action(conn: Connection) -> None:
+            match_rule_json(conn, pid)  # 404 when there is none
+            conn.execute(match_rules.delete().where(match_rules.c.pool_id == pid))
+
+        ctx.write(action)
+
     @post("/{pool_id:str}/deposits", sync_to_thread=True, status_code=201)
     def deposit(self, pool_id: str, data: DepositIn, ctx: AppContext, principal: Principal
                 ) -> Response[Any]:
@@ -307,6 +364,16 @@ class PoolController(Controller):
 
         status, body = ctx.write(action)
         return Response(body, status_code=status)
+
+
+def match_rule_json(conn: Connection, pool_id: str) -> dict[str, Any]:
+    row = conn.execute(select(match_rules).where(match_rules.c.pool_id == pool_id)).first()
+    if row is None:
+        raise NotFound("match rule")
+    return {"pool_id": row.pool_id, "threshold": row.threshold,
+            "cap": money_out(row.cap_minor),
+            "budget": money_out(row.budget_minor) if row.budget_minor is not None else None,
+            "updated_at": rfc3339(row.updated_at)}
 
 
 def share_json(row: Any) -> dict[str, Any]:

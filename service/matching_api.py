@@ -53,6 +53,7 @@ from matching.network import (
     Interest,
     Kind,
     Lender,
+    MatchRule,
     Network,
     OnExpiry,
     OpenPrepayment,
@@ -82,6 +83,7 @@ from service.tables import (
     guarantees,
     loan_events,
     loans,
+    match_rules,
     parties,
     pledge_capacities,
     pools,
@@ -317,7 +319,12 @@ def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) ->
             for r in conn.execute(select(relationships).order_by(relationships.c.seq))),
         lenders=tuple(lenders), pools=tuple(network_pools), shares=tuple(network_shares),
         guarantors=tuple(guarantors), funds=tuple(network_funds),
-        prepayments=tuple(open_prepayments), interests=tuple(interests))
+        prepayments=tuple(open_prepayments), interests=tuple(interests),
+        match_rules=tuple(
+            MatchRule(id=f"match:{r.pool_id}", pool_id=r.pool_id,
+                      threshold=Decimal(r.threshold), cap_cents=r.cap_minor,
+                      budget_cents=r.budget_minor)
+            for r in conn.execute(select(match_rules).order_by(match_rules.c.pool_id))))
 
     default_coverage = max(coverages) if coverages else None
     named = _named_gas(conn, ids)
@@ -391,6 +398,7 @@ def opportunities(conn: Connection, principal: Principal, request_id: str, as_of
         "score": i.score, "reasons": list(i.reasons),
         "source_name": snap.names.get(i.source_id),
         "idle_amount": money_out(i.idle_cents),
+        **({"match_rule_pool_id": i.source_id} if i.rule_id else {}),
     } for i in items]
 
 

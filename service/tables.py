@@ -320,3 +320,18 @@ payouts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
 )
+
+# -- match-funding rules (migration 0007) --------------------------------------------------
+
+# "When GAS prepayments reach ``threshold`` of a request, this pool tops up the rest,
+# up to ``cap``" (and, if set, up to ``budget`` in all).
+match_rules = Table(
+    "match_rules",
+    metadata,
+    Column("pool_id", String(36), ForeignKey("pools.id"), primary_key=True),
+    Column("threshold", String(16), nullable=False),
+    Column("cap_minor", BigInteger, nullable=False),
+    Column("budget_minor", BigInteger),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(64)),
+)

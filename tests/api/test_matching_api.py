@@ -402,3 +402,24 @@ def test_cli_match_and_plan(api: Api, net: Net, db_url: tuple[str, str | None],
     assert main(["plan", "--request-id", net.r3, "--out", str(target)]) == 2
     assert "submitted" in capsys.readouterr().err
     assert main(["plan", "--out", str(tmp_path / "plan.csv")]) == 2
+
+
+def test_match_funding_rule_is_its_own_suggestion(api: Api, net: Net) -> None:
+    rule = api.ok(api.put(f"/api/pools/{net.pool}/match-rule",
+                          {"threshold": "0.25", "cap": eur("2000.00")}))
+    assert rule["threshold"] == "0.25" and rule["cap"] == eur("2000.00")
+    assert api.put(f"/api/pools/{net.pool}/match-rule",
+                   {"threshold": "1.5", "cap": eur("2000.00")}).status_code == 422
+    assert api.get(f"/api/pools/{net.pool}/match-rule", "gas_a").status_code == 404
+    items = opportunities(api, net.r1)
+    top_ups = [i for i in items if i.get("match_rule_pool_id") == net.pool]
+    assert len(top_ups) == 1
+    # 25% of the 14,000.00 request is 3,500.00; the pool tops up at most 2,000.00.
+    assert top_ups[0]["suggested_amount"] == eur("2000.00")
+    assert any("match funding" in r and "25%" in r and "2,000.00" in r
+               for r in top_ups[0]["reasons"]), top_ups[0]["reasons"]
+    # A loan request gets no top-up: the rule is for mixed requests.
+    assert not [i for i in opportunities(api, net.r3) if i.get("match_rule_pool_id")]
+    assert api.client.delete(f"/api/pools/{net.pool}/match-rule",
+                             headers=api.headers("officer")).status_code == 204
+    assert not [i for i in opportunities(api, net.r1) if i.get("match_rule_pool_id")]
