@@ -24,7 +24,8 @@ __all__ = [
 ]
 
 Role = Literal["admin", "officer", "producer", "gas"]
-ParameterKind = Literal["date", "uuid"]
+# "percentages": comma-separated percents, e.g. "0,10,25,50,100".
+ParameterKind = Literal["date", "uuid", "percentages"]
 FORMATS: tuple[str, ...] = ("xlsx", "csv", "parquet")
 
 
@@ -64,6 +65,13 @@ LOAN_ID = ReportParameter("loan_id", "uuid", True, "prestito", "loan")
 GAS_ID = ReportParameter("gas_id", "uuid", False, "filtra per GAS", "filter by GAS")
 PRODUCER_ID = ReportParameter("producer_id", "uuid", False, "filtra per produttore",
                               "filter by producer")
+PROVISIONING = ReportParameter(
+    "provisioning", "percentages", False,
+    "aliquote di accantonamento in percentuale (0-100, al più 2 decimali) per le fasce in "
+    "regola, 1-30, 31-60, 61-90 e oltre 90 giorni, in quest'ordine (predefinite: "
+    "0,10,25,50,100)",
+    "provisioning rates in percent (0-100, at most 2 decimals) for the buckets current, "
+    "1-30, 31-60, 61-90 and over 90 days, in that order (default: 0,10,25,50,100)")
 
 _OFFICERS: tuple[Role, ...] = ("admin", "officer")
 
@@ -74,7 +82,7 @@ CATALOG: tuple[ReportInfo, ...] = (
         "garanzie, anzianità dello scaduto e concentrazione.",
         "PAR30, PAR90, write-off ratio, loan-loss allowance, risk and guarantee cover, "
         "aging and concentration.",
-        (AS_OF, FROM, TO, PRODUCER_ID), _OFFICERS),
+        (AS_OF, FROM, TO, PRODUCER_ID, PROVISIONING), _OFFICERS),
     ReportInfo(
         "loan-statement", "Estratto conto del prestito", "Loan statement",
         "Piano di ammortamento, pagamenti e saldo di un prestito.",

@@ -13,8 +13,9 @@ one request and the allocation plan of many.
 * pools: the balance is the free money; the principal repaid on the pool's loans (up to
   the balance) is the idle part;
 * guarantors: every GAS, person or producer with a pledge capacity, free = capacity -
-  what its guarantees still pledge; funds with their balances and earmarks; open
-  prepayments with what remains; interests declared on the requests in scope.
+  what its guarantees still pledge (a person with the GAS it belongs to); funds with
+  their balances and earmarks; open prepayments with what remains; interests declared
+  on the requests in scope.
 
 A request's weight is its assessment score over 10 (``(economic + social) / 20``); one
 not assessed yet counts as the middle of the scale (0.5). Its minimum guarantee coverage
@@ -221,10 +222,13 @@ def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) ->
     lender_rows: list[Any] = []
     kinds: dict[str, str] = {}
     coords: dict[str, tuple[float | None, float | None]] = {}
+    member_of: dict[str, tuple[str, ...]] = {}  # person -> the GAS it belongs to
     for p in conn.execute(select(parties).order_by(parties.c.seq)):
         names[p.id] = p.name
         kinds[p.id] = p.kind
         coords[p.id] = (_coordinate(p.latitude), _coordinate(p.longitude))
+        if p.kind == "person" and p.member_of:
+            member_of[p.id] = tuple(p.member_of)
         if p.kind == "gas":
             gas.append(Gas(p.id, p.name, int(p.households or 0), *coords[p.id]))
         elif p.kind == "producer":
@@ -282,7 +286,8 @@ def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) ->
         free = max(0, r.amount_minor - pledged.get(r.party_id, 0))
         lat, lon = coords[r.party_id]
         guarantors.append(Guarantor(r.party_id, _guarantor_kind(kind), free,
-                                    names[r.party_id], lat=lat, lon=lon))
+                                    names[r.party_id], gas_ids=member_of.get(r.party_id, ()),
+                                    lat=lat, lon=lon))
 
     network_funds = []
     fund_gas: dict[str, str | None] = {}

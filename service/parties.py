@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
-from sqlalchemy import Connection, insert, or_, select
+from sqlalchemy import Connection, Text, cast, insert, or_, select
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.it import codicefiscale, iva
@@ -48,6 +48,7 @@ class PartyIn(msgspec.Struct, forbid_unknown_fields=True):
     longitude: float | None = None
     households: int | None = None
     categories: list[str] | None = None
+    gas_ids: list[str] | None = None  # person: the GAS it belongs to
 
 
 class RelationshipIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,6 +74,7 @@ def party_out(row: Any) -> dict[str, Any]:
         "longitude": row.longitude,
         "households": row.households,
         "categories": row.categories,
+        "gas_ids": list(row.member_of) if row.member_of is not None else None,
         "created_at": rfc3339(row.created_at),
     }
 
@@ -136,6 +138,16 @@ def validate_party(data: PartyIn) -> dict[str, Any]:
         for i, cat in enumerate(data.categories):
             if not cat.strip() or len(cat) > 64:
                 errors.add(f"categories.{i}", "must be 1 to 64 characters")
+    gas_ids: list[str] = []
+    if data.gas_ids is not None:
+        if data.kind != "person":
+            errors.add("gas_ids", "only a person belongs to a GAS")
+        for i, gid in enumerate(data.gas_ids):
+            checked = check_uuid(gid, f"gas_ids.{i}", errors)
+            if checked is not None and checked in gas_ids:
+                errors.add(f"gas_ids.{i}", "listed twice")
+            elif checked is not None:
+                gas_ids.append(checked)
     errors.raise_if_any()
     return {
         "id": party_id or str(uuid.uuid4()),
@@ -150,7 +162,21 @@ def validate_party(data: PartyIn) -> dict[str, Any]:
         "longitude": data.longitude,
         "households": data.households,
         "categories": [c.strip() for c in data.categories] if data.categories else None,
+        "member_of": gas_ids or None,
     }
+
+
+def check_gas_ids(conn: Connection, gas_ids: list[str] | None) -> None:
+    """422 naming ``gas_ids.N`` for each id that is not a GAS."""
+    if not gas_ids:
+        return
+    found = set(conn.execute(select(parties.c.id).where(
+        parties.c.id.in_(gas_ids), parties.c.kind == "gas")).scalars())
+    errors = Errors()
+    for i, gid in enumerate(gas_ids):
+        if gid not in found:
+            errors.add(f"gas_ids.{i}", "no GAS with this id")
+    errors.raise_if_any()
 
 
 def insert_party(conn: Connection, values: dict[str, Any], username: str | None) -> Any:
@@ -167,14 +193,26 @@ def get_party(conn: Connection, party_id: str) -> Any | None:
 
 
 def related_party_ids(conn: Connection, party_id: str) -> set[str]:
-    """The party itself and every party it buys from or sells to."""
+    """The party itself, every party it buys from or sells to, and (for a GAS) the
+    persons that belong to it."""
     rows = conn.execute(
         select(relationships.c.gas_id, relationships.c.producer_id).where(
             or_(relationships.c.gas_id == party_id, relationships.c.producer_id == party_id)))
     ids = {party_id}
     for gas_id, producer_id in rows:
         ids.update((gas_id, producer_id))
+    ids.update(member_ids(conn, party_id))
     return ids
+
+
+def member_ids(conn: Connection, gas_id: str) -> set[str]:
+    """The persons whose ``member_of`` lists ``gas_id``."""
+    # JSON containment differs between SQLite and PostgreSQL: match the quoted id in the
+    # stored text to narrow the rows, then check the list itself.
+    rows = conn.execute(select(parties.c.id, parties.c.member_of).where(
+        parties.c.kind == "person", parties.c.member_of.is_not(None),
+        cast(parties.c.member_of, Text).contains(f'"{gas_id}"', autoescape=True)))
+    return {r.id for r in rows if gas_id in (r.member_of or ())}
 
 
 def visible_party(conn: Connection, principal: Principal, party_id: str) -> Any:
@@ -200,8 +238,11 @@ class PartyController(Controller):
         principal.require("officer")
 
         def action(conn: Connection) -> tuple[int, Any]:
-            return once(conn, data.id, "POST /api/parties", data, principal.username,
-                        lambda: (201, party_out(insert_party(conn, values, principal.username))))
+            def create() -> tuple[int, Any]:
+                check_gas_ids(conn, values["member_of"])
+                return 201, party_out(insert_party(conn, values, principal.username))
+
+            return once(conn, data.id, "POST /api/parties", data, principal.username, create)
 
         status, body = ctx.write(action)
         return Response(body, status_code=status)

@@ -48,7 +48,7 @@ from reports.instruments import (
     solidarity_report,
 )
 from reports.journal import TrialBalanceRow, trial_balance_report
-from reports.portfolio import LoanPosition, PortfolioParams, portfolio_report
+from reports.portfolio import AGING_BUCKETS, LoanPosition, PortfolioParams, portfolio_report
 from reports.workbook import (
     ColumnKind,
     ColumnSpec,
@@ -125,6 +125,8 @@ class ReportRequest:
     lang: Lang = "it"
     italian: bool = False
     sheet: str | None = None
+    # Portfolio: provisioning rates in percent, one per aging bucket (None: the defaults).
+    provisioning_percent: tuple[Decimal, ...] | None = None
     given: frozenset[str] = frozenset()  # the parameters the query named
 
     @property
@@ -164,6 +166,29 @@ def split_filename(filename: str) -> tuple[str, str]:
     return name, fmt
 
 
+_PERCENT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+
+
+def parse_provisioning(value: str | None, errors: Errors) -> tuple[Decimal, ...] | None:
+    """``provisioning=0,10,25,50,100``: one rate in percent per aging bucket (current,
+    1-30, 31-60, 61-90, over 90 days), each 0-100 with at most 2 decimals."""
+    if value is None:
+        return None
+    parts = [part.strip() for part in value.split(",")]
+    expected = (f"{len(AGING_BUCKETS)} percentages 0-100 (at most 2 decimals), comma-"
+                "separated, for current, 1-30, 31-60, 61-90 and over 90 days past due, "
+                "e.g. 0,10,25,50,100")
+    if len(parts) != len(AGING_BUCKETS):
+        errors.add("provisioning", f"{len(parts)} values given; {expected}")
+        return None
+    bad = [part for part in parts
+           if not _PERCENT.fullmatch(part) or Decimal(part) > 100]
+    if bad:
+        errors.add("provisioning", f"{', '.join(repr(b) for b in bad)}: {expected}")
+        return None
+    return tuple(Decimal(part) for part in parts)
+
+
 def parse_request(info: ReportInfo, fmt: str, query: Mapping[str, str | None],
                   today: date | None = None) -> ReportRequest:
     """Check the query parameters (422 naming every bad one) and fill in the defaults:
@@ -182,6 +207,9 @@ def parse_request(info: ReportInfo, fmt: str, query: Mapping[str, str | None],
     loan_id = check_uuid(query.get("loan_id"), "loan_id", errors)
     gas_id = check_uuid(query.get("gas_id"), "gas_id", errors)
     producer_id = check_uuid(query.get("producer_id"), "producer_id", errors)
+    # Only the portfolio takes it; elsewhere it is refused above as an unknown parameter.
+    provisioning = (parse_provisioning(query.get("provisioning"), errors)
+                    if "provisioning" in info.parameter_names() else None)
     for p in info.parameters:
         if p.required and not query.get(p.name):
             errors.add(p.name, "required")
@@ -208,6 +236,7 @@ def parse_request(info: ReportInfo, fmt: str, query: Mapping[str, str | None],
                          loan_id=loan_id, gas_id=gas_id, producer_id=producer_id,
                          lang="en" if lang == "en" else "it",
                          italian=italian_text in ("true", "1", "yes"), sheet=sheet,
+                         provisioning_percent=provisioning,
                          given=frozenset(k for k, v in query.items() if v is not None))
 
 
@@ -496,6 +525,9 @@ def load_portfolio(conn: Connection, req: ReportRequest) -> Report:
                              opening_gross_portfolio_cents=opening_gross,
                              fund_available_cents=fund_available,
                              filters=_filters(people, req))
+    if req.provisioning_percent is not None:
+        params = replace(params, provisioning_percent=dict(
+            zip(AGING_BUCKETS, req.provisioning_percent, strict=True)))
     return portfolio_report([p for p, _ in positions], req.as_of, params, lang=req.lang)
 
 

@@ -99,6 +99,7 @@ def get_report(
     loan_id: str | None = None,
     gas_id: str | None = None,
     producer_id: str | None = None,
+    provisioning: str | None = None,
     lang: str | None = None,
     italian: str | None = None,
     sheet: str | None = None,

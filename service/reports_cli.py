@@ -21,6 +21,8 @@ _FLAGS = (  # (option, query parameter, help)
     ("--loan-id", "loan_id", "the loan (loan-statement)"),
     ("--gas-id", "gas_id", "only this GAS"),
     ("--producer-id", "producer_id", "only this producer"),
+    ("--provisioning", "provisioning", "portfolio: provisioning rates in percent for current, "
+     "1-30, 31-60, 61-90 and over 90 days past due (default: 0,10,25,50,100)"),
     ("--sheet", "sheet", "CSV and Parquet: the sheet to export (default: the detail rows)"),
 )
 

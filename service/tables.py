@@ -47,6 +47,8 @@ parties = Table(
     Column("categories", JSON),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # person: ids of the GAS it belongs to (migration 0008)
+    Column("member_of", JSON),
 )
 
 users = Table(

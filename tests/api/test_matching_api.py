@@ -423,3 +423,47 @@ def test_match_funding_rule_is_its_own_suggestion(api: Api, net: Net) -> None:
     assert api.client.delete(f"/api/pools/{net.pool}/match-rule",
                              headers=api.headers("officer")).status_code == 204
     assert not [i for i in opportunities(api, net.r1) if i.get("match_rule_pool_id")]
+
+
+def test_person_of_a_buying_gas_is_suggested_as_guarantor(api: Api, net: Net) -> None:
+    """A person in GAS A (which buys from P) with 2,500.00 of pledge capacity, 0.05 degrees
+    north of P: a guarantor for P's 2,000.00 loan request r3. Its tie is 0.6 x A's tie;
+    the guarantee needed is 150% of 2,000.00 = 3,000.00, so it covers 2,500 / 3,000.
+    Persons of GAS B (which does not buy from P), with no GAS, or with nothing free are
+    not suggested."""
+    m_at = (45.75, 9.60)
+
+    def person(name: str, gas_ids: list[str], capacity: str | None, **extra: Any) -> str:
+        pid = make_party(api, "person", name, gas_ids=gas_ids, **extra)
+        if capacity is not None:
+            api.ok(api.put(f"/api/parties/{pid}/pledge-capacity", {"amount": eur(capacity)}))
+        return pid
+
+    member = person("Giulia Colleoni", [net.a], "2500.00", latitude=m_at[0],
+                    longitude=m_at[1])
+    of_b = person("Paolo Treviglio", [net.b], "4000.00")
+    loner = person("Sara Sola", [], "4000.00")
+    empty = person("Marco Vuoto", [net.a], "0.00")
+    items = opportunities(api, net.r3)
+    by_source = {i["source_id"]: i for i in items if i["kind"] == "guarantee"}
+    assert member in by_source
+    assert not {of_b, loner, empty} & set(by_source)
+    item = by_source[member]
+    d_m = km(P_AT, m_at)
+    tie_a = 0.5 * 6 / 10 + 0.3 * 8000 / 10000 + 0.2 * 18 / 30
+    assert item["suggested_amount"] == eur("2500.00")
+    assert item["source_name"] == "Giulia Colleoni"
+    assert item["score"] == pytest.approx(
+        score(2500 / 3000, 0.6 * tie_a, 1 - d_m / 30, 0, 0, 1), abs=1e-4)
+    assert item["reasons"] == [
+        "has 2,500.00 EUR free pledge capacity",
+        "member of GAS Bergamo Alta, which buys from this producer",
+        f"{d_m:.0f} km away",
+        "sized at 150% of the request: 3,000.00 EUR",
+        "the producer has no loan history and no arrears"]
+    assert round(d_m) == 6
+    # the person is GAS A's member: A's user sees the party (not the person's suggestion,
+    # which is not A's own money)
+    assert api.get(f"/api/parties/{member}", "gas_a").status_code == 200
+    assert api.get(f"/api/parties/{of_b}", "gas_a").status_code == 404
+    assert member not in {i["source_id"] for i in opportunities(api, net.r3, "gas_a")}

@@ -167,3 +167,80 @@ def test_health_and_openapi(api: Api) -> None:
     schema = api.client.get("/schema/openapi.json").json()
     assert "/api/parties" in schema["paths"] and "/api/auth/token" in schema["paths"]
     assert api.client.get("/schema").status_code == 200
+
+
+# -- persons and the GAS they belong to ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"kind": "gas", "gas_ids": ["GAS"]}, "gas_ids"),
+    ({"kind": "producer", "gas_ids": []}, "gas_ids"),
+    ({"kind": "person", "gas_ids": ["nope"]}, "gas_ids.0"),
+    ({"kind": "person", "gas_ids": ["GAS", "PRODUCER"]}, "gas_ids.1"),
+    ({"kind": "person", "gas_ids": ["GAS", "UNKNOWN"]}, "gas_ids.1"),
+    ({"kind": "person", "gas_ids": ["GAS", "GAS"]}, "gas_ids.1"),
+])
+def test_person_gas_ids_must_be_gas(api: Api, body: dict[str, Any], field: str) -> None:
+    names = {"GAS": api.parties["gas"], "PRODUCER": api.parties["producer"],
+             "UNKNOWN": new_id()}
+    gas_ids = [names.get(g, g) for g in body["gas_ids"]]
+    before = api.ok(api.get("/api/parties"))["items"]
+    pid = new_id()
+    r = api.post("/api/parties", {**body, "id": pid, "name": "Maria Rossi",
+                                  "gas_ids": gas_ids})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == [field]
+    assert api.ok(api.get("/api/parties"))["items"] == before
+    # refused, so not remembered: the same id with a valid body creates the party
+    fixed = {"kind": "person", "name": "Maria Rossi", "gas_ids": [api.parties["gas"]]}
+    created = api.ok(api.post("/api/parties", {**fixed, "id": pid}), 201)
+    assert created["id"] == pid and created["gas_ids"] == [api.parties["gas"]]
+
+
+def test_person_gas_ids_round_trip(api: Api) -> None:
+    gas, other_gas = api.parties["gas"], api.parties["other_gas"]
+    # ids are stored in their canonical (lower-case) form, in the order given
+    body = api.ok(api.post("/api/parties", {"kind": "person", "name": "Luca Bianchi",
+                                            "gas_ids": [other_gas.upper(), gas]}), 201)
+    assert body["gas_ids"] == [other_gas, gas]
+    assert api.ok(api.get(f"/api/parties/{body['id']}")) == body
+    listed = {p["id"]: p for p in api.ok(api.get("/api/parties?kind=person"))["items"]}
+    assert listed[body["id"]] == body
+    alone = api.ok(api.post("/api/parties", {"kind": "person", "name": "Anna Verdi"}), 201)
+    assert alone["gas_ids"] is None
+    empty = api.ok(api.post("/api/parties", {"kind": "person", "name": "Ugo Neri",
+                                             "gas_ids": []}), 201)
+    assert empty["gas_ids"] is None
+    assert api.ok(api.get(f"/api/parties/{gas}"))["gas_ids"] is None
+    assert api.ok(api.post("/api/parties", VALID), 201)["gas_ids"] is None
+
+
+def test_gas_user_sees_the_persons_of_its_gas(api: Api) -> None:
+    gas, other_gas = api.parties["gas"], api.parties["other_gas"]
+
+    def person(name: str, gas_ids: list[str] | None) -> str:
+        body: dict[str, Any] = {"kind": "person", "name": name}
+        if gas_ids is not None:
+            body["gas_ids"] = gas_ids
+        pid: str = api.ok(api.post("/api/parties", body), 201)["id"]
+        return pid
+
+    mine = person("Socia Isola", [gas])
+    theirs = person("Socio Navigli", [other_gas])
+    both = person("Socia di entrambi", [other_gas, gas])
+    nobody = person("Senza GAS", None)
+    for pid, status in ((mine, 200), (both, 200), (theirs, 404), (nobody, 404)):
+        assert api.get(f"/api/parties/{pid}", "gas").status_code == status, pid
+    for pid, status in ((theirs, 200), (both, 200), (mine, 404), (nobody, 404)):
+        assert api.get(f"/api/parties/{pid}", "other_gas").status_code == status, pid
+    listed = {p["id"] for p in api.ok(api.get("/api/parties", "gas"))["items"]}
+    assert listed == {gas, mine, both}
+    persons = {p["id"] for p in api.ok(api.get("/api/parties?kind=person", "other_gas"))["items"]}
+    assert persons == {theirs, both}
+    # a producer does not see the members, even of a GAS that buys from it
+    api.ok(api.post("/api/relationships", {"gas_id": gas, "producer_id": api.parties["producer"],
+                                           "since": "2014-03-01",
+                                           "annual_purchases": eur("4800.00")}), 201)
+    assert api.get(f"/api/parties/{mine}", "producer").status_code == 404
+    listed = {p["id"] for p in api.ok(api.get("/api/parties", "producer"))["items"]}
+    assert listed == {api.parties["producer"], gas}

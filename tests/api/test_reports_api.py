@@ -797,3 +797,150 @@ def test_journal_reads_the_ledger_page_by_page_in_any_currency(api: Api) -> None
     check = {r["Valuta"]: r for r in Table(tb, "Quadratura").rows}
     assert num(check["EUR"]["Totale dare"]) == euro and check["EUR"]["Esito"] == "quadra"
     assert num(check["USD"]["Totale avere"]) == Decimal("12.50")
+
+
+# -- configurable provisioning rates ------------------------------------------------------
+
+# One bullet loan per aging bucket as of AS_OF (no payment: days count from the first
+# due date, one month after disbursement), plus a current loan restructured.
+HAND_BOOK = [("10000.00", "2026-06-01", "current"),   # due 1 July
+             ("20000.01", "2026-05-10", "1-30"),      # due 10 June: 20 days
+             ("30000.03", "2026-04-20", "31-60"),     # due 20 May: 41 days
+             ("12345.67", "2026-03-25", "61-90"),     # due 25 April: 66 days
+             ("25000.00", "2026-02-15", "90+")]       # due 15 March: 107 days
+CUSTOM = "1.5,12.25,30,66.67,100"  # percent, for current, 1-30, 31-60, 61-90, 90+
+CUSTOM_RATES = dict(zip(("current", "1-30", "31-60", "61-90", "90+"),
+                        (Decimal(p) / 100 for p in CUSTOM.split(",")), strict=True))
+
+
+def hand_built_book(api: Api) -> None:
+    lender, _ = lender_and_pool(api, "200000.00")
+    for principal, on, _bucket in HAND_BOOK:
+        new_loan(api, lender, api.parties["producer"], principal, on, method="bullet")
+    restructured = new_loan(api, lender, api.parties["other_producer"], "4999.99",
+                            "2026-06-05")
+    api.ok(api.post(f"/api/loans/{restructured['id']}/reschedule", {
+        "date": "2026-06-20", "note": "grandinata", "added_grace_periods": 1}))
+
+
+def custom_allowance() -> dict[str, Decimal]:
+    """Outstanding × rate per loan, half-even to the cent, summed per bucket, by hand:
+    current 10,000.00 × 1.5% = 150.00 and 4,999.99 × 1.5% = 74.99985 -> 75.00;
+    20,000.01 × 12.25% = 2,450.001225 -> 2,450.00; 30,000.03 × 30% = 9,000.009 -> 9,000.01;
+    12,345.67 × 66.67% = 8,230.858189 -> 8,230.86; 25,000.00 × 100% = 25,000.00."""
+    out = defaultdict(lambda: ZERO)
+    for principal, _on, b in [*HAND_BOOK, ("4999.99", "", "current")]:
+        out[b] += cent(Decimal(principal) * CUSTOM_RATES[b])
+    assert dict(out) == {"current": Decimal("225.00"), "1-30": Decimal("2450.00"),
+                         "31-60": Decimal("9000.01"), "61-90": Decimal("8230.86"),
+                         "90+": Decimal("25000.00")}
+    return dict(out)
+
+
+def info_parameters(wb: Workbook) -> dict[str, Any]:
+    return {r[0]: r[1] for r in wb["Info"].iter_rows(values_only=True) if r and r[0]}
+
+
+def test_portfolio_with_custom_provisioning_rates(api: Api) -> None:
+    hand_built_book(api)
+    expected = custom_allowance()
+    total = sum(expected.values(), ZERO)
+    assert total == Decimal("44905.87")
+    wb, _ = workbook(api, f"/api/reports/portfolio.xlsx?as_of={AS_OF}&provisioning={CUSTOM}")
+    summary = {r["Indicatore"]: r for r in Table(wb, "Sintesi").rows}
+    assert money(summary["Accantonamento per perdite"]["Importo"]) == total
+    par30 = Decimal("30000.03") + Decimal("12345.67") + Decimal("25000.00") \
+        + Decimal("4999.99")  # > 30 days, plus the restructured loan
+    assert money(summary["PAR30"]["Importo"]) == par30
+    assert num(summary["Copertura del rischio (accantonamento / PAR30)"]["Rapporto"]) == \
+        ratio(total, par30)
+    labels = {"In regola": "current", "1–30 giorni": "1-30", "31–60 giorni": "31-60",
+              "61–90 giorni": "61-90", "oltre 90 giorni": "90+"}
+    aging = {labels[r["Fascia di ritardo"]]: r for r in Table(wb, "Anzianità scaduto").rows}
+    for b, allowance in expected.items():
+        assert num(aging[b]["Aliquota accantonamento"]) == CUSTOM_RATES[b], b
+        assert money(aging[b]["Accantonamento"]) == allowance, b
+    loans = Table(wb, "Prestiti").rows
+    assert sum((money(r["Accantonamento"]) for r in loans), ZERO) == total
+    assert {num(r["Aliquota accantonamento"]) for r in loans} == set(CUSTOM_RATES.values())
+    assert info_parameters(wb)["provisioning_percent"] == \
+        "current: 1.5%, 1-30: 12.25%, 31-60: 30%, 61-90: 66.67%, 90+: 100%"
+
+    # Without the parameter: the default rates, stated on the Info sheet too.
+    wb, _ = workbook(api, f"/api/reports/portfolio.xlsx?as_of={AS_OF}")
+    default = sum((cent(Decimal(p) * RATES[b]) for p, _on, b in HAND_BOOK), ZERO)
+    assert default == Decimal("2000.00") + Decimal("7500.01") + Decimal("6172.84") \
+        + Decimal("25000.00")  # 6,172.835 -> 6,172.84 (half-even)
+    summary = {r["Indicatore"]: r for r in Table(wb, "Sintesi").rows}
+    assert money(summary["Accantonamento per perdite"]["Importo"]) == default
+    assert info_parameters(wb)["provisioning_percent"] == \
+        "current: 0%, 1-30: 10%, 31-60: 25%, 61-90: 50%, 90+: 100%"
+
+    # The same rates on the aging sheet as Parquet; spaces after the commas are fine.
+    r = api.get(f"/api/reports/portfolio.parquet?as_of={AS_OF}&sheet=aging"
+                "&provisioning=1.5, 12.25, 30, 66.67, 100")
+    assert r.status_code == 200, r.text
+    frame = pl.read_parquet(io.BytesIO(r.content))
+    assert frame["allowance"].sum() == total
+
+    # The listing names the parameter for the portfolio only.
+    listing = {i["name"]: i for i in api.ok(api.get("/api/reports"))["items"]}
+    params = {p["name"]: p for p in listing["portfolio"]["parameters"]}
+    assert params["provisioning"]["kind"] == "percentages"
+    assert not params["provisioning"]["required"]
+    assert all("provisioning" not in [p["name"] for p in i["parameters"]]
+               for name, i in listing.items() if name != "portfolio")
+
+
+@pytest.mark.parametrize("query", [
+    "provisioning=0,10,25,50",              # four rates
+    "provisioning=0,10,25,50,100,100",      # six
+    "provisioning=0,10,25,50,100.01",       # over 100
+    "provisioning=0,10,25,50,101",
+    "provisioning=0,-10,25,50,100",         # negative
+    "provisioning=0,10.125,25,50,100",      # three decimals
+    "provisioning=0,10,25,50,1e2",
+    "provisioning=0,10,,50,100",            # one missing
+    "provisioning=0;10;25;50;100",
+    "provisioning=0,10%,25,50,100",
+    "provisioning=",
+    "provisioning=0,10,25,50,NaN",
+])
+def test_bad_provisioning_is_refused(api: Api, query: str) -> None:
+    r = api.get(f"/api/reports/portfolio.xlsx?as_of={AS_OF}&{query}")
+    assert r.status_code == 422, (query, r.text)
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in r.json()["errors"]] == ["provisioning"], r.json()
+
+
+def test_provisioning_only_for_the_portfolio(api: Api) -> None:
+    for path in ("arrears.xlsx", "guarantees.csv", "journal.csv", "trial-balance.xlsx"):
+        r = api.get(f"/api/reports/{path}?provisioning=0,10,25,50,100")
+        assert r.status_code == 422, (path, r.text)
+        assert [e["field"] for e in r.json()["errors"]] == ["provisioning"], r.json()
+        assert "not a parameter" in r.json()["errors"][0]["message"]
+
+
+def test_cli_provisioning_flag(api: Api, db_url: tuple[str, str | None], tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.cli import main
+
+    hand_built_book(api)
+    url, schema = db_url
+    if schema:
+        url = f"{url}?options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("FILIERA_DATABASE_URL", url)
+    monkeypatch.setenv("FILIERA_SECRET_KEY", "cli-test-" + "x" * 40)
+    out = tmp_path / "portfolio.xlsx"
+    assert main(["report", "portfolio", "--as-of", AS_OF, "--provisioning", CUSTOM,
+                 "--out", str(out)]) == 0
+    wb = load_workbook(out)
+    summary = {r["Indicatore"]: r for r in Table(wb, "Sintesi").rows}
+    assert money(summary["Accantonamento per perdite"]["Importo"]) == \
+        sum(custom_allowance().values(), ZERO)
+    assert info_parameters(wb)["provisioning_percent"].startswith("current: 1.5%, 1-30: 12.25%")
+    bad = tmp_path / "bad.xlsx"
+    assert main(["report", "portfolio", "--provisioning", "0,10,25,50",
+                 "--out", str(bad)]) == 2
+    assert main(["report", "arrears", "--provisioning", CUSTOM, "--out", str(bad)]) == 2
+    assert not bad.exists()
