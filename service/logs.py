@@ -70,9 +70,11 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
-            access_log.info("request", extra={"fields": {
-                "method": scope.get("method"), "path": scope.get("path"), "status": status,
-                "ms": round((time.perf_counter() - started) * 1000, 2)}})
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info("request", extra={"fields": {
+                    "method": scope.get("method"), "path": scope.get("path"),
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2)}})
             request_id_var.reset(token)
 
     return middleware
