@@ -1,0 +1,40 @@
+"""Structured logs: a request id per request, echoed to the client; no secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from service.logs import JsonFormatter
+from tests.api.conftest import PASSWORD, Api
+
+
+def test_request_id_is_returned_and_logged_without_secrets(api: Api) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("filiera")
+    logger.addHandler(handler)
+    try:
+        r = api.client.post("/api/auth/token", json={"username": "officer",
+                                                     "password": PASSWORD},
+                            headers={"X-Request-ID": "abc-123"})
+        assert r.headers["x-request-id"] == "abc-123"
+        other = api.get("/api/me")
+        assert len(other.headers["x-request-id"]) == 32
+    finally:
+        logger.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    token_line = next(x for x in lines if x.get("path") == "/api/auth/token")
+    assert token_line["request_id"] == "abc-123" and token_line["status"] == 200
+    text = stream.getvalue()
+    assert PASSWORD not in text and r.json()["access_token"] not in text
+
+
+def test_formatter_redacts_secret_fields() -> None:
+    record = logging.LogRecord("filiera.x", logging.INFO, __file__, 1, "login", None, None)
+    record.fields = {"password": "hunter2", "authorization": "Bearer x", "user": "anna"}
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["password"] == "[redacted]" and entry["authorization"] == "[redacted]"
+    assert entry["user"] == "anna"
