@@ -59,7 +59,6 @@ from reports.workbook import (
     StreamSheet,
     export_frame,
     write_parquet,
-    write_xlsx,
     write_xlsx_streaming,
 )
 from service import lending
@@ -1254,11 +1253,11 @@ def _stream_frames(columns: Sequence[ColumnSpec], rows: Iterable[Sequence[object
 
 def write_report(built: Report | StreamedReport, req: ReportRequest, out: IO[bytes]) -> None:
     """Write the report in the request's format to a binary file (seekable for XLSX)."""
-    streamed = isinstance(built, StreamedReport)
     report = built.report if isinstance(built, StreamedReport) else built
     if req.fmt == "xlsx":
-        writer = write_xlsx_streaming if streamed or req.info.streaming else write_xlsx
-        writer(report, out, req.lang)
+        # Write-only mode for every workbook: same content (styles, filters, totals,
+        # charts), lower memory, and within 1.3x of a bare openpyxl write (bench/reports.py).
+        write_xlsx_streaming(report, out, req.lang)
         return
     sheet = pick_sheet(report, req.sheet)
     if isinstance(sheet, ReportSheet):
