@@ -12,7 +12,8 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert, select
 
 from ledger.repayments import arrears
-from ledger.schedules import build_schedule
+from ledger.schedules import LoanTerms, build_schedule
 from service import lending
 from service.db import make_engine, read_tx, write_tx
 from service.migrate import upgrade
@@ -30,8 +31,14 @@ from service.tables import loan_events, loans, parties, pools
 AS_OF = date(2027, 3, 1)
 
 
-def seed(engine: Any, count: int) -> None:
-    """``count`` active 24-month loans, each with 0 to 12 repayments recorded."""
+def seed(engine: Any, count: int, mix: str = "prepaying") -> None:
+    """``count`` active 24-month loans, each with 0 to 12 repayments recorded.
+
+    ``prepaying``: every payment is principal / 20, a little more than the installment,
+    so each one ends in an early repayment that recomputes the rest of the schedule (the
+    costly path). ``typical``: payments of the installment, most on the due date, some up
+    to 40 days late, one in ten partial (half the installment).
+    """
     rng = random.Random(7)
     now = datetime.now(UTC)
     lender, producer, pool = (str(uuid.uuid4()) for _ in range(3))
@@ -56,12 +63,24 @@ def seed(engine: Any, count: int) -> None:
                 "status": "active", "disbursed_on": start, "restructured": False,
                 "created_at": now})
             monthly = principal // 20
+            if mix == "typical":
+                row = loan_rows[-1]
+                first = build_schedule(LoanTerms(
+                    principal=Decimal(principal) / 100, annual_rate=Decimal(row["annual_rate"]),
+                    term_months=24, method="french", frequency="monthly", grace_periods=0,
+                    disbursement_date=start))[0]
+                monthly = int(first.payment * 100)
             for k in range(rng.randrange(0, 13)):
+                due = date(start.year + (start.month + k) // 12, (start.month + k) % 12 + 1,
+                           start.day)
+                amount = monthly
+                if mix == "typical":
+                    due += timedelta(days=rng.choice([0] * 8 + [rng.randrange(1, 41)] * 2))
+                    amount = monthly // 2 if rng.random() < 0.1 else monthly
                 events.append({
                     "id": str(uuid.uuid4()), "loan_id": loan_id, "kind": "repayment",
-                    "value_date": date(start.year + (start.month + k) // 12,
-                                       (start.month + k) % 12 + 1, start.day),
-                    "amount_minor": monthly, "payer_kind": "borrower", "recorded_at": now})
+                    "value_date": due, "amount_minor": amount, "payer_kind": "borrower",
+                    "recorded_at": now})
         conn.execute(insert(loans), loan_rows)
         conn.execute(insert(loan_events), events)
 
@@ -116,14 +135,17 @@ def main() -> None:
     import loans_schedules
 
     loans_schedules.main()
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{tmp}/bench.db")
-        upgrade(engine)
-        seed(engine, args.loans)
-        base = baseline_query(engine)
-        seconds, count, overdue, phases = arrears_from_db(engine)
+    for mix in ("prepaying", "typical"):
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = make_engine(f"sqlite:///{tmp}/bench.db")
+            upgrade(engine)
+            seed(engine, args.loans, mix)
+            base = baseline_query(engine)
+            seconds, count, overdue, phases = arrears_from_db(engine)
+            engine.dispose()
         print()
-        print(f"| arrears as of {AS_OF} (SQLite) | loans | seconds | loans/s |")
+        print(f"| arrears as of {AS_OF} (SQLite, {mix} payments) | loans | seconds "
+              "| loans/s |")
         print("|---|---|---|---|")
         print(f"| read rows only (baseline) | {count:,} | {base:.3f} | {count / base:,.0f} |")
         for name, label in [("load", "load rows + group by loan"),
@@ -135,7 +157,6 @@ def main() -> None:
         print(f"| load + replay + arrears | {count:,} | {seconds:.3f} | "
               f"{count / seconds:,.0f} |")
         print(f"\n{overdue:,} of {count:,} loans have something overdue.")
-
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
