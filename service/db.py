@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, select
 from sqlalchemy.engine import make_url
 
 
@@ -73,6 +73,16 @@ def _configure_sqlite(engine: Engine) -> None:
         # writes can fail with SQLITE_BUSY instead of waiting its turn.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def lock_row(conn: Connection, table: Table, key: str, column: str = "id") -> Any:
+    """The row, locked until the transaction ends (``SELECT ... FOR UPDATE`` on
+    PostgreSQL; SQLite's write transactions are already serialized by BEGIN IMMEDIATE).
+
+    Operations that read an instrument's state and then write from it lock its row
+    first, so two concurrent commands on one loan, prepayment or fund never both work
+    from the same stale state."""
+    return conn.execute(select(table).where(table.c[column] == key).with_for_update()).first()
 
 
 @contextmanager

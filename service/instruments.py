@@ -24,6 +24,7 @@ from ledger.store import LedgerStore
 from ledger.transfers import Transfer, TransferFlag, post_pending_of, void_pending_of
 from service import lending
 from service.common import now_utc
+from service.db import lock_row
 from service.errors import Conflict, NotFound
 from service.ledger_ops import ensure_accounts, post
 from service.party_hooks import register, register_loan_repaid
@@ -83,6 +84,7 @@ def set_capacity(conn: Connection, party_id: str, amount: int, username: str,
                  op_id: str) -> None:
     """Move the capacity account by the difference (lowering below what is pledged is
     refused by the account's limit, which counts pending pledges)."""
+    lock_row(conn, parties, party_id)  # one capacity change per guarantor at a time
     st = store(conn)
     ensure_accounts(conn, st, pledge_specs(party_id))
     current = capacity_of(conn, party_id)
@@ -123,10 +125,10 @@ def create_guarantee(conn: Connection, ctx: Any, *, guarantee_id: str, loan_id: 
                      guarantor_id: str, amount: int, username: str) -> Any:
     from service.errors import invalid
 
-    loan = conn.execute(select(loans).where(loans.c.id == loan_id)).first()
+    loan = lock_row(conn, loans, loan_id)
     if loan is None:
         raise invalid("loan_id", "no loan with this id")
-    guarantor = conn.execute(select(parties).where(parties.c.id == guarantor_id)).first()
+    guarantor = lock_row(conn, parties, guarantor_id)
     if guarantor is None or guarantor.kind not in ("gas", "person", "producer"):
         raise invalid("guarantor_id", "no GAS, person or producer with this id")
     if guarantor_id == loan.borrower_id:
@@ -152,6 +154,8 @@ def create_guarantee(conn: Connection, ctx: Any, *, guarantee_id: str, loan_id: 
 
 
 def release_guarantee(conn: Connection, row: Any, op_id: str, on: date | None) -> Any:
+    lock_row(conn, loans, row.loan_id)  # calls and releases of one loan's pledges in turn
+    row = get_guarantee(conn, row.id)
     if row.status != "active":
         raise Conflict("already_released", f"the guarantee is {row.status}")
     st = store(conn)
@@ -310,6 +314,7 @@ def create_prepayment(conn: Connection, ctx: Any, *, prepayment_id: str, produce
 
 def record_delivery(conn: Connection, row: Any, delivery_id: str, on: date,
                     quantity: Decimal, username: str) -> Any:
+    row = lock_row(conn, prepayments, row.id)
     state = p_rules.PrepaymentState(row.amount_minor, row.delivered_minor,
                                     closed=row.status == "closed")
     value = p_rules.delivery_value(quantity, row.unit_price_minor)
@@ -338,6 +343,7 @@ def record_delivery(conn: Connection, row: Any, delivery_id: str, on: date,
 
 def close_prepayment(conn: Connection, ctx: Any, row: Any, op_id: str, on: date,
                      new_expires_on: date | None, username: str) -> dict[str, Any]:
+    row = lock_row(conn, prepayments, row.id)
     state = p_rules.PrepaymentState(row.amount_minor, row.delivered_minor,
                                     closed=row.status == "closed")
     try:
@@ -438,6 +444,7 @@ def fund_state(conn: Connection, fund: Any) -> fund_rules.FundState:
 def contribute(conn: Connection, *, contribution_id: str, fund: Any, gas_id: str, amount: int,
                on: date, earmark_producer_id: str | None, note: str | None,
                basis: dict[str, Any] | None, username: str) -> Any:
+    lock_row(conn, funds, fund.id)
     st = store(conn)
     target = account_id("fund", fund.id)
     specs = [account("gas-external", gas_id, party_id=gas_id)]
@@ -461,6 +468,9 @@ def payout(conn: Connection, ctx: Any, *, payout_id: str, fund: Any, producer_id
     earmarked for another producer."""
     from service.loans_api import record_payment
 
+    lock_row(conn, funds, fund.id)  # the payout plan is made from the balances it reads
+    if loan is not None:
+        loan = lock_row(conn, loans, loan.id)
     state = fund_state(conn, fund)
     try:
         plan = fund_rules.plan_payout(state, producer_id, amount)

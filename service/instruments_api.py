@@ -373,7 +373,7 @@ class LoanGuaranteeController(Controller):
         assert on is not None
 
         def action(conn: Connection) -> tuple[int, Any]:
-            loan = visible_loan(conn, principal, lid)
+            loan = visible_loan(conn, principal, lid, lock=True)
             principal.require("officer")
 
             def run() -> tuple[int, Any]:
@@ -404,7 +404,7 @@ class LoanGuaranteeController(Controller):
         assert on is not None
 
         def action(conn: Connection) -> tuple[int, Any]:
-            loan = visible_loan(conn, principal, lid)
+            loan = visible_loan(conn, principal, lid, lock=True)
             principal.require("officer")
 
             def run() -> tuple[int, Any]:

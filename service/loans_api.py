@@ -31,6 +31,7 @@ from service.common import (
     rfc3339,
 )
 from service.context import AppContext
+from service.db import lock_row
 from service.errors import Conflict, Errors, NotFound, invalid
 from service.idempotency import once
 from service.ledger_api import store_of
@@ -205,8 +206,11 @@ def pool_json(conn: Connection, ctx: AppContext, row: Any) -> dict[str, Any]:
             "lent": money_out(lent), "created_at": rfc3339(row.created_at)}
 
 
-def visible_loan(conn: Connection, principal: Principal, loan_id: str) -> Any:
-    row = conn.execute(select(loans).where(loans.c.id == loan_id)).first()
+def visible_loan(conn: Connection, principal: Principal, loan_id: str, *,
+                 lock: bool = False) -> Any:
+    """The loan if the user may see it, else 404; ``lock`` for commands that change it."""
+    row = (lock_row(conn, loans, loan_id) if lock
+           else conn.execute(select(loans).where(loans.c.id == loan_id)).first())
     if row is None:
         raise NotFound("loan")
     if principal.is_staff:
@@ -625,7 +629,7 @@ class LoanController(Controller):
         assert on is not None
 
         def action(conn: Connection) -> tuple[int, Any]:
-            row = visible_loan(conn, principal, lid)
+            row = visible_loan(conn, principal, lid, lock=True)
             principal.require("officer")
 
             def run() -> tuple[int, Any]:
@@ -652,7 +656,7 @@ class LoanController(Controller):
         assert on is not None
 
         def action(conn: Connection) -> tuple[int, Any]:
-            row = visible_loan(conn, principal, lid)
+            row = visible_loan(conn, principal, lid, lock=True)
             principal.require("officer")
 
             def run() -> tuple[int, Any]:
@@ -689,7 +693,7 @@ class LoanController(Controller):
         assert on is not None
 
         def action(conn: Connection) -> tuple[int, Any]:
-            row = visible_loan(conn, principal, lid)
+            row = visible_loan(conn, principal, lid, lock=True)
             principal.require("officer")
 
             def run() -> tuple[int, Any]:
@@ -728,7 +732,7 @@ class LoanController(Controller):
         assert on is not None
 
         def action(conn: Connection) -> tuple[int, Any]:
-            row = visible_loan(conn, principal, lid)
+            row = visible_loan(conn, principal, lid, lock=True)
             principal.require("officer")
 
             def run() -> tuple[int, Any]:
@@ -779,6 +783,7 @@ def create_loan_row(conn: Connection, ctx: AppContext, *, loan_id: str, borrower
 
 def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date,
                   username: str) -> Any:
+    row = lock_row(conn, loans, row.id)
     if row.status != "approved":
         raise Conflict("already_disbursed", f"the loan is already {row.status}")
     if row.first_due_date is not None and row.first_due_date <= on:
@@ -813,7 +818,11 @@ def record_payment(conn: Connection, ctx: AppContext, row: Any, op_id: str, amou
                    payer_ref: str | None = None, params: dict[str, Any] | None = None,
                    prefix: list[Transfer] | None = None, note: str | None = None
                    ) -> tuple[dict[str, Any], Any]:
-    """Record a payment towards the loan and book it (and any correction it causes)."""
+    """Record a payment towards the loan and book it (and any correction it causes).
+
+    The loan's row is locked first: the booking is computed from every operation and
+    transfer of the loan, which a concurrent payment must not change meanwhile."""
+    row = lock_row(conn, loans, row.id)
     # A written-off loan still takes money: it is booked as recovery.
     if row.status not in ("active", "written_off"):
         raise Conflict("loan_not_active", f"the loan is {row.status}")
