@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import msgspec
@@ -103,6 +104,9 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> Lites
 
     def on_startup(app: Litestar) -> None:
         start_services(ctx)
+        # Everything built at start-up lives as long as the app: keep it out of the
+        # cyclic collector's scans, which otherwise stall requests for tens of ms.
+        gc.freeze()
 
     def on_shutdown(app: Litestar) -> None:
         stop_services(ctx)

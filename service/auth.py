@@ -7,6 +7,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -110,6 +111,16 @@ def issue_token(principal: Principal, secret: str, ttl_seconds: int) -> str:
 
 
 def read_token(token: str, secret: str) -> Principal:
+    principal, expires = _verified(token, secret)
+    if time.time() >= expires:
+        raise Unauthorized("the token has expired; ask for a new one")
+    return principal
+
+
+@lru_cache(maxsize=4096)
+def _verified(token: str, secret: str) -> tuple[Principal, int]:
+    """Check a token's signature and claims once; a token never changes, so a valid one
+    is remembered with its expiry (checked on every use) and an invalid one is not."""
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"],
                             options={"require": ["exp", "sub", "role"]})
@@ -119,7 +130,8 @@ def read_token(token: str, secret: str) -> Principal:
         raise Unauthorized("invalid token") from None
     if claims.get("role") not in ROLES:
         raise Unauthorized("invalid token")
-    return Principal(str(claims["sub"]), str(claims["role"]), claims.get("party_id"))
+    return Principal(str(claims["sub"]), str(claims["role"]), claims.get("party_id")), \
+        int(claims["exp"])
 
 
 class LoginLimiter:
