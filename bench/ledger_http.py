@@ -172,6 +172,69 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
+def bench_service(tmpdir: Path, db: str, label: str, args: argparse.Namespace
+                  ) -> list[tuple[str, int, float, float, float]]:
+    """The service's transfer endpoint on one database (migrated, one officer)."""
+    rows: list[tuple[str, int, float, float, float]] = []
+    (tmpdir / "service_app.py").write_text(SERVICE_APP)
+    env = {"FILIERA_DATABASE_URL": db, "BENCH_DB": db, "FILIERA_VAR_DIR": str(tmpdir)}
+    subprocess.run([PY, "-m", "service.cli", "db", "upgrade"], env={**os.environ, **env},
+                   cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([PY, "-m", "service.cli", "user", "add", "bench", "--role", "officer"],
+                   input="bench-password\n", text=True, env={**os.environ, **env},
+                   cwd=ROOT, check=True, capture_output=True)
+    proc, base = serve(tmpdir, "service_app", env)
+    try:
+        token = httpx.post(base + "/api/auth/token", json={
+            "username": "bench", "password": "bench-password"}).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        ids = []
+        for code in ("cassa", "fornitori"):
+            r = httpx.post(base + "/api/ledger/accounts", headers=headers,
+                           json={"code": code, "currency": "EUR"})
+            ids.append(r.json()["id"])
+        accounts = (ids[0], ids[1])
+        url = base + "/api/ledger/transfers"
+        if shutil.which("wrk"):
+            n, rate, p50, p99 = wrk_run(base, "/api/ledger/transfers", token, accounts,
+                                        tmpdir, args.seconds)
+            rows.append((f"{label}: POST /api/ledger/transfers, wrk 32 connections x 1 transfer",
+                         n, rate, p50, p99))
+        secs, lat = spread(url, headers, args.threads, args.requests, 1, accounts)
+        n = args.threads * args.requests
+        rows.append((f"{label}: POST /api/ledger/transfers, 32 Python clients x 1 transfer", n,
+                     n / secs, pct(lat, 0.5), pct(lat, 0.99)))
+        secs, lat = clients(url, headers, 1, 20, 1000, accounts)
+        rows.append((f"{label}: POST /api/ledger/transfers, 1 client x 1,000 transfers", 20_000,
+                     20_000 / secs, pct(lat, 0.5), pct(lat, 0.99)))
+        report = httpx.get(base + "/api/ledger/verify", headers=headers, timeout=60).json()
+        assert report["ok"], report
+    finally:
+        proc.terminate()
+        proc.wait()
+    return rows
+
+
+def bench_postgres(url: str, args: argparse.Namespace
+                   ) -> list[tuple[str, int, float, float, float]]:
+    """The same rows on a fresh PostgreSQL database, dropped afterwards."""
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"filiera_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(make_url(url).set(drivername="postgresql+psycopg"),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = make_url(url).set(database=name).render_as_string(hide_password=False)
+            return bench_service(Path(tmp), db, "PostgreSQL", args)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=32)
@@ -182,15 +245,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         (tmpdir / "bare_app.py").write_text(BARE_APP)
-        (tmpdir / "service_app.py").write_text(SERVICE_APP)
         db = f"sqlite:///{tmpdir / 'bench.db'}"
-        env = {"FILIERA_DATABASE_URL": db, "BENCH_DB": db, "FILIERA_VAR_DIR": tmp}
-        subprocess.run([PY, "-m", "service.cli", "db", "upgrade"], env={**os.environ, **env},
-                       cwd=ROOT, check=True, capture_output=True)
-        subprocess.run([PY, "-m", "service.cli", "user", "add", "bench", "--role", "officer"],
-                       input="bench-password\n", text=True, env={**os.environ, **env},
-                       cwd=ROOT, check=True, capture_output=True)
-
+        env = {"FILIERA_VAR_DIR": tmp}
         proc, base = serve(tmpdir, "bare_app", env)
         try:
             a = (str(uuid.uuid4()), str(uuid.uuid4()))
@@ -206,36 +262,11 @@ def main() -> None:
             proc.terminate()
             proc.wait()
 
-        proc, base = serve(tmpdir, "service_app", env)
-        try:
-            token = httpx.post(base + "/api/auth/token", json={
-                "username": "bench", "password": "bench-password"}).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            ids = []
-            for code in ("cassa", "fornitori"):
-                r = httpx.post(base + "/api/ledger/accounts", headers=headers,
-                               json={"code": code, "currency": "EUR"})
-                ids.append(r.json()["id"])
-            accounts = (ids[0], ids[1])
-            url = base + "/api/ledger/transfers"
-            if shutil.which("wrk"):
-                n, rate, p50, p99 = wrk_run(base, "/api/ledger/transfers", token, accounts,
-                                            tmpdir, args.seconds)
-                rows.append(("POST /api/ledger/transfers, wrk 32 connections x 1 transfer",
-                             n, rate, p50, p99))
-            secs, lat = spread(url, headers, args.threads, args.requests, 1, accounts)
-            n = args.threads * args.requests
-            rows.append(("POST /api/ledger/transfers, 32 Python clients x 1 transfer", n,
-                         n / secs, pct(lat, 0.5), pct(lat, 0.99)))
-            secs, lat = clients(url, headers, 1, 20, 1000, accounts)
-            rows.append(("POST /api/ledger/transfers, 1 client x 1,000 transfers", 20_000,
-                         20_000 / secs, pct(lat, 0.5), pct(lat, 0.99)))
-            report = httpx.get(base + "/api/ledger/verify", headers=headers, timeout=60).json()
-            assert report["ok"], report
-        finally:
-            proc.terminate()
-            proc.wait()
-    print("| HTTP path (SQLite) | transfers | transfers/s | p50 ms | p99 ms |")
+        rows += bench_service(tmpdir, db, "SQLite", args)
+    pg_url = os.environ.get("FILIERA_BENCH_POSTGRES_URL")
+    if pg_url:
+        rows += bench_postgres(pg_url, args)
+    print("| HTTP path | transfers | transfers/s | p50 ms | p99 ms |")
     print("|---|---|---|---|---|")
     for name, n, rate, p50, p99 in rows:
         print(f"| {name} | {n:,} | {rate:,.0f} | {p50:.1f} | {p99:.1f} |")
