@@ -175,8 +175,3 @@ async def authenticated(connection: ASGIConnection[Any, Any, Any, Any],
         raise Unauthorized("send 'Authorization: Bearer <token>' (POST /api/auth/token)")
     ctx = connection.app.state.ctx
     connection.state.principal = read_token(token.strip(), ctx.settings.secret_key)
-
-
-def current_principal(request: Any) -> Principal:
-    principal: Principal = request.state.principal
-    return principal

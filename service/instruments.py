@@ -23,7 +23,7 @@ from ledger.shares import share_cap
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer, TransferFlag, post_pending_of, void_pending_of
 from service import lending
-from service.common import now_utc
+from service.common import money_out, now_utc
 from service.db import lock_row
 from service.errors import Conflict, NotFound
 from service.ledger_ops import ensure_accounts, post
@@ -387,7 +387,7 @@ def close_prepayment(conn: Connection, ctx: Any, row: Any, op_id: str, on: date,
 
     on_prepayment_closed(conn, get_prepayment(conn, row.id))
     settlement_json: dict[str, Any] = {"kind": settlement.kind,
-                                       "amount": lending.money_json(amount)}
+                                       "amount": money_out(amount)}
     if new_id:
         settlement_json["new_prepayment_id"] = new_id
     return settlement_json

@@ -433,9 +433,3 @@ def borrower_total(conn: Connection, borrower_id: str) -> int:
 def party_row(conn: Connection, party_id: str) -> Any:
     return conn.execute(select(parties).where(parties.c.id == party_id)).first()
 
-
-
-def money_json(minor: int) -> dict[str, str]:
-    from service.common import money_out
-
-    return money_out(minor)
