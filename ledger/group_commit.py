@@ -70,7 +70,8 @@ class GroupCommitWriter:
         return await asyncio.wrap_future(self.submit_future(transfers, now))
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop taking batches, write those already queued, stop the thread."""
+        """Stop taking batches, write those already queued, stop the thread (``timeout``
+        in seconds)."""
         with self._cond:
             self._closed = True
             self._cond.notify()

@@ -16,7 +16,8 @@ class MatchingConfig:
                  + w_idle * idle + w_interest * interest + w_record * record)
                 / (w_coverage + w_tie + w_proximity + w_idle + w_interest + w_record)
 
-    rounded to 4 decimals, so it always lies in [0, 1].
+    rounded to 4 decimals, so it always lies in [0, 1]. Weights, scores and distances
+    are floats on purpose: they rank sources and are never money (amounts stay cents).
     """
 
     # --- scoring weights (the one weighted sum) ---

@@ -1,4 +1,4 @@
-"""Great-circle distances (haversine) between parties' coordinates."""
+"""Great-circle distances (haversine) between parties' coordinates (floats: km, not money)."""
 
 from __future__ import annotations
 

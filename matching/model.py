@@ -116,6 +116,8 @@ class LimitModel:
         self._var_limit, self._row_limit = var_limit, row_limit
         self._limits: dict[tuple[int, int], Limit] = {}
         self.eligible = eligible
+        # HiGHS objective values (weight x EUR, floats for reporting only; the plan's
+        # amounts are integer cents).
         self.lp_bound: float | None = None  # LP optimum with every match switch relaxed
         self.lp_value: float | None = None  # LP optimum with the switches of the plan kept
         self.lp_solves = 0  # HiGHS runs, and the seconds they took
