@@ -164,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `filiera match ID | head`: the reader left early
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

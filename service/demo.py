@@ -269,6 +269,56 @@ def load_instruments(conn: Any, engine: Engine, ids: dict[str, str]) -> None:
                            note="cena sociale", basis=None, username="demo")
 
 
+def load_requests(conn: Any, ids: dict[str, str]) -> None:
+    """Three funding requests at different steps, so matching has something to suggest."""
+    from service.common import MoneyIn
+    from service.requests_api import (
+        RequestIn,
+        change_status,
+        get_request,
+        insert_request,
+        request_assessments,
+        request_interests,
+        validate_request,
+    )
+
+    asks = [
+        ("req:caremma", "Cascina Caremma", "15000.00", "mixed", 36,
+         "Nuova cella frigorifera e serra per le verdure invernali",
+         ["GAS Gasabile Milano Isola", "GAS Lambrate Solidale"], None),
+        ("req:orti", "Orti di Brianza", "8000.00", "loan", 48,
+         "Trattore usato e impianto di irrigazione a goccia", ["GAS Monza Centro"],
+         (7, 8)),
+        ("req:cremonese", "Caseificio Cremonese", "12000.00", "prepayment", 24,
+         "Locale di stagionatura per il grana: prefinanziamento delle forme",
+         ["GAS Abbiategrasso Naviglio Grande"], (8, 9)),
+    ]
+    for key, producer, amount, instrument, months, purpose, gas_names, scores in asks:
+        values = validate_request(RequestIn(
+            id=demo_id(key), producer_id=ids[producer], amount=MoneyIn(amount, "EUR"),
+            purpose=purpose, instrument=instrument, term_months=months,
+            gas_ids=[ids[g] for g in gas_names],
+            social_notes="Filiera corta, lavoro stabile per due persone."))
+        insert_request(conn, values, "demo")
+        if scores is None:
+            continue
+        change_status(conn, get_request(conn, values["id"]), "under_review", "officer",
+                      "visita in azienda fissata")
+        conn.execute(request_assessments.insert().values(
+            id=demo_id(f"{key}:assessment"), request_id=values["id"],
+            economic_score=scores[0], social_score=scores[1],
+            notes="Conti in ordine, forte legame con i GAS", created_at=now_utc(),
+            created_by="officer"))
+        if instrument == "prepayment":
+            change_status(conn, get_request(conn, values["id"]), "approved", "officer",
+                          "delibera del consiglio n. 14")
+            conn.execute(request_interests.insert().values(
+                id=demo_id(f"{key}:interest"), request_id=values["id"],
+                gas_id=ids[gas_names[0]], kind="prepayment", amount_minor=300_000,
+                currency="EUR", note="Possiamo anticipare 3.000 EUR", created_at=now_utc(),
+                created_by="gas.gasabile"))
+
+
 def load_demo_data(engine: Engine, *, if_empty: bool = False, progress: bool = True) -> str:
     with write_tx(engine) as conn:
         count = conn.execute(select(func.count()).select_from(parties)).scalar_one()
@@ -333,6 +383,7 @@ def load_demo_data(engine: Engine, *, if_empty: bool = False, progress: bool = T
             create_user(conn, username, password, role, ids[party] if party else None)
             tick()
         load_instruments(conn, engine, ids)
+        load_requests(conn, ids)
         if progress and sys.stderr.isatty():
             sys.stderr.write("\n")
     lines = [f"demo data loaded: 1 lender, {len(GAS)} GAS, {len(PRODUCERS)} producers, "
