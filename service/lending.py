@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from ledger import lending as postings
 from ledger.chart import account, account_id, leg_id
@@ -35,7 +35,15 @@ from service.common import now_utc
 from service.errors import NotFound
 from service.ledger_ops import ensure_accounts, post
 from service.party_hooks import register
-from service.tables import loan_categories, loan_events, loans, parties, pool_deposits, pools
+from service.tables import (
+    loan_categories,
+    loan_events,
+    loan_installments,
+    loans,
+    parties,
+    pool_deposits,
+    pools,
+)
 
 EUR = "EUR"
 DEFAULT_CATEGORY = "microcredit"
@@ -312,7 +320,75 @@ def rebook(conn: Connection, store: LedgerStore, row: Any, op_id: str,
     batch = postings.close_chain([*prefix, *transfers])
     post(conn, store, batch, {accounts.pool: ("insufficient_funds",
                                               "the pool has not enough money for this")})
+    save_installments(conn, row, state, events)
     return state
+
+
+def save_installments(conn: Connection, row: Any, state: LoanState,
+                      events: Sequence[Any]) -> None:
+    """Keep the replayed schedule beside the journal (derived data: rewritten whole)."""
+    through = replayed_through(row, events)
+    conn.execute(delete(loan_installments).where(loan_installments.c.loan_id == row.id))
+    conn.execute(insert(loan_installments), [installment_row(row.id, s, through)
+                                             for s in state.schedule])
+
+
+REPLAYED_KINDS = (*PAYMENT_KINDS, "restructuring", "write_off", "disbursement")
+
+
+def replayed_through(row: Any, events: Sequence[Any]) -> date:
+    """The latest value date among the operations that shape the schedule."""
+    latest: date = max((e.value_date for e in events if e.kind in REPLAYED_KINDS),
+                       default=row.disbursed_on or row.disbursement_date)
+    return latest
+
+
+def installment_row(loan_id: str, s: InstallmentState, through: date) -> dict[str, Any]:
+    return {"loan_id": loan_id, "number": s.number, "due_date": s.due_date,
+            "principal_minor": cents(s.principal), "interest_minor": cents(s.interest),
+            "paid_principal_minor": cents(s.paid_principal),
+            "paid_interest_minor": cents(s.paid_interest),
+            "penalty_minor": cents(s.penalty), "paid_penalty_minor": cents(s.paid_penalty),
+            "through": through}
+
+
+def portfolio_arrears(conn: Connection, as_of: date) -> dict[str, tuple[int, int]]:
+    """(overdue cents, days past due) of every active loan as of ``as_of``.
+
+    One aggregate query over the kept schedules answers for the loans whose operations
+    all have value dates on or before ``as_of`` and whose category charges no late
+    interest (which accrues by the day); the others are replayed from their operations.
+    """
+    unpaid = (loan_installments.c.principal_minor + loan_installments.c.interest_minor
+              + loan_installments.c.penalty_minor - loan_installments.c.paid_principal_minor
+              - loan_installments.c.paid_interest_minor
+              - loan_installments.c.paid_penalty_minor)
+    late = (loan_installments.c.due_date < as_of) & (unpaid > 0)
+    query = (select(loan_installments.c.loan_id,
+                    func.sum(case((late, unpaid), else_=0)).label("overdue"),
+                    func.min(case((late, loan_installments.c.due_date))).label("oldest"),
+                    func.max(loan_installments.c.through).label("through"))
+             .join(loans, loans.c.id == loan_installments.c.loan_id)
+             .where(loans.c.status == "active")
+             .group_by(loan_installments.c.loan_id))
+    kept = {r.loan_id: r for r in conn.execute(query)}
+    charging = {(r.lender_id, r.name) for r in conn.execute(
+        select(loan_categories.c.lender_id, loan_categories.c.name,
+               loan_categories.c.late_interest_rate))
+        if Decimal(r.late_interest_rate or "0") != 0}
+    out: dict[str, tuple[int, int]] = {}
+    for row in conn.execute(select(loans).where(loans.c.status == "active")):
+        agg = kept.get(row.id)
+        if (agg is not None and agg.through <= as_of
+                and (row.lender_id, row.category) not in charging):
+            oldest = agg.oldest
+            out[row.id] = (int(agg.overdue or 0), (as_of - oldest).days if oldest else 0)
+            continue
+        rate = late_rate_of(conn, row)
+        state = loan_state(row, events_of(conn, row.id), as_of, rate)
+        a = arrears(state.schedule, as_of, late_rate=rate)
+        out[row.id] = (cents(a.overdue_amount), a.days_past_due)
+    return out
 
 
 def record_event(conn: Connection, *, event_id: str, loan_id: str, kind: str, on: date,

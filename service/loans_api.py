@@ -810,6 +810,8 @@ def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: d
     post_batch(conn, store_of(ctx), postings.close_chain(transfers), {
         accounts.pool: ("insufficient_funds",
                         "the pool has not enough money to disburse this loan")})
+    events = lending.events_of(conn, row.id)
+    lending.save_installments(conn, row, lending.loan_state(row, events), events)
     return row
 
 

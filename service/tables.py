@@ -337,3 +337,25 @@ match_rules = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", String(64)),
 )
+
+# -- the replayed schedule of each loan (migration 0009) -----------------------------------
+
+# Derived data, rewritten whenever a loan operation is booked: each installment as the
+# replay of all the loan's operations leaves it. It lets a portfolio's arrears be read
+# with one query; ``filiera verify`` checks it against a fresh replay.
+loan_installments = Table(
+    "loan_installments",
+    metadata,
+    Column("loan_id", String(36), ForeignKey("loans.id"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("due_date", Date, nullable=False),
+    Column("principal_minor", BigInteger, nullable=False),
+    Column("interest_minor", BigInteger, nullable=False),
+    Column("paid_principal_minor", BigInteger, nullable=False),
+    Column("paid_interest_minor", BigInteger, nullable=False),
+    Column("penalty_minor", BigInteger, nullable=False),
+    Column("paid_penalty_minor", BigInteger, nullable=False),
+    # The latest value date among the operations replayed: the rows hold for any date
+    # on or after it.
+    Column("through", Date, nullable=False),
+)

@@ -15,7 +15,15 @@ from ledger import lending as postings
 from ledger.chart import account_id
 from ledger.store import LedgerStore
 from service.db import read_tx
-from service.tables import contributions, funds, guarantees, loans, payouts, prepayments
+from service.tables import (
+    contributions,
+    funds,
+    guarantees,
+    loan_installments,
+    loans,
+    payouts,
+    prepayments,
+)
 
 
 def verify_all(engine: Engine) -> dict[str, Any]:
@@ -48,6 +56,14 @@ def instrument_problems(conn: Connection, store: LedgerStore) -> list[str]:
             for component in postings.COMPONENTS:
                 if parts.get(component) and (event, component) not in booked:
                     problems.append(f"loan {row.id}: event {event} {component} not booked")
+        kept = conn.execute(select(loan_installments).where(
+            loan_installments.c.loan_id == row.id).order_by(loan_installments.c.number)).all()
+        events = lending.events_of(conn, row.id)
+        through = lending.replayed_through(row, events)
+        replayed = [lending.installment_row(row.id, s, through) for s in state.schedule]
+        if [dict(r._mapping) for r in kept] != replayed:
+            problems.append(f"loan {row.id}: the kept schedule differs from the replay of "
+                            "its operations")
         loan_account = store.get_account(conn, accounts.loan)
         balance = loan_account.balance if loan_account else 0
         if balance != state.outstanding:
