@@ -145,16 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
                                 "their timeout (idempotent).")
     exp.set_defaults(func=cmd_ledger_expire)
 
-    import service.matching_cli  # registers "match" and "plan" in _EXTRA_COMMANDS
-    import service.reports_cli  # noqa: F401 - registers "report" in _EXTRA_COMMANDS
+    from service.matching_cli import add_matching_commands
+    from service.reports_cli import add_report_command
 
-    for extra in _EXTRA_COMMANDS:
-        extra(sub)
+    add_matching_commands(sub)
+    add_report_command(sub)
     return parser
-
-
-# Later capabilities (report, match, plan) add their subcommands here.
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,8 +166,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run the imported module, not this __main__ copy: the report, match and plan
-    # subcommands register themselves into ``service.cli._EXTRA_COMMANDS``.
-    from service.cli import main as _main
-
-    raise SystemExit(_main())
+    raise SystemExit(main())

@@ -3,7 +3,8 @@
 Both read the database with an administrator's view (whoever can run them can read the
 database anyway) through the same functions as the HTTP API, so the table and the
 spreadsheet show what ``GET /api/requests/{id}/opportunities`` and
-``POST /api/matching/plan`` answer. Registered through ``service.cli._EXTRA_COMMANDS``.
+``POST /api/matching/plan`` answer. ``service.cli`` adds
+them to the parser.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from sqlalchemy import Engine, select
 
 from ledger.money import minor_to_decimal
 from reports.workbook import ColumnSpec, FormulaNote, Report, ReportSheet, write_xlsx
-from service import cli
 
 ADMIN = ("cli", "admin", None)
 
@@ -250,7 +250,3 @@ def add_matching_commands(sub: argparse._SubParsersAction) -> None:  # type: ign
     p.add_argument("--lang", choices=["it", "en"], default="it",
                    help="language of headers (default: it)")
     p.set_defaults(func=cmd_plan)
-
-
-if add_matching_commands not in cli._EXTRA_COMMANDS:
-    cli._EXTRA_COMMANDS.append(add_matching_commands)

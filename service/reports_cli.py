@@ -1,8 +1,8 @@
 """``filiera report NAME --out FILE [...]``: a report written straight from the database.
 
 The format comes from the file's extension (.xlsx, .csv, .parquet). The command runs with
-an administrator's view (whoever can run it can read the database anyway). Registered
-through ``service.cli._EXTRA_COMMANDS``.
+an administrator's view (whoever can run it can read the database anyway). ``service.cli``
+adds it to the parser.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from reports.catalog import CATALOG, FORMATS
-from service import cli
 
 _FLAGS = (  # (option, query parameter, help)
     ("--as-of", "as_of", "as-of date YYYY-MM-DD (default: today)"),
@@ -84,7 +83,3 @@ def add_report_command(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--italian-csv", action="store_true",
                    help="CSV with ';', decimal comma and DD/MM/YYYY dates")
     p.set_defaults(func=cmd_report)
-
-
-if add_report_command not in cli._EXTRA_COMMANDS:
-    cli._EXTRA_COMMANDS.append(add_report_command)
