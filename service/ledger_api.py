@@ -17,11 +17,11 @@ from sqlalchemy import Column, Connection, DateTime, String, Table, insert, sele
 
 from ledger.accounts import Account, AccountFlag, CreateAccountResult
 from ledger.ids import uuid7
-from ledger.money import MoneyError, format_amount, parse_amount, to_minor_decimal
+from ledger.money import MoneyError, parse_amount, to_minor_decimal
 from ledger.store import LedgerStore
 from ledger.transfers import MAX_BATCH, Transfer, TransferFlag, TransferResult
 from service.auth import Principal
-from service.common import MoneyIn, check_limit, now_utc, path_uuid
+from service.common import MoneyIn, check_limit, money_out, now_utc, path_uuid
 from service.context import AppContext
 from service.errors import Conflict, Errors, NotFound, invalid
 from service.idempotency import once
@@ -57,10 +57,6 @@ class TransferIn(msgspec.Struct, forbid_unknown_fields=True):
     timeout_seconds: int | None = None
 
 
-def money_json(minor: int, currency: str) -> dict[str, str]:
-    return {"amount": format_amount(minor, currency), "currency": currency}
-
-
 def account_out(a: Account) -> dict[str, Any]:
     return {
         "id": a.id,
@@ -68,11 +64,11 @@ def account_out(a: Account) -> dict[str, Any]:
         "currency": a.currency,
         "party_id": a.party_id,
         "flags": sorted(str(f) for f in a.flags),
-        "debits_pending": money_json(a.debits_pending, a.currency),
-        "debits_posted": money_json(a.debits_posted, a.currency),
-        "credits_pending": money_json(a.credits_pending, a.currency),
-        "credits_posted": money_json(a.credits_posted, a.currency),
-        "balance": money_json(a.balance, a.currency),
+        "debits_pending": money_out(a.debits_pending, a.currency),
+        "debits_posted": money_out(a.debits_posted, a.currency),
+        "credits_pending": money_out(a.credits_pending, a.currency),
+        "credits_posted": money_out(a.credits_posted, a.currency),
+        "balance": money_out(a.balance, a.currency),
     }
 
 
@@ -85,7 +81,7 @@ def transfer_out(t: Transfer) -> dict[str, Any]:
         "id": t.id,
         "debit_account_id": t.debit_account_id,
         "credit_account_id": t.credit_account_id,
-        "amount": money_json(t.amount, t.currency),
+        "amount": money_out(t.amount, t.currency),
         "code": t.code,
         "flags": sorted(str(f) for f in t.flags),
         "pending_id": t.pending_id,
