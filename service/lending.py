@@ -24,11 +24,12 @@ from ledger.repayments import (
     Payment,
     Restructuring,
     arrears,
+    initial_state,
     installment_status,
     outstanding_principal,
     replay,
 )
-from ledger.schedules import LoanTerms, build_schedule, summarize
+from ledger.schedules import Installment, LoanTerms, build_schedule, summarize
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer
 from service.common import now_utc
@@ -228,6 +229,7 @@ PAYMENT_KINDS = ("repayment", "guarantee_call", "loss_cover")
 @dataclass(frozen=True)
 class LoanState:
     terms: LoanTerms
+    planned: tuple[Installment, ...]  # the contractual schedule, before any operation
     schedule: tuple[InstallmentState, ...]
     allocations: dict[str, Allocation]
     recoveries: dict[str, int]
@@ -272,7 +274,7 @@ def loan_state(row: Any, events: Sequence[Any], as_of: date | None = None,
     written_off = outstanding if write_off is not None else 0
     debt_left = sum((s.unpaid for s in result.state), Decimal(0))
     return LoanState(
-        terms=terms, schedule=result.state,
+        terms=terms, planned=tuple(schedule), schedule=result.state,
         allocations={ids[key]: a for key, a in result.allocations},
         recoveries=recoveries, written_off=written_off,
         write_off_event=write_off.id if write_off else None,
@@ -430,13 +432,11 @@ def loan_json(row: Any, state: LoanState | None, as_of: date,
     terms = terms_of(row)
     schedule_states: Sequence[InstallmentState]
     if state is None:
-        schedule = build_schedule(terms)
-        from ledger.repayments import initial_state
-
-        schedule_states = initial_state(terms, schedule)
+        planned: Sequence[Installment] = build_schedule(terms)
+        schedule_states = initial_state(terms, planned)
     else:
-        schedule_states = state.schedule
-    summary = summarize(terms, build_schedule(terms))
+        planned, schedule_states = state.planned, state.schedule
+    summary = summarize(terms, planned)
     installments = []
     for s in schedule_states:
         installments.append({

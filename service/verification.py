@@ -41,8 +41,8 @@ def instrument_problems(conn: Connection, store: LedgerStore) -> list[str]:
 
     problems: list[str] = []
     for row in conn.execute(select(loans).where(loans.c.status != "approved")):
-        state = lending.loan_state(row, lending.events_of(conn, row.id),
-                                   late_rate=lending.late_rate_of(conn, row))
+        events = lending.events_of(conn, row.id)
+        state = lending.loan_state(row, events, late_rate=lending.late_rate_of(conn, row))
         accounts = lending.accounts_of(row)
         booked = postings.booked(store.find_transfers(conn, user_data=f"loan:{row.id}"),
                                  accounts)
@@ -58,7 +58,6 @@ def instrument_problems(conn: Connection, store: LedgerStore) -> list[str]:
                     problems.append(f"loan {row.id}: event {event} {component} not booked")
         kept = conn.execute(select(loan_installments).where(
             loan_installments.c.loan_id == row.id).order_by(loan_installments.c.number)).all()
-        events = lending.events_of(conn, row.id)
         through = lending.replayed_through(row, events)
         replayed = [lending.installment_row(row.id, s, through) for s in state.schedule]
         if [dict(r._mapping) for r in kept] != replayed:
