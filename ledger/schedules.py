@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from typing import Any, Literal, TypeVar, get_args
+from decimal import ROUND_HALF_EVEN, Decimal, Inexact, InvalidOperation, localcontext
+from functools import lru_cache
+from typing import Any, Literal, NamedTuple, TypeVar, get_args
 
 from ledger.daycount import add_months, days_30e_360, due_dates
 from ledger.money import MoneyError, check_currency, currency_exponent, quantize, quantum
@@ -43,6 +44,7 @@ __all__ = [
     "TermsError",
     "annuity_payment",
     "build_schedule",
+    "interest_factor",
     "reschedule_remaining",
     "reschedule_rows",
     "restructure",
@@ -69,8 +71,6 @@ _PREC = 50
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
 _Row = TypeVar("_Row")
-# Frozen dataclasses built on internal paths fill their __dict__ directly (see _installment).
-_new = object.__new__
 
 
 class TermsError(ValueError):
@@ -125,8 +125,10 @@ class LoanTerms:
         return due_dates(self.resolved_first_due_date, self.periods, self.months_per_period)
 
 
-@dataclass(frozen=True)
-class Installment:
+class Installment(NamedTuple):
+    """One period of a schedule. A named tuple, not a dataclass: schedules build one per
+    period and a tuple is the cheapest immutable record Python makes (see bench/)."""
+
     number: int
     due_date: date
     principal: Decimal
@@ -224,6 +226,11 @@ def annuity_payment(balance: Decimal, period_rate: Decimal, periods: int, curren
         return quantize(balance * period_rate / (1 - factor), currency)
 
 
+# ``Installment(...)`` through the tuple constructor, without the keyword-argument
+# ``__new__`` the named tuple adds: the amortizing loop builds one per period.
+_tuple_new: Callable[[type[Installment], tuple[Any, ...]], Installment] = tuple.__new__
+
+
 def _installment(
     number: int,
     due_date: date,
@@ -232,17 +239,8 @@ def _installment(
     payment: Decimal,
     balance_after: Decimal,
 ) -> Installment:
-    """``Installment(...)`` without the frozen dataclass's per-field ``__setattr__`` calls
-    (the same fields, in the same order): schedules build one per period."""
-    inst = _new(Installment)
-    fields = inst.__dict__
-    fields["number"] = number
-    fields["due_date"] = due_date
-    fields["principal"] = principal
-    fields["interest"] = interest
-    fields["payment"] = payment
-    fields["balance_after"] = balance_after
-    return inst
+    return _tuple_new(Installment, (number, due_date, principal, interest, payment,
+                                    balance_after))
 
 
 # A row of an amortization: (number, due_date, principal, interest, balance_after,
@@ -308,7 +306,6 @@ def _amortize_loop(
     last = n - 1
     out: list[Any] = []
     append = out.append
-    new = _new
     with localcontext() as ctx:
         ctx.prec = _PREC
         divisor = _HUNDRED * periods_per_year
@@ -361,10 +358,9 @@ def _amortize_loop(
             if keep and balance == 0:
                 return out
 
-        # Amortizing periods before the last: min/max spelled out (same ties as the
-        # builtins). A French installment that is not capped pays (size - interest) +
-        # interest, which is exactly ``size`` when both have the cent's exponent and are
-        # far from the working precision: then ``size`` is reused.
+        # Amortizing periods before the last. A French installment that is not capped
+        # pays (size - interest) + interest, which is exactly ``size`` when both have the
+        # cent's exponent and are far from the working precision: then ``size`` is reused.
         begin = grace if grace > 1 else 1
         if begin < last:
             assert size is not None
@@ -376,38 +372,21 @@ def _amortize_loop(
                 and balance.adjusted() < 30
                 and annual_rate.adjusted() < 5
             )
-            number = first_number + begin
-            for due in dates[begin:last]:
-                interest = (balance * annual_rate / divisor).quantize(q, ROUND_HALF_EVEN)
-                if french:
-                    principal = size - interest
-                    if principal < _ZERO:
-                        principal = balance if balance < _ZERO else _ZERO
-                        payment = principal + interest
-                    elif balance < principal:
-                        principal = balance
-                        payment = principal + interest
-                    else:
-                        payment = size if same else principal + interest
-                else:
-                    principal = balance if balance < size else size
-                    payment = principal + interest
-                balance -= principal
-                if make_row is None:
-                    inst = new(Installment)
-                    fields = inst.__dict__
-                    fields["number"] = number
-                    fields["due_date"] = due
-                    fields["principal"] = principal
-                    fields["interest"] = interest
-                    fields["payment"] = payment
-                    fields["balance_after"] = balance
-                    append(inst)
-                else:
-                    append(make_row(number, due, principal, interest, balance, False))
-                number += 1
-                if keep and balance == 0:
+            phase = dates[begin:last]
+            after: Decimal | None = None
+            by_product: tuple[Decimal, int] | None = None
+            if make_row is None and not keep:
+                by_product = interest_factor(balance, size, annual_rate, divisor, q)
+            if by_product is not None:
+                after = _uncapped_phase(out, balance, by_product, q, phase,
+                                        first_number + begin, size, french, same)
+            if after is None:
+                after, repaid = _capped_phase(out, balance, annual_rate, divisor, q, phase,
+                                              first_number + begin, size, french, same, keep,
+                                              make_row)
+                if repaid:
                     return out
+            balance = after
 
         # The last installment absorbs the rounding.
         interest = (balance * annual_rate / divisor).quantize(q, ROUND_HALF_EVEN)
@@ -420,6 +399,178 @@ def _amortize_loop(
             append(make_row(first_number + last, dates[last], principal, interest, balance,
                             False))
     return out
+
+
+def _decimals(value: Decimal) -> int:
+    """Digits after the point of a finite Decimal (0 for whole numbers)."""
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int), "finite amounts only"
+    return max(-exponent, 0)
+
+
+def interest_factor(
+    balance: Decimal, size: Decimal, annual_rate: Decimal, divisor: Decimal, q: Decimal
+) -> tuple[Decimal, int] | None:
+    """A factor and a precision that turn the contract's period interest into one
+    multiplication: for every balance of whole minor units between 0 and ``balance``,
+    ``(balance × factor)`` at ``prec`` digits, quantized half-even to ``q``, equals
+    ``balance × annual_rate / divisor`` quantized half-even, exactly. ``None`` when no
+    such pair is proven here (the caller then divides, as the contract is written).
+
+    The factor is ``annual_rate / divisor``. When that division terminates the product
+    is exact. Otherwise ``divisor`` is m × 2^a × 5^b with m a small odd factor (3 for
+    monthly periods) and the true interest x is a multiple of 10^-K / m (K: the decimals
+    of balance × annual_rate / (2^a × 5^b)): either x has at most K decimals, and then
+    x ± x × 10^-49 (the rounded factor's error) rounds back to x at ``prec`` digits, so a
+    half-cent tie stays a tie for half-even; or x is at least 10^-K / m away from every
+    number of K decimals, cent boundaries included, farther than the rounding to
+    ``prec`` digits (half a unit in the K+2-th decimal) can move it.
+    """
+    if annual_rate < 0 or balance < 0 or size < 0:
+        return None
+    factor, odd, rate_decimals = _rate_over(annual_rate, divisor)
+    if odd == 1:  # exact: the product fits the working precision for any sane loan
+        if len(balance.as_tuple().digits) < 25 and len(factor.as_tuple().digits) < 25:
+            return factor, _PREC
+        return None
+    if not 1 < odd < 10 or balance.adjusted() >= 20 or size.adjusted() >= 20:
+        return None
+    # Under 20 digits before the point these fit any context's precision.
+    if balance != balance.quantize(q) or size != size.quantize(q):
+        return None  # not whole minor units: the proof below counts on them
+    decimals = max(-q.adjusted(), 0)  # q is a power of ten
+    k = max(decimals + rate_decimals, decimals + 1)
+    largest = balance * annual_rate / divisor  # only its magnitude is used
+    prec = max(
+        largest.adjusted() + k + 2,
+        balance.adjusted() + decimals + 2,  # the subtractions stay exact
+        size.adjusted() + decimals + 2,
+    )
+    if prec > 40:  # the factor's error (10^-49) must stay far below one unit
+        return None
+    return factor, prec
+
+
+@lru_cache(maxsize=1024)
+def _rate_over(annual_rate: Decimal, divisor: Decimal) -> tuple[Decimal, int, int]:
+    """``annual_rate / divisor`` at the working precision; the odd part of ``divisor``
+    (its factors other than 2 and 5; 1 when the quotient is exact, 0 when ``divisor`` is
+    not whole); the decimals of ``annual_rate`` over the rest of ``divisor``. Equal
+    rates share an entry: everything here depends on the value, not its spelling."""
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        ctx.clear_flags()
+        factor = annual_rate / divisor
+        if not ctx.flags[Inexact]:
+            return factor, 1, 0
+        whole = int(divisor)
+        if whole != divisor:
+            return factor, 0, 0
+        odd = whole
+        for prime in (2, 5):
+            while odd % prime == 0:
+                odd //= prime
+        terminating = annual_rate / (divisor / odd)  # exact: only 2s and 5s divide
+        return factor, odd, _decimals(terminating.normalize())
+
+
+def _uncapped_phase(
+    out: list[Any],
+    balance: Decimal,
+    rate: tuple[Decimal, int],
+    q: Decimal,
+    dates: Sequence[date],
+    number: int,
+    size: Decimal,
+    french: bool,
+    same: bool,
+) -> Decimal | None:
+    """The amortizing periods as ``Installment``s appended to ``out``, assuming no period
+    needs capping (the common case, a tight loop); the balance after them. ``rate``: the
+    factor and precision of ``interest_factor``.
+
+    ``None``, with ``out`` as it was, when some period did need capping: a French
+    principal below zero (a long irregular first period) or any principal above the
+    balance (rounding at the end of the term). Both show in the final balance, so the
+    loop needs no test per period: a French principal (size - interest) never falls
+    while the balance does, so either all are negative and the balance grew, or none is
+    and the balance only falls, and once it is below zero it stays there. While the
+    balance stays between 0 and where it started, every amount fits ``prec`` digits and
+    each subtraction is exact.
+    """
+    start = balance
+    mark = len(out)
+    append = out.append
+    make = _tuple_new
+    row = Installment
+    factor, prec = rate
+    try:
+        with localcontext() as ctx:
+            ctx.prec = prec
+            if french:
+                for number, due in enumerate(dates, number):  # noqa: B020 - numbering goes on
+                    interest = (balance * factor).quantize(q, ROUND_HALF_EVEN)
+                    principal = size - interest
+                    balance -= principal
+                    append(make(row, (number, due, principal, interest,
+                                      size if same else principal + interest, balance)))
+            else:
+                for number, due in enumerate(dates, number):  # noqa: B020 - numbering goes on
+                    interest = (balance * factor).quantize(q, ROUND_HALF_EVEN)
+                    balance -= size
+                    append(make(row, (number, due, size, interest, size + interest, balance)))
+    except InvalidOperation:  # a balance run far out of range outgrew ``prec``
+        del out[mark:]
+        return None
+    if balance < _ZERO or balance > start:
+        del out[mark:]
+        return None
+    return balance
+
+
+def _capped_phase(
+    out: list[Any],
+    balance: Decimal,
+    annual_rate: Decimal,
+    divisor: Decimal,
+    q: Decimal,
+    dates: Sequence[date],
+    number: int,
+    size: Decimal,
+    french: bool,
+    same: bool,
+    keep: bool,
+    make_row: RowMaker[Any] | None,
+) -> tuple[Decimal, bool]:
+    """The amortizing periods with every principal capped: French ``min(max(size -
+    interest, 0), balance)``, Italian ``min(size, balance)`` (min/max spelled out, same
+    ties as the builtins); rows by ``make_row`` (``None``: ``Installment``s). Returns the
+    balance after them and whether the loan was repaid early (``keep``: stop there)."""
+    append = out.append
+    for due in dates:
+        interest = (balance * annual_rate / divisor).quantize(q, ROUND_HALF_EVEN)
+        if french:
+            principal = size - interest
+            if principal < _ZERO:
+                principal = balance if balance < _ZERO else _ZERO
+                payment = principal + interest
+            elif balance < principal:
+                principal = balance
+                payment = principal + interest
+            else:
+                payment = size if same else principal + interest
+        else:
+            principal = balance if balance < size else size
+            payment = principal + interest
+        balance -= principal
+        if make_row is None:
+            append(_installment(number, due, principal, interest, payment, balance))
+        else:
+            append(make_row(number, due, principal, interest, balance, False))
+        number += 1
+        if keep and balance == 0:
+            return balance, True
+    return balance, False
 
 
 def build_schedule(terms: LoanTerms) -> list[Installment]:

@@ -2,7 +2,9 @@
 
 ``ledger.schedules`` and ``ledger.repayments`` run their hot loops with min/max spelled
 out, a cached quantum, frozen dataclasses filled without ``__init__``, a paid prefix that
-replay skips, and installment states built directly by the schedule loop. The reference
+replay skips, and installment states built directly by the schedule loop; schedules
+also run an unchecked loop that multiplies by a proven interest factor instead of
+dividing, and fall back to the checked loop when a period needed capping. The reference
 below is the plain code they replaced (builtins, ``dataclasses.replace``, a full scan per
 step, schedules then states). On random loans, payments, restructurings and hand-made
 states both must give the same results, down to each Decimal's exponent (compared by
