@@ -507,6 +507,7 @@ def _uncapped_phase(
     try:
         with localcontext() as ctx:
             ctx.prec = prec
+            ctx.rounding = ROUND_HALF_EVEN  # to nearest: what snaps a tie back
             if french:
                 for number, due in enumerate(dates, number):  # noqa: B020 - numbering goes on
                     interest = (balance * factor).quantize(q, ROUND_HALF_EVEN)

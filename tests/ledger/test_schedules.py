@@ -14,7 +14,7 @@ the installment and each period's interest to the cent. So:
 
 import random
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 
 import numpy_financial as npf
@@ -447,3 +447,11 @@ def test_a_monthly_tie_rounds_half_to_even_in_a_schedule() -> None:
         ctx.prec = 50
         naive = Decimal("15.60") * (Decimal(5) / Decimal(1200))
         assert naive.quantize(CENT, ROUND_HALF_EVEN) == Decimal("0.07")
+    # The caller's rounding mode does not leak in (the tie must snap to nearest).
+    for rounding in (ROUND_DOWN, ROUND_CEILING):
+        with localcontext() as ctx:
+            ctx.rounding = rounding
+            again = build_schedule(terms(principal=Decimal("18.00"),
+                                         annual_rate=Decimal("5.00"), term_months=15,
+                                         method="italian"))
+        assert repr(again) == repr(sched)
