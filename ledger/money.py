@@ -17,6 +17,7 @@ from moneyed.classes import CurrencyDoesNotExist
 
 __all__ = [
     "AMOUNT_PATTERN",
+    "MAX_MINOR",
     "Money",
     "MoneyError",
     "allocate_by_weights",
@@ -33,6 +34,10 @@ __all__ = [
 ]
 
 AMOUNT_PATTERN = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+# The largest amount, in minor units, that any store keeps: a signed 64-bit integer (SQL
+# BIGINT). An amount beyond it is refused at the door rather than overflowing later.
+MAX_MINOR = 2**63 - 1
 
 # Codes py-moneyed knows that are not money one can hold in an account.
 _NOT_MONEY = {"XXX", "XTS"}
@@ -101,11 +106,16 @@ def parse_amount(text: object, currency: str, *, allow_negative: bool = False,
     if not AMOUNT_PATTERN.fullmatch(text):
         raise MoneyError(f"amount {text!r} is not a plain decimal number such as \"1250.00\"")
     check_currency(currency)
-    decimals = len(text.partition(".")[2])
-    if decimals > currency_exponent(currency):
+    whole, _, fraction = text.lstrip("-").partition(".")
+    exponent = currency_exponent(currency)
+    if len(fraction) > exponent:
         raise MoneyError(
-            f"amount {text!r} has {decimals} decimals; {currency} has "
-            f"{currency_exponent(currency)}"
+            f"amount {text!r} has {len(fraction)} decimals; {currency} has {exponent}"
+        )
+    # Counted on the digits, before any Decimal arithmetic could round a huge number.
+    if len(whole.lstrip("0")) > 19 or int(whole + fraction.ljust(exponent, "0")) > MAX_MINOR:
+        raise MoneyError(
+            f"amount {text!r} is too large: at most {format_amount(MAX_MINOR, currency)}"
         )
     value = Decimal(text)
     if value < 0 and not allow_negative:

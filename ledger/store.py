@@ -238,6 +238,17 @@ def decode_cursor(cursor: str, kind: str) -> list[str]:
     return rest.split(":")
 
 
+# SQL BIGINT: a cursor naming a position beyond it was not made here.
+_MAX_POSITION = 2**63 - 1
+
+
+def cursor_int(text: str) -> int:
+    """A position inside a cursor: ASCII digits naming a BIGINT; ``ValueError`` if not."""
+    if not text.isascii() or not text.isdigit() or int(text) > _MAX_POSITION:
+        raise ValueError("invalid cursor")
+    return int(text)
+
+
 def _check_limit(limit: int) -> None:
     if type(limit) is not int or not 1 <= limit <= _MAX_LIST:
         raise ValueError(f"limit must be between 1 and {_MAX_LIST}")
@@ -373,9 +384,9 @@ class LedgerStore:
             query = query.where(_A.party_id == party_id)
         if cursor is not None:
             parts = decode_cursor(cursor, "a")
-            if len(parts) != 2 or not parts[0].isdigit():
+            if len(parts) != 2:
                 raise ValueError("invalid cursor")
-            ts, last_id = int(parts[0]), parts[1]
+            ts, last_id = cursor_int(parts[0]), parts[1]
             query = query.where(or_(_A.timestamp > ts, and_(_A.timestamp == ts, _A.id > last_id)))
         rows = conn.execute(query.order_by(_A.timestamp, _A.id).limit(limit + 1)).all()
         items = [_account_from_row(r) for r in rows[:limit]]
@@ -554,9 +565,9 @@ class LedgerStore:
                                     _T.credit_account_id == account_id))
         if cursor is not None:
             parts = decode_cursor(cursor, "t")
-            if len(parts) != 1 or not parts[0].isdigit():
+            if len(parts) != 1:
                 raise ValueError("invalid cursor")
-            query = query.where(_T.seq > int(parts[0]))
+            query = query.where(_T.seq > cursor_int(parts[0]))
         rows = conn.execute(query.order_by(_T.seq).limit(limit + 1)).all()
         items = [_transfer_from_row(r) for r in rows[:limit]]
         next_cursor = encode_cursor("t", rows[limit - 1].seq) if len(rows) > limit else None

@@ -19,6 +19,7 @@ from ledger.money import (
     parse_amount,
     to_minor_decimal,
 )
+from ledger.store import cursor_int
 from service.errors import Errors, invalid
 
 DEFAULT_LIMIT = 50
@@ -154,7 +155,7 @@ def decode_cursor(cursor: str | None) -> int | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if not raw.startswith("s:"):
             raise ValueError
-        return int(raw[2:])
+        return cursor_int(raw[2:])
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise invalid("cursor", "not a cursor this API returned") from None
 

@@ -191,6 +191,12 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return problem(status, detail)
 
 
+def handle_bad_encoding(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:
+    """Litestar decodes a JSON body as UTF-8 and lets the error through: the body cannot
+    be parsed, so it is the client's 400, not our 500."""
+    return problem(400, "the request body is not valid UTF-8 JSON")
+
+
 def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; it has been logged")
@@ -200,6 +206,7 @@ EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
     ValidationException: handle_validation,
     HTTPException: handle_http,
+    UnicodeDecodeError: handle_bad_encoding,
     Exception: handle_internal,
 }
 

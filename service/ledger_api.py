@@ -17,11 +17,11 @@ from sqlalchemy import Column, Connection, DateTime, String, Table, insert, sele
 
 from ledger.accounts import Account, AccountFlag, CreateAccountResult
 from ledger.ids import uuid7
-from ledger.money import MoneyError, parse_amount, to_minor_decimal
+from ledger.money import MoneyError, parse_amount
 from ledger.store import LedgerStore
 from ledger.transfers import MAX_BATCH, Transfer, TransferFlag, TransferResult
 from service.auth import Principal
-from service.common import MoneyIn, check_limit, money_out, now_utc, path_uuid
+from service.common import MoneyIn, check_limit, money_minor, money_out, now_utc, path_uuid
 from service.context import AppContext
 from service.errors import Conflict, Errors, NotFound, invalid
 from service.idempotency import once
@@ -117,11 +117,9 @@ def parse_transfers(items: list[TransferIn]) -> list[Transfer]:
         unknown = [f for f in item.flags if f not in TRANSFER_FLAGS]
         if unknown:
             errors.add(f"{i}.flags", f"unknown flags {unknown}; use {', '.join(TRANSFER_FLAGS)}")
-        try:
-            amount = to_minor_decimal(parse_amount(item.amount.amount, item.amount.currency),
-                                      item.amount.currency)
-        except MoneyError as exc:
-            errors.add(f"{i}.amount", str(exc))
+        before = len(errors.items)
+        amount = money_minor(item.amount, f"{i}.amount", errors, eur_only=False)
+        if len(errors.items) > before:
             continue
         if len(item.code) > 128:
             errors.add(f"{i}.code", "at most 128 characters")

@@ -289,8 +289,7 @@ class RelationshipController(Controller):
         gas_id = check_uuid(data.gas_id, "gas_id", errors)
         producer_id = check_uuid(data.producer_id, "producer_id", errors)
         since = parse_date(data.since, "since", errors)
-        purchases = money_minor(data.annual_purchases, "annual_purchases", errors,
-                                allow_zero=True)
+        purchases = money_minor(data.annual_purchases, "annual_purchases", errors)
         if data.households_buying is not None and data.households_buying < 0:
             errors.add("households_buying", "must not be negative")
         errors.raise_if_any()

@@ -54,7 +54,7 @@ from sqlalchemy import (
     update,
 )
 
-from ledger.money import MoneyError, parse_amount, to_minor_decimal
+from ledger.money import MAX_MINOR, MoneyError, parse_amount, to_minor_decimal
 from ledger.prepayments import ON_EXPIRY
 from ledger.requests import (
     STATUSES,
@@ -67,6 +67,7 @@ from ledger.requests import (
     check_terms_edit,
     check_transition,
 )
+from ledger.store import cursor_int
 from service import lending
 from service.auth import Principal
 from service.common import (
@@ -816,7 +817,8 @@ def _decode(cursor: str | None, name: str, desc: bool) -> tuple[Any, int] | None
         c_name, c_desc, value, seq = json.loads(raw)
         if c_name != name or c_desc != desc or not isinstance(seq, int):
             raise ValueError
-        if name == "amount" and not isinstance(value, int):
+        cursor_int(str(seq))  # a BIGINT position, as this API made it
+        if name == "amount" and (not isinstance(value, int) or abs(value) > MAX_MINOR):
             raise ValueError
         if name == "needed_by":
             value = date.fromisoformat(value)

@@ -112,6 +112,9 @@ def test_repeated_id_inside_one_batch(api: Api) -> None:
     {"amount": "1e2", "currency": "EUR"},
     {"amount": "NaN", "currency": "EUR"},
     {"amount": "1.00", "currency": "EURO"},
+    {"amount": "9" * 40, "currency": "EUR"},
+    {"amount": "92233720368547758.08", "currency": "EUR"},
+    {"amount": "99999999999999999999999999.99", "currency": "EUR"},
 ])
 def test_malformed_amount_refuses_the_whole_request(api: Api, amount: Any) -> None:
     a, b = account(api), account(api)
@@ -121,6 +124,46 @@ def test_malformed_amount_refuses_the_whole_request(api: Api, amount: Any) -> No
     assert r.status_code == 422, r.text
     assert any(e["field"].startswith("1.amount") for e in r.json()["errors"])
     assert balance(api, b)["balance"]["amount"] == "0.00"
+
+
+@pytest.mark.parametrize(("amount", "field"), [
+    ({"amount": "1.00", "currency": "XYZ"}, "0.amount.currency"),
+    ({"amount": "1.001", "currency": "EUR"}, "0.amount.amount"),
+    ({"amount": "9" * 30, "currency": "EUR"}, "0.amount.amount"),
+])
+def test_amount_errors_name_the_part_at_fault(api: Api, amount: Any, field: str) -> None:
+    a, b = account(api), account(api)
+    r = api.post("/api/ledger/transfers", [{**tr(a, b, "1.00"), "amount": amount}])
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == [field]
+
+
+def test_the_largest_amount_is_accepted(api: Api) -> None:
+    # 2^63 - 1 cents, the largest a BIGINT column keeps.
+    a, b = account(api), account(api)
+    assert results(api, [tr(a, b, "92233720368547758.07")]) == ["created"]
+    assert balance(api, b)["balance"]["amount"] == "92233720368547758.07"
+
+
+@pytest.mark.parametrize("raw", ["t:9223372036854775808", "t:" + "9" * 40, "t:-1", "t:\u0661"])
+def test_a_forged_transfer_cursor_is_422(api: Api, raw: str) -> None:
+    import base64
+
+    a = account(api)
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    r = api.get(f"/api/ledger/transfers?account_id={a}&cursor={cursor}")
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("path", ["/api/ledger/transfers", "/api/parties", "/api/auth/token"])
+def test_a_body_that_is_not_utf8_is_400(api: Api, path: str) -> None:
+    body = b'{"kind": "gas", "name": "\xff\xfe"}'
+    r = api.client.post(path, content=body, headers={
+        **api.headers("admin"), "Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["status"] == 400
 
 
 def test_oversize_batch_is_422(api: Api) -> None:

@@ -150,6 +150,10 @@ def test_only_staff_create_parties_and_relationships(api: Api) -> None:
     ("annual_purchases", {"amount": "1e3", "currency": "EUR"}),
     ("annual_purchases", {"amount": "100.00", "currency": "XYZ"}),
     ("annual_purchases", {"amount": "100.00", "currency": "USD"}),
+    ("annual_purchases", {"amount": "0", "currency": "EUR"}),
+    ("annual_purchases", {"amount": "0.00", "currency": "EUR"}),
+    ("annual_purchases", {"amount": "-0", "currency": "EUR"}),
+    ("annual_purchases", {"amount": "99999999999999999999999999.99", "currency": "EUR"}),
     ("gas_id", "nope"),
     ("households_buying", 500),
 ])
