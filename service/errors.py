@@ -140,22 +140,30 @@ def _dotted(path: str) -> str:
     return "" if dotted == "data" else dotted.removeprefix("data.")
 
 
+def _body_problem(cause: BaseException | None) -> Response[Any] | None:
+    """A 422 naming the body field msgspec refused, when ``cause`` is such a refusal."""
+    if cause is None or type(cause).__module__ != "msgspec":
+        return None
+    text_ = str(cause)
+    m = _MSGSPEC_PATH.search(text_)
+    if not m:
+        return None
+    message = text_[: m.start()]
+    field = _dotted(m.group(1))
+    for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
+        named = pattern.search(message)
+        if named:  # name the field itself, not the object that holds it
+            field = f"{field}.{named.group(1)}" if field else named.group(1)
+    return problem(422, f"{field or 'body'}: {message}", "invalid-input",
+                   errors=[{"field": field, "message": message}])
+
+
 def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     """Litestar's 400 "Validation failed" becomes our 422 with dotted field paths."""
     extra = exc.extra if isinstance(exc.extra, list) else []
-    cause = exc.__cause__
-    if cause is not None and type(cause).__module__ == "msgspec":
-        text_ = str(cause)
-        m = _MSGSPEC_PATH.search(text_)
-        if m:
-            message = text_[: m.start()]
-            field = _dotted(m.group(1))
-            for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
-                named = pattern.search(message)
-                if named:  # name the field itself, not the object that holds it
-                    field = f"{field}.{named.group(1)}" if field else named.group(1)
-            return problem(422, f"{field or 'body'}: {message}", "invalid-input",
-                           errors=[{"field": field, "message": message}])
+    body = _body_problem(exc.__cause__)
+    if body is not None:
+        return body
     errors: list[dict[str, str]] = []
     for item in extra:
         if not isinstance(item, dict):
@@ -181,6 +189,16 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
 
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if status == HTTP_500_INTERNAL_SERVER_ERROR:
+        # Litestar takes a bad body field named like a dependency (a loan's ``principal``
+        # beside the ``principal`` of the caller) for a dependency failure: a 500. The
+        # msgspec error it wraps says it was the body.
+        m = _MSGSPEC_PATH.search(str(exc.__cause__ or ""))
+        if m and (m.group(1) == ".data" or m.group(1).startswith((".data.", ".data["))):
+            body = _body_problem(exc.__cause__)
+            if body is not None:
+                return body
+        log.error("server error on %s %s", request.method, request.url.path, exc_info=exc)
     if isinstance(exc, NotAuthorizedException):
         return problem(401, exc.detail or "authentication required")
     if isinstance(exc, PermissionDeniedException):

@@ -41,6 +41,9 @@ def test_simulate_worked_example(api: Api) -> None:
     ("term_months", 0), ("annual_rate", "3,5"), ("annual_rate", 3.5), ("method", "german"),
     ("frequency", "weekly"), ("disbursement_date", "2026-02-30"),
     ("principal", {"amount": 100.0, "currency": "EUR"}), ("grace_periods", 12),
+    # A body field named like the caller's ``principal`` dependency: still the body's 422.
+    ("principal", None), ("principal", {"amount": "100.00"}), ("principal", []),
+    ("principal", "100.00"), ("principal", {"amount": "9" * 30, "currency": "EUR"}),
 ])
 def test_simulate_rejects_bad_terms(api: Api, field: str, value: Any) -> None:
     r = api.post("/api/loans/simulate", {**TERMS, field: value})
@@ -164,3 +167,14 @@ def test_shares_go_to_the_general_pool_with_member_totals(api: Api) -> None:
     assert api.ok(api.get("/api/shares", "other_gas"))["items"] == []
     assert api.get("/api/shares", "producer").status_code == 403
     assert api.ok(api.get(f"/api/pools/{pool_id}"))["balance"] == eur("154.92")
+
+
+def test_bad_principal_on_loan_creation_is_422_and_creates_nothing(api: Api) -> None:
+    lender_id, _ = lender(api)
+    producer = api.parties["producer"]
+    for value in (None, {"currency": "EUR"}, [], {"amount": "1" + "0" * 20, "currency": "EUR"}):
+        r = api.post("/api/loans", {**TERMS, "principal": value, "borrower_id": producer,
+                                    "lender_id": lender_id})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"].startswith("principal")
+    assert api.ok(api.get(f"/api/loans?borrower_id={producer}"))["items"] == []
