@@ -153,7 +153,7 @@ def create_guarantee(conn: Connection, ctx: Any, *, guarantee_id: str, loan_id: 
     return get_guarantee(conn, guarantee_id)
 
 
-def release_guarantee(conn: Connection, row: Any, op_id: str, on: date | None) -> Any:
+def release_guarantee(conn: Connection, row: Any, op_id: str, on: date) -> Any:
     lock_row(conn, loans, row.loan_id)  # calls and releases of one loan's pledges in turn
     row = get_guarantee(conn, row.id)
     if row.status != "active":
@@ -171,10 +171,13 @@ def release_guarantee(conn: Connection, row: Any, op_id: str, on: date | None) -
 
 @register_loan_repaid
 def _release_on_repayment(conn: Connection, loan: Any) -> None:
-    """A loan repaid in full: its active guarantees are released automatically."""
+    """A loan repaid in full: its active guarantees are released automatically, on the
+    value date of the last payment."""
+    paid_on = max((e.value_date for e in lending.events_of(conn, loan.id)
+                   if e.kind in lending.PAYMENT_KINDS), default=None) or date.today()
     for row in conn.execute(select(guarantees).where(guarantees.c.loan_id == loan.id,
                                                      guarantees.c.status == "active")).all():
-        release_guarantee(conn, row, str(uuid.uuid5(uuid.UUID(loan.id), "repaid")), None)
+        release_guarantee(conn, row, str(uuid.uuid5(uuid.UUID(loan.id), "repaid")), paid_on)
 
 
 def loan_guarantees(conn: Connection, loan_id: str) -> list[Any]:
@@ -182,11 +185,18 @@ def loan_guarantees(conn: Connection, loan_id: str) -> list[Any]:
                              .order_by(guarantees.c.seq)))
 
 
+def released_by(row: Any, as_of: date) -> bool:
+    """Whether a released guarantee was already released on ``as_of`` (one released
+    without a date, before releases were always dated, counts as released)."""
+    return row.released_on is None or row.released_on <= as_of
+
+
 def coverage_parts(conn: Connection, loan: Any, as_of: date | None) -> tuple[int, int]:
-    """(remaining of active guarantees, outstanding principal or, before disbursement,
-    the principal)."""
+    """(remaining of the guarantees active on ``as_of``, outstanding principal or, before
+    disbursement, the principal)."""
     active = sum(r.amount_minor - r.called_minor for r in loan_guarantees(conn, loan.id)
-                 if r.status == "active")
+                 if r.status == "active" or (as_of is not None and r.status == "released"
+                                             and not released_by(r, as_of)))
     if loan.status == "approved":
         return active, loan.principal_minor
     state = lending.loan_state(loan, lending.events_of(conn, loan.id), as_of)

@@ -116,9 +116,13 @@ class PayoutIn(msgspec.Struct, forbid_unknown_fields=True):
 
 # -- JSON ---------------------------------------------------------------------------------
 
-def guarantee_json(row: Any) -> dict[str, Any]:
+def guarantee_json(row: Any, as_of: date | None = None) -> dict[str, Any]:
+    """``as_of``: a guarantee released after that date shows as it was then, active."""
+    status = row.status
+    if as_of is not None and status == "released" and not inst.released_by(row, as_of):
+        status = "active"
     return {"id": row.id, "loan_id": row.loan_id, "guarantor_id": row.guarantor_id,
-            "amount": money_out(row.amount_minor), "status": row.status,
+            "amount": money_out(row.amount_minor), "status": status,
             "called_amount": money_out(row.called_minor),
             "remaining": money_out(row.amount_minor - row.called_minor),
             "released_on": row.released_on.isoformat() if row.released_on else None,
@@ -340,13 +344,15 @@ class GuaranteeController(Controller):
         op_id = check_uuid(body.id, "id", errors) or str(uuid.uuid4())
         on = parse_date(body.date, "date", errors, required=False)
         errors.raise_if_any()
+        released_on = on or date.today()  # a release always has its date (reports use it)
 
         def action(conn: Connection) -> tuple[int, Any]:
             row = visible_guarantee(conn, principal, gid)
             principal.require("officer")
 
             def run() -> tuple[int, Any]:
-                return 200, guarantee_json(inst.release_guarantee(conn, row, op_id, on))
+                return 200, guarantee_json(inst.release_guarantee(conn, row, op_id,
+                                                                  released_on))
 
             return once(conn, body.id, f"POST /api/guarantees/{gid}/release", body,
                         principal.username, run)
@@ -433,7 +439,7 @@ class LoanGuaranteeController(Controller):
             if principal.role == "gas":
                 rows = [r for r in rows if r.guarantor_id == principal.party_id]
             coverage = inst.coverage_value(conn, loan, day)
-            return {"items": [guarantee_json(r) for r in rows],
+            return {"items": [guarantee_json(r, day if as_of else None) for r in rows],
                     "coverage": None if coverage is None else str(coverage)}
 
         return ctx.read(read)

@@ -426,8 +426,10 @@ def refresh_status(conn: Connection, row: Any, state: LoanState) -> Any:
 
 
 def loan_json(row: Any, state: LoanState | None, as_of: date,
-              late_rate: Decimal = Decimal(0)) -> dict[str, Any]:
+              late_rate: Decimal = Decimal(0), status: str | None = None) -> dict[str, Any]:
     from service.common import money_out, rfc3339
+
+    status = status or row.status
 
     terms = terms_of(row)
     schedule_states: Sequence[InstallmentState]
@@ -449,18 +451,18 @@ def loan_json(row: Any, state: LoanState | None, as_of: date,
             "paid_interest": money_out(cents(s.paid_interest)),
             "late_interest": money_out(cents(s.penalty)),
             "paid_late_interest": money_out(cents(s.paid_penalty)),
-            "status": installment_status(s, as_of) if row.status != "approved" else "open",
+            "status": installment_status(s, as_of) if status != "approved" else "open",
         })
     overdue = Decimal(0)
     dpd = 0
-    if state is not None and row.status in ("active", "written_off"):
+    if state is not None and status in ("active", "written_off"):
         a = arrears(state.schedule, as_of, late_rate=late_rate)
         overdue, dpd = a.overdue_amount, a.days_past_due
     outstanding = state.outstanding if state is not None else 0  # nothing lent yet
     return {
         "id": row.id, "borrower_id": row.borrower_id, "lender_id": row.lender_id,
         "pool_id": row.pool_id, "category": row.category, "request_id": row.request_id,
-        "status": row.status,
+        "status": status,
         "principal": money_out(row.principal_minor), "annual_rate": row.annual_rate,
         "term_months": row.term_months, "method": row.method, "frequency": row.frequency,
         "grace_periods": row.grace_periods,
@@ -492,12 +494,27 @@ def late_rate_of(conn: Connection, row: Any) -> Decimal:
     return category.late_interest_rate if category else Decimal(0)
 
 
-def loan_with_state(conn: Connection, row: Any, as_of: date) -> dict[str, Any]:
+def loan_with_state(conn: Connection, row: Any, as_of: date, *, historical: bool = False
+                    ) -> dict[str, Any]:
+    """The loan as of ``as_of``. ``historical`` (a reader's explicit ``as_of``): the status
+    too is the one on that date, and before its disbursement the loan was only approved
+    and nothing was owed; otherwise the status is the loan's current one."""
     late = late_rate_of(conn, row)
-    if row.status == "approved":
-        return loan_json(row, None, as_of, late)
+    if row.status == "approved" or (historical and (row.disbursed_on is None
+                                                    or as_of < row.disbursed_on)):
+        return loan_json(row, None, as_of, late, status="approved")
     state = loan_state(row, events_of(conn, row.id), as_of, late)
-    return loan_json(row, state, as_of, late)
+    return loan_json(row, state, as_of, late,
+                     status=status_on(row, state, as_of) if historical else row.status)
+
+
+def status_on(row: Any, state: LoanState, as_of: date) -> str:
+    """A disbursed loan's status on ``as_of`` (``state``: replayed up to that date)."""
+    if row.written_off_on is not None and as_of >= row.written_off_on:
+        return "written_off"
+    if row.status == "repaid" and state.debt_left == 0 and state.outstanding == 0:
+        return "repaid"
+    return "active"
 
 
 def borrower_total(conn: Connection, borrower_id: str) -> int:

@@ -606,7 +606,8 @@ class LoanController(Controller):
             if not principal.is_staff:
                 query = query.where(loans.c.borrower_id == (principal.party_id or ""))
             rows, nxt = paginate(conn, query, loans.c.seq, limit, cursor)
-            return page([lending.loan_with_state(conn, r, day) for r in rows], nxt)
+            return page([lending.loan_with_state(conn, r, day, historical=as_of is not None)
+                         for r in rows], nxt)
 
         return ctx.read(read)
 
@@ -616,7 +617,7 @@ class LoanController(Controller):
         lid = path_uuid(loan_id, "loan")
         day = query_date(as_of, "as_of") or date.today()
         return ctx.read(lambda conn: lending.loan_with_state(
-            conn, visible_loan(conn, principal, lid), day))
+            conn, visible_loan(conn, principal, lid), day, historical=as_of is not None))
 
     @post("/{loan_id:str}/disbursement", sync_to_thread=True, status_code=200)
     def disburse(self, loan_id: str, data: DisbursementIn, ctx: AppContext,

@@ -82,7 +82,7 @@ from service.tables import (
 
 CONTENT_TYPES: Mapping[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Litestar adds "; charset=utf-8" to text types
     "parquet": "application/vnd.apache.parquet",
 }
 # Query parameters every report takes, besides its own (reports.catalog).
@@ -400,12 +400,11 @@ def _calls_by_guarantee(conn: Connection, day: date) -> dict[str, int]:
     return out
 
 
-def guarantee_as_of(row: Any, called: int, day: date, loan_status: str) -> GuaranteeAsOf:
-    """Called amounts count by their dates; a release by its date, or (released
-    automatically when the loan was repaid, without a date) once the loan is repaid."""
-    released = row.status == "released" and (
-        (row.released_on is not None and row.released_on <= day)
-        or (row.released_on is None and loan_status != "active"))
+def guarantee_as_of(row: Any, called: int, day: date) -> GuaranteeAsOf:
+    """Called amounts count by their dates; a release by its date (a release stored
+    without one, as before releases were always dated, counts as released)."""
+    released = row.status == "released" and (row.released_on is None
+                                             or row.released_on <= day)
     remaining = row.amount_minor - called
     if released:
         return GuaranteeAsOf(row, "released", called, remaining)
@@ -482,7 +481,7 @@ def _positions(book: LoanBook, day: date, people: Mapping[str, Any],
         loan = book.as_of(row, day)
         if loan.status == "approved":
             continue
-        pledges = sum(guarantee_as_of(g, calls.get(g.id, 0), day, loan.status).remaining
+        pledges = sum(guarantee_as_of(g, calls.get(g.id, 0), day).remaining
                       for g in by_loan.get(row.id, []))
         borrower = people.get(row.borrower_id)
         written_off_on = row.written_off_on if loan.status == "written_off" else None
@@ -607,7 +606,7 @@ def load_arrears(conn: Connection, req: ReportRequest) -> Report:
         if loan.status != "active" or loan.days_past_due <= 0 or loan.oldest_due is None:
             continue
         due = [s for s in loan.schedule if s.due_date < req.as_of and s.unpaid > 0]
-        standing = [guarantee_as_of(g, calls.get(g.id, 0), req.as_of, loan.status)
+        standing = [guarantee_as_of(g, calls.get(g.id, 0), req.as_of)
                     for g in by_loan.get(row.id, [])]
         standing = [g for g in standing if g.status == "active"]
         borrower = people.get(row.borrower_id)
@@ -661,7 +660,7 @@ def load_guarantees(conn: Connection, req: ReportRequest) -> Report:
         loan = book.as_of(row, req.as_of)
         base = row.principal_minor if loan.status == "approved" else loan.outstanding
         for g in items:
-            state = guarantee_as_of(g, calls.get(g.id, 0), req.as_of, loan.status)
+            state = guarantee_as_of(g, calls.get(g.id, 0), req.as_of)
             guarantor = people.get(g.guarantor_id)
             rows.append(GuaranteeRow(
                 guarantee_id=g.id, loan_id=row.id,
@@ -956,7 +955,7 @@ def load_impact(conn: Connection, req: ReportRequest) -> Report:
             entry[1] += row.principal_minor
         entry[2] += loan.outstanding
         for g in by_loan.get(row.id, []):
-            remaining = guarantee_as_of(g, calls.get(g.id, 0), end, loan.status).remaining
+            remaining = guarantee_as_of(g, calls.get(g.id, 0), end).remaining
             if remaining:
                 pledged[(row.borrower_id, g.guarantor_id)] += remaining
 

@@ -294,3 +294,29 @@ def test_pledges_shrink_with_the_loan_when_the_officer_applies_the_rule(api: Api
     assert api.ok(api.get(f"/api/parties/{gas_a}/pledge-capacity"))["pledged"] == \
         eur(str(amounts[0]))
     assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
+
+
+def test_releases_are_dated_and_coverage_as_of_counts_them_by_date(api: Api) -> None:
+    _, _, loan_id = setup_loan(api, principal="1000.00")
+    guarantors = [api.parties["gas"], api.parties["other_gas"], api.parties["other_producer"]]
+    ids = []
+    for party in guarantors:
+        capacity(api, party, "1000.00")
+        ids.append(api.ok(api.post("/api/guarantees", {"loan_id": loan_id,
+                                                       "guarantor_id": party,
+                                                       "amount": eur("1000.00")}), 201)["id"])
+    dated = api.ok(api.post(f"/api/guarantees/{ids[0]}/release", {"date": "2026-02-01"}))
+    assert dated["released_on"] == "2026-02-01"
+    undated = api.ok(api.post(f"/api/guarantees/{ids[1]}/release", {}))
+    assert undated["released_on"] == date.today().isoformat()
+    # Before disbursement coverage is remaining pledges over the principal (1000.00):
+    # on 2026-01-20 all three pledges stood, today only the third does.
+    early = api.ok(api.get(f"/api/loans/{loan_id}/guarantees?as_of=2026-01-20"))
+    assert early["coverage"] == "3.00"
+    assert [g["status"] for g in early["items"]] == ["active", "active", "active"]
+    mid = api.ok(api.get(f"/api/loans/{loan_id}/guarantees?as_of=2026-02-01"))
+    assert mid["coverage"] == "2.00"
+    assert [g["status"] for g in mid["items"]] == ["released", "active", "active"]
+    now = api.ok(api.get(f"/api/loans/{loan_id}/guarantees"))
+    assert now["coverage"] == "1.00"
+    assert [g["status"] for g in now["items"]] == ["released", "released", "active"]

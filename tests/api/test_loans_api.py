@@ -178,3 +178,43 @@ def test_bad_principal_on_loan_creation_is_422_and_creates_nothing(api: Api) -> 
         assert r.status_code == 422, r.text
         assert r.json()["errors"][0]["field"].startswith("principal")
     assert api.ok(api.get(f"/api/loans?borrower_id={producer}"))["items"] == []
+
+
+def test_an_explicit_as_of_shows_the_loan_as_it_was_that_day(api: Api) -> None:
+    lender_id, pool_id = lender(api)
+    producer = api.parties["producer"]
+    api.ok(api.post(f"/api/pools/{pool_id}/deposits",
+                    {"amount": eur("20000.00"), "date": "2026-01-01"}), 201)
+    short = {**TERMS, "principal": eur("3000.00"), "term_months": 3}
+    paid = api.ok(api.post("/api/loans", {**short, "borrower_id": producer,
+                                          "lender_id": lender_id}), 201)["id"]
+    lost = api.ok(api.post("/api/loans", {**short, "borrower_id": producer,
+                                          "lender_id": lender_id}), 201)["id"]
+    for lid in (paid, lost):
+        api.ok(api.post(f"/api/loans/{lid}/disbursement", {"date": "2026-01-15"}))
+    # 3000 at 3% over 3 months: installment 3000 x 0.0025 / (1 - 1.0025^-3) = 1005.0042,
+    # so 1005.00, of which 7.50 interest and 997.50 principal.
+    first = api.ok(api.post(f"/api/loans/{paid}/repayments",
+                            {"amount": eur("1005.00"), "date": "2026-02-15"}))
+    assert first["allocation"]["interest"] == eur("7.50")
+    # Then 2002.50 of principal is owed; on March 1st the next installment (interest
+    # 2002.50 x 0.0025 = 5.01) is paid in advance and the rest repays the principal
+    # early: 2007.51 clears the loan, the rest of 2100.00 is excess.
+    last = api.ok(api.post(f"/api/loans/{paid}/repayments",
+                           {"amount": eur("2100.00"), "date": "2026-03-01"}))
+    assert last["allocation"]["excess"] == eur("92.49")
+    assert api.ok(api.get(f"/api/loans/{paid}"))["status"] == "repaid"
+    api.ok(api.post(f"/api/loans/{lost}/write-off", {"date": "2026-03-01", "note": "grandine"}))
+
+    before = api.ok(api.get(f"/api/loans/{paid}?as_of=2026-01-14"))
+    assert before["status"] == "approved"
+    assert before["outstanding_principal"] == eur("0.00")
+    assert before["overdue_amount"] == eur("0.00") and before["days_past_due"] == 0
+    middle = api.ok(api.get(f"/api/loans/{paid}?as_of=2026-02-20"))
+    assert middle["status"] == "active"
+    assert middle["outstanding_principal"] == eur("2002.50")
+    assert api.ok(api.get(f"/api/loans/{paid}?as_of=2026-03-01"))["status"] == "repaid"
+    assert api.ok(api.get(f"/api/loans/{lost}?as_of=2026-02-20"))["status"] == "active"
+    assert api.ok(api.get(f"/api/loans/{lost}?as_of=2026-03-01"))["status"] == "written_off"
+    listed = api.ok(api.get(f"/api/loans?borrower_id={producer}&as_of=2026-01-14"))["items"]
+    assert {loan["status"] for loan in listed} == {"approved"}

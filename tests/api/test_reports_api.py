@@ -534,7 +534,7 @@ def test_csv_italian_and_parquet_read_back(api: Api) -> None:
     s = build(api)
     loans = {k: loan_as_of(api, s[k]) for k in ("a", "b")}
     r = api.get(f"/api/reports/portfolio.csv?as_of={AS_OF}&italian=true")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.status_code == 200 and r.headers["content-type"] == "text/csv; charset=utf-8"
     assert r.headers["content-disposition"] == \
         f'attachment; filename="portfolio_{AS_OF}.csv"'
     text = r.content.decode()
