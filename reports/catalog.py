@@ -113,7 +113,7 @@ CATALOG: tuple[ReportInfo, ...] = (
         "journal", "Libro giornale", "Journal",
         "Tutti i movimenti del registro nel periodo (esportazione in streaming).",
         "Every ledger transfer in the period (streamed export).",
-        (FROM, TO), _OFFICERS, streaming=True),
+        (AS_OF, FROM, TO), _OFFICERS, streaming=True),
     ReportInfo(
         "trial-balance", "Bilancio di verifica", "Trial balance",
         "Dare, avere e saldo di ogni conto, con la quadratura dare = avere.",
@@ -123,12 +123,12 @@ CATALOG: tuple[ReportInfo, ...] = (
         "impact", "Impatto", "Impact",
         "Credito, prefinanziamenti e solidarietà per produttore e categoria.",
         "Credit, prepayments and solidarity per producer and category.",
-        (FROM, TO, PRODUCER_ID), _OFFICERS),
+        (AS_OF, FROM, TO, PRODUCER_ID), _OFFICERS),
     ReportInfo(
         "requests", "Richieste di finanziamento", "Funding requests",
         "Richieste ricevute, valutazioni e decisioni.",
         "Requests received, reviews and decisions.",
-        (FROM, TO, PRODUCER_ID), _OFFICERS),
+        (AS_OF, FROM, TO, PRODUCER_ID), _OFFICERS),
 )
 
 _BY_NAME = {info.name: info for info in CATALOG}

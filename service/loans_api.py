@@ -71,6 +71,9 @@ class ShareIn(msgspec.Struct, forbid_unknown_fields=True):
     id: str | None = None
 
 
+LOAN_STATUSES = ("approved", "active", "repaid", "written_off")
+
+
 class TermsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The terms of a loan, as ``POST /api/loans/simulate`` takes them."""
 
@@ -595,6 +598,13 @@ class LoanController(Controller):
 
             raise Forbidden("GAS users see loans through their guarantees")
 
+        errors = Errors()
+        check_uuid(borrower_id, "borrower_id", errors)
+        check_uuid(lender_id, "lender_id", errors)
+        if status is not None and status not in LOAN_STATUSES:
+            errors.add("status", f"one of {', '.join(LOAN_STATUSES)}")
+        errors.raise_if_any()
+
         def read(conn: Connection) -> dict[str, Any]:
             query = select(loans)
             if borrower_id:
@@ -761,6 +771,13 @@ def create_loan_row(conn: Connection, ctx: AppContext, *, loan_id: str, borrower
                     request_id: str | None, terms: LoanTerms, username: str) -> Any:
     _party_of_kind(conn, borrower_id, "producer", "borrower_id")
     _party_of_kind(conn, lender_id, "lender", "lender_id")
+    if request_id is not None:
+        from service.requests_api import funding_requests  # it builds on this module
+
+        asked = conn.execute(select(funding_requests.c.producer_id)
+                             .where(funding_requests.c.id == request_id)).first()
+        if asked is None or asked.producer_id != borrower_id:
+            raise invalid("request_id", "no funding request of this borrower with this id")
     pool_id = pool_id or lending.general_pool_id(lender_id)
     pool_row = conn.execute(select(pools).where(pools.c.id == pool_id)).first()
     if pool_row is None or pool_row.lender_id != lender_id:

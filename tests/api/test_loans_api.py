@@ -218,3 +218,44 @@ def test_an_explicit_as_of_shows_the_loan_as_it_was_that_day(api: Api) -> None:
     assert api.ok(api.get(f"/api/loans/{lost}?as_of=2026-03-01"))["status"] == "written_off"
     listed = api.ok(api.get(f"/api/loans?borrower_id={producer}&as_of=2026-01-14"))["items"]
     assert {loan["status"] for loan in listed} == {"approved"}
+
+
+@pytest.mark.parametrize("query", ["status=bogus", "lender_id=not-a-uuid",
+                                   "borrower_id=42"])
+def test_loan_list_filters_are_checked(api: Api, query: str) -> None:
+    r = api.get(f"/api/loans?{query}")
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == query.partition("=")[0]
+
+
+def test_a_loan_names_only_an_existing_request_of_its_borrower(api: Api) -> None:
+    lender_id, _ = lender(api)
+    body = {**TERMS, "borrower_id": api.parties["producer"], "lender_id": lender_id}
+    r = api.post("/api/loans", {**body, "request_id": new_id()})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "request_id"
+    asked = api.ok(api.post("/api/requests", {
+        "producer_id": api.parties["other_producer"], "amount": eur("5000.00"),
+        "purpose": "Caldaia per il caseificio", "instrument": "loan", "term_months": 24},
+        "other_producer"), 201)
+    r = api.post("/api/loans", {**body, "request_id": asked["id"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "request_id"
+    assert api.ok(api.get(f"/api/loans?borrower_id={api.parties['producer']}"))["items"] == []
+    mine = api.ok(api.post("/api/requests", {
+        "producer_id": api.parties["producer"], "amount": eur("5000.00"),
+        "purpose": "Caldaia per il caseificio", "instrument": "loan", "term_months": 24},
+        "producer"), 201)
+    loan = api.ok(api.post("/api/loans", {**body, "request_id": mine["id"]}), 201)
+    assert loan["request_id"] == mine["id"]
+
+
+def test_a_deposit_that_would_overflow_the_pool_is_422_and_changes_nothing(api: Api) -> None:
+    _, pool_id = lender(api)
+    big = eur("9000000000000000.00")  # 9 x 10^17 cents; a BIGINT holds 92.2 x 10^17
+    for _ in range(10):
+        api.ok(api.post(f"/api/pools/{pool_id}/deposits", {"amount": big,
+                                                           "date": "2026-01-02"}), 201)
+    r = api.post(f"/api/pools/{pool_id}/deposits", {"amount": big, "date": "2026-01-02"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "amount"
+    assert api.ok(api.get(f"/api/pools/{pool_id}"))["balance"] == eur("90000000000000000.00")
+    assert api.ok(api.get("/api/ledger/verify"))["ok"] is True

@@ -944,3 +944,14 @@ def test_cli_provisioning_flag(api: Api, db_url: tuple[str, str | None], tmp_pat
                  "--out", str(bad)]) == 2
     assert main(["report", "arrears", "--provisioning", CUSTOM, "--out", str(bad)]) == 2
     assert not bad.exists()
+
+
+def test_period_reports_take_as_of_as_the_default_end(api: Api) -> None:
+    build(api)
+    for name in ("journal", "impact", "requests"):
+        by_as_of = api.get(f"/api/reports/{name}.csv?as_of={AS_OF}&lang=en")
+        by_to = api.get(f"/api/reports/{name}.csv?to={AS_OF}&lang=en")
+        assert by_as_of.status_code == 200 and by_to.status_code == 200, by_as_of.text
+        assert by_as_of.content == by_to.content, name
+        r = api.get(f"/api/reports/{name}.csv?as_of=2026-03-01&to=2026-03-02")
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "to"
