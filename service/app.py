@@ -26,6 +26,7 @@ from service.db import make_engine
 from service.errors import EXCEPTION_HANDLERS, TooManyRequests, Unauthorized
 from service.logs import configure_logging, request_log_middleware
 from service.settings import Settings
+from service.strict_body import StrictBodyRequest
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> Lites
         dependencies={"ctx": Provide(provide_ctx, sync_to_thread=False),
                       "principal": Provide(provide_principal, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_class=StrictBodyRequest,
         middleware=[request_log_middleware],
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],

@@ -678,7 +678,7 @@ def test_roles_scopes_and_bad_requests(api: Api) -> None:
         ("/api/reports/journal.csv?from=2026-07-01&to=2026-06-30", "from"),
         ("/api/reports/portfolio.xlsx?as_of=2026-06-30&to=2026-07-31", "to"),
         ("/api/reports/portfolio.xlsx?gas_id=" + s["g1"], "gas_id"),
-        ("/api/reports/journal.csv?as_of=2026-06-30", "as_of"),
+        ("/api/reports/trial-balance.csv?from=2026-01-01", "from"),
         ("/api/reports/portfolio.xlsx?lang=de", "lang"),
         ("/api/reports/portfolio.csv?italian=maybe", "italian"),
         ("/api/reports/portfolio.csv?sheet=nope", "sheet"),

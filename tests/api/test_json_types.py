@@ -1,0 +1,65 @@
+"""Where the contract asks for a JSON number or integer, a string is refused (422 naming
+the field) and nothing is created; the same body with the right type is accepted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api, eur, new_id
+from tests.api.test_requests_api import move, submit
+
+TERMS = {"principal": eur("10000.00"), "annual_rate": "3.00", "term_months": 12,
+         "method": "french", "frequency": "monthly", "grace_periods": 0,
+         "disbursement_date": "2026-01-15"}
+
+
+@pytest.mark.parametrize(("field", "bad", "good"), [
+    ("latitude", "45.1", 45.1), ("latitude", True, 45), ("households", "3", 3),
+    ("households", 3.0, 3),
+])
+def test_party_numbers_are_json_numbers(api: Api, field: str, bad: Any, good: Any) -> None:
+    body = {"kind": "gas", "name": "GAS Lambrate", "latitude": 45.48, "longitude": 9.24,
+            "households": 30}
+    name = f"GAS Lambrate {new_id()}"
+    r = api.post("/api/parties", {**body, "name": name, field: bad}, "admin")
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == [field]
+    listed = api.ok(api.get("/api/parties?kind=gas&limit=500", "admin"))["items"]
+    assert name not in [p["name"] for p in listed]
+    api.ok(api.post("/api/parties", {**body, "name": name, field: good}, "admin"), 201)
+
+
+@pytest.mark.parametrize(("field", "bad"), [
+    ("term_months", "12"), ("term_months", 12.0), ("grace_periods", "0"),
+])
+def test_loan_term_integers_are_json_integers(api: Api, field: str, bad: Any) -> None:
+    r = api.post("/api/loans/simulate", {**TERMS, field: bad}, "producer")
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == [field]
+    api.ok(api.post("/api/loans/simulate", TERMS, "producer"))
+
+
+def test_assessment_scores_are_json_integers(api: Api) -> None:
+    rid = submit(api)["id"]
+    move(api, rid, "under_review")
+    body = {"economic_score": "7", "social_score": 8, "notes": "sound plan"}
+    r = api.put(f"/api/requests/{rid}/assessment", body)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["economic_score"]
+    assert api.ok(api.get(f"/api/requests/{rid}"))["assessment"] is None
+    api.ok(api.put(f"/api/requests/{rid}/assessment", {**body, "economic_score": 7}))
+
+
+def test_transfer_timeout_is_a_json_integer(api: Api) -> None:
+    ids = [api.ok(api.post("/api/ledger/accounts", {"code": "t", "currency": "EUR"}), 201)["id"]
+           for _ in range(2)]
+    transfer = {"id": new_id(), "debit_account_id": ids[0], "credit_account_id": ids[1],
+                "amount": eur("1.00"), "code": "t", "flags": ["pending"],
+                "timeout_seconds": "5"}
+    r = api.post("/api/ledger/transfers", [transfer])
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["0.timeout_seconds"]
+    results = api.ok(api.post("/api/ledger/transfers", [{**transfer, "timeout_seconds": 5}]))
+    assert results["results"] == [{"id": transfer["id"], "result": "created"}]
