@@ -236,3 +236,24 @@ def test_account_validation(api: Api) -> None:
     assert api.ok(api.post("/api/ledger/accounts", body), 201) == first
     r = api.post("/api/ledger/accounts", {**body, "code": "altro"})
     assert r.status_code == 409 and r.json()["code"] == "idempotency_conflict"
+
+
+def test_an_expired_pending_transfer_stops_counting_without_another_write(api: Api) -> None:
+    import time
+
+    a = account(api, flags=["debits_must_not_exceed_credits"])
+    b, funding = account(api), account(api)
+    assert results(api, [tr(funding, a, "10.00")]) == ["created"]
+    pending = tr(a, b, "10.00", flags=["pending"], timeout_seconds=1)
+    assert results(api, [pending]) == ["created"]
+    assert balance(api, a)["debits_pending"]["amount"] == "10.00"
+    # Nothing else is written: the app's expiry clock voids it within about a second.
+    deadline = time.monotonic() + 10
+    while balance(api, a)["debits_pending"]["amount"] != "0.00":
+        assert time.monotonic() < deadline, "the pending transfer never expired"
+        time.sleep(0.2)
+    assert balance(api, a)["debits_posted"]["amount"] == "0.00"
+    post = tr(a, b, "10.00", flags=["post_pending"], pending_id=pending["id"])
+    assert results(api, [post]) == ["pending_expired"]
+    assert balance(api, a)["debits_pending"]["amount"] == "0.00"
+    assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
