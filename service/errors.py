@@ -121,7 +121,10 @@ def problem(status: int, detail: str, kind: str | None = None, **extra: Any) -> 
 
 
 def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
-    return problem(exc.status, exc.detail, exc.kind, **exc.extra)
+    response = problem(exc.status, exc.detail, exc.kind, **exc.extra)
+    if "retry_after" in exc.extra:  # the standard header beside the body's field
+        response.headers["Retry-After"] = str(exc.extra["retry_after"])
+    return response
 
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")

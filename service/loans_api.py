@@ -485,14 +485,25 @@ class CategoryController(Controller):
         def rate(value: str | None, field: str) -> Decimal | None:
             return None if value is None else parse_rate(value, field, errors)
 
+        def ratio(value: str | None, field: str) -> Decimal | None:
+            """A multiple, not a percentage: 1.50 is 150% of the principal."""
+            if value is None:
+                return None
+            parsed = parse_decimal_string(value, field, errors, max_decimals=4,
+                                          allow_zero=True)
+            if parsed > 100:
+                errors.add(field, "a ratio such as \"1.50\" (150% of the principal), "
+                                  "at most 100")
+            return parsed
+
         category = lending.Category(
             name=name, max_principal=max_principal, max_term_months=data.max_term_months,
             frequencies=tuple(data.frequencies),
             usury_threshold=rate(data.usury_threshold, "usury_threshold"),
             late_interest_rate=rate(data.late_interest_rate, "late_interest_rate")
             or Decimal(0),
-            min_coverage=rate(data.min_coverage, "min_coverage"),
-            share_multiple=rate(data.share_multiple, "share_multiple"))
+            min_coverage=ratio(data.min_coverage, "min_coverage"),
+            share_multiple=ratio(data.share_multiple, "share_multiple"))
         errors.raise_if_any()
         principal.require("officer")
 

@@ -51,5 +51,7 @@ def test_login_attempts_are_rate_limited_per_username(api: Api) -> None:
         assert r.status_code == 401
     r = api.client.post("/api/auth/token", json={"username": "gas", "password": PASSWORD})
     assert r.status_code == 429
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    assert r.json()["retry_after"] == int(r.headers["Retry-After"])
     # Another user is not affected.
     assert api.login("officer")

@@ -76,9 +76,14 @@ def test_pledge_capacity_and_guarantee_lifecycle(api: Api) -> None:
 
 def test_minimum_coverage_blocks_disbursement(api: Api) -> None:
     lender_id, _, loan_id = setup_loan(api, principal="10000.00")
-    api.ok(api.put(f"/api/lenders/{lender_id}/categories/microcredit", {
-        "max_principal": eur("75000.00"), "max_term_months": 84,
-        "frequencies": ["monthly", "quarterly"], "min_coverage": "1.50"}))
+    category = {"max_principal": eur("75000.00"), "max_term_months": 84,
+                "frequencies": ["monthly", "quarterly"]}
+    # A ratio, as coverage is shown: "150" would be 150 times the principal.
+    r = api.put(f"/api/lenders/{lender_id}/categories/microcredit",
+                {**category, "min_coverage": "150"})
+    assert r.status_code == 422 and "1.50" in r.json()["errors"][0]["message"]
+    api.ok(api.put(f"/api/lenders/{lender_id}/categories/microcredit",
+                   {**category, "min_coverage": "1.50"}))
     gas = api.parties["gas"]
     capacity(api, gas, "20000.00")
     api.ok(api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
