@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Connection
 
 from ledger.accounts import Account
+from ledger.money import format_amount
 from ledger.store import LedgerStore
 from ledger.transfers import MAX_AMOUNT, Transfer, TransferResultCode
 from service.errors import Conflict, invalid
@@ -42,7 +43,8 @@ def post(conn: Connection, store: LedgerStore, transfers: Sequence[Transfer],
                     raise Conflict(code, message)
             if _overflows(conn, store, transfer):
                 raise invalid("amount", "too large: an account's total would pass the "
-                              "largest amount kept (92233720368547758.07)")
+                              "largest amount kept "
+                              f"({format_amount(MAX_AMOUNT, transfer.currency)})")
         raise RuntimeError(f"ledger refused instrument transfer {result.id} "
                            f"({transfer.code}): {result.result}")
 
