@@ -566,8 +566,9 @@ def _allocate(
                         current[k], balance_after=current[k].balance_after - early
                     )
         # All principal repaid: what is left of the debt is the current period's
-        # interest (owed whatever the calendar); pay it before calling money excess.
-        for k in range(start, len(current)):
+        # interest (owed whatever the calendar); a repayment pays it before calling
+        # money excess, a call or loss cover never pays an installment before it is due.
+        for k in range(start, len(current) if in_advance else start):
             if remaining == 0:
                 break
             if current[k].unpaid > 0:

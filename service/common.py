@@ -24,6 +24,11 @@ from service.errors import Errors, invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# Dates a loan, a report or a plan can be about: a loan of the longest term (100 years)
+# from the last day still ends inside Python's calendar, and day arithmetic before the
+# first never leaves it.
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2199, 12, 31)
 INSTRUMENT_CURRENCY = "EUR"
 
 
@@ -123,10 +128,14 @@ def parse_date(value: str | None, field: str, errors: Errors, *, required: bool 
     try:
         if len(value) != 10:
             raise ValueError
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         errors.add(field, f"{value!r} is not a date YYYY-MM-DD")
         return None
+    if not MIN_DATE <= parsed <= MAX_DATE:
+        errors.add(field, f"a date from {MIN_DATE} to {MAX_DATE}")
+        return None
+    return parsed
 
 
 def query_date(value: str | None, field: str) -> date | None:

@@ -35,10 +35,15 @@ def _engine() -> Engine:
 def _day(text: str | None) -> date:
     if text is None:
         return date.today()
+    from service.common import MAX_DATE, MIN_DATE
+
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise SystemExit(f"error: --as-of: {text!r} is not a date YYYY-MM-DD") from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise SystemExit(f"error: --as-of: a date from {MIN_DATE} to {MAX_DATE}")
+    return day
 
 
 def _eur(cents: int) -> str:

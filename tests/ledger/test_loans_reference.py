@@ -418,8 +418,9 @@ def ref_allocate_repayment(
                         current[k], balance_after=current[k].balance_after - early
                     )
         # All principal repaid: what is left of the debt is the current period's
-        # interest (owed whatever the calendar); pay it before calling money excess.
-        for k in range(start, len(current)):
+        # interest (owed whatever the calendar); pay it before calling money excess,
+        # unless the payment may not pay installments in advance (calls, loss cover).
+        for k in range(start, len(current) if in_advance else start):
             if remaining == 0:
                 break
             if current[k].unpaid > 0:

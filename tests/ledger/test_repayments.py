@@ -162,11 +162,18 @@ def test_never_in_advance_goes_to_principal_keeping_the_period_interest() -> Non
     # the payment falls in period 2: its interest stays as scheduled
     assert a.state[1].interest == D("22.95")
     assert outstanding_principal(a.state) == D("10000.00") - D("821.94") - D("1000.00")
-    # paying everything this way leaves nothing but excess, after the period's interest
+    # Paying everything this way repays all principal, but never the period's interest
+    # before it is due (15 March): that stays owed and the rest is excess.
     everything = D("846.94") + D("10000.00") - D("821.94") + D("22.95") + D("1.00")
     b = allocate_repayment(fresh(t), everything, date(2024, 2, 20), t, in_advance=False)
     check_sums(b)
-    assert b.excess == D("1.00") and all(s.unpaid == 0 for s in b.state)
+    assert b.excess == D("22.95") + D("1.00")
+    assert outstanding_principal(b.state) == 0
+    assert [s.unpaid for s in b.state if s.unpaid] == [D("22.95")]
+    assert b.state[1].due_date == date(2024, 3, 15)
+    # A repayment (in advance allowed) pays that interest before calling money excess.
+    c = allocate_repayment(fresh(t), everything, date(2024, 2, 20), t)
+    assert c.excess == D("1.00") and all(s.unpaid == 0 for s in c.state)
 
 
 def test_late_interest_hand_formula() -> None:
@@ -334,11 +341,14 @@ def test_allocation_properties(seed: int, method: str, frequency: str, late: Dec
             if part.interest > 0:
                 assert inst.unpaid_penalty == 0
             assert part.in_advance == (inst.due_date > p.value_date)
-            if not p.in_advance:
-                assert not part.in_advance or outstanding_principal(a.state) == 0
+            if not p.in_advance:  # calls and loss cover never pay an installment ahead
+                assert not part.in_advance
         if a.excess > 0:
             assert outstanding_principal(a.state) == 0
-            assert all(s.unpaid == 0 for s in a.state)
+            if p.in_advance:
+                assert all(s.unpaid == 0 for s in a.state)
+            else:  # only interest not yet due may stay owed beside the excess
+                assert all(s.unpaid == 0 or s.due_date > p.value_date for s in a.state)
         for s in a.state:
             assert 0 <= s.paid_principal <= s.principal
             assert 0 <= s.paid_interest <= s.interest
