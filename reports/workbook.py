@@ -48,6 +48,7 @@ __all__ = [
     "ReportSheet",
     "StreamSheet",
     "add_bar_chart",
+    "csv_options",
     "export_frame",
     "write_csv",
     "write_parquet",
@@ -648,6 +649,19 @@ def export_frame(
     return frame.select(exprs)
 
 
+def csv_options(italian: bool) -> dict[str, Any]:
+    """polars ``write_csv`` options: Italian convention (``;``, decimal comma,
+    DD/MM/YYYY) or plain (``,``, ISO dates, RFC 3339 timestamps in UTC)."""
+    options: dict[str, Any] = {
+        "date_format": "%d/%m/%Y" if italian else "%Y-%m-%d",
+        # Datetimes are exported in UTC (export_frame), hence the literal Z.
+        "datetime_format": "%d/%m/%Y %H:%M:%S" if italian else "%Y-%m-%dT%H:%M:%S%.6fZ",
+    }
+    if italian:
+        options.update(separator=";", decimal_comma=True)
+    return options
+
+
 def write_csv(
     frame: pl.DataFrame, out: Output, italian: bool = False, *,
     columns: Sequence[ColumnSpec] | None = None, include_bom: bool = False,
@@ -658,13 +672,7 @@ def write_csv(
     """
     lang: Lang = "it" if italian else "en"
     data = export_frame(frame, columns, lang if columns is not None else None)
-    options: dict[str, Any] = {
-        "include_bom": include_bom,
-        "date_format": "%d/%m/%Y" if italian else "%Y-%m-%d",
-        "datetime_format": "%d/%m/%Y %H:%M:%S" if italian else "%Y-%m-%dT%H:%M:%S%z",
-    }
-    if italian:
-        options.update(separator=";", decimal_comma=True)
+    options = {"include_bom": include_bom, **csv_options(italian)}
     if isinstance(out, str | os.PathLike):
         data.write_csv(os.fspath(out), **options)
     else:

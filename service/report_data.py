@@ -57,6 +57,7 @@ from reports.workbook import (
     Report,
     ReportSheet,
     StreamSheet,
+    csv_options,
     export_frame,
     write_parquet,
     write_xlsx_streaming,
@@ -1225,17 +1226,6 @@ def pick_sheet(report: Report, name: str | None) -> ReportSheet | StreamSheet:
     raise invalid("sheet", f"report {report.name!r} has sheets {names}")
 
 
-def _csv_options(italian: bool) -> dict[str, Any]:
-    # As reports.workbook.write_csv: ';' and decimal comma, DD/MM/YYYY for Italian.
-    options: dict[str, Any] = {
-        "date_format": "%d/%m/%Y" if italian else "%Y-%m-%d",
-        "datetime_format": "%d/%m/%Y %H:%M:%S" if italian else "%Y-%m-%dT%H:%M:%S%z",
-    }
-    if italian:
-        options.update(separator=";", decimal_comma=True)
-    return options
-
-
 def _stream_frames(columns: Sequence[ColumnSpec], rows: Iterable[Sequence[object]],
                    decimals: int) -> Iterator[pl.DataFrame]:
     schema = {c.key: _dtype(c.kind, decimals) for c in columns}
@@ -1265,7 +1255,7 @@ def write_report(built: Report | StreamedReport, req: ReportRequest, out: IO[byt
         assert isinstance(built, StreamedReport)
         frames = _stream_frames(sheet.columns, sheet.rows, built.decimals)
     if req.fmt == "csv":
-        options = _csv_options(req.italian)
+        options = csv_options(req.italian)
         for index, frame in enumerate(frames):
             buffer = io.BytesIO()
             export_frame(frame, sheet.columns, req.lang).write_csv(

@@ -955,3 +955,17 @@ def test_period_reports_take_as_of_as_the_default_end(api: Api) -> None:
         assert by_as_of.content == by_to.content, name
         r = api.get(f"/api/reports/{name}.csv?as_of=2026-03-01&to=2026-03-02")
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "to"
+
+
+def test_plain_csv_timestamps_are_rfc3339_utc(api: Api) -> None:
+    import csv
+    import io
+    import re
+
+    build(api)
+    r = api.get(f"/api/reports/journal.csv?as_of={AS_OF}&lang=en")
+    assert r.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(r.content.decode())))
+    assert rows
+    stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+    assert all(stamp.fullmatch(row["Recorded at (UTC)"]) for row in rows), rows[0]
