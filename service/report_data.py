@@ -514,6 +514,11 @@ def load_portfolio(conn: Connection, req: ReportRequest) -> Report:
                          _calls_by_guarantee(conn, opening_day))
     opening_gross = sum(p.outstanding_principal_cents for p, _ in opening
                         if p.status == "active")
+    # The period may end before the as-of date: its average is then over its own end.
+    closing = positions if req.period_to == req.as_of else _positions(
+        book, req.period_to, people, by_loan, _calls_by_guarantee(conn, req.period_to))
+    closing_gross = sum(p.outstanding_principal_cents for p, _ in closing
+                        if p.status == "active")
     # Fund money that could cover the PAR30 loans: money not earmarked, and money
     # earmarked for their borrowers.
     general, marks = _fund_money(conn, req.as_of)
@@ -522,6 +527,9 @@ def load_portfolio(conn: Connection, req: ReportRequest) -> Report:
     fund_available = max(general, 0) + sum(max(marks.get(b, 0), 0) for b in at_risk)
     params = PortfolioParams(period_from=req.period_from, period_to=req.period_to,
                              opening_gross_portfolio_cents=opening_gross,
+                             # exact: (opening + closing) / 2 has at most one decimal
+                             average_gross_portfolio_cents=Decimal(
+                                 opening_gross + closing_gross) / 2,
                              fund_available_cents=fund_available,
                              filters=_filters(people, req))
     if req.provisioning_percent is not None:

@@ -969,3 +969,21 @@ def test_plain_csv_timestamps_are_rfc3339_utc(api: Api) -> None:
     assert rows
     stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
     assert all(stamp.fullmatch(row["Recorded at (UTC)"]) for row in rows), rows[0]
+
+
+def test_write_off_ratio_averages_over_the_period_not_the_as_of_date(api: Api) -> None:
+    build(api)
+    end = "2026-05-31"  # C is written off that day; the as-of date is a month later
+    listed = api.ok(api.get(f"/api/loans?as_of={end}&limit=500"))["items"]
+    closing = sum((amt(v["outstanding_principal"]) for v in listed
+                   if v["status"] == "active"), ZERO)
+    at_as_of = sum((amt(v["outstanding_principal"]) for v in
+                    api.ok(api.get(f"/api/loans?as_of={AS_OF}&limit=500"))["items"]
+                    if v["status"] == "active"), ZERO)
+    assert closing != at_as_of  # repayments in June: the two ends differ
+    wb, _ = workbook(api, f"/api/reports/portfolio.xlsx?as_of={AS_OF}&from=2026-01-01&to={end}")
+    summary = {r["Indicatore"]: r for r in Table(wb, "Sintesi").rows}
+    assert money(summary["Passato a perdita nel periodo"]["Importo"]) == Decimal("3000.00")
+    # No loan before 1 January: the average is (0 + gross on 31 May) / 2.
+    assert num(summary["Tasso di perdita"]["Rapporto"]) == \
+        ratio(Decimal("3000.00"), closing / 2)
