@@ -72,30 +72,34 @@ class InstallmentRow:
 def loan_statement_report(loan: LoanSummary, installments: Sequence[InstallmentRow],
                           as_of: date, *, generated_at: datetime | None = None,
                           filters: Mapping[str, str] | None = None) -> Report:
+    # One column per kind of value, so dates are dates and counts numbers in the sheet.
     summary_columns = (
         col("figure", "Voce", "Item", "text"),
         col("amount", "Importo", "Amount", "money"),
         col("rate", "Tasso", "Rate", "percent"),
+        col("date", "Data", "Date", "date"),
+        col("count", "Numero", "Number", "int"),
         col("value", "Valore", "Value", "text"),
     )
-    rows: list[tuple[str, int | None, Decimal | None, str | None]] = [
-        ("Prestito", None, None, loan.loan_id),
-        ("Beneficiario", None, None, loan.borrower_name),
-        ("Stato", None, None, loan.status),
-        ("Erogato il", None, None,
-         loan.disbursed_on.strftime("%d/%m/%Y") if loan.disbursed_on else None),
-        ("Capitale erogato", loan.disbursed_cents, None, None),
-        ("Tasso annuo nominale", None, percent_to_fraction(loan.annual_rate_percent), None),
+    SummaryRow = tuple[str, int | None, Decimal | None, date | None, int | None, str | None]
+    rows: list[SummaryRow] = [
+        ("Prestito", None, None, None, None, loan.loan_id),
+        ("Beneficiario", None, None, None, None, loan.borrower_name),
+        ("Stato", None, None, None, None, loan.status),
+        ("Erogato il", None, None, loan.disbursed_on, None, None),
+        ("Capitale erogato", loan.disbursed_cents, None, None, None, None),
+        ("Tasso annuo nominale", None, percent_to_fraction(loan.annual_rate_percent), None,
+         None, None),
         ("TAEG", None,
          percent_to_fraction(loan.apr_percent) if loan.apr_percent is not None else None,
-         None),
-        ("Capitale residuo", loan.outstanding_principal_cents, None, None),
-        ("Scaduto non pagato", loan.overdue_cents, None, None),
-        ("Giorni di ritardo", None, None, str(loan.days_past_due)),
+         None, None, None),
+        ("Capitale residuo", loan.outstanding_principal_cents, None, None, None, None),
+        ("Scaduto non pagato", loan.overdue_cents, None, None, None, None),
+        ("Giorni di ritardo", None, None, None, loan.days_past_due, None),
     ]
     summary = frame_of(rows, summary_columns, {
         "figure": lambda r: r[0], "amount": lambda r: r[1], "rate": lambda r: r[2],
-        "value": lambda r: r[3]})
+        "date": lambda r: r[3], "count": lambda r: r[4], "value": lambda r: r[5]})
     columns = (
         col("number", "Rata", "Installment", "int"),
         col("due_on", "Scadenza", "Due on", "date"),

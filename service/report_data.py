@@ -571,14 +571,20 @@ def load_loan_statement(conn: Connection, req: ReportRequest) -> Report:
         paid_on=paid_on.get(s.number), principal_balance_cents=_cents(s.balance_after))
         for s in states]
     disbursed = loan.status != "approved"
+    overdue, days_late = loan.overdue, loan.days_past_due
+    if loan.status == "written_off":
+        # Out of the portfolio's figures, but still owed and past due, as the loan's own
+        # page (GET /api/loans/{id}) says.
+        late = arrears(loan.schedule, req.as_of, late_rate=book.late_rate(row))
+        overdue, days_late = _cents(late.overdue_amount), late.days_past_due
     summary = LoanSummary(
         loan_id=row.id, borrower_name=_name(people, row.borrower_id),
         disbursed_on=row.disbursed_on if disbursed else None,
         disbursed_cents=row.principal_minor if disbursed else 0,
         annual_rate_percent=Decimal(row.annual_rate),
         apr_percent=summarize(terms, schedule).apr,
-        outstanding_principal_cents=loan.outstanding, overdue_cents=loan.overdue,
-        days_past_due=loan.days_past_due, status=_word(req.lang, loan.status))
+        outstanding_principal_cents=loan.outstanding, overdue_cents=overdue,
+        days_past_due=days_late, status=_word(req.lang, loan.status))
     return loan_statement_report(summary, installments, req.as_of,
                                  filters={"borrower": _name(people, row.borrower_id)})
 

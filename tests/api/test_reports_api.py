@@ -987,3 +987,16 @@ def test_write_off_ratio_averages_over_the_period_not_the_as_of_date(api: Api) -
     # No loan before 1 January: the average is (0 + gross on 31 May) / 2.
     assert num(summary["Tasso di perdita"]["Rapporto"]) == \
         ratio(Decimal("3000.00"), closing / 2)
+
+
+def test_loan_statement_cells_are_typed_and_match_the_loan_even_written_off(api: Api) -> None:
+    s = build(api)
+    for key in ("b", "c"):  # B is late, C written off
+        loan = loan_as_of(api, s[key])
+        wb, _ = workbook(api, f"/api/reports/loan-statement.xlsx?loan_id={s[key]}&as_of={AS_OF}")
+        head = {r["Voce"]: r for r in Table(wb, "Prestito").rows}
+        assert money(head["Scaduto non pagato"]["Importo"]) == amt(loan["overdue_amount"])
+        assert head["Giorni di ritardo"]["Numero"] == loan["days_past_due"]
+        assert isinstance(head["Giorni di ritardo"]["Numero"], int)
+        assert head["Erogato il"]["Data"].date().isoformat() == loan["disbursed_on"]
+    assert loan_as_of(api, s["c"])["days_past_due"] > 0  # the case that was 0 before
