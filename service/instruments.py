@@ -8,6 +8,7 @@ transaction, so a refusal leaves nothing behind.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -191,12 +192,44 @@ def released_by(row: Any, as_of: date) -> bool:
     return row.released_on is None or row.released_on <= as_of
 
 
+@dataclass(frozen=True)
+class GuaranteeOn:
+    """A guarantee as it stood on a date: calls count by their dates, a release by its."""
+
+    status: str  # active, called, released
+    called: int
+    remaining: int
+
+
+def guarantees_on(conn: Connection, loan_id: str, as_of: date | None
+                  ) -> list[tuple[Any, GuaranteeOn]]:
+    """The loan's guarantees, each with how it stood on ``as_of`` (None: now)."""
+    rows = loan_guarantees(conn, loan_id)
+    if as_of is None:
+        return [(r, GuaranteeOn(r.status, r.called_minor, r.amount_minor - r.called_minor))
+                for r in rows]
+    called: dict[str, int] = {}
+    for c in conn.execute(select(guarantee_calls.c.guarantee_id, guarantee_calls.c.amount_minor)
+                          .where(guarantee_calls.c.loan_id == loan_id,
+                                 guarantee_calls.c.date <= as_of)):
+        called[c.guarantee_id] = called.get(c.guarantee_id, 0) + c.amount_minor
+    out = []
+    for r in rows:
+        paid = called.get(r.id, 0)
+        remaining = r.amount_minor - paid
+        if r.status == "released" and released_by(r, as_of):
+            status = "released"
+        else:
+            status = "active" if remaining > 0 else "called"
+        out.append((r, GuaranteeOn(status, paid, remaining)))
+    return out
+
+
 def coverage_parts(conn: Connection, loan: Any, as_of: date | None) -> tuple[int, int]:
     """(remaining of the guarantees active on ``as_of``, outstanding principal or, before
     disbursement, the principal)."""
-    active = sum(r.amount_minor - r.called_minor for r in loan_guarantees(conn, loan.id)
-                 if r.status == "active" or (as_of is not None and r.status == "released"
-                                             and not released_by(r, as_of)))
+    active = sum(on.remaining for _, on in guarantees_on(conn, loan.id, as_of)
+                 if on.status == "active")
     if loan.status == "approved":
         return active, loan.principal_minor
     state = lending.loan_state(loan, lending.events_of(conn, loan.id), as_of)

@@ -116,15 +116,14 @@ class PayoutIn(msgspec.Struct, forbid_unknown_fields=True):
 
 # -- JSON ---------------------------------------------------------------------------------
 
-def guarantee_json(row: Any, as_of: date | None = None) -> dict[str, Any]:
-    """``as_of``: a guarantee released after that date shows as it was then, active."""
-    status = row.status
-    if as_of is not None and status == "released" and not inst.released_by(row, as_of):
-        status = "active"
+def guarantee_json(row: Any, on: inst.GuaranteeOn | None = None) -> dict[str, Any]:
+    """``on``: the guarantee as it stood on a date (``inst.guarantees_on``); else now."""
+    if on is None:
+        on = inst.GuaranteeOn(row.status, row.called_minor, row.amount_minor - row.called_minor)
     return {"id": row.id, "loan_id": row.loan_id, "guarantor_id": row.guarantor_id,
-            "amount": money_out(row.amount_minor), "status": status,
-            "called_amount": money_out(row.called_minor),
-            "remaining": money_out(row.amount_minor - row.called_minor),
+            "amount": money_out(row.amount_minor), "status": on.status,
+            "called_amount": money_out(on.called),
+            "remaining": money_out(on.remaining),
             "released_on": row.released_on.isoformat() if row.released_on else None,
             "created_at": rfc3339(row.created_at)}
 
@@ -435,11 +434,11 @@ class LoanGuaranteeController(Controller):
 
         def read(conn: Connection) -> dict[str, Any]:
             loan = visible_loan(conn, principal, lid)
-            rows = inst.loan_guarantees(conn, lid)
+            standing = inst.guarantees_on(conn, lid, day if as_of else None)
             if principal.role == "gas":
-                rows = [r for r in rows if r.guarantor_id == principal.party_id]
+                standing = [(r, on) for r, on in standing if r.guarantor_id == principal.party_id]
             coverage = inst.coverage_value(conn, loan, day)
-            return {"items": [guarantee_json(r, day if as_of else None) for r in rows],
+            return {"items": [guarantee_json(r, on) for r, on in standing],
                     "coverage": None if coverage is None else str(coverage)}
 
         return ctx.read(read)

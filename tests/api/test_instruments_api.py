@@ -325,3 +325,38 @@ def test_releases_are_dated_and_coverage_as_of_counts_them_by_date(api: Api) -> 
     now = api.ok(api.get(f"/api/loans/{loan_id}/guarantees"))
     assert now["coverage"] == "1.00"
     assert [g["status"] for g in now["items"]] == ["released", "released", "active"]
+
+
+def test_calls_count_by_their_date_and_never_pay_ahead(api: Api) -> None:
+    # 300.00 at 12% a year, monthly, disbursed 2026-01-15: January's interest is 3.00,
+    # due on 15 February.
+    _, _, loan_id = setup_loan(api, principal="300.00", annual_rate="12.00", term_months=12)
+    gas, other = api.parties["gas"], api.parties["other_gas"]
+    ids = []
+    for party, amount in ((gas, "300.00"), (other, "100.00")):
+        capacity(api, party, amount)
+        ids.append(api.ok(api.post("/api/guarantees", {
+            "loan_id": loan_id, "guarantor_id": party, "amount": eur(amount)}), 201)["id"])
+    api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
+    # On 2026-01-20 nothing is due: a call pays principal only, never January's interest
+    # ahead of its due date, so 303.00 (principal + that interest) is refused...
+    r = api.post(f"/api/loans/{loan_id}/guarantee-calls",
+                 {"amount": eur("303.00"), "date": "2026-01-20"})
+    assert r.status_code == 409, r.text
+    # ...while 300.00 is split 3:1 (225.00 and 75.00) and repays all the principal.
+    calls = api.ok(api.post(f"/api/loans/{loan_id}/guarantee-calls",
+                            {"amount": eur("300.00"), "date": "2026-01-20"}))["calls"]
+    assert {c["guarantee_id"]: c["amount"] for c in calls} == {
+        ids[0]: eur("225.00"), ids[1]: eur("75.00")}
+    loan = api.ok(api.get(f"/api/loans/{loan_id}?as_of=2026-01-20"))
+    assert loan["outstanding_principal"] == eur("0.00")
+    assert loan["schedule"][0]["paid_interest"] == eur("0.00")
+    assert loan["status"] == "active"  # the 3.00 of interest is still to come
+    # Coverage by date: before the call 400.00 / 300.00; after it 100.00 remain.
+    before = api.ok(api.get(f"/api/loans/{loan_id}/guarantees?as_of=2026-01-19"))
+    assert before["coverage"] == "1.33"
+    assert [g["remaining"] for g in before["items"]] == [eur("300.00"), eur("100.00")]
+    assert [g["called_amount"] for g in before["items"]] == [eur("0.00"), eur("0.00")]
+    after = api.ok(api.get(f"/api/loans/{loan_id}/guarantees?as_of=2026-01-20"))
+    assert [g["remaining"] for g in after["items"]] == [eur("75.00"), eur("25.00")]
+    assert [g["status"] for g in after["items"]] == ["active", "active"]
