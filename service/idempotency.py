@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,15 @@ from sqlalchemy import Connection, insert, select
 from service.common import now_utc
 from service.errors import Conflict
 from service.tables import idempotency
+
+
+def _key(key: str) -> str:
+    """The id as stored: a UUID in its canonical lower-case form, so the same id in
+    capitals is still the same id (resources are stored under that form too)."""
+    try:
+        return str(uuid.UUID(key))
+    except ValueError:
+        return key
 
 
 def request_hash(operation: str, payload: Any) -> str:
@@ -38,7 +48,7 @@ def remembered(conn: Connection, key: str | None, operation: str, payload: Any
     """The stored answer for ``key``, None when new; 409 when reused with another body."""
     if key is None:
         return None
-    row = conn.execute(select(idempotency).where(idempotency.c.id == key)).first()
+    row = conn.execute(select(idempotency).where(idempotency.c.id == _key(key))).first()
     if row is None:
         return None
     if row.operation != operation or row.request_hash != request_hash(operation, payload):
@@ -52,7 +62,7 @@ def remember(conn: Connection, key: str | None, operation: str, payload: Any, st
     if key is None:
         return
     conn.execute(insert(idempotency).values(
-        id=key, operation=operation, request_hash=request_hash(operation, payload),
+        id=_key(key), operation=operation, request_hash=request_hash(operation, payload),
         status_code=status, response=json.dumps(body), username=username,
         created_at=now_utc()))
 

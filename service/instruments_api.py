@@ -30,7 +30,15 @@ from service.context import AppContext
 from service.errors import Errors, Forbidden, NotFound, invalid
 from service.idempotency import once
 from service.parties import get_party
-from service.tables import contributions, deliveries, funds, guarantees, payouts, prepayments
+from service.tables import (
+    contributions,
+    deliveries,
+    funds,
+    guarantees,
+    loans,
+    payouts,
+    prepayments,
+)
 
 ON_EXPIRY = ("refund", "rollover", "solidarity")
 
@@ -291,6 +299,14 @@ class GuaranteeController(Controller):
             raise Forbidden("officers, or a GAS user for its own GAS as guarantor")
 
         def action(conn: Connection) -> tuple[int, Any]:
+            if not principal.is_staff:
+                # A GAS user sees no loan (only its own guarantees): a loan it could not
+                # pledge on is "not found" for it, so its status does not leak.
+                loan = conn.execute(select(loans.c.status)
+                                    .where(loans.c.id == str(loan_id))).first()
+                if loan is None or loan.status not in ("approved", "active"):
+                    raise NotFound("loan")
+
             def create() -> tuple[int, Any]:
                 row = inst.create_guarantee(conn, ctx, guarantee_id=gid, loan_id=str(loan_id),
                                             guarantor_id=str(guarantor_id), amount=amount,

@@ -1,0 +1,40 @@
+"""One client id names one operation: reusing it on another endpoint is a conflict."""
+
+from __future__ import annotations
+
+from tests.api.conftest import Api, eur, new_id
+from tests.api.test_instruments_api import capacity, setup_loan
+
+
+def test_an_id_used_for_a_contribution_cannot_create_a_guarantee(api: Api) -> None:
+    _, _, loan_id = setup_loan(api, principal="1000.00")
+    gas = api.parties["gas"]
+    capacity(api, gas, "500.00")
+    shared = new_id()
+    api.ok(api.post("/api/contributions", {"id": shared, "gas_id": gas,
+                                           "amount": eur("10.00"), "date": "2026-01-10"}), 201)
+    r = api.post("/api/guarantees", {"id": shared, "loan_id": loan_id, "guarantor_id": gas,
+                                     "amount": eur("100.00")})
+    assert r.status_code == 409 and r.json()["code"] == "idempotency_conflict", r.text
+    assert api.ok(api.get(f"/api/loans/{loan_id}/guarantees"))["items"] == []
+    # The same id in capitals is the same id.
+    r = api.post("/api/guarantees", {"id": shared.upper(), "loan_id": loan_id,
+                                     "guarantor_id": gas, "amount": eur("100.00")})
+    assert r.status_code == 409 and r.json()["code"] == "idempotency_conflict", r.text
+
+
+def test_a_gas_user_cannot_learn_the_status_of_a_loan_it_cannot_see(api: Api) -> None:
+    _, _, loan_id = setup_loan(api, principal="1000.00")
+    gas = api.parties["gas"]
+    capacity(api, gas, "500.00")
+    api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
+    api.ok(api.post(f"/api/loans/{loan_id}/write-off", {"date": "2026-02-01",
+                                                        "note": "grandinata"}))
+    body = {"guarantor_id": gas, "amount": eur("100.00")}
+    # An unknown loan and one it could not pledge on look the same to the GAS user.
+    for lid in (new_id(), loan_id):
+        r = api.post("/api/guarantees", {**body, "loan_id": lid}, "gas")
+        assert r.status_code == 404, r.text
+    # An officer is told why.
+    r = api.post("/api/guarantees", {**body, "loan_id": loan_id})
+    assert r.status_code == 409 and r.json()["code"] == "loan_not_active"
