@@ -18,6 +18,7 @@ the order first met), so explanations do not depend on how the model is built.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 
 import numpy as np
 
@@ -39,7 +40,7 @@ from .model import (
     LimitModel,
     scale_of,
 )
-from .network import Network, Request
+from .network import Network, Request, loan_coverage
 from .scoring import (
     Candidate,
     CandidateMemo,
@@ -165,8 +166,9 @@ def build_model(
     fund_rows: list[tuple[int, ...]] = []  # k, r, fund, producer, earmarked, general, balance
     req_begin = [0] * (nreq + 1)
     fair = [0] * nreq
-    cov_coef = [0] * nreq
-    cov_scale = [0] * nreq
+    cov_scale = [0] * nreq  # 10^decimals of the coverages a request's loans need
+    cov_shown: list[Decimal] = [Decimal(0)] * nreq  # the highest, for the limit's message
+    k_cov: list[int] = []  # per candidate: a loan's coverage x its request's scale
     has_cov_row = [False] * nreq
 
     def code(key: str) -> int:
@@ -183,11 +185,15 @@ def build_model(
         producer = index.producers[request.producer_id]
         P = code("producer:" + producer.id)
         fair[r] = fair_share_cents(request, c)
-        has_loans = any(k.role == "pool" or k.role == "match" for k in cands)
-        if request.min_guarantee_coverage is not None and has_loans:
+        # Each loan needs the coverage of its lender (or the one the request's terms fix):
+        # one row per request, pledges >= sum of coverage x loan, loan by loan.
+        needed = [cov for k in cands if k.role == "pool" or k.role == "match"
+                  if (cov := loan_coverage(request, index.lenders[
+                      index.pools_by_id[k.source_id].lender_id]))]  # 0 or None: none
+        if needed:
             has_cov_row[r] = True
-            cov_scale[r] = scale_of(request.min_guarantee_coverage)
-            cov_coef[r] = int(request.min_guarantee_coverage * cov_scale[r])
+            cov_scale[r] = max(scale_of(cov) for cov in needed)
+            cov_shown[r] = max(needed)
         heads: dict[str, LoanHeadroom] = {}
         buyers: tuple[str, ...] | None = None
         # prepayments before match rules (thresholds), loans before guarantees (coverage)
@@ -199,6 +205,9 @@ def build_model(
             s = code(sid)
             k_src.append(s)
             k_score.append(cand.score)
+            cov = (loan_coverage(request, index.lenders[index.pools_by_id[sid].lender_id])
+                   if cand_kind in ("pool", "match") else None)
+            k_cov.append(int(cov * cov_scale[r]) if cov else 0)
             if cand_kind == "gas":
                 pair = memo.pairs[(sid, producer.id)]  # what the candidate was sized with
                 rolled = pair.rolled_cents
@@ -368,9 +377,9 @@ def build_model(
     covered = np.array(has_cov_row, dtype=bool)
     loans = np.flatnonzero(((role == LOAN) | (role == TOPUP)) & covered[vreq])
     pledges = np.flatnonzero((role == GUARANTEE) & covered[vreq])
-    cc = np.array(cov_coef, dtype=np.int64)
+    kc = np.array(k_cov, dtype=np.int64)
     cs = np.array(cov_scale, dtype=np.int64)
-    for v_, coef in ((loans, cc[vreq[loans]]), (pledges, -cs[vreq[pledges]])):
+    for v_, coef in ((loans, kc[cand_of[loans]]), (pledges, -cs[vreq[pledges]])):
         terms.add(_key(R_COVERAGE, vreq[v_]), v_, coef, 0, L_COVERAGE, vreq[v_],
                   req_order[vreq[v_]] | 1)
 
@@ -445,7 +454,7 @@ def build_model(
     var_order: list[int] = ordered.tolist()
     request_order = sorted(range(nreq), key=lambda r: (-reqs[r].weight, reqs[r].id))
 
-    name = _Names(network, reqs, flat, c)
+    name = _Names(network, reqs, flat, c, cov_shown)
     var_limit_l: list[int] = var_limit.tolist()
     var_limit_of_l: list[int] = var_limit_of.tolist()
     row_limit_l: list[int] = row_limit.tolist()
@@ -465,8 +474,9 @@ class _Names:
     """Makes the ``Limit`` of a limit code and the candidate (or request) behind it."""
 
     def __init__(self, network: Network, reqs: list[Request], cands: list[Candidate],
-                 config: MatchingConfig) -> None:
+                 config: MatchingConfig, coverage_shown: Sequence[Decimal]) -> None:
         self.network, self.reqs, self.cands, self.c = network, reqs, cands, config
+        self.coverage_shown = coverage_shown  # per request: the highest a loan needs
         self.req_of = {q.id: q for q in reqs}
         self.makers: dict[int, Callable[[Candidate, Request], Limit]] = {
             L_SOURCE_CAP: self._source_cap, L_FAIRNESS: self._fairness,
@@ -484,12 +494,11 @@ class _Names:
             return Limit("request_amount", None, "the request's amount")
         if code == L_COVERAGE:
             req = self.reqs[of]
-            cov = req.min_guarantee_coverage
-            assert cov is not None
+            cov = self.coverage_shown[of]
             return Limit(
-                "guarantee_coverage", None, "loans to request {} need guarantees of {}% and "
-                "the guarantors tied to the producer have no more free capacity",
-                (req.id, f"{cov * 100:f}"))
+                "guarantee_coverage", None, "loans to request {} need guarantees of up to "
+                "{}% (their lenders' minimum) and the guarantors tied to the producer have "
+                "no more free capacity", (req.id, f"{cov * 100:f}"))
         cand = self.cands[of]
         return self.makers[code](cand, self.req_of[cand.request_id])
 

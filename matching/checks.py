@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .config import MatchingConfig
-from .network import Network, Request
+from .network import Network, Request, loan_coverage
 from .scoring import (
     Candidate,
     allows,
@@ -67,6 +68,7 @@ def check_plan(
 
     funded: dict[str, int] = defaultdict(int)
     loans: dict[str, int] = defaultdict(int)
+    needed_cover: dict[str, Decimal] = defaultdict(Decimal)  # sum of coverage x loan
     prepaid: dict[str, int] = defaultdict(int)
     pledged: dict[str, int] = defaultdict(int)
     gas_fresh: dict[str, int] = defaultdict(int)
@@ -117,6 +119,9 @@ def check_plan(
             funded[req.id] += a.amount_cents
             loans[req.id] += a.amount_cents
             pool = index.pools_by_id[a.source_id]
+            cover = loan_coverage(req, index.lenders[pool.lender_id])
+            if cover:
+                needed_cover[req.id] += cover * a.amount_cents
             pool_lent[pool.id] += a.amount_cents
             pool_idle[pool.id] += a.idle_cents
             loan_by_pool_req[(pool.id, req.id)] += a.amount_cents
@@ -156,10 +161,10 @@ def check_plan(
             problems.append(f"request {req.id}: funded + unfunded != {req.amount_cents}")
         if got > req.amount_cents or plan.unfunded_cents.get(req.id, 0) < 0:
             problems.append(f"request {req.id}: funded beyond its amount")
-        cov = req.min_guarantee_coverage
-        if cov is not None and pledged[req.id] < cov * loans[req.id]:
+        if pledged[req.id] < needed_cover[req.id]:
             problems.append(f"request {req.id}: guarantees {eur(pledged[req.id])} below "
-                            f"{cov} x loans {eur(loans[req.id])}")
+                            f"the {needed_cover[req.id] / 100:f} EUR its loans' lenders "
+                            "need")
         if pledged[req.id] and not loans[req.id]:
             problems.append(f"request {req.id}: guarantees without a loan")
         if req.id in topped:

@@ -70,6 +70,8 @@ class Lender:
     name: str
     per_borrower_cap_cents: int | None = None  # None: MatchingConfig.per_borrower_cap_cents
     share_cap_multiple: Decimal | None = None  # None: MatchingConfig.share_cap_multiple
+    # Guarantees its loans need before disbursement (1.5: 150%); None: none.
+    min_guarantee_coverage: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,9 @@ class Request:
     term_months: int
     weight: Decimal = Decimal(1)  # from the assessment, e.g. (economic + social) / 20
     gas_ids: tuple[str, ...] = ()  # GAS the producer named
-    min_guarantee_coverage: Decimal | None = None  # e.g. Decimal("1.5"); None: no minimum
+    # The coverage every loan to this request needs (its terms name the category), e.g.
+    # Decimal("1.5"); None: each loan needs what its lender asks (``loan_coverage``).
+    min_guarantee_coverage: Decimal | None = None
     category: str | None = None  # product category; None: the producer's categories
 
 
@@ -272,3 +276,10 @@ class Network:
             gas_lat=np.array([nan if g.lat is None else g.lat for g in gas_sorted], dtype=float),
             gas_lon=np.array([nan if g.lon is None else g.lon for g in gas_sorted], dtype=float),
         )
+
+
+def loan_coverage(request: Request, lender: Lender) -> Decimal | None:
+    """The guarantee coverage a loan from ``lender`` to ``request`` needs (None: none)."""
+    if request.min_guarantee_coverage is not None:
+        return request.min_guarantee_coverage
+    return lender.min_guarantee_coverage

@@ -196,14 +196,16 @@ def _coordinate(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _min_coverage(conn: Connection, request_id: str, default: Decimal | None) -> Decimal | None:
-    """The minimum coverage of the loan category the terms name, else ``default``."""
+def _min_coverage(conn: Connection, request_id: str) -> Decimal | None:
+    """The minimum coverage of the loan category the request's terms name; None without
+    terms (then each loan needs what its lender's default category asks)."""
     terms = latest_terms(conn, request_id)
     loan = terms.terms.get("loan") if terms is not None else None
     if loan:
         category = lending.get_category(conn, loan["lender_id"], loan["category"])
-        return category.min_coverage if category is not None else None
-    return default
+        # Named terms fix the loan's category: no minimum there means none at all.
+        return category.min_coverage or Decimal(0) if category is not None else None
+    return None
 
 
 def _weight(conn: Connection, request_id: str) -> Decimal:
@@ -248,14 +250,12 @@ def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) ->
             outstanding_cents=dict(outstanding.get(p.id, {}))))
 
     lenders = []
-    coverages: list[Decimal] = []
     for p in lender_rows:
         category = lending.get_category(conn, p.id, lending.DEFAULT_CATEGORY)
         assert category is not None  # the default category always exists
         lenders.append(Lender(p.id, p.name, per_borrower_cap_cents=category.max_principal,
-                              share_cap_multiple=category.share_multiple))
-        if category.min_coverage is not None:
-            coverages.append(category.min_coverage)
+                              share_cap_multiple=category.share_multiple,
+                              min_guarantee_coverage=category.min_coverage))
 
     pool_rows = list(conn.execute(select(pools).order_by(pools.c.seq)))
     balances = store.get_accounts(conn, [account_id("pool", r.id) for r in pool_rows])
@@ -331,12 +331,11 @@ def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) ->
                       budget_cents=r.budget_minor)
             for r in conn.execute(select(match_rules).order_by(match_rules.c.pool_id))))
 
-    default_coverage = max(coverages) if coverages else None
     named = _named_gas(conn, ids)
     requests = {r.id: Request(
         r.id, r.producer_id, r.amount_minor, _instrument(r.instrument), r.term_months,
         weight=_weight(conn, r.id), gas_ids=tuple(named.get(r.id, ())),
-        min_guarantee_coverage=_min_coverage(conn, r.id, default_coverage))
+        min_guarantee_coverage=_min_coverage(conn, r.id))
         for r in request_rows}
     return Snapshot(network, requests, names, fund_gas)
 

@@ -467,3 +467,18 @@ def test_person_of_a_buying_gas_is_suggested_as_guarantor(api: Api, net: Net) ->
     assert api.get(f"/api/parties/{member}", "gas_a").status_code == 200
     assert api.get(f"/api/parties/{of_b}", "gas_a").status_code == 404
     assert member not in {i["source_id"] for i in opportunities(api, net.r3, "gas_a")}
+
+
+def test_a_second_lender_without_minimum_coverage_lends_without_guarantees(
+        api: Api, net: Net) -> None:
+    # Mag2 (the fixture's lender) asks 150%; a second lender asks nothing. P2's 8,000
+    # loan request is then funded by the second lender alone, with no pledge, and what
+    # Mag2 would need cover for is not asked.
+    other = make_party(api, "lender", "MAG Verona")
+    pool = api.ok(api.get(f"/api/pools?lender_id={other}"))["items"][0]["id"]
+    api.ok(api.post(f"/api/pools/{pool}/deposits", {"amount": eur("8000.00"),
+                                                    "date": "2026-01-10"}), 201)
+    plan = api.ok(api.post("/api/matching/plan", {"request_ids": [net.r2], "as_of": AS_OF}))
+    assert plan["funded"] == {net.r2: eur("8000.00")}
+    assert {(a["source_id"], a["kind"], a["amount"]["amount"])
+            for a in plan["allocations"]} == {(pool, "loan", "8000.00")}

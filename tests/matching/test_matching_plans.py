@@ -173,6 +173,34 @@ def test_minimum_guarantee_coverage_limits_the_loan() -> None:
         assert {lim.code for lim in plan.binding["r"]} == {"guarantee_coverage"}
 
 
+def test_each_loan_needs_only_its_own_lenders_coverage() -> None:
+    # Mag2 asks no guarantees and has money; Mag bis asks 150% and has more money. No
+    # guarantor can pledge: the plan lends from Mag2 alone and pledges nothing.
+    net = Network(
+        as_of=AS_OF,
+        gas=(Gas("g", "GAS", 30),),
+        producers=(Producer("p", "Farm"),),
+        relationships=(Relationship("g", "p", date(2019, 1, 1), 100_000),),
+        lenders=(Lender("mag", "Mag2"),
+                 Lender("bis", "Mag bis", min_guarantee_coverage=Decimal("1.5"))),
+        pools=(Pool("pool", "mag", "General", 800_000),
+               Pool("big", "bis", "General", 5_000_000)),
+        guarantors=(Guarantor("g", "gas", 0, "GAS"),),
+    )
+    req = Request("r", "p", 1_000_000, "loan", 24, Decimal("1"))
+    for plan in (plan_allocation(net, [req], NO_SHARE_CAP),
+                 plan_greedy(net, [req], NO_SHARE_CAP)):
+        assert allocs(plan) == {("r", "loan", "pool", 800_000)}
+        assert plan.unfunded_cents == {"r": 200_000}
+    # With a guarantor able to pledge 150,000, Mag bis lends 100,000 more (150%).
+    richer = replace(net, guarantors=(Guarantor("g", "gas", 150_000, "GAS"),))
+    for plan in (plan_allocation(richer, [req], NO_SHARE_CAP),
+                 plan_greedy(richer, [req], NO_SHARE_CAP)):
+        assert allocs(plan) == {("r", "loan", "pool", 800_000), ("r", "loan", "big", 100_000),
+                                ("r", "guarantee", "g", 150_000)}
+        check_plan(richer, [req], plan, NO_SHARE_CAP)
+
+
 def test_earmarks_serve_only_their_producer() -> None:
     # Fund of g: 2,000.00, of which 1,000.00 earmarked for p1 and 500.00 for p2; g buys
     # from p1 only, so p1 may also take the 500.00 not earmarked, p2 only its earmark.
@@ -239,7 +267,8 @@ def random_network(seed: int) -> tuple[Network, list[Request]]:
                      rnd.randint(1, 20) * 50_000, rnd.randint(1, max(1, g.households)))
         for g in gas for p in producers if rnd.random() < 0.5)
     lenders = (Lender("m1", "Mag", per_borrower_cap_cents=rnd.choice([None, 1_000_000])),
-               Lender("m2", "Mag bis"))
+               Lender("m2", "Mag bis",
+                      min_guarantee_coverage=rnd.choice([None, Decimal("1.25")])))
     pools = tuple(Pool(f"pool{i}", rnd.choice(["m1", "m2"]), f"Pool {i}",
                        rnd.randint(0, 30) * 100_000, rnd.choice([None, 800_000]),
                        rnd.choice([0, 200_000])) for i in range(rnd.randint(0, 3)))
@@ -301,6 +330,23 @@ def independent_limits(net: Network, reqs: list[Request], plan: Plan) -> None:
         assert by_guarantor[q.party_id] <= q.free_capacity_cents
     for f in net.funds:
         assert by_fund[f.id] <= f.balance_cents
+    # Pledges cover each loan as its lender (or the request's terms) asks.
+    lender_of = {p.id: p.lender_id for p in net.pools}
+    lenders = {lender.id: lender for lender in net.lenders}
+    by_req = {r.id: r for r in reqs}
+    need: dict[str, Decimal] = defaultdict(Decimal)
+    pledged: dict[str, int] = defaultdict(int)
+    for a in plan.allocations:
+        r = by_req[a.request_id]
+        if a.kind == "loan":
+            cov = r.min_guarantee_coverage
+            if cov is None:
+                cov = lenders[lender_of[a.source_id]].min_guarantee_coverage
+            need[r.id] += (cov or 0) * a.amount_cents
+        if a.kind == "guarantee":
+            pledged[r.id] += a.amount_cents
+    for rid in amount:
+        assert pledged[rid] >= need[rid]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
