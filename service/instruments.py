@@ -361,6 +361,11 @@ def record_delivery(conn: Connection, row: Any, delivery_id: str, on: date,
     state = p_rules.PrepaymentState(row.amount_minor, row.delivered_minor,
                                     closed=row.status == "closed")
     value = p_rules.delivery_value(quantity, row.unit_price_minor)
+    if value <= 0:
+        from service.errors import invalid
+
+        raise invalid("quantity", f"{quantity} x {lending.dec(row.unit_price_minor)} EUR is "
+                      "worth 0.00 EUR: nothing to record")
     try:
         p_rules.apply_delivery(state, value)
     except p_rules.PrepaymentClosed:

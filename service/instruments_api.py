@@ -575,6 +575,9 @@ class PrepaymentController(Controller):
         op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
         on = parse_date(data.date, "date", errors)
         new_expiry = parse_date(data.new_expires_on, "new_expires_on", errors, required=False)
+        if on is not None and new_expiry is not None and new_expiry <= on:
+            errors.add("new_expires_on", "after the date of the close: the new prepayment "
+                       "must not be born expired")
         errors.raise_if_any()
         assert on is not None
 
@@ -640,6 +643,8 @@ class ContributionController(Controller):
                     funds.c.id == (fund_id or inst.gas_fund_id(gas_id)))).first()
                 if fund is None:
                     raise invalid("fund_id", "no fund with this id")
+                if not principal.is_staff and fund.gas_id != principal.party_id:
+                    raise NotFound("fund")  # a GAS user sees only its own GAS's fund
                 if earmark:
                     producer = get_party(conn, earmark)
                     if producer is None or producer.kind != "producer":

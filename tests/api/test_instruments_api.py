@@ -109,7 +109,9 @@ def test_prepayment_deliveries_and_close(api: Api) -> None:
     assert p["delivered_value"] == eur("228.38") and p["remaining"] == eur("771.62")
     for bad in ({"date": "2026-02-01", "quantity": 12.5},
                 {"date": "2026-02-01", "quantity": "1.2345"},
-                {"date": "2026-02-01", "quantity": "-1"}):
+                {"date": "2026-02-01", "quantity": "-1"},
+                {"date": "2026-02-01", "quantity": "0.0"},
+                {"date": "2026-02-01", "quantity": "0.000"}):
         assert api.post(f"/api/prepayments/{p['id']}/deliveries", bad).status_code == 422
     r = api.post(f"/api/prepayments/{p['id']}/deliveries",
                  {"date": "2026-03-01", "quantity": "41.71"})  # 771.635 > 771.62
@@ -118,6 +120,9 @@ def test_prepayment_deliveries_and_close(api: Api) -> None:
     assert api.get(f"/api/prepayments/{p['id']}", "other_producer").status_code == 404
     r = api.post(f"/api/prepayments/{p['id']}/close", {"date": "2026-12-31"}, "producer")
     assert r.status_code == 403
+    r = api.post(f"/api/prepayments/{p['id']}/close",
+                 {"date": "2026-12-31", "new_expires_on": "2026-12-31"}, "gas")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "new_expires_on"
     closed = api.ok(api.post(f"/api/prepayments/{p['id']}/close", {"date": "2026-12-31"},
                              "gas"))
     assert closed["remaining"] == eur("0.00") and closed["status"] == "closed"
@@ -360,3 +365,33 @@ def test_calls_count_by_their_date_and_never_pay_ahead(api: Api) -> None:
     after = api.ok(api.get(f"/api/loans/{loan_id}/guarantees?as_of=2026-01-20"))
     assert [g["remaining"] for g in after["items"]] == [eur("75.00"), eur("25.00")]
     assert [g["status"] for g in after["items"]] == ["active", "active"]
+
+
+def test_a_delivery_worth_nothing_is_refused(api: Api) -> None:
+    producer, gas = api.parties["producer"], api.parties["gas"]
+    p = api.ok(api.post("/api/prepayments", {
+        "producer_id": producer, "gas_id": gas, "amount": eur("10.00"), "product": "uova",
+        "unit": "pz", "unit_price": eur("0.01"), "expires_on": "2026-12-31",
+        "on_expiry": "refund"}, "gas"), 201)
+    # 0.4 x 0.01 = 0.004 -> 0.00 (half-even): nothing delivered, nothing recorded.
+    r = api.post(f"/api/prepayments/{p['id']}/deliveries",
+                 {"date": "2026-02-01", "quantity": "0.4"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "quantity"
+    assert api.ok(api.get(f"/api/prepayments/{p['id']}"))["deliveries"] == []
+    # 0.6 x 0.01 = 0.006 -> 0.01.
+    p2 = api.ok(api.post(f"/api/prepayments/{p['id']}/deliveries",
+                         {"date": "2026-02-01", "quantity": "0.6"}))
+    assert p2["delivered_value"] == eur("0.01")
+
+
+def test_a_gas_user_contributes_only_to_its_own_fund(api: Api) -> None:
+    gas, other = api.parties["gas"], api.parties["other_gas"]
+    other_fund = next(f["id"] for f in api.ok(api.get("/api/funds", "admin"))["items"]
+                      if f["gas_id"] == other)
+    r = api.post("/api/contributions", {"gas_id": gas, "fund_id": other_fund,
+                                        "amount": eur("5.00"), "date": "2026-02-01"}, "gas")
+    assert r.status_code == 404, r.text
+    funds = {f["id"]: f for f in api.ok(api.get("/api/funds", "admin"))["items"]}
+    assert funds[other_fund]["balance"] == eur("0.00")
+    api.ok(api.post("/api/contributions", {"gas_id": gas, "amount": eur("5.00"),
+                                           "date": "2026-02-01"}, "gas"), 201)
