@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from ledger.accounts import Account
 from ledger.chart import account_id, leg_id
 from ledger.transfers import Transfer, TransferFlag
 
@@ -173,3 +174,57 @@ def close_chain(transfers: list[Transfer]) -> list[Transfer]:
         return transfers
     last = transfers[-1]
     return [*transfers[:-1], replace(last, flags=last.flags - {TransferFlag.LINKED})]
+
+
+def feasible_order(transfers: Iterable[Transfer], accounts: Mapping[str, Account],
+                   before: Iterable[Transfer] = ()) -> list[Transfer] | None:
+    """The posted ``transfers`` in an order in which no account with a balance limit goes
+    past it after any one of them, keeping the given order wherever it already works
+    (the ledger checks every transfer in turn, even inside a linked chain, so a
+    correction that refills an account must come before one that draws on it).
+
+    ``accounts``: the limited accounts as they stand (others have no limit); ``before``:
+    transfers of the same batch that go first, as given (their posted and pending
+    amounts count). Each step takes the first transfer that fits; None when none does
+    (the caller then keeps its order and the ledger refuses, as it would have anyway).
+    """
+    totals = {a.id: list(a.totals) for a in accounts.values()}
+    flags = {a.id: (a.debits_must_not_exceed_credits, a.credits_must_not_exceed_debits)
+             for a in accounts.values()}
+    for t in before:
+        if TransferFlag.VOID_PENDING in t.flags:
+            continue
+        slot = 0 if TransferFlag.PENDING in t.flags else 1
+        if t.debit_account_id in totals:
+            totals[t.debit_account_id][slot] += t.amount
+        if t.credit_account_id in totals:
+            totals[t.credit_account_id][slot + 2] += t.amount
+
+    def fits(t: Transfer) -> bool:
+        d = totals.get(t.debit_account_id)
+        if d is not None and flags[t.debit_account_id][0] and d[0] + d[1] + t.amount > d[3]:
+            return False
+        c = totals.get(t.credit_account_id)
+        return not (c is not None and flags[t.credit_account_id][1]
+                    and c[2] + c[3] + t.amount > c[1])
+
+    left = list(transfers)
+    out: list[Transfer] = []
+    while left:
+        k = next((i for i, t in enumerate(left) if fits(t)), None)
+        if k is None:
+            return None
+        t = left.pop(k)
+        if t.debit_account_id in totals:
+            totals[t.debit_account_id][1] += t.amount
+        if t.credit_account_id in totals:
+            totals[t.credit_account_id][3] += t.amount
+        out.append(t)
+    return out
+
+
+def chained(transfers: Iterable[Transfer]) -> list[Transfer]:
+    """``transfers`` as one linked chain, whatever their flags were (see ``close_chain``)."""
+    from dataclasses import replace
+
+    return close_chain([replace(t, flags=t.flags | {TransferFlag.LINKED}) for t in transfers])

@@ -249,13 +249,13 @@ def loan_state(row: Any, events: Sequence[Any], as_of: date | None = None,
     write_off = next((e for e in events if e.kind == "write_off"
                       and (as_of is None or e.value_date <= as_of)), None)
     replayed: list[Payment | Restructuring] = []
-    recoveries: dict[str, int] = {}
+    recovered: list[Any] = []
     for e in events:
         if as_of is not None and e.value_date > as_of:
             continue
         if e.kind in PAYMENT_KINDS:
             if write_off is not None and e.value_date > write_off.value_date:
-                recoveries[e.id] = e.amount_minor
+                recovered.append(e)
                 continue
             params = e.params or {}
             replayed.append(Payment(
@@ -272,6 +272,16 @@ def loan_state(row: Any, events: Sequence[Any], as_of: date | None = None,
     ids = {order_key(e): e.id for e in events}
     outstanding = cents(outstanding_principal(result.state))
     written_off = outstanding if write_off is not None else 0
+    recoveries: dict[str, int] = {}
+    if write_off is not None:
+        # Recoveries, by value date, up to the debt at the write-off: the principal
+        # written off and the interest and late interest then due; the rest is excess.
+        left = written_off + sum(
+            cents(s.interest - s.paid_interest + s.penalty - s.paid_penalty)
+            for s in result.state if s.due_date <= write_off.value_date)
+        for e in sorted(recovered, key=lambda e: (e.value_date, e.seq)):
+            recoveries[e.id] = min(e.amount_minor, left)
+            left -= recoveries[e.id]
     debt_left = sum((s.unpaid for s in result.state), Decimal(0))
     return LoanState(
         terms=terms, planned=tuple(schedule), schedule=result.state,
@@ -319,7 +329,14 @@ def rebook(conn: Connection, store: LedgerStore, row: Any, op_id: str,
     dates = {e.id: e.value_date for e in events}
     transfers = postings.compensations(op_id, accounts, target_parts(state), payers, already,
                                        dates, user_data)
-    batch = postings.close_chain([*prefix, *transfers])
+    # Corrections in an order the pool's and the loan's balance limits allow step by step
+    # (a back-dated payment around a write-off both refills and draws on them).
+    touched = {t.debit_account_id for t in transfers} | {t.credit_account_id
+                                                        for t in transfers}
+    limited = {a.id: a for a in store.get_accounts(conn, touched).values()
+               if a.debits_must_not_exceed_credits or a.credits_must_not_exceed_debits}
+    ordered = postings.feasible_order(transfers, limited, before=prefix) if limited else None
+    batch = postings.chained([*prefix, *(transfers if ordered is None else ordered)])
     post(conn, store, batch, {accounts.pool: ("insufficient_funds",
                                               "the pool has not enough money for this")})
     save_installments(conn, row, state, events)
@@ -403,11 +420,21 @@ def record_event(conn: Connection, *, event_id: str, loan_id: str, kind: str, on
         recorded_at=now_utc(), recorded_by=username))
 
 
+def repaid_on(conn: Connection, row: Any) -> date:
+    """The value date of the last payment of a repaid loan (the day it was repaid)."""
+    last: date = max((e.value_date for e in events_of(conn, row.id)
+                      if e.kind in PAYMENT_KINDS),
+                     default=row.disbursed_on or row.disbursement_date)
+    return last
+
+
 def refresh_status(conn: Connection, row: Any, state: LoanState) -> Any:
     """Active loans whose whole debt is paid become ``repaid`` (and release guarantees)."""
     status = row.status
     if status == "active" and state.debt_left == 0 and state.outstanding == 0:
         status = "repaid"
+    elif status == "written_off" and state.written_off == 0 and state.debt_left == 0:
+        status = "repaid"  # a back-dated payment had repaid it all before the write-off
     elif status == "repaid" and state.debt_left > 0:
         status = "active"  # a correction reopened it
     values: dict[str, Any] = {}
@@ -496,9 +523,10 @@ def late_rate_of(conn: Connection, row: Any) -> Decimal:
 
 def loan_with_state(conn: Connection, row: Any, as_of: date, *, historical: bool = False
                     ) -> dict[str, Any]:
-    """The loan as of ``as_of``. ``historical`` (a reader's explicit ``as_of``): the status
-    too is the one on that date, and before its disbursement the loan was only approved
-    and nothing was owed; otherwise the status is the loan's current one."""
+    """The loan as of ``as_of``. ``historical`` (what a reader asks, as of a date or
+    today): the status too is the one on that date, and before its disbursement the loan
+    was only approved and nothing was owed; otherwise (a command's answer) the status is
+    the one the command left."""
     late = late_rate_of(conn, row)
     if row.status == "approved" or (historical and (row.disbursed_on is None
                                                     or as_of < row.disbursed_on)):

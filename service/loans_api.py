@@ -505,10 +505,10 @@ class CategoryController(Controller):
             min_coverage=ratio(data.min_coverage, "min_coverage"),
             share_multiple=ratio(data.share_multiple, "share_multiple"))
         errors.raise_if_any()
-        principal.require("officer")
 
         def action(conn: Connection) -> dict[str, Any]:
-            _party_of_kind(conn, lid, "lender", "lender_id")
+            _lender_in_path(conn, lid)
+            principal.require("officer")
             lending.save_category(conn, lid, category, principal.username)
             saved = lending.get_category(conn, lid, name)
             assert saved is not None
@@ -520,10 +520,22 @@ class CategoryController(Controller):
     def get_category(self, lender_id: str, name: str, ctx: AppContext, principal: Principal
                      ) -> dict[str, Any]:
         lid = path_uuid(lender_id, "lender")
-        category = ctx.read(lambda conn: lending.get_category(conn, lid, name))
+
+        def read(conn: Connection) -> lending.Category | None:
+            _lender_in_path(conn, lid)
+            return lending.get_category(conn, lid, name)
+
+        category = ctx.read(read)
         if category is None:
             raise NotFound("category")
         return lending.category_out(lid, category)
+
+
+def _lender_in_path(conn: Connection, lender_id: str) -> None:
+    """A lender named in the path: 404 unless it is one."""
+    row = lending.party_row(conn, lender_id)
+    if row is None or row.kind != "lender":
+        raise NotFound("lender")
 
 
 def check_category(conn: Connection, terms: LoanTerms, category: lending.Category,
@@ -627,7 +639,7 @@ class LoanController(Controller):
             if not principal.is_staff:
                 query = query.where(loans.c.borrower_id == (principal.party_id or ""))
             rows, nxt = paginate(conn, query, loans.c.seq, limit, cursor)
-            return page([lending.loan_with_state(conn, r, day, historical=as_of is not None)
+            return page([lending.loan_with_state(conn, r, day, historical=True)
                          for r in rows], nxt)
 
         return ctx.read(read)
@@ -638,7 +650,7 @@ class LoanController(Controller):
         lid = path_uuid(loan_id, "loan")
         day = query_date(as_of, "as_of") or date.today()
         return ctx.read(lambda conn: lending.loan_with_state(
-            conn, visible_loan(conn, principal, lid), day, historical=as_of is not None))
+            conn, visible_loan(conn, principal, lid), day, historical=True))
 
     @post("/{loan_id:str}/disbursement", sync_to_thread=True, status_code=200)
     def disburse(self, loan_id: str, data: DisbursementIn, ctx: AppContext,
@@ -854,8 +866,11 @@ def record_payment(conn: Connection, ctx: AppContext, row: Any, op_id: str, amou
     The loan's row is locked first: the booking is computed from every operation and
     transfer of the loan, which a concurrent payment must not change meanwhile."""
     row = lock_row(conn, loans, row.id)
-    # A written-off loan still takes money: it is booked as recovery.
-    if row.status not in ("active", "written_off"):
+    # A written-off loan still takes money: it is booked as recovery. A repaid loan
+    # takes a payment dated before it was repaid (it was active then): the order in
+    # which payments are entered must not change the result.
+    if row.status not in ("active", "written_off") and not (
+            row.status == "repaid" and on <= lending.repaid_on(conn, row)):
         raise Conflict("loan_not_active", f"the loan is {row.status}")
     if on < (row.disbursed_on or row.disbursement_date):
         raise invalid("date", "before the disbursement")
@@ -865,10 +880,11 @@ def record_payment(conn: Connection, ctx: AppContext, row: Any, op_id: str, amou
     state = lending.rebook(conn, store_of(ctx), row, op_id, prefix or ())
     row = lending.refresh_status(conn, row, state)
     a = state.allocations.get(op_id)
-    if a is None:  # after the write-off: all of it is recovery
+    if a is None:  # after the write-off: recovery, up to the debt then; the rest excess
+        recovery = state.recoveries.get(op_id, 0)
         allocation = {"penalty": money_out(0), "interest": money_out(0),
-                      "principal": money_out(0), "excess": money_out(0),
-                      "recovery": money_out(amount)}
+                      "principal": money_out(0), "excess": money_out(amount - recovery),
+                      "recovery": money_out(recovery)}
     else:
         allocation = {"penalty": money_out(lending.cents(a.penalty)),
                       "interest": money_out(lending.cents(a.interest)),

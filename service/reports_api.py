@@ -75,7 +75,8 @@ def list_reports(principal: Principal, lang: str | None = None) -> dict[str, Any
         items.append(item)
     common = [{**p, "description": p["description"][language]}  # type: ignore[index]
               for p in _COMMON]
-    return {"items": items, "common_parameters": common}
+    # The shape of every list; the catalog is short, so it is always one page.
+    return {"items": items, "next_cursor": None, "common_parameters": common}
 
 
 def _chunks(handle: IO[bytes]) -> Iterator[bytes]:

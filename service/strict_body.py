@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request
-from litestar.exceptions import ValidationException
+from litestar.exceptions import ClientException, ValidationException
 
 # One wrapper struct per body type: the body sits under ``data`` as in Litestar's own
 # conversion, so errors carry the same paths (``$.data.principal``) and reach the same
@@ -32,14 +32,18 @@ class StrictBodyRequest(Request[Any, Any, Any]):
     _strictly_checked = False
 
     async def json(self) -> Any:
-        value = await super().json()
-        if not self._strictly_checked:
-            self._strictly_checked = True
-            field = self.route_handler.parsed_data_field
-            if field is not None:
-                try:
-                    msgspec.convert({"data": value}, _wrapper(field.annotation), strict=True,
-                                    str_keys=True)
-                except msgspec.ValidationError as exc:
-                    raise ValidationException(detail="invalid body") from exc
+        try:
+            value = await super().json()
+            if not self._strictly_checked:
+                self._strictly_checked = True
+                field = self.route_handler.parsed_data_field
+                if field is not None:
+                    try:
+                        msgspec.convert({"data": value}, _wrapper(field.annotation),
+                                        strict=True, str_keys=True)
+                    except msgspec.ValidationError as exc:
+                        raise ValidationException(detail="invalid body") from exc
+        except RecursionError:  # arrays in arrays a thousand deep: not a body of ours
+            raise ClientException(detail="the request body is nested too deeply",
+                                  status_code=400) from None
         return value

@@ -63,3 +63,26 @@ def test_transfer_timeout_is_a_json_integer(api: Api) -> None:
     assert [e["field"] for e in r.json()["errors"]] == ["0.timeout_seconds"]
     results = api.ok(api.post("/api/ledger/transfers", [{**transfer, "timeout_seconds": 5}]))
     assert results["results"] == [{"id": transfer["id"], "result": "created"}]
+
+
+def test_a_body_nested_a_thousand_deep_is_400(api: Api) -> None:
+    body = "[" * 1000 + "]" * 1000
+    r = api.client.post("/api/loans/simulate", content=body.encode(), headers={
+        **api.headers("producer"), "Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["status"] == 400
+
+
+def test_report_catalog_has_the_list_shape(api: Api) -> None:
+    listing = api.ok(api.get("/api/reports"))
+    assert listing["next_cursor"] is None and len(listing["items"]) >= 9
+
+
+def test_categories_of_an_unknown_lender_are_404(api: Api) -> None:
+    gas = api.parties["gas"]
+    for lender in (new_id(), gas):  # nobody, or a party that is not a lender
+        assert api.get(f"/api/lenders/{lender}/categories/microcredit").status_code == 404
+        r = api.put(f"/api/lenders/{lender}/categories/microcredit", {
+            "max_principal": eur("1000.00"), "max_term_months": 12,
+            "frequencies": ["monthly"]})
+        assert r.status_code == 404, r.text
