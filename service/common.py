@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -143,6 +144,20 @@ def query_date(value: str | None, field: str) -> date | None:
     result = parse_date(value, field, errors, required=False)
     errors.raise_if_any()
     return result
+
+
+def check_filters(ids: Mapping[str, str | None],
+                  choices: Mapping[str, tuple[str | None, Sequence[str]]] | None = None
+                  ) -> None:
+    """422 for list filters no item could match: ids that are not UUIDs, values outside
+    a field's choices (``choices``: field -> (value, allowed values))."""
+    errors = Errors()
+    for field, value in ids.items():
+        check_uuid(value, field, errors)
+    for field, (value, allowed) in (choices or {}).items():
+        if value is not None and value not in allowed:
+            errors.add(field, f"one of {', '.join(allowed)}")
+    errors.raise_if_any()
 
 
 def check_limit(limit: int | None) -> int:

@@ -15,6 +15,7 @@ from service import lending
 from service.auth import Principal
 from service.common import (
     MoneyIn,
+    check_filters,
     check_uuid,
     money_minor,
     money_out,
@@ -324,6 +325,9 @@ class GuaranteeController(Controller):
                         guarantor_id: str | None = None, loan_id: str | None = None,
                         status: str | None = None, limit: int | None = None,
                         cursor: str | None = None) -> dict[str, Any]:
+        check_filters({"guarantor_id": guarantor_id, "loan_id": loan_id},
+                      {"status": (status, ("active", "released", "called"))})
+
         def read(conn: Connection) -> dict[str, Any]:
             query = select(guarantees)
             if guarantor_id:
@@ -506,6 +510,9 @@ class PrepaymentController(Controller):
                          status: str | None = None, product: str | None = None,
                          limit: int | None = None, cursor: str | None = None
                          ) -> dict[str, Any]:
+        check_filters({"producer_id": producer_id, "gas_id": gas_id},
+                      {"status": (status, ("open", "closed"))})
+
         def read(conn: Connection) -> dict[str, Any]:
             query = select(prepayments)
             if producer_id:
@@ -665,6 +672,8 @@ class ContributionController(Controller):
                            gas_id: str | None = None, fund_id: str | None = None,
                            limit: int | None = None, cursor: str | None = None
                            ) -> dict[str, Any]:
+        check_filters({"gas_id": gas_id, "fund_id": fund_id})
+
         def read(conn: Connection) -> dict[str, Any]:
             query = select(contributions)
             if gas_id:
@@ -688,6 +697,8 @@ class FundController(Controller):
     @get("/", sync_to_thread=True)
     def list_funds(self, ctx: AppContext, principal: Principal, gas_id: str | None = None,
                    limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
+        check_filters({"gas_id": gas_id})
+
         def read(conn: Connection) -> dict[str, Any]:
             query = select(funds)
             if gas_id:

@@ -18,6 +18,7 @@ from service import lending
 from service.auth import Principal
 from service.common import (
     MoneyIn,
+    check_filters,
     check_uuid,
     money_minor,
     money_out,
@@ -274,6 +275,7 @@ class PoolController(Controller):
     @get("/", sync_to_thread=True)
     def list_pools(self, ctx: AppContext, principal: Principal, lender_id: str | None = None,
                    limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
+        check_filters({"lender_id": lender_id})
         principal.require("officer")
 
         def read(conn: Connection) -> dict[str, Any]:
@@ -439,6 +441,7 @@ class ShareController(Controller):
     def list_shares(self, ctx: AppContext, principal: Principal,
                     member_id: str | None = None, lender_id: str | None = None,
                     limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
+        check_filters({"member_id": member_id, "lender_id": lender_id})
         if not principal.is_staff and principal.role != "gas":
             from service.errors import Forbidden
 

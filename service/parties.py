@@ -16,6 +16,7 @@ from stdnum.it import codicefiscale, iva
 from service.auth import Principal
 from service.common import (
     MoneyIn,
+    check_filters,
     check_uuid,
     money_minor,
     money_out,
@@ -334,6 +335,8 @@ class RelationshipController(Controller):
         gas_id: str | None = None, producer_id: str | None = None,
         limit: int | None = None, cursor: str | None = None,
     ) -> dict[str, Any]:
+        check_filters({"gas_id": gas_id, "producer_id": producer_id})
+
         def read(conn: Connection) -> dict[str, Any]:
             query = select(relationships)
             if gas_id:

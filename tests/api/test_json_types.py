@@ -86,3 +86,28 @@ def test_categories_of_an_unknown_lender_are_404(api: Api) -> None:
             "max_principal": eur("1000.00"), "max_term_months": 12,
             "frequencies": ["monthly"]})
         assert r.status_code == 404, r.text
+
+
+@pytest.mark.parametrize(("path", "field"), [
+    ("/api/pools?lender_id=x", "lender_id"),
+    ("/api/relationships?gas_id=x", "gas_id"),
+    ("/api/relationships?producer_id=x", "producer_id"),
+    ("/api/shares?member_id=x", "member_id"),
+    ("/api/shares?lender_id=x", "lender_id"),
+    ("/api/guarantees?guarantor_id=x", "guarantor_id"),
+    ("/api/guarantees?loan_id=x", "loan_id"),
+    ("/api/guarantees?status=x", "status"),
+    ("/api/prepayments?producer_id=x", "producer_id"),
+    ("/api/prepayments?gas_id=x", "gas_id"),
+    ("/api/prepayments?status=x", "status"),
+    ("/api/contributions?gas_id=x", "gas_id"),
+    ("/api/contributions?fund_id=x", "fund_id"),
+    ("/api/funds?gas_id=x", "gas_id"),
+])
+def test_list_filters_no_item_could_match_are_422(api: Api, path: str, field: str) -> None:
+    r = api.get(path)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == [field]
+    good = path.replace("=x", f"={new_id()}") if "status" not in path else path.replace(
+        "=x", "=active" if "guarantees" in path else "=open")
+    assert api.ok(api.get(good))["items"] == []
