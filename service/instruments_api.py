@@ -30,7 +30,7 @@ from service.common import (
 from service.context import AppContext
 from service.errors import Errors, Forbidden, NotFound, invalid
 from service.idempotency import once
-from service.parties import get_party
+from service.parties import get_party, refuse_acting_for
 from service.tables import (
     contributions,
     deliveries,
@@ -297,7 +297,9 @@ class GuaranteeController(Controller):
         errors.raise_if_any()
         if not (principal.is_staff or (principal.role == "gas"
                                        and principal.party_id == guarantor_id)):
-            raise Forbidden("officers, or a GAS user for its own GAS as guarantor")
+            ctx.read(lambda conn: refuse_acting_for(
+                conn, principal, guarantor_id,
+                "officers, or a GAS user for its own GAS as guarantor"))
 
         def action(conn: Connection) -> tuple[int, Any]:
             if not principal.is_staff:
@@ -487,7 +489,8 @@ class PrepaymentController(Controller):
         errors.raise_if_any()
         assert expires_on is not None
         if not (principal.is_staff or (principal.role == "gas" and principal.party_id == gas_id)):
-            raise Forbidden("officers, or a GAS user for its own GAS")
+            ctx.read(lambda conn: refuse_acting_for(
+                conn, principal, gas_id, "officers, or a GAS user for its own GAS"))
 
         def action(conn: Connection) -> tuple[int, Any]:
             def create() -> tuple[int, Any]:
@@ -639,7 +642,8 @@ class ContributionController(Controller):
         errors.raise_if_any()
         assert on is not None and gas_id is not None
         if not (principal.is_staff or (principal.role == "gas" and principal.party_id == gas_id)):
-            raise Forbidden("officers, or a GAS user for its own GAS")
+            ctx.read(lambda conn: refuse_acting_for(
+                conn, principal, gas_id, "officers, or a GAS user for its own GAS"))
 
         def action(conn: Connection) -> tuple[int, Any]:
             def create() -> tuple[int, Any]:

@@ -38,6 +38,7 @@ from service.idempotency import once
 from service.ledger_api import store_of
 from service.ledger_ops import ensure_accounts
 from service.ledger_ops import post as post_batch
+from service.parties import refuse_acting_for
 from service.tables import loans, match_rules, pools, shares
 
 RATE_PATTERN_DECIMALS = 4
@@ -407,9 +408,9 @@ class ShareController(Controller):
         errors.raise_if_any()
         if not principal.is_staff and not (principal.role == "gas"
                                            and principal.party_id == member_id):
-            from service.errors import Forbidden
-
-            raise Forbidden("officers record shares, or a GAS user for its own GAS")
+            ctx.read(lambda conn: refuse_acting_for(
+                conn, principal, member_id,
+                "officers record shares, or a GAS user for its own GAS"))
 
         def action(conn: Connection) -> tuple[int, Any]:
             def create() -> tuple[int, Any]:

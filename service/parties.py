@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -28,7 +28,7 @@ from service.common import (
     rfc3339,
 )
 from service.context import AppContext
-from service.errors import Errors, NotFound, invalid
+from service.errors import Errors, Forbidden, NotFound, invalid
 from service.idempotency import once
 from service.tables import parties, relationships
 
@@ -226,6 +226,16 @@ def visible_party(conn: Connection, principal: Principal, party_id: str) -> Any:
             or party_id not in related_party_ids(conn, principal.party_id)):
         raise NotFound("party")
     return row
+
+
+def refuse_acting_for(conn: Connection, principal: Principal, party_id: str | None,
+                      message: str) -> NoReturn:
+    """The refusal for a user naming a party it may not act for: 404 when it may not
+    even see that party (or there is none), else 403 with ``message``."""
+    if party_id is not None:
+        visible_party(conn, principal, party_id)
+        raise Forbidden(message)
+    raise NotFound("party")
 
 
 class PartyController(Controller):

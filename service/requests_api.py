@@ -89,6 +89,7 @@ from service.context import AppContext
 from service.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.idempotency import once
 from service.loans_api import TermsIn
+from service.parties import refuse_acting_for
 from service.party_hooks import register_loan_repaid, register_prepayment_closed
 from service.tables import SEQ, loan_events, loans, metadata, parties, pools, prepayments
 
@@ -1202,7 +1203,8 @@ class RequestController(Controller):
                 raise Forbidden("GAS declare interest in a request, not producers")
             declaring = gas_id if principal.is_staff else principal.party_id
             if principal.role == "gas" and gas_id not in (None, principal.party_id):
-                raise Forbidden("a GAS user declares interest for its own GAS")
+                refuse_acting_for(conn, principal, gas_id,
+                                  "a GAS user declares interest for its own GAS")
 
             def create() -> tuple[int, Any]:
                 if row.status not in OPEN_STATUSES:

@@ -38,3 +38,22 @@ def test_a_gas_user_cannot_learn_the_status_of_a_loan_it_cannot_see(api: Api) ->
     # An officer is told why.
     r = api.post("/api/guarantees", {**body, "loan_id": loan_id})
     assert r.status_code == 409 and r.json()["code"] == "loan_not_active"
+
+
+def test_naming_a_party_one_may_not_act_for_is_404_unless_one_can_see_it(api: Api) -> None:
+    gas, producer = api.parties["gas"], api.parties["producer"]
+    # The GAS buys from the producer: it sees it, so acting for it is only forbidden.
+    api.ok(api.post("/api/relationships", {"gas_id": gas, "producer_id": producer,
+                                           "since": "2020-01-01",
+                                           "annual_purchases": eur("1000.00")}), 201)
+    _, _, loan_id = setup_loan(api, principal="1000.00")
+    body = {"loan_id": loan_id, "amount": eur("10.00")}
+    r = api.post("/api/guarantees", {**body, "guarantor_id": producer}, "gas")
+    assert r.status_code == 403, r.text
+    r = api.post("/api/guarantees", {**body, "guarantor_id": api.parties["other_gas"]}, "gas")
+    assert r.status_code == 404, r.text
+    r = api.post("/api/prepayments", {
+        "producer_id": producer, "gas_id": api.parties["other_gas"], "amount": eur("10.00"),
+        "product": "uova", "unit": "pz", "unit_price": eur("0.50"),
+        "expires_on": "2026-12-31", "on_expiry": "refund"}, "gas")
+    assert r.status_code == 404, r.text

@@ -58,10 +58,11 @@ def test_pledge_capacity_and_guarantee_lifecycle(api: Api) -> None:
     r = api.put(f"/api/parties/{gas}/pledge-capacity", {"amount": eur("2999.99")}, "gas")
     assert r.status_code == 409 and r.json()["code"] == "exceeds_capacity"
     assert capacity(api, gas, "3000.00")["free"] == eur("0.00")
-    # Another GAS may not pledge on this GAS's behalf, nor read its capacity.
+    # Another GAS may not pledge on this GAS's behalf, nor read its capacity: it cannot
+    # even see this GAS, so both are "not found" (404 before 403).
     r = api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
                                      "amount": eur("1.00")}, "other_gas")
-    assert r.status_code == 403
+    assert r.status_code == 404
     assert api.get(f"/api/parties/{gas}/pledge-capacity", "other_gas").status_code == 404
     cover = api.ok(api.get(f"/api/loans/{loan_id}/guarantees"))
     assert cover["coverage"] == "0.15"  # 3,000 / 20,000 before disbursement
@@ -155,7 +156,7 @@ def test_solidarity_close_and_contributions(api: Api) -> None:
         "basis": {"rate": eur("0.50"), "quantity": "300", "unit": "kg"}}, "gas")
     assert r.status_code == 422
     assert api.post("/api/contributions", {"gas_id": gas, "amount": eur("10.00"),
-                                           "date": "2026-06-01"}, "other_gas").status_code == 403
+                                           "date": "2026-06-01"}, "other_gas").status_code == 404
     funds = api.ok(api.get("/api/funds", "gas"))["items"]
     assert len(funds) == 1
     assert funds[0]["balance"] == eur("330.00")
