@@ -538,7 +538,8 @@ def loan_with_state(conn: Connection, row: Any, as_of: date, *, historical: bool
 
 def status_on(row: Any, state: LoanState, as_of: date) -> str:
     """A disbursed loan's status on ``as_of`` (``state``: replayed up to that date)."""
-    if row.written_off_on is not None and as_of >= row.written_off_on:
+    if row.status == "written_off" and row.written_off_on is not None \
+            and as_of >= row.written_off_on:
         return "written_off"
     if row.status == "repaid" and state.debt_left == 0 and state.outstanding == 0:
         return "repaid"

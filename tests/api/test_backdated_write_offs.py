@@ -84,6 +84,9 @@ def test_recovery_stops_at_the_debt_and_a_write_off_after_full_repayment_is_void
     paid = api.ok(api.post(f"/api/loans/{other}/repayments",
                            {"amount": eur("4000.00"), "date": "2025-08-01"}))["loan"]
     assert paid["status"] == "repaid" and paid["written_off_principal"] == eur("0.00")
+    for query in ("", "?as_of=2025-09-01", "?as_of=2025-08-01"):
+        assert api.ok(api.get(f"/api/loans/{other}{query}"))["status"] == "repaid", query
+    assert api.ok(api.get(f"/api/loans/{other}?as_of=2025-07-31"))["status"] == "active"
     assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
 
 
