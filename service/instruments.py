@@ -174,8 +174,7 @@ def release_guarantee(conn: Connection, row: Any, op_id: str, on: date) -> Any:
 def _release_on_repayment(conn: Connection, loan: Any) -> None:
     """A loan repaid in full: its active guarantees are released automatically, on the
     value date of the last payment."""
-    paid_on = max((e.value_date for e in lending.events_of(conn, loan.id)
-                   if e.kind in lending.PAYMENT_KINDS), default=None) or date.today()
+    paid_on = lending.repaid_on(conn, loan)
     for row in conn.execute(select(guarantees).where(guarantees.c.loan_id == loan.id,
                                                      guarantees.c.status == "active")).all():
         release_guarantee(conn, row, str(uuid.uuid5(uuid.UUID(loan.id), "repaid")), paid_on)
