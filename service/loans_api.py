@@ -625,12 +625,8 @@ class LoanController(Controller):
 
             raise Forbidden("GAS users see loans through their guarantees")
 
-        errors = Errors()
-        check_uuid(borrower_id, "borrower_id", errors)
-        check_uuid(lender_id, "lender_id", errors)
-        if status is not None and status not in LOAN_STATUSES:
-            errors.add("status", f"one of {', '.join(LOAN_STATUSES)}")
-        errors.raise_if_any()
+        check_filters({"borrower_id": borrower_id, "lender_id": lender_id},
+                      {"status": (status, LOAN_STATUSES)})
 
         def read(conn: Connection) -> dict[str, Any]:
             query = select(loans)
