@@ -204,7 +204,9 @@ def _min_coverage(conn: Connection, request_id: str) -> Decimal | None:
     if loan:
         category = lending.get_category(conn, loan["lender_id"], loan["category"])
         # Named terms fix the loan's category: no minimum there means none at all.
-        return category.min_coverage or Decimal(0) if category is not None else None
+        if category is None:
+            return None
+        return category.min_coverage or Decimal(0)
     return None
 
 

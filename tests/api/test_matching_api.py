@@ -482,3 +482,21 @@ def test_a_second_lender_without_minimum_coverage_lends_without_guarantees(
     assert plan["funded"] == {net.r2: eur("8000.00")}
     assert {(a["source_id"], a["kind"], a["amount"]["amount"])
             for a in plan["allocations"]} == {(pool, "loan", "8000.00")}
+
+
+def test_terms_naming_a_category_without_minimum_need_no_guarantees(
+        api: Api, net: Net) -> None:
+    # The lender's microcredit asks 150%; a second category asks nothing. Terms that
+    # name it fix the loan's category: the plan lends without pledges (4,000 before,
+    # held by B's 6,000 of capacity at 150%), up to the share cap: 2 x B's 2,500.
+    api.ok(api.put(f"/api/lenders/{net.lender}/categories/senza-garanzie", {
+        "max_principal": eur("20000.00"), "max_term_months": 84,
+        "frequencies": ["monthly"]}))
+    api.ok(api.put(f"/api/requests/{net.r2}/terms", {"loan": {
+        "lender_id": net.lender, "category": "senza-garanzie",
+        "principal": eur("8000.00"), "annual_rate": "3.00", "term_months": 24,
+        "method": "french", "frequency": "monthly", "disbursement_date": "2026-03-01"}}))
+    plan = api.ok(api.post("/api/matching/plan", {"request_ids": [net.r2], "as_of": AS_OF}))
+    assert {(a["source_id"], a["kind"], a["amount"]["amount"])
+            for a in plan["allocations"]} == {(net.pool, "loan", "5000.00")}
+    assert [lim["code"] for lim in plan["binding"][net.r2]] == ["share_cap"]
