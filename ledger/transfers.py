@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from ledger.ids import normalize_uuid, uuid7
-from ledger.money import MoneyError, check_currency
+from ledger.money import MAX_MINOR, MoneyError, check_currency
 
 __all__ = [
     "EXPIRED_CODE",
@@ -48,7 +48,7 @@ __all__ = [
     "void_pending_of",
 ]
 
-MAX_AMOUNT = 2**63 - 1  # what a BIGINT column holds
+MAX_AMOUNT = MAX_MINOR  # what a BIGINT column holds (ledger.money refuses more at the door)
 MAX_TIMEOUT_SECONDS = 2**31 - 1
 MAX_TEXT = 128
 MAX_BATCH = 8190  # as TigerBeetle; the HTTP contract refuses larger requests
