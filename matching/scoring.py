@@ -811,18 +811,20 @@ def reasons(
     return tuple(out)
 
 
-def sort_key(cand: Candidate, c: MatchingConfig) -> tuple[int, float, str, str, str]:
+def sort_key(cand: Candidate, c: MatchingConfig) -> tuple[float, int, str, str, str]:
+    """Best score first (the contract's order; idle money already weighs in the score),
+    idle money first among equal scores, then by source."""
     idle = min(cand.idle_cents, cand.suggested_cents)
     first = 0 if idle >= c.idle_first_min_cents else 1
     rule = cand.rule.id if cand.rule is not None else ""
-    return (first, -cand.score, cand.source_id, cand.kind, rule)
+    return (-cand.score, first, cand.source_id, cand.kind, rule)
 
 
 def suggest_opportunities(
     network: Network, request: Request, config: MatchingConfig | None = None,
     as_of: date | None = None,
 ) -> list[Opportunity]:
-    """Ranked opportunities for one request (idle money first, then best score first)."""
+    """Ranked opportunities for one request, best score first."""
     c = config or MatchingConfig()
     cands = [k for k in candidates(network, request, c, as_of) if k.suggested_cents > 0]
     cands.sort(key=lambda k: sort_key(k, c))

@@ -30,7 +30,10 @@ def _key(key: str) -> str:
 
 
 def request_hash(operation: str, payload: Any) -> str:
-    canonical = json.dumps(msgspec.to_builtins(payload), sort_keys=True, separators=(",", ":"))
+    body = msgspec.to_builtins(payload)
+    if isinstance(body, dict) and isinstance(body.get("id"), str):
+        body["id"] = _key(body["id"])  # the key itself: its spelling is not the body
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{operation}\n{canonical}".encode()).hexdigest()
 
 

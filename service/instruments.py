@@ -20,13 +20,14 @@ from ledger import guarantees as g_rules
 from ledger import prepayments as p_rules
 from ledger.chart import account, account_id, leg_id
 from ledger.lending import close_chain
+from ledger.money import MAX_MINOR
 from ledger.shares import share_cap
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer, TransferFlag, post_pending_of, void_pending_of
 from service import lending
 from service.common import money_out, now_utc
 from service.db import lock_row
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, NotFound, invalid
 from service.ledger_ops import ensure_accounts, post
 from service.party_hooks import register, register_loan_repaid
 from service.tables import (
@@ -124,8 +125,6 @@ def get_guarantee(conn: Connection, guarantee_id: str) -> Any:
 
 def create_guarantee(conn: Connection, ctx: Any, *, guarantee_id: str, loan_id: str,
                      guarantor_id: str, amount: int, username: str) -> Any:
-    from service.errors import invalid
-
     loan = lock_row(conn, loans, loan_id)
     if loan is None:
         raise invalid("loan_id", "no loan with this id")
@@ -159,6 +158,10 @@ def release_guarantee(conn: Connection, row: Any, op_id: str, on: date) -> Any:
     row = get_guarantee(conn, row.id)
     if row.status != "active":
         raise Conflict("already_released", f"the guarantee is {row.status}")
+    last_call = conn.execute(select(func.max(guarantee_calls.c.date))
+                             .where(guarantee_calls.c.guarantee_id == row.id)).scalar()
+    if last_call is not None and on < last_call:
+        raise invalid("date", f"before the guarantee's last call ({last_call.isoformat()})")
     st = store(conn)
     pending = st.get_transfer(conn, row.pending_transfer_id)
     assert pending is not None
@@ -330,8 +333,6 @@ def create_prepayment(conn: Connection, ctx: Any, *, prepayment_id: str, produce
                       expires_on: date, on_expiry: str, username: str,
                       request_id: str | None = None, rolled_from: str | None = None,
                       source_account: str | None = None, on: date | None = None) -> Any:
-    from service.errors import invalid
-
     producer = conn.execute(select(parties).where(parties.c.id == producer_id)).first()
     if producer is None or producer.kind != "producer":
         raise invalid("producer_id", "no producer with this id")
@@ -361,10 +362,10 @@ def record_delivery(conn: Connection, row: Any, delivery_id: str, on: date,
                                     closed=row.status == "closed")
     value = p_rules.delivery_value(quantity, row.unit_price_minor)
     if value <= 0:
-        from service.errors import invalid
-
-        raise invalid("quantity", f"{quantity} x {lending.dec(row.unit_price_minor)} EUR is "
-                      "worth 0.00 EUR: nothing to record")
+        raise invalid("quantity", f"{quantity} x {lending.dec(row.unit_price_minor)} EUR "
+                      "is worth 0.00 EUR: nothing to record")
+    if value > MAX_MINOR:  # worth more than any amount kept: no prepayment holds it
+        raise invalid("quantity", f"{quantity} is worth more than any prepayment")
     try:
         p_rules.apply_delivery(state, value)
     except p_rules.PrepaymentClosed:

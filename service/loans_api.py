@@ -620,13 +620,12 @@ class LoanController(Controller):
                    lender_id: str | None = None, as_of: str | None = None,
                    limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
         day = query_date(as_of, "as_of") or date.today()
+        check_filters({"borrower_id": borrower_id, "lender_id": lender_id},
+                      {"status": (status, LOAN_STATUSES)})
         if principal.role == "gas":
             from service.errors import Forbidden
 
             raise Forbidden("GAS users see loans through their guarantees")
-
-        check_filters({"borrower_id": borrower_id, "lender_id": lender_id},
-                      {"status": (status, LOAN_STATUSES)})
 
         def read(conn: Connection) -> dict[str, Any]:
             query = select(loans)

@@ -57,3 +57,34 @@ def test_naming_a_party_one_may_not_act_for_is_404_unless_one_can_see_it(api: Ap
         "product": "uova", "unit": "pz", "unit_price": eur("0.50"),
         "expires_on": "2026-12-31", "on_expiry": "refund"}, "gas")
     assert r.status_code == 404, r.text
+
+
+def test_the_same_id_in_capitals_replays_the_first_answer(api: Api) -> None:
+    shared = new_id()
+    body = {"kind": "gas", "name": "GAS Lorenteggio", "households": 12}
+    first = api.ok(api.post("/api/parties", {**body, "id": shared}, "admin"), 201)
+    again = api.post("/api/parties", {**body, "id": shared.upper()}, "admin")
+    assert again.status_code == 201 and again.json() == first
+    r = api.post("/api/parties", {**body, "id": shared.upper(), "name": "Altro"}, "admin")
+    assert r.status_code == 409 and r.json()["code"] == "idempotency_conflict"
+
+
+def test_a_release_cannot_predate_a_call(api: Api) -> None:
+    _, _, loan_id = setup_loan(api, principal="1000.00")
+    gas = api.parties["gas"]
+    capacity(api, gas, "500.00")
+    gid = api.ok(api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
+                                              "amount": eur("500.00")}), 201)["id"]
+    api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
+    api.ok(api.post(f"/api/loans/{loan_id}/guarantee-calls",
+                    {"amount": eur("10.00"), "date": "2026-08-01"}))
+    r = api.post(f"/api/guarantees/{gid}/release", {"date": "2026-07-01"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "date"
+    released = api.ok(api.post(f"/api/guarantees/{gid}/release", {"date": "2026-08-01"}))
+    assert released["status"] == "released" and released["released_on"] == "2026-08-01"
+
+
+def test_a_gas_user_gets_the_422_of_bad_loan_filters_before_its_403(api: Api) -> None:
+    r = api.get("/api/loans?status=bogus", "gas")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "status"
+    assert api.get("/api/loans", "gas").status_code == 403

@@ -383,6 +383,10 @@ def test_a_delivery_worth_nothing_is_refused(api: Api) -> None:
     p2 = api.ok(api.post(f"/api/prepayments/{p['id']}/deliveries",
                          {"date": "2026-02-01", "quantity": "0.6"}))
     assert p2["delivered_value"] == eur("0.01")
+    # A quantity worth more than any amount kept is refused as input, not a 500.
+    r = api.post(f"/api/prepayments/{p['id']}/deliveries",
+                 {"date": "2026-02-01", "quantity": "9" * 25 + ".999"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "quantity"
 
 
 def test_a_gas_user_contributes_only_to_its_own_fund(api: Api) -> None:

@@ -163,17 +163,16 @@ def test_instrument_mix() -> None:
     assert mixed == {"loan", "guarantee", "solidarity", "prepayment"}
 
 
-def test_idle_money_first_then_by_score_ties_by_id() -> None:
+def test_best_score_first_idle_money_first_among_equals() -> None:
     opps = suggest_opportunities(network(), request(), MatchingConfig())
     c = MatchingConfig()
-    idle_flags = [o.idle_cents >= c.idle_first_min_cents for o in opps]
-    assert idle_flags == sorted(idle_flags, reverse=True)  # idle ones form the head
     assert {o.source_id for o in opps if o.idle_cents >= c.idle_first_min_cents} == {
         "pool-gen", "fund-bovisa", "gas-bovisa"}  # 800.00 of rollover is above 100.00
-    for group in (True, False):
-        part = [o for o, f in zip(opps, idle_flags, strict=True) if f == group]
-        keys = [(-o.score, o.source_id) for o in part]
-        assert keys == sorted(keys)
+    # The contract's "best first": scores never rise down the list; equal scores put
+    # idle money first, then sources by id.
+    keys = [(-o.score, 0 if o.idle_cents >= c.idle_first_min_cents else 1, o.source_id)
+            for o in opps]
+    assert keys == sorted(keys)
     assert all(0.0 <= o.score <= 1.0 for o in opps)
 
 
