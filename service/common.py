@@ -148,16 +148,17 @@ def query_date(value: str | None, field: str) -> date | None:
 
 def check_filters(ids: Mapping[str, str | None],
                   choices: Mapping[str, tuple[str | None, Sequence[str]]] | None = None
-                  ) -> None:
-    """422 for list filters no item could match: ids that are not UUIDs, values outside
-    a field's choices (``choices``: field -> (value, allowed values))."""
+                  ) -> list[str | None]:
+    """The id filters in stored (canonical UUID) form, in the order given; 422 for list
+    filters no item could match: ids that are not UUIDs, values outside a field's choices
+    (``choices``: field -> (value, allowed values))."""
     errors = Errors()
-    for field, value in ids.items():
-        check_uuid(value, field, errors)
+    canonical = [check_uuid(value, field, errors) for field, value in ids.items()]
     for field, (value, allowed) in (choices or {}).items():
         if value is not None and value not in allowed:
             errors.add(field, f"one of {', '.join(allowed)}")
     errors.raise_if_any()
+    return canonical
 
 
 def check_limit(limit: int | None) -> int:

@@ -327,8 +327,9 @@ class GuaranteeController(Controller):
                         guarantor_id: str | None = None, loan_id: str | None = None,
                         status: str | None = None, limit: int | None = None,
                         cursor: str | None = None) -> dict[str, Any]:
-        check_filters({"guarantor_id": guarantor_id, "loan_id": loan_id},
-                      {"status": (status, ("active", "released", "called"))})
+        guarantor_id, loan_id = check_filters(
+            {"guarantor_id": guarantor_id, "loan_id": loan_id},
+            {"status": (status, ("active", "released", "called"))})
 
         def read(conn: Connection) -> dict[str, Any]:
             query = select(guarantees)
@@ -513,8 +514,9 @@ class PrepaymentController(Controller):
                          status: str | None = None, product: str | None = None,
                          limit: int | None = None, cursor: str | None = None
                          ) -> dict[str, Any]:
-        check_filters({"producer_id": producer_id, "gas_id": gas_id},
-                      {"status": (status, ("open", "closed"))})
+        producer_id, gas_id = check_filters(
+            {"producer_id": producer_id, "gas_id": gas_id},
+            {"status": (status, ("open", "closed"))})
 
         def read(conn: Connection) -> dict[str, Any]:
             query = select(prepayments)
@@ -676,7 +678,7 @@ class ContributionController(Controller):
                            gas_id: str | None = None, fund_id: str | None = None,
                            limit: int | None = None, cursor: str | None = None
                            ) -> dict[str, Any]:
-        check_filters({"gas_id": gas_id, "fund_id": fund_id})
+        gas_id, fund_id = check_filters({"gas_id": gas_id, "fund_id": fund_id})
 
         def read(conn: Connection) -> dict[str, Any]:
             query = select(contributions)
@@ -701,7 +703,7 @@ class FundController(Controller):
     @get("/", sync_to_thread=True)
     def list_funds(self, ctx: AppContext, principal: Principal, gas_id: str | None = None,
                    limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
-        check_filters({"gas_id": gas_id})
+        (gas_id,) = check_filters({"gas_id": gas_id})
 
         def read(conn: Connection) -> dict[str, Any]:
             query = select(funds)

@@ -276,7 +276,7 @@ class PoolController(Controller):
     @get("/", sync_to_thread=True)
     def list_pools(self, ctx: AppContext, principal: Principal, lender_id: str | None = None,
                    limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
-        check_filters({"lender_id": lender_id})
+        (lender_id,) = check_filters({"lender_id": lender_id})
         principal.require("officer")
 
         def read(conn: Connection) -> dict[str, Any]:
@@ -442,7 +442,8 @@ class ShareController(Controller):
     def list_shares(self, ctx: AppContext, principal: Principal,
                     member_id: str | None = None, lender_id: str | None = None,
                     limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
-        check_filters({"member_id": member_id, "lender_id": lender_id})
+        member_id, lender_id = check_filters(
+            {"member_id": member_id, "lender_id": lender_id})
         if not principal.is_staff and principal.role != "gas":
             from service.errors import Forbidden
 
@@ -620,8 +621,9 @@ class LoanController(Controller):
                    lender_id: str | None = None, as_of: str | None = None,
                    limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
         day = query_date(as_of, "as_of") or date.today()
-        check_filters({"borrower_id": borrower_id, "lender_id": lender_id},
-                      {"status": (status, LOAN_STATUSES)})
+        borrower_id, lender_id = check_filters(
+            {"borrower_id": borrower_id, "lender_id": lender_id},
+            {"status": (status, LOAN_STATUSES)})
         if principal.role == "gas":
             from service.errors import Forbidden
 

@@ -345,7 +345,7 @@ class RelationshipController(Controller):
         gas_id: str | None = None, producer_id: str | None = None,
         limit: int | None = None, cursor: str | None = None,
     ) -> dict[str, Any]:
-        check_filters({"gas_id": gas_id, "producer_id": producer_id})
+        gas_id, producer_id = check_filters({"gas_id": gas_id, "producer_id": producer_id})
 
         def read(conn: Connection) -> dict[str, Any]:
             query = select(relationships)

@@ -111,3 +111,14 @@ def test_list_filters_no_item_could_match_are_422(api: Api, path: str, field: st
     good = path.replace("=x", f"={new_id()}") if "status" not in path else path.replace(
         "=x", "=active" if "guarantees" in path else "=open")
     assert api.ok(api.get(good))["items"] == []
+
+
+def test_id_filters_match_whatever_the_case_of_the_id(api: Api) -> None:
+    gas, producer = api.parties["gas"], api.parties["producer"]
+    api.ok(api.post("/api/relationships", {"gas_id": gas, "producer_id": producer,
+                                           "since": "2020-01-01",
+                                           "annual_purchases": eur("1000.00")}), 201)
+    for path in (f"/api/relationships?gas_id={gas}", f"/api/funds?gas_id={gas}"):
+        lower = api.ok(api.get(path))["items"]
+        assert lower, path
+        assert api.ok(api.get(path.replace(gas, gas.upper())))["items"] == lower, path
