@@ -43,8 +43,8 @@ from ledger.group_commit import GroupCommitWriter
 from ledger.ids import uuid7
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer
-from service.db import make_engine, normalize_url
-from service.migrate import upgrade
+from service.db.engine import make_engine, normalize_url
+from service.db.migrate import upgrade
 
 BATCH = 1_000
 

@@ -37,7 +37,7 @@ app = Litestar([x])
 
 SERVICE_APP = """
 import os
-from service.app import create_app
+from service.http.app import create_app
 from service.settings import Settings
 app = create_app(Settings(database_url=os.environ["BENCH_DB"], secret_key="b" * 48,
                           log_level="WARNING"))
@@ -178,9 +178,9 @@ def bench_service(tmpdir: Path, db: str, label: str, args: argparse.Namespace
     rows: list[tuple[str, int, float, float, float]] = []
     (tmpdir / "service_app.py").write_text(SERVICE_APP)
     env = {"FILIERA_DATABASE_URL": db, "BENCH_DB": db, "FILIERA_VAR_DIR": str(tmpdir)}
-    subprocess.run([PY, "-m", "service.cli", "db", "upgrade"], env={**os.environ, **env},
+    subprocess.run([PY, "-m", "service.cli.main", "db", "upgrade"], env={**os.environ, **env},
                    cwd=ROOT, check=True, capture_output=True)
-    subprocess.run([PY, "-m", "service.cli", "user", "add", "bench", "--role", "officer"],
+    subprocess.run([PY, "-m", "service.cli.main", "user", "add", "bench", "--role", "officer"],
                    input="bench-password\n", text=True, env={**os.environ, **env},
                    cwd=ROOT, check=True, capture_output=True)
     proc, base = serve(tmpdir, "service_app", env)

@@ -23,10 +23,10 @@ from sqlalchemy import insert, select
 
 from ledger.repayments import arrears
 from ledger.schedules import LoanTerms, build_schedule
-from service import lending
-from service.db import make_engine, read_tx, write_tx
-from service.migrate import upgrade
-from service.tables import loan_events, loans, parties, pools
+from service.app import lending
+from service.db.engine import make_engine, read_tx, write_tx
+from service.db.migrate import upgrade
+from service.db.tables import loan_events, loans, parties, pools
 
 AS_OF = date(2027, 3, 1)
 

@@ -1,5 +1,5 @@
 """ASGI entry for ``filiera serve --reload`` (uvicorn imports ``app`` from here)."""
 
-from service.app import create_app
+from service.http.app import create_app
 
 app = create_app()

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from service.db import make_engine, normalize_url
-from service.migrate import upgrade
+from service.db.engine import make_engine, normalize_url
+from service.db.migrate import upgrade
 
 PG_URL = os.environ.get("FILIERA_TEST_POSTGRES_URL")
 RUN_ID = uuid.uuid4().hex[:10]
@@ -27,7 +27,7 @@ BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 @pytest.fixture(scope="session", autouse=True)
 def cheap_password_hashing() -> None:
     """argon2 at production cost takes ~0.2 s a hash here; tests need thousands of logins."""
-    from service.auth import configure_hasher
+    from service.app.auth import configure_hasher
 
     configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)
 

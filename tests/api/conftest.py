@@ -11,9 +11,9 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import Engine
 
-from service.app import create_app
-from service.auth import create_user
-from service.db import write_tx
+from service.app.auth import create_user
+from service.db.engine import write_tx
+from service.http.app import create_app
 from service.settings import Settings
 
 PASSWORD = "correct-horse-battery"

@@ -8,8 +8,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from service import instruments, lending
-from service.loans_api import record_payment
+from service.app import instruments, lending
+from service.app.lending import record_payment
 from tests.api.conftest import Api, eur
 from tests.api.test_instruments_api import setup_loan
 

@@ -6,7 +6,7 @@ import io
 import json
 import logging
 
-from service.logs import JsonFormatter
+from service.http.logs import JsonFormatter
 from tests.api.conftest import PASSWORD, Api
 
 

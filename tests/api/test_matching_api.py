@@ -39,8 +39,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine
 
-from service.auth import create_user
-from service.db import write_tx
+from service.app.auth import create_user
+from service.db.engine import write_tx
 from tests.api.conftest import PASSWORD, Api, eur, make_party, new_id
 
 AS_OF = "2026-03-01"
@@ -360,12 +360,12 @@ def test_arrears_block_loans_and_show_in_reasons(api: Api, net: Net) -> None:
 def test_cli_match_and_plan(api: Api, net: Net, db_url: tuple[str, str | None],
                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                             capsys: pytest.CaptureFixture[str]) -> None:
-    import service.matching_cli
-    from service.cli import main
-    from service.db import make_engine
+    import service.cli.matching
+    from service.cli.main import main
+    from service.db.engine import make_engine
 
     url, schema = db_url  # PostgreSQL tests run in a schema the URL cannot name
-    monkeypatch.setattr(service.matching_cli, "_engine",
+    monkeypatch.setattr(service.cli.matching, "_engine",
                         lambda: make_engine(url, schema=schema))
     assert main(["match", net.r1, "--as-of", AS_OF]) == 0
     out = capsys.readouterr().out

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, update
 
-from service import lending
-from service.db import read_tx, write_tx
-from service.tables import loan_installments
+from service.app import lending
+from service.db.engine import read_tx, write_tx
+from service.db.tables import loan_installments
 from tests.api.conftest import Api, eur
 from tests.api.test_loan_life import new_loan, pay
 

@@ -695,7 +695,7 @@ def test_roles_scopes_and_bad_requests(api: Api) -> None:
 
 def test_cli_report_writes_the_file(api: Api, db_url: tuple[str, str | None], tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from service.cli import main
+    from service.cli.main import main
 
     s = build(api)
     url, schema = db_url
@@ -923,7 +923,7 @@ def test_provisioning_only_for_the_portfolio(api: Api) -> None:
 
 def test_cli_provisioning_flag(api: Api, db_url: tuple[str, str | None], tmp_path: Path,
                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from service.cli import main
+    from service.cli.main import main
 
     hand_built_book(api)
     url, schema = db_url

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, update
 
-from service.db import write_tx
-from service.tables import contributions, loan_events, prepayments
+from service.db.engine import write_tx
+from service.db.tables import contributions, loan_events, prepayments
 from tests.api.conftest import Api, eur
 from tests.api.test_instruments_api import setup_loan
 

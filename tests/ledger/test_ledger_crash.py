@@ -25,7 +25,7 @@ BIG = 50_000
 CHILD = """
 import sys
 from sqlalchemy import event
-from service.db import make_engine
+from service.db.engine import make_engine
 from ledger.ids import uuid7
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer

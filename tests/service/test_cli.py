@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from service.cli import main
-from service.db import make_engine, write_tx
+from service.cli.main import main
+from service.db.engine import make_engine, write_tx
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_demo_data_verify_and_tamper(var: Path, capsys: pytest.CaptureFixture[st
     report = json.loads(out)
     assert code == 0 and report["ok"] is True and report["transfers"] > 20
     engine = make_engine(f"sqlite:///{var / 'filiera.db'}")
-    from service.tables import prepayments
+    from service.db.tables import prepayments
 
     with write_tx(engine) as conn:
         conn.execute(update(prepayments).values(delivered_minor=1))
@@ -74,7 +74,7 @@ def test_every_subcommand_has_help() -> None:
                  ["user", "add", "--help"], ["demo-data", "--help"], ["verify", "--help"],
                  ["ledger", "expire", "--help"], ["report", "--help"], ["match", "--help"],
                  ["plan", "--help"]):
-        result = subprocess.run([sys.executable, "-m", "service.cli", *argv],
+        result = subprocess.run([sys.executable, "-m", "service.cli.main", *argv],
                                 capture_output=True, text=True, check=False)
         assert result.returncode == 0 and "usage:" in result.stdout, argv
 
@@ -82,8 +82,8 @@ def test_every_subcommand_has_help() -> None:
 def test_demo_users_log_in(var: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from litestar.testing import TestClient
 
-    from service.app import create_app
-    from service.demo import DEMO_USERS
+    from service.app.demo import DEMO_USERS
+    from service.http.app import create_app
     from service.settings import Settings
 
     assert run(["db", "upgrade"], capsys)[0] == 0

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, inspect
 
-from service.migrate import current_revision
+from service.db.migrate import current_revision
 
 
 def test_migrations_reach_head_with_all_tables(engine: Engine) -> None:
     from alembic.script import ScriptDirectory
 
-    from service.migrate import alembic_config
+    from service.db.migrate import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert current_revision(engine) == head

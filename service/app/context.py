@@ -1,0 +1,70 @@
+"""What a running app holds: settings, the engine, the ledger store and writer, the login
+limiter and the event table; and the two ways to use the database (``read``, ``write``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from ledger.group_commit import GroupCommitWriter
+from ledger.store import LedgerStore
+from service.app.auth import LoginLimiter
+from service.app.errors import Conflict
+from service.app.events import Events
+from service.app.expiry import PendingExpiry
+from service.app.ledger import RawAccounts
+from service.db.engine import read_tx, write_tx
+from service.settings import Settings
+
+T = TypeVar("T")
+log = logging.getLogger("filiera.db")
+
+# SQLSTATEs worth a retry: serialization failure, deadlock, unique race on a client id.
+_RETRY_STATES = {"40001", "40P01", "23505"}
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    limiter: LoginLimiter
+    events: Events
+    store: LedgerStore
+    # The group-commit writer runs while the app serves (started by the composition root).
+    writer: GroupCommitWriter | None = None
+    expiry: PendingExpiry | None = None
+    raw_accounts: RawAccounts = field(default_factory=RawAccounts)
+
+    def write(self, fn: Callable[[Connection], T], retries: int = 3) -> T:
+        """Run ``fn`` in one write transaction; retry a bounded number of times on a
+        database conflict, then answer 409 (never a misleading business error)."""
+        for attempt in range(retries + 1):
+            try:
+                with write_tx(self.engine) as conn:
+                    return fn(conn)
+            except (OperationalError, IntegrityError) as exc:
+                if attempt == retries or not _retryable(exc):
+                    if isinstance(exc, IntegrityError):
+                        raise Conflict("idempotency_conflict",
+                                       "a resource with this id already exists") from exc
+                    raise Conflict("conflict", "the database was busy; try again") from exc
+                log.info("retrying after database conflict (attempt %d): %s", attempt + 1,
+                         exc.orig)
+        raise AssertionError("unreachable")
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        with read_tx(self.engine) as conn:
+            return fn(conn)
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    state = getattr(exc.orig, "sqlstate", None)
+    if state is not None:
+        return state in _RETRY_STATES
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text or "unique constraint" in text

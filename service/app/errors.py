@@ -1,0 +1,94 @@
+"""Refusals of the application layer. Each carries the HTTP status the entry points answer
+with (and a 409 its ``code``), so the HTTP API, the web pages and the CLI refuse alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error the API answers as a problem document."""
+
+    status = 400
+    kind = "bad-request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class BadRequest(ApiError):
+    status, kind = 400, "bad-request"
+
+
+class Unauthorized(ApiError):
+    status, kind = 401, "unauthorized"
+
+
+class Forbidden(ApiError):
+    status, kind = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, kind = 404, "not-found"
+
+    def __init__(self, what: str = "resource") -> None:
+        super().__init__(f"{what} not found")
+
+
+class TooManyRequests(ApiError):
+    status, kind = 429, "too-many-requests"
+
+
+class Conflict(ApiError):
+    """409 with a machine-readable ``code`` (see API.md for the list)."""
+
+    status, kind = 409, "conflict"
+
+    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail, code=code, **extra)
+        self.code = code
+
+
+class Invalid(ApiError):
+    """422 with ``errors``: a list of ``{"field": "dotted.path", "message": ...}``."""
+
+    status, kind = 422, "invalid-input"
+
+    def __init__(self, errors: list[dict[str, str]], detail: str | None = None) -> None:
+        first = errors[0] if errors else {"field": "", "message": "invalid input"}
+        super().__init__(detail or f"{first['field'] or 'body'}: {first['message']}", errors=errors)
+        self.errors = errors
+
+
+def invalid(field: str, message: str) -> Invalid:
+    return Invalid([{"field": field, "message": message}])
+
+
+class Errors:
+    """Collects field errors so one 422 names every bad field at once."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.items.append({"field": field, "message": message})
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise Invalid(self.items)
+
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "Conflict",
+    "Errors",
+    "Forbidden",
+    "Invalid",
+    "NotFound",
+    "TooManyRequests",
+    "Unauthorized",
+    "invalid",
+]

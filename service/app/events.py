@@ -1,0 +1,48 @@
+"""What happens because something else happened: a party created, a loan repaid, a
+prepayment closed.
+
+The events are plain records; which handlers follow each is one explicit table, built by
+the composition root (``service.bootstrap.handler_table``) and carried by the context, so
+no module registers itself by being imported. Handlers run inside the transaction of the
+operation that raised the event: all of it happens, or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+
+@dataclass(frozen=True)
+class PartyCreated:
+    party: Any  # the parties row
+    username: str | None
+
+
+@dataclass(frozen=True)
+class LoanRepaid:
+    loan: Any  # the loans row, status repaid
+
+
+@dataclass(frozen=True)
+class PrepaymentClosed:
+    prepayment: Any  # the prepayments row, status closed
+
+
+Event = PartyCreated | LoanRepaid | PrepaymentClosed
+Handler = Callable[[Connection, Any], None]
+HandlerTable = Mapping[type, Sequence[Handler]]
+
+
+class Events:
+    """Dispatches each event to the handlers the table lists for its type, in order."""
+
+    def __init__(self, table: HandlerTable) -> None:
+        self.table = table
+
+    def emit(self, conn: Connection, event: Event) -> None:
+        for handler in self.table.get(type(event), ()):
+            handler(conn, event)

@@ -1,0 +1,81 @@
+"""Client-chosen ids: a repeat with the same body answers as the first time.
+
+Only operations that succeeded are remembered: the record is written in the same
+transaction as the operation, so a refused (rolled back) one leaves no trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, insert, select
+
+from service.app.common import now_utc
+from service.app.errors import Conflict
+from service.db.tables import idempotency
+
+
+def _key(key: str) -> str:
+    """The id as stored: a UUID in its canonical lower-case form, so the same id in
+    capitals is still the same id (resources are stored under that form too)."""
+    try:
+        return str(uuid.UUID(key))
+    except ValueError:
+        return key
+
+
+def request_hash(operation: str, payload: Any) -> str:
+    body = msgspec.to_builtins(payload)
+    if isinstance(body, dict) and isinstance(body.get("id"), str):
+        body["id"] = _key(body["id"])  # the key itself: its spelling is not the body
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{operation}\n{canonical}".encode()).hexdigest()
+
+
+class Replay(Exception):
+    """Raised inside a transaction to answer with a remembered response."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__("replay")
+        self.status = status
+        self.body = body
+
+
+def remembered(conn: Connection, key: str | None, operation: str, payload: Any
+               ) -> tuple[int, Any] | None:
+    """The stored answer for ``key``, None when new; 409 when reused with another body."""
+    if key is None:
+        return None
+    row = conn.execute(select(idempotency).where(idempotency.c.id == _key(key))).first()
+    if row is None:
+        return None
+    if row.operation != operation or row.request_hash != request_hash(operation, payload):
+        raise Conflict("idempotency_conflict",
+                       f"id {key} was already used for a different request")
+    return row.status_code, json.loads(row.response)
+
+
+def remember(conn: Connection, key: str | None, operation: str, payload: Any, status: int,
+             body: Any, username: str | None) -> None:
+    if key is None:
+        return
+    conn.execute(insert(idempotency).values(
+        id=_key(key), operation=operation, request_hash=request_hash(operation, payload),
+        status_code=status, response=json.dumps(body), username=username,
+        created_at=now_utc()))
+
+
+def once(conn: Connection, key: str | None, operation: str, payload: Any,
+         username: str | None, action: Callable[[], tuple[int, Any]]) -> tuple[int, Any]:
+    """Run ``action`` at most once per ``key``; answer repeats from the record."""
+    previous = remembered(conn, key, operation, payload)
+    if previous is not None:
+        return previous
+    status, body = action()
+    remember(conn, key, operation, payload, status, body, username)
+    return status, body

@@ -1,0 +1,591 @@
+"""Pools, member shares, loan categories and loans: the database side of lending.
+
+The rules live in ``ledger`` (schedules, repayments, postings); this module loads rows,
+calls them and writes rows and transfers in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, case, delete, func, insert, select, update
+
+from ledger import lending as postings
+from ledger.chart import account, account_id, leg_id
+from ledger.money import minor_to_decimal, to_minor_decimal
+from ledger.repayments import (
+    Allocation,
+    InstallmentState,
+    Payment,
+    Restructuring,
+    arrears,
+    initial_state,
+    installment_status,
+    outstanding_principal,
+    replay,
+)
+from ledger.schedules import Installment, LoanTerms, build_schedule, summarize
+from ledger.store import LedgerStore
+from ledger.transfers import Transfer
+from service.app.common import money_out, now_utc, rfc3339
+from service.app.context import AppContext
+from service.app.errors import Conflict, NotFound, invalid
+from service.app.events import Events, LoanRepaid, PartyCreated
+from service.app.ledger_ops import ensure_accounts, post
+from service.db.engine import lock_row
+from service.db.tables import (
+    loan_categories,
+    loan_events,
+    loan_installments,
+    loans,
+    parties,
+    pool_deposits,
+    pools,
+)
+
+EUR = "EUR"
+DEFAULT_CATEGORY = "microcredit"
+
+
+def cents(value: Decimal) -> int:
+    return to_minor_decimal(value, EUR)
+
+
+def dec(minor: int) -> Decimal:
+    return minor_to_decimal(minor, EUR)
+
+
+# -- pools ------------------------------------------------------------------------------
+
+def pool_specs(pool_id: str, lender_id: str) -> list[Any]:
+    return [account("pool", pool_id, party_id=lender_id),
+            account("pool-funding", pool_id, party_id=lender_id)]
+
+
+def lender_specs(lender_id: str) -> list[Any]:
+    return [account(p, lender_id, party_id=lender_id)
+            for p in ("interest", "penalty", "loss", "recovery")]
+
+
+def create_pool(conn: Connection, store: LedgerStore, *, pool_id: str, lender_id: str,
+                name: str, partner_id: str | None, max_loan: int | None, general: bool,
+                username: str | None) -> Any:
+    ensure_accounts(conn, store, pool_specs(pool_id, lender_id))
+    conn.execute(insert(pools).values(
+        id=pool_id, lender_id=lender_id, name=name, partner_id=partner_id,
+        max_loan_minor=max_loan, is_general=general, created_at=now_utc(),
+        created_by=username))
+    return conn.execute(select(pools).where(pools.c.id == pool_id)).one()
+
+
+def general_pool_id(lender_id: str) -> str:
+    return str(uuid.uuid5(uuid.UUID(lender_id), "general-pool"))
+
+
+def open_lender_books(conn: Connection, event: PartyCreated) -> None:
+    """Creating a lender party creates its general pool and its income accounts."""
+    party, username = event.party, event.username
+    if party.kind != "lender":
+        return
+    store = LedgerStore(conn.engine)
+    ensure_accounts(conn, store, lender_specs(party.id))
+    create_pool(conn, store, pool_id=general_pool_id(party.id), lender_id=party.id,
+                name=f"{party.name} - fondo generale", partner_id=None, max_loan=None,
+                general=True, username=username)
+
+
+def get_pool(conn: Connection, pool_id: str) -> Any:
+    row = conn.execute(select(pools).where(pools.c.id == pool_id)).first()
+    if row is None:
+        raise NotFound("pool")
+    return row
+
+
+def pool_figures(conn: Connection, store: LedgerStore, pool_row: Any) -> tuple[int, int]:
+    """(balance, lent): money available, and outstanding principal of its loans."""
+    pool_account = store.get_account(conn, account_id("pool", pool_row.id))
+    balance = pool_account.balance if pool_account else 0
+    loan_ids = [r.id for r in conn.execute(select(loans.c.id).where(
+        loans.c.pool_id == pool_row.id, loans.c.status.in_(("active", "repaid"))))]
+    accounts = store.get_accounts(conn, [account_id("loan", i) for i in loan_ids])
+    lent = sum(a.balance for a in accounts.values())
+    return balance, lent
+
+
+def deposit(conn: Connection, store: LedgerStore, *, op_id: str, pool_row: Any, amount: int,
+            on: date, note: str | None, username: str | None) -> Any:
+    conn.execute(insert(pool_deposits).values(
+        id=op_id, pool_id=pool_row.id, amount_minor=amount, date=on, note=note,
+        created_at=now_utc(), created_by=username))
+    transfer = Transfer(
+        id=leg_id(op_id, "deposit"),
+        debit_account_id=account_id("pool-funding", pool_row.id),
+        credit_account_id=account_id("pool", pool_row.id), amount=amount, currency=EUR,
+        code="deposit", value_date=on, user_data=f"pool:{pool_row.id}", operation_id=op_id)
+    post(conn, store, [transfer], {})
+    return conn.execute(select(pool_deposits).where(pool_deposits.c.id == op_id)).one()
+
+
+# -- categories -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    max_principal: int = 7_500_000
+    max_term_months: int = 84
+    frequencies: tuple[str, ...] = ("monthly", "quarterly")
+    usury_threshold: Decimal | None = None  # a TAEG ceiling, percent
+    late_interest_rate: Decimal = Decimal(0)  # percent a year on overdue principal
+    min_coverage: Decimal | None = None  # e.g. 1.50 for 150%
+    share_multiple: Decimal | None = None  # loan <= multiple x shares of the buying GAS
+
+
+def get_category(conn: Connection, lender_id: str, name: str) -> Category | None:
+    row = conn.execute(select(loan_categories).where(
+        loan_categories.c.lender_id == lender_id, loan_categories.c.name == name)).first()
+    if row is None:
+        return Category(name=DEFAULT_CATEGORY) if name == DEFAULT_CATEGORY else None
+
+    def opt(value: str | None) -> Decimal | None:
+        return Decimal(value) if value is not None else None
+
+    return Category(name=row.name, max_principal=row.max_principal_minor,
+                    max_term_months=row.max_term_months, frequencies=tuple(row.frequencies),
+                    usury_threshold=opt(row.usury_threshold),
+                    late_interest_rate=Decimal(row.late_interest_rate or "0"),
+                    min_coverage=opt(row.min_coverage), share_multiple=opt(row.share_multiple))
+
+
+def category_out(lender_id: str, c: Category) -> dict[str, Any]:
+
+    def opt(value: Decimal | None) -> str | None:
+        return None if value is None else str(value)
+
+    return {"lender_id": lender_id, "name": c.name, "max_principal": money_out(c.max_principal),
+            "max_term_months": c.max_term_months, "frequencies": list(c.frequencies),
+            "usury_threshold": opt(c.usury_threshold),
+            "late_interest_rate": str(c.late_interest_rate),
+            "min_coverage": opt(c.min_coverage), "share_multiple": opt(c.share_multiple)}
+
+
+def save_category(conn: Connection, lender_id: str, c: Category, username: str) -> None:
+    values = dict(max_principal_minor=c.max_principal, max_term_months=c.max_term_months,
+                  frequencies=list(c.frequencies),
+                  usury_threshold=None if c.usury_threshold is None else str(c.usury_threshold),
+                  late_interest_rate=str(c.late_interest_rate),
+                  min_coverage=None if c.min_coverage is None else str(c.min_coverage),
+                  share_multiple=None if c.share_multiple is None else str(c.share_multiple),
+                  updated_at=now_utc(), updated_by=username)
+    exists = conn.execute(select(loan_categories.c.seq).where(
+        loan_categories.c.lender_id == lender_id, loan_categories.c.name == c.name)).first()
+    if exists:
+        conn.execute(update(loan_categories).where(loan_categories.c.seq == exists.seq)
+                     .values(**values))
+    else:
+        conn.execute(insert(loan_categories).values(lender_id=lender_id, name=c.name, **values))
+
+
+# -- loans ------------------------------------------------------------------------------
+
+def terms_of(row: Any) -> LoanTerms:
+    """The terms in force: disbursed on another date, the schedule runs from that date."""
+    return LoanTerms(
+        principal=dec(row.principal_minor), annual_rate=Decimal(row.annual_rate),
+        term_months=row.term_months, method=row.method, frequency=row.frequency,
+        grace_periods=row.grace_periods,
+        disbursement_date=row.disbursed_on or row.disbursement_date,
+        first_due_date=row.first_due_date, fees=dec(row.fees_minor))
+
+
+def accounts_of(row: Any) -> postings.LoanAccounts:
+    return postings.LoanAccounts.of(row.id, row.pool_id, row.lender_id)
+
+
+def loan_specs(row: Any) -> list[Any]:
+    return [account("loan", row.id, party_id=row.borrower_id),
+            account("loan-payments", row.id, party_id=row.borrower_id),
+            account("loan-covered", row.id, party_id=row.borrower_id)]
+
+
+def get_loan(conn: Connection, loan_id: str) -> Any:
+    row = conn.execute(select(loans).where(loans.c.id == loan_id)).first()
+    if row is None:
+        raise NotFound("loan")
+    return row
+
+
+def events_of(conn: Connection, loan_id: str) -> list[Any]:
+    return list(conn.execute(select(loan_events).where(loan_events.c.loan_id == loan_id)
+                             .order_by(loan_events.c.seq)))
+
+
+PAYMENT_KINDS = ("repayment", "guarantee_call", "loss_cover")
+
+
+@dataclass(frozen=True)
+class LoanState:
+    terms: LoanTerms
+    planned: tuple[Installment, ...]  # the contractual schedule, before any operation
+    schedule: tuple[InstallmentState, ...]
+    allocations: dict[str, Allocation]
+    recoveries: dict[str, int]
+    written_off: int  # principal written off (cents), 0 if none
+    write_off_event: str | None
+    restructured: bool
+    outstanding: int  # principal still owed (0 after a write-off)
+    debt_left: Decimal  # principal + interest + penalties still unpaid
+
+
+def loan_state(row: Any, events: Sequence[Any], as_of: date | None = None,
+               late_rate: Decimal = Decimal(0)) -> LoanState:
+    """Replay the loan's operations in value-date order (optionally up to ``as_of``);
+    ``late_rate`` is the category's late interest (percent a year, overdue principal)."""
+    terms = terms_of(row)
+    schedule = build_schedule(terms)
+    write_off = next((e for e in events if e.kind == "write_off"
+                      and (as_of is None or e.value_date <= as_of)), None)
+    replayed: list[Payment | Restructuring] = []
+    recovered: list[Any] = []
+    for e in events:
+        if as_of is not None and e.value_date > as_of:
+            continue
+        if e.kind in PAYMENT_KINDS:
+            if write_off is not None and e.value_date > write_off.value_date:
+                recovered.append(e)
+                continue
+            params = e.params or {}
+            replayed.append(Payment(
+                id=order_key(e), value_date=e.value_date, amount=dec(e.amount_minor),
+                early_repayment=params.get("early_repayment", "term"),
+                in_advance=e.kind == "repayment"))
+        elif e.kind == "restructuring":
+            p = e.params or {}
+            replayed.append(Restructuring(
+                id=order_key(e), value_date=e.value_date,
+                added_grace_periods=int(p.get("added_grace_periods", 0)),
+                new_periods=p.get("new_periods"), method=p.get("method")))
+    result = replay(terms, schedule, replayed, late_rate=late_rate)
+    ids = {order_key(e): e.id for e in events}
+    outstanding = cents(outstanding_principal(result.state))
+    written_off = outstanding if write_off is not None else 0
+    recoveries: dict[str, int] = {}
+    if write_off is not None:
+        # Recoveries, by value date, up to the debt at the write-off: the principal
+        # written off and the interest and late interest then due; the rest is excess.
+        left = written_off + sum(
+            cents(s.interest - s.paid_interest + s.penalty - s.paid_penalty)
+            for s in result.state if s.due_date <= write_off.value_date)
+        for e in sorted(recovered, key=lambda e: (e.value_date, e.seq)):
+            recoveries[e.id] = min(e.amount_minor, left)
+            left -= recoveries[e.id]
+    debt_left = sum((s.unpaid for s in result.state), Decimal(0))
+    return LoanState(
+        terms=terms, planned=tuple(schedule), schedule=result.state,
+        allocations={ids[key]: a for key, a in result.allocations},
+        recoveries=recoveries, written_off=written_off,
+        write_off_event=write_off.id if write_off else None,
+        restructured=result.restructured or row.restructured,
+        outstanding=0 if write_off is not None else outstanding, debt_left=debt_left)
+
+
+def order_key(event: Any) -> str:
+    """Operations on the same value date apply in the order they were recorded."""
+    return f"{event.seq:020d}"
+
+
+def payer_of(event: Any) -> postings.Payer:
+    if event.payer_kind == "borrower":
+        return postings.Payer()
+    return postings.Payer(account=event.payer_ref)
+
+
+def target_parts(state: LoanState) -> dict[str, postings.Parts]:
+    parts: dict[str, postings.Parts] = {}
+    for event_id, a in state.allocations.items():
+        parts[event_id] = postings.Parts(penalty=cents(a.penalty), interest=cents(a.interest),
+                                         principal=cents(a.principal))
+    for event_id, amount in state.recoveries.items():
+        parts[event_id] = postings.Parts(recovery=amount)
+    if state.write_off_event is not None:
+        parts[state.write_off_event] = postings.Parts(write_off=state.written_off)
+    return parts
+
+
+def rebook(conn: Connection, store: LedgerStore, row: Any, op_id: str,
+           prefix: Sequence[Transfer] = ()) -> LoanState:
+    """Bring the journal in line with the loan's operations (the new one included):
+    book the new operation's split and correct any earlier split it changed."""
+    events = events_of(conn, row.id)
+    state = loan_state(row, events, late_rate=late_rate_of(conn, row))
+    accounts = accounts_of(row)
+    user_data = f"loan:{row.id}"
+    journal = store.find_transfers(conn, user_data=user_data)
+    already = postings.booked(journal, accounts)
+    payers = {e.id: payer_of(e) for e in events}
+    dates = {e.id: e.value_date for e in events}
+    transfers = postings.compensations(op_id, accounts, target_parts(state), payers, already,
+                                       dates, user_data)
+    # Corrections in an order the pool's and the loan's balance limits allow step by step
+    # (a back-dated payment around a write-off both refills and draws on them).
+    touched = {t.debit_account_id for t in transfers} | {t.credit_account_id
+                                                        for t in transfers}
+    limited = {a.id: a for a in store.get_accounts(conn, touched).values()
+               if a.debits_must_not_exceed_credits or a.credits_must_not_exceed_debits}
+    ordered = postings.feasible_order(transfers, limited, before=prefix) if limited else None
+    batch = postings.chained([*prefix, *(transfers if ordered is None else ordered)])
+    post(conn, store, batch, {accounts.pool: ("insufficient_funds",
+                                              "the pool has not enough money for this")})
+    save_installments(conn, row, state, events)
+    return state
+
+
+def save_installments(conn: Connection, row: Any, state: LoanState,
+                      events: Sequence[Any]) -> None:
+    """Keep the replayed schedule beside the journal (derived data: rewritten whole)."""
+    through = replayed_through(row, events)
+    conn.execute(delete(loan_installments).where(loan_installments.c.loan_id == row.id))
+    conn.execute(insert(loan_installments), [installment_row(row.id, s, through)
+                                             for s in state.schedule])
+
+
+REPLAYED_KINDS = (*PAYMENT_KINDS, "restructuring", "write_off", "disbursement")
+
+
+def replayed_through(row: Any, events: Sequence[Any]) -> date:
+    """The latest value date among the operations that shape the schedule."""
+    latest: date = max((e.value_date for e in events if e.kind in REPLAYED_KINDS),
+                       default=row.disbursed_on or row.disbursement_date)
+    return latest
+
+
+def installment_row(loan_id: str, s: InstallmentState, through: date) -> dict[str, Any]:
+    return {"loan_id": loan_id, "number": s.number, "due_date": s.due_date,
+            "principal_minor": cents(s.principal), "interest_minor": cents(s.interest),
+            "paid_principal_minor": cents(s.paid_principal),
+            "paid_interest_minor": cents(s.paid_interest),
+            "penalty_minor": cents(s.penalty), "paid_penalty_minor": cents(s.paid_penalty),
+            "through": through}
+
+
+def portfolio_arrears(conn: Connection, as_of: date) -> dict[str, tuple[int, int]]:
+    """(overdue cents, days past due) of every active loan as of ``as_of``.
+
+    One aggregate query over the kept schedules answers for the loans whose operations
+    all have value dates on or before ``as_of`` and whose category charges no late
+    interest (which accrues by the day); the others are replayed from their operations.
+    """
+    unpaid = (loan_installments.c.principal_minor + loan_installments.c.interest_minor
+              + loan_installments.c.penalty_minor - loan_installments.c.paid_principal_minor
+              - loan_installments.c.paid_interest_minor
+              - loan_installments.c.paid_penalty_minor)
+    late = (loan_installments.c.due_date < as_of) & (unpaid > 0)
+    query = (select(loan_installments.c.loan_id,
+                    func.sum(case((late, unpaid), else_=0)).label("overdue"),
+                    func.min(case((late, loan_installments.c.due_date))).label("oldest"),
+                    func.max(loan_installments.c.through).label("through"))
+             .join(loans, loans.c.id == loan_installments.c.loan_id)
+             .where(loans.c.status == "active")
+             .group_by(loan_installments.c.loan_id))
+    kept = {r.loan_id: r for r in conn.execute(query)}
+    charging = {(r.lender_id, r.name) for r in conn.execute(
+        select(loan_categories.c.lender_id, loan_categories.c.name,
+               loan_categories.c.late_interest_rate))
+        if Decimal(r.late_interest_rate or "0") != 0}
+    out: dict[str, tuple[int, int]] = {}
+    for row in conn.execute(select(loans).where(loans.c.status == "active")):
+        agg = kept.get(row.id)
+        if (agg is not None and agg.through <= as_of
+                and (row.lender_id, row.category) not in charging):
+            oldest = agg.oldest
+            out[row.id] = (int(agg.overdue or 0), (as_of - oldest).days if oldest else 0)
+            continue
+        rate = late_rate_of(conn, row)
+        state = loan_state(row, events_of(conn, row.id), as_of, rate)
+        a = arrears(state.schedule, as_of, late_rate=rate)
+        out[row.id] = (cents(a.overdue_amount), a.days_past_due)
+    return out
+
+
+def record_event(conn: Connection, *, event_id: str, loan_id: str, kind: str, on: date,
+                 amount: int = 0, payer_kind: str = "borrower", payer_ref: str | None = None,
+                 params: dict[str, Any] | None = None, note: str | None = None,
+                 username: str | None) -> None:
+    conn.execute(insert(loan_events).values(
+        id=event_id, loan_id=loan_id, kind=kind, value_date=on, amount_minor=amount,
+        payer_kind=payer_kind, payer_ref=payer_ref, params=params, note=note,
+        recorded_at=now_utc(), recorded_by=username))
+
+
+def repaid_on(conn: Connection, row: Any) -> date:
+    """The value date of the last payment of a repaid loan (the day it was repaid)."""
+    last: date = max((e.value_date for e in events_of(conn, row.id)
+                      if e.kind in PAYMENT_KINDS),
+                     default=row.disbursed_on or row.disbursement_date)
+    return last
+
+
+def refresh_status(conn: Connection, events: Events, row: Any, state: LoanState) -> Any:
+    """Active loans whose whole debt is paid become ``repaid`` (and release guarantees)."""
+    status = row.status
+    if status == "active" and state.debt_left == 0 and state.outstanding == 0:
+        status = "repaid"
+    elif status == "written_off" and state.written_off == 0 and state.debt_left == 0:
+        status = "repaid"  # a back-dated payment had repaid it all before the write-off
+    elif status == "repaid" and state.debt_left > 0:
+        status = "active"  # a correction reopened it
+    values: dict[str, Any] = {}
+    if status != row.status:
+        values["status"] = status
+    if state.restructured and not row.restructured:
+        values["restructured"] = True
+    if values:
+        conn.execute(update(loans).where(loans.c.id == row.id).values(**values))
+        row = get_loan(conn, row.id)
+        if values.get("status") == "repaid":
+            events.emit(conn, LoanRepaid(row))
+    return row
+
+
+def loan_json(row: Any, state: LoanState | None, as_of: date,
+              late_rate: Decimal = Decimal(0), status: str | None = None) -> dict[str, Any]:
+
+    status = status or row.status
+
+    terms = terms_of(row)
+    schedule_states: Sequence[InstallmentState]
+    if state is None:
+        planned: Sequence[Installment] = build_schedule(terms)
+        schedule_states = initial_state(terms, planned)
+    else:
+        planned, schedule_states = state.planned, state.schedule
+    summary = summarize(terms, planned)
+    installments = []
+    for s in schedule_states:
+        installments.append({
+            "number": s.number, "due_date": s.due_date.isoformat(),
+            "principal": money_out(cents(s.principal)),
+            "interest": money_out(cents(s.interest)),
+            "payment": money_out(cents(s.principal + s.interest)),
+            "balance_after": money_out(cents(s.balance_after)),
+            "paid_principal": money_out(cents(s.paid_principal)),
+            "paid_interest": money_out(cents(s.paid_interest)),
+            "late_interest": money_out(cents(s.penalty)),
+            "paid_late_interest": money_out(cents(s.paid_penalty)),
+            "status": installment_status(s, as_of) if status != "approved" else "open",
+        })
+    overdue = Decimal(0)
+    dpd = 0
+    if state is not None and status in ("active", "written_off"):
+        a = arrears(state.schedule, as_of, late_rate=late_rate)
+        overdue, dpd = a.overdue_amount, a.days_past_due
+    outstanding = state.outstanding if state is not None else 0  # nothing lent yet
+    return {
+        "id": row.id, "borrower_id": row.borrower_id, "lender_id": row.lender_id,
+        "pool_id": row.pool_id, "category": row.category, "request_id": row.request_id,
+        "status": status,
+        "principal": money_out(row.principal_minor), "annual_rate": row.annual_rate,
+        "term_months": row.term_months, "method": row.method, "frequency": row.frequency,
+        "grace_periods": row.grace_periods,
+        "disbursement_date": (row.disbursed_on or row.disbursement_date).isoformat(),
+        "first_due_date": row.first_due_date.isoformat() if row.first_due_date else None,
+        "fees": money_out(row.fees_minor),
+        "disbursed_on": row.disbursed_on.isoformat() if row.disbursed_on else None,
+        "written_off_on": row.written_off_on.isoformat() if row.written_off_on else None,
+        "restructured": bool(row.restructured or (state and state.restructured)),
+        "schedule": installments,
+        "total_interest": money_out(cents(summary.total_interest)),
+        "total_payment": money_out(cents(summary.total_payment)),
+        "total_fees": money_out(cents(summary.total_fees)),
+        "apr": str(summary.apr),
+        "outstanding_principal": money_out(outstanding),
+        # Early repayments lower the balance without belonging to one installment.
+        "early_repaid_principal": money_out(
+            sum(cents(a.early_principal) for a in state.allocations.values()) if state else 0),
+        "written_off_principal": money_out(state.written_off if state else 0),
+        "overdue_amount": money_out(cents(overdue)),
+        "days_past_due": dpd,
+        "as_of": as_of.isoformat(),
+        "created_at": rfc3339(row.created_at),
+    }
+
+
+def late_rate_of(conn: Connection, row: Any) -> Decimal:
+    category = get_category(conn, row.lender_id, row.category)
+    return category.late_interest_rate if category else Decimal(0)
+
+
+def loan_with_state(conn: Connection, row: Any, as_of: date, *, historical: bool = False
+                    ) -> dict[str, Any]:
+    """The loan as of ``as_of``. ``historical`` (what a reader asks, as of a date or
+    today): the status too is the one on that date, and before its disbursement the loan
+    was only approved and nothing was owed; otherwise (a command's answer) the status is
+    the one the command left."""
+    late = late_rate_of(conn, row)
+    if row.status == "approved" or (historical and (row.disbursed_on is None
+                                                    or as_of < row.disbursed_on)):
+        return loan_json(row, None, as_of, late, status="approved")
+    state = loan_state(row, events_of(conn, row.id), as_of, late)
+    return loan_json(row, state, as_of, late,
+                     status=status_on(row, state, as_of) if historical else row.status)
+
+
+def status_on(row: Any, state: LoanState, as_of: date) -> str:
+    """A disbursed loan's status on ``as_of`` (``state``: replayed up to that date)."""
+    if row.status == "written_off" and row.written_off_on is not None \
+            and as_of >= row.written_off_on:
+        return "written_off"
+    if row.status == "repaid" and state.debt_left == 0 and state.outstanding == 0:
+        return "repaid"
+    return "active"
+
+
+def borrower_total(conn: Connection, borrower_id: str) -> int:
+    return int(conn.execute(select(func.coalesce(func.sum(loans.c.principal_minor), 0)).where(
+        loans.c.borrower_id == borrower_id, loans.c.status.in_(("approved", "active")))
+    ).scalar_one())
+
+
+def party_row(conn: Connection, party_id: str) -> Any:
+    return conn.execute(select(parties).where(parties.c.id == party_id)).first()
+
+
+def record_payment(conn: Connection, ctx: AppContext, row: Any, op_id: str, amount: int,
+                   on: date, username: str, *, kind: str, payer_kind: str = "borrower",
+                   payer_ref: str | None = None, params: dict[str, Any] | None = None,
+                   prefix: list[Transfer] | None = None, note: str | None = None
+                   ) -> tuple[dict[str, Any], Any]:
+    """Record a payment towards the loan and book it (and any correction it causes).
+
+    The loan's row is locked first: the booking is computed from every operation and
+    transfer of the loan, which a concurrent payment must not change meanwhile."""
+    row = lock_row(conn, loans, row.id)
+    # A written-off loan still takes money: it is booked as recovery. A repaid loan
+    # takes a payment dated before it was repaid (it was active then): the order in
+    # which payments are entered must not change the result.
+    if row.status not in ("active", "written_off") and not (
+            row.status == "repaid" and on <= repaid_on(conn, row)):
+        raise Conflict("loan_not_active", f"the loan is {row.status}")
+    if on < (row.disbursed_on or row.disbursement_date):
+        raise invalid("date", "before the disbursement")
+    record_event(conn, event_id=op_id, loan_id=row.id, kind=kind, on=on,
+                 amount=amount, payer_kind=payer_kind, payer_ref=payer_ref,
+                 params=params, note=note, username=username)
+    state = rebook(conn, ctx.store, row, op_id, prefix or ())
+    row = refresh_status(conn, ctx.events, row, state)
+    a = state.allocations.get(op_id)
+    if a is None:  # after the write-off: recovery, up to the debt then; the rest excess
+        recovery = state.recoveries.get(op_id, 0)
+        allocation = {"penalty": money_out(0), "interest": money_out(0),
+                      "principal": money_out(0), "excess": money_out(amount - recovery),
+                      "recovery": money_out(recovery)}
+    else:
+        allocation = {"penalty": money_out(cents(a.penalty)),
+                      "interest": money_out(cents(a.interest)),
+                      "principal": money_out(cents(a.principal)),
+                      "excess": money_out(cents(a.excess))}
+    return allocation, row

@@ -1,0 +1,512 @@
+"""Matching over HTTP: the database read into ``matching``'s snapshot, the opportunities of
+one request and the allocation plan of many.
+
+``load_snapshot`` is the one place that turns rows into ``matching.network`` objects:
+
+* GAS: households and coordinates; producers: categories, coordinates, and for the
+  producers of the requests in scope their record (loans repaid, installments paid more
+  than 30 days late, loans written off) and current arrears and outstanding principal by
+  lender (an approved loan not yet disbursed counts with its principal);
+* lenders: the per-borrower cap is the ``microcredit`` category's maximum principal and
+  the share-capital multiple that category's ``share_multiple`` (none configured: no
+  share cap, as the service itself enforces none then);
+* pools: the balance is the free money; the principal repaid on the pool's loans (up to
+  the balance) is the idle part;
+* guarantors: every GAS, person or producer with a pledge capacity, free = capacity -
+  what its guarantees still pledge (a person with the GAS it belongs to); funds with
+  their balances and earmarks; open prepayments with what remains; interests declared
+  on the requests in scope.
+
+A request's weight is its assessment score over 10 (``(economic + social) / 20``); one
+not assessed yet counts as the middle of the scale (0.5). Its minimum guarantee coverage
+is that of the loan category its terms name, else the strictest ``microcredit`` minimum
+among the lenders (none configured: no minimum).
+
+Balances are read as they stand now; ``as_of`` (default today) dates relationships,
+arrears and the rollover horizon.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, func, select
+
+from ledger.chart import account_id
+from ledger.repayments import arrears
+from ledger.requests import assessment_score
+from ledger.store import LedgerStore
+from matching.allocation import Plan, plan_allocation
+from matching.config import MatchingConfig
+from matching.network import (
+    Fund,
+    Gas,
+    Guarantor,
+    GuarantorKind,
+    Instrument,
+    Interest,
+    Kind,
+    Lender,
+    MatchRule,
+    Network,
+    OnExpiry,
+    OpenPrepayment,
+    Pool,
+    Producer,
+    Relationship,
+    Request,
+    Share,
+)
+from matching.scoring import Opportunity, suggest_opportunities
+from service.app import lending
+from service.app.auth import Principal
+from service.app.common import check_uuid, money_out, path_uuid, query_date
+from service.app.context import AppContext
+from service.app.errors import Errors
+from service.app.instruments import fund_state
+from service.app.requests import latest_assessment, latest_terms, visible_request
+from service.db.tables import (
+    funding_requests,
+    funds,
+    guarantees,
+    loan_events,
+    loans,
+    match_rules,
+    parties,
+    pledge_capacities,
+    pools,
+    prepayments,
+    relationships,
+    request_gas,
+    request_interests,
+    shares,
+)
+
+EUR = "EUR"
+# A request not assessed yet counts as the middle of the 0-10 scale.
+UNASSESSED_WEIGHT = Decimal("0.5")
+# What a plan takes by default: requests the officers are working on, not yet funded.
+PLAN_STATUSES = ("under_review", "approved")
+MAX_PLAN_REQUESTS = 5000
+LATE_DAYS = 30  # an installment paid this many days after its due date is late
+GUARANTOR_KINDS: tuple[GuarantorKind, ...] = ("gas", "person", "producer")
+# Lenders without a configured share multiple have no share cap (the service has none).
+CONFIG = MatchingConfig(share_cap_multiple=None)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    network: Network
+    requests: dict[str, Request]  # in the order asked
+    names: dict[str, str]  # parties, pools and funds, for people
+    fund_gas: dict[str, str | None]  # fund id -> its GAS
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def _events_by_loan(conn: Connection, loan_ids: list[str]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = defaultdict(list)
+    for start in range(0, len(loan_ids), 500):
+        chunk = loan_ids[start:start + 500]
+        for e in conn.execute(select(loan_events).where(loan_events.c.loan_id.in_(chunk))
+                              .order_by(loan_events.c.seq)):
+            out[e.loan_id].append(e)
+    return out
+
+
+@dataclass
+class _Record:
+    """A producer's loan history as matching reads it."""
+
+    repaid: int = 0
+    late: int = 0
+    written_off: int = 0
+    arrears_cents: int = 0
+    days_past_due: int = 0
+
+
+def _late_installments(state: lending.LoanState, events: Sequence[Any]) -> int:
+    """Installments paid in full more than ``LATE_DAYS`` after their due date."""
+    dates = {e.id: e.value_date for e in events}
+    paid_on: dict[int, date] = {}
+    for event_id, allocation in state.allocations.items():
+        day = dates.get(event_id)
+        if day is None:
+            continue
+        for part in allocation.parts:
+            if part.total > 0:
+                paid_on[part.number] = max(paid_on.get(part.number, day), day)
+    return sum(1 for s in state.schedule
+               if s.unpaid <= 0 and s.number in paid_on
+               and paid_on[s.number] > s.due_date + timedelta(days=LATE_DAYS))
+
+
+def _loans(conn: Connection, as_of: date, producer_ids: set[str]
+           ) -> tuple[dict[str, _Record], dict[str, dict[str, int]], dict[str, int]]:
+    """Replay the loans: the record of ``producer_ids``, every borrower's outstanding
+    principal by lender, and the principal repaid into each pool."""
+    rows = list(conn.execute(select(loans).where(
+        loans.c.status.in_(("approved", "active", "repaid", "written_off")))
+        .order_by(loans.c.seq)))
+    events = _events_by_loan(conn, [r.id for r in rows if r.status != "approved"])
+    rates: dict[tuple[str, str], Decimal] = {}
+    records: dict[str, _Record] = {p: _Record() for p in producer_ids}
+    outstanding: dict[str, dict[str, int]] = defaultdict(dict)
+    repaid_into: dict[str, int] = defaultdict(int)
+    for row in rows:
+        owed = outstanding[row.borrower_id]
+        if row.status == "approved":  # committed, not yet paid out
+            owed[row.lender_id] = owed.get(row.lender_id, 0) + row.principal_minor
+            continue
+        key = (row.lender_id, row.category)
+        if key not in rates:
+            rates[key] = lending.late_rate_of(conn, row)
+        evs = events.get(row.id, [])
+        state = lending.loan_state(row, evs, as_of, rates[key])
+        owed[row.lender_id] = owed.get(row.lender_id, 0) + state.outstanding
+        repaid_into[row.pool_id] += row.principal_minor - state.outstanding - state.written_off
+        record = records.get(row.borrower_id)
+        if record is None:
+            continue
+        record.late += _late_installments(state, evs)
+        if row.status == "repaid":
+            record.repaid += 1
+        elif row.status == "written_off":
+            record.written_off += 1
+        elif row.status == "active":
+            late = arrears(state.schedule, as_of, late_rate=rates[key])
+            record.arrears_cents += lending.cents(late.overdue_amount)
+            record.days_past_due = max(record.days_past_due, late.days_past_due)
+    return records, outstanding, repaid_into
+
+
+def _coordinate(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _min_coverage(conn: Connection, request_id: str) -> Decimal | None:
+    """The minimum coverage of the loan category the request's terms name; None without
+    terms (then each loan needs what its lender's default category asks)."""
+    terms = latest_terms(conn, request_id)
+    loan = terms.terms.get("loan") if terms is not None else None
+    if loan:
+        category = lending.get_category(conn, loan["lender_id"], loan["category"])
+        # Named terms fix the loan's category: no minimum there means none at all.
+        if category is None:
+            return None
+        return category.min_coverage or Decimal(0)
+    return None
+
+
+def _weight(conn: Connection, request_id: str) -> Decimal:
+    a = latest_assessment(conn, request_id)
+    if a is None:
+        return UNASSESSED_WEIGHT
+    return assessment_score(a.economic_score, a.social_score) / 10
+
+
+def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) -> Snapshot:
+    """The network as it stands, with ``request_rows`` as matching requests."""
+    store = LedgerStore(conn.engine)
+    names: dict[str, str] = {}
+    gas: list[Gas] = []
+    producer_rows: list[Any] = []
+    lender_rows: list[Any] = []
+    kinds: dict[str, str] = {}
+    coords: dict[str, tuple[float | None, float | None]] = {}
+    member_of: dict[str, tuple[str, ...]] = {}  # person -> the GAS it belongs to
+    for p in conn.execute(select(parties).order_by(parties.c.seq)):
+        names[p.id] = p.name
+        kinds[p.id] = p.kind
+        coords[p.id] = (_coordinate(p.latitude), _coordinate(p.longitude))
+        if p.kind == "person" and p.member_of:
+            member_of[p.id] = tuple(p.member_of)
+        if p.kind == "gas":
+            gas.append(Gas(p.id, p.name, int(p.households or 0), *coords[p.id]))
+        elif p.kind == "producer":
+            producer_rows.append(p)
+        elif p.kind == "lender":
+            lender_rows.append(p)
+
+    requesting = {r.producer_id for r in request_rows}
+    records, outstanding, repaid_into = _loans(conn, as_of, requesting)
+    producers = []
+    for p in producer_rows:
+        rec = records.get(p.id, _Record())
+        producers.append(Producer(
+            p.id, p.name, tuple(p.categories or ()), *coords[p.id], loans_repaid=rec.repaid,
+            late_repayments=rec.late, loans_written_off=rec.written_off,
+            arrears_cents=rec.arrears_cents, days_past_due=rec.days_past_due,
+            outstanding_cents=dict(outstanding.get(p.id, {}))))
+
+    lenders = []
+    for p in lender_rows:
+        category = lending.get_category(conn, p.id, lending.DEFAULT_CATEGORY)
+        assert category is not None  # the default category always exists
+        lenders.append(Lender(p.id, p.name, per_borrower_cap_cents=category.max_principal,
+                              share_cap_multiple=category.share_multiple,
+                              min_guarantee_coverage=category.min_coverage))
+
+    pool_rows = list(conn.execute(select(pools).order_by(pools.c.seq)))
+    balances = store.get_accounts(conn, [account_id("pool", r.id) for r in pool_rows])
+    network_pools = []
+    for r in pool_rows:
+        acct = balances.get(account_id("pool", r.id))
+        balance = max(0, acct.balance) if acct is not None else 0
+        names[r.id] = r.name
+        network_pools.append(Pool(r.id, r.lender_id, r.name, balance, r.max_loan_minor,
+                                  idle_cents=min(balance, max(0, repaid_into.get(r.id, 0)))))
+
+    network_shares = [
+        Share(r.member_id, r.lender_id, int(r.total))
+        for r in conn.execute(select(shares.c.member_id, shares.c.lender_id,
+                                     func.sum(shares.c.amount_minor).label("total"))
+                              .group_by(shares.c.member_id, shares.c.lender_id)
+                              .order_by(shares.c.member_id, shares.c.lender_id))]
+
+    pledged = {r.guarantor_id: int(r.total) for r in conn.execute(
+        select(guarantees.c.guarantor_id,
+               func.sum(guarantees.c.amount_minor - guarantees.c.called_minor).label("total"))
+        .where(guarantees.c.status != "released").group_by(guarantees.c.guarantor_id))}
+    guarantors = []
+    for r in conn.execute(select(pledge_capacities).order_by(pledge_capacities.c.party_id)):
+        kind = kinds.get(r.party_id)
+        if kind not in GUARANTOR_KINDS:
+            continue
+        free = max(0, r.amount_minor - pledged.get(r.party_id, 0))
+        lat, lon = coords[r.party_id]
+        guarantors.append(Guarantor(r.party_id, _guarantor_kind(kind), free,
+                                    names[r.party_id], gas_ids=member_of.get(r.party_id, ()),
+                                    lat=lat, lon=lon))
+
+    network_funds = []
+    fund_gas: dict[str, str | None] = {}
+    for f in conn.execute(select(funds).order_by(funds.c.seq)):
+        state = fund_state(conn, f)
+        names[f.id] = f.name
+        fund_gas[f.id] = f.gas_id
+        network_funds.append(Fund(f.id, f.gas_id, f.name, state.balance_cents,
+                                  dict(state.earmarked)))
+
+    open_prepayments = [
+        OpenPrepayment(r.id, r.gas_id, r.producer_id, r.amount_minor - r.delivered_minor,
+                       r.expires_on, _on_expiry(r.on_expiry))
+        for r in conn.execute(select(prepayments).where(prepayments.c.status == "open")
+                              .order_by(prepayments.c.seq))
+        if r.amount_minor > r.delivered_minor]
+
+    ids = [r.id for r in request_rows]
+    interests = [
+        Interest(r.gas_id, r.request_id, _kind(r.kind), int(r.total))
+        for r in conn.execute(
+            select(request_interests.c.gas_id, request_interests.c.request_id,
+                   request_interests.c.kind,
+                   func.sum(request_interests.c.amount_minor).label("total"))
+            .where(request_interests.c.request_id.in_(ids or [""]))
+            .group_by(request_interests.c.gas_id, request_interests.c.request_id,
+                      request_interests.c.kind))]
+
+    network = Network(
+        as_of=as_of, gas=tuple(gas), producers=tuple(producers),
+        relationships=tuple(
+            Relationship(r.gas_id, r.producer_id, r.since, r.annual_purchases_minor,
+                         r.households_buying)
+            for r in conn.execute(select(relationships).order_by(relationships.c.seq))),
+        lenders=tuple(lenders), pools=tuple(network_pools), shares=tuple(network_shares),
+        guarantors=tuple(guarantors), funds=tuple(network_funds),
+        prepayments=tuple(open_prepayments), interests=tuple(interests),
+        match_rules=tuple(
+            MatchRule(id=f"match:{r.pool_id}", pool_id=r.pool_id,
+                      threshold=Decimal(r.threshold), cap_cents=r.cap_minor,
+                      budget_cents=r.budget_minor)
+            for r in conn.execute(select(match_rules).order_by(match_rules.c.pool_id))))
+
+    named = _named_gas(conn, ids)
+    requests = {r.id: Request(
+        r.id, r.producer_id, r.amount_minor, _instrument(r.instrument), r.term_months,
+        weight=_weight(conn, r.id), gas_ids=tuple(named.get(r.id, ())),
+        min_guarantee_coverage=_min_coverage(conn, r.id))
+        for r in request_rows}
+    return Snapshot(network, requests, names, fund_gas)
+
+
+def _named_gas(conn: Connection, ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    if ids:
+        for r in conn.execute(select(request_gas).where(request_gas.c.request_id.in_(ids))
+                              .order_by(request_gas.c.request_id, request_gas.c.position)):
+            out[r.request_id].append(r.gas_id)
+    return out
+
+
+def _guarantor_kind(kind: str | None) -> GuarantorKind:
+    for k in GUARANTOR_KINDS:
+        if k == kind:
+            return k
+    raise ValueError(f"not a guarantor kind: {kind!r}")
+
+
+def _kind(kind: str) -> Kind:
+    for k in ("prepayment", "loan", "guarantee", "solidarity"):
+        if k == kind:
+            return k
+    raise ValueError(f"not a matching kind: {kind!r}")
+
+
+def _instrument(value: str) -> Instrument:
+    for k in ("loan", "prepayment", "mixed"):
+        if k == value:
+            return k
+    raise ValueError(f"not an instrument: {value!r}")
+
+
+def _on_expiry(value: str) -> OnExpiry:
+    for k in ("refund", "rollover", "solidarity"):
+        if k == value:
+            return k
+    raise ValueError(f"not an on_expiry: {value!r}")
+
+
+# -- opportunities ---------------------------------------------------------------------------
+
+
+def _gas_may_see(item: Opportunity, gas_id: str, snap: Snapshot) -> bool:
+    if item.kind == "solidarity":
+        return snap.fund_gas.get(item.source_id) == gas_id
+    return item.source_id == gas_id
+
+
+def opportunities(conn: Connection, principal: Principal, request_id: str, as_of: date
+                  ) -> list[dict[str, Any]]:
+    """The request's opportunities as the API shows them to ``principal`` (404 for a
+    request it may not see), best first."""
+    row = visible_request(conn, principal, request_id)
+    snap = load_snapshot(conn, [row], as_of)
+    items = suggest_opportunities(snap.network, snap.requests[row.id], CONFIG)
+    if principal.role == "gas":
+        gas_id = principal.party_id or ""
+        items = [i for i in items if _gas_may_see(i, gas_id, snap)]
+    return [{
+        "source_id": i.source_id, "kind": i.kind,
+        "suggested_amount": money_out(i.suggested_amount_cents),
+        "score": i.score, "reasons": list(i.reasons),
+        "source_name": snap.names.get(i.source_id),
+        "idle_amount": money_out(i.idle_cents),
+        **({"match_rule_pool_id": i.source_id} if i.rule_id else {}),
+    } for i in items]
+
+
+# -- plans ---------------------------------------------------------------------------------
+
+
+def plan_rows(conn: Connection, request_ids: Sequence[str] | None) -> list[Any]:
+    """The requests of a plan: those named (unknown ids or ones in other states -> 422),
+    else every request under review or approved and not yet funded."""
+    c = funding_requests.c
+    if request_ids is None:
+        return list(conn.execute(select(funding_requests).where(
+            c.status.in_(PLAN_STATUSES), c.funding_id.is_(None)).order_by(c.seq)))
+    wanted = list(dict.fromkeys(request_ids))
+    found = {r.id: r for r in conn.execute(select(funding_requests).where(c.id.in_(wanted)))}
+    errors = Errors()
+    for i, rid in enumerate(request_ids):
+        row = found.get(rid)
+        if row is None:
+            errors.add(f"request_ids.{i}", f"no request {rid}")
+        elif row.status not in PLAN_STATUSES or row.funding_id is not None:
+            errors.add(f"request_ids.{i}", f"request {rid} is {row.status}; a plan takes "
+                       f"requests {' or '.join(PLAN_STATUSES)} and not yet funded")
+    errors.raise_if_any()
+    return [found[rid] for rid in wanted]
+
+
+def merged_allocations(plan: Plan) -> list[tuple[str, str, Kind, int, int]]:
+    """One row per (request, source, kind): a pool's ordinary loan and its match top-up
+    become one loan. (request id, source id, kind, amount, idle) in the plan's order."""
+    rows: dict[tuple[str, str, Kind], list[int]] = {}
+    for a in plan.allocations:
+        cur = rows.setdefault((a.request_id, a.source_id, a.kind), [0, 0])
+        cur[0] += a.amount_cents
+        cur[1] += a.idle_cents
+    return [(rid, sid, kind, amount, idle) for (rid, sid, kind), (amount, idle) in rows.items()]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    snapshot: Snapshot
+    plan: Plan
+    as_of: date
+
+
+def make_plan(conn: Connection, request_ids: Sequence[str] | None, as_of: date) -> PlanResult:
+    rows = plan_rows(conn, request_ids)
+    snap = load_snapshot(conn, rows, as_of)
+    plan = plan_allocation(snap.network, list(snap.requests.values()), CONFIG)
+    return PlanResult(snap, plan, as_of)
+
+
+def plan_json(result: PlanResult) -> dict[str, Any]:
+    snap, plan = result.snapshot, result.plan
+    ids = list(snap.requests)
+    return {
+        "allocations": [
+            {"request_id": rid, "source_id": sid, "kind": kind, "amount": money_out(amount),
+             "idle_amount": money_out(idle), "source_name": snap.names.get(sid)}
+            for rid, sid, kind, amount, idle in merged_allocations(plan)],
+        "funded": {rid: money_out(plan.funded_cents.get(rid, 0)) for rid in ids},
+        "unfunded": {rid: money_out(plan.unfunded_cents.get(rid, 0)) for rid in ids},
+        "objective": plan.objective,
+        "weights": {rid: str(snap.requests[rid].weight) for rid in ids},
+        "binding": {rid: [{"code": lim.code, "source_id": lim.source_id, "detail": lim.text}
+                          for lim in plan.binding.get(rid, ())]
+                    for rid in ids if plan.unfunded_cents.get(rid, 0) > 0},
+        "as_of": result.as_of.isoformat(),
+    }
+
+
+# -- use cases ---------------------------------------------------------------------------
+
+
+class PlanIn(msgspec.Struct, forbid_unknown_fields=True):
+    request_ids: list[str] | None = None
+    as_of: str | None = None
+
+
+def _as_of(value: str | None, field: str) -> date:
+    return query_date(value, field) or date.today()
+
+
+def get_opportunities(ctx: AppContext, principal: Principal, request_id: str,
+                      as_of: str | None) -> dict[str, Any]:
+    """Who could fund the request, how much and why, best first (idle money first).
+    Officers and the requesting producer see every item; a GAS user the items whose
+    source is its own GAS or its GAS's fund. ``as_of`` (default today) dates
+    relationships and arrears; balances are current."""
+    rid = path_uuid(request_id, "request")
+    day = _as_of(as_of, "as_of")
+    return {"items": ctx.read(lambda conn: opportunities(conn, principal, rid, day))}
+
+
+def post_plan(ctx: AppContext, principal: Principal, data: PlanIn | None) -> dict[str, Any]:
+    """The allocation that maximizes the assessment-weighted funding of the requests
+    (default: every request under review or approved and not yet funded) within every
+    limit; officers only."""
+    data = data or PlanIn()
+    errors = Errors()
+    ids: list[str] | None = None
+    if data.request_ids is not None:
+        if len(data.request_ids) > MAX_PLAN_REQUESTS:
+            errors.add("request_ids", f"at most {MAX_PLAN_REQUESTS}")
+        ids = [check_uuid(r, f"request_ids.{i}", errors) or ""
+               for i, r in enumerate(data.request_ids)]
+    errors.raise_if_any()
+    day = _as_of(data.as_of, "as_of")
+    principal.require("officer")
+    return ctx.read(lambda conn: plan_json(make_plan(conn, ids, day)))

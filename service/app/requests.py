@@ -1,0 +1,765 @@
+"""Funding requests over HTTP: submission, review workflow, assessment, terms, funding,
+GAS interest, and the officers' to-do view.
+
+The workflow rules are ``ledger.requests``; this module checks input, visibility and
+the order of refusals, keeps the append-only history, and at funding calls the
+instrument services (``loans_api.create_loan_row``/``disburse_loan``,
+``instruments.create_guarantee``/``create_prepayment``) inside the request's
+transaction, so a package is funded whole or not at all.
+
+Tables (written only here; matching and reports read them):
+
+* ``funding_requests``: one row per request; its status columns cache the last
+  ``request_history`` row and change in the same transaction.
+* ``request_gas``: the GAS a request names (``gas_ids``), for visibility and matching.
+* ``request_history``, ``request_assessments``, ``request_terms``: append-only; the
+  latest assessment and terms are the ones in force, earlier versions stay.
+* ``request_instruments``: what the funding created.
+* ``request_interests``: non-binding interest declared by GAS."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Date,
+    Select,
+    Table,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+
+from ledger.money import MAX_MINOR, MoneyError, parse_amount, to_minor_decimal
+from ledger.prepayments import ON_EXPIRY
+from ledger.requests import (
+    InvalidTransition,
+    RoleNotAllowed,
+    assessment_score,
+    auto_close,
+)
+from ledger.store import cursor_int
+from service.app import lending
+from service.app.auth import Principal
+from service.app.common import (
+    MoneyIn,
+    check_limit,
+    check_uuid,
+    money_minor,
+    money_out,
+    now_utc,
+    parse_date,
+    parse_decimal_string,
+    rfc3339,
+)
+from service.app.context import AppContext
+from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
+from service.app.events import LoanRepaid, PrepaymentClosed
+from service.app.instruments import create_guarantee, create_prepayment
+from service.app.loans import TermsIn, create_loan_row, disburse_loan, parse_terms
+from service.db.tables import (
+    funding_requests,
+    loan_events,
+    loans,
+    parties,
+    pools,
+    prepayments,
+    request_assessments,
+    request_gas,
+    request_history,
+    request_instruments,
+    request_terms,
+)
+
+INSTRUMENTS = ("loan", "prepayment", "mixed")
+
+
+INTEREST_KINDS = ("prepayment", "guarantee")
+
+
+# Statuses in which a request still takes interest from GAS.
+OPEN_STATUSES = ("submitted", "under_review", "needs_info", "approved")
+
+
+SORTS = ("created_at", "amount", "needed_by")
+
+
+NO_DATE = date(9999, 12, 31)  # where a request without needed_by sorts
+
+
+MAX_TEXT = 5000
+
+
+SYSTEM_USER = "system"
+
+
+class BusinessIn(msgspec.Struct, forbid_unknown_fields=True):
+    description: str | None = None
+    revenue: MoneyIn | None = None
+    costs: MoneyIn | None = None
+    existing_debts: MoneyIn | None = None
+    workers: int | None = None
+    hectares: str | None = None
+    certifications: list[str] | None = None
+
+
+class RequestIn(msgspec.Struct, forbid_unknown_fields=True):
+    producer_id: str
+    amount: MoneyIn
+    purpose: str
+    instrument: str
+    term_months: int
+    id: str | None = None
+    needed_by: str | None = None
+    gas_ids: list[str] | None = None
+    business: BusinessIn | None = None
+    social_notes: str | None = None
+    environmental_notes: str | None = None
+    links: list[str] | None = None
+
+
+class TransitionIn(msgspec.Struct, forbid_unknown_fields=True):
+    to: str
+    note: str = ""
+    id: str | None = None
+
+
+class AssessmentIn(msgspec.Struct, forbid_unknown_fields=True):
+    economic_score: int
+    social_score: int
+    notes: str = ""
+    site_visit_date: str | None = None
+    decision_date: str | None = None
+    decision_reference: str | None = None
+
+
+class LoanPartIn(TermsIn, forbid_unknown_fields=True, kw_only=True):
+    """The terms of ``POST /api/loans`` without ``borrower_id`` (the request's producer)."""
+
+    lender_id: str
+    pool_id: str | None = None
+    category: str = lending.DEFAULT_CATEGORY
+
+
+class PrepaymentPartIn(msgspec.Struct, forbid_unknown_fields=True):
+    gas_id: str
+    amount: MoneyIn
+    product: str
+    unit: str
+    unit_price: MoneyIn
+    expires_on: str
+    on_expiry: str
+
+
+class GuaranteePartIn(msgspec.Struct, forbid_unknown_fields=True):
+    guarantor_id: str
+    amount: MoneyIn
+
+
+class RequestTermsIn(msgspec.Struct, forbid_unknown_fields=True):
+    loan: LoanPartIn | None = None
+    prepayments: list[PrepaymentPartIn] | None = None
+    guarantees: list[GuaranteePartIn] | None = None
+
+
+class FundingIn(msgspec.Struct, forbid_unknown_fields=True):
+    date: str
+    id: str | None = None
+
+
+class InterestIn(msgspec.Struct, forbid_unknown_fields=True):
+    kind: str
+    amount: MoneyIn
+    id: str | None = None
+    note: str | None = None
+    gas_id: str | None = None  # officers declaring for a GAS; a GAS user's is its own
+
+
+def _text(value: str | None, field: str, errors: Errors, *, required: bool = False,
+          limit: int = MAX_TEXT) -> str | None:
+    if value is None or not value.strip():
+        if required:
+            errors.add(field, "required, not blank")
+        return None
+    if len(value) > limit:
+        errors.add(field, f"at most {limit} characters")
+    return value.strip()
+
+
+def _uuid_list(values: list[str] | None, field: str, errors: Errors, limit: int = 100
+               ) -> list[str]:
+    out: list[str] = []
+    for i, value in enumerate(values or []):
+        checked = check_uuid(value, f"{field}.{i}", errors)
+        if checked is None:
+            continue
+        if checked in out:
+            errors.add(f"{field}.{i}", "listed twice")
+        out.append(checked)
+    if len(out) > limit:
+        errors.add(field, f"at most {limit} ids")
+    return out
+
+
+def _business(data: BusinessIn | None, errors: Errors) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    p = "business."
+
+    def money(value: MoneyIn | None, name: str) -> dict[str, str] | None:
+        if value is None:
+            return None
+        return money_out(money_minor(value, p + name, errors, allow_zero=True))
+
+    hectares = None
+    if data.hectares is not None:
+        hectares = str(parse_decimal_string(data.hectares, p + "hectares", errors,
+                                            max_decimals=4, allow_zero=True))
+    if data.workers is not None and not 0 <= data.workers <= 100_000:
+        errors.add(p + "workers", "between 0 and 100000")
+    certifications = []
+    for i, c in enumerate(data.certifications or []):
+        if not c.strip() or len(c) > 64:
+            errors.add(f"{p}certifications.{i}", "1 to 64 characters, such as 'organic'")
+        certifications.append(c.strip())
+    if len(certifications) > 20:
+        errors.add(p + "certifications", "at most 20")
+    return {"description": _text(data.description, p + "description", errors),
+            "revenue": money(data.revenue, "revenue"), "costs": money(data.costs, "costs"),
+            "existing_debts": money(data.existing_debts, "existing_debts"),
+            "workers": data.workers, "hectares": hectares, "certifications": certifications}
+
+
+def _links(values: list[str] | None, errors: Errors) -> list[str]:
+    out = []
+    for i, link in enumerate(values or []):
+        link = link.strip()
+        if not link.startswith(("http://", "https://")) or len(link) > 500 or " " in link:
+            errors.add(f"links.{i}", "an http(s) address of at most 500 characters")
+        out.append(link)
+    if len(out) > 20:
+        errors.add("links", "at most 20 links")
+    return out
+
+
+def validate_request(data: RequestIn) -> dict[str, Any]:
+    errors = Errors()
+    request_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    producer_id = check_uuid(data.producer_id, "producer_id", errors)
+    amount = money_minor(data.amount, "amount", errors)
+    purpose = _text(data.purpose, "purpose", errors, required=True, limit=2000)
+    if data.instrument not in INSTRUMENTS:
+        errors.add("instrument", f"one of {', '.join(INSTRUMENTS)}")
+    if not 1 <= data.term_months <= 600:
+        errors.add("term_months", "between 1 and 600")
+    needed_by = parse_date(data.needed_by, "needed_by", errors, required=False)
+    gas_ids = _uuid_list(data.gas_ids, "gas_ids", errors)
+    values = {
+        "id": request_id, "producer_id": producer_id, "amount_minor": amount,
+        "currency": "EUR", "purpose": purpose, "instrument": data.instrument,
+        "term_months": data.term_months, "needed_by": needed_by,
+        "business": _business(data.business, errors),
+        "social_notes": _text(data.social_notes, "social_notes", errors),
+        "environmental_notes": _text(data.environmental_notes, "environmental_notes", errors),
+        "links": _links(data.links, errors),
+    }
+    errors.raise_if_any()
+    return {**values, "gas_ids": gas_ids}
+
+
+def _cents(value: MoneyIn, field: str, errors: Errors) -> int:
+    return money_minor(value, field, errors)
+
+
+def validate_terms(data: RequestTermsIn) -> dict[str, Any]:
+    """The package as stored: the same shapes as the input, money normalized."""
+
+    errors = Errors()
+    loan_doc: dict[str, Any] | None = None
+    if data.loan is not None:
+        lp = data.loan
+        lender_id = check_uuid(lp.lender_id, "loan.lender_id", errors)
+        pool_id = check_uuid(lp.pool_id, "loan.pool_id", errors)
+        if not lp.category or len(lp.category) > 64:
+            errors.add("loan.category", "1 to 64 characters")
+        terms = parse_terms(lp, errors, prefix="loan.")
+        if terms is not None:
+            loan_doc = {
+                "lender_id": lender_id, "pool_id": pool_id, "category": lp.category,
+                "principal": money_out(lending.cents(terms.principal)),
+                "annual_rate": lp.annual_rate, "term_months": terms.term_months,
+                "method": terms.method, "frequency": terms.frequency,
+                "grace_periods": terms.grace_periods,
+                "disbursement_date": terms.disbursement_date.isoformat(),
+                "first_due_date": terms.first_due_date.isoformat()
+                if terms.first_due_date else None,
+                "fees": money_out(lending.cents(terms.fees)) if lp.fees is not None else None,
+            }
+    prepayment_docs = []
+    for i, p in enumerate(data.prepayments or []):
+        f = f"prepayments.{i}."
+        expires_on = parse_date(p.expires_on, f + "expires_on", errors)
+        if p.on_expiry not in ON_EXPIRY:
+            errors.add(f + "on_expiry", f"one of {', '.join(ON_EXPIRY)}")
+        if not p.product.strip() or len(p.product) > 200:
+            errors.add(f + "product", "1 to 200 characters")
+        if not p.unit.strip() or len(p.unit) > 32:
+            errors.add(f + "unit", "1 to 32 characters, such as 'kg'")
+        prepayment_docs.append({
+            "gas_id": check_uuid(p.gas_id, f + "gas_id", errors),
+            "amount": money_out(_cents(p.amount, f + "amount", errors)),
+            "product": p.product.strip(), "unit": p.unit.strip(),
+            "unit_price": money_out(_cents(p.unit_price, f + "unit_price", errors)),
+            "expires_on": expires_on.isoformat() if expires_on else None,
+            "on_expiry": p.on_expiry})
+    guarantee_docs = []
+    for i, g in enumerate(data.guarantees or []):
+        f = f"guarantees.{i}."
+        guarantee_docs.append({
+            "guarantor_id": check_uuid(g.guarantor_id, f + "guarantor_id", errors),
+            "amount": money_out(_cents(g.amount, f + "amount", errors))})
+    if data.loan is None and not data.prepayments:
+        errors.add("loan", "a package has a loan, prepayments or both")
+    if data.loan is None and data.guarantees:
+        errors.add("guarantees", "guarantees back a loan: give the loan too")
+    for name, items in (("prepayments", prepayment_docs), ("guarantees", guarantee_docs)):
+        if len(items) > 100:
+            errors.add(name, "at most 100")
+    errors.raise_if_any()
+    return {"loan": loan_doc, "prepayments": prepayment_docs, "guarantees": guarantee_docs}
+
+
+def check_term_parties(conn: Connection, doc: dict[str, Any], producer_id: str | None
+                       ) -> None:
+    """422 for parties, pools and categories the terms name that do not exist (checked
+    when the terms are set, so funding does not fail on them later)."""
+    errors = Errors()
+    loan = doc["loan"]
+    if loan is not None:
+        lender = _party(conn, loan["lender_id"])
+        if lender is None or lender.kind != "lender":
+            errors.add("loan.lender_id", "no lender with this id")
+        else:
+            pool_id = loan["pool_id"] or lending.general_pool_id(lender.id)
+            pool = conn.execute(select(pools).where(pools.c.id == pool_id)).first()
+            if pool is None or pool.lender_id != lender.id:
+                errors.add("loan.pool_id", "no pool of this lender with this id")
+            if lending.get_category(conn, lender.id, loan["category"]) is None:
+                errors.add("loan.category", f"the lender has no loan category "
+                           f"{loan['category']!r}")
+    for i, p in enumerate(doc["prepayments"]):
+        gas = _party(conn, p["gas_id"])
+        if gas is None or gas.kind != "gas":
+            errors.add(f"prepayments.{i}.gas_id", "no GAS with this id")
+    for i, g in enumerate(doc["guarantees"]):
+        guarantor = _party(conn, g["guarantor_id"])
+        if guarantor is None or guarantor.kind not in ("gas", "person", "producer"):
+            errors.add(f"guarantees.{i}.guarantor_id", "no GAS, person or producer with this id")
+        elif guarantor.id == producer_id:
+            errors.add(f"guarantees.{i}.guarantor_id",
+                       "a borrower cannot guarantee its own loan")
+    errors.raise_if_any()
+
+
+def _party(conn: Connection, party_id: str | None) -> Any:
+    if party_id is None:
+        return None
+    return conn.execute(select(parties).where(parties.c.id == party_id)).first()
+
+
+def history_json(row: Any) -> dict[str, Any]:
+    return {"at": rfc3339(row.at), "by": row.by, "from_status": row.from_status,
+            "to_status": row.to_status, "note": row.note}
+
+
+def assessment_json(row: Any) -> dict[str, Any]:
+    return {
+        "economic_score": row.economic_score, "social_score": row.social_score,
+        # Equal weight, as DESIGN.md says of the economic and the social review.
+        "score": str(assessment_score(row.economic_score, row.social_score)),
+        "notes": row.notes,
+        "site_visit_date": row.site_visit_date.isoformat() if row.site_visit_date else None,
+        "decision_date": row.decision_date.isoformat() if row.decision_date else None,
+        "decision_reference": row.decision_reference,
+        "assessed_at": rfc3339(row.created_at), "assessed_by": row.created_by,
+    }
+
+
+def terms_json(row: Any) -> dict[str, Any]:
+    doc = row.terms
+    total = sum(lending.cents(_dec(p["amount"])) for p in doc["prepayments"])
+    if doc["loan"] is not None:
+        total += lending.cents(_dec(doc["loan"]["principal"]))
+    guaranteed = sum(lending.cents(_dec(g["amount"])) for g in doc["guarantees"])
+    return {**doc, "total": money_out(total), "guaranteed": money_out(guaranteed),
+            "set_at": rfc3339(row.created_at), "set_by": row.created_by}
+
+
+def _dec(money: dict[str, str]) -> Decimal:
+    return Decimal(money["amount"])
+
+
+def interest_json(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "request_id": row.request_id, "gas_id": row.gas_id,
+            "kind": row.kind, "amount": money_out(row.amount_minor, row.currency),
+            "note": row.note, "created_at": rfc3339(row.created_at),
+            "created_by": row.created_by}
+
+
+def _latest(conn: Connection, table: Table, ids: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if ids:
+        for r in conn.execute(select(table).where(table.c.request_id.in_(ids))
+                              .order_by(table.c.seq)):
+            out[r.request_id] = r  # later versions overwrite earlier ones
+    return out
+
+
+def _grouped(conn: Connection, table: Table, ids: list[str], order: Any) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {i: [] for i in ids}
+    if ids:
+        for r in conn.execute(select(table).where(table.c.request_id.in_(ids)).order_by(order)):
+            out[r.request_id].append(r)
+    return out
+
+
+def requests_json(conn: Connection, rows: list[Any], principal: Principal
+                  ) -> list[dict[str, Any]]:
+    """Requests as the API shows them. GAS users do not see the assessment, the terms or
+    the history (the producer's and the MAG's business); producers see their own."""
+    ids = [r.id for r in rows]
+    gas = _grouped(conn, request_gas, ids, request_gas.c.position)
+    instruments = _grouped(conn, request_instruments, ids, request_instruments.c.position)
+    insider = principal.role != "gas"
+    if insider:
+        assessments = _latest(conn, request_assessments, ids)
+        terms = _latest(conn, request_terms, ids)
+        history = _grouped(conn, request_history, ids, request_history.c.seq)
+    out = []
+    for r in rows:
+        body: dict[str, Any] = {
+            "id": r.id, "producer_id": r.producer_id,
+            "amount": money_out(r.amount_minor, r.currency), "purpose": r.purpose,
+            "instrument": r.instrument, "term_months": r.term_months,
+            "needed_by": r.needed_by.isoformat() if r.needed_by else None,
+            "gas_ids": [g.gas_id for g in gas[r.id]],
+            "business": r.business, "social_notes": r.social_notes,
+            "environmental_notes": r.environmental_notes, "links": r.links or [],
+            "status": r.status, "status_since": rfc3339(r.status_since),
+            "instruments": _instruments_json(instruments[r.id]) if r.funding_id else None,
+            "funded_on": r.funded_on.isoformat() if r.funded_on else None,
+            "created_at": rfc3339(r.created_at), "created_by": r.created_by,
+        }
+        if insider:
+            a = assessments.get(r.id)
+            t = terms.get(r.id)
+            body["assessment"] = assessment_json(a) if a is not None else None
+            body["terms"] = terms_json(t) if t is not None else None
+            body["history"] = [history_json(h) for h in history[r.id]]
+        out.append(body)
+    return out
+
+
+def _instruments_json(rows: list[Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    loan = [r.instrument_id for r in rows if r.kind == "loan"]
+    if loan:
+        body["loan_id"] = loan[0]
+    body["prepayment_ids"] = [r.instrument_id for r in rows if r.kind == "prepayment"]
+    body["guarantee_ids"] = [r.instrument_id for r in rows if r.kind == "guarantee"]
+    return body
+
+
+def request_json(conn: Connection, request_id: str, principal: Principal) -> dict[str, Any]:
+    return requests_json(conn, [get_request(conn, request_id)], principal)[0]
+
+
+def get_request(conn: Connection, request_id: str, *, lock: bool = False) -> Any:
+    query = select(funding_requests).where(funding_requests.c.id == request_id)
+    if lock:  # serializes commands on one request (SQLite serializes writers anyway)
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound("request")
+    return row
+
+
+def _gas_sees(party_id: str) -> ColumnElement[bool]:
+    return exists(select(request_gas.c.seq).where(
+        request_gas.c.request_id == funding_requests.c.id, request_gas.c.gas_id == party_id))
+
+
+def visible_request(conn: Connection, principal: Principal, request_id: str, *,
+                    lock: bool = False) -> Any:
+    """The request if the user may see it, else 404 (not found or not yours)."""
+    row = get_request(conn, request_id, lock=lock)
+    if principal.is_staff:
+        return row
+    party = principal.party_id
+    if principal.role == "producer" and party and row.producer_id == party:
+        return row
+    if principal.role == "gas" and party and conn.execute(select(request_gas.c.seq).where(
+            request_gas.c.request_id == row.id, request_gas.c.gas_id == party)).first():
+        return row
+    raise NotFound("request")
+
+
+def change_status(conn: Connection, row: Any, to: str, by: str, note: str | None) -> None:
+    """Append the history row and move the cached status with it (one transaction)."""
+    at = now_utc()
+    conn.execute(insert(request_history).values(
+        id=str(uuid.uuid4()), request_id=row.id, at=at, by=by, from_status=row.status,
+        to_status=to, note=note or None))
+    conn.execute(update(funding_requests).where(funding_requests.c.id == row.id).values(
+        status=to, previous_status=row.status, status_since=at, status_by=by))
+
+
+def insert_request(conn: Connection, values: dict[str, Any], username: str) -> None:
+    at = now_utc()
+    gas_ids = values["gas_ids"]
+    row = {k: v for k, v in values.items() if k != "gas_ids"}
+    conn.execute(insert(funding_requests).values(
+        **row, status="submitted", previous_status=None, status_since=at, status_by=username,
+        created_at=at, created_by=username))
+    for i, gas_id in enumerate(gas_ids):
+        conn.execute(insert(request_gas).values(request_id=values["id"], gas_id=gas_id,
+                                                position=i))
+    conn.execute(insert(request_history).values(
+        id=str(uuid.uuid4()), request_id=values["id"], at=at, by=username, from_status=None,
+        to_status="submitted", note=None))
+
+
+def has_assessment(conn: Connection, request_id: str) -> bool:
+    return conn.execute(select(request_assessments.c.seq).where(
+        request_assessments.c.request_id == request_id).limit(1)).first() is not None
+
+
+def latest_terms(conn: Connection, request_id: str) -> Any:
+    return conn.execute(select(request_terms).where(request_terms.c.request_id == request_id)
+                        .order_by(request_terms.c.seq.desc()).limit(1)).first()
+
+
+def latest_assessment(conn: Connection, request_id: str) -> Any:
+    return conn.execute(select(request_assessments).where(
+        request_assessments.c.request_id == request_id)
+        .order_by(request_assessments.c.seq.desc()).limit(1)).first()
+
+
+def fund_request(conn: Connection, ctx: AppContext, row: Any, doc: dict[str, Any],
+                 op_id: str, on: date, username: str) -> None:
+    """Create the package the terms describe: the loan, its guarantees (before the
+    disbursement, which may need their coverage), the disbursement, the prepayments.
+    Any refusal raises and the caller's transaction leaves nothing behind. Instrument
+    ids derive from the command id, so a replay could only ever name the same ones."""
+
+    package = msgspec.convert(doc, RequestTermsIn)
+    key = uuid.UUID(op_id)
+
+    def instrument_id(label: str) -> str:
+        return str(uuid.uuid5(key, label))
+
+    errors = Errors()
+    for i, p in enumerate(package.prepayments or []):
+        if date.fromisoformat(p.expires_on) <= on:
+            errors.add("date", f"prepayment {i} of the terms expires on {p.expires_on}, "
+                       "not after the funding date")
+    errors.raise_if_any()
+    created: list[tuple[str, str]] = []
+    if package.loan is not None:
+        lp = package.loan
+        terms = parse_terms(lp, errors, prefix="terms.loan.")
+        errors.raise_if_any()  # valid when they were set; the parser has not changed
+        assert terms is not None
+        loan_id = instrument_id("loan")
+        loan_row = create_loan_row(
+            conn, ctx, loan_id=loan_id, borrower_id=row.producer_id, lender_id=lp.lender_id,
+            pool_id=lp.pool_id, category_name=lp.category, request_id=row.id, terms=terms,
+            username=username)
+        created.append(("loan", loan_id))
+        for i, g in enumerate(package.guarantees or []):
+            guarantee_id = instrument_id(f"guarantee:{i}")
+            create_guarantee(conn, ctx, guarantee_id=guarantee_id, loan_id=loan_id,
+                             guarantor_id=g.guarantor_id,
+                             amount=_cents(g.amount, f"terms.guarantees.{i}.amount", errors),
+                             username=username)
+            created.append(("guarantee", guarantee_id))
+        disburse_loan(conn, ctx, loan_row, instrument_id("disbursement"), on, username)
+    for i, p in enumerate(package.prepayments or []):
+        prepayment_id = instrument_id(f"prepayment:{i}")
+        f = f"terms.prepayments.{i}."
+        create_prepayment(
+            conn, ctx, prepayment_id=prepayment_id, producer_id=row.producer_id,
+            gas_id=p.gas_id, amount=_cents(p.amount, f + "amount", errors), product=p.product,
+            unit=p.unit, unit_price=_cents(p.unit_price, f + "unit_price", errors),
+            expires_on=date.fromisoformat(p.expires_on), on_expiry=p.on_expiry,
+            username=username, request_id=row.id, on=on)
+        created.append(("prepayment", prepayment_id))
+    errors.raise_if_any()
+    for position, (kind, iid) in enumerate(created):
+        conn.execute(insert(request_instruments).values(
+            request_id=row.id, kind=kind, instrument_id=iid, position=position))
+    conn.execute(update(funding_requests).where(funding_requests.c.id == row.id)
+                 .values(funding_id=op_id, funded_on=on))
+    change_status(conn, row, "funded", username, f"funded on {on.isoformat()}")
+
+
+def close_if_settled(conn: Connection, request_id: str | None, note: str) -> None:
+    """``funded -> closed`` once every loan of the package is repaid and every prepayment
+    made for the request (rollovers included) is closed."""
+    if request_id is None:
+        return
+    row = conn.execute(select(funding_requests).where(funding_requests.c.id == request_id)
+                       .with_for_update()).first()
+    if row is None or row.status != "funded":
+        return
+    loan_ids = [r.instrument_id for r in conn.execute(select(request_instruments).where(
+        request_instruments.c.request_id == request_id, request_instruments.c.kind == "loan"))]
+    loan_statuses = [s for (s,) in conn.execute(
+        select(loans.c.status).where(loans.c.id.in_(loan_ids or [""])))]
+    open_prepayment = conn.execute(select(prepayments.c.id).where(
+        prepayments.c.request_id == request_id, prepayments.c.status != "closed")
+        .limit(1)).first()
+    status = auto_close(row.status,
+                        loan_repaid=all(s == "repaid" for s in loan_statuses),
+                        prepayments_closed=open_prepayment is None)
+    if status != row.status:
+        change_status(conn, row, status, SYSTEM_USER, note)
+
+
+def close_on_loan_repaid(conn: Connection, event: LoanRepaid) -> None:
+    loan = event.loan
+    request_id = conn.execute(select(request_instruments.c.request_id).where(
+        request_instruments.c.kind == "loan",
+        request_instruments.c.instrument_id == loan.id)).scalar()
+    by = conn.execute(select(loan_events.c.recorded_by).where(
+        loan_events.c.loan_id == loan.id).order_by(loan_events.c.seq.desc()).limit(1)).scalar()
+    close_if_settled(conn, request_id, f"closed automatically: loan {loan.id} repaid"
+                     + (f" (recorded by {by})" if by else ""))
+
+
+def close_on_prepayment_closed(conn: Connection, event: PrepaymentClosed) -> None:
+    prepayment = event.prepayment
+    close_if_settled(conn, prepayment.request_id,
+                     f"closed automatically: prepayment {prepayment.id} closed")
+
+
+def _parse_sort(sort: str | None) -> tuple[str, bool]:
+    if sort is None:
+        return "created_at", False
+    desc = sort.startswith("-")
+    name = sort.removeprefix("-")
+    if name not in SORTS:
+        raise invalid("sort", f"one of {', '.join(SORTS)}, '-' in front for descending")
+    return name, desc
+
+
+def _sort_key(name: str) -> ColumnElement[Any] | None:
+    if name == "amount":
+        return funding_requests.c.amount_minor
+    if name == "needed_by":
+        return func.coalesce(funding_requests.c.needed_by, literal(NO_DATE, Date()))
+    return None  # created_at: creation order, the ordering key itself
+
+
+def _cursor_value(name: str, row: Any) -> Any:
+    if name == "amount":
+        return int(row.amount_minor)
+    if name == "needed_by":
+        return (row.needed_by or NO_DATE).isoformat()
+    return None
+
+
+def _encode(name: str, desc: bool, value: Any, seq: int) -> str:
+    raw = json.dumps([name, desc, value, seq], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str | None, name: str, desc: bool) -> tuple[Any, int] | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        c_name, c_desc, value, seq = json.loads(raw)
+        if c_name != name or c_desc != desc or not isinstance(seq, int):
+            raise ValueError
+        cursor_int(str(seq))  # a BIGINT position, as this API made it
+        if name == "amount" and (not isinstance(value, int) or abs(value) > MAX_MINOR):
+            raise ValueError
+        if name == "needed_by":
+            value = date.fromisoformat(value)
+        return value, seq
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise invalid("cursor", "not a cursor this API returned for this sort") from None
+
+
+def sorted_page(conn: Connection, query: Select[Any], sort: str | None, limit: int | None,
+                cursor: str | None) -> tuple[list[Any], str | None]:
+    """Keyset pagination on (sort key, seq), so pages stay stable while requests arrive."""
+    size = check_limit(limit)
+    name, desc = _parse_sort(sort)
+    seq = funding_requests.c.seq
+    key = _sort_key(name)
+    after = _decode(cursor, name, desc)
+    if after is not None:
+        value, last = after
+        if key is None:
+            query = query.where(seq < last if desc else seq > last)
+        elif desc:
+            query = query.where(or_(key < value, and_(key == value, seq < last)))
+        else:
+            query = query.where(or_(key > value, and_(key == value, seq > last)))
+    order: list[ColumnElement[Any]] = [seq] if key is None else [key, seq]
+    query = query.order_by(*[o.desc() if desc else o.asc() for o in order]).limit(size + 1)
+    rows = list(conn.execute(query))
+    nxt = None
+    if len(rows) > size:
+        last_row = rows[size - 1]
+        nxt = _encode(name, desc, _cursor_value(name, last_row), last_row.seq)
+    return rows[:size], nxt
+
+
+def _amount_filter(text: str | None, field: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return to_minor_decimal(parse_amount(text, "EUR", allow_zero=True), "EUR")
+    except MoneyError as exc:
+        raise invalid(field, str(exc)) from None
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _role_first(check: Any) -> None:
+    """Answer a 403 at once; a 409 waits until the idempotency record is consulted (a
+    replayed command answers as the first time although the status has moved on)."""
+    try:
+        check()
+    except RoleNotAllowed as exc:
+        raise Forbidden(exc.reason) from None
+    except InvalidTransition:
+        pass
+
+
+def _refuse(check: Any) -> None:
+    try:
+        check()
+    except RoleNotAllowed as exc:
+        raise Forbidden(exc.reason) from None
+    except InvalidTransition as exc:
+        raise Conflict("invalid_transition", exc.reason, allowed=exc.allowed) from None

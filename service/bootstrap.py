@@ -1,0 +1,56 @@
+"""The composition root: builds the application context every entry point (HTTP API, web
+pages, CLI) runs on, and lists in one table what follows what.
+
+Nothing registers itself by being imported: a handler runs because this table names it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from ledger.group_commit import GroupCommitWriter
+from ledger.store import LedgerStore
+from service.app import instruments, lending, requests
+from service.app.auth import LoginLimiter
+from service.app.context import AppContext
+from service.app.events import Events, HandlerTable, LoanRepaid, PartyCreated, PrepaymentClosed
+from service.app.expiry import PendingExpiry
+from service.db.engine import make_engine
+from service.settings import Settings
+
+
+def handler_table() -> HandlerTable:
+    """What happens when: each event and the handlers that follow it, in order, inside
+    the transaction that raised it."""
+    return {
+        # A lender gets its general pool and income accounts; a GAS its solidarity fund.
+        PartyCreated: (lending.open_lender_books, instruments.open_gas_fund),
+        # A loan repaid in full: its guarantees are released, its request may close.
+        LoanRepaid: (instruments.release_on_repayment, requests.close_on_loan_repaid),
+        # A prepayment closed: a funded request whose instruments are settled closes.
+        PrepaymentClosed: (requests.close_on_prepayment_closed,),
+    }
+
+
+def build_context(settings: Settings, engine: Engine | None = None) -> AppContext:
+    """The context for one process; start_services adds the long-lived helpers."""
+    engine = engine or make_engine(settings.database_url)
+    return AppContext(settings=settings, engine=engine,
+                      limiter=LoginLimiter(settings.login_attempts_per_minute),
+                      events=Events(handler_table()), store=LedgerStore(engine))
+
+
+def start_services(ctx: AppContext) -> None:
+    """The group-commit writer and the clock that voids expired pending transfers."""
+    ctx.writer = GroupCommitWriter(ctx.store, max_batches=ctx.settings.group_commit_max_batches)
+    ctx.expiry = PendingExpiry(ctx.store, ctx.engine)
+    ctx.expiry.start()
+
+
+def stop_services(ctx: AppContext) -> None:
+    if ctx.expiry is not None:
+        ctx.expiry.close()
+        ctx.expiry = None
+    if ctx.writer is not None:
+        ctx.writer.close()
+        ctx.writer = None

@@ -1,0 +1,171 @@
+"""The ``filiera`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from service.settings import Settings
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from service.db.engine import make_engine
+
+    return make_engine(settings.database_url)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.reload:
+        uvicorn.run("service.asgi:app", host=args.host, port=args.port, reload=True)
+    else:
+        from service.http.app import create_app
+
+        uvicorn.run(create_app(Settings.from_env()), host=args.host, port=args.port,
+                    log_level="warning")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from service.db.migrate import current_revision, upgrade
+
+    engine = _engine(Settings.from_env())
+    upgrade(engine)
+    print(f"database at revision {current_revision(engine)}")
+    return 0
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != first:
+            raise SystemExit("error: the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from service.app.auth import UserError, create_user
+    from service.db.engine import write_tx
+
+    password = _read_password()
+    engine = _engine(Settings.from_env())
+    try:
+        with write_tx(engine) as conn:
+            create_user(conn, args.username, password, args.role, args.party)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"user {args.username!r} ({args.role}) created")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from service.app.demo import DemoError, load_demo_data
+    from service.bootstrap import build_context
+
+    settings = Settings.from_env()
+    try:
+        report = load_demo_data(build_context(settings, _engine(settings)),
+                                if_empty=args.if_empty, progress=not args.quiet)
+    except DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from service.app.verification import verify_all
+
+    result = verify_all(_engine(Settings.from_env()))
+    print(json.dumps(result, indent=2))
+    return 0 if result["ok"] else 1
+
+
+def cmd_ledger_expire(args: argparse.Namespace) -> int:
+    from ledger.store import LedgerStore
+    from service.db.engine import write_tx
+
+    engine = _engine(Settings.from_env())
+    store = LedgerStore(engine)
+    with write_tx(engine) as conn:
+        count = store.expire_pending(conn)
+    print(f"{count} pending transfers expired")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="filiera", description="Filiera: ethical finance "
+                                     "for short supply chains.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_text: str
+            ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=fn)
+        return p
+
+    p = add("serve", cmd_serve, "Serve the API and web pages.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
+
+    db = sub.add_parser("db", help="Database maintenance.", description="Database maintenance.")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    up = db_sub.add_parser("upgrade", help="Apply the migrations up to the latest.",
+                           description="Apply the migrations up to the latest.")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    user = sub.add_parser("user", help="User accounts.", description="User accounts.")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
+    ua = user_sub.add_parser("add", help="Add a user; the password is read from stdin.",
+                             description="Add a user; the password is read from standard "
+                             "input (without echo on a terminal).")
+    ua.add_argument("username")
+    ua.add_argument("--role", required=True, choices=["admin", "officer", "producer", "gas"])
+    ua.add_argument("--party", help="the party a producer, gas or officer user acts for")
+    ua.set_defaults(func=cmd_user_add)
+
+    p = add("demo-data", cmd_demo_data, "Load the realistic Lombard demo network.")
+    p.add_argument("--if-empty", action="store_true",
+                   help="do nothing when the database already has parties")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    add("verify", cmd_verify, "Recompute the ledger's hash chain and every account's "
+        "totals from the journal; exit 1 on any problem.")
+
+    ledger = sub.add_parser("ledger", help="Ledger maintenance.", description="Ledger "
+                            "maintenance.")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="COMMAND")
+    exp = ledger_sub.add_parser("expire", help="Expire pending transfers past their timeout "
+                                "(idempotent).", description="Expire pending transfers past "
+                                "their timeout (idempotent).")
+    exp.set_defaults(func=cmd_ledger_expire)
+
+    from service.cli.matching import add_matching_commands
+    from service.cli.reports import add_report_command
+
+    add_matching_commands(sub)
+    add_report_command(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `filiera match ID | head`: the reader left early
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
