@@ -66,7 +66,7 @@ def remember(conn: Connection, key: str | None, operation: str, payload: Any, st
         return
     conn.execute(insert(idempotency).values(
         id=_key(key), operation=operation, request_hash=request_hash(operation, payload),
-        status_code=status, response=json.dumps(body), username=username,
+        status_code=status, response=msgspec.json.encode(body).decode(), username=username,
         created_at=now_utc()))
 
 

@@ -296,9 +296,9 @@ def call_guarantees(conn: Connection, ctx: Any, loan: Any, call_id: str, amount:
             conn, ctx, loan, event_id, part, on, username, kind="guarantee_call",
             payer_kind="guarantee", payer_ref=account_id("guarantee", guarantee_id),
             prefix=batch)
-        if Decimal(allocation["excess"]["amount"]) > 0:
+        if allocation.excess.amount != "0.00":
             raise Conflict("exceeds_capacity", "the call is more than the loan still owes "
-                           f"(excess {allocation['excess']['amount']} EUR)")
+                           f"(excess {allocation.excess.amount} EUR)")
     return parts
 
 
@@ -545,9 +545,9 @@ def payout(conn: Connection, ctx: Any, *, payout_id: str, fund: Any, producer_id
         event_id = str(uuid.uuid5(uuid.UUID(payout_id), label))
         allocation, loan = record_payment(conn, ctx, loan, event_id, part, on, username,
                                           kind="loss_cover", payer_kind="fund", payer_ref=src)
-        if Decimal(allocation["excess"]["amount"]) > 0:
+        if allocation.excess.amount != "0.00":
             raise Conflict("insufficient_funds", "the loss cover is more than the loan "
-                           f"still owes (excess {allocation['excess']['amount']} EUR)")
+                           f"still owes (excess {allocation.excess.amount} EUR)")
     return conn.execute(select(payouts).where(payouts.c.id == payout_id)).one()
 
 

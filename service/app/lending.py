@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from ledger import lending as postings
@@ -37,6 +38,8 @@ from service.app.context import AppContext
 from service.app.errors import Conflict, NotFound, invalid
 from service.app.events import Events, LoanRepaid, PartyCreated
 from service.app.ledger_ops import ensure_accounts, post
+from service.app.types import Day, DecimalText, Timestamp, Uuid
+from service.app.views import Money, money
 from service.db.engine import lock_row
 from service.db.tables import (
     loan_categories,
@@ -451,11 +454,74 @@ def refresh_status(conn: Connection, events: Events, row: Any, state: LoanState)
     return row
 
 
+LoanStatus = Literal["approved", "active", "repaid", "written_off"]
+InstallmentStatus = Literal["open", "paid", "overdue"]
+
+
+class InstallmentOut(msgspec.Struct):
+    number: int
+    due_date: Day
+    principal: Money
+    interest: Money
+    payment: Money
+    balance_after: Money
+    paid_principal: Money
+    paid_interest: Money
+    late_interest: Money
+    paid_late_interest: Money
+    status: InstallmentStatus
+
+
+class LoanOut(msgspec.Struct):
+    """A loan as of a date: its terms, schedule and what is owed."""
+
+    id: Uuid
+    borrower_id: Uuid
+    lender_id: Uuid
+    pool_id: Uuid
+    category: str
+    request_id: Uuid | None
+    status: LoanStatus
+    principal: Money
+    annual_rate: DecimalText
+    term_months: int
+    method: Literal["french", "italian", "bullet"]
+    frequency: Literal["monthly", "quarterly", "semiannual", "annual"]
+    grace_periods: int
+    disbursement_date: Day
+    first_due_date: Day | None
+    fees: Money
+    disbursed_on: Day | None
+    written_off_on: Day | None
+    restructured: bool
+    schedule: list[InstallmentOut]
+    total_interest: Money
+    total_payment: Money
+    total_fees: Money
+    apr: DecimalText
+    outstanding_principal: Money
+    # Early repayments lower the balance without belonging to one installment.
+    early_repaid_principal: Money
+    written_off_principal: Money
+    overdue_amount: Money
+    days_past_due: int
+    as_of: Day
+    created_at: Timestamp
+
+
+class AllocationOut(msgspec.Struct, omit_defaults=True):
+    """How one payment split; ``recovery`` only after a write-off."""
+
+    penalty: Money
+    interest: Money
+    principal: Money
+    excess: Money
+    recovery: Money | msgspec.UnsetType = msgspec.UNSET
+
+
 def loan_json(row: Any, state: LoanState | None, as_of: date,
-              late_rate: Decimal = Decimal(0), status: str | None = None) -> dict[str, Any]:
-
+              late_rate: Decimal = Decimal(0), status: str | None = None) -> LoanOut:
     status = status or row.status
-
     terms = terms_of(row)
     schedule_states: Sequence[InstallmentState]
     if state is None:
@@ -464,54 +530,45 @@ def loan_json(row: Any, state: LoanState | None, as_of: date,
     else:
         planned, schedule_states = state.planned, state.schedule
     summary = summarize(terms, planned)
-    installments = []
-    for s in schedule_states:
-        installments.append({
-            "number": s.number, "due_date": s.due_date.isoformat(),
-            "principal": money_out(cents(s.principal)),
-            "interest": money_out(cents(s.interest)),
-            "payment": money_out(cents(s.principal + s.interest)),
-            "balance_after": money_out(cents(s.balance_after)),
-            "paid_principal": money_out(cents(s.paid_principal)),
-            "paid_interest": money_out(cents(s.paid_interest)),
-            "late_interest": money_out(cents(s.penalty)),
-            "paid_late_interest": money_out(cents(s.paid_penalty)),
-            "status": installment_status(s, as_of) if status != "approved" else "open",
-        })
+    installments = [InstallmentOut(
+        number=s.number, due_date=s.due_date.isoformat(),
+        principal=money(cents(s.principal)), interest=money(cents(s.interest)),
+        payment=money(cents(s.principal + s.interest)),
+        balance_after=money(cents(s.balance_after)),
+        paid_principal=money(cents(s.paid_principal)),
+        paid_interest=money(cents(s.paid_interest)),
+        late_interest=money(cents(s.penalty)), paid_late_interest=money(cents(s.paid_penalty)),
+        status=installment_status(s, as_of) if status != "approved" else "open",
+    ) for s in schedule_states]
     overdue = Decimal(0)
     dpd = 0
     if state is not None and status in ("active", "written_off"):
         a = arrears(state.schedule, as_of, late_rate=late_rate)
         overdue, dpd = a.overdue_amount, a.days_past_due
     outstanding = state.outstanding if state is not None else 0  # nothing lent yet
-    return {
-        "id": row.id, "borrower_id": row.borrower_id, "lender_id": row.lender_id,
-        "pool_id": row.pool_id, "category": row.category, "request_id": row.request_id,
-        "status": status,
-        "principal": money_out(row.principal_minor), "annual_rate": row.annual_rate,
-        "term_months": row.term_months, "method": row.method, "frequency": row.frequency,
-        "grace_periods": row.grace_periods,
-        "disbursement_date": (row.disbursed_on or row.disbursement_date).isoformat(),
-        "first_due_date": row.first_due_date.isoformat() if row.first_due_date else None,
-        "fees": money_out(row.fees_minor),
-        "disbursed_on": row.disbursed_on.isoformat() if row.disbursed_on else None,
-        "written_off_on": row.written_off_on.isoformat() if row.written_off_on else None,
-        "restructured": bool(row.restructured or (state and state.restructured)),
-        "schedule": installments,
-        "total_interest": money_out(cents(summary.total_interest)),
-        "total_payment": money_out(cents(summary.total_payment)),
-        "total_fees": money_out(cents(summary.total_fees)),
-        "apr": str(summary.apr),
-        "outstanding_principal": money_out(outstanding),
-        # Early repayments lower the balance without belonging to one installment.
-        "early_repaid_principal": money_out(
+    return LoanOut(
+        id=row.id, borrower_id=row.borrower_id, lender_id=row.lender_id, pool_id=row.pool_id,
+        category=row.category, request_id=row.request_id, status=status,  # type: ignore[arg-type]
+        principal=money(row.principal_minor), annual_rate=row.annual_rate,
+        term_months=row.term_months, method=row.method, frequency=row.frequency,
+        grace_periods=row.grace_periods,
+        disbursement_date=(row.disbursed_on or row.disbursement_date).isoformat(),
+        first_due_date=row.first_due_date.isoformat() if row.first_due_date else None,
+        fees=money(row.fees_minor),
+        disbursed_on=row.disbursed_on.isoformat() if row.disbursed_on else None,
+        written_off_on=row.written_off_on.isoformat() if row.written_off_on else None,
+        restructured=bool(row.restructured or (state and state.restructured)),
+        schedule=installments,
+        total_interest=money(cents(summary.total_interest)),
+        total_payment=money(cents(summary.total_payment)),
+        total_fees=money(cents(summary.total_fees)),
+        apr=str(summary.apr),
+        outstanding_principal=money(outstanding),
+        early_repaid_principal=money(
             sum(cents(a.early_principal) for a in state.allocations.values()) if state else 0),
-        "written_off_principal": money_out(state.written_off if state else 0),
-        "overdue_amount": money_out(cents(overdue)),
-        "days_past_due": dpd,
-        "as_of": as_of.isoformat(),
-        "created_at": rfc3339(row.created_at),
-    }
+        written_off_principal=money(state.written_off if state else 0),
+        overdue_amount=money(cents(overdue)), days_past_due=dpd, as_of=as_of.isoformat(),
+        created_at=rfc3339(row.created_at) or "")
 
 
 def late_rate_of(conn: Connection, row: Any) -> Decimal:
@@ -520,7 +577,7 @@ def late_rate_of(conn: Connection, row: Any) -> Decimal:
 
 
 def loan_with_state(conn: Connection, row: Any, as_of: date, *, historical: bool = False
-                    ) -> dict[str, Any]:
+                    ) -> LoanOut:
     """The loan as of ``as_of``. ``historical`` (what a reader asks, as of a date or
     today): the status too is the one on that date, and before its disbursement the loan
     was only approved and nothing was owed; otherwise (a command's answer) the status is
@@ -558,7 +615,7 @@ def record_payment(conn: Connection, ctx: AppContext, row: Any, op_id: str, amou
                    on: date, username: str, *, kind: str, payer_kind: str = "borrower",
                    payer_ref: str | None = None, params: dict[str, Any] | None = None,
                    prefix: list[Transfer] | None = None, note: str | None = None
-                   ) -> tuple[dict[str, Any], Any]:
+                   ) -> tuple[AllocationOut, Any]:
     """Record a payment towards the loan and book it (and any correction it causes).
 
     The loan's row is locked first: the booking is computed from every operation and
@@ -580,12 +637,11 @@ def record_payment(conn: Connection, ctx: AppContext, row: Any, op_id: str, amou
     a = state.allocations.get(op_id)
     if a is None:  # after the write-off: recovery, up to the debt then; the rest excess
         recovery = state.recoveries.get(op_id, 0)
-        allocation = {"penalty": money_out(0), "interest": money_out(0),
-                      "principal": money_out(0), "excess": money_out(amount - recovery),
-                      "recovery": money_out(recovery)}
+        allocation = AllocationOut(penalty=money(0), interest=money(0), principal=money(0),
+                                   excess=money(amount - recovery), recovery=money(recovery))
     else:
-        allocation = {"penalty": money_out(cents(a.penalty)),
-                      "interest": money_out(cents(a.interest)),
-                      "principal": money_out(cents(a.principal)),
-                      "excess": money_out(cents(a.excess))}
+        allocation = AllocationOut(penalty=money(cents(a.penalty)),
+                                   interest=money(cents(a.interest)),
+                                   principal=money(cents(a.principal)),
+                                   excess=money(cents(a.excess)))
     return allocation, row

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn, get_args
 
 import msgspec
 from sqlalchemy import Connection, Text, cast, insert, or_, select
@@ -12,18 +12,27 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.it import codicefiscale, iva
 
 from service.app.auth import Principal
+from service.app.commands import command
 from service.app.common import (
     MoneyIn,
+    check_filters,
     check_uuid,
-    money_out,
+    money_minor,
     now_utc,
+    paginate,
+    parse_date,
+    path_uuid,
     rfc3339,
 )
-from service.app.errors import Errors, Forbidden, NotFound
+from service.app.context import AppContext
+from service.app.errors import Errors, Forbidden, NotFound, invalid
 from service.app.events import Events, PartyCreated
+from service.app.types import Day, Timestamp, Uuid
+from service.app.views import Money, money
 from service.db.tables import parties, relationships
 
-PARTY_KINDS = ("gas", "producer", "lender", "des", "person")
+PartyKind = Literal["gas", "producer", "lender", "des", "person"]
+PARTY_KINDS: tuple[str, ...] = get_args(PartyKind)
 
 
 GUARANTOR_KINDS = ("gas", "person", "producer")
@@ -54,35 +63,60 @@ class RelationshipIn(msgspec.Struct, forbid_unknown_fields=True):
     households_buying: int | None = None
 
 
-def party_out(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "name": row.name,
-        "tax_code": row.tax_code,
-        "vat_number": row.vat_number,
-        "iban": row.iban,
-        "municipality": row.municipality,
-        "province": row.province,
-        "latitude": row.latitude,
-        "longitude": row.longitude,
-        "households": row.households,
-        "categories": row.categories,
-        "gas_ids": list(row.member_of) if row.member_of is not None else None,
-        "created_at": rfc3339(row.created_at),
-    }
+class PartyOut(msgspec.Struct):
+    id: Uuid
+    kind: PartyKind
+    name: str
+    tax_code: str | None
+    vat_number: str | None
+    iban: str | None
+    municipality: str | None
+    province: str | None
+    # Coordinates are not money: JSON numbers, as the contract says.
+    latitude: float | None
+    longitude: float | None
+    households: int | None
+    categories: list[str] | None
+    gas_ids: list[Uuid] | None
+    created_at: Timestamp
 
 
-def relationship_out(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "gas_id": row.gas_id,
-        "producer_id": row.producer_id,
-        "since": row.since.isoformat(),
-        "annual_purchases": money_out(row.annual_purchases_minor, row.currency),
-        "households_buying": row.households_buying,
-        "created_at": rfc3339(row.created_at),
-    }
+class PartyPage(msgspec.Struct):
+    items: list[PartyOut]
+    next_cursor: str | None
+
+
+class RelationshipOut(msgspec.Struct):
+    id: Uuid
+    gas_id: Uuid
+    producer_id: Uuid
+    since: Day
+    annual_purchases: Money
+    households_buying: int | None
+    created_at: Timestamp
+
+
+class RelationshipPage(msgspec.Struct):
+    items: list[RelationshipOut]
+    next_cursor: str | None
+
+
+def party_out(row: Any) -> PartyOut:
+    return PartyOut(
+        id=row.id, kind=row.kind, name=row.name, tax_code=row.tax_code,
+        vat_number=row.vat_number, iban=row.iban, municipality=row.municipality,
+        province=row.province, latitude=row.latitude, longitude=row.longitude,
+        households=row.households, categories=row.categories,
+        gas_ids=list(row.member_of) if row.member_of is not None else None,
+        created_at=rfc3339(row.created_at) or "")
+
+
+def relationship_out(row: Any) -> RelationshipOut:
+    return RelationshipOut(
+        id=row.id, gas_id=row.gas_id, producer_id=row.producer_id,
+        since=row.since.isoformat(),
+        annual_purchases=money(row.annual_purchases_minor, row.currency),
+        households_buying=row.households_buying, created_at=rfc3339(row.created_at) or "")
 
 
 def validate_party(data: PartyIn) -> dict[str, Any]:
@@ -228,3 +262,102 @@ def refuse_acting_for(conn: Connection, principal: Principal, party_id: str | No
         visible_party(conn, principal, party_id)
         raise Forbidden(message)
     raise NotFound("party")
+
+
+# -- use cases ------------------------------------------------------------------------------
+
+
+def create_party(ctx: AppContext, principal: Principal, data: PartyIn) -> tuple[int, PartyOut]:
+    values = validate_party(data)
+    principal.require("officer")
+
+    def run(conn: Connection, _: None) -> tuple[int, PartyOut]:
+        check_gas_ids(conn, values["member_of"])
+        return 201, party_out(insert_party(conn, ctx.events, values, principal.username))
+
+    return command(ctx, principal, "POST /api/parties", data, run, returns=PartyOut)
+
+
+def list_parties(ctx: AppContext, principal: Principal, kind: str | None, limit: int | None,
+                 cursor: str | None) -> PartyPage:
+    if kind is not None and kind not in PARTY_KINDS:
+        raise invalid("kind", f"must be one of {', '.join(PARTY_KINDS)}")
+
+    def read(conn: Connection) -> PartyPage:
+        query = select(parties)
+        if kind:
+            query = query.where(parties.c.kind == kind)
+        if not principal.is_staff:
+            visible = related_party_ids(conn, principal.party_id) if principal.party_id \
+                else set()
+            query = query.where(parties.c.id.in_(sorted(visible)))
+        rows, nxt = paginate(conn, query, parties.c.seq, limit, cursor)
+        return PartyPage([party_out(r) for r in rows], nxt)
+
+    return ctx.read(read)
+
+
+def read_party(ctx: AppContext, principal: Principal, party_id: str) -> PartyOut:
+    pid = path_uuid(party_id, "party")
+    return ctx.read(lambda conn: party_out(visible_party(conn, principal, pid)))
+
+
+def create_relationship(ctx: AppContext, principal: Principal, data: RelationshipIn
+                        ) -> tuple[int, RelationshipOut]:
+    errors = Errors()
+    rel_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    gas_id = check_uuid(data.gas_id, "gas_id", errors)
+    producer_id = check_uuid(data.producer_id, "producer_id", errors)
+    since = parse_date(data.since, "since", errors)
+    purchases = money_minor(data.annual_purchases, "annual_purchases", errors)
+    if data.households_buying is not None and data.households_buying < 0:
+        errors.add("households_buying", "must not be negative")
+    errors.raise_if_any()
+    principal.require("officer")
+
+    def run(conn: Connection, _: None) -> tuple[int, RelationshipOut]:
+        gas = get_party(conn, str(gas_id))
+        producer = get_party(conn, str(producer_id))
+        if gas is None or gas.kind != "gas":
+            raise invalid("gas_id", "no GAS with this id")
+        if producer is None or producer.kind != "producer":
+            raise invalid("producer_id", "no producer with this id")
+        if (data.households_buying is not None and gas.households is not None
+                and data.households_buying > gas.households):
+            raise invalid("households_buying", f"the GAS has only {gas.households} households")
+        exists = conn.execute(select(relationships.c.id).where(
+            relationships.c.gas_id == gas_id, relationships.c.producer_id == producer_id)).first()
+        if exists:
+            raise invalid("producer_id",
+                          f"relationship {exists.id} already links this GAS and producer")
+        conn.execute(insert(relationships).values(
+            id=rel_id, gas_id=gas_id, producer_id=producer_id, since=since,
+            annual_purchases_minor=purchases, currency="EUR",
+            households_buying=data.households_buying, created_at=now_utc(),
+            created_by=principal.username))
+        row = conn.execute(select(relationships).where(relationships.c.id == rel_id)).one()
+        return 201, relationship_out(row)
+
+    return command(ctx, principal, "POST /api/relationships", data, run,
+                   returns=RelationshipOut)
+
+
+def list_relationships(ctx: AppContext, principal: Principal, gas_id: str | None,
+                       producer_id: str | None, limit: int | None, cursor: str | None
+                       ) -> RelationshipPage:
+    gas_id, producer_id = check_filters({"gas_id": gas_id, "producer_id": producer_id})
+
+    def read(conn: Connection) -> RelationshipPage:
+        query = select(relationships)
+        if gas_id:
+            query = query.where(relationships.c.gas_id == gas_id)
+        if producer_id:
+            query = query.where(relationships.c.producer_id == producer_id)
+        if not principal.is_staff:
+            pid = principal.party_id or ""
+            query = query.where(or_(relationships.c.gas_id == pid,
+                                    relationships.c.producer_id == pid))
+        rows, nxt = paginate(conn, query, relationships.c.seq, limit, cursor)
+        return RelationshipPage([relationship_out(r) for r in rows], nxt)
+
+    return ctx.read(read)

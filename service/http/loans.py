@@ -414,7 +414,7 @@ class LoanController(Controller):
 
     @get("/{loan_id:str}", sync_to_thread=True)
     def get_loan(self, loan_id: str, ctx: AppContext, principal: Principal,
-                 as_of: str | None = None) -> dict[str, Any]:
+                 as_of: str | None = None) -> lending.LoanOut:
         lid = path_uuid(loan_id, "loan")
         day = query_date(as_of, "as_of") or date.today()
         return ctx.read(lambda conn: lending.loan_with_state(
