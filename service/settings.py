@@ -22,11 +22,16 @@ class Settings:
     group_commit_max_batches: int = 256
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: dict[str, str] | None = None, *, create: bool = True) -> Settings:
+        """The settings of this process. ``create=False`` (commands that only read or
+        write an existing database) creates no file: the token signing key is then
+        read if it exists, else left empty (such commands issue no tokens)."""
         env = dict(os.environ if env is None else env)
         var_dir = Path(env.get("FILIERA_VAR_DIR", str(DEFAULT_VAR_DIR)))
         url = env.get("FILIERA_DATABASE_URL") or f"sqlite:///{(var_dir / 'filiera.db').as_posix()}"
-        secret = env.get("FILIERA_SECRET_KEY") or _secret_from_file(var_dir / "secret_key")
+        key_file = var_dir / "secret_key"
+        secret = env.get("FILIERA_SECRET_KEY") or (
+            _secret_from_file(key_file) if create or key_file.exists() else "")
         return cls(
             database_url=url,
             secret_key=secret,

@@ -8,13 +8,8 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from service.cli.common import CliError, open_engine
 from service.settings import Settings
-
-
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
-    from service.db.engine import make_engine
-
-    return make_engine(settings.database_url)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -31,9 +26,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from service.db.engine import make_engine
     from service.db.migrate import current_revision, upgrade
 
-    engine = _engine(Settings.from_env())
+    engine = make_engine(Settings.from_env().database_url)
     upgrade(engine)
     print(f"database at revision {current_revision(engine)}")
     return 0
@@ -52,8 +48,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from service.app.auth import UserError, create_user
     from service.db.engine import write_tx
 
+    engine = open_engine()
     password = _read_password()
-    engine = _engine(Settings.from_env())
     try:
         with write_tx(engine) as conn:
             create_user(conn, args.username, password, args.role, args.party)
@@ -68,9 +64,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     from service.app.demo import DemoError, load_demo_data
     from service.bootstrap import build_context
 
-    settings = Settings.from_env()
+    settings = Settings.from_env(create=False)
     try:
-        report = load_demo_data(build_context(settings, _engine(settings)),
+        report = load_demo_data(build_context(settings, open_engine()),
                                 if_empty=args.if_empty, progress=not args.quiet)
     except DemoError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -82,7 +78,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from service.app.verification import verify_all
 
-    result = verify_all(_engine(Settings.from_env()))
+    result = verify_all(open_engine())
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 
@@ -91,7 +87,7 @@ def cmd_ledger_expire(args: argparse.Namespace) -> int:
     from ledger.store import LedgerStore
     from service.db.engine import write_tx
 
-    engine = _engine(Settings.from_env())
+    engine = open_engine()
     store = LedgerStore(engine)
     with write_tx(engine) as conn:
         count = store.expire_pending(conn)
@@ -160,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `filiera match ID | head`: the reader left early

@@ -25,16 +25,16 @@ from service.app.auth import Principal
 from service.app.common import MAX_DATE, MIN_DATE, path_uuid
 from service.app.errors import ApiError, Invalid, invalid
 from service.app.matching import make_plan, merged_allocations, opportunities
-from service.db.engine import make_engine, read_tx
+from service.cli.common import open_engine
+from service.db.engine import read_tx
 from service.db.tables import funding_requests
-from service.settings import Settings
 
 ADMIN = ("cli", "admin", None)
 
 
 def _engine() -> Engine:
 
-    return make_engine(Settings.from_env().database_url)
+    return open_engine()
 
 
 def _day(text: str | None) -> date:

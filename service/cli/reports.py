@@ -16,8 +16,7 @@ from reports.catalog import CATALOG, FORMATS
 from service.app import reports as report_data
 from service.app.auth import Principal
 from service.app.errors import ApiError, Invalid
-from service.db.engine import make_engine
-from service.settings import Settings
+from service.cli.common import open_engine
 
 _FLAGS = (  # (option, query parameter, help)
     ("--as-of", "as_of", "as-of date YYYY-MM-DD (default: today)"),
@@ -48,7 +47,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         info = report_data.find_report(args.name, fmt)
         req = report_data.parse_request(info, fmt, query)
         req = report_data.scoped(req, Principal("cli", "admin", None))
-        engine = make_engine(Settings.from_env().database_url)
+        engine = open_engine()
         store = LedgerStore(engine)
         try:
             def write(handle):  # type: ignore[no-untyped-def]
