@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import gc
+from importlib.metadata import version
 from typing import Any
 
 from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy import Engine
 
 from service.app.auth import Principal
@@ -19,6 +17,7 @@ from service.bootstrap import build_context, start_services, stop_services
 from service.http import instruments, ledger, loans, matching, parties, reports, requests
 from service.http.auth import authenticated, health, me, token
 from service.http.logs import configure_logging, request_log_middleware
+from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.strict_body import StrictBodyRequest
 from service.settings import Settings
@@ -56,7 +55,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         stop_services(ctx)
 
     return Litestar(
-        route_handlers=[token, health, protected],
+        route_handlers=[token, health, protected, docs_assets()],
         state=State({"ctx": ctx}),
         dependencies={"ctx": Provide(provide_ctx, sync_to_thread=False),
                       "principal": Provide(provide_principal, sync_to_thread=False)},
@@ -66,15 +65,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
-        openapi_config=OpenAPIConfig(
-            title="Filiera API",
-            version="0.1.0",
-            description="Ethical finance for short supply chains. See API.md for the contract.",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
-            components=Components(security_schemes={
-                "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}),
-            security=[{"bearer": []}],
-        ),
+        openapi_config=openapi_config(version("filiera")),
+        plugins=[DocumentedStrings()],
         debug=False,
     )

@@ -50,7 +50,8 @@ class Problem(msgspec.Struct, omit_defaults=True):
 
 
 _DESCRIPTIONS = {
-    400: "The body is not JSON (or not UTF-8, or nested too deep)",
+    400: "The request could not be read: a body that is not JSON (or not UTF-8, or "
+         "nested too deep), or a malformed parameter",
     401: "No or bad credentials",
     403: "The caller's role may not do this",
     404: "Not found, or not visible to the caller",
@@ -63,9 +64,9 @@ _DESCRIPTIONS = {
 
 def refusals(*statuses: int, codes: tuple[str, ...] = ()) -> dict[int, ResponseSpec]:
     """The problem responses an operation documents. Every authenticated operation can
-    answer 401; bodies add 400, 413 and 422."""
+    answer 401, and any request that cannot be read 400; bodies add 413 and 422."""
     responses: dict[int, ResponseSpec] = {}
-    for status in sorted({401, *statuses}):
+    for status in sorted({400, 401, *statuses}):
         description = _DESCRIPTIONS[status]
         if status == 409 and codes:
             description += ": " + ", ".join(f"`{c}`" for c in codes)
