@@ -17,18 +17,14 @@ import msgspec
 from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from ledger import lending as postings
+from ledger.as_of import PAYMENT_KINDS, LoanReplay, loan_on, replay_loan
 from ledger.chart import account, account_id, leg_id
 from ledger.money import minor_to_decimal, to_minor_decimal
 from ledger.repayments import (
-    Allocation,
     InstallmentState,
-    Payment,
-    Restructuring,
     arrears,
     initial_state,
     installment_status,
-    outstanding_principal,
-    replay,
 )
 from ledger.schedules import Installment, LoanTerms, build_schedule, summarize
 from ledger.store import LedgerStore
@@ -227,78 +223,16 @@ def events_of(conn: Connection, loan_id: str) -> list[Any]:
                              .order_by(loan_events.c.seq)))
 
 
-PAYMENT_KINDS = ("repayment", "guarantee_call", "loss_cover")
-
-
-@dataclass(frozen=True)
-class LoanState:
-    terms: LoanTerms
-    planned: tuple[Installment, ...]  # the contractual schedule, before any operation
-    schedule: tuple[InstallmentState, ...]
-    allocations: dict[str, Allocation]
-    recoveries: dict[str, int]
-    written_off: int  # principal written off (cents), 0 if none
-    write_off_event: str | None
-    restructured: bool
-    outstanding: int  # principal still owed (0 after a write-off)
-    debt_left: Decimal  # principal + interest + penalties still unpaid
+# A loan's operations replayed: the one computation lives in ledger.as_of.
+LoanState = LoanReplay
 
 
 def loan_state(row: Any, events: Sequence[Any], as_of: date | None = None,
                late_rate: Decimal = Decimal(0)) -> LoanState:
     """Replay the loan's operations in value-date order (optionally up to ``as_of``);
     ``late_rate`` is the category's late interest (percent a year, overdue principal)."""
-    terms = terms_of(row)
-    schedule = build_schedule(terms)
-    write_off = next((e for e in events if e.kind == "write_off"
-                      and (as_of is None or e.value_date <= as_of)), None)
-    replayed: list[Payment | Restructuring] = []
-    recovered: list[Any] = []
-    for e in events:
-        if as_of is not None and e.value_date > as_of:
-            continue
-        if e.kind in PAYMENT_KINDS:
-            if write_off is not None and e.value_date > write_off.value_date:
-                recovered.append(e)
-                continue
-            params = e.params or {}
-            replayed.append(Payment(
-                id=order_key(e), value_date=e.value_date, amount=dec(e.amount_minor),
-                early_repayment=params.get("early_repayment", "term"),
-                in_advance=e.kind == "repayment"))
-        elif e.kind == "restructuring":
-            p = e.params or {}
-            replayed.append(Restructuring(
-                id=order_key(e), value_date=e.value_date,
-                added_grace_periods=int(p.get("added_grace_periods", 0)),
-                new_periods=p.get("new_periods"), method=p.get("method")))
-    result = replay(terms, schedule, replayed, late_rate=late_rate)
-    ids = {order_key(e): e.id for e in events}
-    outstanding = cents(outstanding_principal(result.state))
-    written_off = outstanding if write_off is not None else 0
-    recoveries: dict[str, int] = {}
-    if write_off is not None:
-        # Recoveries, by value date, up to the debt at the write-off: the principal
-        # written off and the interest and late interest then due; the rest is excess.
-        left = written_off + sum(
-            cents(s.interest - s.paid_interest + s.penalty - s.paid_penalty)
-            for s in result.state if s.due_date <= write_off.value_date)
-        for e in sorted(recovered, key=lambda e: (e.value_date, e.seq)):
-            recoveries[e.id] = min(e.amount_minor, left)
-            left -= recoveries[e.id]
-    debt_left = sum((s.unpaid for s in result.state), Decimal(0))
-    return LoanState(
-        terms=terms, planned=tuple(schedule), schedule=result.state,
-        allocations={ids[key]: a for key, a in result.allocations},
-        recoveries=recoveries, written_off=written_off,
-        write_off_event=write_off.id if write_off else None,
-        restructured=result.restructured or row.restructured,
-        outstanding=0 if write_off is not None else outstanding, debt_left=debt_left)
-
-
-def order_key(event: Any) -> str:
-    """Operations on the same value date apply in the order they were recorded."""
-    return f"{event.seq:020d}"
+    return replay_loan(terms_of(row), events, as_of, late_rate,
+                       flagged_restructured=bool(row.restructured))
 
 
 def payer_of(event: Any) -> postings.Payer:
@@ -520,7 +454,8 @@ class AllocationOut(msgspec.Struct, omit_defaults=True):
 
 
 def loan_json(row: Any, state: LoanState | None, as_of: date,
-              late_rate: Decimal = Decimal(0), status: str | None = None) -> LoanOut:
+              late_rate: Decimal = Decimal(0), status: str | None = None,
+              restructured: bool | None = None) -> LoanOut:
     status = status or row.status
     terms = terms_of(row)
     schedule_states: Sequence[InstallmentState]
@@ -557,7 +492,8 @@ def loan_json(row: Any, state: LoanState | None, as_of: date,
         fees=money(row.fees_minor),
         disbursed_on=row.disbursed_on.isoformat() if row.disbursed_on else None,
         written_off_on=row.written_off_on.isoformat() if row.written_off_on else None,
-        restructured=bool(row.restructured or (state and state.restructured)),
+        restructured=(restructured if restructured is not None
+                      else bool(row.restructured or (state and state.restructured))),
         schedule=installments,
         total_interest=money(cents(summary.total_interest)),
         total_payment=money(cents(summary.total_payment)),
@@ -579,26 +515,20 @@ def late_rate_of(conn: Connection, row: Any) -> Decimal:
 def loan_with_state(conn: Connection, row: Any, as_of: date, *, historical: bool = False
                     ) -> LoanOut:
     """The loan as of ``as_of``. ``historical`` (what a reader asks, as of a date or
-    today): the status too is the one on that date, and before its disbursement the loan
-    was only approved and nothing was owed; otherwise (a command's answer) the status is
-    the one the command left."""
+    today): everything, status and restructuring included, as it stood that day
+    (``ledger.as_of.loan_on``); otherwise (a command's answer) the status is the one the
+    command left."""
     late = late_rate_of(conn, row)
-    if row.status == "approved" or (historical and (row.disbursed_on is None
-                                                    or as_of < row.disbursed_on)):
+    if historical:
+        on = loan_on(terms_of(row), events_of(conn, row.id), as_of,
+                     disbursed_on=row.disbursed_on, late_rate=late,
+                     flagged_restructured=bool(row.restructured))
+        return loan_json(row, on.replay, as_of, late, status=on.status,
+                         restructured=on.restructured)
+    if row.status == "approved":
         return loan_json(row, None, as_of, late, status="approved")
     state = loan_state(row, events_of(conn, row.id), as_of, late)
-    return loan_json(row, state, as_of, late,
-                     status=status_on(row, state, as_of) if historical else row.status)
-
-
-def status_on(row: Any, state: LoanState, as_of: date) -> str:
-    """A disbursed loan's status on ``as_of`` (``state``: replayed up to that date)."""
-    if row.status == "written_off" and row.written_off_on is not None \
-            and as_of >= row.written_off_on:
-        return "written_off"
-    if row.status == "repaid" and state.debt_left == 0 and state.outstanding == 0:
-        return "repaid"
-    return "active"
+    return loan_json(row, state, as_of, late, status=row.status)
 
 
 def borrower_total(conn: Connection, borrower_id: str) -> int:

@@ -38,8 +38,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, func, select
 
+from ledger.as_of import loan_on
 from ledger.chart import account_id
-from ledger.repayments import arrears
 from ledger.requests import assessment_score
 from ledger.store import LedgerStore
 from matching.allocation import Plan, plan_allocation
@@ -162,28 +162,29 @@ def _loans(conn: Connection, as_of: date, producer_ids: set[str]
     repaid_into: dict[str, int] = defaultdict(int)
     for row in rows:
         owed = outstanding[row.borrower_id]
-        if row.status == "approved":  # committed, not yet paid out
-            owed[row.lender_id] = owed.get(row.lender_id, 0) + row.principal_minor
-            continue
         key = (row.lender_id, row.category)
         if key not in rates:
             rates[key] = lending.late_rate_of(conn, row)
         evs = events.get(row.id, [])
-        state = lending.loan_state(row, evs, as_of, rates[key])
-        owed[row.lender_id] = owed.get(row.lender_id, 0) + state.outstanding
-        repaid_into[row.pool_id] += row.principal_minor - state.outstanding - state.written_off
+        # The loan as it stood on ``as_of`` (ledger.as_of): its status then, not now.
+        on = loan_on(lending.terms_of(row), evs, as_of, disbursed_on=row.disbursed_on,
+                     late_rate=rates[key], flagged_restructured=bool(row.restructured))
+        if on.replay is None:  # committed, not yet paid out
+            owed[row.lender_id] = owed.get(row.lender_id, 0) + row.principal_minor
+            continue
+        owed[row.lender_id] = owed.get(row.lender_id, 0) + on.outstanding
+        repaid_into[row.pool_id] += row.principal_minor - on.outstanding - on.written_off
         record = records.get(row.borrower_id)
         if record is None:
             continue
-        record.late += _late_installments(state, evs)
-        if row.status == "repaid":
+        record.late += _late_installments(on.replay, evs)
+        if on.status == "repaid":
             record.repaid += 1
-        elif row.status == "written_off":
+        elif on.status == "written_off":
             record.written_off += 1
-        elif row.status == "active":
-            late = arrears(state.schedule, as_of, late_rate=rates[key])
-            record.arrears_cents += lending.cents(late.overdue_amount)
-            record.days_past_due = max(record.days_past_due, late.days_past_due)
+        else:
+            record.arrears_cents += on.overdue
+            record.days_past_due = max(record.days_past_due, on.days_past_due)
     return records, outstanding, repaid_into
 
 

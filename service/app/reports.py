@@ -27,8 +27,9 @@ from typing import IO, Any
 import polars as pl
 from sqlalchemy import Connection, Engine, select
 
+from ledger.as_of import fund_on, guarantee_on, loan_on
 from ledger.money import currency_exponent, minor_to_decimal, to_minor_decimal
-from ledger.repayments import InstallmentState, accrue_late_interest, arrears, initial_state
+from ledger.repayments import InstallmentState, arrears, initial_state
 from ledger.schedules import build_schedule, summarize
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer
@@ -345,27 +346,17 @@ class LoanBook:
         return self._rates[key]
 
     def as_of(self, row: Any, day: date) -> LoanAsOf:
-        events = self.events.get(row.id, [])
         rate = self.late_rate(row)
-        if row.disbursed_on is None or row.disbursed_on > day:
-            return LoanAsOf(row, "approved", (), {}, 0, 0, 0, None, False, 0, rate)
-        state = lending.loan_state(row, events, day, rate)
-        if state.write_off_event is not None:
-            status = "written_off"
-        elif state.outstanding == 0 and state.debt_left == 0:
-            status = "repaid"
-        else:
-            status = "active"
-        schedule = accrue_late_interest(state.schedule, day, rate)
-        late = arrears(state.schedule, day, late_rate=rate)
-        restructurings = [e for e in events if e.kind == "restructuring"]
-        restructured = (any(e.value_date <= day for e in restructurings)
-                        or (bool(row.restructured) and not restructurings))
-        return LoanAsOf(row, status, schedule, state.allocations, state.outstanding,
-                        _cents(late.overdue_amount) if status == "active" else 0,
-                        late.days_past_due if status == "active" else 0,
-                        late.oldest_due_date if status == "active" else None,
-                        restructured, state.written_off, rate)
+        on = loan_on(lending.terms_of(row), self.events.get(row.id, []), day,
+                     disbursed_on=row.disbursed_on, late_rate=rate,
+                     flagged_restructured=bool(row.restructured))
+        # The reports' arrears are those of active loans: a written-off debt is reported
+        # as written off, not as overdue.
+        active = on.status == "active"
+        return LoanAsOf(row, on.status, on.schedule, on.allocations, on.outstanding,
+                        on.overdue if active else 0, on.days_past_due if active else 0,
+                        on.oldest_due if active else None, on.restructured, on.written_off,
+                        rate)
 
 
 def _loan_rows(conn: Connection, producer_id: str | None = None) -> list[Any]:
@@ -395,14 +386,10 @@ def _calls_by_guarantee(conn: Connection, day: date) -> dict[str, int]:
 
 
 def guarantee_as_of(row: Any, called: int, day: date) -> GuaranteeAsOf:
-    """Called amounts count by their dates; a release by its date (a release stored
-    without one, as before releases were always dated, counts as released)."""
-    released = row.status == "released" and (row.released_on is None
-                                             or row.released_on <= day)
-    remaining = row.amount_minor - called
-    if released:
-        return GuaranteeAsOf(row, "released", called, remaining)
-    return GuaranteeAsOf(row, "active" if remaining > 0 else "called", called, 0)
+    """Called amounts count by their dates; a release by its date (``ledger.as_of``)."""
+    on = guarantee_on(row.amount_minor, [(day, called)], day,
+                      released=row.status == "released", released_on=row.released_on)
+    return GuaranteeAsOf(row, on.status, on.called, on.remaining if on.released else 0)
 
 
 def _guarantees_by_loan(conn: Connection) -> dict[str, list[Any]]:
@@ -415,17 +402,12 @@ def _guarantees_by_loan(conn: Connection) -> dict[str, list[Any]]:
 def _fund_money(conn: Connection, day: date) -> tuple[int, dict[str, int]]:
     """(money not earmarked, money earmarked per producer) in every fund at ``day``,
     from the contributions and payouts dated on or before it."""
-    general = 0
-    marks: dict[str, int] = defaultdict(int)
-    for c in conn.execute(select(contributions).where(contributions.c.date <= day)):
-        if c.earmark_producer_id:
-            marks[c.earmark_producer_id] += c.amount_minor
-        else:
-            general += c.amount_minor
-    for p in conn.execute(select(payouts).where(payouts.c.date <= day)):
-        general -= p.from_general_minor
-        marks[p.producer_id] -= p.from_earmark_minor
-    return general, dict(marks)
+    money = fund_on(
+        ((c.date, c.earmark_producer_id, c.amount_minor) for c in conn.execute(
+            select(contributions).where(contributions.c.date <= day))),
+        ((p.date, p.producer_id, p.from_general_minor, p.from_earmark_minor)
+         for p in conn.execute(select(payouts).where(payouts.c.date <= day))), day)
+    return money.general, money.earmarks
 
 
 def _filters(people: Mapping[str, Any], req: ReportRequest) -> dict[str, str]:
