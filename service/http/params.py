@@ -15,8 +15,10 @@ from service.app.context import AppContext
 
 Ctx = NamedDependency[AppContext]
 User = NamedDependency[Principal]
-# Every list takes ``limit`` (1-500, default 50) and an opaque ``cursor``.
-Limit = Annotated[int | None, QueryParameter(ge=1, le=500)]
+# Every list takes ``limit`` (1-500, default 50) and an opaque ``cursor``. The bounds are
+# documented only: the use case refuses a bad limit with its own 422 ("must be between 1
+# and 500"), after the refusals that come before it.
+Limit = Annotated[int | None, QueryParameter(schema_extra={"minimum": 1, "maximum": 500})]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
