@@ -839,7 +839,7 @@ def _sort_key(name: str) -> ColumnElement[Any] | None:
     return None  # created_at: creation order, the ordering key itself
 
 
-def _cursor_value(name: str, row: Any) -> Any:
+def _cursor_value(name: str, row: Any) -> int | str | None:
     if name == "amount":
         return int(row.amount_minor)
     if name == "needed_by":
@@ -847,7 +847,7 @@ def _cursor_value(name: str, row: Any) -> Any:
     return None
 
 
-def _encode(name: str, desc: bool, value: Any, seq: int) -> str:
+def _encode(name: str, desc: bool, value: int | str | None, seq: int) -> str:
     raw = json.dumps([name, desc, value, seq], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
