@@ -1,9 +1,9 @@
-"""Funding requests over HTTP: submission, review workflow, assessment, terms, funding,
-GAS interest, and the officers' to-do view.
+"""Funding requests: submission, review workflow, assessment, terms, funding, GAS
+interest, and the officers' to-do list.
 
 The workflow rules are ``ledger.requests``; this module checks input, visibility and
 the order of refusals, keeps the append-only history, and at funding calls the
-instrument services (``loans_api.create_loan_row``/``disburse_loan``,
+instrument use cases (``loans.create_loan_row``/``disburse_loan``,
 ``instruments.create_guarantee``/``create_prepayment``) inside the request's
 transaction, so a package is funded whole or not at all.
 
@@ -23,9 +23,10 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import UTC, date, datetime, time
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 
 import msgspec
 from sqlalchemy import (
@@ -45,16 +46,24 @@ from sqlalchemy import (
 )
 
 from ledger.money import MAX_MINOR, MoneyError, parse_amount, to_minor_decimal
-from ledger.prepayments import ON_EXPIRY
+from ledger.prepayments import ON_EXPIRY, OnExpiry
 from ledger.requests import (
+    STATUSES,
+    TRANSITION_TARGETS,
     InvalidTransition,
+    RequestStatus,
     RoleNotAllowed,
     assessment_score,
     auto_close,
+    check_funding,
+    check_terms_edit,
+    check_transition,
 )
+from ledger.schedules import Frequency, Method
 from ledger.store import cursor_int
 from service.app import lending
 from service.app.auth import Principal
+from service.app.commands import command
 from service.app.common import (
     MoneyIn,
     check_limit,
@@ -62,8 +71,11 @@ from service.app.common import (
     money_minor,
     money_out,
     now_utc,
+    paginate,
     parse_date,
     parse_decimal_string,
+    path_uuid,
+    query_date,
     rfc3339,
 )
 from service.app.context import AppContext
@@ -71,6 +83,9 @@ from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.events import LoanRepaid, PrepaymentClosed
 from service.app.instruments import create_guarantee, create_prepayment
 from service.app.loans import TermsIn, create_loan_row, disburse_loan, parse_terms
+from service.app.parties import refuse_acting_for
+from service.app.types import Day, DecimalText, Timestamp, Uuid
+from service.app.views import Money, money
 from service.db.tables import (
     funding_requests,
     loan_events,
@@ -82,13 +97,16 @@ from service.db.tables import (
     request_gas,
     request_history,
     request_instruments,
+    request_interests,
     request_terms,
 )
 
-INSTRUMENTS = ("loan", "prepayment", "mixed")
+Instrument = Literal["loan", "prepayment", "mixed"]
+INSTRUMENTS: tuple[str, ...] = get_args(Instrument)
 
 
-INTEREST_KINDS = ("prepayment", "guarantee")
+InterestKind = Literal["prepayment", "guarantee"]
+INTEREST_KINDS: tuple[str, ...] = get_args(InterestKind)
 
 
 # Statuses in which a request still takes interest from GAS.
@@ -187,6 +205,155 @@ class InterestIn(msgspec.Struct, forbid_unknown_fields=True):
     id: str | None = None
     note: str | None = None
     gas_id: str | None = None  # officers declaring for a GAS; a GAS user's is its own
+
+
+# -- output records -------------------------------------------------------------------------
+
+
+class BusinessOut(msgspec.Struct):
+    """What the producer told about its business, as submitted (money normalized)."""
+
+    description: str | None
+    revenue: Money | None
+    costs: Money | None
+    existing_debts: Money | None
+    workers: int | None
+    hectares: DecimalText | None
+    certifications: list[str]
+
+
+class LoanPartOut(msgspec.Struct):
+    """The loan of a package: the terms of ``POST /api/loans`` without the borrower."""
+
+    lender_id: Uuid
+    pool_id: Uuid | None
+    category: str
+    principal: Money
+    annual_rate: DecimalText  # as given, a percentage
+    term_months: int
+    method: Method
+    frequency: Frequency
+    grace_periods: int
+    disbursement_date: Day
+    first_due_date: Day | None
+    fees: Money | None
+
+
+class PrepaymentPartOut(msgspec.Struct):
+    gas_id: Uuid
+    amount: Money
+    product: str
+    unit: str
+    unit_price: Money
+    expires_on: Day
+    on_expiry: OnExpiry
+
+
+class GuaranteePartOut(msgspec.Struct):
+    guarantor_id: Uuid
+    amount: Money
+
+
+class TermsDoc(msgspec.Struct):
+    """The package as stored in ``request_terms.terms``."""
+
+    loan: LoanPartOut | None
+    prepayments: list[PrepaymentPartOut]
+    guarantees: list[GuaranteePartOut]
+
+
+class TermsOut(TermsDoc):
+    total: Money  # the loan's principal and the prepayments
+    guaranteed: Money
+    set_at: Timestamp
+    set_by: str
+
+
+class AssessmentOut(msgspec.Struct):
+    economic_score: int
+    social_score: int
+    score: DecimalText  # the mean of the two, 2 decimals
+    notes: str
+    site_visit_date: Day | None
+    decision_date: Day | None
+    decision_reference: str | None
+    assessed_at: Timestamp
+    assessed_by: str
+
+
+class HistoryOut(msgspec.Struct):
+    at: Timestamp
+    by: str
+    from_status: RequestStatus | None  # null for the creation
+    to_status: RequestStatus
+    note: str | None
+
+
+class InstrumentsOut(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """What the funding created; ``loan_id`` is absent from a package without a loan."""
+
+    loan_id: Uuid | msgspec.UnsetType = msgspec.UNSET
+    prepayment_ids: list[Uuid]
+    guarantee_ids: list[Uuid]
+
+
+class RequestOut(msgspec.Struct, omit_defaults=True):
+    """A request. ``assessment``, ``terms`` and ``history`` are absent for GAS users."""
+
+    id: Uuid
+    producer_id: Uuid
+    amount: Money
+    purpose: str
+    instrument: Instrument
+    term_months: int
+    needed_by: Day | None
+    gas_ids: list[Uuid]
+    business: BusinessOut | None
+    social_notes: str | None
+    environmental_notes: str | None
+    links: list[str]
+    status: RequestStatus
+    status_since: Timestamp
+    instruments: InstrumentsOut | None
+    funded_on: Day | None
+    created_at: Timestamp
+    created_by: str
+    assessment: AssessmentOut | msgspec.UnsetType | None = msgspec.UNSET
+    terms: TermsOut | msgspec.UnsetType | None = msgspec.UNSET
+    history: list[HistoryOut] | msgspec.UnsetType = msgspec.UNSET
+
+
+class RequestPage(msgspec.Struct):
+    items: list[RequestOut]
+    next_cursor: str | None
+
+
+class TodoSection(msgspec.Struct):
+    count: int  # all of the section, however many ``items`` the limit lets through
+    items: list[RequestOut]
+
+
+class TodoOut(msgspec.Struct):
+    waiting_review: TodoSection  # new requests to review
+    info_provided: TodoSection  # answers to a request for information
+    in_review: TodoSection  # under review by this officer
+    to_fund: TodoSection  # approved, not yet funded
+
+
+class InterestOut(msgspec.Struct):
+    id: Uuid
+    request_id: Uuid
+    gas_id: Uuid
+    kind: InterestKind
+    amount: Money
+    note: str | None
+    created_at: Timestamp
+    created_by: str
+
+
+class InterestPage(msgspec.Struct):
+    items: list[InterestOut]
+    next_cursor: str | None
 
 
 def _text(value: str | None, field: str, errors: Errors, *, required: bool = False,
@@ -381,43 +548,43 @@ def _party(conn: Connection, party_id: str | None) -> Any:
     return conn.execute(select(parties).where(parties.c.id == party_id)).first()
 
 
-def history_json(row: Any) -> dict[str, Any]:
-    return {"at": rfc3339(row.at), "by": row.by, "from_status": row.from_status,
-            "to_status": row.to_status, "note": row.note}
+def history_out(row: Any) -> HistoryOut:
+    return HistoryOut(at=rfc3339(row.at) or "", by=row.by, from_status=row.from_status,
+                      to_status=row.to_status, note=row.note)
 
 
-def assessment_json(row: Any) -> dict[str, Any]:
-    return {
-        "economic_score": row.economic_score, "social_score": row.social_score,
+def assessment_out(row: Any) -> AssessmentOut:
+    return AssessmentOut(
+        economic_score=row.economic_score, social_score=row.social_score,
         # Equal weight, as DESIGN.md says of the economic and the social review.
-        "score": str(assessment_score(row.economic_score, row.social_score)),
-        "notes": row.notes,
-        "site_visit_date": row.site_visit_date.isoformat() if row.site_visit_date else None,
-        "decision_date": row.decision_date.isoformat() if row.decision_date else None,
-        "decision_reference": row.decision_reference,
-        "assessed_at": rfc3339(row.created_at), "assessed_by": row.created_by,
-    }
+        score=str(assessment_score(row.economic_score, row.social_score)),
+        notes=row.notes,
+        site_visit_date=row.site_visit_date.isoformat() if row.site_visit_date else None,
+        decision_date=row.decision_date.isoformat() if row.decision_date else None,
+        decision_reference=row.decision_reference,
+        assessed_at=rfc3339(row.created_at) or "", assessed_by=row.created_by)
 
 
-def terms_json(row: Any) -> dict[str, Any]:
-    doc = row.terms
-    total = sum(lending.cents(_dec(p["amount"])) for p in doc["prepayments"])
-    if doc["loan"] is not None:
-        total += lending.cents(_dec(doc["loan"]["principal"]))
-    guaranteed = sum(lending.cents(_dec(g["amount"])) for g in doc["guarantees"])
-    return {**doc, "total": money_out(total), "guaranteed": money_out(guaranteed),
-            "set_at": rfc3339(row.created_at), "set_by": row.created_by}
+def terms_out(row: Any) -> TermsOut:
+    doc = msgspec.convert(row.terms, TermsDoc)
+    total = sum(_cents_of(p.amount) for p in doc.prepayments)
+    if doc.loan is not None:
+        total += _cents_of(doc.loan.principal)
+    guaranteed = sum(_cents_of(g.amount) for g in doc.guarantees)
+    return TermsOut(loan=doc.loan, prepayments=doc.prepayments, guarantees=doc.guarantees,
+                    total=money(total), guaranteed=money(guaranteed),
+                    set_at=rfc3339(row.created_at) or "", set_by=row.created_by)
 
 
-def _dec(money: dict[str, str]) -> Decimal:
-    return Decimal(money["amount"])
+def _cents_of(value: Money) -> int:
+    return lending.cents(Decimal(value.amount))
 
 
-def interest_json(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "request_id": row.request_id, "gas_id": row.gas_id,
-            "kind": row.kind, "amount": money_out(row.amount_minor, row.currency),
-            "note": row.note, "created_at": rfc3339(row.created_at),
-            "created_by": row.created_by}
+def interest_out(row: Any) -> InterestOut:
+    return InterestOut(id=row.id, request_id=row.request_id, gas_id=row.gas_id,
+                       kind=row.kind, amount=money(row.amount_minor, row.currency),
+                       note=row.note, created_at=rfc3339(row.created_at) or "",
+                       created_by=row.created_by)
 
 
 def _latest(conn: Connection, table: Table, ids: list[str]) -> dict[str, Any]:
@@ -437,8 +604,8 @@ def _grouped(conn: Connection, table: Table, ids: list[str], order: Any) -> dict
     return out
 
 
-def requests_json(conn: Connection, rows: list[Any], principal: Principal
-                  ) -> list[dict[str, Any]]:
+def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
+                 ) -> list[RequestOut]:
     """Requests as the API shows them. GAS users do not see the assessment, the terms or
     the history (the producer's and the MAG's business); producers see their own."""
     ids = [r.id for r in rows]
@@ -451,41 +618,38 @@ def requests_json(conn: Connection, rows: list[Any], principal: Principal
         history = _grouped(conn, request_history, ids, request_history.c.seq)
     out = []
     for r in rows:
-        body: dict[str, Any] = {
-            "id": r.id, "producer_id": r.producer_id,
-            "amount": money_out(r.amount_minor, r.currency), "purpose": r.purpose,
-            "instrument": r.instrument, "term_months": r.term_months,
-            "needed_by": r.needed_by.isoformat() if r.needed_by else None,
-            "gas_ids": [g.gas_id for g in gas[r.id]],
-            "business": r.business, "social_notes": r.social_notes,
-            "environmental_notes": r.environmental_notes, "links": r.links or [],
-            "status": r.status, "status_since": rfc3339(r.status_since),
-            "instruments": _instruments_json(instruments[r.id]) if r.funding_id else None,
-            "funded_on": r.funded_on.isoformat() if r.funded_on else None,
-            "created_at": rfc3339(r.created_at), "created_by": r.created_by,
-        }
+        body = RequestOut(
+            id=r.id, producer_id=r.producer_id, amount=money(r.amount_minor, r.currency),
+            purpose=r.purpose, instrument=r.instrument, term_months=r.term_months,
+            needed_by=r.needed_by.isoformat() if r.needed_by else None,
+            gas_ids=[g.gas_id for g in gas[r.id]],
+            business=msgspec.convert(r.business, BusinessOut) if r.business is not None
+            else None,
+            social_notes=r.social_notes, environmental_notes=r.environmental_notes,
+            links=r.links or [], status=r.status, status_since=rfc3339(r.status_since) or "",
+            instruments=_instruments_out(instruments[r.id]) if r.funding_id else None,
+            funded_on=r.funded_on.isoformat() if r.funded_on else None,
+            created_at=rfc3339(r.created_at) or "", created_by=r.created_by)
         if insider:
             a = assessments.get(r.id)
             t = terms.get(r.id)
-            body["assessment"] = assessment_json(a) if a is not None else None
-            body["terms"] = terms_json(t) if t is not None else None
-            body["history"] = [history_json(h) for h in history[r.id]]
+            body.assessment = assessment_out(a) if a is not None else None
+            body.terms = terms_out(t) if t is not None else None
+            body.history = [history_out(h) for h in history[r.id]]
         out.append(body)
     return out
 
 
-def _instruments_json(rows: list[Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {}
+def _instruments_out(rows: list[Any]) -> InstrumentsOut:
     loan = [r.instrument_id for r in rows if r.kind == "loan"]
-    if loan:
-        body["loan_id"] = loan[0]
-    body["prepayment_ids"] = [r.instrument_id for r in rows if r.kind == "prepayment"]
-    body["guarantee_ids"] = [r.instrument_id for r in rows if r.kind == "guarantee"]
-    return body
+    return InstrumentsOut(
+        loan_id=loan[0] if loan else msgspec.UNSET,
+        prepayment_ids=[r.instrument_id for r in rows if r.kind == "prepayment"],
+        guarantee_ids=[r.instrument_id for r in rows if r.kind == "guarantee"])
 
 
-def request_json(conn: Connection, request_id: str, principal: Principal) -> dict[str, Any]:
-    return requests_json(conn, [get_request(conn, request_id)], principal)[0]
+def request_out(conn: Connection, request_id: str, principal: Principal) -> RequestOut:
+    return requests_out(conn, [get_request(conn, request_id)], principal)[0]
 
 
 def get_request(conn: Connection, request_id: str, *, lock: bool = False) -> Any:
@@ -559,7 +723,7 @@ def latest_assessment(conn: Connection, request_id: str) -> Any:
         .order_by(request_assessments.c.seq.desc()).limit(1)).first()
 
 
-def fund_request(conn: Connection, ctx: AppContext, row: Any, doc: dict[str, Any],
+def fund_package(conn: Connection, ctx: AppContext, row: Any, doc: dict[str, Any],
                  op_id: str, on: date, username: str) -> None:
     """Create the package the terms describe: the loan, its guarantees (before the
     disbursement, which may need their coverage), the disbursement, the prepayments.
@@ -675,7 +839,7 @@ def _sort_key(name: str) -> ColumnElement[Any] | None:
     return None  # created_at: creation order, the ordering key itself
 
 
-def _cursor_value(name: str, row: Any) -> Any:
+def _cursor_value(name: str, row: Any) -> int | str | None:
     if name == "amount":
         return int(row.amount_minor)
     if name == "needed_by":
@@ -683,7 +847,7 @@ def _cursor_value(name: str, row: Any) -> Any:
     return None
 
 
-def _encode(name: str, desc: bool, value: Any, seq: int) -> str:
+def _encode(name: str, desc: bool, value: int | str | None, seq: int) -> str:
     raw = json.dumps([name, desc, value, seq], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -745,7 +909,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _role_first(check: Any) -> None:
+def _role_first(check: Callable[[], None]) -> None:
     """Answer a 403 at once; a 409 waits until the idempotency record is consulted (a
     replayed command answers as the first time although the status has moved on)."""
     try:
@@ -756,10 +920,346 @@ def _role_first(check: Any) -> None:
         pass
 
 
-def _refuse(check: Any) -> None:
+def _refuse(check: Callable[[], None]) -> None:
     try:
         check()
     except RoleNotAllowed as exc:
         raise Forbidden(exc.reason) from None
     except InvalidTransition as exc:
         raise Conflict("invalid_transition", exc.reason, allowed=exc.allowed) from None
+
+
+# -- use cases ------------------------------------------------------------------------------
+
+
+def submit_request(ctx: AppContext, principal: Principal, data: RequestIn
+                   ) -> tuple[int, RequestOut]:
+    """Submit a request (a producer for itself, an officer on a producer's behalf)."""
+    values = validate_request(data)
+
+    def check(conn: Connection) -> None:
+        errors = Errors()
+        producer = _party(conn, values["producer_id"])
+        if producer is None or producer.kind != "producer":
+            errors.add("producer_id", "no producer with this id")
+        for i, gas_id in enumerate(values["gas_ids"]):
+            gas = _party(conn, gas_id)
+            if gas is None or gas.kind != "gas":
+                errors.add(f"gas_ids.{i}", "no GAS with this id")
+        errors.raise_if_any()
+        if not (principal.is_staff or (principal.role == "producer"
+                                       and principal.party_id == values["producer_id"])):
+            raise Forbidden("a producer submits its own requests; officers on a "
+                            "producer's behalf")
+
+    def run(conn: Connection, _: None) -> tuple[int, RequestOut]:
+        insert_request(conn, values, principal.username)
+        return 201, request_out(conn, values["id"], principal)
+
+    return command(ctx, principal, "POST /api/requests", data, run, check,
+                   returns=RequestOut)
+
+
+def list_requests(ctx: AppContext, principal: Principal, *, status: str | None = None,
+                  producer_id: str | None = None, gas_id: str | None = None,
+                  instrument: str | None = None, created_from: str | None = None,
+                  created_to: str | None = None, amount_min: str | None = None,
+                  amount_max: str | None = None, sort: str | None = None,
+                  limit: int | None = None, cursor: str | None = None) -> RequestPage:
+    """Requests the user may see, oldest first unless ``sort`` says otherwise
+    (``created_at``, ``amount``, ``needed_by``; ``-`` in front for descending);
+    ``status`` is one or more statuses, comma-separated."""
+    statuses = [s for s in (status or "").split(",") if s]
+    bad = [s for s in statuses if s not in STATUSES]
+    if bad:
+        raise invalid("status", f"one or more (comma-separated) of {', '.join(STATUSES)}")
+    if instrument is not None and instrument not in INSTRUMENTS:
+        raise invalid("instrument", f"one of {', '.join(INSTRUMENTS)}")
+    errors = Errors()
+    producer = check_uuid(producer_id, "producer_id", errors)
+    gas = check_uuid(gas_id, "gas_id", errors)
+    errors.raise_if_any()
+    day_from = query_date(created_from, "created_from")
+    day_to = query_date(created_to, "created_to")
+    low = _amount_filter(amount_min, "amount_min")
+    high = _amount_filter(amount_max, "amount_max")
+    _parse_sort(sort)
+    check_limit(limit)
+    c = funding_requests.c
+
+    def read(conn: Connection) -> RequestPage:
+        query = select(funding_requests)
+        if statuses:
+            query = query.where(c.status.in_(statuses))
+        if producer:
+            query = query.where(c.producer_id == producer)
+        if gas:
+            query = query.where(_gas_sees(gas))
+        if instrument:
+            query = query.where(c.instrument == instrument)
+        if day_from:
+            query = query.where(c.created_at >= _day_start(day_from))
+        if day_to:
+            query = query.where(c.created_at < _day_start(day_to + timedelta(days=1)))
+        if low is not None:
+            query = query.where(c.amount_minor >= low)
+        if high is not None:
+            query = query.where(c.amount_minor <= high)
+        if principal.role == "producer":
+            query = query.where(c.producer_id == (principal.party_id or ""))
+        elif principal.role == "gas":
+            query = query.where(_gas_sees(principal.party_id or ""))
+        rows, nxt = sorted_page(conn, query, sort, limit, cursor)
+        return RequestPage(requests_out(conn, rows, principal), nxt)
+
+    return ctx.read(read)
+
+
+def officer_todo(ctx: AppContext, principal: Principal, limit: int | None) -> TodoOut:
+    """An officer's to-do list, each section oldest first by when the request entered
+    its status: new requests to review, answers to a request for information, requests
+    this officer has under review, approved ones to fund."""
+    principal.require("officer")
+    size = check_limit(limit)
+    c = funding_requests.c
+
+    def section(conn: Connection, where: ColumnElement[bool]) -> TodoSection:
+        rows = list(conn.execute(select(funding_requests).where(where)
+                                 .order_by(c.status_since, c.seq).limit(size)))
+        count = conn.execute(select(func.count()).select_from(funding_requests)
+                             .where(where)).scalar_one()
+        return TodoSection(count, requests_out(conn, rows, principal))
+
+    def read(conn: Connection) -> TodoOut:
+        return TodoOut(
+            waiting_review=section(conn, and_(
+                c.status == "submitted",
+                or_(c.previous_status.is_(None), c.previous_status != "needs_info"))),
+            info_provided=section(conn, and_(c.status == "submitted",
+                                             c.previous_status == "needs_info")),
+            in_review=section(conn, and_(c.status == "under_review",
+                                         c.status_by == principal.username)),
+            to_fund=section(conn, and_(c.status == "approved", c.funding_id.is_(None))))
+
+    return ctx.read(read)
+
+
+def read_request(ctx: AppContext, principal: Principal, request_id: str) -> RequestOut:
+    rid = path_uuid(request_id, "request")
+
+    def read(conn: Connection) -> RequestOut:
+        visible_request(conn, principal, rid)
+        return request_out(conn, rid, principal)
+
+    return ctx.read(read)
+
+
+def move_request(ctx: AppContext, principal: Principal, request_id: str, data: TransitionIn
+                 ) -> tuple[int, RequestOut]:
+    """Move a request along the workflow of ``ledger.requests``, with a history entry."""
+    rid = path_uuid(request_id, "request")
+    errors = Errors()
+    check_uuid(data.id, "id", errors)
+    if data.to not in TRANSITION_TARGETS:
+        errors.add("to", f"one of {', '.join(TRANSITION_TARGETS)}")
+    if len(data.note) > MAX_TEXT:
+        errors.add("note", f"at most {MAX_TEXT} characters")
+    errors.raise_if_any()
+
+    def before(conn: Connection) -> tuple[Any, Callable[[], None]]:
+        row = visible_request(conn, principal, rid, lock=True)
+        is_own = principal.role == "producer" and row.producer_id == principal.party_id
+
+        def check() -> None:
+            check_transition(row.status, data.to, principal.role, is_own=is_own,
+                             note=data.note, has_assessment=has_assessment(conn, rid))
+
+        _role_first(check)
+        return row, check
+
+    def run(conn: Connection, target: tuple[Any, Callable[[], None]]
+            ) -> tuple[int, RequestOut]:
+        row, check = target
+        _refuse(check)
+        change_status(conn, row, data.to, principal.username, data.note.strip())
+        return 200, request_out(conn, rid, principal)
+
+    return command(ctx, principal, f"POST /api/requests/{rid}/transitions", data, run,
+                   before, returns=RequestOut)
+
+
+def assess_request(ctx: AppContext, principal: Principal, request_id: str,
+                   data: AssessmentIn) -> AssessmentOut:
+    """Record the officers' assessment; an unchanged one adds no version."""
+    rid = path_uuid(request_id, "request")
+    errors = Errors()
+    for name in ("economic_score", "social_score"):
+        if not 0 <= getattr(data, name) <= 10:
+            errors.add(name, "an integer from 0 to 10")
+    if len(data.notes) > MAX_TEXT:
+        errors.add("notes", f"at most {MAX_TEXT} characters")
+    site_visit = parse_date(data.site_visit_date, "site_visit_date", errors, required=False)
+    decision = parse_date(data.decision_date, "decision_date", errors, required=False)
+    reference = _text(data.decision_reference, "decision_reference", errors, limit=200)
+    errors.raise_if_any()
+    values = {"economic_score": data.economic_score, "social_score": data.social_score,
+              "notes": data.notes.strip(), "site_visit_date": site_visit,
+              "decision_date": decision, "decision_reference": reference}
+
+    def write(conn: Connection) -> AssessmentOut:
+        visible_request(conn, principal, rid, lock=True)
+        principal.require("officer")
+        latest = latest_assessment(conn, rid)
+        if latest is None or any(getattr(latest, k) != v for k, v in values.items()):
+            conn.execute(insert(request_assessments).values(
+                id=str(uuid.uuid4()), request_id=rid, **values, created_at=now_utc(),
+                created_by=principal.username))
+            latest = latest_assessment(conn, rid)
+        return assessment_out(latest)
+
+    return ctx.write(write)
+
+
+def read_assessment(ctx: AppContext, principal: Principal, request_id: str) -> AssessmentOut:
+    rid = path_uuid(request_id, "request")
+
+    def read(conn: Connection) -> AssessmentOut:
+        visible_request(conn, principal, rid)
+        if principal.role == "gas":
+            raise Forbidden("the assessment is for officers and the producer")
+        latest = latest_assessment(conn, rid)
+        if latest is None:
+            raise NotFound("assessment")
+        return assessment_out(latest)
+
+    return ctx.read(read)
+
+
+def set_terms(ctx: AppContext, principal: Principal, request_id: str, data: RequestTermsIn
+              ) -> TermsOut:
+    """Set the financing package (officers, under review or approved); unchanged terms
+    add no version."""
+    rid = path_uuid(request_id, "request")
+    doc = validate_terms(data)
+
+    def write(conn: Connection) -> TermsOut:
+        row = get_request(conn, rid, lock=True)
+        check_term_parties(conn, doc, row.producer_id)
+        row = visible_request(conn, principal, rid)
+        _refuse(lambda: check_terms_edit(row.status, principal.role))
+        latest = latest_terms(conn, rid)
+        if latest is None or latest.terms != doc:
+            conn.execute(insert(request_terms).values(
+                id=str(uuid.uuid4()), request_id=rid, terms=doc, created_at=now_utc(),
+                created_by=principal.username))
+            latest = latest_terms(conn, rid)
+        return terms_out(latest)
+
+    return ctx.write(write)
+
+
+def read_terms(ctx: AppContext, principal: Principal, request_id: str) -> TermsOut:
+    rid = path_uuid(request_id, "request")
+
+    def read(conn: Connection) -> TermsOut:
+        visible_request(conn, principal, rid)
+        if principal.role == "gas":
+            raise Forbidden("the terms are for officers and the producer")
+        latest = latest_terms(conn, rid)
+        if latest is None:
+            raise NotFound("terms")
+        return terms_out(latest)
+
+    return ctx.read(read)
+
+
+def fund_request(ctx: AppContext, principal: Principal, request_id: str, data: FundingIn
+                 ) -> tuple[int, RequestOut]:
+    """Create the package of the terms in force, all or nothing: the request is then
+    ``funded`` with its ``instruments``."""
+    rid = path_uuid(request_id, "request")
+    errors = Errors()
+    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    on = parse_date(data.date, "date", errors)
+    errors.raise_if_any()
+    assert on is not None
+
+    def before(conn: Connection) -> tuple[Any, Any, Callable[[], None]]:
+        row = visible_request(conn, principal, rid, lock=True)
+        terms_row = latest_terms(conn, rid)
+
+        def check() -> None:
+            check_funding(row.status, principal.role, has_terms=terms_row is not None)
+
+        _role_first(check)
+        return row, terms_row, check
+
+    def run(conn: Connection, target: tuple[Any, Any, Callable[[], None]]
+            ) -> tuple[int, RequestOut]:
+        row, terms_row, check = target
+        _refuse(check)
+        fund_package(conn, ctx, row, terms_row.terms, op_id, on, principal.username)
+        return 200, request_out(conn, rid, principal)
+
+    return command(ctx, principal, f"POST /api/requests/{rid}/funding", data, run, before,
+                   returns=RequestOut)
+
+
+def declare_interest(ctx: AppContext, principal: Principal, request_id: str, data: InterestIn
+                     ) -> tuple[int, InterestOut]:
+    """A GAS says it may prepay or guarantee part of the request (non-binding);
+    officers may record it for a GAS (``gas_id``)."""
+    rid = path_uuid(request_id, "request")
+    errors = Errors()
+    interest_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    gas_id = check_uuid(data.gas_id, "gas_id", errors)
+    if data.kind not in INTEREST_KINDS:
+        errors.add("kind", f"one of {', '.join(INTEREST_KINDS)}")
+    amount = money_minor(data.amount, "amount", errors)
+    note = _text(data.note, "note", errors)
+    if principal.is_staff and data.gas_id is None:
+        errors.add("gas_id", "required when an officer records a GAS's interest")
+    errors.raise_if_any()
+
+    def before(conn: Connection) -> tuple[Any, str | None]:
+        if principal.is_staff:
+            gas = _party(conn, gas_id)
+            if gas is None or gas.kind != "gas":
+                raise invalid("gas_id", "no GAS with this id")
+        row = visible_request(conn, principal, rid)
+        if principal.role == "producer":
+            raise Forbidden("GAS declare interest in a request, not producers")
+        if principal.role == "gas" and gas_id not in (None, principal.party_id):
+            refuse_acting_for(conn, principal, gas_id,
+                              "a GAS user declares interest for its own GAS")
+        return row, gas_id if principal.is_staff else principal.party_id
+
+    def run(conn: Connection, target: tuple[Any, str | None]) -> tuple[int, InterestOut]:
+        row, declaring = target
+        if row.status not in OPEN_STATUSES:
+            raise Conflict("closed", f"the request is {row.status}; it takes no more interest")
+        conn.execute(insert(request_interests).values(
+            id=interest_id, request_id=rid, gas_id=declaring, kind=data.kind,
+            amount_minor=amount, currency="EUR", note=note, created_at=now_utc(),
+            created_by=principal.username))
+        return 201, interest_out(conn.execute(select(request_interests).where(
+            request_interests.c.id == interest_id)).one())
+
+    return command(ctx, principal, f"POST /api/requests/{rid}/interests", data, run, before,
+                   returns=InterestOut)
+
+
+def list_interests(ctx: AppContext, principal: Principal, request_id: str,
+                   limit: int | None, cursor: str | None) -> InterestPage:
+    """Officers and the producer see every GAS's interest; a GAS user its own."""
+    rid = path_uuid(request_id, "request")
+
+    def read(conn: Connection) -> InterestPage:
+        visible_request(conn, principal, rid)
+        query = select(request_interests).where(request_interests.c.request_id == rid)
+        if principal.role == "gas":
+            query = query.where(request_interests.c.gas_id == (principal.party_id or ""))
+        rows, nxt = paginate(conn, query, request_interests.c.seq, limit, cursor)
+        return InterestPage([interest_out(r) for r in rows], nxt)
+
+    return ctx.read(read)
