@@ -3,7 +3,9 @@
 Rules (API.md, "Guarantees, prepayments, contributions"), in integer cents:
 
 * A delivery is valued at quantity × unit price, half-even to the cent, computed
-  exactly (quantity: a Decimal with at most 3 decimals).
+  exactly (quantity: a Decimal with at most 3 decimals). A delivery worth more than
+  the largest amount kept (``MAX_MINOR`` cents, a BIGINT) is ``DeliveryTooLarge``
+  (a ``ValueError``: bad input, a 422 on ``quantity``), whatever its number of digits.
 * ``remaining`` = paid − delivered value while open, and 0 once closed.
 * A delivery worth more than what remains is REFUSED whole (``ExceedsPrepayment``,
   409 ``exceeds_prepayment``), never split or capped; any delivery on a closed
@@ -23,8 +25,11 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, Inexact, localcontext
 from typing import Literal, get_args
 
+from ledger.money import MAX_MINOR
+
 __all__ = [
     "CampaignTotals",
+    "DeliveryTooLarge",
     "ExceedsPrepayment",
     "OnExpiry",
     "PrepaymentClosed",
@@ -41,7 +46,6 @@ __all__ = [
 
 OnExpiry = Literal["refund", "rollover", "solidarity"]
 ON_EXPIRY: tuple[str, ...] = get_args(OnExpiry)
-_QUANTITY_QUANTUM = Decimal("0.001")
 
 
 class ExceedsPrepayment(Exception):
@@ -52,6 +56,18 @@ class ExceedsPrepayment(Exception):
         self.remaining_cents = remaining_cents
         super().__init__(
             f"the delivery is worth {value_cents} cents; {remaining_cents} cents remain"
+        )
+
+
+class DeliveryTooLarge(ValueError):
+    """A delivery worth more than any amount the ledger keeps (bad input: 422)."""
+
+    def __init__(self, quantity: Decimal, unit_price_cents: int) -> None:
+        self.quantity = quantity
+        self.unit_price_cents = unit_price_cents
+        super().__init__(
+            f"a delivery of {quantity} at {unit_price_cents} cents each is worth more than "
+            f"the largest amount kept ({MAX_MINOR} cents)"
         )
 
 
@@ -138,11 +154,25 @@ def delivery_value(quantity: Decimal, unit_price_cents: int) -> int:
         raise ValueError("quantity must be a finite Decimal")
     if quantity <= 0:
         raise ValueError("a delivered quantity must be positive")
-    if quantity != quantity.quantize(_QUANTITY_QUANTUM):
-        raise ValueError("a delivered quantity has at most 3 decimals")
+    if isinstance(unit_price_cents, bool) or not isinstance(unit_price_cents, int):
+        raise ValueError("a unit price must be integer cents")
     if unit_price_cents <= 0:
         raise ValueError("a unit price must be positive")
-    return value_at_price(quantity, unit_price_cents)
+    # Decimal digits read off the representation, not by quantize: quantize needs the
+    # context's precision (28 digits) and raised InvalidOperation on 26 whole digits.
+    parts = quantity.as_tuple()
+    assert isinstance(parts.exponent, int)  # finite
+    extra = -3 - parts.exponent  # trailing digits past the third decimal
+    if extra > 0 and any(parts.digits[-extra:]):
+        raise ValueError("a delivered quantity has at most 3 decimals")
+    # quantity >= 10^19 is worth at least 10^19 cents > MAX_MINOR at any price: refused
+    # before computing, so 1E+999999 costs nothing.
+    if quantity.adjusted() >= 19:
+        raise DeliveryTooLarge(quantity, unit_price_cents)
+    value = value_at_price(quantity, unit_price_cents)
+    if value > MAX_MINOR:
+        raise DeliveryTooLarge(quantity, unit_price_cents)
+    return value
 
 
 def apply_delivery(state: PrepaymentState, value_cents: int) -> PrepaymentState:

@@ -21,13 +21,17 @@ Rules (TigerBeetle's, unless noted):
   account, then credit account), ``currency_mismatch`` (the transfer's currency must
   be both accounts' currency), the two-phase checks below, ``account_closed`` (either
   account flagged closed; a void may still release a reservation on a closed
-  account), then the balance limits: with ``debits_must_not_exceed_credits`` on the
+  account), then overflow: ``debits_pending + debits_posted + amount`` of the debit
+  account past ``MAX_AMOUNT`` (2^63 - 1, what a BIGINT holds) -> ``overflows_debits``,
+  else ``credits_pending + credits_posted + amount`` of the credit account past it ->
+  ``overflows_credits`` (TigerBeetle's ``overflows_debits``/``overflows_credits``, and
+  its order: before the limits, so an account without limits never answers a funds
+  refusal); then the balance limits: with ``debits_must_not_exceed_credits`` on the
   debit account, ``debits_pending + debits_posted + amount > credits_posted`` ->
   ``exceeds_credits``; with ``credits_must_not_exceed_debits`` on the credit account,
   ``credits_pending + credits_posted + amount > debits_posted`` -> ``exceeds_debits``.
-  Pending amounts count against the limits, as in TigerBeetle. A total that would not
-  fit a BIGINT is refused the same way (TigerBeetle's ``overflows_*`` codes are not in
-  the contract): ``exceeds_credits`` on the debit side, ``exceeds_debits`` on the credit.
+  Pending amounts count against the limits, as in TigerBeetle. Keeping pending plus
+  posted within a BIGINT keeps each of the four totals within it too.
 * Two-phase. A ``pending`` transfer moves its amount into ``debits_pending`` /
   ``credits_pending``. A ``post_pending`` or ``void_pending`` transfer names it in
   ``pending_id`` and:
@@ -47,8 +51,10 @@ Rules (TigerBeetle's, unless noted):
     ``timeout_seconds`` is refused at construction;
   - a post is refused on a closed account, a void is not.
 
-  The limits are not checked again on post or void: neither can raise an account's
-  ``pending + posted`` debits or credits.
+  The limits and overflow are not checked again on post or void: neither can raise an
+  account's ``pending + posted`` debits or credits. (A post still refuses a posted
+  total past a BIGINT with ``overflows_*``: only totals written before that rule, whose
+  pending plus posted already passed it, can get there.)
 * Expiry is journaled as a void with id ``expiry_id(pending_id)`` and code
   ``expired`` (``transfers.expiry_void``); the store writes these when their time
   comes. Such a void is exempt from the expiry check it exists to record.
@@ -212,9 +218,9 @@ def _apply_event(t: Transfer, work: _Work) -> TransferResultCode:
             if dr.closed or cr.closed:
                 return R.ACCOUNT_CLOSED
             if d[1] + amount > MAX_AMOUNT:
-                return R.EXCEEDS_CREDITS
+                return R.OVERFLOWS_DEBITS
             if c[3] + amount > MAX_AMOUNT:
-                return R.EXCEEDS_DEBITS
+                return R.OVERFLOWS_CREDITS
             work.change(dr.id, d, 0, -p.amount)
             work.change(dr.id, d, 1, amount)
             work.change(cr.id, c, 2, -p.amount)
@@ -229,15 +235,17 @@ def _apply_event(t: Transfer, work: _Work) -> TransferResultCode:
 
     if dr.closed or cr.closed:
         return R.ACCOUNT_CLOSED
-    if dr.debits_must_not_exceed_credits and d[0] + d[1] + amount > d[3]:
+    debits = d[0] + d[1] + amount
+    credits = c[2] + c[3] + amount
+    if debits > MAX_AMOUNT:
+        return R.OVERFLOWS_DEBITS
+    if credits > MAX_AMOUNT:
+        return R.OVERFLOWS_CREDITS
+    if dr.debits_must_not_exceed_credits and debits > d[3]:
         return R.EXCEEDS_CREDITS
-    if cr.credits_must_not_exceed_debits and c[2] + c[3] + amount > c[1]:
+    if cr.credits_must_not_exceed_debits and credits > c[1]:
         return R.EXCEEDS_DEBITS
     slot = 0 if t.pending else 1  # debits_pending/credits_pending or the posted ones
-    if d[slot] + amount > MAX_AMOUNT:
-        return R.EXCEEDS_CREDITS
-    if c[slot + 2] + amount > MAX_AMOUNT:
-        return R.EXCEEDS_DEBITS
     work.change(dr.id, d, slot, amount)
     work.change(cr.id, c, slot + 2, amount)
     work.create(t)

@@ -76,7 +76,7 @@ from ledger.transfers import (
     transfer_flags_from_bits,
     transfer_flags_to_bits,
 )
-from ledger.verify import JournalVerifier, VerifyReport
+from ledger.verify import JournalHead, JournalVerifier, VerifyReport
 
 __all__ = [
     "HEAD_ID",
@@ -588,8 +588,12 @@ class LedgerStore:
 
     # -- verification ------------------------------------------------------------------
 
-    def verify(self, conn: Connection) -> VerifyReport:
-        """Recompute the chain and every account's totals from the journal.
+    def verify(self, conn: Connection, *, expect: JournalHead | None = None,
+               watch: Iterable[int] = ()) -> VerifyReport:
+        """Recompute the chain and every account's totals from the journal; with
+        ``expect``, also whether the journal holds that head at its position (not ok if
+        not); ``watch``: positions whose stored hashes the report keeps (``hashes_at``,
+        what ``ledger.checkpoints.check_checkpoints`` takes).
 
         On PostgreSQL it holds the head lock in share mode while it reads, so the
         accounts and the journal it compares are one consistent state (writers wait);
@@ -600,7 +604,7 @@ class LedgerStore:
         except RuntimeError:
             head = None
         accounts = [_account_from_row(r) for r in conn.execute(select(ledger_accounts))]
-        verifier = JournalVerifier(accounts)
+        verifier = JournalVerifier(accounts, expect=expect, watch=watch)
         rows = conn.execution_options(yield_per=5000).execute(
             select(ledger_transfers).order_by(_T.seq))
         for row in rows:

@@ -105,6 +105,8 @@ class TransferResultCode(StrEnum):
     PENDING_EXPIRED = "pending_expired"
     EXCEEDS_PENDING_AMOUNT = "exceeds_pending_amount"
     ACCOUNT_CLOSED = "account_closed"
+    OVERFLOWS_DEBITS = "overflows_debits"
+    OVERFLOWS_CREDITS = "overflows_credits"
     LINKED_EVENT_CHAIN_OPEN = "linked_event_chain_open"
 
 

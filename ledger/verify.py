@@ -4,13 +4,19 @@
 with accounts and open pendings, not with the journal), then the stored accounts and
 head, and names every mismatch it finds. It shares no code with the state machine on
 purpose: it is the independent second computation of the same invariants.
+
+A self-consistent older copy of the database verifies too; what tells it from the real
+one is a head known from outside it: ``expect`` (``COUNT:HASH``, as ``filiera verify
+--expect-head`` takes it) must be in the journal at that position, and the report gives
+the journal's own head to note down. ``ledger.checkpoints`` builds signed heads on it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +24,70 @@ from ledger.accounts import Account
 from ledger.chain import GENESIS_HASH, ChainHead, canonical
 from ledger.transfers import Transfer
 
-__all__ = ["MAX_PROBLEMS", "JournalVerifier", "VerifyReport", "verify_journal"]
+__all__ = [
+    "MAX_PROBLEMS",
+    "JournalHead",
+    "JournalVerifier",
+    "VerifyReport",
+    "head_problems",
+    "parse_head",
+    "verify_journal",
+]
 
 MAX_PROBLEMS = 200
 _TOTAL_NAMES = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
+
+
+_HASH = re.compile(r"[0-9a-f]{64}")
+_COUNT = re.compile(r"0|[1-9][0-9]{0,18}")
+
+
+@dataclass(frozen=True, slots=True)
+class JournalHead:
+    """A position in the journal: ``count`` transfers, the last one's stored ``hash``
+    (``GENESIS_HASH`` for an empty journal)."""
+
+    count: int
+    hash: str
+
+    def __post_init__(self) -> None:
+        if type(self.count) is not int or not 0 <= self.count <= 2**63 - 1:
+            raise ValueError("a head's count is a non-negative int")
+        if not isinstance(self.hash, str) or not _HASH.fullmatch(self.hash):
+            raise ValueError("a head's hash is 64 lowercase hex digits")
+        if self.count == 0 and self.hash != GENESIS_HASH:
+            raise ValueError("the head of an empty journal is the genesis hash")
+
+    def __str__(self) -> str:
+        return f"{self.count}:{self.hash}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "hash": self.hash}
+
+
+def parse_head(text: str) -> JournalHead:
+    """``COUNT:HASH`` (decimal count, 64 lowercase hex digits) or ``ValueError``."""
+    count, sep, digest = text.strip().partition(":")
+    if not sep or not _COUNT.fullmatch(count):
+        raise ValueError(f"expected COUNT:HASH, got {text!r}")
+    return JournalHead(int(count), digest.lower())
+
+
+def head_problems(expected: JournalHead, count: int, hash_at: Mapping[int, str]) -> list[str]:
+    """Whether a journal of ``count`` transfers, whose stored hash at position k is
+    ``hash_at[k]``, contains ``expected`` at its position. Later transfers are fine
+    (the journal grew since); fewer, or another hash there, are not."""
+    where = f"expected head {expected}"
+    if expected.count > count:
+        return [f"{where}: the journal has only {count} transfers (an older copy, "
+                "rolled back or truncated)"]
+    found = GENESIS_HASH if expected.count == 0 else hash_at.get(expected.count)
+    if found is None:
+        raise ValueError(f"hash_at lacks position {expected.count}")
+    if found != expected.hash:
+        return [f"{where}: the journal's hash at position {expected.count} is {found} "
+                "(history rewritten or another copy)"]
+    return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,16 +96,27 @@ class VerifyReport:
     transfers: int
     accounts: int
     problems: list[str] = field(default_factory=list)
+    head: JournalHead = JournalHead(0, GENESIS_HASH)
+    # Stored hashes at the positions the verifier was asked to watch (for checkpoints).
+    hashes_at: Mapping[int, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The contract's shape: ``{"ok", "transfers", "accounts", "problems"}``."""
+        """The contract's shape: ``{"ok", "transfers", "accounts", "problems", "head":
+        {"count", "hash"}}``."""
         return {"ok": self.ok, "transfers": self.transfers, "accounts": self.accounts,
-                "problems": list(self.problems)}
+                "problems": list(self.problems), "head": self.head.to_json()}
 
 
 class JournalVerifier:
-    def __init__(self, accounts: Iterable[Account]) -> None:
+    """``expect``: a head the journal must contain (see ``head_problems``); ``watch``:
+    positions whose stored hashes the report keeps in ``hashes_at``."""
+
+    def __init__(self, accounts: Iterable[Account], *, expect: JournalHead | None = None,
+                 watch: Iterable[int] = ()) -> None:
         self.accounts = {a.id: a for a in accounts}
+        self.expect = expect
+        self.watch = set(watch) | ({expect.count} if expect is not None else set())
+        self.hashes_at: dict[int, str] = {}
         self.totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         self.open_pendings: dict[str, Transfer] = {}
         self.resolved: set[str] = set()
@@ -72,6 +149,8 @@ class JournalVerifier:
             self.problem(f"{where}: hash mismatch (content changed, or the previous row "
                          "was removed or moved)")
         self.prev_hash = stored_hash
+        if self.count in self.watch:
+            self.hashes_at[self.count] = stored_hash
         self._replay(t, where)
 
     def feed_malformed(self, seq: int, transfer_id: str, stored_hash: str,
@@ -80,6 +159,8 @@ class JournalVerifier:
         self.count += 1
         self.problem(f"transfer {transfer_id} (seq {seq}): malformed row: {reason}")
         self.prev_hash = stored_hash
+        if self.count in self.watch:
+            self.hashes_at[self.count] = stored_hash
 
     def _replay(self, t: Transfer, where: str) -> None:
         dr = self.accounts.get(t.debit_account_id)
@@ -165,17 +246,23 @@ class JournalVerifier:
             if dp != cp:
                 self.problem(f"currency {currency}: debits_pending {dp} != credits_pending "
                              f"{cp}")
+        if self.expect is not None:
+            for text in head_problems(self.expect, self.count, self.hashes_at):
+                self.problem(text)
         problems = list(self.problems)
         if self.dropped:
             problems.append(f"... and {self.dropped} more problems")
         return VerifyReport(ok=not problems, transfers=self.count,
-                            accounts=len(self.accounts), problems=problems)
+                            accounts=len(self.accounts), problems=problems,
+                            head=JournalHead(self.count, self.prev_hash),
+                            hashes_at=dict(self.hashes_at))
 
 
 def verify_journal(rows: Iterable[tuple[int, Transfer, str]], accounts: Iterable[Account],
-                   head: ChainHead | None) -> VerifyReport:
+                   head: ChainHead | None, *, expect: JournalHead | None = None,
+                   watch: Iterable[int] = ()) -> VerifyReport:
     """Verify a whole journal given as ``(seq, transfer, stored_hash)`` in chain order."""
-    verifier = JournalVerifier(accounts)
+    verifier = JournalVerifier(accounts, expect=expect, watch=watch)
     for seq, transfer, stored_hash in rows:
         verifier.feed(seq, transfer, stored_hash)
     return verifier.finish(head)

@@ -20,7 +20,6 @@ from ledger import guarantees as g_rules
 from ledger import prepayments as p_rules
 from ledger.chart import account, account_id, leg_id
 from ledger.lending import close_chain
-from ledger.money import MAX_MINOR
 from ledger.shares import share_cap
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer, TransferFlag, post_pending_of, void_pending_of
@@ -360,12 +359,13 @@ def record_delivery(conn: Connection, row: Any, delivery_id: str, on: date,
     row = lock_row(conn, prepayments, row.id)
     state = p_rules.PrepaymentState(row.amount_minor, row.delivered_minor,
                                     closed=row.status == "closed")
-    value = p_rules.delivery_value(quantity, row.unit_price_minor)
+    try:
+        value = p_rules.delivery_value(quantity, row.unit_price_minor)
+    except p_rules.DeliveryTooLarge:  # worth more than any amount kept
+        raise invalid("quantity", f"{quantity} is worth more than any prepayment") from None
     if value <= 0:
         raise invalid("quantity", f"{quantity} x {lending.dec(row.unit_price_minor)} EUR "
                       "is worth 0.00 EUR: nothing to record")
-    if value > MAX_MINOR:  # worth more than any amount kept: no prepayment holds it
-        raise invalid("quantity", f"{quantity} is worth more than any prepayment")
     try:
         p_rules.apply_delivery(state, value)
     except p_rules.PrepaymentClosed:

@@ -13,6 +13,7 @@ from ledger.transfers import MAX_AMOUNT, Transfer, TransferResultCode
 from service.app.errors import Conflict, invalid
 
 _LIMIT_CODES = {TransferResultCode.EXCEEDS_CREDITS, TransferResultCode.EXCEEDS_DEBITS}
+_OVERFLOW_CODES = {TransferResultCode.OVERFLOWS_DEBITS, TransferResultCode.OVERFLOWS_CREDITS}
 
 
 def ensure_accounts(conn: Connection, store: LedgerStore, specs: Sequence[Account]) -> None:
@@ -41,18 +42,10 @@ def post(conn: Connection, store: LedgerStore, transfers: Sequence[Transfer],
                 if account in refusals:
                     code, message = refusals[account]
                     raise Conflict(code, message)
-            if _overflows(conn, store, transfer):
-                raise invalid("amount", "too large: an account's total would pass the "
-                              "largest amount kept "
-                              f"({format_amount(MAX_AMOUNT, transfer.currency)})")
+        if result.result in _OVERFLOW_CODES:
+            raise invalid("amount", "too large: an account's total would pass the "
+                          "largest amount kept "
+                          f"({format_amount(MAX_AMOUNT, transfer.currency)})")
         raise RuntimeError(f"ledger refused instrument transfer {result.id} "
                            f"({transfer.code}): {result.result}")
 
-
-def _overflows(conn: Connection, store: LedgerStore, transfer: Transfer) -> bool:
-    """Whether the transfer was refused because a total would not fit a BIGINT (the
-    ledger answers that with the limit codes) rather than by a limit."""
-    accounts = store.get_accounts(conn, [transfer.debit_account_id,
-                                         transfer.credit_account_id])
-    return any(max(account.totals) + transfer.amount > MAX_AMOUNT
-               for account in accounts.values())

@@ -387,6 +387,12 @@ def test_a_delivery_worth_nothing_is_refused(api: Api) -> None:
     r = api.post(f"/api/prepayments/{p['id']}/deliveries",
                  {"date": "2026-02-01", "quantity": "9" * 25 + ".999"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "quantity"
+    # 26 whole digits and more were a 500 (decimal.InvalidOperation; issue #15).
+    for digits in (26, 27, 28):
+        r = api.post(f"/api/prepayments/{p['id']}/deliveries",
+                     {"date": "2026-02-01", "quantity": "1" * digits + ".5"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "quantity"
+    assert api.ok(api.get(f"/api/prepayments/{p['id']}"))["delivered_value"] == eur("0.01")
 
 
 def test_a_gas_user_contributes_only_to_its_own_fund(api: Api) -> None:

@@ -257,3 +257,15 @@ def test_an_expired_pending_transfer_stops_counting_without_another_write(api: A
     assert results(api, [post]) == ["pending_expired"]
     assert balance(api, a)["debits_pending"]["amount"] == "0.00"
     assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
+
+
+def test_totals_past_a_bigint_answer_overflows_not_a_funds_refusal(api: Api) -> None:
+    # 2^63 - 1 cents = 92233720368547758.07 EUR; accounts without limits (issue #15).
+    top = "92233720368547758.07"
+    a, b, c = account(api), account(api), account(api)
+    assert results(api, [tr(a, b, top)]) == ["created"]
+    assert results(api, [tr(a, c, "0.01"), tr(c, b, "0.01"), tr(c, a, "0.01")]) == \
+        ["overflows_debits", "overflows_credits", "created"]
+    assert balance(api, a)["debits_posted"]["amount"] == top
+    assert balance(api, b)["credits_posted"]["amount"] == top
+    assert api.ok(api.get("/api/ledger/verify"))["ok"] is True

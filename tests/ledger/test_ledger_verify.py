@@ -61,7 +61,11 @@ def test_honest_ledger_verifies(ledger: tuple[LedgerStore, list[Transfer]]) -> N
     got = report(store)
     assert got.ok and got.problems == []
     assert (got.transfers, got.accounts) == (6, 2)
-    assert got.to_json() == {"ok": True, "transfers": 6, "accounts": 2, "problems": []}
+    with store.engine.connect() as conn:
+        last = conn.execute(text("SELECT hash FROM ledger_transfers ORDER BY seq DESC")).first()
+    assert last is not None
+    assert got.to_json() == {"ok": True, "transfers": 6, "accounts": 2, "problems": [],
+                             "head": {"count": 6, "hash": last[0]}}
 
 
 def test_changed_amount_is_caught(ledger: tuple[LedgerStore, list[Transfer]]) -> None:

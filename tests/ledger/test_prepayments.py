@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.prepayments import (
+    DeliveryTooLarge,
     ExceedsPrepayment,
     PrepaymentClosed,
     PrepaymentState,
@@ -69,6 +70,62 @@ def test_delivery_value_refuses_bad_quantities() -> None:
 def test_delivery_value_is_exact_half_even(thousandths: int, price: int) -> None:
     quantity = D(thousandths).scaleb(-3)
     assert delivery_value(quantity, price) == half_even_cents(Fraction(thousandths * price, 1000))
+
+
+BIGINT = 2**63 - 1  # the largest amount kept, in cents (written out, not imported)
+
+
+@pytest.mark.parametrize("digits", [19, 20, 25, 26, 27, 28, 29, 40, 200])
+def test_a_quantity_of_many_whole_digits_is_too_large_not_an_invalid_operation(
+        digits: int) -> None:
+    # 26 whole digits used to raise decimal.InvalidOperation (a 500): issue #15.
+    for text in ("9" * digits, "1" + "0" * (digits - 1) + ".125"):
+        with pytest.raises(DeliveryTooLarge) as caught:
+            delivery_value(D(text), 10)  # at least 10^18 units x 10 cents > 2^63 - 1
+        assert isinstance(caught.value, ValueError) and caught.value.quantity == D(text)
+
+
+def test_huge_exponents_are_refused_at_once() -> None:
+    for text in ("1E+999999", "1.5E+30", "9.999E+25"):
+        with pytest.raises(DeliveryTooLarge):
+            delivery_value(D(text), 1_00)
+    with pytest.raises(ValueError, match="3 decimals"):
+        delivery_value(D("1E-999999"), 1_00)
+
+
+def test_the_largest_amount_kept_is_the_bound() -> None:
+    # At 1 cent a unit the value is the quantity rounded half-even to a whole cent.
+    assert delivery_value(D(BIGINT), 1) == BIGINT
+    assert delivery_value(D(BIGINT) + D("0.499"), 1) == BIGINT
+    with pytest.raises(DeliveryTooLarge):
+        delivery_value(D(BIGINT) + D("0.5"), 1)  # ...807.5 -> ...808 (half-even, odd)
+    with pytest.raises(DeliveryTooLarge):
+        delivery_value(D(BIGINT + 1), 1)
+    # 18 whole digits at 100.00 EUR a unit: 10^17 * 10^4 cents, past the bound.
+    with pytest.raises(DeliveryTooLarge):
+        delivery_value(D(10**17), 100_00)
+    assert delivery_value(D(BIGINT // 10_000), 100_00) == BIGINT // 10_000 * 10_000
+
+
+def test_trailing_zeros_past_three_decimals_are_not_decimals() -> None:
+    assert delivery_value(D("2." + "0" * 40), 3_00) == 6_00
+    assert delivery_value(D("12345678901234567.125000000000000"), 1) == 12345678901234567
+    with pytest.raises(ValueError, match="3 decimals"):
+        delivery_value(D("2." + "0" * 40 + "1"), 3_00)
+
+
+@settings(max_examples=200, deadline=None)
+@given(whole=st.integers(1, 10**30), thousandths=st.integers(0, 999),
+       price=st.integers(1, 10**8))
+def test_delivery_value_is_exact_or_too_large(whole: int, thousandths: int,
+                                              price: int) -> None:
+    quantity = D(f"{whole}.{thousandths:03d}")
+    exact = half_even_cents(Fraction(whole * 1000 + thousandths, 1000) * price)
+    if exact <= BIGINT:
+        assert delivery_value(quantity, price) == exact
+    else:
+        with pytest.raises(DeliveryTooLarge):
+            delivery_value(quantity, price)
 
 
 # --- drawdown ---------------------------------------------------------------------------
