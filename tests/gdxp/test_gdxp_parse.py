@@ -52,7 +52,7 @@ def test_documented_booking_reads_into_records_exactly() -> None:
     assert block.order.date == date(2020, 3, 20)  # the delivery date comes first
     mele, pere = block.products
     assert (mele.um_price, mele.total_qty, mele.sku) == (Decimal("0.84"), Decimal("12.00"), "M0123")
-    assert (pere.um, pere.category, pere.vat_rate) == ("Cassette", "Frutta e Verdura", 22)
+    assert (pere.um, pere.category, pere.vat_rate) == ("Cassette", "Frutta e Verdura", Decimal(22))
     assert [c.kind for c in block.contacts] == ["emailAddress", "phoneNumber", "webSite"]
     assert block.contacts[1].path == "blocks.0.supplier.contacts.1.value"
 
@@ -202,9 +202,10 @@ def test_a_file_over_the_size_limit_is_refused_before_reading() -> None:
 
 
 def test_a_huge_valid_file_within_the_limit_is_read() -> None:
-    many = [product(f"P{i}", "1.25", "2") for i in range(20_000)]
+    many = [product(f"P{i}", "1.25", "2") for i in range(4_000)]
     content = document([supplier("Grande", VAT, many, order={"openDate": "2020-01-01"})])
-    assert len(parse(encode(content)).blocks[0].products) == 20_000
+    assert len(encode(content)) > 900_000
+    assert len(parse(encode(content)).blocks[0].products) == 4_000
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 5_000, 200_000])
@@ -290,7 +291,7 @@ def test_a_v0_xml_file_reads_as_one_block_per_order() -> None:
         ("phoneNumber", ""), ("mobileNumber", "3331234567"),
         ("emailAddress", "anna@fornitore.com")]
     (mele,) = block.products
-    assert (mele.um_price, mele.vat_rate, mele.total_qty) == (Decimal("0.84"), 4, None)
+    assert (mele.um_price, mele.vat_rate, mele.total_qty) == (Decimal("0.84"), Decimal(4), None)
 
 
 def test_a_v0_price_list_without_orders_is_one_block_without_order() -> None:

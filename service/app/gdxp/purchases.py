@@ -56,4 +56,6 @@ def annual_purchases_minor(blocks: Sequence[SupplierBlock], creation_date: date)
             ),
             Decimal(0),
         )
-    return to_minor_decimal(quantize(total, CURRENCY), CURRENCY)
+    with decimal.localcontext() as context:
+        context.prec = 200  # the rounding to cents is the one rounding meant here
+        return to_minor_decimal(quantize(total, CURRENCY), CURRENCY)

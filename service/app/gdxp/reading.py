@@ -17,7 +17,8 @@ from .errors import FieldError, GdxpInvalid, dotted
 from .schema import schema_errors
 from .xml_v0 import read_v0
 
-MAX_BYTES = 16 * 1024 * 1024
+# Validation reads about a megabyte a second here: a bound on the time a file can take.
+MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 32
 # Prices and quantities beyond these cannot be real GAS orders, and keeping them small
 # keeps the exact products and sums small.
