@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.app.gdxp import MAX_BYTES, MAX_DEPTH, GdxpInvalid, parse
 from tests.gdxp.conftest import document, encode, piva, product, supplier
@@ -344,3 +346,76 @@ def test_broken_xml_is_one_clear_error(data: bytes, start: str) -> None:
 def test_an_empty_v0_root_names_its_missing_attributes() -> None:
     assert fields_of(b"<gdxp/>") == ["applicationSignature", "creationDate", "protocolVersion"]
 
+
+
+def test_a_v0_package_quantity_must_be_whole() -> None:
+    data = V0.replace("<packageQty>1<", "<packageQty>1.5<").encode()
+    assert fields_of(data) == ["blocks.0.supplier.products.0.orderInfo.packageQty",
+                               "blocks.1.supplier.products.0.orderInfo.packageQty"]
+    huge = V0.replace("<packageQty>1<", "<packageQty>" + "1" * 5000 + "<").encode()
+    assert parse(huge).blocks[0].products[0].name == "Mele"
+
+
+def test_a_v0_supplier_without_partita_iva_is_read_with_an_empty_one() -> None:
+    data = V0.replace(f"<vatNumber>{VAT}</vatNumber>", "").encode()
+    assert {block.vat_number for block in parse(data).blocks} == {""}
+
+
+# ----- whatever arrives, the answer is a document or GdxpInvalid -------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+    | st.decimals(allow_nan=False, allow_infinity=False),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+def _parsed_or_refused(data: bytes) -> None:
+    try:
+        parse(data)
+    except GdxpInvalid as refused:
+        assert refused.errors
+        assert all(isinstance(e.field, str) and e.message for e in refused.errors)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_any_value_anywhere_in_a_document_is_read_or_refused_never_a_crash(
+    data: st.DataObject,
+) -> None:
+    content: Any = booking()
+    path = data.draw(st.sampled_from(_paths(content)))
+    value = data.draw(JSON_VALUES)
+    if path:
+        parent: Any = content
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = value
+    else:
+        content = value
+    _parsed_or_refused(encode(content))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=300) | st.text(max_size=200).map(str.encode))
+def test_any_bytes_are_read_or_refused_never_a_crash(data: bytes) -> None:
+    _parsed_or_refused(data)
+
+
+@pytest.mark.parametrize(
+    "day", ["2020-W01-1", "20200101", "2020-01-01T00:00", "2020-1-01", "２０２０-01-01"])
+def test_only_calendar_dates_are_dates(day: str) -> None:
+    assert fields_of(_with(["creationDate"], day)) == ["creationDate"]

@@ -14,11 +14,10 @@ from defusedxml.ElementTree import fromstring
 from .errors import FieldError, GdxpInvalid
 
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-_INTEGER = re.compile(r"-?[0-9]+")
 # v0 writes timestamps as YYYYMMDD[HHmmss]; v1 wants YYYY-MM-DD.
 _COMPACT_DATE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})([0-9]{6})?")
 _CONTACT_KINDS = ("phoneNumber", "mobileNumber", "faxNumber", "emailAddress", "webSite")
-_NUMBERS = ("minQty", "mulQty", "maxQty", "umPrice", "vatRate", "shippingCost")
+_NUMBERS = ("packageQty", "minQty", "mulQty", "maxQty", "umPrice", "vatRate", "shippingCost")
 
 
 def read_v0(data: bytes, max_depth: int) -> dict[str, Any]:
@@ -63,11 +62,10 @@ def _date(text: str) -> str:
     return f"{match[1]}-{match[2]}-{match[3]}" if match else text.strip()
 
 
-def _number(text: str, pattern: re.Pattern[str]) -> Decimal | int | str:
-    # Exact, as in JSON; anything else stays text for the schema to refuse where it is.
-    if pattern is _INTEGER and pattern.fullmatch(text):
-        return int(text)
-    return Decimal(text) if pattern.fullmatch(text) else text
+def _number(text: str) -> Decimal | str:
+    # Exact, as in JSON (a whole Decimal is an integer to the schema); anything else stays
+    # text for the schema to refuse where it is.
+    return Decimal(text) if _NUMBER.fullmatch(text) else text
 
 
 def _blocks(supplier: Element) -> list[dict[str, Any]]:
@@ -108,9 +106,7 @@ def _product(product: Element) -> dict[str, Any]:
         order_info: dict[str, Any] = {}
         for tag in _NUMBERS:
             if (value := _text(info, tag)) is not None:
-                order_info[tag] = _number(value, _NUMBER)
-        if (value := _text(info, "packageQty")) is not None:
-            order_info["packageQty"] = _number(value, _INTEGER)
+                order_info[tag] = _number(value)
         fields["orderInfo"] = order_info
     return fields
 
