@@ -476,3 +476,31 @@ def test_a_later_file_never_moves_since_later(content: dict[str, Any], days: int
 def test_decimal_inputs_stay_decimal() -> None:
     (block,) = parse(encode(_order_file("2020-02-23", "2020-02-01", "0.1"))).blocks
     assert isinstance(block.products[0].total_qty, Decimal)
+
+
+KINDS = st.sampled_from(["phoneNumber", "faxNumber", "mobileNumber", "emailAddress", "webSite"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.fixed_dictionaries({"type": KINDS, "value": st.text(max_size=40)}),
+                max_size=6),
+       st.text(max_size=8))
+def test_any_contacts_give_valid_fields_or_warnings(
+    contacts: list[dict[str, str]], zip_code: str
+) -> None:
+    content = document([supplier("A", VAT_A, [product("Mele", "1")], contacts=contacts,
+                                 address={"zipCode": zip_code})])
+    result = plan(content)
+    data = result.producers_created[0].data
+    assert data.email is None or "@" in data.email
+    assert data.phone is None or (data.phone.startswith("+") and data.phone[1:].isdigit())
+    assert data.postal_code is None or (len(data.postal_code) == 5 and data.postal_code.isdigit())
+    # Every contact that could fill a field and did not is a warning, and only those.
+    usable = {"emailAddress", "phoneNumber", "mobileNumber"}
+    candidates = {f"blocks.0.supplier.contacts.{i}.value" for i, c in enumerate(contacts)
+                  if c["type"] in usable and c["value"].strip()}
+    warned = {w.field for w in result.warnings if w.field.endswith(".value")}
+    assert warned <= candidates
+    if data.email is None:
+        assert {p for p in candidates
+                if contacts[int(p.split(".")[4])]["type"] == "emailAddress"} <= warned

@@ -229,16 +229,15 @@ def _group_by_supplier(
     blocks: Sequence[SupplierBlock],
 ) -> tuple[list[_Supplier], list[ProducerSkip]]:
     grouped: dict[str, list[SupplierBlock]] = {}
-    skipped: list[ProducerSkip] = []
+    skipped: dict[ProducerSkip, None] = {}  # each once, in the file's order
     for block in blocks:
         vat = vat_number(block.vat_number)
         if vat is None:
             skip = ProducerSkip(block.name, block.vat_number, SkipReason.INVALID_VAT_NUMBER)
-            if skip not in skipped:
-                skipped.append(skip)
+            skipped.setdefault(skip, None)
         else:
             grouped.setdefault(vat, []).append(block)
-    return [_Supplier(vat, tuple(group)) for vat, group in grouped.items()], skipped
+    return [_Supplier(vat, tuple(group)) for vat, group in grouped.items()], list(skipped)
 
 
 def _describe(supplier: _Supplier) -> tuple[ProducerData, list[FieldError]]:
