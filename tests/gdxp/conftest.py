@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-import pytest
 
 _ENCODE = msgspec.json.Encoder(decimal_format="number")
 
@@ -70,8 +69,3 @@ def document(blocks: list[dict[str, Any]], creation: str = "2020-02-23",
 def encode(content: Any) -> bytes:
     """JSON text with Decimals written as exact numbers."""
     return _ENCODE.encode(content)
-
-
-@pytest.fixture
-def vat() -> str:
-    return piva("0123456001")
