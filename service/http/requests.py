@@ -3,10 +3,8 @@ GAS interest, and the officers' to-do list."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, Response, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from service.app import requests
 from service.app.requests import (
@@ -24,11 +22,7 @@ from service.app.requests import (
     TodoOut,
     TransitionIn,
 )
-from service.http.params import BODY, READ, Ctx, User, responses
-
-# ``limit``'s bounds, documented only: the use case refuses a bad one with its own 422
-# ("must be between 1 and 500"), as these operations always have.
-Limit = Annotated[int | None, QueryParameter(schema_extra={"minimum": 1, "maximum": 500})]
+from service.http.params import BODY, READ, Ctx, Limit, User, responses
 
 # What creating a package can meet besides the workflow (the loan's category and pool,
 # the guarantors' capacity, the pool's money, the category's minimum coverage).
