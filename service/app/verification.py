@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, select
 from ledger import lending as postings
 from ledger.chart import account_id
 from ledger.store import LedgerStore
+from ledger.verify import JournalHead
 from service.app import instruments, lending
 from service.db.engine import read_tx
 from service.db.tables import (
@@ -27,14 +28,18 @@ from service.db.tables import (
 )
 
 
-def verify_all(engine: Engine) -> dict[str, Any]:
+def verify_all(engine: Engine, *, expect_head: JournalHead | None = None) -> dict[str, Any]:
+    """The contract's ``{"ok", "transfers", "accounts", "problems", "head"}``; with
+    ``expect_head`` (``COUNT:HASH`` noted earlier), a journal that does not hold that head
+    at that position (a rolled-back or truncated copy) is not ok."""
     store = LedgerStore(engine)
     with read_tx(engine) as conn:
-        report = store.verify(conn)
+        report = store.verify(conn, expect=expect_head)
         problems = list(report.problems)
         problems += instrument_problems(conn, store)
     return {"ok": report.ok and not problems, "transfers": report.transfers,
-            "accounts": report.accounts, "problems": problems}
+            "accounts": report.accounts, "problems": problems,
+            "head": report.head.to_json()}
 
 
 def instrument_problems(conn: Connection, store: LedgerStore) -> list[str]:

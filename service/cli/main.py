@@ -76,9 +76,16 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from ledger.verify import parse_head
     from service.app.verification import verify_all
 
-    result = verify_all(open_engine())
+    expect = None
+    if args.expect_head is not None:
+        try:
+            expect = parse_head(args.expect_head)
+        except ValueError as exc:
+            raise CliError(f"--expect-head: {exc}") from None
+    result = verify_all(open_engine(), expect_head=expect)
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 
@@ -132,8 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do nothing when the database already has parties")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    add("verify", cmd_verify, "Recompute the ledger's hash chain and every account's "
-        "totals from the journal; exit 1 on any problem.")
+    p = add("verify", cmd_verify, "Recompute the ledger's hash chain and every account's "
+            "totals from the journal, rebuild every instrument; exit 1 on any problem.")
+    p.add_argument("--expect-head", metavar="COUNT:HASH",
+                   help="a head noted earlier (verify prints it): exit 1 unless the journal "
+                   "holds that hash at that position (a rolled-back or truncated copy)")
 
     ledger = sub.add_parser("ledger", help="Ledger maintenance.", description="Ledger "
                             "maintenance.")

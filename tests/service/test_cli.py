@@ -99,3 +99,43 @@ def test_demo_users_log_in(var: Path, capsys: pytest.CaptureFixture[str]) -> Non
             me = client.get("/api/me", headers={
                 "Authorization": f"Bearer {r.json()['access_token']}"}).json()
             assert me["role"] == role
+
+
+def test_verify_gives_the_head_and_detects_an_older_copy(
+        var: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from ledger.accounts import Account
+    from ledger.ids import uuid7
+    from ledger.store import LedgerStore
+    from ledger.transfers import Transfer
+
+    assert run(["db", "upgrade"], capsys)[0] == 0
+    assert run(["demo-data", "--quiet"], capsys)[0] == 0
+    older = var / "older.db"
+    with sqlite3.connect(var / "filiera.db") as src, sqlite3.connect(older) as dst:
+        src.backup(dst)  # a consistent copy, as it stood before the next transfer
+    engine = make_engine(f"sqlite:///{var / 'filiera.db'}")
+    store = LedgerStore(engine)
+    a, b = uuid7(), uuid7()
+    with write_tx(engine) as conn:
+        store.create_accounts(conn, [Account(id=a, code="a", currency="EUR"),
+                                     Account(id=b, code="b", currency="EUR")])
+    store.submit_batch([Transfer(id=uuid7(), debit_account_id=a, credit_account_id=b,
+                                 amount=100, currency="EUR", code="test")])
+    engine.dispose()
+    code, out, _ = run(["verify"], capsys)
+    head = json.loads(out)["head"]
+    with sqlite3.connect(var / "filiera.db") as db:
+        count, last = db.execute("SELECT count(*), (SELECT hash FROM ledger_transfers "
+                                 "ORDER BY seq DESC LIMIT 1) FROM ledger_transfers").fetchone()
+    assert code == 0 and head == {"count": count, "hash": last}
+    noted = f"{head['count']}:{head['hash']}"
+    assert run(["verify", "--expect-head", noted], capsys)[0] == 0
+    # The older copy verifies on its own, but not against the head noted since.
+    monkeypatch.setenv("FILIERA_DATABASE_URL", f"sqlite:///{older}")
+    assert run(["verify"], capsys)[0] == 0
+    code, out, _ = run(["verify", "--expect-head", noted], capsys)
+    assert code == 1 and json.loads(out)["ok"] is False
+    code, _, err = run(["verify", "--expect-head", "not-a-head"], capsys)
+    assert code == 2 and "--expect-head" in err
