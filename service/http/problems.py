@@ -137,7 +137,10 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     detail = exc.detail or TITLES.get(status, "error")
     if status == 400 and "JSON is malformed" in detail:
         detail = "the request body is not valid JSON"
-    return problem(status, detail)
+    response = problem(status, detail)
+    if status == 405 and exc.headers:  # the methods the path has, as Litestar found them
+        response.headers["Allow"] = exc.headers.get("allow") or exc.headers.get("Allow", "")
+    return response
 
 
 def handle_bad_encoding(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:

@@ -28,10 +28,24 @@ def _wrapper(annotation: Any) -> type[msgspec.Struct]:
     return wrapper
 
 
+def json_media_type(content_type: str | None) -> bool:
+    """``application/json`` or ``application/<something>+json``, parameters allowed."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or (
+        subtype.endswith("+json") and len(subtype) > len("+json")))
+
+
 class StrictBodyRequest(Request[Any, Any, Any]):
     _strictly_checked = False
 
     async def json(self) -> Any:
+        if not json_media_type(self.headers.get("content-type")) and await self.body():
+            # A body the handler would read as JSON, sent as something else (or as
+            # nothing): refused, not guessed at. An empty body is an empty command.
+            raise ClientException(
+                detail="send the body as application/json (Content-Type header)",
+                status_code=415)
         try:
             value = await super().json()
             if not self._strictly_checked:

@@ -1,0 +1,59 @@
+"""HTTP itself: content types of bodies (415) and methods a path does not have (405)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.api.conftest import Api
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          "application/xml", "application/jsonp",
+                                          "application/+json", "json"])
+def test_a_json_body_sent_as_something_else_is_415(api: Api, content_type: str) -> None:
+    body = json.dumps({"kind": "gas", "name": "GAS Sbagliato", "households": 10})
+    before = api.ok(api.get("/api/parties?kind=gas&limit=500"))["items"]
+    r = api.client.post("/api/parties", content=body, headers={
+        **api.headers("officer"), "content-type": content_type})
+    assert r.status_code == 415, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["status"] == 415
+    assert api.ok(api.get("/api/parties?kind=gas&limit=500"))["items"] == before
+
+
+def test_a_body_without_a_content_type_is_415(api: Api) -> None:
+    r = api.client.post("/api/parties", content=b'{"kind": "gas", "name": "GAS X"}',
+                        headers=api.headers("officer"))
+    assert r.status_code == 415
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "Application/JSON", "application/problem+json",
+                                          "application/merge-patch+json"])
+def test_json_media_types_are_read(api: Api, content_type: str) -> None:
+    body = json.dumps({"kind": "gas", "name": f"GAS {content_type}", "households": 10})
+    r = api.client.post("/api/parties", content=body, headers={
+        **api.headers("officer"), "content-type": content_type})
+    assert r.status_code == 201, r.text
+
+
+def test_an_empty_body_is_an_empty_command(api: Api) -> None:
+    # The plan's fields are all optional: no body at all is the default plan.
+    r = api.client.post("/api/matching/plan", headers=api.headers("officer"))
+    assert r.status_code == 200, r.text
+
+
+def test_a_method_the_path_does_not_have_is_405_with_allow(api: Api) -> None:
+    r = api.client.delete("/api/parties", headers=api.headers("officer"))
+    assert r.status_code == 405
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert sorted(m.strip() for m in r.headers["allow"].split(",")) == ["GET", "OPTIONS",
+                                                                        "POST"]
+
+
+def test_405_comes_before_authentication(api: Api) -> None:
+    r = api.client.put("/api/ledger/transfers")
+    assert r.status_code == 405
+    assert "POST" in r.headers["allow"]
