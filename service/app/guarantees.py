@@ -225,7 +225,7 @@ def visible_guarantee(conn: Connection, principal: Principal, guarantee_id: str)
     raise NotFound("guarantee")
 
 
-def create_guarantee(conn: Connection, ctx: Any, *, guarantee_id: str, loan_id: str,
+def create_guarantee(conn: Connection, ctx: AppContext, *, guarantee_id: str, loan_id: str,
                      guarantor_id: str, amount: int, username: str) -> Any:
     loan = lock_row(conn, loans, loan_id)
     if loan is None:

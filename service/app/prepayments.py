@@ -175,7 +175,7 @@ def visible_prepayment(conn: Connection, principal: Principal, prepayment_id: st
     raise NotFound("prepayment")
 
 
-def create_prepayment(conn: Connection, ctx: Any, *, prepayment_id: str, producer_id: str,
+def create_prepayment(conn: Connection, ctx: AppContext, *, prepayment_id: str, producer_id: str,
                       gas_id: str, amount: int, product: str, unit: str, unit_price: int,
                       expires_on: date, on_expiry: str, username: str,
                       request_id: str | None = None, rolled_from: str | None = None,
