@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from ledger.group_commit import GroupCommitWriter
 from ledger.store import LedgerStore
-from service.app import instruments, lending, requests
+from service.app import funds, guarantees, lending, requests
 from service.app.auth import LoginLimiter
 from service.app.context import AppContext
 from service.app.events import Events, HandlerTable, LoanRepaid, PartyCreated, PrepaymentClosed
@@ -24,9 +24,9 @@ def handler_table() -> HandlerTable:
     the transaction that raised it."""
     return {
         # A lender gets its general pool and income accounts; a GAS its solidarity fund.
-        PartyCreated: (lending.open_lender_books, instruments.open_gas_fund),
+        PartyCreated: (lending.open_lender_books, funds.open_gas_fund),
         # A loan repaid in full: its guarantees are released, its request may close.
-        LoanRepaid: (instruments.release_on_repayment, requests.close_on_loan_repaid),
+        LoanRepaid: (guarantees.release_on_repayment, requests.close_on_loan_repaid),
         # A prepayment closed: a funded request whose instruments are settled closes.
         PrepaymentClosed: (requests.close_on_prepayment_closed,),
     }

@@ -21,14 +21,17 @@ from stdnum.it import codicefiscale
 from ledger.chart import account, account_id, leg_id
 from ledger.schedules import LoanTerms, Method
 from ledger.transfers import Transfer
-from service.app import instruments, lending
+from service.app import lending
 from service.app.auth import create_user
 from service.app.common import MoneyIn, now_utc
 from service.app.context import AppContext
+from service.app.funds import contribute, gas_fund_id, get_fund
+from service.app.guarantees import create_guarantee, set_capacity
 from service.app.ledger_ops import ensure_accounts, post
 from service.app.lending import record_payment
 from service.app.loans import create_loan_row, disburse_loan
 from service.app.parties import insert_party
+from service.app.prepayments import create_prepayment, record_delivery
 from service.app.requests import (
     RequestIn,
     change_status,
@@ -251,32 +254,32 @@ def load_instruments(conn: Connection, ctx: AppContext, ids: dict[str, str]) -> 
     cheese_row = cheese[0]
     for gas_name, amount in (("GAS Gasabile Milano Isola", 1_200_000),
                              ("GAS Navigli", 900_000), ("GAS Sesto Solidale", 600_000)):
-        instruments.set_capacity(conn, ids[gas_name], amount + 300_000, "demo",
-                                 demo_id(f"capacity:{gas_name}"))
-        instruments.create_guarantee(conn, ctx, guarantee_id=demo_id(f"g:{gas_name}"),
-                                     loan_id=cheese_row.id, guarantor_id=ids[gas_name],
-                                     amount=amount, username="demo")
+        set_capacity(conn, ids[gas_name], amount + 300_000, "demo",
+                     demo_id(f"capacity:{gas_name}"))
+        create_guarantee(conn, ctx, guarantee_id=demo_id(f"g:{gas_name}"),
+                         loan_id=cheese_row.id, guarantor_id=ids[gas_name],
+                         amount=amount, username="demo")
     for gas_name, amount, kg in (("GAS Gasabile Milano Isola", 240_000, "60"),
                                  ("GAS Navigli", 180_000, "42.5")):
-        p = instruments.create_prepayment(
+        p = create_prepayment(
             conn, ctx, prepayment_id=demo_id(f"pre:{gas_name}"),
             producer_id=ids["Caseificio Val Taleggio"], gas_id=ids[gas_name], amount=amount,
             product="Taleggio DOP", unit="kg", unit_price=1_600, expires_on=_day("2027-03-31"),
             on_expiry="rollover", username="demo", on=_day("2026-03-01"))
-        instruments.record_delivery(conn, p, demo_id(f"del:{gas_name}"), _day("2026-05-05"),
-                                    Decimal(kg), "demo")
-    fund = instruments.get_fund(conn, instruments.gas_fund_id(ids["GAS Gasabile Milano Isola"]))
-    instruments.contribute(conn, contribution_id=demo_id("contrib:1"), fund=fund,
-                           gas_id=ids["GAS Gasabile Milano Isola"], amount=15_000,
-                           on=_day("2026-04-01"),
-                           earmark_producer_id=ids["Caseificio Val Taleggio"],
-                           note="0,50 EUR/kg su 300 kg di taleggio",
-                           basis={"rate": {"amount": "0.50", "currency": "EUR"},
-                                  "quantity": "300", "unit": "kg"}, username="demo")
-    instruments.contribute(conn, contribution_id=demo_id("contrib:2"), fund=fund,
-                           gas_id=ids["GAS Gasabile Milano Isola"], amount=40_000,
-                           on=_day("2026-06-01"), earmark_producer_id=None,
-                           note="cena sociale", basis=None, username="demo")
+        record_delivery(conn, p, demo_id(f"del:{gas_name}"), _day("2026-05-05"),
+                        Decimal(kg), "demo")
+    fund = get_fund(conn, gas_fund_id(ids["GAS Gasabile Milano Isola"]))
+    contribute(conn, contribution_id=demo_id("contrib:1"), fund=fund,
+               gas_id=ids["GAS Gasabile Milano Isola"], amount=15_000,
+               on=_day("2026-04-01"),
+               earmark_producer_id=ids["Caseificio Val Taleggio"],
+               note="0,50 EUR/kg su 300 kg di taleggio",
+               basis={"rate": {"amount": "0.50", "currency": "EUR"},
+                      "quantity": "300", "unit": "kg"}, username="demo")
+    contribute(conn, contribution_id=demo_id("contrib:2"), fund=fund,
+               gas_id=ids["GAS Gasabile Milano Isola"], amount=40_000,
+               on=_day("2026-06-01"), earmark_producer_id=None,
+               note="cena sociale", basis=None, username="demo")
 
 
 def load_requests(conn: Any, ids: dict[str, str]) -> None:

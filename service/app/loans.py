@@ -23,8 +23,8 @@ from service.app.common import (
     rfc3339,
 )
 from service.app.context import AppContext
+from service.app.coverage import coverage_value, covers, gas_sees_loan, share_cap_for
 from service.app.errors import Conflict, Errors, NotFound, invalid
-from service.app.instruments import coverage_value, covers, gas_sees_loan, share_cap_for
 from service.app.ledger_ops import ensure_accounts
 from service.app.ledger_ops import post as post_batch
 from service.db.engine import lock_row

@@ -69,7 +69,7 @@ from service.app.auth import Principal
 from service.app.common import check_uuid, money_out, path_uuid, query_date
 from service.app.context import AppContext
 from service.app.errors import Errors
-from service.app.instruments import fund_state
+from service.app.funds import fund_state
 from service.app.requests import latest_assessment, latest_terms, visible_request
 from service.db.tables import (
     funding_requests,

@@ -15,7 +15,8 @@ from ledger import lending as postings
 from ledger.chart import account_id
 from ledger.store import LedgerStore
 from ledger.verify import JournalHead
-from service.app import instruments, lending
+from service.app import lending
+from service.app.funds import fund_state
 from service.db.engine import read_tx
 from service.db.tables import (
     contributions,
@@ -94,7 +95,7 @@ def instrument_problems(conn: Connection, store: LedgerStore) -> list[str]:
                             f"{acct.balance if acct else 0} cents, the agreement says "
                             f"{expected} remain")
     for f in conn.execute(select(funds)):
-        fund = instruments.fund_state(conn, f)
+        fund = fund_state(conn, f)
         paid_in = sum(c.amount_minor for c in conn.execute(
             select(contributions.c.amount_minor).where(contributions.c.fund_id == f.id)))
         paid_out = sum(p.amount_minor for p in conn.execute(

@@ -14,7 +14,17 @@ from sqlalchemy import Engine
 from service.app.auth import Principal
 from service.app.context import AppContext
 from service.bootstrap import build_context, start_services, stop_services
-from service.http import instruments, ledger, loans, matching, parties, reports, requests
+from service.http import (
+    funds,
+    guarantees,
+    ledger,
+    loans,
+    matching,
+    parties,
+    prepayments,
+    reports,
+    requests,
+)
 from service.http.auth import authenticated, health, me, token
 from service.http.logs import configure_logging, request_log_middleware
 from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
@@ -34,8 +44,9 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
 
 
 def api_handlers() -> list[Any]:
-    return [me, *parties.HANDLERS, *ledger.HANDLERS, *loans.HANDLERS, *instruments.HANDLERS,
-            *requests.HANDLERS, *matching.HANDLERS, *reports.HANDLERS]
+    return [me, *parties.HANDLERS, *ledger.HANDLERS, *loans.HANDLERS, *guarantees.HANDLERS,
+            *prepayments.HANDLERS, *funds.HANDLERS, *requests.HANDLERS, *matching.HANDLERS,
+            *reports.HANDLERS]
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Litestar:

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from service.app import instruments, lending
+from service.app import funds, lending, prepayments
 from service.app.lending import record_payment
 from tests.api.conftest import Api, eur
 from tests.api.test_instruments_api import setup_loan
@@ -42,7 +42,7 @@ def test_concurrent_repayments_deliveries_and_payouts(api: Api) -> None:
         "on_expiry": "refund"}), 201)
     api.ok(api.post("/api/contributions", {"gas_id": gas, "amount": eur("50.00"),
                                            "date": "2026-02-01"}), 201)
-    fund = instruments.get_fund(ctx.engine.connect(), instruments.gas_fund_id(gas))
+    fund = funds.get_fund(ctx.engine.connect(), funds.gas_fund_id(gas))
 
     def pay(k: int) -> Any:
         def go() -> None:
@@ -52,12 +52,12 @@ def test_concurrent_repayments_deliveries_and_payouts(api: Api) -> None:
         return go
 
     def deliver() -> None:
-        ctx.write(lambda conn: instruments.record_delivery(
-            conn, instruments.get_prepayment(conn, pre["id"]), str(uuid.uuid4()),
+        ctx.write(lambda conn: prepayments.record_delivery(
+            conn, prepayments.get_prepayment(conn, pre["id"]), str(uuid.uuid4()),
             date(2026, 3, 1), Decimal("5"), "test"))
 
     def grant() -> None:
-        ctx.write(lambda conn: instruments.payout(
+        ctx.write(lambda conn: funds.payout(
             conn, ctx, payout_id=str(uuid.uuid4()), fund=fund, producer_id=producer,
             amount=1500, on=date(2026, 3, 2), kind="grant", loan=None, username="test"))
 

@@ -1,0 +1,473 @@
+"""Solidarity funds: every GAS has one, a DES or a lender may hold a shared one; GAS
+contribute (perhaps earmarked for a producer), and a fund pays producers out as grants or
+as loss cover on a loan.
+
+Rules come from ``ledger.funds``: a payout takes the producer's earmark first, then money
+not earmarked, never another producer's earmark. Balances are the ledger accounts'.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any, Literal
+
+import msgspec
+from sqlalchemy import Connection, insert, select
+
+from ledger import funds as fund_rules
+from ledger.chart import account, account_id
+from ledger.funds import surcharge_contribution
+from ledger.lending import close_chain
+from service.app import lending
+from service.app.auth import Principal
+from service.app.commands import command
+from service.app.common import (
+    MoneyIn,
+    check_filters,
+    check_uuid,
+    money_minor,
+    now_utc,
+    paginate,
+    parse_date,
+    parse_decimal_string,
+    path_uuid,
+    rfc3339,
+)
+from service.app.context import AppContext
+from service.app.errors import Conflict, Errors, NotFound, invalid
+from service.app.events import PartyCreated
+from service.app.instrument_legs import leg, store
+from service.app.ledger_ops import ensure_accounts, post
+from service.app.lending import record_payment
+from service.app.parties import get_party, refuse_acting_for
+from service.app.types import Day, DecimalText, Timestamp, Uuid
+from service.app.views import Money, money
+from service.db.engine import lock_row
+from service.db.tables import contributions, funds, loans, payouts
+
+PayoutKind = Literal["grant", "loss_cover"]
+
+
+class BasisIn(msgspec.Struct, forbid_unknown_fields=True):
+    rate: MoneyIn
+    quantity: str
+    unit: str
+
+
+class ContributionIn(msgspec.Struct, forbid_unknown_fields=True):
+    gas_id: str
+    amount: MoneyIn
+    date: str
+    id: str | None = None
+    fund_id: str | None = None
+    earmark_producer_id: str | None = None
+    note: str | None = None
+    basis: BasisIn | None = None
+
+
+class FundIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    owner_id: str
+    id: str | None = None
+
+
+class PayoutIn(msgspec.Struct, forbid_unknown_fields=True):
+    producer_id: str
+    amount: MoneyIn
+    date: str
+    kind: str
+    id: str | None = None
+    loan_id: str | None = None
+
+
+class BasisOut(msgspec.Struct):
+    """A per-order surcharge the contribution was computed from: rate x quantity."""
+
+    rate: Money
+    quantity: DecimalText
+    unit: str
+
+
+class ContributionOut(msgspec.Struct):
+    id: Uuid
+    fund_id: Uuid
+    gas_id: Uuid
+    amount: Money
+    date: Day
+    earmark_producer_id: Uuid | None
+    note: str | None
+    basis: BasisOut | None
+    source: Literal["gas", "prepayment"]  # a GAS's own, or a prepayment's remainder
+    created_at: Timestamp
+
+
+class ContributionPage(msgspec.Struct):
+    items: list[ContributionOut]
+    next_cursor: str | None
+
+
+class FundOut(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """A fund and its money. A producer sees only its own earmark (as ``balance`` and in
+    ``earmarked``), without ``owner_id`` or ``unearmarked``."""
+
+    id: Uuid
+    name: str
+    gas_id: Uuid | None
+    owner_id: Uuid | msgspec.UnsetType = msgspec.UNSET
+    balance: Money
+    unearmarked: Money | msgspec.UnsetType = msgspec.UNSET
+    earmarked: dict[Uuid, Money]
+
+
+class FundPage(msgspec.Struct):
+    items: list[FundOut]
+    next_cursor: str | None
+
+
+class PayoutOut(msgspec.Struct):
+    id: Uuid
+    fund_id: Uuid
+    producer_id: Uuid
+    amount: Money
+    from_earmark: Money
+    from_general: Money
+    date: Day
+    kind: PayoutKind
+    loan_id: Uuid | None
+    created_at: Timestamp
+
+
+class PayoutPage(msgspec.Struct):
+    items: list[PayoutOut]
+    next_cursor: str | None
+
+
+def contribution_out(row: Any) -> ContributionOut:
+    return ContributionOut(
+        id=row.id, fund_id=row.fund_id, gas_id=row.gas_id, amount=money(row.amount_minor),
+        date=row.date.isoformat(), earmark_producer_id=row.earmark_producer_id, note=row.note,
+        basis=None if row.basis is None else msgspec.convert(row.basis, BasisOut),
+        source=row.source, created_at=rfc3339(row.created_at) or "")
+
+
+def payout_out(row: Any) -> PayoutOut:
+    return PayoutOut(
+        id=row.id, fund_id=row.fund_id, producer_id=row.producer_id,
+        amount=money(row.amount_minor), from_earmark=money(row.from_earmark_minor),
+        from_general=money(row.from_general_minor), date=row.date.isoformat(),
+        kind=row.kind, loan_id=row.loan_id, created_at=rfc3339(row.created_at) or "")
+
+
+def fund_out(conn: Connection, row: Any, principal: Principal) -> FundOut:
+    state = fund_state(conn, row)
+    if principal.role == "producer":
+        own = money(state.earmarked.get(principal.party_id or "", 0))
+        return FundOut(id=row.id, name=row.name, gas_id=row.gas_id, balance=own,
+                       earmarked={principal.party_id or "": own})
+    return FundOut(id=row.id, name=row.name, gas_id=row.gas_id, owner_id=row.owner_id,
+                   balance=money(state.balance_cents), unearmarked=money(state.unearmarked),
+                   earmarked={p: money(c) for p, c in sorted(state.earmarked.items())})
+
+
+def gas_fund_id(gas_id: str) -> str:
+    return str(uuid.uuid5(uuid.UUID(gas_id), "solidarity-fund"))
+
+
+def create_fund(conn: Connection, *, fund_id: str, name: str, gas_id: str | None,
+                owner_id: str, username: str | None) -> Any:
+    ensure_accounts(conn, store(conn), [account("fund", fund_id, party_id=owner_id)])
+    conn.execute(insert(funds).values(id=fund_id, name=name, gas_id=gas_id, owner_id=owner_id,
+                                      created_at=now_utc(), created_by=username))
+    return conn.execute(select(funds).where(funds.c.id == fund_id)).one()
+
+
+def open_gas_fund(conn: Connection, event: PartyCreated) -> None:
+    """Every GAS has a solidarity fund, created with it."""
+    party, username = event.party, event.username
+    if party.kind == "gas":
+        create_fund(conn, fund_id=gas_fund_id(party.id),
+                    name=f"Fondo di solidarietà {party.name}", gas_id=party.id,
+                    owner_id=party.id, username=username)
+
+
+def get_fund(conn: Connection, fund_id: str) -> Any:
+    row = conn.execute(select(funds).where(funds.c.id == fund_id)).first()
+    if row is None:
+        raise NotFound("fund")
+    return row
+
+
+def earmark_account(fund_id: str, producer_id: str) -> str:
+    return account_id("earmark", fund_id, producer_id)
+
+
+def fund_state(conn: Connection, fund: Any) -> fund_rules.FundState:
+    st = store(conn)
+    producers = sorted({r.earmark_producer_id for r in conn.execute(
+        select(contributions.c.earmark_producer_id).where(
+            contributions.c.fund_id == fund.id,
+            contributions.c.earmark_producer_id.is_not(None)))})
+    ids = [account_id("fund", fund.id), *(earmark_account(fund.id, p) for p in producers)]
+    accounts = st.get_accounts(conn, ids)
+    general = accounts[ids[0]].balance if ids[0] in accounts else 0
+    marks = {p: accounts[earmark_account(fund.id, p)].balance for p in producers
+             if earmark_account(fund.id, p) in accounts}
+    return fund_rules.FundState(general + sum(marks.values()), marks)
+
+
+def visible_fund(conn: Connection, principal: Principal, fund_id: str) -> Any:
+    """Officers see every fund, a GAS user its GAS's, a producer those earmarking money
+    for it."""
+    row = conn.execute(select(funds).where(funds.c.id == fund_id)).first()
+    if row is None:
+        raise NotFound("fund")
+    if principal.is_staff or (principal.role == "gas" and row.gas_id == principal.party_id):
+        return row
+    if principal.role == "producer" and principal.party_id and \
+            fund_state(conn, row).earmarked.get(principal.party_id, 0) > 0:
+        return row
+    raise NotFound("fund")
+
+
+def contribute(conn: Connection, *, contribution_id: str, fund: Any, gas_id: str, amount: int,
+               on: date, earmark_producer_id: str | None, note: str | None,
+               basis: dict[str, Any] | None, username: str) -> Any:
+    lock_row(conn, funds, fund.id)
+    st = store(conn)
+    target = account_id("fund", fund.id)
+    specs = [account("gas-external", gas_id, party_id=gas_id)]
+    if earmark_producer_id:
+        target = earmark_account(fund.id, earmark_producer_id)
+        specs.append(account("earmark", fund.id, earmark_producer_id, party_id=fund.owner_id))
+    ensure_accounts(conn, st, specs)
+    conn.execute(insert(contributions).values(
+        id=contribution_id, fund_id=fund.id, gas_id=gas_id, amount_minor=amount, date=on,
+        earmark_producer_id=earmark_producer_id, note=note, basis=basis, source="gas",
+        created_at=now_utc(), created_by=username))
+    post(conn, st, close_chain([leg(contribution_id, "contribution",
+                                    account_id("gas-external", gas_id), target, amount,
+                                    "contribution", f"fund:{fund.id}", on)]), {})
+    return conn.execute(select(contributions).where(contributions.c.id == contribution_id)).one()
+
+
+def payout(conn: Connection, ctx: AppContext, *, payout_id: str, fund: Any, producer_id: str,
+           amount: int, on: date, kind: str, loan: Any | None, username: str) -> Any:
+    """Earmarked money for that producer first, then money not earmarked; never money
+    earmarked for another producer."""
+    lock_row(conn, funds, fund.id)  # the payout plan is made from the balances it reads
+    if loan is not None:
+        loan = lock_row(conn, loans, loan.id)
+    state = fund_state(conn, fund)
+    try:
+        plan = fund_rules.plan_payout(state, producer_id, amount)
+    except fund_rules.InsufficientFunds as exc:
+        raise Conflict("insufficient_funds", f"the fund has {lending.dec(exc.available_cents)}"
+                       " EUR available for this producer") from None
+    conn.execute(insert(payouts).values(
+        id=payout_id, fund_id=fund.id, producer_id=producer_id, amount_minor=amount,
+        from_earmark_minor=plan.from_earmark_cents, from_general_minor=plan.from_general_cents,
+        date=on, kind=kind, loan_id=loan.id if loan is not None else None,
+        created_at=now_utc(), created_by=username))
+    sources = [(earmark_account(fund.id, producer_id), plan.from_earmark_cents, "earmark"),
+               (account_id("fund", fund.id), plan.from_general_cents, "general")]
+    st = store(conn)
+    if kind == "grant":
+        ensure_accounts(conn, st, [account("producer-grants", producer_id,
+                                           party_id=producer_id)])
+        post(conn, st, close_chain([
+            leg(payout_id, f"grant:{label}", src, account_id("producer-grants", producer_id),
+                part, "grant", f"fund:{fund.id}", on)
+            for src, part, label in sources if part > 0]), {})
+        return conn.execute(select(payouts).where(payouts.c.id == payout_id)).one()
+    assert loan is not None
+    for src, part, label in sources:
+        if part <= 0:
+            continue
+        event_id = str(uuid.uuid5(uuid.UUID(payout_id), label))
+        allocation, loan = record_payment(conn, ctx, loan, event_id, part, on, username,
+                                          kind="loss_cover", payer_kind="fund", payer_ref=src)
+        if allocation.excess.amount != "0.00":
+            raise Conflict("insufficient_funds", "the loss cover is more than the loan "
+                           f"still owes (excess {allocation.excess.amount} EUR)")
+    return conn.execute(select(payouts).where(payouts.c.id == payout_id)).one()
+
+
+# -- use cases ------------------------------------------------------------------------------
+
+
+def contribute_to_fund(ctx: AppContext, principal: Principal, data: ContributionIn
+                       ) -> tuple[int, ContributionOut]:
+    """A GAS puts money into a fund (its own by default): officers, or the GAS's user."""
+    errors = Errors()
+    cid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    gas_id = check_uuid(data.gas_id, "gas_id", errors)
+    fund_id = check_uuid(data.fund_id, "fund_id", errors)
+    earmark = check_uuid(data.earmark_producer_id, "earmark_producer_id", errors)
+    amount = money_minor(data.amount, "amount", errors)
+    on = parse_date(data.date, "date", errors)
+    basis: dict[str, Any] | None = None
+    if data.basis is not None:
+        rate = money_minor(data.basis.rate, "basis.rate", errors)
+        qty = parse_decimal_string(data.basis.quantity, "basis.quantity", errors,
+                                   max_decimals=3)
+        if not errors.items:
+            expected = surcharge_contribution(rate, qty)
+            if expected != amount:
+                errors.add("amount", f"the basis gives {lending.dec(expected)} EUR "
+                           f"({data.basis.rate.amount} x {data.basis.quantity} "
+                           f"{data.basis.unit})")
+            basis = msgspec.to_builtins(BasisOut(money(rate), str(qty), data.basis.unit))
+    errors.raise_if_any()
+    assert on is not None and gas_id is not None
+
+    def before(conn: Connection) -> None:
+        if not (principal.is_staff or (principal.role == "gas"
+                                       and principal.party_id == gas_id)):
+            refuse_acting_for(conn, principal, gas_id, "officers, or a GAS user for its own GAS")
+
+    def run(conn: Connection, _: None) -> tuple[int, ContributionOut]:
+        gas = get_party(conn, gas_id)
+        if gas is None or gas.kind != "gas":
+            raise invalid("gas_id", "no GAS with this id")
+        fund = conn.execute(select(funds).where(
+            funds.c.id == (fund_id or gas_fund_id(gas_id)))).first()
+        if fund is None:
+            raise invalid("fund_id", "no fund with this id")
+        if not principal.is_staff and fund.gas_id != principal.party_id:
+            raise NotFound("fund")  # a GAS user sees only its own GAS's fund
+        if earmark:
+            producer = get_party(conn, earmark)
+            if producer is None or producer.kind != "producer":
+                raise invalid("earmark_producer_id", "no producer with this id")
+        row = contribute(conn, contribution_id=cid, fund=fund, gas_id=gas_id, amount=amount,
+                         on=on, earmark_producer_id=earmark, note=data.note, basis=basis,
+                         username=principal.username)
+        return 201, contribution_out(row)
+
+    return command(ctx, principal, "POST /api/contributions", data, run, before,
+                   returns=ContributionOut)
+
+
+def list_contributions(ctx: AppContext, principal: Principal, gas_id: str | None,
+                       fund_id: str | None, limit: int | None, cursor: str | None
+                       ) -> ContributionPage:
+    gas_id, fund_id = check_filters({"gas_id": gas_id, "fund_id": fund_id})
+
+    def read(conn: Connection) -> ContributionPage:
+        query = select(contributions)
+        if gas_id:
+            query = query.where(contributions.c.gas_id == gas_id)
+        if fund_id:
+            query = query.where(contributions.c.fund_id == fund_id)
+        if principal.role == "gas":
+            query = query.where(contributions.c.gas_id == principal.party_id)
+        elif principal.role == "producer":
+            query = query.where(contributions.c.earmark_producer_id == principal.party_id)
+        rows, nxt = paginate(conn, query, contributions.c.seq, limit, cursor)
+        return ContributionPage([contribution_out(r) for r in rows], nxt)
+
+    return ctx.read(read)
+
+
+def list_funds(ctx: AppContext, principal: Principal, gas_id: str | None, limit: int | None,
+               cursor: str | None) -> FundPage:
+    (gas_id,) = check_filters({"gas_id": gas_id})
+
+    def read(conn: Connection) -> FundPage:
+        query = select(funds)
+        if gas_id:
+            query = query.where(funds.c.gas_id == gas_id)
+        if principal.role == "gas":
+            query = query.where(funds.c.gas_id == principal.party_id)
+        if principal.role == "producer":
+            # Only the funds earmarking money for it: few, so one page.
+            rows = [r for r in conn.execute(query.order_by(funds.c.seq)).all()
+                    if fund_state(conn, r).earmarked.get(principal.party_id or "", 0)]
+            return FundPage([fund_out(conn, r, principal) for r in rows], None)
+        rows, nxt = paginate(conn, query, funds.c.seq, limit, cursor)
+        return FundPage([fund_out(conn, r, principal) for r in rows], nxt)
+
+    return ctx.read(read)
+
+
+def open_shared_fund(ctx: AppContext, principal: Principal, data: FundIn
+                     ) -> tuple[int, FundOut]:
+    """Officers open a fund held by a DES, a lender or a GAS, shared by many GAS."""
+    errors = Errors()
+    fid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    owner = check_uuid(data.owner_id, "owner_id", errors)
+    if not data.name.strip() or len(data.name) > 200:
+        errors.add("name", "1 to 200 characters")
+    errors.raise_if_any()
+    principal.require("officer")
+
+    def run(conn: Connection, _: None) -> tuple[int, FundOut]:
+        party = get_party(conn, str(owner))
+        if party is None or party.kind not in ("des", "lender", "gas"):
+            raise invalid("owner_id", "a DES, a lender or a GAS holds a shared fund")
+        row = create_fund(conn, fund_id=fid, name=data.name.strip(), gas_id=None,
+                          owner_id=str(owner), username=principal.username)
+        return 201, fund_out(conn, row, principal)
+
+    return command(ctx, principal, "POST /api/funds", data, run, returns=FundOut)
+
+
+def read_fund(ctx: AppContext, principal: Principal, fund_id: str) -> FundOut:
+    fid = path_uuid(fund_id, "fund")
+    return ctx.read(lambda conn: fund_out(conn, visible_fund(conn, principal, fid), principal))
+
+
+def pay_out(ctx: AppContext, principal: Principal, fund_id: str, data: PayoutIn
+            ) -> tuple[int, PayoutOut]:
+    """Officers pay a producer from the fund: a grant, or loss cover on one of its loans."""
+    fid = path_uuid(fund_id, "fund")
+    errors = Errors()
+    pid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    producer_id = check_uuid(data.producer_id, "producer_id", errors)
+    loan_id = check_uuid(data.loan_id, "loan_id", errors)
+    amount = money_minor(data.amount, "amount", errors)
+    on = parse_date(data.date, "date", errors)
+    if data.kind not in ("grant", "loss_cover"):
+        errors.add("kind", "either 'grant' or 'loss_cover'")
+    elif data.kind == "loss_cover" and data.loan_id is None:
+        errors.add("loan_id", "a loss cover names the loan it covers")
+    errors.raise_if_any()
+    assert on is not None
+
+    def before(conn: Connection) -> Any:
+        fund = visible_fund(conn, principal, fid)
+        principal.require("officer")
+        return fund
+
+    def run(conn: Connection, fund: Any) -> tuple[int, PayoutOut]:
+        producer = get_party(conn, str(producer_id))
+        if producer is None or producer.kind != "producer":
+            raise invalid("producer_id", "no producer with this id")
+        loan = None
+        if data.kind == "loss_cover":
+            loan = conn.execute(select(loans).where(loans.c.id == loan_id)).first()
+            if loan is None or loan.borrower_id != producer_id:
+                raise invalid("loan_id", "no loan of this producer with this id")
+        row = payout(conn, ctx, payout_id=pid, fund=fund, producer_id=str(producer_id),
+                     amount=amount, on=on, kind=data.kind, loan=loan,
+                     username=principal.username)
+        return 201, payout_out(row)
+
+    return command(ctx, principal, f"POST /api/funds/{fid}/payouts", data, run, before,
+                   returns=PayoutOut)
+
+
+def list_payouts(ctx: AppContext, principal: Principal, fund_id: str, limit: int | None,
+                 cursor: str | None) -> PayoutPage:
+    fid = path_uuid(fund_id, "fund")
+
+    def read(conn: Connection) -> PayoutPage:
+        visible_fund(conn, principal, fid)
+        query = select(payouts).where(payouts.c.fund_id == fid)
+        if principal.role == "producer":
+            query = query.where(payouts.c.producer_id == principal.party_id)
+        rows, nxt = paginate(conn, query, payouts.c.seq, limit, cursor)
+        return PayoutPage([payout_out(r) for r in rows], nxt)
+
+    return ctx.read(read)

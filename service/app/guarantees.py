@@ -1,0 +1,572 @@
+"""Pledge capacity, guarantees, guarantee calls, releases and pledge reductions.
+
+Rules come from ``ledger.guarantees``: a guarantee is a pending transfer from the
+guarantor's pledge account, limited by its capacity; a call posts what is called (the rest
+is reserved again) and pays the loan; a release voids what remained. Every command writes
+its rows and one linked batch of transfers in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, func, insert, select, update
+
+from ledger import guarantees as g_rules
+from ledger.accounts import Account
+from ledger.chart import account, account_id, leg_id
+from ledger.lending import close_chain
+from ledger.transfers import Transfer, TransferFlag, post_pending_of, void_pending_of
+from service.app import lending
+from service.app.auth import Principal
+from service.app.commands import command
+from service.app.common import (
+    MoneyIn,
+    check_filters,
+    check_uuid,
+    money_minor,
+    now_utc,
+    paginate,
+    parse_date,
+    path_uuid,
+    query_date,
+    rfc3339,
+)
+from service.app.context import AppContext
+from service.app.coverage import (
+    GuaranteeOn,
+    GuaranteeStatus,
+    coverage_value,
+    guarantee_now,
+    guarantee_state,
+    guarantees_on,
+    loan_guarantees,
+)
+from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
+from service.app.events import LoanRepaid
+from service.app.instrument_legs import leg, store
+from service.app.ledger_ops import ensure_accounts, post
+from service.app.lending import record_payment
+from service.app.loans import visible_loan
+from service.app.parties import GUARANTOR_KINDS, get_party, refuse_acting_for
+from service.app.types import Day, DecimalText, Timestamp, Uuid
+from service.app.views import Money, money
+from service.db.engine import lock_row
+from service.db.tables import guarantee_calls, guarantees, loans, parties, pledge_capacities
+
+
+class CapacityIn(msgspec.Struct, forbid_unknown_fields=True):
+    amount: MoneyIn
+
+
+class GuaranteeIn(msgspec.Struct, forbid_unknown_fields=True):
+    loan_id: str
+    guarantor_id: str
+    amount: MoneyIn
+    id: str | None = None
+
+
+class CommandIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A release or a pledge reduction: the client id and the date it takes effect."""
+
+    id: str | None = None
+    date: str | None = None
+    note: str | None = None
+
+
+class CallIn(msgspec.Struct, forbid_unknown_fields=True):
+    amount: MoneyIn
+    date: str
+    id: str | None = None
+
+
+class CapacityOut(msgspec.Struct):
+    amount: Money
+    pledged: Money  # amount - called of the guarantees not released
+    free: Money
+
+
+class GuaranteeOut(msgspec.Struct):
+    id: Uuid
+    loan_id: Uuid
+    guarantor_id: Uuid
+    amount: Money
+    status: GuaranteeStatus
+    called_amount: Money
+    remaining: Money
+    released_on: Day | None
+    created_at: Timestamp
+
+
+class GuaranteePage(msgspec.Struct):
+    items: list[GuaranteeOut]
+    next_cursor: str | None
+
+
+class LoanGuaranteesOut(msgspec.Struct):
+    """A loan's guarantees and how far the active ones cover what it owes."""
+
+    items: list[GuaranteeOut]
+    coverage: DecimalText | None
+
+
+class CallPartOut(msgspec.Struct):
+    guarantee_id: Uuid
+    amount: Money
+
+
+class CallOut(msgspec.Struct):
+    id: Uuid
+    loan_id: Uuid
+    date: Day
+    amount: Money
+    calls: list[CallPartOut]
+
+
+def guarantee_out(row: Any, on: GuaranteeOn | None = None) -> GuaranteeOut:
+    """``on``: the guarantee as it stood on a date (``guarantees_on``); else now."""
+    on = on or guarantee_now(row)
+    return GuaranteeOut(
+        id=row.id, loan_id=row.loan_id, guarantor_id=row.guarantor_id,
+        amount=money(row.amount_minor), status=on.status,
+        called_amount=money(on.called), remaining=money(on.remaining),
+        released_on=row.released_on.isoformat() if row.released_on else None,
+        created_at=rfc3339(row.created_at) or "")
+
+
+def coverage_text(conn: Connection, loan: Any, on: date) -> str | None:
+    coverage = coverage_value(conn, loan, on)
+    return None if coverage is None else str(coverage)
+
+
+# -- pledge capacity ----------------------------------------------------------------------
+
+def pledge_specs(party_id: str) -> list[Account]:
+    return [account("pledge", party_id, party_id=party_id),
+            account("pledge-limit", party_id, party_id=party_id)]
+
+
+def capacity_of(conn: Connection, party_id: str) -> int:
+    row = conn.execute(select(pledge_capacities.c.amount_minor).where(
+        pledge_capacities.c.party_id == party_id)).first()
+    return int(row.amount_minor) if row else 0
+
+
+def pledged_by(conn: Connection, party_id: str) -> int:
+    """What the party's guarantees still pledge: amount - called of those not released."""
+    value = conn.execute(select(func.coalesce(func.sum(
+        guarantees.c.amount_minor - guarantees.c.called_minor), 0)).where(
+        guarantees.c.guarantor_id == party_id, guarantees.c.status != "released")).scalar_one()
+    return int(value)
+
+
+def capacity_out(conn: Connection, party_id: str) -> CapacityOut:
+    amount, pledged = capacity_of(conn, party_id), pledged_by(conn, party_id)
+    return CapacityOut(money(amount), money(pledged), money(amount - pledged))
+
+
+def set_capacity(conn: Connection, party_id: str, amount: int, username: str,
+                 op_id: str) -> None:
+    """Move the capacity account by the difference (lowering below what is pledged is
+    refused by the account's limit, which counts pending pledges)."""
+    lock_row(conn, parties, party_id)  # one capacity change per guarantor at a time
+    st = store(conn)
+    ensure_accounts(conn, st, pledge_specs(party_id))
+    current = capacity_of(conn, party_id)
+    delta = amount - current
+    if delta:
+        limit, pledge = account_id("pledge-limit", party_id), account_id("pledge", party_id)
+        debit, credit = (limit, pledge) if delta > 0 else (pledge, limit)
+        post(conn, st, close_chain([leg(op_id, "capacity", debit, credit, abs(delta),
+                                        "pledge_capacity", f"pledge:{party_id}", None)]),
+             {pledge: ("exceeds_capacity",
+                       f"the guarantor has pledged {lending.dec(pledged_by(conn, party_id))}"
+                       " EUR; the capacity cannot go below that")})
+    values = dict(amount_minor=amount, updated_at=now_utc(), updated_by=username)
+    if conn.execute(select(pledge_capacities.c.party_id).where(
+            pledge_capacities.c.party_id == party_id)).first():
+        conn.execute(update(pledge_capacities).where(
+            pledge_capacities.c.party_id == party_id).values(**values))
+    else:
+        conn.execute(insert(pledge_capacities).values(party_id=party_id, **values))
+
+
+def visible_guarantor(conn: Connection, principal: Principal, party_id: str) -> Any:
+    """The party whose capacity is asked: staff see any, a user only its own party."""
+    party = get_party(conn, party_id)
+    if party is None or not (principal.is_staff or principal.party_id == party_id):
+        raise NotFound("party")
+    return party
+
+
+# -- guarantees ---------------------------------------------------------------------------
+
+def get_guarantee(conn: Connection, guarantee_id: str) -> Any:
+    row = conn.execute(select(guarantees).where(guarantees.c.id == guarantee_id)).first()
+    if row is None:
+        raise NotFound("guarantee")
+    return row
+
+
+def visible_guarantee(conn: Connection, principal: Principal, guarantee_id: str) -> Any:
+    """Staff see every guarantee, a guarantor its own, a borrower those on its loans."""
+    row = conn.execute(select(guarantees).where(guarantees.c.id == guarantee_id)).first()
+    if row is None:
+        raise NotFound("guarantee")
+    if principal.is_staff or row.guarantor_id == principal.party_id:
+        return row
+    if principal.role == "producer":
+        loan = lending.get_loan(conn, row.loan_id)
+        if loan.borrower_id == principal.party_id:
+            return row
+    raise NotFound("guarantee")
+
+
+def create_guarantee(conn: Connection, ctx: AppContext, *, guarantee_id: str, loan_id: str,
+                     guarantor_id: str, amount: int, username: str) -> Any:
+    loan = lock_row(conn, loans, loan_id)
+    if loan is None:
+        raise invalid("loan_id", "no loan with this id")
+    guarantor = lock_row(conn, parties, guarantor_id)
+    if guarantor is None or guarantor.kind not in GUARANTOR_KINDS:
+        raise invalid("guarantor_id", "no GAS, person or producer with this id")
+    if guarantor_id == loan.borrower_id:
+        raise invalid("guarantor_id", "a borrower cannot guarantee its own loan")
+    if loan.status not in ("approved", "active"):
+        raise Conflict("loan_not_active", f"the loan is {loan.status}")
+    st = store(conn)
+    ensure_accounts(conn, st, [*pledge_specs(guarantor_id),
+                               account("guarantee", guarantee_id, party_id=guarantor_id)])
+    pending = leg(guarantee_id, "pledge", account_id("pledge", guarantor_id),
+                  account_id("guarantee", guarantee_id), amount, "pledge",
+                  f"guarantee:{guarantee_id}", None,
+                  flags=frozenset({TransferFlag.PENDING}))
+    conn.execute(insert(guarantees).values(
+        id=guarantee_id, loan_id=loan_id, guarantor_id=guarantor_id, amount_minor=amount,
+        called_minor=0, status="active", pending_transfer_id=pending.id,
+        created_at=now_utc(), created_by=username))
+    free = capacity_of(conn, guarantor_id) - (pledged_by(conn, guarantor_id) - amount)
+    post(conn, st, close_chain([pending]), {account_id("pledge", guarantor_id): (
+        "exceeds_capacity", f"the guarantor has {lending.dec(max(free, 0))} EUR of free "
+        "pledge capacity")})
+    return get_guarantee(conn, guarantee_id)
+
+
+def release_pledge(conn: Connection, row: Any, op_id: str, on: date) -> Any:
+    """Void what the guarantee still reserves; the row as released on ``on``."""
+    lock_row(conn, loans, row.loan_id)  # calls and releases of one loan's pledges in turn
+    row = get_guarantee(conn, row.id)
+    if row.status != "active":
+        raise Conflict("already_released", f"the guarantee is {row.status}")
+    last_call = conn.execute(select(func.max(guarantee_calls.c.date))
+                             .where(guarantee_calls.c.guarantee_id == row.id)).scalar()
+    if last_call is not None and on < last_call:
+        raise invalid("date", f"before the guarantee's last call ({last_call.isoformat()})")
+    st = store(conn)
+    pending = st.get_transfer(conn, row.pending_transfer_id)
+    assert pending is not None
+    void = void_pending_of(pending, id=leg_id(op_id, f"release:{row.id}"), value_date=on,
+                           operation_id=op_id, code="release")
+    post(conn, st, [void], {})
+    conn.execute(update(guarantees).where(guarantees.c.id == row.id)
+                 .values(status="released", released_on=on))
+    return get_guarantee(conn, row.id)
+
+
+def release_on_repayment(conn: Connection, event: LoanRepaid) -> None:
+    """A loan repaid in full: its active guarantees are released automatically, on the
+    value date of the last payment."""
+    loan = event.loan
+    paid_on = lending.repaid_on(conn, loan)
+    for row in conn.execute(select(guarantees).where(guarantees.c.loan_id == loan.id,
+                                                     guarantees.c.status == "active")).all():
+        release_pledge(conn, row, str(uuid.uuid5(uuid.UUID(loan.id), "repaid")), paid_on)
+
+
+def book_call(conn: Connection, ctx: AppContext, loan: Any, call_id: str, amount: int,
+              on: date, username: str) -> list[tuple[str, int]]:
+    """Split the call pro rata over the active guarantees and book each part: the pledge
+    posts what is called (the rest stays reserved), and the called money pays the loan."""
+    if loan.status not in ("active", "written_off"):
+        raise Conflict("loan_not_active", f"the loan is {loan.status}")
+    rows = loan_guarantees(conn, loan.id)
+    try:
+        parts = g_rules.split_call([guarantee_state(r) for r in rows], amount)
+    except g_rules.ExceedsRemaining as exc:
+        raise Conflict("exceeds_capacity", f"the loan's active guarantees have "
+                       f"{lending.dec(exc.remaining_cents)} EUR remaining") from None
+    st = store(conn)
+    by_id = {r.id: r for r in rows}
+    for guarantee_id, part in parts:
+        row = by_id[guarantee_id]
+        pending = st.get_transfer(conn, row.pending_transfer_id)
+        assert pending is not None
+        remaining = row.amount_minor - row.called_minor - part
+        batch = [post_pending_of(pending, part, id=leg_id(call_id, f"post:{guarantee_id}"),
+                                 code="call", linked=True, value_date=on,
+                                 operation_id=call_id)]
+        new_pending_id = None
+        if remaining > 0:
+            again = leg(call_id, f"repledge:{guarantee_id}", pending.debit_account_id,
+                        pending.credit_account_id, remaining, "pledge",
+                        f"guarantee:{guarantee_id}", on, flags=frozenset({TransferFlag.PENDING}))
+            batch.append(again)
+            new_pending_id = again.id
+        # What the guarantor paid no longer counts against its capacity.
+        batch.append(leg(call_id, f"restore:{guarantee_id}",
+                         account_id("pledge-limit", row.guarantor_id),
+                         account_id("pledge", row.guarantor_id), part, "pledge_capacity",
+                         f"pledge:{row.guarantor_id}", on))
+        conn.execute(update(guarantees).where(guarantees.c.id == guarantee_id).values(
+            called_minor=row.called_minor + part, pending_transfer_id=new_pending_id,
+            status="active" if remaining > 0 else "called"))
+        conn.execute(insert(guarantee_calls).values(
+            id=call_id, loan_id=loan.id, guarantee_id=guarantee_id, date=on,
+            amount_minor=part, created_at=now_utc(), created_by=username))
+        event_id = str(uuid.uuid5(uuid.UUID(call_id), guarantee_id))
+        allocation, loan = record_payment(
+            conn, ctx, loan, event_id, part, on, username, kind="guarantee_call",
+            payer_kind="guarantee", payer_ref=account_id("guarantee", guarantee_id),
+            prefix=batch)
+        if allocation.excess.amount != "0.00":
+            raise Conflict("exceeds_capacity", "the call is more than the loan still owes "
+                           f"(excess {allocation.excess.amount} EUR)")
+    return parts
+
+
+def book_reduction(conn: Connection, loan: Any, op_id: str, on: date, username: str
+                   ) -> list[Any]:
+    """Shrink the active pledges in proportion to the principal repaid since the last
+    reduction (or since disbursement): each is voided and reserved again for its new
+    amount in one linked batch. A lender applies this when its rule says so."""
+    if loan.status != "active":
+        raise Conflict("loan_not_active", f"the loan is {loan.status}")
+    events = lending.events_of(conn, loan.id)
+    last = [e for e in events if e.kind == "pledge_reduction"]
+    basis = int(last[-1].params["outstanding"]) if last else loan.principal_minor
+    outstanding = lending.loan_state(loan, events, on).outstanding
+    if outstanding >= basis:
+        return loan_guarantees(conn, loan.id)
+    rows = loan_guarantees(conn, loan.id)
+    new_amounts = dict(g_rules.reduce_pledges_proportionally(
+        [guarantee_state(r) for r in rows], basis, outstanding))
+    st = store(conn)
+    batch: list[Transfer] = []
+    for row in rows:
+        new_amount = new_amounts[row.id]
+        if row.status != "active" or new_amount == row.amount_minor:
+            continue
+        pending = st.get_transfer(conn, row.pending_transfer_id)
+        assert pending is not None
+        batch.append(void_pending_of(pending, id=leg_id(op_id, f"void:{row.id}"),
+                                     linked=True, value_date=on, operation_id=op_id,
+                                     code="pledge_reduction"))
+        remaining = new_amount - row.called_minor
+        new_pending = None
+        if remaining > 0:
+            again = leg(op_id, f"pledge:{row.id}", pending.debit_account_id,
+                        pending.credit_account_id, remaining, "pledge",
+                        f"guarantee:{row.id}", on, flags=frozenset({TransferFlag.PENDING}))
+            batch.append(again)
+            new_pending = again.id
+        conn.execute(update(guarantees).where(guarantees.c.id == row.id).values(
+            amount_minor=new_amount, pending_transfer_id=new_pending,
+            status="active" if remaining > 0 else "called"))
+    post(conn, st, close_chain(batch), {})
+    lending.record_event(conn, event_id=op_id, loan_id=loan.id, kind="pledge_reduction",
+                         on=on, params={"outstanding": outstanding}, username=username)
+    return loan_guarantees(conn, loan.id)
+
+
+# -- use cases ------------------------------------------------------------------------------
+
+
+def set_pledge_capacity(ctx: AppContext, principal: Principal, party_id: str, data: CapacityIn
+                        ) -> CapacityOut:
+    pid = path_uuid(party_id, "party")
+    errors = Errors()
+    amount = money_minor(data.amount, "amount", errors, allow_zero=True)
+    errors.raise_if_any()
+
+    def before(conn: Connection) -> Any:
+        party = visible_guarantor(conn, principal, pid)
+        if not (principal.is_staff or (principal.role == "gas" and principal.party_id == pid)):
+            raise Forbidden("officers, or a GAS user for its own GAS")
+        return party
+
+    def run(conn: Connection, party: Any) -> tuple[int, CapacityOut]:
+        if party.kind not in GUARANTOR_KINDS:
+            raise invalid("party_id", "only a GAS, a person or a producer guarantees")
+        set_capacity(conn, pid, amount, principal.username, str(uuid.uuid4()))
+        return 200, capacity_out(conn, pid)
+
+    # No client id: setting a capacity twice leaves it as once.
+    return command(ctx, principal, f"PUT /api/parties/{pid}/pledge-capacity", data, run,
+                   before, returns=CapacityOut)[1]
+
+
+def read_pledge_capacity(ctx: AppContext, principal: Principal, party_id: str) -> CapacityOut:
+    pid = path_uuid(party_id, "party")
+
+    def read(conn: Connection) -> CapacityOut:
+        visible_guarantor(conn, principal, pid)
+        return capacity_out(conn, pid)
+
+    return ctx.read(read)
+
+
+def sign_guarantee(ctx: AppContext, principal: Principal, data: GuaranteeIn
+                   ) -> tuple[int, GuaranteeOut]:
+    """A guarantor pledges part of its capacity on a loan: officers, or a GAS user with
+    its own GAS as guarantor."""
+    errors = Errors()
+    gid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    loan_id = check_uuid(data.loan_id, "loan_id", errors)
+    guarantor_id = check_uuid(data.guarantor_id, "guarantor_id", errors)
+    amount = money_minor(data.amount, "amount", errors)
+    errors.raise_if_any()
+
+    def before(conn: Connection) -> None:
+        if principal.is_staff:
+            return
+        if not (principal.role == "gas" and principal.party_id == guarantor_id):
+            refuse_acting_for(conn, principal, guarantor_id,
+                              "officers, or a GAS user for its own GAS as guarantor")
+        # A GAS user sees no loan (only its own guarantees): a loan it could not pledge
+        # on is "not found" for it, so its status does not leak.
+        loan = conn.execute(select(loans.c.status).where(loans.c.id == str(loan_id))).first()
+        if loan is None or loan.status not in ("approved", "active"):
+            raise NotFound("loan")
+
+    def run(conn: Connection, _: None) -> tuple[int, GuaranteeOut]:
+        row = create_guarantee(conn, ctx, guarantee_id=gid, loan_id=str(loan_id),
+                               guarantor_id=str(guarantor_id), amount=amount,
+                               username=principal.username)
+        return 201, guarantee_out(row)
+
+    return command(ctx, principal, "POST /api/guarantees", data, run, before,
+                   returns=GuaranteeOut)
+
+
+def list_guarantees(ctx: AppContext, principal: Principal, guarantor_id: str | None,
+                    loan_id: str | None, status: str | None, limit: int | None,
+                    cursor: str | None) -> GuaranteePage:
+    guarantor_id, loan_id = check_filters(
+        {"guarantor_id": guarantor_id, "loan_id": loan_id},
+        {"status": (status, ("active", "released", "called"))})
+
+    def read(conn: Connection) -> GuaranteePage:
+        query = select(guarantees)
+        if guarantor_id:
+            query = query.where(guarantees.c.guarantor_id == guarantor_id)
+        if loan_id:
+            query = query.where(guarantees.c.loan_id == loan_id)
+        if status:
+            query = query.where(guarantees.c.status == status)
+        if principal.role == "gas":
+            query = query.where(guarantees.c.guarantor_id == principal.party_id)
+        elif principal.role == "producer":
+            own = select(loans.c.id).where(loans.c.borrower_id == principal.party_id)
+            query = query.where(guarantees.c.loan_id.in_(own))
+        rows, nxt = paginate(conn, query, guarantees.c.seq, limit, cursor)
+        return GuaranteePage([guarantee_out(r) for r in rows], nxt)
+
+    return ctx.read(read)
+
+
+def read_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str) -> GuaranteeOut:
+    gid = path_uuid(guarantee_id, "guarantee")
+    return ctx.read(lambda conn: guarantee_out(visible_guarantee(conn, principal, gid)))
+
+
+def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
+                      data: CommandIn | None) -> tuple[int, GuaranteeOut]:
+    """Officers release what a guarantee still pledges (on ``date``, default today)."""
+    gid = path_uuid(guarantee_id, "guarantee")
+    body = data or CommandIn()
+    errors = Errors()
+    op_id = check_uuid(body.id, "id", errors) or str(uuid.uuid4())
+    on = parse_date(body.date, "date", errors, required=False)
+    errors.raise_if_any()
+    released_on = on or date.today()  # a release always has its date (reports use it)
+
+    def before(conn: Connection) -> Any:
+        row = visible_guarantee(conn, principal, gid)
+        principal.require("officer")
+        return row
+
+    def run(conn: Connection, row: Any) -> tuple[int, GuaranteeOut]:
+        return 200, guarantee_out(release_pledge(conn, row, op_id, released_on))
+
+    return command(ctx, principal, f"POST /api/guarantees/{gid}/release", body, run, before,
+                   returns=GuaranteeOut)
+
+
+def call_guarantees(ctx: AppContext, principal: Principal, loan_id: str, data: CallIn
+                    ) -> tuple[int, CallOut]:
+    """Officers call the loan's active guarantees for ``amount``, split pro rata."""
+    lid = path_uuid(loan_id, "loan")
+    errors = Errors()
+    call_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    amount = money_minor(data.amount, "amount", errors)
+    on = parse_date(data.date, "date", errors)
+    errors.raise_if_any()
+    assert on is not None
+
+    def before(conn: Connection) -> Any:
+        loan = visible_loan(conn, principal, lid, lock=True)
+        principal.require("officer")
+        return loan
+
+    def run(conn: Connection, loan: Any) -> tuple[int, CallOut]:
+        parts = book_call(conn, ctx, loan, call_id, amount, on, principal.username)
+        return 200, CallOut(id=call_id, loan_id=lid, date=on.isoformat(), amount=money(amount),
+                            calls=[CallPartOut(g, money(c)) for g, c in parts])
+
+    return command(ctx, principal, f"POST /api/loans/{lid}/guarantee-calls", data, run,
+                   before, returns=CallOut)
+
+
+def reduce_pledges(ctx: AppContext, principal: Principal, loan_id: str, data: CommandIn
+                   ) -> tuple[int, LoanGuaranteesOut]:
+    """Officers shrink the loan's active pledges in proportion to the principal repaid."""
+    lid = path_uuid(loan_id, "loan")
+    errors = Errors()
+    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    on = parse_date(data.date, "date", errors)
+    errors.raise_if_any()
+    assert on is not None
+
+    def before(conn: Connection) -> Any:
+        loan = visible_loan(conn, principal, lid, lock=True)
+        principal.require("officer")
+        return loan
+
+    def run(conn: Connection, loan: Any) -> tuple[int, LoanGuaranteesOut]:
+        rows = book_reduction(conn, loan, op_id, on, principal.username)
+        return 200, LoanGuaranteesOut([guarantee_out(r) for r in rows],
+                                      coverage_text(conn, loan, on))
+
+    return command(ctx, principal, f"POST /api/loans/{lid}/guarantees/reduction", data, run,
+                   before, returns=LoanGuaranteesOut)
+
+
+def read_loan_guarantees(ctx: AppContext, principal: Principal, loan_id: str,
+                         as_of: str | None) -> LoanGuaranteesOut:
+    """The loan's guarantees as they stood on ``as_of`` (default: now) and the coverage
+    then; a GAS user sees only its own."""
+    lid = path_uuid(loan_id, "loan")
+    day = query_date(as_of, "as_of") or date.today()
+
+    def read(conn: Connection) -> LoanGuaranteesOut:
+        loan = visible_loan(conn, principal, lid)
+        standing = guarantees_on(conn, lid, day if as_of else None)
+        if principal.role == "gas":
+            standing = [(r, on) for r, on in standing if r.guarantor_id == principal.party_id]
+        return LoanGuaranteesOut([guarantee_out(r, on) for r, on in standing],
+                                 coverage_text(conn, loan, day))
+
+    return ctx.read(read)

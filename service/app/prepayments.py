@@ -1,0 +1,414 @@
+"""Prepayments: a GAS pays a producer ahead for goods, deliveries draw the prepayment
+down, and a close settles what remains (refund, rollover or the GAS's solidarity fund).
+
+Rules come from ``ledger.prepayments``; every command writes its rows and one linked
+batch of transfers in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+import msgspec
+from sqlalchemy import Connection, insert, select, update
+
+from ledger import prepayments as p_rules
+from ledger.chart import account, account_id
+from ledger.lending import close_chain
+from ledger.prepayments import ON_EXPIRY, OnExpiry
+from ledger.transfers import Transfer
+from service.app import lending
+from service.app.auth import Principal
+from service.app.commands import command
+from service.app.common import (
+    MoneyIn,
+    check_filters,
+    check_uuid,
+    money_minor,
+    now_utc,
+    paginate,
+    parse_date,
+    parse_decimal_string,
+    path_uuid,
+    rfc3339,
+)
+from service.app.context import AppContext
+from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
+from service.app.events import PrepaymentClosed
+from service.app.funds import gas_fund_id
+from service.app.instrument_legs import leg, store
+from service.app.ledger_ops import ensure_accounts, post
+from service.app.parties import refuse_acting_for
+from service.app.types import Day, DecimalText, Timestamp, Uuid
+from service.app.views import Money, money
+from service.db.engine import lock_row
+from service.db.tables import contributions, deliveries, parties, prepayments
+
+PrepaymentStatus = Literal["open", "closed"]
+
+
+class PrepaymentIn(msgspec.Struct, forbid_unknown_fields=True):
+    producer_id: str
+    gas_id: str
+    amount: MoneyIn
+    product: str
+    unit: str
+    unit_price: MoneyIn
+    expires_on: str
+    on_expiry: str
+    id: str | None = None
+
+
+class DeliveryIn(msgspec.Struct, forbid_unknown_fields=True):
+    date: str
+    quantity: str
+    id: str | None = None
+
+
+class CloseIn(msgspec.Struct, forbid_unknown_fields=True):
+    date: str
+    id: str | None = None
+    new_expires_on: str | None = None
+
+
+class DeliveryOut(msgspec.Struct):
+    id: Uuid
+    prepayment_id: Uuid
+    date: Day
+    quantity: DecimalText
+    value: Money  # quantity x unit price, half-even to the cent
+    created_at: Timestamp
+
+
+class SettlementOut(msgspec.Struct, omit_defaults=True):
+    """How a close settled the remainder; ``new_prepayment_id`` only for a rollover that
+    opened one."""
+
+    kind: OnExpiry
+    amount: Money
+    new_prepayment_id: Uuid | msgspec.UnsetType = msgspec.UNSET
+
+
+class PrepaymentOut(msgspec.Struct):
+    id: Uuid
+    producer_id: Uuid
+    gas_id: Uuid
+    amount: Money
+    product: str
+    unit: str
+    unit_price: Money
+    expires_on: Day
+    on_expiry: OnExpiry
+    paid: Money
+    delivered_value: Money
+    remaining: Money  # 0.00 once closed
+    status: PrepaymentStatus
+    closed_on: Day | None
+    settlement: SettlementOut | None
+    rolled_from: Uuid | None
+    request_id: Uuid | None
+    deliveries: list[DeliveryOut]
+    created_at: Timestamp
+
+
+class PrepaymentTotals(msgspec.Struct):
+    """The campaign view: what every listed agreement adds up to (all pages)."""
+
+    paid: Money
+    delivered_value: Money
+    remaining: Money
+    count: int
+
+
+class PrepaymentPage(msgspec.Struct):
+    items: list[PrepaymentOut]
+    next_cursor: str | None
+    totals: PrepaymentTotals
+
+
+def delivery_out(row: Any) -> DeliveryOut:
+    return DeliveryOut(id=row.id, prepayment_id=row.prepayment_id, date=row.date.isoformat(),
+                       quantity=row.quantity, value=money(row.value_minor),
+                       created_at=rfc3339(row.created_at) or "")
+
+
+def remaining_of(row: Any) -> int:
+    return 0 if row.status == "closed" else int(row.amount_minor - row.delivered_minor)
+
+
+def prepayment_out(conn: Connection, row: Any) -> PrepaymentOut:
+    items = conn.execute(select(deliveries).where(deliveries.c.prepayment_id == row.id)
+                         .order_by(deliveries.c.seq)).all()
+    settlement = None
+    if row.status == "closed":
+        settlement = SettlementOut(kind=row.settlement_kind, amount=money(row.settlement_minor),
+                                   new_prepayment_id=row.new_prepayment_id or msgspec.UNSET)
+    return PrepaymentOut(
+        id=row.id, producer_id=row.producer_id, gas_id=row.gas_id,
+        amount=money(row.amount_minor), product=row.product, unit=row.unit,
+        unit_price=money(row.unit_price_minor), expires_on=row.expires_on.isoformat(),
+        on_expiry=row.on_expiry, paid=money(row.amount_minor),
+        delivered_value=money(row.delivered_minor), remaining=money(remaining_of(row)),
+        status=row.status, closed_on=row.closed_on.isoformat() if row.closed_on else None,
+        settlement=settlement, rolled_from=row.rolled_from, request_id=row.request_id,
+        deliveries=[delivery_out(d) for d in items], created_at=rfc3339(row.created_at) or "")
+
+
+def get_prepayment(conn: Connection, prepayment_id: str) -> Any:
+    row = conn.execute(select(prepayments).where(prepayments.c.id == prepayment_id)).first()
+    if row is None:
+        raise NotFound("prepayment")
+    return row
+
+
+def visible_prepayment(conn: Connection, principal: Principal, prepayment_id: str) -> Any:
+    """Staff see every prepayment; the GAS and the producer theirs."""
+    row = conn.execute(select(prepayments).where(prepayments.c.id == prepayment_id)).first()
+    if row is None:
+        raise NotFound("prepayment")
+    if principal.is_staff or principal.party_id in (row.gas_id, row.producer_id):
+        return row
+    raise NotFound("prepayment")
+
+
+def create_prepayment(conn: Connection, ctx: AppContext, *, prepayment_id: str, producer_id: str,
+                      gas_id: str, amount: int, product: str, unit: str, unit_price: int,
+                      expires_on: date, on_expiry: str, username: str,
+                      request_id: str | None = None, rolled_from: str | None = None,
+                      source_account: str | None = None, on: date | None = None) -> Any:
+    producer = conn.execute(select(parties).where(parties.c.id == producer_id)).first()
+    if producer is None or producer.kind != "producer":
+        raise invalid("producer_id", "no producer with this id")
+    gas = conn.execute(select(parties).where(parties.c.id == gas_id)).first()
+    if gas is None or gas.kind != "gas":
+        raise invalid("gas_id", "no GAS with this id")
+    st = store(conn)
+    ensure_accounts(conn, st, [account("prepayment", prepayment_id, party_id=gas_id),
+                               account("gas-external", gas_id, party_id=gas_id),
+                               account("producer-goods", producer_id, party_id=producer_id)])
+    conn.execute(insert(prepayments).values(
+        id=prepayment_id, producer_id=producer_id, gas_id=gas_id, amount_minor=amount,
+        product=product, unit=unit, unit_price_minor=unit_price, expires_on=expires_on,
+        on_expiry=on_expiry, status="open", delivered_minor=0, rolled_from=rolled_from,
+        request_id=request_id, created_at=now_utc(), created_by=username))
+    if source_account is None:
+        post(conn, st, close_chain([leg(prepayment_id, "paid",
+                                        account_id("gas-external", gas_id),
+                                        account_id("prepayment", prepayment_id), amount,
+                                        "prepayment", f"prepayment:{prepayment_id}", on)]), {})
+    return get_prepayment(conn, prepayment_id)
+
+
+def record_delivery(conn: Connection, row: Any, delivery_id: str, on: date,
+                    quantity: Decimal, username: str) -> Any:
+    row = lock_row(conn, prepayments, row.id)
+    state = p_rules.PrepaymentState(row.amount_minor, row.delivered_minor,
+                                    closed=row.status == "closed")
+    try:
+        value = p_rules.delivery_value(quantity, row.unit_price_minor)
+    except p_rules.DeliveryTooLarge:  # worth more than any amount kept
+        raise invalid("quantity", f"{quantity} is worth more than any prepayment") from None
+    if value <= 0:
+        raise invalid("quantity", f"{quantity} x {lending.dec(row.unit_price_minor)} EUR "
+                      "is worth 0.00 EUR: nothing to record")
+    try:
+        p_rules.apply_delivery(state, value)
+    except p_rules.PrepaymentClosed:
+        raise Conflict("closed", "the prepayment is closed") from None
+    except p_rules.ExceedsPrepayment as exc:
+        raise Conflict("exceeds_prepayment",
+                       f"the delivery is worth {lending.dec(value)} EUR; only "
+                       f"{lending.dec(exc.remaining_cents)} EUR remain prepaid") from None
+    conn.execute(insert(deliveries).values(
+        id=delivery_id, prepayment_id=row.id, date=on, quantity=str(quantity),
+        value_minor=value, created_at=now_utc(), created_by=username))
+    conn.execute(update(prepayments).where(prepayments.c.id == row.id)
+                 .values(delivered_minor=row.delivered_minor + value))
+    if value:
+        post(conn, store(conn), close_chain([leg(
+            delivery_id, "delivery", account_id("prepayment", row.id),
+            account_id("producer-goods", row.producer_id), value, "delivery",
+            f"prepayment:{row.id}", on)]),
+            {account_id("prepayment", row.id): ("exceeds_prepayment",
+                                                "the delivery is worth more than remains")})
+    return get_prepayment(conn, row.id)
+
+
+def settle_prepayment(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date,
+                      new_expires_on: date | None, username: str) -> Any:
+    """Close the prepayment and settle its remainder as its ``on_expiry`` says; the row
+    as closed (its ``settlement_*`` columns say how)."""
+    row = lock_row(conn, prepayments, row.id)
+    state = p_rules.PrepaymentState(row.amount_minor, row.delivered_minor,
+                                    closed=row.status == "closed")
+    try:
+        settlement = p_rules.close(state, row.on_expiry, expires_on=row.expires_on,
+                                   new_expires_on=new_expires_on)
+    except p_rules.PrepaymentClosed:
+        raise Conflict("closed", "the prepayment is already closed") from None
+    amount = settlement.amount_cents
+    source = account_id("prepayment", row.id)
+    new_id = None
+    st = store(conn)
+    transfers: list[Transfer] = []
+    if amount > 0 and settlement.kind == "refund":
+        transfers.append(leg(op_id, "refund", source, account_id("gas-external", row.gas_id),
+                             amount, "refund", f"prepayment:{row.id}", on))
+    elif amount > 0 and settlement.kind == "rollover":
+        new_id = str(uuid.uuid5(uuid.UUID(op_id), "rollover"))
+        assert settlement.new_expires_on is not None
+        create_prepayment(conn, ctx, prepayment_id=new_id, producer_id=row.producer_id,
+                          gas_id=row.gas_id, amount=amount, product=row.product,
+                          unit=row.unit, unit_price=row.unit_price_minor,
+                          expires_on=settlement.new_expires_on, on_expiry=row.on_expiry,
+                          username=username, request_id=row.request_id, rolled_from=row.id,
+                          source_account=source)
+        transfers.append(leg(op_id, "rollover", source, account_id("prepayment", new_id),
+                             amount, "rollover", f"prepayment:{new_id}", on))
+    elif amount > 0 and settlement.kind == "solidarity":
+        fund_id = gas_fund_id(row.gas_id)
+        conn.execute(insert(contributions).values(
+            id=str(uuid.uuid5(uuid.UUID(op_id), "solidarity")), fund_id=fund_id,
+            gas_id=row.gas_id, amount_minor=amount, date=on, earmark_producer_id=None,
+            note=f"remainder of prepayment {row.id}", basis=None, source="prepayment",
+            created_at=now_utc(), created_by=username))
+        transfers.append(leg(op_id, "solidarity", source, account_id("fund", fund_id), amount,
+                             "contribution", f"fund:{fund_id}", on))
+    post(conn, st, close_chain(transfers), {})
+    conn.execute(update(prepayments).where(prepayments.c.id == row.id).values(
+        status="closed", closed_on=on, settlement_kind=settlement.kind,
+        settlement_minor=amount, new_prepayment_id=new_id))
+    closed = get_prepayment(conn, row.id)
+    ctx.events.emit(conn, PrepaymentClosed(closed))
+    return closed
+
+
+# -- use cases ------------------------------------------------------------------------------
+
+
+def open_prepayment(ctx: AppContext, principal: Principal, data: PrepaymentIn
+                    ) -> tuple[int, PrepaymentOut]:
+    """A GAS pays a producer ahead: officers, or the GAS's own user."""
+    errors = Errors()
+    pid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    producer_id = check_uuid(data.producer_id, "producer_id", errors)
+    gas_id = check_uuid(data.gas_id, "gas_id", errors)
+    amount = money_minor(data.amount, "amount", errors)
+    unit_price = money_minor(data.unit_price, "unit_price", errors)
+    expires_on = parse_date(data.expires_on, "expires_on", errors)
+    if data.on_expiry not in ON_EXPIRY:
+        errors.add("on_expiry", f"one of {', '.join(ON_EXPIRY)}")
+    if not data.product.strip() or len(data.product) > 200:
+        errors.add("product", "1 to 200 characters")
+    if not data.unit.strip() or len(data.unit) > 32:
+        errors.add("unit", "1 to 32 characters, such as 'kg'")
+    errors.raise_if_any()
+    assert expires_on is not None
+
+    def before(conn: Connection) -> None:
+        if not (principal.is_staff or (principal.role == "gas"
+                                       and principal.party_id == gas_id)):
+            refuse_acting_for(conn, principal, gas_id, "officers, or a GAS user for its own GAS")
+
+    def run(conn: Connection, _: None) -> tuple[int, PrepaymentOut]:
+        row = create_prepayment(
+            conn, ctx, prepayment_id=pid, producer_id=str(producer_id), gas_id=str(gas_id),
+            amount=amount, product=data.product.strip(), unit=data.unit.strip(),
+            unit_price=unit_price, expires_on=expires_on, on_expiry=data.on_expiry,
+            username=principal.username)
+        return 201, prepayment_out(conn, row)
+
+    return command(ctx, principal, "POST /api/prepayments", data, run, before,
+                   returns=PrepaymentOut)
+
+
+def list_prepayments(ctx: AppContext, principal: Principal, producer_id: str | None,
+                     gas_id: str | None, status: str | None, product: str | None,
+                     limit: int | None, cursor: str | None) -> PrepaymentPage:
+    producer_id, gas_id = check_filters(
+        {"producer_id": producer_id, "gas_id": gas_id},
+        {"status": (status, ("open", "closed"))})
+
+    def read(conn: Connection) -> PrepaymentPage:
+        query = select(prepayments)
+        if producer_id:
+            query = query.where(prepayments.c.producer_id == producer_id)
+        if gas_id:
+            query = query.where(prepayments.c.gas_id == gas_id)
+        if status:
+            query = query.where(prepayments.c.status == status)
+        if product:
+            query = query.where(prepayments.c.product == product)
+        if not principal.is_staff:
+            pid = principal.party_id or ""
+            query = query.where((prepayments.c.gas_id == pid)
+                                | (prepayments.c.producer_id == pid))
+        rows, nxt = paginate(conn, query, prepayments.c.seq, limit, cursor)
+        every = conn.execute(query).all()
+        totals = PrepaymentTotals(
+            paid=money(sum(r.amount_minor for r in every)),
+            delivered_value=money(sum(r.delivered_minor for r in every)),
+            remaining=money(sum(remaining_of(r) for r in every)), count=len(every))
+        return PrepaymentPage([prepayment_out(conn, r) for r in rows], nxt, totals)
+
+    return ctx.read(read)
+
+
+def read_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str
+                    ) -> PrepaymentOut:
+    pid = path_uuid(prepayment_id, "prepayment")
+    return ctx.read(lambda conn: prepayment_out(conn, visible_prepayment(conn, principal, pid)))
+
+
+def deliver(ctx: AppContext, principal: Principal, prepayment_id: str, data: DeliveryIn
+            ) -> tuple[int, PrepaymentOut]:
+    """Goods delivered against the prepayment: anyone who sees it records them (staff,
+    the GAS, the producer)."""
+    pid = path_uuid(prepayment_id, "prepayment")
+    errors = Errors()
+    did = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    on = parse_date(data.date, "date", errors)
+    quantity = parse_decimal_string(data.quantity, "quantity", errors, max_decimals=3)
+    errors.raise_if_any()
+    assert on is not None
+
+    def run(conn: Connection, row: Any) -> tuple[int, PrepaymentOut]:
+        updated = record_delivery(conn, row, did, on, quantity, principal.username)
+        return 200, prepayment_out(conn, updated)
+
+    return command(ctx, principal, f"POST /api/prepayments/{pid}/deliveries", data, run,
+                   lambda conn: visible_prepayment(conn, principal, pid),
+                   returns=PrepaymentOut)
+
+
+def close_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str, data: CloseIn
+                     ) -> tuple[int, PrepaymentOut]:
+    """Officers or the prepaying GAS's user close it; the answer carries its
+    ``settlement``."""
+    pid = path_uuid(prepayment_id, "prepayment")
+    errors = Errors()
+    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    on = parse_date(data.date, "date", errors)
+    new_expiry = parse_date(data.new_expires_on, "new_expires_on", errors, required=False)
+    if on is not None and new_expiry is not None and new_expiry <= on:
+        errors.add("new_expires_on", "after the date of the close: the new prepayment "
+                   "must not be born expired")
+    errors.raise_if_any()
+    assert on is not None
+
+    def before(conn: Connection) -> Any:
+        row = visible_prepayment(conn, principal, pid)
+        if not (principal.is_staff or principal.party_id == row.gas_id):
+            raise Forbidden("officers, or the prepaying GAS's user, close a prepayment")
+        return row
+
+    def run(conn: Connection, row: Any) -> tuple[int, PrepaymentOut]:
+        settle_prepayment(conn, ctx, row, op_id, on, new_expiry, principal.username)
+        # Read again: what followed the close (its event's handlers) is in the answer too.
+        return 200, prepayment_out(conn, get_prepayment(conn, pid))
+
+    return command(ctx, principal, f"POST /api/prepayments/{pid}/close", data, run, before,
+                   returns=PrepaymentOut)

@@ -1,0 +1,76 @@
+"""Solidarity funds, contributions and payouts, over HTTP."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from service.app import funds
+from service.app.funds import (
+    ContributionIn,
+    ContributionOut,
+    ContributionPage,
+    FundIn,
+    FundOut,
+    FundPage,
+    PayoutIn,
+    PayoutOut,
+    PayoutPage,
+)
+from service.http.params import BODY, READ, Ctx, Limit, User, responses
+
+
+class ContributionController(Controller):
+    path = "/api/contributions"
+    tags = ["funds"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post("/", sync_to_thread=True, status_code=201,
+          responses=responses(*BODY, 403, 404, 409, codes=("idempotency_conflict",)))
+    def contribute(self, data: JSONBody[ContributionIn], ctx: Ctx, principal: User
+                   ) -> Response[ContributionOut]:
+        status, body = funds.contribute_to_fund(ctx, principal, data)
+        return Response(body, status_code=status)
+
+    @get("/", sync_to_thread=True, responses=responses(422))
+    def list_contributions(self, ctx: Ctx, principal: User,
+                           gas_id: FromQuery[str | None] = None,
+                           fund_id: FromQuery[str | None] = None, limit: Limit = None,
+                           cursor: FromQuery[str | None] = None) -> ContributionPage:
+        return funds.list_contributions(ctx, principal, gas_id, fund_id, limit, cursor)
+
+
+class FundController(Controller):
+    path = "/api/funds"
+    tags = ["funds"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @get("/", sync_to_thread=True, responses=responses(422))
+    def list_funds(self, ctx: Ctx, principal: User, gas_id: FromQuery[str | None] = None,
+                   limit: Limit = None, cursor: FromQuery[str | None] = None) -> FundPage:
+        return funds.list_funds(ctx, principal, gas_id, limit, cursor)
+
+    @post("/", sync_to_thread=True, status_code=201,
+          responses=responses(*BODY, 403, 409, codes=("idempotency_conflict",)))
+    def create_fund(self, data: JSONBody[FundIn], ctx: Ctx, principal: User
+                    ) -> Response[FundOut]:
+        status, body = funds.open_shared_fund(ctx, principal, data)
+        return Response(body, status_code=status)
+
+    @get("/{fund_id:str}", sync_to_thread=True, responses=responses(404))
+    def get_fund(self, fund_id: FromPath[str], ctx: Ctx, principal: User) -> FundOut:
+        return funds.read_fund(ctx, principal, fund_id)
+
+    @post("/{fund_id:str}/payouts", sync_to_thread=True, status_code=201,
+          responses=responses(*BODY, 403, 404, 409, codes=(
+              "idempotency_conflict", "insufficient_funds", "loan_not_active")))
+    def payout(self, fund_id: FromPath[str], data: JSONBody[PayoutIn], ctx: Ctx,
+               principal: User) -> Response[PayoutOut]:
+        status, body = funds.pay_out(ctx, principal, fund_id, data)
+        return Response(body, status_code=status)
+
+    @get("/{fund_id:str}/payouts", sync_to_thread=True, responses=responses(*READ))
+    def list_payouts(self, fund_id: FromPath[str], ctx: Ctx, principal: User,
+                     limit: Limit = None, cursor: FromQuery[str | None] = None) -> PayoutPage:
+        return funds.list_payouts(ctx, principal, fund_id, limit, cursor)
+
+
+HANDLERS = [ContributionController, FundController]
