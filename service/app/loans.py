@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 from sqlalchemy import Connection, insert, select, update
@@ -32,7 +32,7 @@ from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.instruments import coverage_value, covers, gas_sees_loan, share_cap_for
 from service.app.ledger_ops import ensure_accounts
 from service.app.ledger_ops import post as post_batch
-from service.app.lending import AllocationOut, LoanOut, record_payment
+from service.app.lending import AllocationOut, LoanOut, LoanStatus, record_payment
 
 # Funding requests (service.app.requests) read a loan's terms through this module too.
 from service.app.terms import TermsIn as TermsIn
@@ -40,7 +40,7 @@ from service.app.terms import parse_terms as parse_terms
 from service.db.engine import lock_row
 from service.db.tables import funding_requests, loans, pools
 
-LOAN_STATUSES = ("approved", "active", "repaid", "written_off")
+LOAN_STATUSES: tuple[str, ...] = get_args(LoanStatus)
 
 
 class LoanIn(TermsIn, forbid_unknown_fields=True, kw_only=True):
