@@ -26,10 +26,17 @@ from ledger.repayments import (
     initial_state,
     installment_status,
 )
-from ledger.schedules import Installment, LoanTerms, build_schedule, summarize
+from ledger.schedules import (
+    Frequency,
+    Installment,
+    LoanTerms,
+    Method,
+    build_schedule,
+    summarize,
+)
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer
-from service.app.common import money_out, now_utc, rfc3339
+from service.app.common import now_utc, rfc3339
 from service.app.context import AppContext
 from service.app.errors import Conflict, NotFound, invalid
 from service.app.events import Events, LoanRepaid, PartyCreated
@@ -158,18 +165,6 @@ def get_category(conn: Connection, lender_id: str, name: str) -> Category | None
                     usury_threshold=opt(row.usury_threshold),
                     late_interest_rate=Decimal(row.late_interest_rate or "0"),
                     min_coverage=opt(row.min_coverage), share_multiple=opt(row.share_multiple))
-
-
-def category_out(lender_id: str, c: Category) -> dict[str, Any]:
-
-    def opt(value: Decimal | None) -> str | None:
-        return None if value is None else str(value)
-
-    return {"lender_id": lender_id, "name": c.name, "max_principal": money_out(c.max_principal),
-            "max_term_months": c.max_term_months, "frequencies": list(c.frequencies),
-            "usury_threshold": opt(c.usury_threshold),
-            "late_interest_rate": str(c.late_interest_rate),
-            "min_coverage": opt(c.min_coverage), "share_multiple": opt(c.share_multiple)}
 
 
 def save_category(conn: Connection, lender_id: str, c: Category, username: str) -> None:
@@ -419,8 +414,8 @@ class LoanOut(msgspec.Struct):
     principal: Money
     annual_rate: DecimalText
     term_months: int
-    method: Literal["french", "italian", "bullet"]
-    frequency: Literal["monthly", "quarterly", "semiannual", "annual"]
+    method: Method
+    frequency: Frequency
     grace_periods: int
     disbursement_date: Day
     first_due_date: Day | None
@@ -539,6 +534,16 @@ def borrower_total(conn: Connection, borrower_id: str) -> int:
 
 def party_row(conn: Connection, party_id: str) -> Any:
     return conn.execute(select(parties).where(parties.c.id == party_id)).first()
+
+
+def party_of_kind(conn: Connection, party_id: str | None, kind: str | tuple[str, ...],
+                  field: str) -> Any:
+    """The party a body names in ``field``: 422 unless it is one of ``kind``."""
+    kinds = (kind,) if isinstance(kind, str) else kind
+    row = party_row(conn, party_id) if party_id else None
+    if row is None or row.kind not in kinds:
+        raise invalid(field, f"no {' or '.join(kinds)} with this id")
+    return row
 
 
 def record_payment(conn: Connection, ctx: AppContext, row: Any, op_id: str, amount: int,

@@ -1,82 +1,44 @@
-"""HTTP for pools, deposits, member shares, loan categories and loans."""
+"""Loans: granting one within its category's and pool's limits, disbursing it from the
+pool, repayments, rescheduling and write-off, and reading a loan as of a date."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 from sqlalchemy import Connection, insert, select, update
 
 from ledger import lending as postings
-from ledger.money import AMOUNT_PATTERN
-from ledger.schedules import FREQUENCIES, METHODS, LoanTerms, TermsError, build_schedule, summarize
+from ledger.schedules import METHODS, LoanTerms, TermsError, build_schedule, summarize
 from service.app import lending
 from service.app.auth import Principal
+from service.app.commands import command
 from service.app.common import (
     MoneyIn,
+    check_filters,
+    check_uuid,
     money_minor,
-    money_out,
     now_utc,
+    paginate,
     parse_date,
-    rfc3339,
+    path_uuid,
+    query_date,
 )
 from service.app.context import AppContext
 from service.app.coverage import coverage_value, covers, gas_sees_loan, share_cap_for
-from service.app.errors import Conflict, Errors, NotFound, invalid
+from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.ledger_ops import ensure_accounts
 from service.app.ledger_ops import post as post_batch
+from service.app.lending import AllocationOut, LoanOut, LoanStatus, record_payment
+
+# Funding requests (service.app.requests) read a loan's terms through this module too.
 from service.db.engine import lock_row
-from service.db.tables import funding_requests, loans, match_rules, pools
+from service.db.tables import funding_requests, loans, pools
 
-RATE_PATTERN_DECIMALS = 4
-
-
-class PoolIn(msgspec.Struct, forbid_unknown_fields=True):
-    lender_id: str
-    name: str
-    id: str | None = None
-    partner_id: str | None = None
-    max_loan: MoneyIn | None = None
-
-
-class MatchRuleIn(msgspec.Struct, forbid_unknown_fields=True):
-    threshold: str
-    cap: MoneyIn
-    budget: MoneyIn | None = None
-
-
-class DepositIn(msgspec.Struct, forbid_unknown_fields=True):
-    amount: MoneyIn
-    date: str
-    id: str | None = None
-    note: str | None = None
-
-
-class ShareIn(msgspec.Struct, forbid_unknown_fields=True):
-    member_id: str
-    lender_id: str
-    amount: MoneyIn
-    date: str
-    id: str | None = None
-
-
-LOAN_STATUSES = ("approved", "active", "repaid", "written_off")
-
-
-class TermsIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """The terms of a loan, as ``POST /api/loans/simulate`` takes them."""
-
-    principal: MoneyIn
-    annual_rate: str
-    term_months: int
-    method: str
-    frequency: str
-    disbursement_date: str
-    grace_periods: int = 0
-    first_due_date: str | None = None
-    fees: MoneyIn | None = None
+LOAN_STATUSES: tuple[str, ...] = get_args(LoanStatus)
 
 
 class LoanIn(TermsIn, forbid_unknown_fields=True, kw_only=True):
@@ -115,88 +77,16 @@ class WriteOffIn(msgspec.Struct, forbid_unknown_fields=True):
     id: str | None = None
 
 
-class CategoryIn(msgspec.Struct, forbid_unknown_fields=True):
-    max_principal: MoneyIn
-    max_term_months: int
-    frequencies: list[str]
-    usury_threshold: str | None = None
-    late_interest_rate: str = "0"
-    min_coverage: str | None = None
-    share_multiple: str | None = None
+class LoanPage(msgspec.Struct):
+    items: list[LoanOut]
+    next_cursor: str | None
 
 
-def parse_rate(text: str, field: str, errors: Errors) -> Decimal:
+class RepaymentOut(msgspec.Struct):
+    """How the payment split, and the loan after it."""
 
-    if not AMOUNT_PATTERN.fullmatch(text) or text.startswith("-"):
-        errors.add(field, f"{text!r} is not a percentage such as \"3.50\"")
-        return Decimal(0)
-    if len(text.partition(".")[2]) > RATE_PATTERN_DECIMALS:
-        errors.add(field, f"at most {RATE_PATTERN_DECIMALS} decimals")
-        return Decimal(0)
-    value = Decimal(text)
-    if value > 100:
-        errors.add(field, "a yearly percentage of at most 100")
-    return value
-
-
-def parse_terms(data: Any, errors: Errors, *, prefix: str = "") -> LoanTerms | None:
-    principal = money_minor(data.principal, f"{prefix}principal", errors)
-    rate = parse_rate(data.annual_rate, f"{prefix}annual_rate", errors)
-    disbursed = parse_date(data.disbursement_date, f"{prefix}disbursement_date", errors)
-    first_due = parse_date(data.first_due_date, f"{prefix}first_due_date", errors,
-                           required=False)
-    fees = money_minor(data.fees, f"{prefix}fees", errors, allow_zero=True) \
-        if data.fees is not None else 0
-    if data.method not in METHODS:
-        errors.add(f"{prefix}method", f"one of {', '.join(METHODS)}")
-    if data.frequency not in FREQUENCIES:
-        errors.add(f"{prefix}frequency", f"one of {', '.join(FREQUENCIES)}")
-    if data.term_months < 1:
-        errors.add(f"{prefix}term_months", "must be positive")
-    if data.grace_periods < 0:
-        errors.add(f"{prefix}grace_periods", "must not be negative")
-    if errors.items:
-        return None
-    assert disbursed is not None
-    terms = LoanTerms(principal=lending.dec(principal), annual_rate=rate,
-                      term_months=data.term_months, method=data.method,
-                      frequency=data.frequency, grace_periods=data.grace_periods,
-                      disbursement_date=disbursed, first_due_date=first_due,
-                      fees=lending.dec(fees))
-    try:
-        build_schedule(terms)
-    except TermsError as exc:
-        errors.add(f"{prefix}{exc.field}", exc.message)
-        return None
-    return terms
-
-
-def installment_json(i: Any) -> dict[str, Any]:
-    return {"number": i.number, "due_date": i.due_date.isoformat(),
-            "principal": money_out(lending.cents(i.principal)),
-            "interest": money_out(lending.cents(i.interest)),
-            "payment": money_out(lending.cents(i.payment)),
-            "balance_after": money_out(lending.cents(i.balance_after))}
-
-
-def simulation_json(terms: LoanTerms) -> dict[str, Any]:
-    schedule = build_schedule(terms)
-    summary = summarize(terms, schedule)
-    return {"installments": [installment_json(i) for i in schedule],
-            "total_interest": money_out(lending.cents(summary.total_interest)),
-            "total_payment": money_out(lending.cents(summary.total_payment)),
-            "total_fees": money_out(lending.cents(summary.total_fees)),
-            "apr": str(summary.apr)}
-
-
-def pool_json(conn: Connection, ctx: AppContext, row: Any) -> dict[str, Any]:
-    balance, lent = lending.pool_figures(conn, ctx.store, row)
-    return {"id": row.id, "lender_id": row.lender_id, "name": row.name,
-            "partner_id": row.partner_id,
-            "max_loan": money_out(row.max_loan_minor) if row.max_loan_minor is not None
-            else None,
-            "general": bool(row.is_general), "balance": money_out(balance),
-            "lent": money_out(lent), "created_at": rfc3339(row.created_at)}
+    allocation: AllocationOut
+    loan: LoanOut
 
 
 def visible_loan(conn: Connection, principal: Principal, loan_id: str, *,
@@ -214,38 +104,6 @@ def visible_loan(conn: Connection, principal: Principal, loan_id: str, *,
             conn, principal.party_id, row.id):
         return row
     raise NotFound("loan")
-
-
-def _party_of_kind(conn: Connection, party_id: str | None, kind: str | tuple[str, ...],
-                   field: str) -> Any:
-    kinds = (kind,) if isinstance(kind, str) else kind
-    row = lending.party_row(conn, party_id) if party_id else None
-    if row is None or row.kind not in kinds:
-        raise invalid(field, f"no {' or '.join(kinds)} with this id")
-    return row
-
-
-def match_rule_json(conn: Connection, pool_id: str) -> dict[str, Any]:
-    row = conn.execute(select(match_rules).where(match_rules.c.pool_id == pool_id)).first()
-    if row is None:
-        raise NotFound("match rule")
-    return {"pool_id": row.pool_id, "threshold": row.threshold,
-            "cap": money_out(row.cap_minor),
-            "budget": money_out(row.budget_minor) if row.budget_minor is not None else None,
-            "updated_at": rfc3339(row.updated_at)}
-
-
-def share_json(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "member_id": row.member_id, "lender_id": row.lender_id,
-            "pool_id": row.pool_id, "amount": money_out(row.amount_minor),
-            "date": row.date.isoformat(), "created_at": rfc3339(row.created_at)}
-
-
-def _lender_in_path(conn: Connection, lender_id: str) -> None:
-    """A lender named in the path: 404 unless it is one."""
-    row = lending.party_row(conn, lender_id)
-    if row is None or row.kind != "lender":
-        raise NotFound("lender")
 
 
 def check_category(conn: Connection, terms: LoanTerms, category: lending.Category,
@@ -272,7 +130,6 @@ def check_category(conn: Connection, terms: LoanTerms, category: lending.Categor
                            f"TAEG {apr}% is above the usury threshold "
                            f"{category.usury_threshold}% of category {category.name}")
     if category.share_multiple is not None:
-
         cap = share_cap_for(conn, borrower_id, lender_id, category.share_multiple)
         if principal > cap:
             raise Conflict("loan_limit_exceeded",
@@ -283,10 +140,10 @@ def check_category(conn: Connection, terms: LoanTerms, category: lending.Categor
 def create_loan_row(conn: Connection, ctx: AppContext, *, loan_id: str, borrower_id: str,
                     lender_id: str, pool_id: str | None, category_name: str,
                     request_id: str | None, terms: LoanTerms, username: str) -> Any:
-    _party_of_kind(conn, borrower_id, "producer", "borrower_id")
-    _party_of_kind(conn, lender_id, "lender", "lender_id")
+    """Grant a loan (``approved``) after checking its parties, pool and category."""
+    lending.party_of_kind(conn, borrower_id, "producer", "borrower_id")
+    lending.party_of_kind(conn, lender_id, "lender", "lender_id")
     if request_id is not None:
-
         asked = conn.execute(select(funding_requests.c.producer_id)
                              .where(funding_requests.c.id == request_id)).first()
         if asked is None or asked.producer_id != borrower_id:
@@ -314,6 +171,7 @@ def create_loan_row(conn: Connection, ctx: AppContext, *, loan_id: str, borrower
 
 def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date,
                   username: str) -> Any:
+    """Pay the principal out of the pool on ``on``: the loan becomes ``active``."""
     row = lock_row(conn, loans, row.id)
     if row.status != "approved":
         raise Conflict("already_disbursed", f"the loan is already {row.status}")
@@ -332,7 +190,6 @@ def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: d
     lending.record_event(conn, event_id=op_id, loan_id=row.id, kind="disbursement", on=on,
                          amount=row.principal_minor, username=username)
     accounts = lending.accounts_of(row)
-
     transfers = postings.disbursement(op_id, accounts, row.principal_minor, on,
                                       f"loan:{row.id}")
     post_batch(conn, ctx.store, postings.close_chain(transfers), {
@@ -343,3 +200,192 @@ def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: d
     return row
 
 
+def officer_on_loan(principal: Principal, loan_id: str) -> Callable[[Connection], Any]:
+    """``before`` of a command on one loan: the loan, locked, if the caller sees it (else
+    404) and is an officer (else 403)."""
+
+    def before(conn: Connection) -> Any:
+        row = visible_loan(conn, principal, loan_id, lock=True)
+        principal.require("officer")
+        return row
+
+    return before
+
+
+def answer_on(on: date) -> date:
+    """A command's answer shows the loan as of its value date, or today if that is later."""
+    return max(on, date.today())
+
+
+# -- use cases ------------------------------------------------------------------------------
+
+
+def create_loan(ctx: AppContext, principal: Principal, data: LoanIn) -> tuple[int, LoanOut]:
+    """Grant a loan (officers): 201 with the loan ``approved`` and its schedule."""
+    errors = Errors()
+    loan_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    borrower_id = check_uuid(data.borrower_id, "borrower_id", errors)
+    lender_id = check_uuid(data.lender_id, "lender_id", errors)
+    pool_id = check_uuid(data.pool_id, "pool_id", errors)
+    request_id = check_uuid(data.request_id, "request_id", errors)
+    terms = parse_terms(data, errors)
+    errors.raise_if_any()
+    assert terms is not None
+    principal.require("officer")
+
+    def run(conn: Connection, _: None) -> tuple[int, LoanOut]:
+        row = create_loan_row(conn, ctx, loan_id=loan_id, borrower_id=str(borrower_id),
+                              lender_id=str(lender_id), pool_id=pool_id,
+                              category_name=data.category, request_id=request_id,
+                              terms=terms, username=principal.username)
+        return 201, lending.loan_with_state(conn, row, date.today())
+
+    return command(ctx, principal, "POST /api/loans", data, run, returns=LoanOut)
+
+
+def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
+               status: str | None, lender_id: str | None, as_of: str | None,
+               limit: int | None, cursor: str | None) -> LoanPage:
+    """Loans as of ``as_of`` (default today): staff see all, a producer its own; GAS
+    users see loans through their guarantees only."""
+    day = query_date(as_of, "as_of") or date.today()
+    borrower_id, lender_id = check_filters(
+        {"borrower_id": borrower_id, "lender_id": lender_id},
+        {"status": (status, LOAN_STATUSES)})
+    if principal.role == "gas":
+        raise Forbidden("GAS users see loans through their guarantees")
+
+    def read(conn: Connection) -> LoanPage:
+        query = select(loans)
+        if borrower_id:
+            query = query.where(loans.c.borrower_id == borrower_id)
+        if lender_id:
+            query = query.where(loans.c.lender_id == lender_id)
+        if status:
+            query = query.where(loans.c.status == status)
+        if not principal.is_staff:
+            query = query.where(loans.c.borrower_id == (principal.party_id or ""))
+        rows, nxt = paginate(conn, query, loans.c.seq, limit, cursor)
+        return LoanPage([lending.loan_with_state(conn, r, day, historical=True)
+                         for r in rows], nxt)
+
+    return ctx.read(read)
+
+
+def read_loan(ctx: AppContext, principal: Principal, loan_id: str, as_of: str | None
+              ) -> LoanOut:
+    """The loan as it was on ``as_of`` (default today)."""
+    lid = path_uuid(loan_id, "loan")
+    day = query_date(as_of, "as_of") or date.today()
+    return ctx.read(lambda conn: lending.loan_with_state(
+        conn, visible_loan(conn, principal, lid), day, historical=True))
+
+
+def record_disbursement(ctx: AppContext, principal: Principal, loan_id: str,
+                        data: DisbursementIn) -> tuple[int, LoanOut]:
+    lid = path_uuid(loan_id, "loan")
+    errors = Errors()
+    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    on = parse_date(data.date, "date", errors)
+    errors.raise_if_any()
+    assert on is not None
+
+    def run(conn: Connection, row: Any) -> tuple[int, LoanOut]:
+        row = disburse_loan(conn, ctx, row, op_id, on, principal.username)
+        return 200, lending.loan_with_state(conn, row, answer_on(on))
+
+    return command(ctx, principal, f"POST /api/loans/{lid}/disbursement", data, run,
+                   officer_on_loan(principal, lid), returns=LoanOut)
+
+
+def record_repayment(ctx: AppContext, principal: Principal, loan_id: str, data: RepaymentIn
+                     ) -> tuple[int, RepaymentOut]:
+    lid = path_uuid(loan_id, "loan")
+    errors = Errors()
+    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    amount = money_minor(data.amount, "amount", errors)
+    on = parse_date(data.date, "date", errors)
+    if data.early_repayment not in ("term", "shorten_term"):
+        errors.add("early_repayment", "either 'term' or 'shorten_term'")
+    errors.raise_if_any()
+    assert on is not None
+
+    def run(conn: Connection, row: Any) -> tuple[int, RepaymentOut]:
+        allocation, row = record_payment(
+            conn, ctx, row, op_id, amount, on, principal.username, kind="repayment",
+            params={"early_repayment": data.early_repayment})
+        return 200, RepaymentOut(allocation, lending.loan_with_state(conn, row, answer_on(on)))
+
+    return command(ctx, principal, f"POST /api/loans/{lid}/repayments", data, run,
+                   officer_on_loan(principal, lid), returns=RepaymentOut)
+
+
+def reschedule_loan(ctx: AppContext, principal: Principal, loan_id: str, data: RescheduleIn
+                    ) -> tuple[int, LoanOut]:
+    """From ``date`` the outstanding principal runs over a new schedule; the loan is
+    ``restructured`` from then on."""
+    lid = path_uuid(loan_id, "loan")
+    errors = Errors()
+    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    on = parse_date(data.date, "date", errors)
+    if data.added_grace_periods < 0:
+        errors.add("added_grace_periods", "must not be negative")
+    if data.new_periods is not None and data.new_periods < 1:
+        errors.add("new_periods", "must be positive")
+    if data.method is not None and data.method not in METHODS:
+        errors.add("method", f"one of {', '.join(METHODS)}")
+    if not data.note.strip():
+        errors.add("note", "say why the loan is rescheduled")
+    if data.added_grace_periods == 0 and data.new_periods is None and data.method is None:
+        errors.add("added_grace_periods", "give added_grace_periods, new_periods or method")
+    errors.raise_if_any()
+    assert on is not None
+
+    def run(conn: Connection, row: Any) -> tuple[int, LoanOut]:
+        if row.status != "active":
+            raise Conflict("loan_not_active", f"the loan is {row.status}")
+        lending.record_event(
+            conn, event_id=op_id, loan_id=row.id, kind="restructuring", on=on,
+            params={"added_grace_periods": data.added_grace_periods,
+                    "new_periods": data.new_periods, "method": data.method},
+            note=data.note, username=principal.username)
+        try:
+            state = lending.rebook(conn, ctx.store, row, op_id)
+        except (TermsError, ValueError) as exc:
+            raise invalid("date", str(exc)) from None
+        conn.execute(update(loans).where(loans.c.id == row.id).values(restructured=True))
+        row = lending.refresh_status(conn, ctx.events, lending.get_loan(conn, row.id), state)
+        return 200, lending.loan_with_state(conn, row, answer_on(on))
+
+    return command(ctx, principal, f"POST /api/loans/{lid}/reschedule", data, run,
+                   officer_on_loan(principal, lid), returns=LoanOut)
+
+
+def write_off_loan(ctx: AppContext, principal: Principal, loan_id: str, data: WriteOffIn
+                   ) -> tuple[int, LoanOut]:
+    """The outstanding principal moves to the lender's loss account; money received
+    afterwards is recovery."""
+    lid = path_uuid(loan_id, "loan")
+    errors = Errors()
+    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    on = parse_date(data.date, "date", errors)
+    if not data.note.strip():
+        errors.add("note", "say why the loan is written off")
+    errors.raise_if_any()
+    assert on is not None
+
+    def run(conn: Connection, row: Any) -> tuple[int, LoanOut]:
+        if row.status != "active":
+            raise Conflict("loan_not_active", f"the loan is {row.status}")
+        if on < (row.disbursed_on or row.disbursement_date):
+            raise invalid("date", "before the disbursement")
+        lending.record_event(conn, event_id=op_id, loan_id=row.id, kind="write_off", on=on,
+                             note=data.note, username=principal.username)
+        conn.execute(update(loans).where(loans.c.id == row.id)
+                     .values(status="written_off", written_off_on=on))
+        row = lending.get_loan(conn, row.id)
+        lending.rebook(conn, ctx.store, row, op_id)
+        return 200, lending.loan_with_state(conn, row, answer_on(on))
+
+    return command(ctx, principal, f"POST /api/loans/{lid}/write-off", data, run,
+                   officer_on_loan(principal, lid), returns=LoanOut)

@@ -82,9 +82,10 @@ from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.events import LoanRepaid, PrepaymentClosed
 from service.app.guarantees import create_guarantee
-from service.app.loans import TermsIn, create_loan_row, disburse_loan, parse_terms
+from service.app.loans import create_loan_row, disburse_loan
 from service.app.parties import refuse_acting_for
 from service.app.prepayments import create_prepayment
+from service.app.terms import TermsIn, parse_terms
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.tables import (

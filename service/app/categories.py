@@ -1,0 +1,134 @@
+"""Loan categories: each lender's limits on the loans it makes (principal, term,
+installment frequencies, usury ceiling, late interest, guarantee coverage, share multiple)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import cast
+
+import msgspec
+from sqlalchemy import Connection
+
+from ledger.schedules import FREQUENCIES, Frequency
+from service.app import lending
+from service.app.auth import Principal
+from service.app.common import MoneyIn, money_minor, parse_decimal_string, path_uuid
+from service.app.context import AppContext
+from service.app.errors import Errors, NotFound
+from service.app.lending import Category
+from service.app.terms import parse_rate
+from service.app.types import DecimalText, Uuid
+from service.app.views import Money, money
+
+
+class CategoryIn(msgspec.Struct, forbid_unknown_fields=True):
+    max_principal: MoneyIn
+    max_term_months: int
+    frequencies: list[str]
+    usury_threshold: str | None = None
+    late_interest_rate: str = "0"
+    min_coverage: str | None = None
+    share_multiple: str | None = None
+
+
+class CategoryOut(msgspec.Struct):
+    lender_id: Uuid
+    name: str
+    max_principal: Money
+    max_term_months: int
+    frequencies: list[Frequency]
+    usury_threshold: DecimalText | None  # a TAEG ceiling, percent
+    late_interest_rate: DecimalText  # percent a year on overdue principal
+    min_coverage: DecimalText | None  # guarantees / principal, "1.50" for 150%
+    share_multiple: DecimalText | None  # loan <= multiple x shares of the buying GAS
+
+
+def category_out(lender_id: str, c: Category) -> CategoryOut:
+
+    def opt(value: Decimal | None) -> str | None:
+        return None if value is None else str(value)
+
+    return CategoryOut(
+        lender_id=lender_id, name=c.name, max_principal=money(c.max_principal),
+        max_term_months=c.max_term_months,
+        # Checked against FREQUENCIES when the category was saved.
+        frequencies=cast(list[Frequency], list(c.frequencies)),
+        usury_threshold=opt(c.usury_threshold), late_interest_rate=str(c.late_interest_rate),
+        min_coverage=opt(c.min_coverage), share_multiple=opt(c.share_multiple))
+
+
+def lender_in_path(conn: Connection, lender_id: str) -> None:
+    """A lender named in the path: 404 unless it is one."""
+    row = lending.party_row(conn, lender_id)
+    if row is None or row.kind != "lender":
+        raise NotFound("lender")
+
+
+def parse_category(name: str, data: CategoryIn) -> Category:
+    """The category ``data`` describes, or 422 naming every bad field."""
+    errors = Errors()
+    if not name or len(name) > 64:
+        errors.add("name", "1 to 64 characters")
+    max_principal = money_minor(data.max_principal, "max_principal", errors)
+    if not 1 <= data.max_term_months <= 1200:
+        errors.add("max_term_months", "between 1 and 1200")
+    bad = [f for f in data.frequencies if f not in FREQUENCIES]
+    if bad or not data.frequencies:
+        errors.add("frequencies", f"a non-empty list of {', '.join(FREQUENCIES)}")
+
+    def rate(value: str | None, field: str) -> Decimal | None:
+        return None if value is None else parse_rate(value, field, errors)
+
+    def ratio(value: str | None, field: str) -> Decimal | None:
+        """A multiple, not a percentage: 1.50 is 150% of the principal."""
+        if value is None:
+            return None
+        parsed = parse_decimal_string(value, field, errors, max_decimals=4, allow_zero=True)
+        if parsed > 100:
+            errors.add(field, "a ratio such as \"1.50\" (150% of the principal), at most 100")
+        return parsed
+
+    category = Category(
+        name=name, max_principal=max_principal, max_term_months=data.max_term_months,
+        frequencies=tuple(data.frequencies),
+        usury_threshold=rate(data.usury_threshold, "usury_threshold"),
+        late_interest_rate=rate(data.late_interest_rate, "late_interest_rate") or Decimal(0),
+        min_coverage=ratio(data.min_coverage, "min_coverage"),
+        share_multiple=ratio(data.share_multiple, "share_multiple"))
+    errors.raise_if_any()
+    return category
+
+
+# -- use cases ------------------------------------------------------------------------------
+
+
+def set_category(ctx: AppContext, principal: Principal, lender_id: str, name: str,
+                 data: CategoryIn) -> CategoryOut:
+    """Create or replace the lender's category ``name`` (officers)."""
+    lid = path_uuid(lender_id, "lender")
+    category = parse_category(name, data)
+
+    def write(conn: Connection) -> CategoryOut:
+        lender_in_path(conn, lid)
+        principal.require("officer")
+        lending.save_category(conn, lid, category, principal.username)
+        saved = lending.get_category(conn, lid, name)
+        assert saved is not None
+        return category_out(lid, saved)
+
+    return ctx.write(write)
+
+
+def read_category(ctx: AppContext, principal: Principal, lender_id: str, name: str
+                  ) -> CategoryOut:
+    """Anyone signed in may read a lender's categories (the default one always exists)."""
+    lid = path_uuid(lender_id, "lender")
+
+    def read(conn: Connection) -> Category | None:
+        lender_in_path(conn, lid)
+        return lending.get_category(conn, lid, name)
+
+    category = ctx.read(read)
+    if category is None:
+        raise NotFound("category")
+    return category_out(lid, category)

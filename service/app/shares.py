@@ -1,0 +1,133 @@
+"""Member shares: share capital a person, GAS or producer subscribes with a lender, paid
+into the lender's general pool."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, insert, select
+
+from ledger.chart import account, account_id, leg_id
+from ledger.transfers import Transfer
+from service.app import lending
+from service.app.auth import Principal
+from service.app.commands import command
+from service.app.common import (
+    MoneyIn,
+    check_filters,
+    check_uuid,
+    money_minor,
+    now_utc,
+    paginate,
+    parse_date,
+    rfc3339,
+)
+from service.app.context import AppContext
+from service.app.errors import Errors, Forbidden
+from service.app.ledger_ops import ensure_accounts
+from service.app.ledger_ops import post as post_batch
+from service.app.parties import refuse_acting_for
+from service.app.types import Day, Timestamp, Uuid
+from service.app.views import Money, money
+from service.db.tables import shares
+
+MEMBER_KINDS = ("person", "gas", "producer")
+
+
+class ShareIn(msgspec.Struct, forbid_unknown_fields=True):
+    member_id: str
+    lender_id: str
+    amount: MoneyIn
+    date: str
+    id: str | None = None
+
+
+class ShareOut(msgspec.Struct):
+    id: Uuid
+    member_id: Uuid
+    lender_id: Uuid
+    pool_id: Uuid
+    amount: Money
+    date: Day
+    created_at: Timestamp
+
+
+class SharePage(msgspec.Struct):
+    items: list[ShareOut]
+    next_cursor: str | None
+    # Per member (by id): the total of every share the filters select, not just this page.
+    totals: dict[str, Money]
+
+
+def share_out(row: Any) -> ShareOut:
+    return ShareOut(id=row.id, member_id=row.member_id, lender_id=row.lender_id,
+                    pool_id=row.pool_id, amount=money(row.amount_minor),
+                    date=row.date.isoformat(), created_at=rfc3339(row.created_at) or "")
+
+
+# -- use cases ------------------------------------------------------------------------------
+
+
+def subscribe_share(ctx: AppContext, principal: Principal, data: ShareIn
+                    ) -> tuple[int, ShareOut]:
+    """Officers record shares; a GAS user records its own GAS's."""
+    errors = Errors()
+    share_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
+    member_id = check_uuid(data.member_id, "member_id", errors)
+    lender_id = check_uuid(data.lender_id, "lender_id", errors)
+    amount = money_minor(data.amount, "amount", errors)
+    on = parse_date(data.date, "date", errors)
+    errors.raise_if_any()
+    assert on is not None
+    if not principal.is_staff and not (principal.role == "gas"
+                                       and principal.party_id == member_id):
+        ctx.read(lambda conn: refuse_acting_for(
+            conn, principal, member_id,
+            "officers record shares, or a GAS user for its own GAS"))
+
+    def run(conn: Connection, _: None) -> tuple[int, ShareOut]:
+        member = lending.party_of_kind(conn, member_id, MEMBER_KINDS, "member_id")
+        lending.party_of_kind(conn, lender_id, "lender", "lender_id")
+        pool_id = lending.general_pool_id(str(lender_id))
+        ext = account("member-external", member.id, party_id=member.id)
+        ensure_accounts(conn, ctx.store, [ext])
+        conn.execute(insert(shares).values(
+            id=share_id, member_id=member.id, lender_id=lender_id, pool_id=pool_id,
+            amount_minor=amount, date=on, created_at=now_utc(),
+            created_by=principal.username))
+        post_batch(conn, ctx.store, [Transfer(
+            id=leg_id(share_id, "share"), debit_account_id=ext.id,
+            credit_account_id=account_id("pool", pool_id), amount=amount,
+            currency="EUR", code="share", value_date=on,
+            user_data=f"share:{share_id}", operation_id=share_id)], {})
+        row = conn.execute(select(shares).where(shares.c.id == share_id)).one()
+        return 201, share_out(row)
+
+    return command(ctx, principal, "POST /api/shares", data, run, returns=ShareOut)
+
+
+def list_shares(ctx: AppContext, principal: Principal, member_id: str | None,
+                lender_id: str | None, limit: int | None, cursor: str | None) -> SharePage:
+    """Officers see every share; a GAS user its own GAS's."""
+    member_id, lender_id = check_filters({"member_id": member_id, "lender_id": lender_id})
+    if not principal.is_staff and principal.role != "gas":
+        raise Forbidden("officers, or a GAS user for its own GAS")
+
+    def read(conn: Connection) -> SharePage:
+        query = select(shares)
+        if member_id:
+            query = query.where(shares.c.member_id == member_id)
+        if lender_id:
+            query = query.where(shares.c.lender_id == lender_id)
+        if not principal.is_staff:
+            query = query.where(shares.c.member_id == principal.party_id)
+        rows, nxt = paginate(conn, query, shares.c.seq, limit, cursor)
+        totals: dict[str, int] = {}
+        for r in conn.execute(query):
+            totals[r.member_id] = totals.get(r.member_id, 0) + r.amount_minor
+        return SharePage([share_out(r) for r in rows], nxt,
+                         {m: money(c) for m, c in sorted(totals.items())})
+
+    return ctx.read(read)
