@@ -33,6 +33,7 @@ from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.ledger_ops import ensure_accounts
 from service.app.ledger_ops import post as post_batch
 from service.app.lending import AllocationOut, LoanOut, LoanStatus, record_payment
+from service.app.terms import TermsIn, parse_terms
 
 # Funding requests (service.app.requests) read a loan's terms through this module too.
 from service.db.engine import lock_row
