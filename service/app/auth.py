@@ -19,6 +19,7 @@ from service.app.errors import Forbidden, Unauthorized
 from service.db.tables import parties, users
 
 ROLES = ("admin", "officer", "producer", "gas")
+MIN_PASSWORD_LENGTH = 12
 PARTY_ROLE_KIND = {"producer": "producer", "gas": "gas", "officer": "lender"}
 
 _hasher = PasswordHasher()
@@ -66,8 +67,8 @@ def create_user(conn: Connection, username: str, password: str, role: str,
     if not username or len(username) > 64 or not username.replace("_", "").replace(
             ".", "").replace("-", "").isalnum():
         raise UserError("username: 1-64 letters, digits, '.', '_' or '-'")
-    if len(password) < 8:
-        raise UserError("password must have at least 8 characters")
+    if len(password) < MIN_PASSWORD_LENGTH:  # code points, not bytes
+        raise UserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
     if role in ("producer", "gas") and not party_id:
         raise UserError(f"a {role} user must be bound to a {role} party (--party)")
     if role == "admin" and party_id:

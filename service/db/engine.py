@@ -7,6 +7,7 @@ driver would only add a per-call hop without adding concurrency to a serialized 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,7 +36,7 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database))
         engine = create_engine(
             url,
             echo=echo,
@@ -52,6 +53,17 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
         url, echo=echo, connect_args=connect_args, pool_size=10, max_overflow=10,
         pool_pre_ping=True,
     )
+
+
+def _private_file(path: Path) -> None:
+    """The database file, readable by its owner only (it holds the password hashes);
+    SQLite gives its -wal and -shm files the same permissions as the database's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+            path.chmod(0o600)  # made by an earlier version with the default umask
 
 
 def _configure_sqlite(engine: Engine) -> None:

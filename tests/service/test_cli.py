@@ -44,9 +44,15 @@ def test_upgrade_user_add_and_errors(var: Path, capsys: pytest.CaptureFixture[st
     code, _, err = run(["user", "add", "bruno", "--role", "gas"], capsys,
                        "una-password-lunga\n", monkeypatch)
     assert code == 2 and "--party" in err
-    code, _, err = run(["user", "add", "carla", "--role", "officer"], capsys, "corta\n",
-                       monkeypatch)
-    assert code == 2 and "8 characters" in err
+    code, _, err = run(["user", "add", "carla", "--role", "officer"], capsys,
+                       "undici-cara\n", monkeypatch)  # 11 characters
+    assert code == 2 and "12 characters" in err
+    # Characters, not bytes: twelve accented letters are enough, eleven are not.
+    code, _, err = run(["user", "add", "carla", "--role", "officer"], capsys,
+                       "àèìòùàèìòùà\n", monkeypatch)
+    assert code == 2 and "12 characters" in err
+    assert run(["user", "add", "carla", "--role", "officer"], capsys, "àèìòùàèìòùàè\n",
+               monkeypatch)[0] == 0
 
 
 def test_demo_data_verify_and_tamper(var: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,3 +145,18 @@ def test_verify_gives_the_head_and_detects_an_older_copy(
     assert code == 1 and json.loads(out)["ok"] is False
     code, _, err = run(["verify", "--expect-head", "not-a-head"], capsys)
     assert code == 2 and "--expect-head" in err
+
+
+def test_the_database_and_its_wal_are_private(var: Path, capsys: pytest.CaptureFixture[str]
+                                              ) -> None:
+    assert run(["db", "upgrade"], capsys)[0] == 0
+    engine = make_engine(f"sqlite:///{var / 'filiera.db'}")
+    with write_tx(engine) as conn:  # a write keeps the WAL beside the file
+        from service.db.tables import users
+
+        conn.execute(users.delete())
+        wal = var / "filiera.db-wal"
+        assert wal.exists()
+        for path in (var / "filiera.db", wal, var / "filiera.db-shm"):
+            assert path.stat().st_mode & 0o777 == 0o600, path
+    engine.dispose()
