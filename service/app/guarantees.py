@@ -22,6 +22,7 @@ from ledger.lending import close_chain
 from ledger.transfers import Transfer, TransferFlag, post_pending_of, void_pending_of
 from service.app import lending
 from service.app.auth import Principal
+from service.app.clock import today
 from service.app.commands import command
 from service.app.common import (
     MoneyIn,
@@ -491,7 +492,7 @@ def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
     op_id = check_uuid(body.id, "id", errors) or str(uuid.uuid4())
     on = parse_date(body.date, "date", errors, required=False)
     errors.raise_if_any()
-    released_on = on or date.today()  # a release always has its date (reports use it)
+    released_on = on or today()  # a release always has its date (reports use it)
 
     def before(conn: Connection) -> Any:
         row = visible_guarantee(conn, principal, gid)
@@ -559,7 +560,7 @@ def read_loan_guarantees(ctx: AppContext, principal: Principal, loan_id: str,
     """The loan's guarantees as they stood on ``as_of`` (default: now) and the coverage
     then; a GAS user sees only its own."""
     lid = path_uuid(loan_id, "loan")
-    day = query_date(as_of, "as_of") or date.today()
+    day = query_date(as_of, "as_of") or today()
 
     def read(conn: Connection) -> LoanGuaranteesOut:
         loan = visible_loan(conn, principal, lid)

@@ -15,6 +15,7 @@ from ledger import lending as postings
 from ledger.schedules import METHODS, LoanTerms, TermsError, build_schedule, summarize
 from service.app import lending
 from service.app.auth import Principal
+from service.app.clock import today
 from service.app.commands import command
 from service.app.common import (
     MoneyIn,
@@ -215,7 +216,7 @@ def officer_on_loan(principal: Principal, loan_id: str) -> Callable[[Connection]
 
 def answer_on(on: date) -> date:
     """A command's answer shows the loan as of its value date, or today if that is later."""
-    return max(on, date.today())
+    return max(on, today())
 
 
 # -- use cases ------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ def create_loan(ctx: AppContext, principal: Principal, data: LoanIn) -> tuple[in
                               lender_id=str(lender_id), pool_id=pool_id,
                               category_name=data.category, request_id=request_id,
                               terms=terms, username=principal.username)
-        return 201, lending.loan_with_state(conn, row, date.today())
+        return 201, lending.loan_with_state(conn, row, today())
 
     return command(ctx, principal, "POST /api/loans", data, run, returns=LoanOut)
 
@@ -249,7 +250,7 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
                limit: int | None, cursor: str | None) -> LoanPage:
     """Loans as of ``as_of`` (default today): staff see all, a producer its own; GAS
     users see loans through their guarantees only."""
-    day = query_date(as_of, "as_of") or date.today()
+    day = query_date(as_of, "as_of") or today()
     borrower_id, lender_id = check_filters(
         {"borrower_id": borrower_id, "lender_id": lender_id},
         {"status": (status, LOAN_STATUSES)})
@@ -277,7 +278,7 @@ def read_loan(ctx: AppContext, principal: Principal, loan_id: str, as_of: str | 
               ) -> LoanOut:
     """The loan as it was on ``as_of`` (default today)."""
     lid = path_uuid(loan_id, "loan")
-    day = query_date(as_of, "as_of") or date.today()
+    day = query_date(as_of, "as_of") or today()
     return ctx.read(lambda conn: lending.loan_with_state(
         conn, visible_loan(conn, principal, lid), day, historical=True))
 

@@ -66,6 +66,7 @@ from matching.network import (
 from matching.scoring import Opportunity, suggest_opportunities
 from service.app import lending
 from service.app.auth import Principal
+from service.app.clock import today
 from service.app.common import check_uuid, money_out, path_uuid, query_date
 from service.app.context import AppContext
 from service.app.errors import Errors
@@ -481,7 +482,7 @@ class PlanIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _as_of(value: str | None, field: str) -> date:
-    return query_date(value, field) or date.today()
+    return query_date(value, field) or today()
 
 
 def get_opportunities(ctx: AppContext, principal: Principal, request_id: str,

@@ -64,7 +64,7 @@ from reports.workbook import (
     write_parquet,
     write_xlsx_streaming,
 )
-from service.app import lending
+from service.app import clock, lending
 from service.app.auth import Principal
 from service.app.common import check_uuid, parse_date
 from service.app.errors import Errors, Forbidden, NotFound, invalid
@@ -216,7 +216,7 @@ def parse_request(info: ReportInfo, fmt: str, query: Mapping[str, str | None],
     sheet = query.get("sheet")
     if sheet is not None and fmt == "xlsx":
         errors.add("sheet", "a workbook has every sheet; 'sheet' picks one for CSV or Parquet")
-    today = today or date.today()
+    today = today or clock.today()
     if as_of is None:
         as_of = end if end is not None and "as_of" in info.parameter_names() else today
     end = end or as_of

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 from ledger.money import minor_to_decimal
 from reports.workbook import ColumnSpec, FormulaNote, Report, ReportSheet, write_xlsx
 from service.app.auth import Principal
+from service.app.clock import today
 from service.app.common import MAX_DATE, MIN_DATE, path_uuid
 from service.app.errors import ApiError, Invalid, invalid
 from service.app.matching import make_plan, merged_allocations, opportunities
@@ -39,7 +40,7 @@ def _engine() -> Engine:
 
 def _day(text: str | None) -> date:
     if text is None:
-        return date.today()
+        return today()
 
     try:
         day = date.fromisoformat(text)
