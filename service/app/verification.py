@@ -7,8 +7,7 @@ what the journal holds for it, so a row changed behind the application's back sh
 
 from __future__ import annotations
 
-from typing import Any
-
+import msgspec
 from sqlalchemy import Connection, Engine, select
 
 from ledger import lending as postings
@@ -27,14 +26,21 @@ from service.db.tables import (
 )
 
 
-def verify_all(engine: Engine) -> dict[str, Any]:
+class VerifyOut(msgspec.Struct):
+    ok: bool
+    transfers: int
+    accounts: int
+    problems: list[str]
+
+
+def verify_all(engine: Engine) -> VerifyOut:
     store = LedgerStore(engine)
     with read_tx(engine) as conn:
         report = store.verify(conn)
         problems = list(report.problems)
         problems += instrument_problems(conn, store)
-    return {"ok": report.ok and not problems, "transfers": report.transfers,
-            "accounts": report.accounts, "problems": problems}
+    return VerifyOut(ok=report.ok and not problems, transfers=report.transfers,
+                     accounts=report.accounts, problems=problems)
 
 
 def instrument_problems(conn: Connection, store: LedgerStore) -> list[str]:

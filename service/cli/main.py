@@ -76,11 +76,13 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    import msgspec
+
     from service.app.verification import verify_all
 
     result = verify_all(open_engine())
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    print(json.dumps(msgspec.to_builtins(result), indent=2))
+    return 0 if result.ok else 1
 
 
 def cmd_ledger_expire(args: argparse.Namespace) -> int:
