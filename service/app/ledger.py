@@ -24,7 +24,7 @@ from service.app.common import MoneyIn, check_limit, money_minor, now_utc, path_
 from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, NotFound, invalid
 from service.app.raw_accounts import HIDDEN_CREDIT, HIDDEN_DEBIT, hide_outside
-from service.app.types import Day, Timestamp, Uuid
+from service.app.types import CurrencyCode, Day, Timestamp, Uuid
 from service.app.verification import VerifyOut, verify_all
 from service.app.views import Money, money
 from service.db.tables import api_accounts, parties
@@ -55,7 +55,7 @@ class TransferIn(msgspec.Struct, forbid_unknown_fields=True):
 class AccountOut(msgspec.Struct):
     id: Uuid
     code: str
-    currency: str
+    currency: CurrencyCode
     party_id: Uuid | None
     flags: list[AccountFlag]  # sorted
     debits_pending: Money

@@ -24,7 +24,7 @@ class LedgerController(Controller):
     tags = ["ledger"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @post("/accounts", sync_to_thread=True, status_code=201,
-          responses=responses(*BODY, 403, codes=("idempotency_conflict",)))
+          responses=responses(*BODY, 403, 409, codes=("idempotency_conflict", "conflict")))
     def create_account(self, data: JSONBody[AccountIn], ctx: Ctx, principal: User
                        ) -> Response[AccountOut]:
         status, body = ledger.create_account(ctx, principal, data)
