@@ -77,7 +77,8 @@ def test_every_operation_answers_a_named_record(api: Api) -> None:
         "exceeds_credits", "exceeds_debits", "account_not_found", "currency_mismatch",
         "accounts_must_be_different", "pending_not_found", "pending_already_posted",
         "pending_already_voided", "pending_expired", "exceeds_pending_amount",
-        "account_closed", "linked_event_chain_open"}
+        "account_closed", "linked_event_chain_open", "overflows_debits",
+        "overflows_credits"}
     assert components["MeOut"]["properties"]["role"]["enum"] == [
         "admin", "officer", "producer", "gas"]
     assert components["OpportunityOut"]["properties"]["kind"]["enum"] == [
