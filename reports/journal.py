@@ -60,7 +60,8 @@ class CurrencyCheck:
 
 JOURNAL_COLUMNS = (
     col("id", "Id", "Id", "text", "identificativo scelto dal client", "client-chosen id"),
-    col("timestamp", "Data e ora (UTC)", "Timestamp (UTC)", "datetime"),
+    col("timestamp", "Data e ora", "Timestamp (UTC)", "datetime", "ora italiana (Europe/Rome)",
+        "UTC"),
     col("debit_account", "Conto dare", "Debit account", "text", "codice del conto addebitato",
         "code of the account debited"),
     col("credit_account", "Conto avere", "Credit account", "text",
