@@ -135,8 +135,12 @@ def test_trial_balance_workbook() -> None:
     write_xlsx(trial_balance_report(ACCOUNTS, date(2024, 6, 30)), out)
     wb = openpyxl.load_workbook(io.BytesIO(out.getvalue()))
     ws = wb["Bilancio di verifica"]
+    # Codes outside the ledger's chart: group "other", named as given, sorted by name.
+    assert [ws.cell(r, 1).value for r in range(2, 5)] == ["Altri conti"] * 3
+    assert [ws.cell(r, 2).value for r in range(2, 5)] == ["Capitale sociale", "Cassa MAG",
+                                                         "Prestito Rossi"]
     balances = [round(Decimal(repr(ws.cell(r, 6).value)) * 100) for r in range(2, 5)]
-    assert balances == [5_000_000 - 1_250_000, 1_250_000 - 250_050, -4_749_950]
+    assert balances == [-4_749_950, 5_000_000 - 1_250_000, 1_250_000 - 250_050]
     assert sum(balances) == 0
     assert ws["F5"].value == "=SUBTOTAL(9,F2:F4)"
     check = wb["Quadratura"]
