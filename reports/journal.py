@@ -149,7 +149,7 @@ def journal_report(rows: Iterable[JournalRow], *, period_from: date | None = Non
         name="journal", title_it="Libro giornale", title_en="Journal",
         sheets=(journal_sheet(rows, euro_only=euro_only),),
         parameters={**parameters, **(filters or {})}, as_of=period_to,
-        generated_at=generated_at,
+        period_from=period_from, period_to=period_to, generated_at=generated_at,
         formulas=(FormulaNote("Totale importi", "Total amount",
                               "somma degli importi dei movimenti visibili (SUBTOTALE)",
                               "sum of the amounts of the visible transfers (SUBTOTAL)"),),

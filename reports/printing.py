@@ -145,7 +145,9 @@ def set_page_setup(ws: Any, layout: PageLayout, *, last_column: str, header_left
     if title_rows is not None:
         ws.print_title_rows = title_rows
     if layout.break_before_chart and layout.chart_row is not None:
-        ws.row_breaks.append(Break(id=layout.chart_row - 1))
+        # Break after the table, so the blank row starts the new page: a chart whose
+        # edge touched the break would leave a sliver of itself on the page before.
+        ws.row_breaks.append(Break(id=layout.chart_row - 2))
     hf = ws.HeaderFooter
     hf.oddHeader.left.text = escape(header_left)
     hf.oddHeader.left.size = 9
