@@ -43,6 +43,7 @@ CodeDomain = Literal[
     "product_category",
     "account_group",
     "account",
+    "transfer_code",
     "assessment",
 ]
 DOMAINS: tuple[CodeDomain, ...] = get_args(CodeDomain)
@@ -181,6 +182,30 @@ CATALOGUE: Mapping[CodeDomain, Mapping[str, str]] = {
         "guarantee": "Garanzia: somme escusse da imputare",
         "prepayment": "Prefinanziamento: merce ancora dovuta",
         "producer-goods": "Produttore: merce consegnata",
+    },
+    # The code (causale) of a ledger transfer, as the journal lists it.
+    "transfer_code": {
+        "deposit": "versamento nel pool",
+        "share": "quota sociale sottoscritta",
+        "disbursement": "erogazione del prestito",
+        "principal": "rimborso di capitale",
+        "interest": "interessi",
+        "penalty": "interessi di mora",
+        "recovery": "recupero dopo la perdita",
+        "write_off": "passaggio a perdita",
+        "pledge": "impegno di garanzia",
+        "pledge_capacity": "capacità di garanzia concessa",
+        "pledge_reduction": "riduzione della capacità di garanzia",
+        "call": "escussione della garanzia",
+        "release": "liberazione della garanzia",
+        "prepayment": "prefinanziamento versato",
+        "delivery": "consegna di merce",
+        "refund": "rimborso del residuo al GAS",
+        "rollover": "rinnovo del residuo",
+        "solidarity": "residuo al fondo di solidarietà",
+        "contribution": "contributo al fondo",
+        "grant": "contributo a fondo perduto erogato",
+        "loss_cover": "copertura di perdite erogata",
     },
     "assessment": {
         "economic": "valutazione economica",

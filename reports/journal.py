@@ -85,7 +85,8 @@ JOURNAL_COLUMNS = (
         "codice del conto accreditato", "code of the account credited"),
     col("amount", "Importo", "Amount", "money", total="sum"),
     col("currency", "Valuta", "Currency", "text"),
-    col("code", "Causale", "Code", "text", "codice dell'operazione", "operation code"),
+    col("code", "Causale", "Code", "text", "codice dell'operazione", "operation code",
+        codes="transfer_code"),
     col("flags", "Flag", "Flags", "text", "pending, post, void, linked ...",
         "pending, post, void, linked ..."),
 )

@@ -843,7 +843,7 @@ def load_journal(conn: Connection, req: ReportRequest, store: LedgerStore) -> St
               description_en="code of the account credited"),
         _spec("amount", "Importo", "Amount", amount_kind, euro),
         _spec("currency", "Valuta", "Currency", "text"),
-        _spec("code", "Causale", "Code", "text"),
+        replace(_spec("code", "Causale", "Code", "text"), codes="transfer_code"),
         _spec("flags", "Flag", "Flags", "text", description_it="pending, post_pending, "
               "void_pending, linked", description_en="pending, post_pending, void_pending, "
               "linked"),
