@@ -35,7 +35,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 
 from ledger.money import minor_to_decimal
-from reports.italian import CodeDomain, text
+from reports.italian import CATALOGUE, CodeDomain, text
 from reports.printing import CHART_HEIGHT_CM, PageLayout, plan_page, set_page_setup
 
 __all__ = [
@@ -782,12 +782,14 @@ def write_xlsx_streaming(report: Report, out: Output, lang: Lang = "it") -> None
 
 def export_frame(
     frame: pl.DataFrame, columns: Sequence[ColumnSpec] | None = None,
-    lang: Lang | None = None,
+    lang: Lang | None = None, *, italian_values: bool = False,
 ) -> pl.DataFrame:
     """The frame as exported: money in euros as ``Decimal(38, 2)``, datetimes in UTC.
 
     With ``columns`` the frame is narrowed and ordered to them; with ``lang`` the
-    headers become the labels in that language (else the keys stay).
+    headers become the labels in that language (else the keys stay), a datetime's
+    saying its zone. ``italian_values`` (CSV and Parquet asked for with ``lang=it``
+    explicitly) writes codes in Italian and datetimes in Rome time, as the workbooks do.
     """
     if columns is None:
         return frame
@@ -795,14 +797,23 @@ def export_frame(
     for spec in columns:
         col = pl.col(spec.key)
         dtype = frame.schema[spec.key]
+        name = spec.label(lang) if lang is not None else spec.key
         if spec.kind == "money" and dtype.is_integer():
             # cents -> euros exactly: an integral decimal divided by 100 fits scale 2.
             col = (col.cast(pl.Decimal(38, 2)) / 100).cast(pl.Decimal(38, 2))
         elif spec.kind == "money" and isinstance(dtype, pl.Decimal):
             col = col.cast(pl.Decimal(38, 2))
-        elif isinstance(dtype, pl.Datetime) and dtype.time_zone not in (None, "UTC"):
-            col = col.dt.convert_time_zone("UTC")
-        name = spec.label(lang) if lang is not None else spec.key
+        elif isinstance(dtype, pl.Datetime):
+            zone = "Europe/Rome" if italian_values else "UTC"
+            if dtype.time_zone is not None and dtype.time_zone != zone:
+                col = col.dt.convert_time_zone(zone)
+            if italian_values:
+                # Wall-clock time in Rome: the zone is said in the header, not the value.
+                col = col.dt.replace_time_zone(None)
+            if lang is not None and "UTC" not in name:
+                name += " (ora italiana)" if italian_values else " (UTC)"
+        elif italian_values and spec.codes is not None:
+            col = col.replace(dict(CATALOGUE[spec.codes]))
         exprs.append(col.alias(name))
     return frame.select(exprs)
 
