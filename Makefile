@@ -34,14 +34,17 @@ types: $(VENV)/.installed-test
 contracts: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 
-# The report tests recompute the workbooks' formulas with LibreOffice Calc (headless).
+# The report tests recompute the workbooks' formulas with LibreOffice Calc (headless),
+# print them to PDF, and measure cell texts with the DejaVu fonts it prints with.
+DEJAVU := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 system-deps:
-	@command -v soffice >/dev/null 2>&1 || { \
+	@{ command -v soffice >/dev/null 2>&1 && [ -f $(DEJAVU) ]; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      --no-install-recommends libreoffice-calc-nogui >/dev/null; \
+	      --no-install-recommends libreoffice-calc-nogui fonts-dejavu-core >/dev/null; \
 	  else \
-	    echo "make test needs LibreOffice Calc: sudo apt-get install libreoffice-calc-nogui" >&2; \
+	    echo "make test needs LibreOffice Calc and DejaVu: sudo apt-get install" \
+	      "libreoffice-calc-nogui fonts-dejavu-core" >&2; \
 	    exit 1; \
 	  fi; }
 
