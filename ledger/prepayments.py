@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal, Inexact, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, localcontext
 from typing import Literal, get_args
 
 __all__ = [
@@ -138,7 +138,9 @@ def delivery_value(quantity: Decimal, unit_price_cents: int) -> int:
         raise ValueError("quantity must be a finite Decimal")
     if quantity <= 0:
         raise ValueError("a delivered quantity must be positive")
-    if quantity != quantity.quantize(_QUANTITY_QUANTUM):
+    # Precision for any size (the default 28 digits made a 26-digit quantity a 500).
+    exact = Context(prec=max(28, quantity.adjusted() + 5))
+    if quantity != quantity.quantize(_QUANTITY_QUANTUM, context=exact):
         raise ValueError("a delivered quantity has at most 3 decimals")
     if unit_price_cents <= 0:
         raise ValueError("a unit price must be positive")
