@@ -199,8 +199,9 @@ if PG_URL:
                 assert status in CLEAR_ERRORS and answer["status"] == status, (status, answer)
                 assert status != 409 or answer.get("code") == "conflict", answer
             check_all(server.base, headers, sent, fx)
-            print(f"terminate: {len(killed)} backends killed, {len(errors)} error answers, "
-                  f"{len(sent)} acknowledged")
+            seen = sorted({(s, a.get("code")) for s, a in errors}, key=str)
+            print(f"terminate: {len(killed)} backends killed, {len(errors)} error answers "
+                  f"{seen}, {len(sent)} acknowledged")
         finally:
             server.stop()
             admin.dispose()
