@@ -32,7 +32,7 @@ from service.http.auth import authenticated, health, me, token
 from service.http.logs import configure_logging, request_log_middleware
 from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
 from service.http.problems import EXCEPTION_HANDLERS
-from service.http.strict_body import StrictBodyRequest
+from service.http.strict_body import StrictBodyRequest, check_query_text
 from service.settings import Settings
 
 
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                       "principal": Provide(provide_principal, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_class=StrictBodyRequest,
+        before_request=check_query_text,
         middleware=[request_log_middleware],
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
