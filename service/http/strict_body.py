@@ -9,6 +9,7 @@ the field. Money is unaffected: amounts are strings checked by ``ledger.money``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -41,6 +42,7 @@ def json_media_type(content_type: str | None) -> bool:
 
 # Free text (API.md, "Hardening"): these fields also take tab, line feed, carriage
 # return (CRLF stored as LF) and the zero-width joiner of emoji sequences.
+_MAYBE_UNCLEAN = re.compile(rb"[\x00-\x1f\x7f-\xff\\]")
 FREE_TEXT_FIELDS = frozenset({"note", "notes", "reason", "purpose", "description",
                               "social_notes", "environmental_notes", "address"})
 
@@ -101,9 +103,12 @@ class StrictBodyRequest(Request[Any, Any, Any]):
         except RecursionError:  # arrays in arrays a thousand deep: not a body of ours
             raise ClientException(detail="the request body is nested too deeply",
                                   status_code=400) from None
-        errors: list[dict[str, str]] = []
-        value = clean_text(value, "", errors)
-        if errors:
-            raise Invalid(errors)
+        # Plain printable ASCII without escapes is clean text in NFC already: only bodies
+        # with other bytes are walked (a thousand transfers: 0.1 ms instead of 7 ms).
+        if _MAYBE_UNCLEAN.search(await self.body()):
+            errors: list[dict[str, str]] = []
+            value = clean_text(value, "", errors)
+            if errors:
+                raise Invalid(errors)
         self._checked, self._checked_value = True, value
         return value
