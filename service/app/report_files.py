@@ -41,6 +41,7 @@ def build_report_file(ctx: AppContext, principal: Principal, filename: str,
         max_size=SPOOL_BYTES, prefix="filiera-report-")
     try:
         with reports.snapshot(ctx.engine) as conn:
+            reports.check_filters_visible(conn, req, principal)
             reports.render(conn, req, ctx.store, handle)
         size = handle.seek(0, 2)
     except BaseException:

@@ -69,6 +69,8 @@ from service.app import clock, lending
 from service.app.auth import Principal
 from service.app.common import check_uuid, parse_date
 from service.app.errors import Errors, Forbidden, NotFound, invalid
+from service.app.loans import visible_loan
+from service.app.parties import related_party_ids
 from service.db.engine import read_tx
 from service.db.tables import (
     contributions,
@@ -257,6 +259,20 @@ def scoped(req: ReportRequest, principal: Principal) -> ReportRequest:
             raise NotFound("GAS")
         return replace(req, gas_id=party)
     raise Forbidden(f"role {role!r} may not get report {req.name!r}")
+
+
+def check_filters_visible(conn: Connection, req: ReportRequest, principal: Principal
+                          ) -> None:
+    """A producer or GAS user filtering on a party or loan it may not see gets 404, as
+    anywhere else: a filter must not tell whether something exists."""
+    if principal.is_staff or not principal.party_id:
+        return
+    visible = related_party_ids(conn, principal.party_id)
+    for name, value in (("producer", req.producer_id), ("GAS", req.gas_id)):
+        if value is not None and value not in visible:
+            raise NotFound(name)
+    if req.loan_id is not None:
+        visible_loan(conn, principal, req.loan_id)
 
 
 # -- shared loading -----------------------------------------------------------------------

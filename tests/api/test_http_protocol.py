@@ -79,3 +79,20 @@ def test_options_lists_the_methods_a_405_allows_on_every_path(api: Api) -> None:
         assert allowed == documented | {"OPTIONS"} | ({"HEAD"} & allowed), template
         checked += 1
     assert checked >= 50
+
+
+def test_report_filters_on_what_the_user_cannot_see_are_404(api: Api) -> None:
+    import uuid
+
+    stranger = api.parties["other_producer"]  # the GAS user buys nothing from it
+    for producer in (stranger, str(uuid.uuid4())):
+        r = api.get(f"/api/reports/prepayments.csv?producer_id={producer}", who="gas")
+        assert r.status_code == 404, r.text
+    api.ok(api.post("/api/relationships", {
+        "gas_id": api.parties["gas"], "producer_id": stranger, "since": "2020-01-01",
+        "annual_purchases": {"amount": "1000.00", "currency": "EUR"}}), 201)
+    r = api.get(f"/api/reports/prepayments.csv?producer_id={stranger}", who="gas")
+    assert r.status_code == 200, r.text
+    r = api.get(f"/api/reports/prepayments.csv?gas_id={api.parties['other_gas']}",
+                who="producer")
+    assert r.status_code == 404
