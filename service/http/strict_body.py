@@ -21,7 +21,7 @@ from service.app.errors import Invalid
 
 # One wrapper struct per body type: the body sits under ``data`` as in Litestar's own
 # conversion, so errors carry the same paths (``$.data.principal``) and reach the same
-# 422 (service.errors), root-level ones (an unknown field) included.
+# 422 (service.http.problems), root-level ones (an unknown field) included.
 _WRAPPERS: dict[Any, type[msgspec.Struct]] = {}
 
 
