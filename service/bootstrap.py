@@ -12,6 +12,7 @@ from ledger.group_commit import GroupCommitWriter
 from ledger.store import LedgerStore
 from service.app import funds, guarantees, lending, requests
 from service.app.auth import LoginLimiter
+from service.app.checkpoints import CheckpointWriter
 from service.app.context import AppContext
 from service.app.events import Events, HandlerTable, LoanRepaid, PartyCreated, PrepaymentClosed
 from service.app.expiry import PendingExpiry
@@ -41,13 +42,21 @@ def build_context(settings: Settings, engine: Engine | None = None) -> AppContex
 
 
 def start_services(ctx: AppContext) -> None:
-    """The group-commit writer and the clock that voids expired pending transfers."""
+    """The group-commit writer, the clock that voids expired pending transfers, and the
+    writer of signed checkpoints (when the settings say where they live)."""
     ctx.writer = GroupCommitWriter(ctx.store, max_batches=ctx.settings.group_commit_max_batches)
     ctx.expiry = PendingExpiry(ctx.store, ctx.engine)
     ctx.expiry.start()
+    key, log = ctx.settings.checkpoint_key_file, ctx.settings.checkpoint_log_file
+    if key is not None and log is not None:
+        ctx.checkpoints = CheckpointWriter(ctx.store, ctx.engine, key, log)
+        ctx.checkpoints.start()
 
 
 def stop_services(ctx: AppContext) -> None:
+    if ctx.checkpoints is not None:  # the last checkpoint, at shutdown
+        ctx.checkpoints.close()
+        ctx.checkpoints = None
     if ctx.expiry is not None:
         ctx.expiry.close()
         ctx.expiry = None

@@ -20,6 +20,10 @@ class Settings:
     login_attempts_per_minute: int = 10
     # Group commit: how many waiting ledger batches one writer transaction may take.
     group_commit_max_batches: int = 256
+    # Signed checkpoints of the chain head: the key and the log live outside the
+    # database (None: the app writes none, verify checks none).
+    checkpoint_key_file: Path | None = None
+    checkpoint_log_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, create: bool = True) -> Settings:
@@ -39,6 +43,10 @@ class Settings:
             token_ttl_seconds=int(env.get("FILIERA_TOKEN_TTL_SECONDS", "3600")),
             max_body_bytes=int(env.get("FILIERA_MAX_BODY_BYTES", str(8 * 1024 * 1024))),
             login_attempts_per_minute=int(env.get("FILIERA_LOGIN_ATTEMPTS_PER_MINUTE", "10")),
+            checkpoint_key_file=Path(env.get("FILIERA_CHECKPOINT_KEY")
+                                     or var_dir / "checkpoint_key"),
+            checkpoint_log_file=Path(env.get("FILIERA_CHECKPOINT_LOG")
+                                     or var_dir / "checkpoints.log"),
         )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from ledger.group_commit import GroupCommitWriter
 from ledger.store import LedgerStore
 from service.app.auth import LoginLimiter
+from service.app.checkpoints import CheckpointWriter
 from service.app.errors import Conflict
 from service.app.events import Events
 from service.app.expiry import PendingExpiry
@@ -38,6 +39,7 @@ class AppContext:
     # The group-commit writer runs while the app serves (started by the composition root).
     writer: GroupCommitWriter | None = None
     expiry: PendingExpiry | None = None
+    checkpoints: CheckpointWriter | None = None
     raw_accounts: RawAccounts = field(default_factory=RawAccounts)
 
     def write(self, fn: Callable[[Connection], T], retries: int = 3) -> T:

@@ -25,7 +25,7 @@ from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, NotFound, invalid
 from service.app.raw_accounts import HIDDEN_CREDIT, HIDDEN_DEBIT, hide_outside
 from service.app.types import CurrencyCode, Day, Timestamp, Uuid
-from service.app.verification import VerifyOut, verify_all
+from service.app.verification import VerifyOut, verify_service
 from service.app.views import Money, money
 from service.db.tables import api_accounts, parties
 
@@ -276,4 +276,4 @@ def list_transfers(ctx: AppContext, principal: Principal, account_id: str | None
 def verify(ctx: AppContext, principal: Principal) -> VerifyOut:
     """The journal checked end to end (``service.app.verification``); officers only."""
     principal.require("officer")
-    return verify_all(ctx.engine)
+    return verify_service(ctx.engine, ctx.settings)

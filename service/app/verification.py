@@ -7,6 +7,9 @@ what the journal holds for it, so a row changed behind the application's back sh
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 import msgspec
 from sqlalchemy import Connection, Engine, select
 
@@ -15,6 +18,7 @@ from ledger.chart import account_id
 from ledger.store import LedgerStore
 from ledger.verify import JournalHead
 from service.app import lending
+from service.app.checkpoints import verify_with_checkpoints
 from service.app.funds import fund_state
 from service.db.engine import read_tx
 from service.db.tables import (
@@ -26,6 +30,7 @@ from service.db.tables import (
     payouts,
     prepayments,
 )
+from service.settings import Settings
 
 
 class HeadOut(msgspec.Struct):
@@ -35,26 +40,63 @@ class HeadOut(msgspec.Struct):
     hash: str
 
 
-class VerifyOut(msgspec.Struct):
+class CheckpointOut(msgspec.Struct):
+    """Where the signed checkpoints stand: ``ok``, ``failed`` (``problems`` says why) or
+    ``unverifiable`` (no key: nothing authenticated, said plainly, not a failure);
+    ``unchecked``: transfers after the last checkpoint the journal matches."""
+
+    status: Literal["ok", "failed", "unverifiable"]
+    checkpoints: int
+    last: dict[str, str | int] | None
+    unchecked: int
+    problems: list[str]
+    notes: list[str]
+
+
+class VerifyOut(msgspec.Struct, omit_defaults=True):
     ok: bool
     transfers: int
     accounts: int
     problems: list[str]
     head: HeadOut
+    # Present when verify was given where the checkpoints live (the API and the CLI).
+    checkpoints: CheckpointOut | msgspec.UnsetType = msgspec.UNSET
 
 
-def verify_all(engine: Engine, *, expect_head: JournalHead | None = None) -> VerifyOut:
+def verify_all(engine: Engine, *, expect_head: JournalHead | None = None,
+               checkpoint_key: Path | None = None, checkpoint_log: Path | None = None,
+               check_checkpoints: bool = False) -> VerifyOut:
     """The contract's ``{"ok", "transfers", "accounts", "problems", "head"}``; with
     ``expect_head`` (``COUNT:HASH`` noted earlier), a journal that does not hold that head
-    at that position (a rolled-back or truncated copy) is not ok."""
+    at that position (a rolled-back or truncated copy) is not ok. With
+    ``check_checkpoints``, the signed checkpoints (database and log) are checked under the
+    key: forged, deleted or contradicted ones make it not ok."""
     store = LedgerStore(engine)
     with read_tx(engine) as conn:
-        report = store.verify(conn, expect=expect_head)
+        checked = None
+        if check_checkpoints:
+            report, checked = verify_with_checkpoints(
+                conn, store, expect=expect_head, key_file=checkpoint_key,
+                log_file=checkpoint_log)
+        else:
+            report = store.verify(conn, expect=expect_head)
         problems = list(report.problems)
         problems += instrument_problems(conn, store)
-    return VerifyOut(ok=report.ok and not problems, transfers=report.transfers,
-                     accounts=report.accounts, problems=problems,
-                     head=HeadOut(report.head.count, report.head.hash))
+    out = VerifyOut(ok=report.ok and not problems and (checked is None or checked.ok),
+                    transfers=report.transfers, accounts=report.accounts,
+                    problems=problems, head=HeadOut(report.head.count, report.head.hash))
+    if checked is not None:
+        out.checkpoints = msgspec.convert(checked.to_json(), CheckpointOut)
+    return out
+
+
+def verify_service(engine: Engine, settings: Settings, *,
+                   expect_head: JournalHead | None = None) -> VerifyOut:
+    """Verify as the service is configured: checkpoints where the settings keep them."""
+    return verify_all(engine, expect_head=expect_head,
+                      checkpoint_key=settings.checkpoint_key_file,
+                      checkpoint_log=settings.checkpoint_log_file,
+                      check_checkpoints=settings.checkpoint_key_file is not None)
 
 
 def instrument_problems(conn: Connection, store: LedgerStore) -> list[str]:

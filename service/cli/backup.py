@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 
 from service.app.backup import BackupError, backup, restore
-from service.app.verification import verify_all
+from service.app.verification import verify_all, verify_service
 from service.cli.common import CliError, open_engine
 from service.db.engine import make_engine
 from service.settings import Settings
@@ -27,7 +27,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     summary = backup(engine, Path(args.file))
     return _verified(f"backup written to {args.file}: {summary.rows} rows in "
                      f"{len(summary.tables)} tables, revision {summary.revision}",
-                     verify_all(engine))
+                     verify_service(engine, Settings.from_env(create=False)))
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -36,8 +36,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
         summary = restore(engine, Path(args.file))
     except BackupError as exc:
         raise CliError(str(exc)) from None
-    return _verified(f"restored {summary.rows} rows in {len(summary.tables)} tables from "
-                     f"{args.file}", verify_all(engine))
+    # A new machine has no log: the restored checkpoints are checked under the key when
+    # it is given, else reported as unverifiable (a restore must remain possible).
+    key = Path(args.checkpoint_key) if args.checkpoint_key else None
+    result = verify_all(engine, checkpoint_key=key, check_checkpoints=True)
+    line = f"restored {summary.rows} rows in {len(summary.tables)} tables from {args.file}"
+    if key is None:
+        line += ("\ncheckpoints unverifiable: no --checkpoint-key given, so this copy cannot "
+                 "be told from an older or rewritten one")
+    return _verified(line, result)
 
 
 def add_backup_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -53,6 +60,9 @@ def add_backup_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
                        "then verify. Exit 1 when verify fails, 2 when the database is not "
                        "empty or the file is not a backup.")
     p.add_argument("file")
+    p.add_argument("--checkpoint-key", metavar="FILE",
+                   help="the checkpoint key file of the service the backup came from: "
+                   "its signed checkpoints are then verified against the restored journal")
     p.set_defaults(func=cmd_restore)
 
 

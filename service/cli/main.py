@@ -79,7 +79,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     import msgspec
 
     from ledger.verify import parse_head
-    from service.app.verification import verify_all
+    from service.app.verification import verify_service
 
     expect = None
     if args.expect_head is not None:
@@ -87,7 +87,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             expect = parse_head(args.expect_head)
         except ValueError as exc:
             raise CliError(f"--expect-head: {exc}") from None
-    result = verify_all(open_engine(), expect_head=expect)
+    result = verify_service(open_engine(), Settings.from_env(create=False), expect_head=expect)
     print(json.dumps(msgspec.to_builtins(result), indent=2))
     return 0 if result.ok else 1
 

@@ -482,3 +482,17 @@ request_interests = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64), nullable=False),
 )
+
+# -- signed checkpoints of the chain head (migration 0013) -----------------------------------
+
+# Each also appended to a log file outside the database; verify checks both against the
+# journal under a key kept outside it (ledger/checkpoints.py).
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("count", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("signature", String(64), nullable=False),
+)

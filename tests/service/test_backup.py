@@ -137,6 +137,8 @@ def test_the_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert main(["restore", str(tmp_path / "b.gz")]) == 2  # the database has tables
     monkeypatch.setenv("FILIERA_DATABASE_URL", f"sqlite:///{tmp_path / 'copy.db'}")
     assert main(["restore", str(tmp_path / "b.gz")]) == 0
-    assert '"ok": true' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert '"ok": true' in out and "checkpoints unverifiable" in out
+    assert '"status": "unverifiable"' in out
     with sqlite3.connect(tmp_path / "copy.db") as db:
         assert db.execute("SELECT count(*) FROM parties").fetchone()[0] > 30
