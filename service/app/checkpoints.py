@@ -29,6 +29,7 @@ from ledger.checkpoints import (
     new_key_file,
     parse_log,
     sign,
+    signature_ok,
     watch_positions,
 )
 from ledger.store import LedgerStore
@@ -104,9 +105,25 @@ class CheckpointWriter:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="ledger-checkpoints",
                                         daemon=True)
-        with read_tx(engine) as conn:
-            previous = stored_checkpoints(conn)
-        self.last: Checkpoint | None = previous[-1] if previous else None
+        self.last: Checkpoint | None = self._recover()
+
+    def _recover(self) -> Checkpoint | None:
+        """The newest checkpoint, after keeping the row of one that reached the log but not
+        the database (the service stopped in between): otherwise the next checkpoint would
+        make it look deleted from the database."""
+        text = read_log(self.log_file)
+        with write_tx(self.engine) as conn:
+            stored = stored_checkpoints(conn)
+            logged = parse_log(text).checkpoints if text is not None else ()
+            head = self.store.get_head(conn)
+            count = head.transfer_count if head is not None else 0
+            for c in logged:
+                if (c not in stored and c.count <= count and c.signature
+                        and signature_ok(c, self.key)):
+                    conn.execute(insert(ledger_checkpoints).values(
+                        count=c.count, hash=c.hash, at=c.at, signature=c.signature))
+                    stored.append(c)
+        return max(stored, key=lambda c: (c.count, c.at), default=None)
 
     def start(self) -> None:
         self._thread.start()

@@ -135,3 +135,24 @@ def test_history_rewritten_without_the_key_is_detected(tmp_path: Path) -> None:
     assert not report["ok"]
     assert any("history rewritten" in p for p in report["checkpoints"]["problems"])
     engine.dispose()
+
+
+def test_a_checkpoint_that_reached_only_the_log_is_kept_on_restart(tmp_path: Path) -> None:
+    from service.db.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'f.db'}")
+    upgrade(engine)
+    key, log = tmp_path / "checkpoint_key", tmp_path / "checkpoints.log"
+    store = LedgerStore(engine)
+    writer = CheckpointWriter(store, engine, key, log)
+    _post(store, 2)
+    writer.write(force=True)
+    with write_tx(engine) as conn:  # as if the service died between the log and the row
+        conn.execute(delete(ledger_checkpoints))
+    restarted = CheckpointWriter(store, engine, key, log)
+    assert restarted.last is not None and restarted.last.count == 2
+    _post(store, 1)
+    restarted.write(force=True)
+    report = _verify(engine, key, log)
+    assert report["ok"] and report["checkpoints"]["checkpoints"] == 2
+    engine.dispose()
