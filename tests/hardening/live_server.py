@@ -68,7 +68,9 @@ def filiera_command() -> list[str]:
 class Server:
     """One `filiera serve` process; kill() is SIGKILL, nothing is flushed or closed."""
 
-    def __init__(self, database_url: str, var_dir: Path) -> None:
+    def __init__(self, database_url: str, var_dir: Path, shared: Path | None = None) -> None:
+        """``shared``: where the checkpoint key and log live when several processes
+        serve one database (they share them, as they share the token key)."""
         self.database_url = database_url
         self.var_dir = var_dir
         self.port = free_port()
@@ -77,6 +79,9 @@ class Server:
         env = {**os.environ, "FILIERA_DATABASE_URL": database_url,
                "FILIERA_VAR_DIR": str(var_dir), "FILIERA_SECRET_KEY": SECRET,
                "FILIERA_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+        if shared is not None:
+            env["FILIERA_CHECKPOINT_KEY"] = str(shared / "checkpoint_key")
+            env["FILIERA_CHECKPOINT_LOG"] = str(shared / "checkpoints.log")
         var_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(

@@ -85,7 +85,8 @@ def test_two_server_processes_on_one_database(engine: Engine, db_url: tuple[str,
                                               tmp_path: Path) -> None:
     add_officer(engine)
     url = server_url(db_url)
-    first, second = Server(url, tmp_path / "a"), Server(url, tmp_path / "b")
+    first = Server(url, tmp_path / "a", shared=tmp_path)
+    second = Server(url, tmp_path / "b", shared=tmp_path)
     try:
         headers = login(first.base)
         fx = make_fixture(first.base, headers)
