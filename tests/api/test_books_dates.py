@@ -339,3 +339,31 @@ def test_funds_as_of_a_day(api: Api, day: str) -> None:
     assert fund(None) == late  # today by default
     assert field_of(api.get("/api/funds?as_of=2026-13-01")) == ["as_of"]
     verified(api)
+
+
+def test_a_back_dated_payout_takes_only_what_the_fund_held_from_its_date_on(
+        api: Api, day: str) -> None:
+    gas, producer = api.parties["gas"], api.parties["producer"]
+    fund_id = api.ok(api.get(f"/api/funds?gas_id={gas}"))["items"][0]["id"]
+
+    def payout(amount: str, on: str) -> Any:
+        return api.post(f"/api/funds/{fund_id}/payouts", {
+            "producer_id": producer, "amount": eur(amount), "date": on, "kind": "grant"})
+
+    api.ok(api.post("/api/contributions", {"gas_id": gas, "amount": eur("50.00"),
+                                           "date": "2026-03-01"}), 201)
+    api.ok(payout("40.00", "2026-03-10"), 201)
+    # On 1 February the fund held nothing yet.
+    r = payout("20.00", "2026-02-01")
+    assert r.status_code == 409 and r.json()["code"] == "insufficient_funds"
+    # 30.00 contributed on 15 January: from 1 February on the fund holds at least 30.00
+    # (30 on Feb 1, 80 on Mar 1, 40 on Mar 10), so 20.00 may go then ...
+    api.ok(api.post("/api/contributions", {"gas_id": gas, "amount": eur("30.00"),
+                                           "date": "2026-01-15"}), 201)
+    api.ok(payout("20.00", "2026-02-01"), 201)
+    # ... and then 10.00 more at most (10 on Feb 2, 60 on Mar 1, 20 on Mar 10).
+    r = payout("10.01", "2026-02-02")
+    assert r.status_code == 409 and r.json()["code"] == "insufficient_funds"
+    api.ok(payout("10.00", "2026-02-02"), 201)
+    assert api.ok(api.get(f"/api/funds?gas_id={gas}"))["items"][0]["balance"] == eur("10.00")
+    verified(api)
