@@ -96,6 +96,8 @@ def test_money_that_has_moved_is_never_dated_after_today(api: Api, day: str) -> 
             "on_expiry": "refund", "date": TOMORROW}),
         "guarantee": api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
                                                   "amount": eur("1.00"), "date": TOMORROW}),
+        # The body is checked before the request is looked up.
+        "funding": api.post(f"/api/requests/{new_id()}/funding", {"date": TOMORROW}),
     }
     for what, r in refused.items():
         assert field_of(r) == ["date"], what
