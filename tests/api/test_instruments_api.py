@@ -173,21 +173,22 @@ def test_solidarity_close_and_contributions(api: Api, monkeypatch: pytest.Monkey
     assert api.ok(api.get("/api/funds", "other_producer"))["items"] == []
     assert api.ok(api.get("/api/funds", "other_gas"))["items"][0]["balance"] == eur("0.00")
     fund_id = funds[0]["id"]
-    # Another producer can use only the money not earmarked: 180.00.
+    # Paid out after the close that gave the fund its 180.00 (a payout dated before it
+    # could not spend it). Another producer can use only the money not earmarked: 180.00.
     other = api.parties["other_producer"]
     r = api.post(f"/api/funds/{fund_id}/payouts", {"producer_id": other,
                                                    "amount": eur("180.01"),
-                                                   "date": "2026-07-01", "kind": "grant"})
+                                                   "date": "2027-01-10", "kind": "grant"})
     assert r.status_code == 409 and r.json()["code"] == "insufficient_funds"
     pay = api.ok(api.post(f"/api/funds/{fund_id}/payouts", {
-        "producer_id": producer, "amount": eur("200.00"), "date": "2026-07-01",
+        "producer_id": producer, "amount": eur("200.00"), "date": "2027-01-10",
         "kind": "grant"}), 201)
     assert pay["from_earmark"] == eur("150.00") and pay["from_general"] == eur("50.00")
     fund = api.ok(api.get(f"/api/funds/{fund_id}"))
     assert fund["balance"] == eur("130.00") and fund["earmarked"] == {}
     r = api.post(f"/api/funds/{fund_id}/payouts", {"producer_id": producer,
                                                    "amount": eur("1.00"),
-                                                   "date": "2026-07-01", "kind": "loss_cover"})
+                                                   "date": "2027-01-10", "kind": "loss_cover"})
     assert r.status_code == 422
     assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
 
