@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint types contracts pytest bench clean venv system-deps
+.PHONY: serve test lint types contracts pytest bench crash load clean venv system-deps
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,14 +34,17 @@ types: $(VENV)/.installed-test
 contracts: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 
-# The report tests recompute the workbooks' formulas with LibreOffice Calc (headless).
+# The report tests recompute the workbooks' formulas with LibreOffice Calc (headless),
+# print them to PDF, and measure cell texts with the DejaVu fonts it prints with.
+DEJAVU := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 system-deps:
-	@command -v soffice >/dev/null 2>&1 || { \
+	@{ command -v soffice >/dev/null 2>&1 && [ -f $(DEJAVU) ]; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      --no-install-recommends libreoffice-calc-nogui >/dev/null; \
+	      --no-install-recommends libreoffice-calc-nogui fonts-dejavu-core >/dev/null; \
 	  else \
-	    echo "make test needs LibreOffice Calc: sudo apt-get install libreoffice-calc-nogui" >&2; \
+	    echo "make test needs LibreOffice Calc and DejaVu: sudo apt-get install" \
+	      "libreoffice-calc-nogui fonts-dejavu-core" >&2; \
 	    exit 1; \
 	  fi; }
 
@@ -52,6 +55,19 @@ test: lint types contracts pytest
 
 bench: $(VENV)/.installed-test
 	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done
+
+# The long crash-consistency variant: 20 kill/restart rounds, 16 clients, 2,000 operations
+# in the two-process run (PostgreSQL too when FILIERA_TEST_POSTGRES_URL is set).
+CRASH_ROUNDS ?= 20
+crash: $(VENV)/.installed-test
+	FILIERA_CRASH_ROUNDS=$(CRASH_ROUNDS) FILIERA_CRASH_CLIENTS=16 FILIERA_CRASH_OPERATIONS=2000 \
+	  $(BIN)/pytest tests/hardening/test_crash_consistency.py -q -s -p no:cacheprovider
+
+# 64 clients mixing repayments, contributions, deliveries and reads on loopback
+# (LOAD_SECONDS each; PostgreSQL too when FILIERA_BENCH_POSTGRES_URL is set).
+LOAD_SECONDS ?= 60
+load: $(VENV)/.installed-test
+	$(BIN)/python bench/load.py --seconds $(LOAD_SECONDS)
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-* .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -9,6 +9,7 @@ from typing import Literal, TypeVar
 
 import polars as pl
 
+from reports.italian import CodeDomain
 from reports.workbook import ColumnKind, ColumnSpec
 
 RATIO_PLACES = 4
@@ -41,8 +42,10 @@ def percent_to_fraction(percent: Decimal) -> Decimal:
 
 
 def col(key: str, label_it: str, label_en: str, kind: ColumnKind, description_it: str = "",
-        description_en: str = "", total: Literal["sum"] | None = None) -> ColumnSpec:
-    return ColumnSpec(key, label_it, label_en, kind, description_it, description_en, total)
+        description_en: str = "", total: Literal["sum"] | None = None,
+        codes: CodeDomain | None = None) -> ColumnSpec:
+    return ColumnSpec(key, label_it, label_en, kind, description_it, description_en, total,
+                      codes)
 
 
 def frame_of(rows: Sequence[_T], columns: Sequence[ColumnSpec],

@@ -71,7 +71,7 @@ def impact_report(rows: Sequence[ImpactRow], *, period_from: date | None = None,
     )
     columns = (
         col("producer_name", "Produttore", "Producer", "text"),
-        col("category", "Categoria", "Category", "text"),
+        col("category", "Categoria", "Category", "text", codes="product_category"),
         col("province", "Provincia", "Province", "text"),
         col("loans", "Prestiti", "Loans", "int", total="sum"),
         *money,
@@ -99,7 +99,7 @@ def impact_report(rows: Sequence[ImpactRow], *, period_from: date | None = None,
         entry["gas_served"] += r.gas_served
         entry["households_served"] += r.households_served
     category_columns = (
-        col("category", "Categoria", "Category", "text"),
+        col("category", "Categoria", "Category", "text", codes="product_category"),
         col("producers", "Produttori", "Producers", "int", total="sum"),
         col("loans", "Prestiti", "Loans", "int", total="sum"),
         *money,
@@ -116,7 +116,7 @@ def impact_report(rows: Sequence[ImpactRow], *, period_from: date | None = None,
                             "By category", chart=chart),
                 ReportSheet("Per produttore", columns, frame, "By producer")),
         parameters=_params(period_from, period_to, filters), as_of=period_to,
-        generated_at=generated_at,
+        period_from=period_from, period_to=period_to, generated_at=generated_at,
         formulas=(FormulaNote("Famiglie servite", "Households served",
                               "somma delle famiglie dei GAS che acquistano dal produttore "
                               "(una famiglia può essere contata per più produttori)",
@@ -133,11 +133,11 @@ def requests_report(rows: Sequence[FundingRequestRow], *, period_from: date | No
         col("request_id", "Richiesta", "Request", "text"),
         col("submitted_on", "Presentata il", "Submitted on", "date"),
         col("producer_name", "Produttore", "Producer", "text"),
-        col("category", "Categoria", "Category", "text"),
+        col("category", "Categoria", "Category", "text", codes="product_category"),
         col("province", "Provincia", "Province", "text"),
         col("kind", "Forma", "Kind", "text", "prestito, prefinanziamento o misto",
-            "loan, prepayment or a mix"),
-        col("status", "Stato", "Status", "text"),
+            "loan, prepayment or a mix", codes="instrument"),
+        col("status", "Stato", "Status", "text", codes="request_status"),
         col("decided_on", "Decisa il", "Decided on", "date"),
         col("requested", "Richiesto", "Requested", "money", total="sum"),
         col("granted", "Concesso", "Granted", "money", total="sum"),
@@ -161,5 +161,5 @@ def requests_report(rows: Sequence[FundingRequestRow], *, period_from: date | No
         name="requests", title_it="Richieste di finanziamento", title_en="Funding requests",
         sheets=(ReportSheet("Richieste", columns, frame, "Requests"),),
         parameters=_params(period_from, period_to, filters), as_of=period_to,
-        generated_at=generated_at,
+        period_from=period_from, period_to=period_to, generated_at=generated_at,
     )

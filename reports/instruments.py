@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Literal
 
 from reports._frames import col, frame_of, percent_to_fraction, ratio
+from reports.italian import text
 from reports.portfolio import AGING_BUCKETS, BUCKET_LABELS, AgingBucket, aging_bucket
 from reports.workbook import BarChartSpec, FormulaNote, Lang, Report, ReportSheet
 
@@ -54,7 +55,8 @@ class LoanSummary:
     outstanding_principal_cents: int
     overdue_cents: int
     days_past_due: int
-    status: str
+    status: str  # approved, active, repaid, written_off
+    lender_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ class InstallmentRow:
 
 def loan_statement_report(loan: LoanSummary, installments: Sequence[InstallmentRow],
                           as_of: date, *, generated_at: datetime | None = None,
-                          filters: Mapping[str, str] | None = None) -> Report:
+                          filters: Mapping[str, str] | None = None,
+                          lang: Lang = "it") -> Report:
     # One column per kind of value, so dates are dates and counts numbers in the sheet.
     summary_columns = (
         col("figure", "Voce", "Item", "text"),
@@ -85,7 +88,7 @@ def loan_statement_report(loan: LoanSummary, installments: Sequence[InstallmentR
     rows: list[SummaryRow] = [
         ("Prestito", None, None, None, None, loan.loan_id),
         ("Beneficiario", None, None, None, None, loan.borrower_name),
-        ("Stato", None, None, None, None, loan.status),
+        ("Stato", None, None, None, None, text("loan_status", loan.status, lang)),
         ("Erogato il", None, None, loan.disbursed_on, None, None),
         ("Capitale erogato", loan.disbursed_cents, None, None, None, None),
         ("Tasso annuo nominale", None, percent_to_fraction(loan.annual_rate_percent), None,
@@ -131,6 +134,7 @@ def loan_statement_report(loan: LoanSummary, installments: Sequence[InstallmentR
                 ReportSheet("Piano e pagamenti", columns, frame, "Schedule")),
         parameters=_params(as_of, filters, loan_id=None) | {"loan_id": loan.loan_id},
         as_of=as_of, generated_at=generated_at,
+        lender_names=(loan.lender_name,) if loan.lender_name else (),
         formulas=(FormulaNote("Da pagare", "Unpaid",
                               "capitale + interessi + penali − pagato",
                               "principal + interest + penalties − paid"),),
@@ -164,7 +168,7 @@ def arrears_report(rows: Sequence[ArrearsRow], as_of: date, *,
         col("loan_id", "Prestito", "Loan", "text"),
         col("borrower_name", "Beneficiario", "Borrower", "text"),
         col("province", "Provincia", "Province", "text"),
-        col("category", "Categoria", "Category", "text"),
+        col("category", "Categoria", "Category", "text", codes="loan_category"),
         col("oldest_due_on", "Rata più vecchia", "Oldest due", "date"),
         col("days_past_due", "Giorni di ritardo", "Days past due", "int"),
         col("bucket", "Fascia di ritardo", "Aging bucket", "text"),
@@ -254,8 +258,8 @@ def guarantees_report(rows: Sequence[GuaranteeRow], as_of: date, *,
         col("loan_id", "Prestito", "Loan", "text"),
         col("borrower_name", "Beneficiario", "Borrower", "text"),
         col("guarantor_name", "Garante", "Guarantor", "text"),
-        col("guarantor_kind", "Tipo garante", "Guarantor kind", "text"),
-        col("status", "Stato", "Status", "text"),
+        col("guarantor_kind", "Tipo garante", "Guarantor kind", "text", codes="party_kind"),
+        col("status", "Stato", "Status", "text", codes="guarantee_status"),
         col("pledged_on", "Data", "Pledged on", "date"),
         col("pledged", "Impegno", "Pledged", "money", "importo massimo garantito",
             "most the guarantor is liable for", "sum"),
@@ -348,7 +352,7 @@ def prepayments_report(rows: Sequence[PrepaymentRow], as_of: date, *,
         col("producer_name", "Produttore", "Producer", "text"),
         col("agreed_on", "Data accordo", "Agreed on", "date"),
         col("season_end", "Fine stagione", "Season end", "date"),
-        col("status", "Stato", "Status", "text"),
+        col("status", "Stato", "Status", "text", codes="prepayment_status"),
         col("advance", "Anticipo", "Advance", "money", total="sum"),
         col("delivered", "Consegnato", "Delivered", "money",
             "merce consegnata al prezzo concordato", "goods delivered at the agreed price",
@@ -428,7 +432,7 @@ def solidarity_report(rows: Sequence[SolidarityRow], as_of: date, *,
     columns = (
         col("on", "Data", "Date", "date"),
         col("fund_name", "Fondo", "Fund", "text"),
-        col("kind", "Tipo", "Kind", "text"),
+        col("kind", "Tipo", "Kind", "text", codes="fund_entry"),
         col("gas_name", "GAS", "GAS", "text"),
         col("counterparty", "Destinatario", "Recipient", "text"),
         col("earmark", "Destinazione vincolata", "Earmark", "text"),
@@ -466,7 +470,8 @@ def solidarity_report(rows: Sequence[SolidarityRow], as_of: date, *,
         sheets=(ReportSheet("Movimenti", columns, frame, "Entries"),
                 ReportSheet("Per fondo", fund_columns, fund_frame, "By fund", chart=chart)),
         parameters=_params(as_of, filters, **{"from": period_from, "to": period_to}),
-        as_of=as_of, generated_at=generated_at,
+        as_of=as_of, generated_at=generated_at, period_from=period_from,
+        period_to=period_to,
         formulas=(FormulaNote("Saldo del periodo", "Net for the period",
                               "entrate (contributi) − uscite (contributi a fondo perduto, "
                               "coperture di perdite)",

@@ -27,6 +27,7 @@ from typing import Literal
 import polars as pl
 
 from reports._frames import col, frame_of, percent_to_fraction, ratio, yes_no
+from reports.italian import CodeDomain
 from reports.workbook import BarChartSpec, ColumnSpec, FormulaNote, Lang, Report, ReportSheet
 
 __all__ = [
@@ -252,9 +253,9 @@ _LOAN_COLUMNS = (
     col("loan_id", "Prestito", "Loan", "text"),
     col("borrower_name", "Beneficiario", "Borrower", "text"),
     col("province", "Provincia", "Province", "text"),
-    col("category", "Categoria", "Category", "text"),
+    col("category", "Categoria", "Category", "text", codes="loan_category"),
     col("status", "Stato", "Status", "text", "attivo, rimborsato o passato a perdita",
-        "active, repaid or written off"),
+        "active, repaid or written off", codes="loan_status"),
     col("disbursed", "Erogato", "Disbursed", "money", "capitale erogato",
         "principal disbursed", total="sum"),
     col("outstanding", "Capitale residuo", "Outstanding principal", "money",
@@ -301,12 +302,12 @@ _AGING_COLUMNS = (
 )
 
 
-def _concentration_columns(what_it: str, what_en: str, with_key: bool
-                           ) -> tuple[ColumnSpec, ...]:
+def _concentration_columns(what_it: str, what_en: str, with_key: bool,
+                           codes: CodeDomain | None = None) -> tuple[ColumnSpec, ...]:
     key = (col("key", "Codice", "Key", "text"),) if with_key else ()
     return (
         *key,
-        col("name", what_it, what_en, "text"),
+        col("name", what_it, what_en, "text", codes=codes),
         col("loans", "Prestiti", "Loans", "int", total="sum"),
         col("outstanding", "Capitale residuo", "Outstanding principal", "money", total="sum"),
         col("share", "Quota del portafoglio", "Share of portfolio", "percent",
@@ -405,10 +406,6 @@ def _summary_frame(m: PortfolioMetrics, lang: Lang) -> pl.DataFrame:
 
 def _loans_frame(positions: Sequence[LoanPosition], rates: Mapping[AgingBucket, Decimal],
                  lang: Lang) -> pl.DataFrame:
-    status_names = (
-        {"active": "attivo", "repaid": "rimborsato", "written_off": "a perdita"}
-        if lang == "it" else {"active": "active", "repaid": "repaid", "written_off": "written off"})
-
     def bucket(p: LoanPosition) -> AgingBucket | None:
         return aging_bucket(p.days_past_due) if p.status == "active" else None
 
@@ -428,7 +425,7 @@ def _loans_frame(positions: Sequence[LoanPosition], rates: Mapping[AgingBucket, 
         "borrower_name": lambda p: p.borrower_name,
         "province": lambda p: p.province,
         "category": lambda p: p.category,
-        "status": lambda p: status_names[p.status],
+        "status": lambda p: p.status,  # a code: the writer puts it in Italian
         "disbursed": lambda p: p.disbursed_cents,
         "outstanding": lambda p: active_only(p, p.outstanding_principal_cents),
         "overdue": lambda p: active_only(p, p.overdue_cents),
@@ -472,7 +469,7 @@ def portfolio_report(positions: Iterable[LoanPosition], as_of: date,
         "par30": lambda r: r.par30_cents,
     }
     borrower_cols = _concentration_columns("Beneficiario", "Borrower", True)
-    category_cols = _concentration_columns("Categoria", "Category", False)
+    category_cols = _concentration_columns("Categoria", "Category", False, "loan_category")
     chart = BarChartSpec("Portafoglio per fascia di ritardo", "Portfolio by aging bucket",
                          "bucket", ("outstanding",), "€", "€")
     sheets = (

@@ -20,10 +20,11 @@ import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from itertools import chain, islice
 from typing import IO, Any, Literal
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from openpyxl import Workbook
@@ -31,8 +32,11 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 
 from ledger.money import minor_to_decimal
+from reports.italian import CATALOGUE, CodeDomain, text
+from reports.printing import CHART_HEIGHT_CM, PageLayout, plan_page, set_page_setup
 
 __all__ = [
     "DATETIME_FORMATS",
@@ -76,11 +80,17 @@ HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill(fill_type="solid", start_color="FF2E5E4E", end_color="FF2E5E4E")
 HEADER_ALIGNMENT = Alignment(vertical="center", wrap_text=True)
 TOTAL_FONT = Font(bold=True)
+HEADER_TWO_LINES_PT = 32
 LABEL_FONT = Font(bold=True)
 
 _WIDTH_SAMPLE_ROWS = 1000
 _MIN_WIDTH = 8
 _MAX_WIDTH = 60
+_BOLD = 1.15
+# Digits, separators and "€" in a font wider than Calibri (DejaVu Sans, what
+# LibreOffice prints with where Calibri and Carlito are missing) take up to this much
+# more room than the Calibri digit widths the column width counts.
+_NUMBER_FACTOR = 1.3
 
 _WORDS: Mapping[str, Mapping[str, str]] = {
     "it": {
@@ -89,7 +99,11 @@ _WORDS: Mapping[str, Mapping[str, str]] = {
         "code": "Codice",
         "description": "Descrizione",
         "as_of": "Data di riferimento",
-        "generated_at": "Generato il (UTC)",
+        "generated_at": "Generato il (ora italiana, Europe/Rome)",
+        "lenders": "Finanziatore",
+        "period": "Periodo: dal {} al {}",
+        "as_of_footer": "Situazione al {}",
+        "page": "Pagina &P di &N",
         "parameters": "Parametri",
         "sheet": "Foglio",
         "column": "Colonna",
@@ -102,7 +116,7 @@ _WORDS: Mapping[str, Mapping[str, str]] = {
         "seguono i filtri.",
         "money": "importo in euro",
         "date": "data",
-        "datetime": "data e ora (UTC)",
+        "datetime": "data e ora (ora italiana, Europe/Rome)",
         "percent": "percentuale",
         "int": "numero intero",
         "text": "testo",
@@ -115,6 +129,10 @@ _WORDS: Mapping[str, Mapping[str, str]] = {
         "description": "Description",
         "as_of": "As of",
         "generated_at": "Generated at (UTC)",
+        "lenders": "Lender",
+        "period": "Period: {} to {}",
+        "as_of_footer": "As of {}",
+        "page": "Page &P of &N",
         "parameters": "Parameters",
         "sheet": "Sheet",
         "column": "Column",
@@ -147,6 +165,8 @@ class ColumnSpec:
     description_it: str = ""
     description_en: str = ""
     total: Literal["sum"] | None = None
+    # Values are codes of this catalogue domain: written in Italian with lang="it".
+    codes: CodeDomain | None = None
 
     def label(self, lang: Lang) -> str:
         return self.label_it if lang == "it" else self.label_en
@@ -219,6 +239,12 @@ class Report:
     formulas: tuple[FormulaNote, ...] = ()
     description_it: str = ""
     description_en: str = ""
+    # Printed in every page header: the lender's name, or every lender's in a report
+    # over several.
+    lender_names: tuple[str, ...] = ()
+    # A period report prints its from-to in the footer instead of the as-of date.
+    period_from: date | None = None
+    period_to: date | None = None
 
     def title(self, lang: Lang) -> str:
         return self.title_it if lang == "it" else self.title_en
@@ -259,17 +285,25 @@ def _date_cell(value: object) -> object:
     raise TypeError(f"expected a date, not {type(value).__name__}")
 
 
-def _datetime_cell(value: object) -> object:
+ROME = ZoneInfo("Europe/Rome")
+
+
+def _datetime_cell(value: object, zone: tzinfo | None = None) -> object:
+    """A naive datetime in ``zone`` (default UTC): spreadsheets have no time zones, so
+    the Info sheet states which one the cells are in."""
     if value is None:
         return None
     if isinstance(value, datetime):
-        # Spreadsheets have no time zones: state UTC in the header description.
         if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
+            value = value.astimezone(zone or UTC).replace(tzinfo=None)
         return value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     raise TypeError(f"expected a datetime, not {type(value).__name__}")
+
+
+def _rome_datetime_cell(value: object) -> object:
+    return _datetime_cell(value, ROME)
 
 
 def _text_cell(value: object) -> object:
@@ -322,14 +356,63 @@ def _display_width(kind: ColumnKind, value: object) -> int:
 
 
 def _fit_widths(
-    columns: Sequence[ColumnSpec], sample: Sequence[Sequence[object]], lang: Lang
+    columns: Sequence[ColumnSpec], sample: Sequence[Sequence[object]], lang: Lang,
+    totals: Sequence[object] | None = None,
 ) -> list[float]:
+    """Column widths (in digit widths) that hold every sampled cell, the header and the
+    totals row. Numbers and dates that do not fit print as ``###``, so they get a
+    margin for fonts wider than Calibri (a printer without it substitutes one);
+    text is capped at ``_MAX_WIDTH`` and may be cut, never turned into ``###``."""
     widths: list[float] = []
     for index, spec in enumerate(columns):
-        longest = max((_display_width(spec.kind, row[index]) for row in sample), default=0)
-        header = len(spec.label(lang)) * 1.15  # bold
-        widths.append(min(_MAX_WIDTH, max(_MIN_WIDTH, longest + 2, header + 2)))
+        longest: float = max((_display_width(spec.kind, row[index]) for row in sample),
+                             default=0)
+        if totals is not None:
+            longest = max(longest, _display_width(spec.kind, totals[index]) * _BOLD)
+        factor = 1.0 if spec.kind == "text" else _NUMBER_FACTOR
+        header = _header_width(spec.label(lang))
+        widths.append(min(_MAX_WIDTH, max(_MIN_WIDTH, longest * factor + 2, header + 2)))
     return widths
+
+
+def _header_width(label: str) -> float:
+    """Room for a header label on at most two lines (the header row wraps): a long
+    label must not widen its column, and so shrink the printed page, on its own."""
+    words = label.split()
+    best = float(len(label))
+    for cut in range(1, len(words)):
+        first, second = " ".join(words[:cut]), " ".join(words[cut:])
+        best = min(best, float(max(len(first), len(second))))
+    return best * _BOLD + 1
+
+
+def _totals_values(sheet: ReportSheet | StreamSheet, sample: Sequence[Sequence[object]],
+                   complete: bool, lang: Lang) -> list[object] | None:
+    """What the totals row will show, for its width: exact sums of a frame or of a
+    stream that ended within the sample; else the largest total a cell holds exactly."""
+    columns = sheet.columns
+    if not any(spec.total == "sum" for spec in columns):
+        return None
+    label_at = next((i for i, spec in enumerate(columns) if spec.total is None), None)
+    values: list[object] = []
+    for index, spec in enumerate(columns):
+        if spec.total != "sum":
+            values.append(_WORDS[lang]["total"] if index == label_at else None)
+        elif isinstance(sheet, ReportSheet):
+            values.append(_frame_sum(sheet.frame, spec))
+        elif complete:
+            values.append(sum((v for row in sample if isinstance(v := row[index],
+                                                                  int | Decimal)), Decimal(0)))
+        else:
+            values.append(Decimal(_MAX_EXACT_CENTS - 1).scaleb(-2))
+    return values
+
+
+def _frame_sum(frame: pl.DataFrame, spec: ColumnSpec) -> object:
+    total = frame[spec.key].sum() if frame.height else 0
+    if spec.kind == "money":
+        return _money_cell(total if isinstance(total, int | Decimal) else 0)
+    return total
 
 
 def _frame_rows(
@@ -344,10 +427,29 @@ def _frame_rows(
         yield from selected.slice(offset, 50_000).iter_rows()
 
 
+def _code_converter(domain: CodeDomain) -> Callable[[object], object]:
+    def convert(value: object) -> object:
+        return None if value is None else text(domain, str(value), "it")
+    return convert
+
+
+def _converters(columns: Sequence[ColumnSpec], lang: Lang) -> list[Callable[[object], object]]:
+    """Per column: the cell converter, Italian texts for codes and Rome time with "it"."""
+    out: list[Callable[[object], object]] = []
+    for spec in columns:
+        if lang == "it" and spec.codes is not None:
+            out.append(_code_converter(spec.codes))
+        elif lang == "it" and spec.kind == "datetime":
+            out.append(_rome_datetime_cell)
+        else:
+            out.append(_CONVERTERS[spec.kind])
+    return out
+
+
 def _converted_rows(
-    rows: Iterable[Sequence[object]], columns: Sequence[ColumnSpec]
+    rows: Iterable[Sequence[object]], columns: Sequence[ColumnSpec], lang: Lang = "en"
 ) -> Iterator[list[object]]:
-    converters = [_CONVERTERS[spec.kind] for spec in columns]
+    converters = _converters(columns, lang)
     width = len(converters)
     for row in rows:
         if len(row) != width:
@@ -440,7 +542,8 @@ class _FreshCell:
 
 
 def _write_data_sheet(
-    ws: Any, sheet: ReportSheet | StreamSheet, lang: Lang, write_only: bool
+    ws: Any, sheet: ReportSheet | StreamSheet, lang: Lang, write_only: bool,
+    report: Report | None = None,
 ) -> None:
     columns = sheet.columns
     if not columns:
@@ -448,12 +551,20 @@ def _write_data_sheet(
     raw: Iterable[Sequence[object]] = (
         _frame_rows(sheet.frame, columns) if isinstance(sheet, ReportSheet) else sheet.rows
     )
-    rows = _converted_rows(raw, columns)
+    rows = _converted_rows(raw, columns, lang)
     # Widths must be set before the first row in write-only mode: fit them on a sample.
     sample = list(islice(rows, _WIDTH_SAMPLE_ROWS))
-    for index, width in enumerate(_fit_widths(columns, sample, lang), start=1):
+    totals = _totals_values(sheet, sample, len(sample) < _WIDTH_SAMPLE_ROWS, lang)
+    widths = _fit_widths(columns, sample, lang, totals)
+    for index, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = "A2"
+    if any(_header_width(spec.label(lang)) < len(spec.label(lang)) * _BOLD
+           for spec in columns):
+        # Some label wraps: room for two lines (set before the row, for write-only mode).
+        ws.row_dimensions[1].height = HEADER_TWO_LINES_PT
+    # Written at the top of the sheet: before the first row in write-only mode.
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
 
     factory = _CellFactory(ws, write_only)
     ws.append([
@@ -470,10 +581,38 @@ def _write_data_sheet(
 
     last_col = get_column_letter(len(columns))
     ws.auto_filter.ref = f"A1:{last_col}{count + 1}"
-    if any(spec.total == "sum" for spec in columns):
+    table_rows = count + 1
+    if totals is not None:
         ws.append(_totals_row(factory, columns, formats, count, lang))
-    if sheet.chart is not None and count > 0:
-        _add_bar_chart(ws, sheet.chart, columns, count, lang)
+        table_rows += 1
+    chart = sheet.chart if count > 0 else None
+    layout = plan_page(widths, table_rows, chart=chart is not None)
+    if chart is not None:
+        _add_bar_chart(ws, chart, columns, count, lang,
+                       anchor=chart.anchor or f"A{layout.chart_row}",
+                       width_cm=layout.chart_width_cm)
+    if report is not None:
+        _print_setup(ws, report, sheet.title(lang), layout, lang)
+
+
+def _print_setup(ws: Any, report: Report, sheet_title: str, layout: PageLayout,
+                 lang: Lang, title_rows: str | None = "1:1") -> None:
+    words = _WORDS[lang]
+    if report.period_from is not None and report.period_to is not None:
+        when = words["period"].format(_day(report.period_from, lang),
+                                      _day(report.period_to, lang))
+    elif report.as_of is not None:
+        when = words["as_of_footer"].format(_day(report.as_of, lang))
+    else:
+        when = ""
+    set_page_setup(ws, layout, last_column=get_column_letter(layout.print_columns),
+                   header_left=f"{report.title(lang)} — {sheet_title}",
+                   header_right=", ".join(report.lender_names),
+                   footer_left=when, footer_right=words["page"], title_rows=title_rows)
+
+
+def _day(day: date, lang: Lang) -> str:
+    return day.strftime("%d/%m/%Y") if lang == "it" else day.isoformat()
 
 
 def _totals_row(
@@ -497,7 +636,8 @@ def _totals_row(
 
 
 def _add_bar_chart(
-    ws: Any, spec: BarChartSpec, columns: Sequence[ColumnSpec], count: int, lang: Lang
+    ws: Any, spec: BarChartSpec, columns: Sequence[ColumnSpec], count: int, lang: Lang,
+    anchor: str | None = None, width_cm: float = 16.0,
 ) -> None:
     keys = [column.key for column in columns]
     chart = BarChart()
@@ -505,15 +645,15 @@ def _add_bar_chart(
     chart.grouping = "clustered"
     chart.title = spec.title_it if lang == "it" else spec.title_en
     chart.y_axis.title = spec.y_title_it if lang == "it" else spec.y_title_en
-    chart.height = 8
-    chart.width = 16
+    chart.height = CHART_HEIGHT_CM
+    chart.width = width_cm
     for key in spec.value_keys:
         col = keys.index(key) + 1
         data = Reference(ws, min_col=col, min_row=1, max_row=count + 1)
         chart.add_data(data, titles_from_data=True)
     cat_col = keys.index(spec.category_key) + 1
     chart.set_categories(Reference(ws, min_col=cat_col, min_row=2, max_row=count + 1))
-    anchor = spec.anchor or f"{get_column_letter(len(columns) + 2)}2"
+    anchor = anchor or spec.anchor or f"{get_column_letter(len(columns) + 2)}2"
     ws.add_chart(chart, anchor)
 
 
@@ -535,14 +675,18 @@ def _info_rows(report: Report, factory: _CellFactory, lang: Lang,
 
     yield [label(words["report"]), factory.cell(report.title(lang))]
     yield [label(words["code"]), factory.cell(report.name)]
+    if report.lender_names:
+        yield [label(words["lenders"]), factory.cell(", ".join(report.lender_names))]
     description = report.description_it if lang == "it" else report.description_en
     if description:
         yield [label(words["description"]), factory.cell(description)]
     if report.as_of is not None:
         yield [label(words["as_of"]),
                factory.cell(report.as_of, number_format=DATE_FORMATS[lang])]
-    yield [label(words["generated_at"]),
-           factory.cell(_datetime_cell(generated_at), number_format=DATETIME_FORMATS[lang])]
+    # Italian: the time in Rome, as a reader there expects it (the label says so).
+    zone = ROME if lang == "it" else UTC
+    yield [label(words["generated_at"]), factory.cell(
+        _datetime_cell(generated_at, zone), number_format=DATETIME_FORMATS[lang])]
     yield []
     yield header(words["parameters"], "")
     for key, value in report.parameters.items():
@@ -552,28 +696,40 @@ def _info_rows(report: Report, factory: _CellFactory, lang: Lang,
     for sheet in report.sheets:
         for spec in sheet.columns:
             yield [factory.cell(sheet.title(lang)), factory.cell(spec.label(lang)),
-                   factory.cell(words[spec.kind]), factory.cell(spec.description(lang))]
+                   factory.cell(words[spec.kind]),
+                   factory.cell(spec.description(lang), alignment=_WRAP)]
     if report.formulas:
         yield []
         yield header(words["figure"], words["formula"])
         for note in report.formulas:
+            # The formula spans columns B to D: merged cells cannot be streamed, so the
+            # text wraps inside B and the row grows.
             if lang == "it":
-                yield [factory.cell(note.label_it), factory.cell(note.formula_it)]
+                yield [factory.cell(note.label_it, alignment=_WRAP),
+                       factory.cell(note.formula_it, alignment=_WRAP)]
             else:
-                yield [factory.cell(note.label_en), factory.cell(note.formula_en)]
+                yield [factory.cell(note.label_en, alignment=_WRAP),
+                       factory.cell(note.formula_en, alignment=_WRAP)]
     yield []
     yield [factory.cell(words["totals_note"])]
 
 
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_INFO_WIDTHS = (44.0, 40.0, 22.0, 70.0)
+
+
 def _write_info_sheet(ws: Any, report: Report, lang: Lang, write_only: bool,
                       generated_at: datetime) -> None:
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 40
-    ws.column_dimensions["C"].width = 18
-    ws.column_dimensions["D"].width = 80
+    for index, width in enumerate(_INFO_WIDTHS, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     factory = _CellFactory(ws, write_only)
+    count = 0
     for row in _info_rows(report, factory, lang, generated_at):
         ws.append(row)
+        count += 1
+    _print_setup(ws, report, INFO_SHEET, plan_page(_INFO_WIDTHS, count), lang,
+                 title_rows=None)
 
 
 INFO_SHEET = "Info"
@@ -598,7 +754,8 @@ def write_xlsx(report: Report, out: Output, lang: Lang = "it") -> None:
     wb = Workbook()
     wb.remove(wb.active)
     for sheet in report.sheets:
-        _write_data_sheet(wb.create_sheet(sheet.title(lang)), sheet, lang, write_only=False)
+        _write_data_sheet(wb.create_sheet(sheet.title(lang)), sheet, lang, write_only=False,
+                          report=report)
     info = wb.create_sheet(INFO_SHEET)
     _write_info_sheet(info, report, lang, write_only=False, generated_at=_generated_at(report))
     wb.save(out)
@@ -613,7 +770,8 @@ def write_xlsx_streaming(report: Report, out: Output, lang: Lang = "it") -> None
     _check_names(report, lang)
     wb = Workbook(write_only=True)
     for sheet in report.sheets:
-        _write_data_sheet(wb.create_sheet(sheet.title(lang)), sheet, lang, write_only=True)
+        _write_data_sheet(wb.create_sheet(sheet.title(lang)), sheet, lang, write_only=True,
+                          report=report)
     info = wb.create_sheet(INFO_SHEET)
     _write_info_sheet(info, report, lang, write_only=True, generated_at=_generated_at(report))
     wb.save(out)
@@ -624,12 +782,14 @@ def write_xlsx_streaming(report: Report, out: Output, lang: Lang = "it") -> None
 
 def export_frame(
     frame: pl.DataFrame, columns: Sequence[ColumnSpec] | None = None,
-    lang: Lang | None = None,
+    lang: Lang | None = None, *, italian_values: bool = False,
 ) -> pl.DataFrame:
     """The frame as exported: money in euros as ``Decimal(38, 2)``, datetimes in UTC.
 
     With ``columns`` the frame is narrowed and ordered to them; with ``lang`` the
-    headers become the labels in that language (else the keys stay).
+    headers become the labels in that language (else the keys stay), a datetime's
+    saying its zone. ``italian_values`` (CSV and Parquet asked for with ``lang=it``
+    explicitly) writes codes in Italian and datetimes in Rome time, as the workbooks do.
     """
     if columns is None:
         return frame
@@ -637,14 +797,23 @@ def export_frame(
     for spec in columns:
         col = pl.col(spec.key)
         dtype = frame.schema[spec.key]
+        name = spec.label(lang) if lang is not None else spec.key
         if spec.kind == "money" and dtype.is_integer():
             # cents -> euros exactly: an integral decimal divided by 100 fits scale 2.
             col = (col.cast(pl.Decimal(38, 2)) / 100).cast(pl.Decimal(38, 2))
         elif spec.kind == "money" and isinstance(dtype, pl.Decimal):
             col = col.cast(pl.Decimal(38, 2))
-        elif isinstance(dtype, pl.Datetime) and dtype.time_zone not in (None, "UTC"):
-            col = col.dt.convert_time_zone("UTC")
-        name = spec.label(lang) if lang is not None else spec.key
+        elif isinstance(dtype, pl.Datetime):
+            zone = "Europe/Rome" if italian_values else "UTC"
+            if dtype.time_zone is not None and dtype.time_zone != zone:
+                col = col.dt.convert_time_zone(zone)
+            if italian_values:
+                # Wall-clock time in Rome: the zone is said in the header, not the value.
+                col = col.dt.replace_time_zone(None)
+            if lang is not None and "UTC" not in name:
+                name += " (ora italiana)" if italian_values else " (UTC)"
+        elif italian_values and spec.codes is not None:
+            col = col.replace(dict(CATALOGUE[spec.codes]))
         exprs.append(col.alias(name))
     return frame.select(exprs)
 

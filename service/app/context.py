@@ -17,7 +17,7 @@ from service.app.auth import LoginLimiter
 from service.app.errors import Conflict
 from service.app.events import Events
 from service.app.expiry import PendingExpiry
-from service.app.ledger import RawAccounts
+from service.app.raw_accounts import RawAccounts
 from service.db.engine import read_tx, write_tx
 from service.settings import Settings
 

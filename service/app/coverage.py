@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, select
 
 from ledger import guarantees as g_rules
+from ledger.as_of import guarantee_on
 from ledger.shares import share_cap
 from service.app import lending
 from service.db.tables import guarantee_calls, guarantees, relationships, shares
@@ -33,12 +34,6 @@ def loan_guarantees(conn: Connection, loan_id: str) -> list[Any]:
                              .order_by(guarantees.c.seq)))
 
 
-def released_by(row: Any, as_of: date) -> bool:
-    """Whether a released guarantee was already released on ``as_of`` (one released
-    without a date, before releases were always dated, counts as released)."""
-    return row.released_on is None or row.released_on <= as_of
-
-
 @dataclass(frozen=True)
 class GuaranteeOn:
     """A guarantee as it stood on a date: calls count by their dates, a release by its."""
@@ -54,27 +49,23 @@ def guarantee_now(row: Any) -> GuaranteeOn:
 
 def guarantees_on(conn: Connection, loan_id: str, as_of: date | None
                   ) -> list[tuple[Any, GuaranteeOn]]:
-    """The loan's guarantees, each with how it stood on ``as_of`` (None: now); one
-    signed after ``as_of`` did not exist yet and is left out."""
+    """The loan's guarantees, each with how it stood on ``as_of`` (None: now), as
+    ``ledger.as_of.guarantee_on`` computes it for every surface; one signed after
+    ``as_of`` did not exist yet and is left out."""
     rows = loan_guarantees(conn, loan_id)
     if as_of is None:
         return [(r, guarantee_now(r)) for r in rows]
     rows = [r for r in rows if r.date <= as_of]
-    called: dict[str, int] = {}
-    for c in conn.execute(select(guarantee_calls.c.guarantee_id, guarantee_calls.c.amount_minor)
-                          .where(guarantee_calls.c.loan_id == loan_id,
-                                 guarantee_calls.c.date <= as_of)):
-        called[c.guarantee_id] = called.get(c.guarantee_id, 0) + c.amount_minor
+    calls: dict[str, list[tuple[date, int]]] = {}
+    for c in conn.execute(select(guarantee_calls.c.guarantee_id, guarantee_calls.c.date,
+                                 guarantee_calls.c.amount_minor)
+                          .where(guarantee_calls.c.loan_id == loan_id)):
+        calls.setdefault(c.guarantee_id, []).append((c.date, c.amount_minor))
     out = []
     for r in rows:
-        paid = called.get(r.id, 0)
-        remaining = r.amount_minor - paid
-        status: GuaranteeStatus
-        if r.status == "released" and released_by(r, as_of):
-            status = "released"
-        else:
-            status = "active" if remaining > 0 else "called"
-        out.append((r, GuaranteeOn(status, paid, remaining)))
+        on = guarantee_on(r.amount_minor, calls.get(r.id, ()), as_of,
+                          released=r.status == "released", released_on=r.released_on)
+        out.append((r, GuaranteeOn(on.status, on.called, on.remaining)))
     return out
 
 

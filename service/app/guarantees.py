@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from ledger import guarantees as g_rules
 from ledger.accounts import Account
+from ledger.as_of import guarantee_on
 from ledger.chart import account, account_id, leg_id
 from ledger.lending import close_chain
 from ledger.transfers import Transfer, TransferFlag, post_pending_of, void_pending_of
@@ -45,7 +46,6 @@ from service.app.coverage import (
     guarantee_state,
     guarantees_on,
     loan_guarantees,
-    released_by,
 )
 from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.events import LoanRepaid
@@ -304,8 +304,9 @@ def book_call(conn: Connection, ctx: AppContext, loan: Any, call_id: str, amount
     if on < (loan.disbursed_on or loan.disbursement_date):
         raise invalid("date", "before the disbursement")
     # The guarantees active on the call's date: signed by then and not released by then.
-    rows = [r for r in loan_guarantees(conn, loan.id)
-            if r.date <= on and not (r.status == "released" and released_by(r, on))]
+    rows = [r for r in loan_guarantees(conn, loan.id) if r.date <= on and not guarantee_on(
+        r.amount_minor, (), on, released=r.status == "released",
+        released_on=r.released_on).released]
     if not rows:
         raise invalid("date", f"no guarantee of the loan was active on {on.isoformat()}")
     try:

@@ -1,16 +1,15 @@
 """The raw ledger's use cases: accounts, transfer batches, the journal and verify.
 
-Raw transfers may only move money between accounts created through these operations:
-the instrument accounts (pools, loans, funds ...) change only through their instruments,
-so their state can always be rebuilt from the journal.
+Raw transfers may only move money between accounts created through these operations
+(``service.app.raw_accounts``): the instrument accounts (pools, loans, funds ...) change
+only through their instruments, so their state can always be rebuilt from the journal.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, insert, select
@@ -18,22 +17,20 @@ from sqlalchemy import Connection, insert, select
 from ledger.accounts import Account, AccountFlag, CreateAccountResult
 from ledger.ids import uuid7
 from ledger.money import MoneyError, parse_amount
-from ledger.store import LedgerStore
-from ledger.transfers import MAX_BATCH, Transfer, TransferFlag
+from ledger.transfers import MAX_BATCH, Transfer, TransferFlag, TransferResultCode
 from service.app.auth import Principal
-from service.app.common import MoneyIn, check_limit, money_minor, money_out, now_utc, path_uuid
+from service.app.commands import command
+from service.app.common import MoneyIn, check_limit, money_minor, now_utc, path_uuid
+from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, NotFound, invalid
-from service.app.idempotency import once
+from service.app.raw_accounts import HIDDEN_CREDIT, HIDDEN_DEBIT, hide_outside
+from service.app.types import CurrencyCode, Day, Timestamp, Uuid
+from service.app.verification import VerifyOut, verify_all
+from service.app.views import Money, money
 from service.db.tables import api_accounts, parties
 
 ACCOUNT_FLAGS = ("debits_must_not_exceed_credits", "credits_must_not_exceed_debits")
 TRANSFER_FLAGS = ("linked", "pending", "post_pending", "void_pending")
-
-# Stand-ins for accounts the raw API may not touch: no account can have these ids (the
-# API refuses them), so the state machine answers account_not_found and applies the
-# linked-chain rules as for any missing account.
-HIDDEN_DEBIT = "00000000-0000-0000-0000-00000000d001"
-HIDDEN_CREDIT = "00000000-0000-0000-0000-00000000c001"
 
 
 class AccountIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -55,40 +52,73 @@ class TransferIn(msgspec.Struct, forbid_unknown_fields=True):
     timeout_seconds: int | None = None
 
 
-def account_out(a: Account) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "code": a.code,
-        "currency": a.currency,
-        "party_id": a.party_id,
-        "flags": sorted(str(f) for f in a.flags),
-        "debits_pending": money_out(a.debits_pending, a.currency),
-        "debits_posted": money_out(a.debits_posted, a.currency),
-        "credits_pending": money_out(a.credits_pending, a.currency),
-        "credits_posted": money_out(a.credits_posted, a.currency),
-        "balance": money_out(a.balance, a.currency),
-    }
+class AccountOut(msgspec.Struct):
+    id: Uuid
+    code: str
+    currency: CurrencyCode
+    party_id: Uuid | None
+    flags: list[AccountFlag]  # sorted
+    debits_pending: Money
+    debits_posted: Money
+    credits_pending: Money
+    credits_posted: Money
+    balance: Money
+
+
+class TransferOut(msgspec.Struct):
+    id: Uuid
+    debit_account_id: Uuid
+    credit_account_id: Uuid
+    amount: Money
+    code: str
+    flags: list[TransferFlag]  # sorted
+    pending_id: Uuid | None
+    timeout_seconds: int | None
+    value_date: Day | None
+    user_data: str | None
+    operation_id: str | None
+    timestamp: Timestamp
+
+
+class TransferPage(msgspec.Struct):
+    items: list[TransferOut]
+    next_cursor: str | None
+
+
+class TransferResultOut(msgspec.Struct):
+    id: Uuid
+    result: TransferResultCode
+
+
+class TransferResults(msgspec.Struct):
+    """One result per transfer sent, in the order sent."""
+
+    results: list[TransferResultOut]
+
+
+def account_out(a: Account) -> AccountOut:
+    return AccountOut(
+        id=a.id, code=a.code, currency=a.currency, party_id=a.party_id,
+        flags=sorted(a.flags),
+        debits_pending=money(a.debits_pending, a.currency),
+        debits_posted=money(a.debits_posted, a.currency),
+        credits_pending=money(a.credits_pending, a.currency),
+        credits_posted=money(a.credits_posted, a.currency),
+        balance=money(a.balance, a.currency))
 
 
 def _timestamp(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1_000_000_000, UTC).isoformat().replace("+00:00", "Z")
 
 
-def transfer_out(t: Transfer) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "debit_account_id": t.debit_account_id,
-        "credit_account_id": t.credit_account_id,
-        "amount": money_out(t.amount, t.currency),
-        "code": t.code,
-        "flags": sorted(str(f) for f in t.flags),
-        "pending_id": t.pending_id,
-        "timeout_seconds": t.timeout_seconds,
-        "value_date": t.value_date.isoformat() if t.value_date else None,
-        "user_data": t.user_data,
-        "operation_id": t.operation_id,
-        "timestamp": _timestamp(t.timestamp),
-    }
+def transfer_out(t: Transfer) -> TransferOut:
+    return TransferOut(
+        id=t.id, debit_account_id=t.debit_account_id, credit_account_id=t.credit_account_id,
+        amount=money(t.amount, t.currency), code=t.code, flags=sorted(t.flags),
+        pending_id=t.pending_id, timeout_seconds=t.timeout_seconds,
+        value_date=t.value_date.isoformat() if t.value_date else None,
+        user_data=t.user_data, operation_id=t.operation_id,
+        timestamp=_timestamp(t.timestamp))
 
 
 def parse_transfers(items: list[TransferIn]) -> list[Transfer]:
@@ -131,34 +161,6 @@ def parse_transfers(items: list[TransferIn]) -> list[Transfer]:
     return transfers
 
 
-class RawAccounts:
-    """Ids of the accounts created through this API (the only ones raw transfers may
-    touch). Accounts are never deleted, so a remembered id stays valid: the database is
-    asked only about ids not seen yet."""
-
-    def __init__(self) -> None:
-        self.known: set[str] = set()
-
-    def allowed(self, conn: Connection, ids: set[str]) -> set[str]:
-        unknown = ids - self.known
-        if unknown:
-            rows = conn.execute(select(api_accounts.c.id).where(
-                api_accounts.c.id.in_(sorted(unknown))))
-            self.known.update(r.id for r in rows)
-        return ids & self.known
-
-
-def hide_outside(t: Transfer, allowed: set[str]) -> Transfer:
-    """The transfer with every account the raw API may not touch replaced by a stand-in."""
-    if t.debit_account_id in allowed and t.credit_account_id in allowed:
-        return t
-    return replace(
-        t,
-        debit_account_id=t.debit_account_id if t.debit_account_id in allowed else HIDDEN_DEBIT,
-        credit_account_id=t.credit_account_id if t.credit_account_id in allowed
-        else HIDDEN_CREDIT)
-
-
 def check_account(data: AccountIn) -> Account:
     """The account a create asks for, or 422 naming every bad field."""
     errors = Errors()
@@ -192,39 +194,67 @@ def check_account(data: AccountIn) -> Account:
                    party_id=data.party_id, flags=frozenset(AccountFlag(f) for f in data.flags))
 
 
-def create_account(conn: Connection, store: LedgerStore, principal: Principal,
-                   data: AccountIn, spec: Account) -> tuple[int, Any]:
-    def create() -> tuple[int, Any]:
+# -- use cases ------------------------------------------------------------------------------
+
+
+def create_account(ctx: AppContext, principal: Principal, data: AccountIn
+                   ) -> tuple[int, AccountOut]:
+    spec = check_account(data)
+    principal.require("officer")
+
+    def run(conn: Connection, _: None) -> tuple[int, AccountOut]:
         if data.party_id is not None and conn.execute(
                 select(parties.c.id).where(parties.c.id == data.party_id)).first() is None:
             raise invalid("party_id", "no party with this id")
-        result = store.create_accounts(conn, [spec])[0]
+        result = ctx.store.create_accounts(conn, [spec])[0]
         if result.result != CreateAccountResult.CREATED:
             raise Conflict("idempotency_conflict", f"account {spec.id} already exists")
         conn.execute(insert(api_accounts).values(id=spec.id, created_at=now_utc()))
         # Not added to the RawAccounts cache here: the transaction may still roll back;
         # the first transfer naming it asks the database.
-        created = store.get_account(conn, spec.id)
+        created = ctx.store.get_account(conn, spec.id)
         assert created is not None
         return 201, account_out(created)
 
-    return once(conn, data.id, "POST /api/ledger/accounts", data, principal.username, create)
+    return command(ctx, principal, "POST /api/ledger/accounts", data, run, returns=AccountOut)
 
 
-def get_account(conn: Connection, store: LedgerStore, principal: Principal,
-                account_id: str) -> dict[str, Any]:
+def read_account(ctx: AppContext, principal: Principal, account_id: str) -> AccountOut:
     aid = path_uuid(account_id, "account")
     if not principal.is_staff:
         raise NotFound("account")
-    account = store.get_account(conn, aid)
-    if account is None:
-        raise NotFound("account")
-    return account_out(account)
+
+    def read(conn: Connection) -> AccountOut:
+        account = ctx.store.get_account(conn, aid)
+        if account is None:
+            raise NotFound("account")
+        return account_out(account)
+
+    return ctx.read(read)
 
 
-def list_transfers(conn: Connection, store: LedgerStore, principal: Principal,
-                   account_id: str | None, limit: int | None, cursor: str | None
-                   ) -> dict[str, Any]:
+async def submit_transfers(ctx: AppContext, principal: Principal, items: list[TransferIn]
+                           ) -> TransferResults:
+    """The hot path: async, so the request waits on the group-commit writer without
+    holding a thread; the database is asked (in a thread) only about accounts not seen
+    yet."""
+    transfers = parse_transfers(items)
+    principal.require("officer")
+    ids = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}
+    cache = ctx.raw_accounts
+    if ids <= cache.known:
+        allowed = ids
+    else:
+        allowed = await asyncio.to_thread(
+            lambda: ctx.read(lambda conn: cache.allowed(conn, ids)))
+    transfers = [hide_outside(t, allowed) for t in transfers]
+    assert ctx.writer is not None, "the app serves with its group-commit writer"
+    results = await ctx.writer.submit_async(transfers)
+    return TransferResults([TransferResultOut(r.id, r.result) for r in results])
+
+
+def list_transfers(ctx: AppContext, principal: Principal, account_id: str | None,
+                   limit: int | None, cursor: str | None) -> TransferPage:
     size = check_limit(limit)
     if account_id is not None:
         try:
@@ -232,8 +262,18 @@ def list_transfers(conn: Connection, store: LedgerStore, principal: Principal,
         except ValueError:
             raise invalid("account_id", "not a UUID") from None
     principal.require("officer")
-    try:
-        items, nxt = store.list_transfers(conn, account_id, size, cursor)
-    except ValueError:
-        raise invalid("cursor", "not a cursor this API returned") from None
-    return {"items": [transfer_out(t) for t in items], "next_cursor": nxt}
+
+    def read(conn: Connection) -> TransferPage:
+        try:
+            items, nxt = ctx.store.list_transfers(conn, account_id, size, cursor)
+        except ValueError:
+            raise invalid("cursor", "not a cursor this API returned") from None
+        return TransferPage([transfer_out(t) for t in items], nxt)
+
+    return ctx.read(read)
+
+
+def verify(ctx: AppContext, principal: Principal) -> VerifyOut:
+    """The journal checked end to end (``service.app.verification``); officers only."""
+    principal.require("officer")
+    return verify_all(ctx.engine)

@@ -36,6 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 from sqlalchemy import Connection, func, select
 
 from ledger.as_of import loan_on
@@ -67,11 +68,13 @@ from matching.scoring import Opportunity, suggest_opportunities
 from service.app import lending
 from service.app.auth import Principal
 from service.app.clock import today
-from service.app.common import check_uuid, money_out, path_uuid, query_date
+from service.app.common import check_uuid, path_uuid, query_date
 from service.app.context import AppContext
 from service.app.errors import Errors
 from service.app.funds import fund_state
 from service.app.requests import latest_assessment, latest_terms, visible_request
+from service.app.types import Day, DecimalText, Uuid
+from service.app.views import Money, money
 from service.db.tables import (
     funding_requests,
     funds,
@@ -385,8 +388,33 @@ def _gas_may_see(item: Opportunity, gas_id: str, snap: Snapshot) -> bool:
     return item.source_id == gas_id
 
 
+class OpportunityOut(msgspec.Struct):
+    source_id: Uuid
+    kind: Kind
+    suggested_amount: Money
+    score: float  # a ranking, not money
+    reasons: list[str]
+    source_name: str | None
+    idle_amount: Money
+    # Only on a pool's match-funding top-up: the pool whose rule suggests it.
+    match_rule_pool_id: Uuid | UnsetType = UNSET
+
+
+class Opportunities(msgspec.Struct):
+    items: list[OpportunityOut]  # best first
+
+
+def opportunity_out(item: Opportunity, snap: Snapshot) -> OpportunityOut:
+    return OpportunityOut(
+        source_id=item.source_id, kind=item.kind,
+        suggested_amount=money(item.suggested_amount_cents), score=item.score,
+        reasons=list(item.reasons), source_name=snap.names.get(item.source_id),
+        idle_amount=money(item.idle_cents),
+        match_rule_pool_id=item.source_id if item.rule_id else UNSET)
+
+
 def opportunities(conn: Connection, principal: Principal, request_id: str, as_of: date
-                  ) -> list[dict[str, Any]]:
+                  ) -> list[OpportunityOut]:
     """The request's opportunities as the API shows them to ``principal`` (404 for a
     request it may not see), best first."""
     row = visible_request(conn, principal, request_id)
@@ -395,14 +423,7 @@ def opportunities(conn: Connection, principal: Principal, request_id: str, as_of
     if principal.role == "gas":
         gas_id = principal.party_id or ""
         items = [i for i in items if _gas_may_see(i, gas_id, snap)]
-    return [{
-        "source_id": i.source_id, "kind": i.kind,
-        "suggested_amount": money_out(i.suggested_amount_cents),
-        "score": i.score, "reasons": list(i.reasons),
-        "source_name": snap.names.get(i.source_id),
-        "idle_amount": money_out(i.idle_cents),
-        **({"match_rule_pool_id": i.source_id} if i.rule_id else {}),
-    } for i in items]
+    return [opportunity_out(i, snap) for i in items]
 
 
 # -- plans ---------------------------------------------------------------------------------
@@ -454,23 +475,49 @@ def make_plan(conn: Connection, request_ids: Sequence[str] | None, as_of: date) 
     return PlanResult(snap, plan, as_of)
 
 
-def plan_json(result: PlanResult) -> dict[str, Any]:
+class AllocationOut(msgspec.Struct):
+    request_id: Uuid
+    source_id: Uuid
+    kind: Kind
+    amount: Money
+    idle_amount: Money
+    source_name: str | None
+
+
+class BindingOut(msgspec.Struct):
+    """A limit that stops a request's unfunded remainder."""
+
+    code: str
+    source_id: Uuid | None
+    detail: str
+
+
+class PlanOut(msgspec.Struct):
+    allocations: list[AllocationOut]
+    funded: dict[Uuid, Money]  # by request id
+    unfunded: dict[Uuid, Money]
+    objective: str
+    weights: dict[Uuid, DecimalText]  # the request's assessment weight, 0 to 1
+    binding: dict[Uuid, list[BindingOut]]  # only requests not fully funded
+    as_of: Day
+
+
+def plan_out(result: PlanResult) -> PlanOut:
     snap, plan = result.snapshot, result.plan
     ids = list(snap.requests)
-    return {
-        "allocations": [
-            {"request_id": rid, "source_id": sid, "kind": kind, "amount": money_out(amount),
-             "idle_amount": money_out(idle), "source_name": snap.names.get(sid)}
+    return PlanOut(
+        allocations=[
+            AllocationOut(request_id=rid, source_id=sid, kind=kind, amount=money(amount),
+                          idle_amount=money(idle), source_name=snap.names.get(sid))
             for rid, sid, kind, amount, idle in merged_allocations(plan)],
-        "funded": {rid: money_out(plan.funded_cents.get(rid, 0)) for rid in ids},
-        "unfunded": {rid: money_out(plan.unfunded_cents.get(rid, 0)) for rid in ids},
-        "objective": plan.objective,
-        "weights": {rid: str(snap.requests[rid].weight) for rid in ids},
-        "binding": {rid: [{"code": lim.code, "source_id": lim.source_id, "detail": lim.text}
-                          for lim in plan.binding.get(rid, ())]
-                    for rid in ids if plan.unfunded_cents.get(rid, 0) > 0},
-        "as_of": result.as_of.isoformat(),
-    }
+        funded={rid: money(plan.funded_cents.get(rid, 0)) for rid in ids},
+        unfunded={rid: money(plan.unfunded_cents.get(rid, 0)) for rid in ids},
+        objective=plan.objective,
+        weights={rid: str(snap.requests[rid].weight) for rid in ids},
+        binding={rid: [BindingOut(lim.code, lim.source_id, lim.text)
+                       for lim in plan.binding.get(rid, ())]
+                 for rid in ids if plan.unfunded_cents.get(rid, 0) > 0},
+        as_of=result.as_of.isoformat())
 
 
 # -- use cases ---------------------------------------------------------------------------
@@ -486,17 +533,17 @@ def _as_of(value: str | None, field: str) -> date:
 
 
 def get_opportunities(ctx: AppContext, principal: Principal, request_id: str,
-                      as_of: str | None) -> dict[str, Any]:
+                      as_of: str | None) -> Opportunities:
     """Who could fund the request, how much and why, best first (idle money first).
     Officers and the requesting producer see every item; a GAS user the items whose
     source is its own GAS or its GAS's fund. ``as_of`` (default today) dates
     relationships and arrears; balances are current."""
     rid = path_uuid(request_id, "request")
     day = _as_of(as_of, "as_of")
-    return {"items": ctx.read(lambda conn: opportunities(conn, principal, rid, day))}
+    return Opportunities(ctx.read(lambda conn: opportunities(conn, principal, rid, day)))
 
 
-def post_plan(ctx: AppContext, principal: Principal, data: PlanIn | None) -> dict[str, Any]:
+def post_plan(ctx: AppContext, principal: Principal, data: PlanIn | None) -> PlanOut:
     """The allocation that maximizes the assessment-weighted funding of the requests
     (default: every request under review or approved and not yet funded) within every
     limit; officers only."""
@@ -511,4 +558,4 @@ def post_plan(ctx: AppContext, principal: Principal, data: PlanIn | None) -> dic
     errors.raise_if_any()
     day = _as_of(data.as_of, "as_of")
     principal.require("officer")
-    return ctx.read(lambda conn: plan_json(make_plan(conn, ids, day)))
+    return ctx.read(lambda conn: plan_out(make_plan(conn, ids, day)))

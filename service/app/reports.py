@@ -34,6 +34,7 @@ from ledger.schedules import build_schedule, summarize
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer
 from matching.geo import haversine_km
+from reports.accounts import account_label
 from reports.catalog import CATALOG, FORMATS, ReportInfo, report_info
 from reports.impact import FundingRequestRow, ImpactRow, impact_report, requests_report
 from reports.instruments import (
@@ -68,6 +69,8 @@ from service.app import clock, lending
 from service.app.auth import Principal
 from service.app.common import check_uuid, parse_date
 from service.app.errors import Errors, Forbidden, NotFound, invalid
+from service.app.loans import visible_loan
+from service.app.parties import related_party_ids
 from service.db.engine import read_tx
 from service.db.tables import (
     contributions,
@@ -256,6 +259,20 @@ def scoped(req: ReportRequest, principal: Principal) -> ReportRequest:
             raise NotFound("GAS")
         return replace(req, gas_id=party)
     raise Forbidden(f"role {role!r} may not get report {req.name!r}")
+
+
+def check_filters_visible(conn: Connection, req: ReportRequest, principal: Principal
+                          ) -> None:
+    """A producer or GAS user filtering on a party or loan it may not see gets 404, as
+    anywhere else: a filter must not tell whether something exists."""
+    if principal.is_staff or not principal.party_id:
+        return
+    visible = related_party_ids(conn, principal.party_id)
+    for name, value in (("producer", req.producer_id), ("GAS", req.gas_id)):
+        if value is not None and value not in visible:
+            raise NotFound(name)
+    if req.loan_id is not None:
+        visible_loan(conn, principal, req.loan_id)
 
 
 # -- shared loading -----------------------------------------------------------------------
@@ -558,9 +575,11 @@ def load_loan_statement(conn: Connection, req: ReportRequest) -> Report:
         annual_rate_percent=Decimal(row.annual_rate),
         apr_percent=summarize(terms, schedule).apr,
         outstanding_principal_cents=loan.outstanding, overdue_cents=overdue,
-        days_past_due=days_late, status=_word(req.lang, loan.status))
+        days_past_due=days_late, status=loan.status,
+        lender_name=_name(people, row.lender_id))
     return loan_statement_report(summary, installments, req.as_of,
-                                 filters={"borrower": _name(people, row.borrower_id)})
+                                 filters={"borrower": _name(people, row.borrower_id)},
+                                 lang=req.lang)
 
 
 # -- arrears ------------------------------------------------------------------------------
@@ -570,7 +589,8 @@ _GUARANTOR_COLUMNS = (
     _spec("borrower_name", "Beneficiario", "Borrower", "text"),
     _spec("days_past_due", "Giorni di ritardo", "Days past due", "int"),
     _spec("guarantor_name", "Garante", "Guarantor", "text"),
-    _spec("guarantor_kind", "Tipo garante", "Guarantor kind", "text"),
+    replace(_spec("guarantor_kind", "Tipo garante", "Guarantor kind", "text"),
+            codes="party_kind"),
     _spec("tax_code", "Codice fiscale", "Tax code", "text"),
     _spec("municipality", "Comune", "Municipality", "text"),
     _spec("province", "Provincia", "Province", "text"),
@@ -616,7 +636,7 @@ def load_arrears(conn: Connection, req: ReportRequest) -> Report:
                 "loan_id": row.id, "borrower_name": _name(people, row.borrower_id),
                 "days_past_due": loan.days_past_due,
                 "guarantor_name": _name(people, g.row.guarantor_id),
-                "guarantor_kind": _word(req.lang, guarantor.kind) if guarantor else None,
+                "guarantor_kind": guarantor.kind if guarantor else None,
                 "tax_code": guarantor.tax_code if guarantor else None,
                 "municipality": guarantor.municipality if guarantor else None,
                 "province": guarantor.province if guarantor else None,
@@ -655,8 +675,8 @@ def load_guarantees(conn: Connection, req: ReportRequest) -> Report:
                 guarantee_id=g.id, loan_id=row.id,
                 borrower_name=_name(people, row.borrower_id), guarantor_id=g.guarantor_id,
                 guarantor_name=_name(people, g.guarantor_id),
-                guarantor_kind=_word(req.lang, guarantor.kind) if guarantor else "",
-                status=_word(req.lang, "g_" + state.status),
+                guarantor_kind=guarantor.kind if guarantor else "",
+                status=state.status,
                 pledged_on=g.date, pledged_cents=g.amount_minor,
                 called_cents=state.called, released_cents=state.released,
                 loan_outstanding_cents=base))
@@ -696,7 +716,7 @@ def load_prepayments(conn: Connection, req: ReportRequest) -> Report:
             prepayment_id=p.id, gas_id=p.gas_id, gas_name=_name(people, p.gas_id),
             producer_id=p.producer_id, producer_name=_name(people, p.producer_id),
             agreed_on=agreed, season_end=p.expires_on,
-            status=_word(req.lang, "closed" if closed else "open"),
+            status="closed" if closed else "open",
             advance_cents=p.amount_minor, delivered_cents=delivered.get(p.id, 0),
             settled_cents=(p.settlement_minor or 0) if closed else 0))
     return prepayments_report(rows, req.as_of, period_from=req.period_from,
@@ -722,7 +742,7 @@ def load_solidarity(conn: Connection, req: ReportRequest) -> Report:
             continue
         rows.append(SolidarityRow(
             entry_id=c.id, fund_id=fund.id, fund_name=fund.name, on=c.date,
-            kind=_word(req.lang, "prepayment" if c.source == "prepayment" else "contribution"),
+            kind="prepayment" if c.source == "prepayment" else "contribution",
             direction="in", amount_cents=c.amount_minor, gas_name=_name(people, c.gas_id),
             earmark=_name(people, c.earmark_producer_id) if c.earmark_producer_id else "",
             description=c.note or ""))
@@ -733,7 +753,7 @@ def load_solidarity(conn: Connection, req: ReportRequest) -> Report:
             continue
         rows.append(SolidarityRow(
             entry_id=p.id, fund_id=fund.id, fund_name=fund.name, on=p.date,
-            kind=_word(req.lang, p.kind), direction="out", amount_cents=p.amount_minor,
+            kind=p.kind, direction="out", amount_cents=p.amount_minor,
             counterparty=_name(people, p.producer_id),
             description=f"{_word(req.lang, 'loss_cover')}: {p.loan_id}" if p.loan_id else ""))
     return solidarity_report(rows, req.as_of, period_from=req.period_from,
@@ -791,17 +811,21 @@ def load_journal(conn: Connection, req: ReportRequest, store: LedgerStore) -> St
     """Every transfer whose value date (or, without one, the day it was recorded) falls
     in the period, with its accounts' codes: read from the ledger a page at a time and
     written as it comes, so memory stays flat however long the journal is."""
+    people = _parties(conn)
     codes: dict[str, str] = {}
+    names: dict[str, str] = {}
     currencies: set[str] = set()
     for a in _all_accounts(conn, store):
         codes[a.id] = a.code
+        names[a.id] = account_label(a.code, _name(people, a.party_id) if a.party_id else "",
+                                    req.lang).name
         currencies.add(a.currency)
     euro = currencies <= {"EUR"}
     decimals = max((currency_exponent(c) for c in currencies), default=2)
     amount_kind: ColumnKind = "money" if euro else "decimal"
     columns = (
         _spec("id", "Id", "Id", "text"),
-        _spec("timestamp", "Registrato il (UTC)", "Recorded at (UTC)", "datetime"),
+        _spec("timestamp", "Registrato il", "Recorded at (UTC)", "datetime"),
         _spec("value_date", "Data valuta", "Value date", "date"),
         _spec("debit_account", "Conto dare", "Debit account", "text",
               description_it="codice del conto addebitato",
@@ -811,11 +835,13 @@ def load_journal(conn: Connection, req: ReportRequest, store: LedgerStore) -> St
               description_en="code of the account credited"),
         _spec("amount", "Importo", "Amount", amount_kind, euro),
         _spec("currency", "Valuta", "Currency", "text"),
-        _spec("code", "Causale", "Code", "text"),
+        replace(_spec("code", "Causale", "Code", "text"), codes="transfer_code"),
         _spec("flags", "Flag", "Flags", "text", description_it="pending, post_pending, "
               "void_pending, linked", description_en="pending, post_pending, void_pending, "
               "linked"),
         _spec("operation_id", "Operazione", "Operation", "text"),
+        _spec("debit_name", "Descrizione conto dare", "Debit account name", "text"),
+        _spec("credit_name", "Descrizione conto avere", "Credit account name", "text"),
     )
 
     def rows() -> Iterator[tuple[object, ...]]:
@@ -826,14 +852,15 @@ def load_journal(conn: Connection, req: ReportRequest, store: LedgerStore) -> St
             amount: object = t.amount if euro else minor_to_decimal(t.amount, t.currency)
             yield (t.id, _timestamp(t), t.value_date, codes.get(t.debit_account_id),
                    codes.get(t.credit_account_id), amount, t.currency, t.code, _flags(t),
-                   t.operation_id)
+                   t.operation_id, names.get(t.debit_account_id),
+                   names.get(t.credit_account_id))
 
     stream = rows()
     report = Report(
         name="journal", title_it="Libro giornale", title_en="Journal",
         sheets=(StreamSheet("Giornale", columns, stream, "Journal"),),
         parameters={"from": req.period_from.isoformat(), "to": req.period_to.isoformat()},
-        as_of=req.period_to,
+        as_of=req.period_to, period_from=req.period_from, period_to=req.period_to,
         formulas=(
             FormulaNote("Periodo", "Period", "movimenti con data valuta nel periodo (senza "
                         "data valuta: il giorno di registrazione, UTC)",
@@ -873,10 +900,9 @@ def load_trial_balance(conn: Connection, req: ReportRequest, store: LedgerStore)
                 totals[t.credit_account_id][1] += t.amount
     rows = []
     for a in accounts:
-        purpose = a.code.split(":", 1)[0]
         owner = _name(people, a.party_id) if a.party_id else ""
         rows.append(TrialBalanceRow(
-            account_code=a.code, account_name=f"{purpose} · {owner}" if owner else purpose,
+            account_code=a.code, account_name="", owner_name=owner,
             currency=a.currency, debits_posted_minor=totals[a.id][0],
             credits_posted_minor=totals[a.id][1]))
     return trial_balance_report(rows, req.as_of, lang=req.lang)
@@ -1183,10 +1209,21 @@ def build_report(conn: Connection, req: ReportRequest, store: LedgerStore
         "impact": load_impact, "requests": load_requests,
     }
     if req.name == "journal":
-        return load_journal(conn, req, store)
+        journal = load_journal(conn, req, store)
+        return replace(journal, report=_with_lenders(conn, journal.report))
     if req.name == "trial-balance":
-        return load_trial_balance(conn, req, store)
-    return loaders[req.name](conn, req)
+        return _with_lenders(conn, load_trial_balance(conn, req, store))
+    return _with_lenders(conn, loaders[req.name](conn, req))
+
+
+def _with_lenders(conn: Connection, report: Report) -> Report:
+    """The lender named in the printed header: the report's own (a loan's), or every
+    lender of the network."""
+    if report.lender_names:
+        return report
+    names = tuple(sorted(str(p.name) for p in conn.execute(
+        select(parties.c.name).where(parties.c.kind == "lender"))))
+    return replace(report, lender_names=names)
 
 
 # The sheet a CSV or Parquet export holds unless ``sheet`` names another: the detail rows.

@@ -7,8 +7,7 @@ what the journal holds for it, so a row changed behind the application's back sh
 
 from __future__ import annotations
 
-from typing import Any
-
+import msgspec
 from sqlalchemy import Connection, Engine, select
 
 from ledger import lending as postings
@@ -29,7 +28,22 @@ from service.db.tables import (
 )
 
 
-def verify_all(engine: Engine, *, expect_head: JournalHead | None = None) -> dict[str, Any]:
+class HeadOut(msgspec.Struct):
+    """The chain's head: how many transfers the journal holds, and the last one's hash."""
+
+    count: int
+    hash: str
+
+
+class VerifyOut(msgspec.Struct):
+    ok: bool
+    transfers: int
+    accounts: int
+    problems: list[str]
+    head: HeadOut
+
+
+def verify_all(engine: Engine, *, expect_head: JournalHead | None = None) -> VerifyOut:
     """The contract's ``{"ok", "transfers", "accounts", "problems", "head"}``; with
     ``expect_head`` (``COUNT:HASH`` noted earlier), a journal that does not hold that head
     at that position (a rolled-back or truncated copy) is not ok."""
@@ -38,9 +52,9 @@ def verify_all(engine: Engine, *, expect_head: JournalHead | None = None) -> dic
         report = store.verify(conn, expect=expect_head)
         problems = list(report.problems)
         problems += instrument_problems(conn, store)
-    return {"ok": report.ok and not problems, "transfers": report.transfers,
-            "accounts": report.accounts, "problems": problems,
-            "head": report.head.to_json()}
+    return VerifyOut(ok=report.ok and not problems, transfers=report.transfers,
+                     accounts=report.accounts, problems=problems,
+                     head=HeadOut(report.head.count, report.head.hash))
 
 
 def instrument_problems(conn: Connection, store: LedgerStore) -> list[str]:

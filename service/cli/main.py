@@ -76,6 +76,8 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    import msgspec
+
     from ledger.verify import parse_head
     from service.app.verification import verify_all
 
@@ -86,8 +88,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CliError(f"--expect-head: {exc}") from None
     result = verify_all(open_engine(), expect_head=expect)
-    print(json.dumps(result, indent=2))
-    return 0 if result["ok"] else 1
+    print(json.dumps(msgspec.to_builtins(result), indent=2))
+    return 0 if result.ok else 1
 
 
 def cmd_ledger_expire(args: argparse.Namespace) -> int:
@@ -153,11 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
                                 "their timeout (idempotent).")
     exp.set_defaults(func=cmd_ledger_expire)
 
+    from service.cli.backup import add_backup_commands
     from service.cli.matching import add_matching_commands
     from service.cli.reports import add_report_command
 
     add_matching_commands(sub)
     add_report_command(sub)
+    add_backup_commands(sub)
     return parser
 
 

@@ -14,7 +14,6 @@ import sys
 import textwrap
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, select
@@ -25,7 +24,13 @@ from service.app.auth import Principal
 from service.app.clock import today
 from service.app.common import MAX_DATE, MIN_DATE, path_uuid
 from service.app.errors import ApiError, Invalid, invalid
-from service.app.matching import make_plan, merged_allocations, opportunities
+from service.app.matching import (
+    OpportunityOut,
+    PlanResult,
+    make_plan,
+    merged_allocations,
+    opportunities,
+)
 from service.cli.common import open_engine
 from service.db.engine import read_tx
 from service.db.tables import funding_requests
@@ -59,14 +64,14 @@ def _short(source_id: str, name: str | None) -> str:
     return f"{name} ({source_id[:8]})" if name else source_id
 
 
-def format_opportunities(request_id: str, items: list[dict[str, Any]]) -> str:
+def format_opportunities(request_id: str, items: list[OpportunityOut]) -> str:
     """A table, one row per opportunity, its reasons below it."""
     lines = [f"Opportunities for request {request_id} ({len(items)}, best first)"]
     if not items:
         lines.append("  no eligible source")
         return "\n".join(lines)
-    rows = [(str(n), i["kind"], _short(i["source_id"], i.get("source_name")),
-             i["suggested_amount"]["amount"], f"{i['score']:.4f}")
+    rows = [(str(n), i.kind, _short(i.source_id, i.source_name),
+             i.suggested_amount.amount, f"{i.score:.4f}")
             for n, i in enumerate(items, 1)]
     head = ("#", "kind", "source", "amount EUR", "score")
     widths = [max(len(r[k]) for r in [head, *rows]) for k in range(len(head))]
@@ -80,7 +85,7 @@ def format_opportunities(request_id: str, items: list[dict[str, Any]]) -> str:
     indent = " " * (widths[0] + 2)
     for row, item in zip(rows, items, strict=True):
         lines.append(line(row))
-        for reason in item["reasons"]:
+        for reason in item.reasons:
             lines.append(textwrap.fill(reason, width=96, initial_indent=indent + "- ",
                                        subsequent_indent=indent + "  "))
     return "\n".join(lines)
@@ -133,7 +138,7 @@ REQUEST_COLUMNS = (
 )
 
 
-def plan_report(result: Any, statuses: dict[str, str]) -> Report:
+def plan_report(result: PlanResult, statuses: dict[str, str]) -> Report:
     """The plan as a workbook: one sheet of allocations, one of requests."""
 
     snap, plan = result.snapshot, result.plan

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ledger.store import LedgerStore
 from reports.catalog import CATALOG, FORMATS
-from service.app import reports as report_data
+from service.app import reports as app_reports
 from service.app.auth import Principal
 from service.app.errors import ApiError, Invalid
 from service.cli.common import open_engine
@@ -44,17 +44,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     query["lang"] = args.lang
     query["italian"] = "true" if args.italian_csv else None
     try:
-        info = report_data.find_report(args.name, fmt)
-        req = report_data.parse_request(info, fmt, query)
-        req = report_data.scoped(req, Principal("cli", "admin", None))
+        info = app_reports.find_report(args.name, fmt)
+        req = app_reports.parse_request(info, fmt, query)
+        req = app_reports.scoped(req, Principal("cli", "admin", None))
         engine = open_engine()
         store = LedgerStore(engine)
         try:
             def write(handle):  # type: ignore[no-untyped-def]
-                with report_data.snapshot(engine) as conn:
-                    report_data.render(conn, req, store, handle)
+                with app_reports.snapshot(engine) as conn:
+                    app_reports.render(conn, req, store, handle)
 
-            report_data.write_file(out, write)
+            app_reports.write_file(out, write)
         finally:
             engine.dispose()
     except Invalid as exc:

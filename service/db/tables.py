@@ -1,7 +1,7 @@
 """SQL tables of the service (the ledger's own tables live in ``ledger.store``).
 
 Money is stored as ``amount_minor BIGINT`` plus ``currency CHAR(3)``; ids are UUID strings.
-Each migration in ``service/migrations/versions`` creates the tables as they stand here.
+Each migration in ``service/db/migrations/versions`` creates the tables as they stand here.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ from typing import Any
 from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.enums import ScopeType
+from litestar.routes import HTTPRoute
+from litestar.types import Message, Receive, Scope, Send
 from sqlalchemy import Engine
 
 from service.app.auth import Principal
@@ -29,7 +32,7 @@ from service.http.auth import authenticated, health, me, token
 from service.http.logs import configure_logging, request_log_middleware
 from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
 from service.http.problems import EXCEPTION_HANDLERS
-from service.http.strict_body import StrictBodyRequest
+from service.http.strict_body import StrictBodyRequest, check_query_text
 from service.settings import Settings
 
 
@@ -65,13 +68,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     def on_shutdown(app: Litestar) -> None:
         stop_services(ctx)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[token, health, protected, docs_assets()],
         state=State({"ctx": ctx}),
         dependencies={"ctx": Provide(provide_ctx, sync_to_thread=False),
                       "principal": Provide(provide_principal, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_class=StrictBodyRequest,
+        before_request=check_query_text,
         middleware=[request_log_middleware],
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
@@ -80,3 +84,36 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         plugins=[DocumentedStrings()],
         debug=False,
     )
+    _options_name_every_method(app)
+    return app
+
+
+
+def _options_name_every_method(app: Litestar) -> None:
+    """Litestar gives each route of a path its own OPTIONS answer, listing only the
+    methods that route knew when it was made: answer every path's OPTIONS with all its
+    methods, as a 405's ``Allow`` does."""
+    allowed: dict[str, str] = {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            methods = set(allowed.get(route.path_format, "").split(", ")) - {""}
+            allowed[route.path_format] = ", ".join(sorted(methods | route.methods))
+    inner = app.asgi_handler
+
+    async def options(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") != "OPTIONS":
+            await inner(scope, receive, send)
+            return
+
+        async def send_allow(message: Message) -> None:
+            template = scope.get("path_template")
+            if message["type"] == "http.response.start" and template in allowed:
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() != b"allow"]
+                headers.append((b"allow", allowed[template].encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await inner(scope, receive, send_allow)
+
+    app.asgi_handler = options

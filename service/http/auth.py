@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from litestar import Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
-from sqlalchemy import text
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Operation
+from litestar.params import JSONBody
 
-from service.app.auth import Principal, authenticate, issue_token, read_token
-from service.app.context import AppContext
-from service.app.errors import TooManyRequests, Unauthorized
+from service.app.auth import read_token
+from service.app.errors import Unauthorized
+from service.app.health import HealthOut, check_health
+from service.app.login import MeOut, TokenIn, TokenOut, login, whoami
+from service.http.params import BODY, Ctx, User, responses
 
 
 async def authenticated(connection: ASGIConnection[Any, Any, Any, Any],
@@ -27,41 +31,33 @@ async def authenticated(connection: ASGIConnection[Any, Any, Any, Any],
     connection.state.principal = read_token(token.strip(), ctx.settings.secret_key)
 
 
-class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
-    username: str
-    password: str
+@dataclass
+class PublicOperation(Operation):
+    """An operation that needs no credentials. Litestar drops a handler's empty
+    ``security`` list (it then inherits the document's bearer requirement), so the
+    operation states ``security: []`` itself."""
+
+    def __post_init__(self) -> None:
+        self.security = []
 
 
 @post("/api/auth/token", sync_to_thread=True, status_code=200, tags=["auth"],
-      exclude_from_auth=True)
-def token(data: TokenIn, ctx: AppContext) -> dict[str, Any]:
-    wait = ctx.limiter.retry_after(data.username)
-    if wait:
-        raise TooManyRequests(f"too many failed logins for this user; retry in {wait} s",
-                              retry_after=wait)
-    principal = ctx.read(lambda conn: authenticate(conn, data.username, data.password))
-    if principal is None:
-        ctx.limiter.failed(data.username)
-        raise Unauthorized("wrong username or password")
-    ctx.limiter.succeeded(data.username)
-    ttl = ctx.settings.token_ttl_seconds
-    return {"access_token": issue_token(principal, ctx.settings.secret_key, ttl),
-            "token_type": "bearer", "expires_in": ttl}
+      exclude_from_auth=True, security=[], operation_class=PublicOperation,
+      responses=responses(*BODY, 429))
+def token(data: JSONBody[TokenIn], ctx: Ctx) -> TokenOut:
+    """A bearer token for a username and password (401 if wrong)."""
+    return login(ctx, data)
 
 
-@get("/api/me", sync_to_thread=False, tags=["auth"])
-def me(principal: Principal) -> dict[str, Any]:
-    return {"username": principal.username, "role": principal.role,
-            "party_id": principal.party_id}
+@get("/api/me", sync_to_thread=False, tags=["auth"], responses=responses())
+def me(principal: User) -> MeOut:
+    return whoami(principal)
 
 
-@get("/health", sync_to_thread=True, tags=["health"])
-def health(ctx: AppContext) -> Response[Any]:
-    try:
-        with ctx.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # the health check reports, it never raises
-        return Response({"status": "error", "database": str(exc)[:200]}, status_code=503)
-    return Response({"status": "ok", "database": "ok"}, status_code=200)
-
-
+@get("/health", sync_to_thread=True, tags=["health"], security=[],
+     operation_class=PublicOperation,
+     responses={503: ResponseSpec(data_container=HealthOut, generate_examples=False,
+                                  description="The database does not answer")})
+def health(ctx: Ctx) -> Response[HealthOut]:
+    status, body = check_health(ctx)
+    return Response(body, status_code=status)

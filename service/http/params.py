@@ -68,7 +68,8 @@ def refusals(*statuses: int, codes: tuple[str, ...] = ()) -> dict[int, ResponseS
     """The problem responses an operation documents. Every authenticated operation can
     answer 401, and any request that cannot be read 400; bodies add 413 and 422."""
     responses: dict[int, ResponseSpec] = {}
-    for status in sorted({400, 401, *statuses}):
+    # Naming a 409 code documents the 409 itself.
+    for status in sorted({400, 401, *statuses, *((409,) if codes else ())}):
         description = _DESCRIPTIONS[status]
         if status == 409 and codes:
             description += ": " + ", ".join(f"`{c}`" for c in codes)

@@ -57,3 +57,42 @@ def test_405_comes_before_authentication(api: Api) -> None:
     r = api.client.put("/api/ledger/transfers")
     assert r.status_code == 405
     assert "POST" in r.headers["allow"]
+
+
+def test_options_lists_the_methods_a_405_allows_on_every_path(api: Api) -> None:
+    import uuid
+
+    paths = api.ok(api.client.get("/schema/openapi.json"))["paths"]
+    some_id = str(uuid.uuid4())
+    checked = 0
+    for template, item in paths.items():
+        path = template
+        while "{" in path:
+            start, end = path.index("{"), path.index("}")
+            path = path[:start] + ("loan.csv" if "filename" in path[start:end] else some_id) \
+                + path[end + 1:]
+        documented = {m.upper() for m in item if m in ("get", "post", "put", "patch",
+                                                       "delete")}
+        r = api.client.options(path, headers=api.headers("officer"))
+        assert r.status_code == 204, (template, r.status_code)
+        allowed = {m.strip() for m in r.headers["allow"].split(",")}
+        assert allowed == documented | {"OPTIONS"} | ({"HEAD"} & allowed), template
+        checked += 1
+    assert checked >= 50
+
+
+def test_report_filters_on_what_the_user_cannot_see_are_404(api: Api) -> None:
+    import uuid
+
+    stranger = api.parties["other_producer"]  # the GAS user buys nothing from it
+    for producer in (stranger, str(uuid.uuid4())):
+        r = api.get(f"/api/reports/prepayments.csv?producer_id={producer}", who="gas")
+        assert r.status_code == 404, r.text
+    api.ok(api.post("/api/relationships", {
+        "gas_id": api.parties["gas"], "producer_id": stranger, "since": "2020-01-01",
+        "annual_purchases": {"amount": "1000.00", "currency": "EUR"}}), 201)
+    r = api.get(f"/api/reports/prepayments.csv?producer_id={stranger}", who="gas")
+    assert r.status_code == 200, r.text
+    r = api.get(f"/api/reports/prepayments.csv?gas_id={api.parties['other_gas']}",
+                who="producer")
+    assert r.status_code == 404

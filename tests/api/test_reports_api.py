@@ -298,7 +298,7 @@ def test_reports_match_the_api_to_the_cent(api: Api, tmp_path: Path) -> None:
     written_off = amt(loans["c"]["written_off_principal"])
     assert written_off == Decimal("3000.00")
     c_row = rows[s["c"]]
-    assert c_row["Stato"] == "a perdita" and c_row["Capitale residuo"] is None
+    assert c_row["Stato"] == "passato a perdita" and c_row["Capitale residuo"] is None
     assert money(c_row["Passato a perdita"]) == written_off
     assert c_row["Data passaggio a perdita"].date() == date(2026, 5, 31)
 
@@ -460,18 +460,25 @@ def test_reports_match_the_api_to_the_cent(api: Api, tmp_path: Path) -> None:
     wb, files["trial-balance"] = workbook(
         api, f"/api/reports/trial-balance.xlsx?as_of={AS_OF}")
     table = Table(wb, "Bilancio di verifica")
-    for code, row in table.by("Conto").items():
+    # Groups a bookkeeper recognises, from the purpose that starts each code.
+    groups = {"pool": "Disponibilità per prestiti", "loan": "Prestiti",
+              "interest": "Proventi", "fund": "Fondi di solidarietà",
+              "pledge": "Garanzie", "prepayment": "Prefinanziamenti"}
+    for code, row in table.by("Codice conto").items():
         debit, credit = posted.get(code, [ZERO, ZERO])
         assert (money(row["Dare"]), money(row["Avere"])) == (debit, credit), code
         assert money(row["Saldo"]) == debit - credit
-    assert set(table.by("Conto")) >= {c for c, v in posted.items() if any(v)}
+        purpose = code.split(":", 1)[0]
+        if purpose in groups:
+            assert row["Gruppo"] == groups[purpose], code
+    assert set(table.by("Codice conto")) >= {c for c, v in posted.items() if any(v)}
     check = Table(wb, "Quadratura").rows
     assert [r["Esito"] for r in check] == ["quadra"]
     assert money(check[0]["Totale dare"]) == sum((v[0] for v in posted.values()), ZERO)
 
     # Without as_of: the accounts' stored totals, as GET /api/ledger/accounts says.
     wb_now, _ = workbook(api, "/api/reports/trial-balance.xlsx")
-    now = Table(wb_now, "Bilancio di verifica").by("Conto")
+    now = Table(wb_now, "Bilancio di verifica").by("Codice conto")
     for account_id, code in codes.items():
         acc = api.ok(api.get(f"/api/ledger/accounts/{account_id}"))
         assert money(now[code]["Dare"]) == amt(acc["debits_posted"])
@@ -750,14 +757,15 @@ def test_requests_report(api: Api) -> None:
     rows = Table(wb, "Richieste").by("Richiesta")
     assert set(rows) == {first, second}
     funded = api.ok(api.get(f"/api/requests/{first}"))
-    assert rows[first]["Stato"] == funded["status"] == "funded"
+    assert funded["status"] == "funded"
+    assert rows[first]["Stato"] == "finanziata"  # the Italian of the code
     assert money(rows[first]["Richiesto"]) == Decimal("9000.00")
     assert money(rows[first]["Concesso"]) == Decimal("8500.00")  # loan + prepayment
     assert num(rows[first]["Concesso %"]) == ratio(Decimal("8500"), Decimal("9000"))
     assert (num(rows[first]["Valutazione economica"]),
             num(rows[first]["Valutazione socio-ambientale"])) == (7, 9)
     assert rows[first]["Decisa il"].date().isoformat() == today
-    assert rows[second]["Stato"] == "submitted" and rows[second]["Concesso"] == 0
+    assert rows[second]["Stato"] == "presentata" and rows[second]["Concesso"] == 0
     assert rows[second]["Valutazione economica"] is None
     # A period before they were recorded has none.
     wb, _ = workbook(api, "/api/reports/requests.xlsx?from=2026-01-01&to=2026-01-31")

@@ -84,4 +84,26 @@ def test_csv_datetimes_in_utc() -> None:
                         schema={"ts": pl.Datetime("us", "Europe/Rome")})
     out = io.BytesIO()
     write_csv(rome, out, italian=True, columns=spec)
-    assert out.getvalue().decode().splitlines() == ["Ora", "01/03/2024 23:30:00"]
+    # The header says the zone: the Italian labels no longer do (workbooks say Rome).
+    assert out.getvalue().decode().splitlines() == ["Ora (UTC)", "01/03/2024 23:30:00"]
+
+
+def test_italian_values_on_request() -> None:
+    spec = (ColumnSpec("ts", "Ora", "Time", "datetime"),
+            ColumnSpec("status", "Stato", "Status", "text", codes="loan_status"),
+            ColumnSpec("category", "Categoria", "Category", "text", codes="product_category"))
+    frame = pl.DataFrame({"ts": [datetime(2024, 3, 1, 23, 30, tzinfo=UTC),
+                                 datetime(2024, 7, 1, 23, 30, tzinfo=UTC)],
+                          "status": ["written_off", "active"],
+                          "category": ["cheese", "kombucha"]},
+                         schema={"ts": pl.Datetime("us", "UTC"), "status": pl.String,
+                                 "category": pl.String})
+    plain = export_frame(frame, spec, "it")
+    assert plain["Stato"].to_list() == ["written_off", "active"]  # codes kept by default
+    italian = export_frame(frame, spec, "it", italian_values=True)
+    assert italian.columns == ["Ora (ora italiana)", "Stato", "Categoria"]
+    # Rome: UTC+1 in March (CET), UTC+2 in July (CEST).
+    assert italian["Ora (ora italiana)"].to_list() == [datetime(2024, 3, 2, 0, 30),
+                                                      datetime(2024, 7, 2, 1, 30)]
+    assert italian["Stato"].to_list() == ["passato a perdita", "attivo"]
+    assert italian["Categoria"].to_list() == ["formaggi", "kombucha"]  # unknown: kept

@@ -59,7 +59,7 @@ def test_streamed_journal_of_20000_rows() -> None:
     ws = wb["Giornale"]
     rows = ws.iter_rows()
     header = next(rows)
-    assert [c.value for c in header][:5] == ["Id", "Data e ora (UTC)", "Conto dare",
+    assert [c.value for c in header][:5] == ["Id", "Data e ora", "Conto dare",
                                             "Conto avere", "Importo"]
     assert header[0].font.b is True
     total_cents = 0
@@ -73,7 +73,8 @@ def test_streamed_journal_of_20000_rows() -> None:
         total_cents += round(Decimal(repr(row[4].value)) * 100)
         if i in (0, 1, 12_345, ROWS - 1):
             assert row[0].value == f"t{i:07d}"
-            assert row[1].value == datetime(2024, 1, 1) + timedelta(seconds=37 * i)
+            # Italian workbook: Rome time, one hour ahead of UTC in January (CET).
+            assert row[1].value == datetime(2024, 1, 1, 1) + timedelta(seconds=37 * i)
             assert row[1].number_format == DATETIME_FORMATS["it"]
             assert row[4].number_format == EURO_FORMAT
             assert round(Decimal(repr(row[4].value)) * 100) == amount(i)
@@ -134,8 +135,12 @@ def test_trial_balance_workbook() -> None:
     write_xlsx(trial_balance_report(ACCOUNTS, date(2024, 6, 30)), out)
     wb = openpyxl.load_workbook(io.BytesIO(out.getvalue()))
     ws = wb["Bilancio di verifica"]
+    # Codes outside the ledger's chart: group "other", named as given, sorted by name.
+    assert [ws.cell(r, 1).value for r in range(2, 5)] == ["Altri conti"] * 3
+    assert [ws.cell(r, 2).value for r in range(2, 5)] == ["Capitale sociale", "Cassa MAG",
+                                                         "Prestito Rossi"]
     balances = [round(Decimal(repr(ws.cell(r, 6).value)) * 100) for r in range(2, 5)]
-    assert balances == [5_000_000 - 1_250_000, 1_250_000 - 250_050, -4_749_950]
+    assert balances == [-4_749_950, 5_000_000 - 1_250_000, 1_250_000 - 250_050]
     assert sum(balances) == 0
     assert ws["F5"].value == "=SUBTOTAL(9,F2:F4)"
     check = wb["Quadratura"]

@@ -139,7 +139,8 @@ def test_info_sheet(writer: Writer) -> None:
     assert first["Rapporto"] == "Prova"
     assert first["Codice"] == "demo"
     assert first["Data di riferimento"] == datetime(2024, 6, 30)
-    assert first["Generato il (UTC)"] == datetime(2024, 7, 1, 8, 30)
+    # 08:30 UTC on 1 July is 10:30 in Rome (CEST, UTC+2).
+    assert first["Generato il (ora italiana, Europe/Rome)"] == datetime(2024, 7, 1, 10, 30)
     assert first["gas_id"] == "g-1"
     assert ("Dati", "Importo", "importo in euro", "importo erogato") in [r[:4] for r in rows]
     assert first["Totale"] == "somma degli importi"
@@ -157,15 +158,20 @@ def test_english(writer: Writer) -> None:
     assert info["Report"] == "Demo"
 
 
-def test_datetime_cells_are_utc_and_naive() -> None:
+def test_datetime_cells_are_rome_time_in_italian_and_utc_in_english() -> None:
     columns = (ColumnSpec("ts", "Ora", "Time", "datetime"),)
-    frame = pl.DataFrame({"ts": [datetime(2024, 3, 1, 23, 30, tzinfo=UTC)]},
+    frame = pl.DataFrame({"ts": [datetime(2024, 3, 1, 23, 30, tzinfo=UTC),
+                                 datetime(2024, 7, 1, 23, 30, tzinfo=UTC)]},
                          schema={"ts": pl.Datetime("us", "Europe/Rome")})
     report = Report("t", "t", "t", (ReportSheet("S", columns, frame),))
-    out = io.BytesIO()
-    write_xlsx(report, out)
-    ws = openpyxl.load_workbook(io.BytesIO(out.getvalue()))["S"]
-    assert ws["A2"].value == datetime(2024, 3, 1, 23, 30)
+    for lang, expected in (("it", [datetime(2024, 3, 2, 0, 30), datetime(2024, 7, 2, 1, 30)]),
+                           ("en", [datetime(2024, 3, 1, 23, 30),
+                                   datetime(2024, 7, 1, 23, 30)])):
+        out = io.BytesIO()
+        write_xlsx(report, out, lang)  # type: ignore[arg-type]
+        ws = openpyxl.load_workbook(io.BytesIO(out.getvalue()))["S"]
+        # CET is UTC+1 in March, CEST UTC+2 in July.
+        assert [ws["A2"].value, ws["A3"].value] == expected
 
 
 def test_refuses_float_money_and_bad_sheet_names() -> None:
