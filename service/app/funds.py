@@ -16,7 +16,7 @@ import msgspec
 from sqlalchemy import Connection, insert, select
 
 from ledger import funds as fund_rules
-from ledger.as_of import fund_on
+from ledger.as_of import FundOnDay, fund_on
 from ledger.chart import account, account_id
 from ledger.funds import surcharge_contribution
 from ledger.lending import close_chain
@@ -166,13 +166,14 @@ def fund_out(conn: Connection, row: Any, principal: Principal, day: date | None 
              ) -> FundOut:
     """The fund as it stood at the end of ``day`` (default today)."""
     state = fund_state_on(conn, row, day or today())
+    marks = {p: c for p, c in state.earmarks.items() if c}
     if principal.role == "producer":
-        own = money(state.earmarked.get(principal.party_id or "", 0))
+        own = money(marks.get(principal.party_id or "", 0))
         return FundOut(id=row.id, name=row.name, gas_id=row.gas_id, balance=own,
                        earmarked={principal.party_id or "": own})
     return FundOut(id=row.id, name=row.name, gas_id=row.gas_id, owner_id=row.owner_id,
-                   balance=money(state.balance_cents), unearmarked=money(state.unearmarked),
-                   earmarked={p: money(c) for p, c in sorted(state.earmarked.items())})
+                   balance=money(state.balance), unearmarked=money(state.general),
+                   earmarked={p: money(c) for p, c in sorted(marks.items())})
 
 
 def gas_fund_id(gas_id: str) -> str:
@@ -235,11 +236,11 @@ def _fund_entries(conn: Connection, fund: Any, day: date | None = None
              for p in conn.execute(p_query)])
 
 
-def fund_state_on(conn: Connection, fund: Any, day: date) -> fund_rules.FundState:
+def fund_state_on(conn: Connection, fund: Any, day: date) -> FundOnDay:
     """The fund's money at the end of ``day``: its contributions and payouts by their
-    dates (``ledger.as_of.fund_on``), whenever they were recorded."""
-    on = fund_on(*_fund_entries(conn, fund, day), day)
-    return fund_rules.FundState(on.balance, {p: c for p, c in on.earmarks.items() if c})
+    dates (``ledger.as_of.fund_on``), whenever they were recorded. Shown as it is, even
+    if a payout recorded before payouts were checked by date took money ahead of it."""
+    return fund_on(*_fund_entries(conn, fund, day), day)
 
 
 def available_from(conn: Connection, fund: Any, producer_id: str, day: date

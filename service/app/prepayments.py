@@ -216,16 +216,21 @@ def refuse_before_paid(row: Any, on: date) -> None:
 def record_delivery(conn: Connection, row: Any, delivery_id: str, on: date,
                     quantity: Decimal, username: str) -> Any:
     row = lock_row(conn, prepayments, row.id)
-    refuse_before_paid(row, on)
-    state = p_rules.PrepaymentState(row.amount_minor, row.delivered_minor,
-                                    closed=row.status == "closed")
+    errors = Errors()  # the date and the quantity, both named when both are wrong
+    if on < row.date:
+        errors.add("date", f"before the prepayment's date ({row.date.isoformat()})")
+    value = 0
     try:
         value = p_rules.delivery_value(quantity, row.unit_price_minor)
     except p_rules.DeliveryTooLarge:  # worth more than any amount kept
-        raise invalid("quantity", f"{quantity} is worth more than any prepayment") from None
-    if value <= 0:
-        raise invalid("quantity", f"{quantity} x {lending.dec(row.unit_price_minor)} EUR "
-                      "is worth 0.00 EUR: nothing to record")
+        errors.add("quantity", f"{quantity} is worth more than any prepayment")
+    else:
+        if value <= 0:
+            errors.add("quantity", f"{quantity} x {lending.dec(row.unit_price_minor)} EUR "
+                       "is worth 0.00 EUR: nothing to record")
+    errors.raise_if_any()
+    state = p_rules.PrepaymentState(row.amount_minor, row.delivered_minor,
+                                    closed=row.status == "closed")
     try:
         p_rules.apply_delivery(state, value)
     except p_rules.PrepaymentClosed:

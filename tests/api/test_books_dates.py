@@ -188,6 +188,9 @@ def test_deliveries_closes_and_releases_before_their_target(api: Api, day: str) 
                              {"date": "2026-03-09", "quantity": "1"})) == ["date"]
     assert field_of(api.post(f"/api/prepayments/{p['id']}/close",
                              {"date": "2026-03-09"})) == ["date"]
+    # With a quantity worth nothing too, both are named at once.
+    assert field_of(api.post(f"/api/prepayments/{p['id']}/deliveries",
+                             {"date": "2026-03-09", "quantity": "0.001"})) == ["date", "quantity"]
     # 404 for what one may not see comes before the date.
     r = api.post(f"/api/prepayments/{p['id']}/deliveries",
                  {"date": "2026-03-09", "quantity": "1"}, "other_gas")
