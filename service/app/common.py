@@ -22,6 +22,7 @@ from ledger.money import (
     to_minor_decimal,
 )
 from ledger.store import cursor_int
+from service.app.clock import today
 from service.app.errors import Errors, NotFound, invalid
 
 DEFAULT_LIMIT = 50
@@ -119,8 +120,9 @@ def path_uuid(value: str, what: str) -> str:
         raise NotFound(what) from None
 
 
-def parse_date(value: str | None, field: str, errors: Errors, *, required: bool = True
-               ) -> date | None:
+def parse_date(value: str | None, field: str, errors: Errors, *, required: bool = True,
+               past: bool = False) -> date | None:
+    """``past``: the day money has already moved, so not after today."""
     if value is None:
         if required:
             errors.add(field, "required")
@@ -134,6 +136,10 @@ def parse_date(value: str | None, field: str, errors: Errors, *, required: bool 
         return None
     if not MIN_DATE <= parsed <= MAX_DATE:
         errors.add(field, f"a date from {MIN_DATE} to {MAX_DATE}")
+        return None
+    if past and parsed > today():
+        errors.add(field, f"after today ({today().isoformat()}): money that has moved "
+                   "is recorded on the day it moved")
         return None
     return parsed
 

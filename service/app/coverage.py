@@ -50,10 +50,12 @@ def guarantee_now(row: Any) -> GuaranteeOn:
 def guarantees_on(conn: Connection, loan_id: str, as_of: date | None
                   ) -> list[tuple[Any, GuaranteeOn]]:
     """The loan's guarantees, each with how it stood on ``as_of`` (None: now), as
-    ``ledger.as_of.guarantee_on`` computes it for every surface."""
+    ``ledger.as_of.guarantee_on`` computes it for every surface; one signed after
+    ``as_of`` did not exist yet and is left out."""
     rows = loan_guarantees(conn, loan_id)
     if as_of is None:
         return [(r, guarantee_now(r)) for r in rows]
+    rows = [r for r in rows if r.date <= as_of]
     calls: dict[str, list[tuple[date, int]]] = {}
     for c in conn.execute(select(guarantee_calls.c.guarantee_id, guarantee_calls.c.date,
                                  guarantee_calls.c.amount_minor)
@@ -82,11 +84,13 @@ def coverage_value(conn: Connection, loan: Any, as_of: date | None) -> Decimal |
     return g_rules.coverage_ratio(*coverage_parts(conn, loan, as_of))
 
 
-def covers(conn: Connection, loan: Any, minimum: Decimal) -> bool:
-    """Whether active guarantees cover at least ``minimum`` x the principal, exactly
-    (the 2-decimal ratio shown to people would round 1.4999 up to 1.50)."""
-    active, base = coverage_parts(conn, loan, None)
-    return Decimal(active) >= minimum * base
+def covers(conn: Connection, loan: Any, minimum: Decimal, on: date) -> bool:
+    """Whether the active guarantees signed on or before ``on`` (the disbursement) cover
+    at least ``minimum`` x the principal, exactly (the 2-decimal ratio shown to people
+    would round 1.4999 up to 1.50)."""
+    active = sum(r.amount_minor - r.called_minor for r in loan_guarantees(conn, loan.id)
+                 if r.status == "active" and r.date <= on)
+    return Decimal(active) >= minimum * int(loan.principal_minor)
 
 
 def gas_sees_loan(conn: Connection, gas_id: str, loan_id: str) -> bool:

@@ -258,7 +258,7 @@ def load_instruments(conn: Connection, ctx: AppContext, ids: dict[str, str]) -> 
                      demo_id(f"capacity:{gas_name}"))
         create_guarantee(conn, ctx, guarantee_id=demo_id(f"g:{gas_name}"),
                          loan_id=cheese_row.id, guarantor_id=ids[gas_name],
-                         amount=amount, username="demo")
+                         amount=amount, username="demo", on=_day("2025-03-01"))
     for gas_name, amount, kg in (("GAS Gasabile Milano Isola", 240_000, "60"),
                                  ("GAS Navigli", 180_000, "42.5")):
         p = create_prepayment(

@@ -16,11 +16,13 @@ import msgspec
 from sqlalchemy import Connection, insert, select
 
 from ledger import funds as fund_rules
+from ledger.as_of import FundOnDay, fund_on
 from ledger.chart import account, account_id
 from ledger.funds import surcharge_contribution
 from ledger.lending import close_chain
 from service.app import lending
 from service.app.auth import Principal
+from service.app.clock import today
 from service.app.commands import command
 from service.app.common import (
     MoneyIn,
@@ -32,6 +34,7 @@ from service.app.common import (
     parse_date,
     parse_decimal_string,
     path_uuid,
+    query_date,
     rfc3339,
 )
 from service.app.context import AppContext
@@ -159,15 +162,18 @@ def payout_out(row: Any) -> PayoutOut:
         kind=row.kind, loan_id=row.loan_id, created_at=rfc3339(row.created_at) or "")
 
 
-def fund_out(conn: Connection, row: Any, principal: Principal) -> FundOut:
-    state = fund_state(conn, row)
+def fund_out(conn: Connection, row: Any, principal: Principal, day: date | None = None
+             ) -> FundOut:
+    """The fund as it stood at the end of ``day`` (default today)."""
+    state = fund_state_on(conn, row, day or today())
+    marks = {p: c for p, c in state.earmarks.items() if c}
     if principal.role == "producer":
-        own = money(state.earmarked.get(principal.party_id or "", 0))
+        own = money(marks.get(principal.party_id or "", 0))
         return FundOut(id=row.id, name=row.name, gas_id=row.gas_id, balance=own,
                        earmarked={principal.party_id or "": own})
     return FundOut(id=row.id, name=row.name, gas_id=row.gas_id, owner_id=row.owner_id,
-                   balance=money(state.balance_cents), unearmarked=money(state.unearmarked),
-                   earmarked={p: money(c) for p, c in sorted(state.earmarked.items())})
+                   balance=money(state.balance), unearmarked=money(state.general),
+                   earmarked={p: money(c) for p, c in sorted(marks.items())})
 
 
 def gas_fund_id(gas_id: str) -> str:
@@ -216,6 +222,41 @@ def fund_state(conn: Connection, fund: Any) -> fund_rules.FundState:
     return fund_rules.FundState(general + sum(marks.values()), marks)
 
 
+def _fund_entries(conn: Connection, fund: Any, day: date | None = None
+                  ) -> tuple[list[tuple[date, str | None, int]],
+                             list[tuple[date, str, int, int]]]:
+    """The fund's contributions and payouts as ``ledger.as_of.fund_on`` takes them."""
+    c_query = select(contributions).where(contributions.c.fund_id == fund.id)
+    p_query = select(payouts).where(payouts.c.fund_id == fund.id)
+    if day is not None:
+        c_query = c_query.where(contributions.c.date <= day)
+        p_query = p_query.where(payouts.c.date <= day)
+    return ([(c.date, c.earmark_producer_id, c.amount_minor) for c in conn.execute(c_query)],
+            [(p.date, p.producer_id, p.from_general_minor, p.from_earmark_minor)
+             for p in conn.execute(p_query)])
+
+
+def fund_state_on(conn: Connection, fund: Any, day: date) -> FundOnDay:
+    """The fund's money at the end of ``day``: its contributions and payouts by their
+    dates (``ledger.as_of.fund_on``), whenever they were recorded. Shown as it is, even
+    if a payout recorded before payouts were checked by date took money ahead of it."""
+    return fund_on(*_fund_entries(conn, fund, day), day)
+
+
+def available_from(conn: Connection, fund: Any, producer_id: str, day: date
+                   ) -> fund_rules.FundState:
+    """What a payout dated ``day`` may take: the least the fund held, not earmarked and
+    earmarked for the producer, on that day and on every later day with an entry, so a
+    back-dated payout never spends money that came in after its date or that a later
+    payout already spent."""
+    given, paid = _fund_entries(conn, fund)
+    days = sorted({day, *(d for d, *_ in given if d > day), *(d for d, *_ in paid if d > day)})
+    states = [fund_on(given, paid, d) for d in days]
+    general = max(0, min(s.general for s in states))
+    own = max(0, min(s.earmarks.get(producer_id, 0) for s in states))
+    return fund_rules.FundState(general + own, {producer_id: own} if own else {})
+
+
 def visible_fund(conn: Connection, principal: Principal, fund_id: str) -> Any:
     """Officers see every fund, a GAS user its GAS's, a producer those earmarking money
     for it."""
@@ -258,7 +299,7 @@ def payout(conn: Connection, ctx: AppContext, *, payout_id: str, fund: Any, prod
     lock_row(conn, funds, fund.id)  # the payout plan is made from the balances it reads
     if loan is not None:
         loan = lock_row(conn, loans, loan.id)
-    state = fund_state(conn, fund)
+    state = available_from(conn, fund, producer_id, on)
     try:
         plan = fund_rules.plan_payout(state, producer_id, amount)
     except fund_rules.InsufficientFunds as exc:
@@ -305,7 +346,7 @@ def contribute_to_fund(ctx: AppContext, principal: Principal, data: Contribution
     fund_id = check_uuid(data.fund_id, "fund_id", errors)
     earmark = check_uuid(data.earmark_producer_id, "earmark_producer_id", errors)
     amount = money_minor(data.amount, "amount", errors)
-    on = parse_date(data.date, "date", errors)
+    on = parse_date(data.date, "date", errors, past=True)
     basis: dict[str, Any] | None = None
     if data.basis is not None:
         rate = money_minor(data.basis.rate, "basis.rate", errors)
@@ -371,8 +412,10 @@ def list_contributions(ctx: AppContext, principal: Principal, gas_id: str | None
 
 
 def list_funds(ctx: AppContext, principal: Principal, gas_id: str | None, limit: int | None,
-               cursor: str | None) -> FundPage:
+               cursor: str | None, as_of: str | None = None) -> FundPage:
+    """The funds with their money as of ``as_of`` (default today)."""
     (gas_id,) = check_filters({"gas_id": gas_id})
+    day = query_date(as_of, "as_of") or today()
 
     def read(conn: Connection) -> FundPage:
         query = select(funds)
@@ -384,9 +427,9 @@ def list_funds(ctx: AppContext, principal: Principal, gas_id: str | None, limit:
             # Only the funds earmarking money for it: few, so one page.
             rows = [r for r in conn.execute(query.order_by(funds.c.seq)).all()
                     if fund_state(conn, r).earmarked.get(principal.party_id or "", 0)]
-            return FundPage([fund_out(conn, r, principal) for r in rows], None)
+            return FundPage([fund_out(conn, r, principal, day) for r in rows], None)
         rows, nxt = paginate(conn, query, funds.c.seq, limit, cursor)
-        return FundPage([fund_out(conn, r, principal) for r in rows], nxt)
+        return FundPage([fund_out(conn, r, principal, day) for r in rows], nxt)
 
     return ctx.read(read)
 
@@ -427,7 +470,7 @@ def pay_out(ctx: AppContext, principal: Principal, fund_id: str, data: PayoutIn
     producer_id = check_uuid(data.producer_id, "producer_id", errors)
     loan_id = check_uuid(data.loan_id, "loan_id", errors)
     amount = money_minor(data.amount, "amount", errors)
-    on = parse_date(data.date, "date", errors)
+    on = parse_date(data.date, "date", errors, past=True)
     if data.kind not in ("grant", "loss_cover"):
         errors.add("kind", "either 'grant' or 'loss_cover'")
     elif data.kind == "loss_cover" and data.loan_id is None:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from ledger import guarantees as g_rules
 from ledger.accounts import Account
+from ledger.as_of import guarantee_on
 from ledger.chart import account, account_id, leg_id
 from ledger.lending import close_chain
 from ledger.transfers import Transfer, TransferFlag, post_pending_of, void_pending_of
@@ -68,6 +69,7 @@ class GuaranteeIn(msgspec.Struct, forbid_unknown_fields=True):
     guarantor_id: str
     amount: MoneyIn
     id: str | None = None
+    date: str | None = None  # the day the pledge was signed (default today)
 
 
 class CommandIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -95,6 +97,7 @@ class GuaranteeOut(msgspec.Struct):
     loan_id: Uuid
     guarantor_id: Uuid
     amount: Money
+    date: Day  # the day the pledge was signed: as-of views count it from then
     status: GuaranteeStatus
     called_amount: Money
     remaining: Money
@@ -132,7 +135,7 @@ def guarantee_out(row: Any, on: GuaranteeOn | None = None) -> GuaranteeOut:
     on = on or guarantee_now(row)
     return GuaranteeOut(
         id=row.id, loan_id=row.loan_id, guarantor_id=row.guarantor_id,
-        amount=money(row.amount_minor), status=on.status,
+        amount=money(row.amount_minor), date=row.date.isoformat(), status=on.status,
         called_amount=money(on.called), remaining=money(on.remaining),
         released_on=row.released_on.isoformat() if row.released_on else None,
         created_at=rfc3339(row.created_at) or "")
@@ -227,7 +230,8 @@ def visible_guarantee(conn: Connection, principal: Principal, guarantee_id: str)
 
 
 def create_guarantee(conn: Connection, ctx: AppContext, *, guarantee_id: str, loan_id: str,
-                     guarantor_id: str, amount: int, username: str) -> Any:
+                     guarantor_id: str, amount: int, username: str,
+                     on: date | None = None) -> Any:
     loan = lock_row(conn, loans, loan_id)
     if loan is None:
         raise invalid("loan_id", "no loan with this id")
@@ -248,7 +252,7 @@ def create_guarantee(conn: Connection, ctx: AppContext, *, guarantee_id: str, lo
     conn.execute(insert(guarantees).values(
         id=guarantee_id, loan_id=loan_id, guarantor_id=guarantor_id, amount_minor=amount,
         called_minor=0, status="active", pending_transfer_id=pending.id,
-        created_at=now_utc(), created_by=username))
+        date=on or today(), created_at=now_utc(), created_by=username))
     free = capacity_of(conn, guarantor_id) - (pledged_by(conn, guarantor_id) - amount)
     post(conn, st, close_chain([pending]), {account_id("pledge", guarantor_id): (
         "exceeds_capacity", f"the guarantor has {lending.dec(max(free, 0))} EUR of free "
@@ -260,6 +264,8 @@ def release_pledge(conn: Connection, row: Any, op_id: str, on: date) -> Any:
     """Void what the guarantee still reserves; the row as released on ``on``."""
     lock_row(conn, loans, row.loan_id)  # calls and releases of one loan's pledges in turn
     row = get_guarantee(conn, row.id)
+    if on < row.date:
+        raise invalid("date", f"before the guarantee's date ({row.date.isoformat()})")
     if row.status != "active":
         raise Conflict("already_released", f"the guarantee is {row.status}")
     last_call = conn.execute(select(func.max(guarantee_calls.c.date))
@@ -284,7 +290,9 @@ def release_on_repayment(conn: Connection, event: LoanRepaid) -> None:
     paid_on = lending.repaid_on(conn, loan)
     for row in conn.execute(select(guarantees).where(guarantees.c.loan_id == loan.id,
                                                      guarantees.c.status == "active")).all():
-        release_pledge(conn, row, str(uuid.uuid5(uuid.UUID(loan.id), "repaid")), paid_on)
+        # A guarantee signed after the last payment's value date is released on its date.
+        release_pledge(conn, row, str(uuid.uuid5(uuid.UUID(loan.id), "repaid")),
+                       max(paid_on, row.date))
 
 
 def book_call(conn: Connection, ctx: AppContext, loan: Any, call_id: str, amount: int,
@@ -293,7 +301,14 @@ def book_call(conn: Connection, ctx: AppContext, loan: Any, call_id: str, amount
     posts what is called (the rest stays reserved), and the called money pays the loan."""
     if loan.status not in ("active", "written_off"):
         raise Conflict("loan_not_active", f"the loan is {loan.status}")
-    rows = loan_guarantees(conn, loan.id)
+    if on < (loan.disbursed_on or loan.disbursement_date):
+        raise invalid("date", "before the disbursement")
+    # The guarantees active on the call's date: signed by then and not released by then.
+    rows = [r for r in loan_guarantees(conn, loan.id) if r.date <= on and not guarantee_on(
+        r.amount_minor, (), on, released=r.status == "released",
+        released_on=r.released_on).released]
+    if not rows:
+        raise invalid("date", f"no guarantee of the loan was active on {on.isoformat()}")
     try:
         parts = g_rules.split_call([guarantee_state(r) for r in rows], amount)
     except g_rules.ExceedsRemaining as exc:
@@ -428,6 +443,7 @@ def sign_guarantee(ctx: AppContext, principal: Principal, data: GuaranteeIn
     loan_id = check_uuid(data.loan_id, "loan_id", errors)
     guarantor_id = check_uuid(data.guarantor_id, "guarantor_id", errors)
     amount = money_minor(data.amount, "amount", errors)
+    signed_on = parse_date(data.date, "date", errors, required=False, past=True) or today()
     errors.raise_if_any()
 
     def before(conn: Connection) -> None:
@@ -445,7 +461,7 @@ def sign_guarantee(ctx: AppContext, principal: Principal, data: GuaranteeIn
     def run(conn: Connection, _: None) -> tuple[int, GuaranteeOut]:
         row = create_guarantee(conn, ctx, guarantee_id=gid, loan_id=str(loan_id),
                                guarantor_id=str(guarantor_id), amount=amount,
-                               username=principal.username)
+                               username=principal.username, on=signed_on)
         return 201, guarantee_out(row)
 
     return command(ctx, principal, "POST /api/guarantees", data, run, before,
@@ -490,7 +506,7 @@ def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
     body = data or CommandIn()
     errors = Errors()
     op_id = check_uuid(body.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(body.date, "date", errors, required=False)
+    on = parse_date(body.date, "date", errors, required=False, past=True)
     errors.raise_if_any()
     released_on = on or today()  # a release always has its date (reports use it)
 
@@ -513,7 +529,7 @@ def call_guarantees(ctx: AppContext, principal: Principal, loan_id: str, data: C
     errors = Errors()
     call_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
     amount = money_minor(data.amount, "amount", errors)
-    on = parse_date(data.date, "date", errors)
+    on = parse_date(data.date, "date", errors, past=True)
     errors.raise_if_any()
     assert on is not None
 

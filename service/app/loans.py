@@ -181,7 +181,7 @@ def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: d
         raise invalid("date", "on or after the first due date of the terms")
     category = lending.get_category(conn, row.lender_id, row.category)
     if (category is not None and category.min_coverage is not None
-            and not covers(conn, row, category.min_coverage)):
+            and not covers(conn, row, category.min_coverage, on)):
         coverage = coverage_value(conn, row, on)
         raise Conflict("coverage_below_minimum",
                        f"guarantees cover {coverage or 0} x the principal; category "
@@ -288,7 +288,7 @@ def record_disbursement(ctx: AppContext, principal: Principal, loan_id: str,
     lid = path_uuid(loan_id, "loan")
     errors = Errors()
     op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(data.date, "date", errors)
+    on = parse_date(data.date, "date", errors, past=True)
     errors.raise_if_any()
     assert on is not None
 
@@ -306,7 +306,7 @@ def record_repayment(ctx: AppContext, principal: Principal, loan_id: str, data: 
     errors = Errors()
     op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
     amount = money_minor(data.amount, "amount", errors)
-    on = parse_date(data.date, "date", errors)
+    on = parse_date(data.date, "date", errors, past=True)
     if data.early_repayment not in ("term", "shorten_term"):
         errors.add("early_repayment", "either 'term' or 'shorten_term'")
     errors.raise_if_any()
@@ -346,6 +346,8 @@ def reschedule_loan(ctx: AppContext, principal: Principal, loan_id: str, data: R
     def run(conn: Connection, row: Any) -> tuple[int, LoanOut]:
         if row.status != "active":
             raise Conflict("loan_not_active", f"the loan is {row.status}")
+        if on < (row.disbursed_on or row.disbursement_date):
+            raise invalid("date", "before the disbursement")
         lending.record_event(
             conn, event_id=op_id, loan_id=row.id, kind="restructuring", on=on,
             params={"added_grace_periods": data.added_grace_periods,
@@ -370,7 +372,7 @@ def write_off_loan(ctx: AppContext, principal: Principal, loan_id: str, data: Wr
     lid = path_uuid(loan_id, "loan")
     errors = Errors()
     op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(data.date, "date", errors)
+    on = parse_date(data.date, "date", errors, past=True)
     if not data.note.strip():
         errors.add("note", "say why the loan is written off")
     errors.raise_if_any()

@@ -224,7 +224,7 @@ def deposit_into_pool(ctx: AppContext, principal: Principal, pool_id: str, data:
     errors = Errors()
     op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
     amount = money_minor(data.amount, "amount", errors)
-    on = parse_date(data.date, "date", errors)
+    on = parse_date(data.date, "date", errors, past=True)
     errors.raise_if_any()
     assert on is not None
 

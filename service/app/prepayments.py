@@ -22,6 +22,7 @@ from ledger.prepayments import ON_EXPIRY, OnExpiry
 from ledger.transfers import Transfer
 from service.app import lending
 from service.app.auth import Principal
+from service.app.clock import today
 from service.app.commands import command
 from service.app.common import (
     MoneyIn,
@@ -60,6 +61,7 @@ class PrepaymentIn(msgspec.Struct, forbid_unknown_fields=True):
     expires_on: str
     on_expiry: str
     id: str | None = None
+    date: str | None = None  # the day the GAS paid (default today)
 
 
 class DeliveryIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -100,6 +102,7 @@ class PrepaymentOut(msgspec.Struct):
     product: str
     unit: str
     unit_price: Money
+    date: Day  # the day the GAS paid: as-of views count the prepayment from it
     expires_on: Day
     on_expiry: OnExpiry
     paid: Money
@@ -149,7 +152,8 @@ def prepayment_out(conn: Connection, row: Any) -> PrepaymentOut:
     return PrepaymentOut(
         id=row.id, producer_id=row.producer_id, gas_id=row.gas_id,
         amount=money(row.amount_minor), product=row.product, unit=row.unit,
-        unit_price=money(row.unit_price_minor), expires_on=row.expires_on.isoformat(),
+        unit_price=money(row.unit_price_minor), date=row.date.isoformat(),
+        expires_on=row.expires_on.isoformat(),
         on_expiry=row.on_expiry, paid=money(row.amount_minor),
         delivered_value=money(row.delivered_minor), remaining=money(remaining_of(row)),
         status=row.status, closed_on=row.closed_on.isoformat() if row.closed_on else None,
@@ -193,7 +197,8 @@ def create_prepayment(conn: Connection, ctx: AppContext, *, prepayment_id: str, 
         id=prepayment_id, producer_id=producer_id, gas_id=gas_id, amount_minor=amount,
         product=product, unit=unit, unit_price_minor=unit_price, expires_on=expires_on,
         on_expiry=on_expiry, status="open", delivered_minor=0, rolled_from=rolled_from,
-        request_id=request_id, created_at=now_utc(), created_by=username))
+        request_id=request_id, date=on or today(), created_at=now_utc(),
+        created_by=username))
     if source_account is None:
         post(conn, st, close_chain([leg(prepayment_id, "paid",
                                         account_id("gas-external", gas_id),
@@ -202,18 +207,30 @@ def create_prepayment(conn: Connection, ctx: AppContext, *, prepayment_id: str, 
     return get_prepayment(conn, prepayment_id)
 
 
+def refuse_before_paid(row: Any, on: date) -> None:
+    """Nothing is delivered against, or settled from, a prepayment not yet paid."""
+    if on < row.date:
+        raise invalid("date", f"before the prepayment's date ({row.date.isoformat()})")
+
+
 def record_delivery(conn: Connection, row: Any, delivery_id: str, on: date,
                     quantity: Decimal, username: str) -> Any:
     row = lock_row(conn, prepayments, row.id)
-    state = p_rules.PrepaymentState(row.amount_minor, row.delivered_minor,
-                                    closed=row.status == "closed")
+    errors = Errors()  # the date and the quantity, both named when both are wrong
+    if on < row.date:
+        errors.add("date", f"before the prepayment's date ({row.date.isoformat()})")
+    value = 0
     try:
         value = p_rules.delivery_value(quantity, row.unit_price_minor)
     except p_rules.DeliveryTooLarge:  # worth more than any amount kept
-        raise invalid("quantity", f"{quantity} is worth more than any prepayment") from None
-    if value <= 0:
-        raise invalid("quantity", f"{quantity} x {lending.dec(row.unit_price_minor)} EUR "
-                      "is worth 0.00 EUR: nothing to record")
+        errors.add("quantity", f"{quantity} is worth more than any prepayment")
+    else:
+        if value <= 0:
+            errors.add("quantity", f"{quantity} x {lending.dec(row.unit_price_minor)} EUR "
+                       "is worth 0.00 EUR: nothing to record")
+    errors.raise_if_any()
+    state = p_rules.PrepaymentState(row.amount_minor, row.delivered_minor,
+                                    closed=row.status == "closed")
     try:
         p_rules.apply_delivery(state, value)
     except p_rules.PrepaymentClosed:
@@ -242,6 +259,7 @@ def settle_prepayment(conn: Connection, ctx: AppContext, row: Any, op_id: str, o
     """Close the prepayment and settle its remainder as its ``on_expiry`` says; the row
     as closed (its ``settlement_*`` columns say how)."""
     row = lock_row(conn, prepayments, row.id)
+    refuse_before_paid(row, on)
     state = p_rules.PrepaymentState(row.amount_minor, row.delivered_minor,
                                     closed=row.status == "closed")
     try:
@@ -265,7 +283,7 @@ def settle_prepayment(conn: Connection, ctx: AppContext, row: Any, op_id: str, o
                           unit=row.unit, unit_price=row.unit_price_minor,
                           expires_on=settlement.new_expires_on, on_expiry=row.on_expiry,
                           username=username, request_id=row.request_id, rolled_from=row.id,
-                          source_account=source)
+                          source_account=source, on=on)
         transfers.append(leg(op_id, "rollover", source, account_id("prepayment", new_id),
                              amount, "rollover", f"prepayment:{new_id}", on))
     elif amount > 0 and settlement.kind == "solidarity":
@@ -299,6 +317,7 @@ def open_prepayment(ctx: AppContext, principal: Principal, data: PrepaymentIn
     amount = money_minor(data.amount, "amount", errors)
     unit_price = money_minor(data.unit_price, "unit_price", errors)
     expires_on = parse_date(data.expires_on, "expires_on", errors)
+    paid_on = parse_date(data.date, "date", errors, required=False, past=True) or today()
     if data.on_expiry not in ON_EXPIRY:
         errors.add("on_expiry", f"one of {', '.join(ON_EXPIRY)}")
     if not data.product.strip() or len(data.product) > 200:
@@ -318,7 +337,7 @@ def open_prepayment(ctx: AppContext, principal: Principal, data: PrepaymentIn
             conn, ctx, prepayment_id=pid, producer_id=str(producer_id), gas_id=str(gas_id),
             amount=amount, product=data.product.strip(), unit=data.unit.strip(),
             unit_price=unit_price, expires_on=expires_on, on_expiry=data.on_expiry,
-            username=principal.username)
+            username=principal.username, on=paid_on)
         return 201, prepayment_out(conn, row)
 
     return command(ctx, principal, "POST /api/prepayments", data, run, before,
@@ -370,7 +389,7 @@ def deliver(ctx: AppContext, principal: Principal, prepayment_id: str, data: Del
     pid = path_uuid(prepayment_id, "prepayment")
     errors = Errors()
     did = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(data.date, "date", errors)
+    on = parse_date(data.date, "date", errors, past=True)
     quantity = parse_decimal_string(data.quantity, "quantity", errors, max_decimals=3)
     errors.raise_if_any()
     assert on is not None
@@ -391,7 +410,7 @@ def close_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str, 
     pid = path_uuid(prepayment_id, "prepayment")
     errors = Errors()
     op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(data.date, "date", errors)
+    on = parse_date(data.date, "date", errors, past=True)
     new_expiry = parse_date(data.new_expires_on, "new_expires_on", errors, required=False)
     if on is not None and new_expiry is not None and new_expiry <= on:
         errors.add("new_expires_on", "after the date of the close: the new prepayment "

@@ -4,8 +4,8 @@ Each ``load_*`` function reads the service's tables (and the ledger, through
 ``LedgerStore``) into the plain rows the ``reports`` builders take, and returns a
 ``reports.workbook.Report``. ``write_report`` turns one into XLSX, CSV or Parquet.
 "As of" follows the API: everything recorded so far whose value date is on or before
-``as_of``; records without a value date (guarantees, prepayment agreements) count from
-when they were recorded, whatever ``as_of`` says.
+``as_of``; guarantees and prepayments count from their agreement ``date``, never from
+when they were recorded.
 """
 
 from __future__ import annotations
@@ -475,7 +475,7 @@ def _positions(book: LoanBook, day: date, people: Mapping[str, Any],
         if loan.status == "approved":
             continue
         pledges = sum(guarantee_as_of(g, calls.get(g.id, 0), day).remaining
-                      for g in by_loan.get(row.id, []))
+                      for g in by_loan.get(row.id, []) if g.date <= day)
         borrower = people.get(row.borrower_id)
         written_off_on = row.written_off_on if loan.status == "written_off" else None
         out.append((LoanPosition(
@@ -616,7 +616,7 @@ def load_arrears(conn: Connection, req: ReportRequest) -> Report:
             continue
         due = [s for s in loan.schedule if s.due_date < req.as_of and s.unpaid > 0]
         standing = [guarantee_as_of(g, calls.get(g.id, 0), req.as_of)
-                    for g in by_loan.get(row.id, [])]
+                    for g in by_loan.get(row.id, []) if g.date <= req.as_of]
         standing = [g for g in standing if g.status == "active"]
         borrower = people.get(row.borrower_id)
         rows.append(ArrearsRow(
@@ -662,8 +662,8 @@ def load_guarantees(conn: Connection, req: ReportRequest) -> Report:
     by_loan = _guarantees_by_loan(conn)
     rows: list[GuaranteeRow] = []
     for row in book.rows:
-        items = [g for g in by_loan.get(row.id, [])
-                 if req.gas_id is None or g.guarantor_id == req.gas_id]
+        items = [g for g in by_loan.get(row.id, []) if g.date <= req.as_of
+                 and (req.gas_id is None or g.guarantor_id == req.gas_id)]
         if not items:
             continue
         loan = book.as_of(row, req.as_of)
@@ -677,7 +677,7 @@ def load_guarantees(conn: Connection, req: ReportRequest) -> Report:
                 guarantor_name=_name(people, g.guarantor_id),
                 guarantor_kind=guarantor.kind if guarantor else "",
                 status=state.status,
-                pledged_on=g.created_at.date(), pledged_cents=g.amount_minor,
+                pledged_on=g.date, pledged_cents=g.amount_minor,
                 called_cents=state.called, released_cents=state.released,
                 loan_outstanding_cents=base))
     return guarantees_report(rows, req.as_of, filters=_filters(people, req))
@@ -686,9 +686,9 @@ def load_guarantees(conn: Connection, req: ReportRequest) -> Report:
 # -- prepayments --------------------------------------------------------------------------
 
 def load_prepayments(conn: Connection, req: ReportRequest) -> Report:
-    """Every prepayment agreed (the agreement has no value date: it counts from when it
-    was recorded), with deliveries and the season-close settlement dated on or before
-    ``as_of``. With ``from``/``to`` given, only those open at some time in the period."""
+    """Every prepayment agreed (paid) on or before ``as_of``, with deliveries and the
+    season-close settlement dated on or before it. With ``from``/``to`` given, only
+    those open at some time in the period."""
     people = _parties(conn)
     _check_party(people, req.producer_id, "producer", "producer_id")
     _check_party(people, req.gas_id, "gas", "gas_id")
@@ -705,7 +705,9 @@ def load_prepayments(conn: Connection, req: ReportRequest) -> Report:
             delivered[d.prepayment_id] += d.value_minor
     rows: list[PrepaymentRow] = []
     for p in items:
-        agreed = p.created_at.date()
+        agreed = p.date
+        if agreed > req.as_of:
+            continue  # not paid yet on that day
         closed = p.status == "closed" and p.closed_on is not None and p.closed_on <= req.as_of
         if req.explicit_period and (agreed > req.period_to or (
                 closed and p.closed_on < req.period_from)):
@@ -969,6 +971,8 @@ def load_impact(conn: Connection, req: ReportRequest) -> Report:
             entry[1] += row.principal_minor
         entry[2] += loan.outstanding
         for g in by_loan.get(row.id, []):
+            if g.date > end:
+                continue
             remaining = guarantee_as_of(g, calls.get(g.id, 0), end).remaining
             if remaining:
                 pledged[(row.borrower_id, g.guarantor_id)] += remaining
@@ -976,7 +980,7 @@ def load_impact(conn: Connection, req: ReportRequest) -> Report:
     prepaid: dict[tuple[str, str], int] = defaultdict(int)  # (producer, gas)
     buyers: dict[str, set[str]] = defaultdict(set)
     for p in conn.execute(select(prepayments).order_by(prepayments.c.seq)):
-        agreed = p.created_at.date()
+        agreed = p.date
         if agreed > end:
             continue
         buyers[p.producer_id].add(p.gas_id)

@@ -761,7 +761,7 @@ def fund_package(conn: Connection, ctx: AppContext, row: Any, doc: dict[str, Any
             create_guarantee(conn, ctx, guarantee_id=guarantee_id, loan_id=loan_id,
                              guarantor_id=g.guarantor_id,
                              amount=_cents(g.amount, f"terms.guarantees.{i}.amount", errors),
-                             username=username)
+                             username=username, on=on)
             created.append(("guarantee", guarantee_id))
         disburse_loan(conn, ctx, loan_row, instrument_id("disbursement"), on, username)
     for i, p in enumerate(package.prepayments or []):
@@ -1182,7 +1182,7 @@ def fund_request(ctx: AppContext, principal: Principal, request_id: str, data: F
     rid = path_uuid(request_id, "request")
     errors = Errors()
     op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(data.date, "date", errors)
+    on = parse_date(data.date, "date", errors, past=True)
     errors.raise_if_any()
     assert on is not None
 

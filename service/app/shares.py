@@ -78,7 +78,7 @@ def subscribe_share(ctx: AppContext, principal: Principal, data: ShareIn
     member_id = check_uuid(data.member_id, "member_id", errors)
     lender_id = check_uuid(data.lender_id, "lender_id", errors)
     amount = money_minor(data.amount, "amount", errors)
-    on = parse_date(data.date, "date", errors)
+    on = parse_date(data.date, "date", errors, past=True)
     errors.raise_if_any()
     assert on is not None
     if not principal.is_staff and not (principal.role == "gas"

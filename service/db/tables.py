@@ -220,6 +220,7 @@ guarantees = Table(
     Column("status", String(16), nullable=False),
     Column("pending_transfer_id", String(36)),
     Column("released_on", Date),
+    Column("date", Date, nullable=False),  # the day the pledge was signed
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
 )
@@ -259,6 +260,7 @@ prepayments = Table(
     Column("new_prepayment_id", String(36)),
     Column("rolled_from", String(36)),
     Column("request_id", String(36)),
+    Column("date", Date, nullable=False),  # the day the GAS paid
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
 )

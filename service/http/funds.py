@@ -45,8 +45,9 @@ class FundController(Controller):
 
     @get("/", sync_to_thread=True, responses=responses(422))
     def list_funds(self, ctx: Ctx, principal: User, gas_id: FromQuery[str | None] = None,
-                   limit: Limit = None, cursor: FromQuery[str | None] = None) -> FundPage:
-        return funds.list_funds(ctx, principal, gas_id, limit, cursor)
+                   limit: Limit = None, cursor: FromQuery[str | None] = None,
+                   as_of: FromQuery[str | None] = None) -> FundPage:
+        return funds.list_funds(ctx, principal, gas_id, limit, cursor, as_of)
 
     @post("/", sync_to_thread=True, status_code=201,
           responses=responses(*BODY, 403, 409, codes=("idempotency_conflict",)))

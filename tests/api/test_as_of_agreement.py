@@ -81,7 +81,7 @@ def test_every_surface_agrees_as_of_any_day(api: Api, engine: Engine,
         "method": "french", "frequency": "monthly", "disbursement_date": str(START),
         "borrower_id": producer, "lender_id": lender}), 201)["id"]
     api.ok(api.put(f"/api/parties/{gas}/pledge-capacity", {"amount": eur("5000.00")}))
-    guarantee = api.ok(api.post("/api/guarantees", {
+    guarantee = api.ok(api.post("/api/guarantees", {"date": "2025-12-01",
         "loan_id": loan, "guarantor_id": gas, "amount": eur("3000.00")}), 201)["id"]
     api.ok(api.post(f"/api/loans/{loan}/disbursement", {"date": str(START)}))
     fund = next(f for f in all_funds(api) if f["gas_id"] == gas)

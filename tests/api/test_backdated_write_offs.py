@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import Api, eur
 from tests.api.test_loans_api import lender
 
@@ -112,15 +114,24 @@ def test_payments_entered_in_any_order_give_the_same_loan(api: Api) -> None:
     assert r.status_code == 409 and r.json()["code"] == "loan_not_active"
 
 
-def test_without_as_of_a_loan_is_shown_as_of_today(api: Api) -> None:
+def test_without_as_of_a_loan_is_shown_as_of_today(api: Api, monkeypatch: pytest.MonkeyPatch
+                                                   ) -> None:
     lender_id, pool_id = lender(api)
     api.ok(api.post(f"/api/pools/{pool_id}/deposits", {"amount": eur("30000.00"),
                                                        "date": "2025-05-01"}), 201)
     loan_id = disbursed_loan(api, lender_id)
-    # A payoff value-dated far ahead does not count yet: today the loan is active.
+    # A payoff dated after today is refused (money is recorded once it has moved) ...
+    monkeypatch.setenv("FILIERA_TODAY", "2029-12-31")
+    r = api.post(f"/api/loans/{loan_id}/repayments",
+                 {"amount": eur("5000.00"), "date": "2030-01-01"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "date"
+    today = api.ok(api.get(f"/api/loans/{loan_id}"))
+    assert today["as_of"] == "2029-12-31"
+    assert today["status"] == "active" and today["outstanding_principal"] == eur("3000.00")
+    # ... and taken on its day; without as_of the loan is shown as of that day.
+    monkeypatch.setenv("FILIERA_TODAY", "2030-01-01")
     api.ok(api.post(f"/api/loans/{loan_id}/repayments",
                     {"amount": eur("5000.00"), "date": "2030-01-01"}))
     today = api.ok(api.get(f"/api/loans/{loan_id}"))
-    assert today["status"] == "active" and today["outstanding_principal"] == eur("3000.00")
-    assert today == api.ok(api.get(f"/api/loans/{loan_id}?as_of={today['as_of']}"))
-    assert api.ok(api.get(f"/api/loans/{loan_id}?as_of=2030-01-01"))["status"] == "repaid"
+    assert today["status"] == "repaid" and today["as_of"] == "2030-01-01"
+    assert today == api.ok(api.get(f"/api/loans/{loan_id}?as_of=2030-01-01"))

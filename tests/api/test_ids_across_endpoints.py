@@ -74,7 +74,8 @@ def test_a_release_cannot_predate_a_call(api: Api) -> None:
     gas = api.parties["gas"]
     capacity(api, gas, "500.00")
     gid = api.ok(api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
-                                              "amount": eur("500.00")}), 201)["id"]
+                                              "amount": eur("500.00"),
+                                              "date": "2026-01-15"}), 201)["id"]
     api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
     api.ok(api.post(f"/api/loans/{loan_id}/guarantee-calls",
                     {"amount": eur("10.00"), "date": "2026-08-01"}))

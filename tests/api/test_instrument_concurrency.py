@@ -36,7 +36,7 @@ def test_concurrent_repayments_deliveries_and_payouts(api: Api) -> None:
     _, pool_id, loan_id = setup_loan(api, principal="6000.00", deposit="6000.00")
     api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
     producer, gas = api.parties["producer"], api.parties["gas"]
-    pre = api.ok(api.post("/api/prepayments", {
+    pre = api.ok(api.post("/api/prepayments", {"date": "2025-12-01",
         "producer_id": producer, "gas_id": gas, "amount": eur("100.00"), "product": "Uova",
         "unit": "dozzina", "unit_price": eur("4.00"), "expires_on": "2026-12-31",
         "on_expiry": "refund"}), 201)

@@ -76,7 +76,8 @@ def test_funds_and_prepayments_without_http(engine: Engine, settings: Settings) 
     # A prepayment of 100.00 at 2.50/kg: 12.5 kg are worth 31.25; a refund returns 68.75.
     _, pre = prepayments.open_prepayment(ctx, gas_user, prepayments.PrepaymentIn(
         producer_id=producer, gas_id=gas, amount=eur("100.00"), product="Patate", unit="kg",
-        unit_price=eur("2.50"), expires_on="2026-12-31", on_expiry="refund"))
+        unit_price=eur("2.50"), expires_on="2026-12-31", on_expiry="refund",
+        date="2026-01-01"))
     _, delivered = prepayments.deliver(ctx, Principal("p", "producer", producer), pre.id,
                                        prepayments.DeliveryIn(date="2026-04-01",
                                                               quantity="12.5"))

@@ -37,7 +37,7 @@ def test_any_sequence_keeps_funds_prepayments_pledges_and_journal_right(
     start = api.ok(api.get(f"/api/funds/{fund_id}"))
     balance = Decimal(start["balance"]["amount"])
     earmark = Decimal(start["earmarked"].get(producer, {"amount": "0"})["amount"])
-    pre = api.ok(api.post("/api/prepayments", {
+    pre = api.ok(api.post("/api/prepayments", {"date": "2025-12-01",
         "producer_id": producer, "gas_id": gas, "amount": eur("300.00"), "product": "Miele",
         "unit": "kg", "unit_price": eur("12.40"), "expires_on": "2027-06-30",
         "on_expiry": "refund"}), 201)
@@ -83,7 +83,7 @@ def test_any_sequence_keeps_funds_prepayments_pledges_and_journal_right(
                 delivered += value
         elif kind == "pledge":
             r = api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
-                                             "amount": eur(money(n))})
+                                             "date": "2025-12-01", "amount": eur(money(n))})
             assert r.status_code in (201, 409), r.text
             if r.status_code == 201:
                 guarantees.append(r.json()["id"])

@@ -6,6 +6,8 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import Api, eur, make_party
 
 
@@ -46,10 +48,11 @@ def test_pledge_capacity_and_guarantee_lifecycle(api: Api) -> None:
     assert api.ok(api.get(f"/api/parties/{gas}/pledge-capacity", "gas")) == {
         "amount": eur("0.00"), "pledged": eur("0.00"), "free": eur("0.00")}
     assert capacity(api, gas, "5000.00", "gas")["free"] == eur("5000.00")
-    r = api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
+    r = api.post("/api/guarantees", {"date": "2025-12-01", "loan_id": loan_id, "guarantor_id": gas,
                                      "amount": eur("5000.01")}, "gas")
     assert r.status_code == 409 and r.json()["code"] == "exceeds_capacity"
     g = api.ok(api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
+                                            "date": "2025-12-01",
                                             "amount": eur("3000.00")}, "gas"), 201)
     assert g["status"] == "active" and g["remaining"] == eur("3000.00")
     assert g["called_amount"] == eur("0.00")
@@ -60,7 +63,7 @@ def test_pledge_capacity_and_guarantee_lifecycle(api: Api) -> None:
     assert capacity(api, gas, "3000.00")["free"] == eur("0.00")
     # Another GAS may not pledge on this GAS's behalf, nor read its capacity: it cannot
     # even see this GAS, so both are "not found" (404 before 403).
-    r = api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
+    r = api.post("/api/guarantees", {"date": "2025-12-01", "loan_id": loan_id, "guarantor_id": gas,
                                      "amount": eur("1.00")}, "other_gas")
     assert r.status_code == 404
     assert api.get(f"/api/parties/{gas}/pledge-capacity", "other_gas").status_code == 404
@@ -88,20 +91,22 @@ def test_minimum_coverage_blocks_disbursement(api: Api) -> None:
     gas = api.parties["gas"]
     capacity(api, gas, "20000.00")
     api.ok(api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
-                                        "amount": eur("14999.99")}), 201)
+                                        "date": "2025-12-01", "amount": eur("14999.99")}), 201)
     r = api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"})
     assert r.status_code == 409 and r.json()["code"] == "coverage_below_minimum"
     api.ok(api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
-                                        "amount": eur("0.01")}), 201)
+                                        "date": "2025-12-01", "amount": eur("0.01")}), 201)
     assert api.ok(api.post(f"/api/loans/{loan_id}/disbursement",
                            {"date": "2026-01-15"}))["status"] == "active"
 
 
-def test_prepayment_deliveries_and_close(api: Api) -> None:
+def test_prepayment_deliveries_and_close(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its story runs into 2027: money that has moved is never dated after today.
+    monkeypatch.setenv("FILIERA_TODAY", "2027-01-31")
     producer, gas = api.parties["producer"], api.parties["gas"]
     body = {"producer_id": producer, "gas_id": gas, "amount": eur("1000.00"),
             "product": "Taleggio DOP", "unit": "kg", "unit_price": eur("18.50"),
-            "expires_on": "2026-12-31", "on_expiry": "rollover"}
+            "expires_on": "2026-12-31", "on_expiry": "rollover", "date": "2026-01-02"}
     p = api.ok(api.post("/api/prepayments", body, "gas"), 201)
     assert p["remaining"] == eur("1000.00") and p["status"] == "open"
     # 12.345 kg x 18.50 = 228.3825 -> 228.38 (half-even).
@@ -136,9 +141,11 @@ def test_prepayment_deliveries_and_close(api: Api) -> None:
     assert r.status_code == 409 and r.json()["code"] == "closed"
 
 
-def test_solidarity_close_and_contributions(api: Api) -> None:
+def test_solidarity_close_and_contributions(api: Api, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    monkeypatch.setenv("FILIERA_TODAY", "2027-01-31")  # it closes on 2026-12-31
     producer, gas = api.parties["producer"], api.parties["gas"]
-    p = api.ok(api.post("/api/prepayments", {
+    p = api.ok(api.post("/api/prepayments", {"date": "2025-12-01",
         "producer_id": producer, "gas_id": gas, "amount": eur("300.00"), "product": "Riso",
         "unit": "kg", "unit_price": eur("3.00"), "expires_on": "2026-12-31",
         "on_expiry": "solidarity"}), 201)
@@ -166,21 +173,22 @@ def test_solidarity_close_and_contributions(api: Api) -> None:
     assert api.ok(api.get("/api/funds", "other_producer"))["items"] == []
     assert api.ok(api.get("/api/funds", "other_gas"))["items"][0]["balance"] == eur("0.00")
     fund_id = funds[0]["id"]
-    # Another producer can use only the money not earmarked: 180.00.
+    # Paid out after the close that gave the fund its 180.00 (a payout dated before it
+    # could not spend it). Another producer can use only the money not earmarked: 180.00.
     other = api.parties["other_producer"]
     r = api.post(f"/api/funds/{fund_id}/payouts", {"producer_id": other,
                                                    "amount": eur("180.01"),
-                                                   "date": "2026-07-01", "kind": "grant"})
+                                                   "date": "2027-01-10", "kind": "grant"})
     assert r.status_code == 409 and r.json()["code"] == "insufficient_funds"
     pay = api.ok(api.post(f"/api/funds/{fund_id}/payouts", {
-        "producer_id": producer, "amount": eur("200.00"), "date": "2026-07-01",
+        "producer_id": producer, "amount": eur("200.00"), "date": "2027-01-10",
         "kind": "grant"}), 201)
     assert pay["from_earmark"] == eur("150.00") and pay["from_general"] == eur("50.00")
     fund = api.ok(api.get(f"/api/funds/{fund_id}"))
     assert fund["balance"] == eur("130.00") and fund["earmarked"] == {}
     r = api.post(f"/api/funds/{fund_id}/payouts", {"producer_id": producer,
                                                    "amount": eur("1.00"),
-                                                   "date": "2026-07-01", "kind": "loss_cover"})
+                                                   "date": "2027-01-10", "kind": "loss_cover"})
     assert r.status_code == 422
     assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
 
@@ -196,14 +204,14 @@ def test_full_life_default_covered_by_guarantees_then_fund(api: Api) -> None:
     gids = {}
     for gas, amount in pledges.items():
         capacity(api, gas, amount)
-        gids[gas] = api.ok(api.post("/api/guarantees", {
+        gids[gas] = api.ok(api.post("/api/guarantees", {"date": "2025-12-01",
             "loan_id": loan_id, "guarantor_id": gas, "amount": eur(amount)}), 201)["id"]
     assert api.ok(api.get(f"/api/loans/{loan_id}/guarantees"))["coverage"] == "1.50"
     api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
     # Prepayments of cheese by two GAS, with deliveries over months.
     pre = {}
     for gas, amount in ((gas_a, "2400.00"), (gas_b, "1800.00")):
-        pre[gas] = api.ok(api.post("/api/prepayments", {
+        pre[gas] = api.ok(api.post("/api/prepayments", {"date": "2025-12-01",
             "producer_id": producer, "gas_id": gas, "amount": eur(amount),
             "product": "Taleggio DOP", "unit": "kg", "unit_price": eur("16.00"),
             "expires_on": "2027-01-31", "on_expiry": "refund"}), 201)["id"]
@@ -287,7 +295,7 @@ def test_pledges_shrink_with_the_loan_when_the_officer_applies_the_rule(api: Api
     for gas, amount in ((gas_a, "9000.00"), (gas_b, "6000.00")):
         capacity(api, gas, "20000.00")
         api.ok(api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": gas,
-                                            "amount": eur(amount)}), 201)
+                                            "date": "2025-12-01", "amount": eur(amount)}), 201)
     api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
     # 2,500.00 paid on Feb 15th: the installment, then installment 2 in advance, then
     # early principal; the pledges shrink by outstanding / 10,000.00.
@@ -313,7 +321,7 @@ def test_releases_are_dated_and_coverage_as_of_counts_them_by_date(api: Api) -> 
     ids = []
     for party in guarantors:
         capacity(api, party, "1000.00")
-        ids.append(api.ok(api.post("/api/guarantees", {"loan_id": loan_id,
+        ids.append(api.ok(api.post("/api/guarantees", {"date": "2025-12-01", "loan_id": loan_id,
                                                        "guarantor_id": party,
                                                        "amount": eur("1000.00")}), 201)["id"])
     dated = api.ok(api.post(f"/api/guarantees/{ids[0]}/release", {"date": "2026-02-01"}))
@@ -341,7 +349,7 @@ def test_calls_count_by_their_date_and_never_pay_ahead(api: Api) -> None:
     ids = []
     for party, amount in ((gas, "300.00"), (other, "100.00")):
         capacity(api, party, amount)
-        ids.append(api.ok(api.post("/api/guarantees", {
+        ids.append(api.ok(api.post("/api/guarantees", {"date": "2025-12-01",
             "loan_id": loan_id, "guarantor_id": party, "amount": eur(amount)}), 201)["id"])
     api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
     # On 2026-01-20 nothing is due: a call pays principal only, never January's interest
@@ -370,7 +378,7 @@ def test_calls_count_by_their_date_and_never_pay_ahead(api: Api) -> None:
 
 def test_a_delivery_worth_nothing_is_refused(api: Api) -> None:
     producer, gas = api.parties["producer"], api.parties["gas"]
-    p = api.ok(api.post("/api/prepayments", {
+    p = api.ok(api.post("/api/prepayments", {"date": "2025-12-01",
         "producer_id": producer, "gas_id": gas, "amount": eur("10.00"), "product": "uova",
         "unit": "pz", "unit_price": eur("0.01"), "expires_on": "2026-12-31",
         "on_expiry": "refund"}, "gas"), 201)

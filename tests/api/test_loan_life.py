@@ -11,6 +11,8 @@ import itertools
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import Api, eur, make_party, new_id
 
 D = Decimal
@@ -50,7 +52,8 @@ def pay(api: Api, loan_id: str, amount: Decimal | str, on: str, **extra: Any
     return body  # type: ignore[no-any-return]
 
 
-def test_cheese_maker_loan_life(api: Api) -> None:
+def test_cheese_maker_loan_life(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FILIERA_TODAY", "2027-01-31")  # its last payment is in January 2027
     loan_id, pool_id = new_loan(api, "18000.00", 24, deposit=None)
     r = api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-10"})
     assert r.status_code == 409 and r.json()["code"] == "insufficient_funds"

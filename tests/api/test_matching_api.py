@@ -143,7 +143,7 @@ def net(api: Api, engine: Engine) -> Net:
                     "gas_a"), 201)
     fund_a = next(f["id"] for f in api.ok(api.get("/api/funds"))["items"]
                   if f["gas_id"] == a)
-    api.ok(api.post("/api/prepayments", {
+    api.ok(api.post("/api/prepayments", {"date": "2025-12-01",
         "producer_id": p2, "gas_id": b, "amount": eur("5000.00"), "product": "verdura",
         "unit": "cassetta", "unit_price": eur("25.00"), "expires_on": "2026-12-31",
         "on_expiry": "refund"}, "gas_b"), 201)
@@ -337,7 +337,7 @@ def test_arrears_block_loans_and_show_in_reasons(api: Api, net: Net) -> None:
         "annual_rate": "6.00", "term_months": 24, "method": "french",
         "frequency": "monthly", "disbursement_date": "2025-06-01"}), 201)
     api.ok(api.post("/api/guarantees", {"loan_id": loan["id"], "guarantor_id": net.b,
-                                        "amount": eur("3000.00")}), 201)
+                                        "date": "2025-06-01", "amount": eur("3000.00")}), 201)
     api.ok(api.post(f"/api/loans/{loan['id']}/disbursement", {"date": "2025-06-01"}))
     pmt = Decimal(str(-npf.pmt(0.06 / 12, 24, 2000))).quantize(Decimal("0.01"),
                                                                   ROUND_HALF_EVEN)

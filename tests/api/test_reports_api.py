@@ -175,23 +175,24 @@ def build(api: Api) -> dict[str, Any]:
     api.ok(api.put(f"/api/parties/{g2}/pledge-capacity", {"amount": eur("3000.00")}))
     api.ok(api.put(f"/api/parties/{person}/pledge-capacity", {"amount": eur("2000.00")}))
     api.ok(api.post("/api/guarantees", {"loan_id": a["id"], "guarantor_id": g1,
+                                        "date": "2025-12-01",
                                         "amount": eur("3000.00")}, "gas"), 201)
     api.ok(api.post("/api/guarantees", {"loan_id": b["id"], "guarantor_id": g2,
-                                        "amount": eur("2000.00")}), 201)
+                                        "date": "2025-12-01", "amount": eur("2000.00")}), 201)
     api.ok(api.post("/api/guarantees", {"loan_id": b["id"], "guarantor_id": person,
-                                        "amount": eur("1000.00")}), 201)
+                                        "date": "2025-12-01", "amount": eur("1000.00")}), 201)
     calls = api.ok(api.post(f"/api/loans/{b['id']}/guarantee-calls",
                             {"amount": eur("600.00"), "date": "2026-06-20"}))["calls"]
     assert sorted(amt(c["amount"]) for c in calls) == [Decimal("200.00"), Decimal("400.00")]
 
     # Prepayments: one with a delivery after the as-of date, one closed with a refund.
-    pp1 = api.ok(api.post("/api/prepayments", {
+    pp1 = api.ok(api.post("/api/prepayments", {"date": "2026-01-10",
         "producer_id": p1, "gas_id": g1, "amount": eur("1500.00"), "product": "Taleggio DOP",
         "unit": "kg", "unit_price": eur("12.50"), "expires_on": "2026-12-31",
         "on_expiry": "rollover"}, "gas"), 201)["id"]
     for day, qty in [("2026-03-10", "20"), ("2026-05-12", "30.5"), ("2026-07-05", "4")]:
         api.ok(api.post(f"/api/prepayments/{pp1}/deliveries", {"date": day, "quantity": qty}))
-    pp2 = api.ok(api.post("/api/prepayments", {
+    pp2 = api.ok(api.post("/api/prepayments", {"date": "2026-01-10",
         "producer_id": p2, "gas_id": g2, "amount": eur("800.00"),
         "product": "Cassetta di verdura", "unit": "cassetta", "unit_price": eur("16.00"),
         "expires_on": "2026-06-30", "on_expiry": "refund"}), 201)["id"]
@@ -483,7 +484,7 @@ def test_reports_match_the_api_to_the_cent(api: Api, tmp_path: Path) -> None:
         assert money(now[code]["Dare"]) == amt(acc["debits_posted"])
         assert money(now[code]["Avere"]) == amt(acc["credits_posted"])
 
-    # ---- impact over the year (prepayment agreements are dated when recorded: today)
+    # ---- impact over the year (the prepayments were paid on 2026-01-10)
     year = "from=2026-01-01&to=2026-12-31"
     wb, files["impact"] = workbook(api, f"/api/reports/impact.xlsx?{year}")
     table = Table(wb, "Per produttore").by("Produttore")

@@ -366,6 +366,8 @@ def test_full_path_to_funding_with_retries(api: Api) -> None:
     pledges = [api.ok(api.get(f"/api/guarantees/{g}")) for g in instruments["guarantee_ids"]]
     assert [(g["guarantor_id"], g["amount"], g["status"]) for g in pledges] == [
         (gas, eur("12000.00"), "active"), (other_gas, eur("8000.00"), "active")]
+    # The package's prepayments were paid and its pledges signed on the funding day.
+    assert {p["date"] for p in prepaid} == {g["date"] for g in pledges} == {"2026-03-01"}
     cover = api.ok(api.get(f"/api/loans/{instruments['loan_id']}/guarantees"))
     assert cover["coverage"] == "1.00"  # 20,000.00 pledged over 20,000.00 outstanding
     capacity = api.ok(api.get(f"/api/parties/{gas}/pledge-capacity"))

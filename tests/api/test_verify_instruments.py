@@ -17,7 +17,7 @@ def test_verify_names_instrument_rows_changed_behind_the_application(api: Api,
     api.ok(api.post(f"/api/loans/{loan_id}/repayments",
                     {"amount": eur("868.50"), "date": "2026-02-15"}))
     producer, gas = api.parties["producer"], api.parties["gas"]
-    p = api.ok(api.post("/api/prepayments", {
+    p = api.ok(api.post("/api/prepayments", {"date": "2025-12-01",
         "producer_id": producer, "gas_id": gas, "amount": eur("500.00"), "product": "Miele",
         "unit": "kg", "unit_price": eur("10.00"), "expires_on": "2026-12-31",
         "on_expiry": "refund"}), 201)
