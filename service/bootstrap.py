@@ -36,7 +36,8 @@ def build_context(settings: Settings, engine: Engine | None = None) -> AppContex
     """The context for one process; start_services adds the long-lived helpers."""
     engine = engine or make_engine(settings.database_url)
     return AppContext(settings=settings, engine=engine,
-                      limiter=LoginLimiter(settings.login_attempts_per_minute),
+                      limiter=LoginLimiter(settings.login_attempts_per_minute,
+                                           settings.login_failures_per_address),
                       events=Events(handler_table()), store=LedgerStore(engine))
 
 

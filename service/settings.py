@@ -17,7 +17,10 @@ class Settings:
     log_level: str = "INFO"
     token_ttl_seconds: int = 3600
     max_body_bytes: int = 8 * 1024 * 1024
-    login_attempts_per_minute: int = 10
+    login_attempts_per_minute: int = 10  # failures of one username from one address
+    login_failures_per_address: int = 20  # failures from one address, any usernames
+    # Proxies whose X-Forwarded-For names the client (addresses or networks).
+    trusted_proxies: tuple[str, ...] = ()
     # Group commit: how many waiting ledger batches one writer transaction may take.
     group_commit_max_batches: int = 256
 
@@ -39,6 +42,10 @@ class Settings:
             token_ttl_seconds=int(env.get("FILIERA_TOKEN_TTL_SECONDS", "3600")),
             max_body_bytes=int(env.get("FILIERA_MAX_BODY_BYTES", str(8 * 1024 * 1024))),
             login_attempts_per_minute=int(env.get("FILIERA_LOGIN_ATTEMPTS_PER_MINUTE", "10")),
+            login_failures_per_address=int(env.get("FILIERA_LOGIN_FAILURES_PER_ADDRESS",
+                                                   "20")),
+            trusted_proxies=tuple(p.strip() for p in env.get("FILIERA_TRUSTED_PROXIES", "")
+                                  .split(",") if p.strip()),
         )
 
 
