@@ -49,6 +49,9 @@ def start_services(ctx: AppContext) -> None:
 
 
 def stop_services(ctx: AppContext) -> None:
+    if ctx.live_sessions is not None:
+        ctx.live_sessions.close()
+        ctx.live_sessions = None
     if ctx.expiry is not None:
         ctx.expiry.close()
         ctx.expiry = None

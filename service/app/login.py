@@ -21,11 +21,11 @@ from service.app.auth import (
     check_password,
     issue_token,
     revoke_token,
-    session_is_live,
     set_password,
 )
 from service.app.context import AppContext
 from service.app.errors import Errors, TooManyRequests, Unauthorized
+from service.app.live_sessions import LiveSessions
 from service.app.types import Uuid
 
 Role = Literal["admin", "officer", "producer", "gas"]
@@ -98,7 +98,9 @@ def check_session(ctx: AppContext, session: Session) -> None:
     """401 unless the token is still live in the database (not logged out, its user not
     disabled nor changed since): checked on every request, so a revocation holds on the
     next request in every process."""
-    if not ctx.read(lambda conn: session_is_live(conn, session)):
+    if ctx.live_sessions is None:
+        ctx.live_sessions = LiveSessions(ctx.engine)
+    if not ctx.live_sessions.is_live(session):
         raise Unauthorized("the token was revoked; log in again")
 
 
