@@ -37,7 +37,8 @@ def build_context(settings: Settings, engine: Engine | None = None) -> AppContex
     """The context for one process; start_services adds the long-lived helpers."""
     engine = engine or make_engine(settings.database_url)
     return AppContext(settings=settings, engine=engine,
-                      limiter=LoginLimiter(settings.login_attempts_per_minute),
+                      limiter=LoginLimiter(settings.login_attempts_per_minute,
+                                           settings.login_failures_per_address),
                       events=Events(handler_table()), store=LedgerStore(engine))
 
 
@@ -57,6 +58,9 @@ def stop_services(ctx: AppContext) -> None:
     if ctx.checkpoints is not None:  # the last checkpoint, at shutdown
         ctx.checkpoints.close()
         ctx.checkpoints = None
+    if ctx.live_sessions is not None:
+        ctx.live_sessions.close()
+        ctx.live_sessions = None
     if ctx.expiry is not None:
         ctx.expiry.close()
         ctx.expiry = None

@@ -17,7 +17,10 @@ class Settings:
     log_level: str = "INFO"
     token_ttl_seconds: int = 3600
     max_body_bytes: int = 8 * 1024 * 1024
-    login_attempts_per_minute: int = 10
+    login_attempts_per_minute: int = 10  # failures of one username from one address
+    login_failures_per_address: int = 20  # failures from one address, any usernames
+    # Proxies whose X-Forwarded-For names the client (addresses or networks).
+    trusted_proxies: tuple[str, ...] = ()
     # Group commit: how many waiting ledger batches one writer transaction may take.
     group_commit_max_batches: int = 256
     # Signed checkpoints of the chain head: the key and the log live outside the
@@ -47,6 +50,10 @@ class Settings:
                                      or var_dir / "checkpoint_key"),
             checkpoint_log_file=Path(env.get("FILIERA_CHECKPOINT_LOG")
                                      or var_dir / "checkpoints.log"),
+            login_failures_per_address=int(env.get("FILIERA_LOGIN_FAILURES_PER_ADDRESS",
+                                                   "20")),
+            trusted_proxies=tuple(p.strip() for p in env.get("FILIERA_TRUSTED_PROXIES", "")
+                                  .split(",") if p.strip()),
         )
 
 

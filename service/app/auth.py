@@ -1,22 +1,27 @@
-"""Users, passwords (argon2), bearer tokens (JWT, HS256) and the login rate limit."""
+"""Users, passwords (argon2), bearer tokens (JWT, HS256) and the login rate limit.
+
+A token names the user's ``token_generation`` when it was issued and carries a ``jti``.
+Changing the password, role or party, or disabling the user, bumps the generation; a
+logout records the ``jti``. Both live in the database, so every server process sees a
+revocation on the next request (``session_is_live``)."""
 
 from __future__ import annotations
 
 import threading
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from functools import lru_cache
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from service.app.common import now_utc
 from service.app.errors import Forbidden, Unauthorized
-from service.db.tables import parties, users
+from service.db.tables import parties, revoked_tokens, users
 
 ROLES = ("admin", "officer", "producer", "gas")
 MIN_PASSWORD_LENGTH = 12
@@ -60,15 +65,14 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def create_user(conn: Connection, username: str, password: str, role: str,
-                party_id: str | None) -> str:
-    if role not in ROLES:
-        raise UserError(f"role must be one of {', '.join(ROLES)}")
-    if not username or len(username) > 64 or not username.replace("_", "").replace(
-            ".", "").replace("-", "").isalnum():
-        raise UserError("username: 1-64 letters, digits, '.', '_' or '-'")
+def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:  # code points, not bytes
         raise UserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def _check_role_party(conn: Connection, role: str, party_id: str | None) -> None:
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
     if role in ("producer", "gas") and not party_id:
         raise UserError(f"a {role} user must be bound to a {role} party (--party)")
     if role == "admin" and party_id:
@@ -80,6 +84,17 @@ def create_user(conn: Connection, username: str, password: str, role: str,
         if kind != PARTY_ROLE_KIND[role]:
             raise UserError(f"a {role} user must be bound to a {PARTY_ROLE_KIND[role]} party, "
                             f"not a {kind}")
+
+
+def create_user(conn: Connection, username: str, password: str, role: str,
+                party_id: str | None) -> str:
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    if not username or len(username) > 64 or not username.replace("_", "").replace(
+            ".", "").replace("-", "").isalnum():
+        raise UserError("username: 1-64 letters, digits, '.', '_' or '-'")
+    check_password(password)
+    _check_role_party(conn, role, party_id)
     if conn.execute(select(users.c.id).where(users.c.username == username)).first():
         raise UserError(f"user {username!r} already exists")
     user_id = str(uuid.uuid4())
@@ -89,7 +104,59 @@ def create_user(conn: Connection, username: str, password: str, role: str,
     return user_id
 
 
-def authenticate(conn: Connection, username: str, password: str) -> Principal | None:
+def _existing(conn: Connection, username: str) -> tuple[str, str | None]:
+    row = conn.execute(select(users.c.role, users.c.party_id)
+                       .where(users.c.username == username)).first()
+    if row is None:
+        raise UserError(f"no user {username!r}")
+    return str(row.role), row.party_id
+
+
+def _change(conn: Connection, username: str, **values: object) -> None:
+    """Apply ``values`` and end every session of the user (a new token generation)."""
+    conn.execute(update(users).where(users.c.username == username).values(
+        token_generation=users.c.token_generation + 1, **values))
+
+
+def set_password(conn: Connection, username: str, password: str) -> None:
+    _existing(conn, username)
+    check_password(password)
+    _change(conn, username, password_hash=hash_password(password))
+
+
+def set_role_party(conn: Connection, username: str, role: str | None,
+                   party_id: str | None, *, clear_party: bool = False) -> tuple[str, str | None]:
+    """New role and/or party; an admin is never bound, so making one drops the party.
+    Answers the user's role and party afterwards."""
+    old_role, old_party = _existing(conn, username)
+    new_role = role or old_role
+    if party_id is not None:
+        new_party: str | None = party_id
+    elif clear_party or new_role == "admin":
+        new_party = None
+    else:
+        new_party = old_party
+    _check_role_party(conn, new_role, new_party)
+    _change(conn, username, role=new_role, party_id=new_party)
+    return new_role, new_party
+
+
+def disable_user(conn: Connection, username: str) -> None:
+    _existing(conn, username)
+    _change(conn, username, disabled_at=now_utc())
+
+
+@dataclass(frozen=True)
+class Login:
+    """A user whose password was right, with the generation its token will carry."""
+
+    principal: Principal
+    generation: int
+
+
+def authenticate(conn: Connection, username: str, password: str) -> Login | None:
+    """The user if the password is right and the user is not disabled (a disabled user's
+    password is still checked, so the answer takes the same time)."""
     row = conn.execute(select(users).where(users.c.username == username)).first()
     try:
         if row is None:
@@ -98,25 +165,62 @@ def authenticate(conn: Connection, username: str, password: str) -> Principal | 
         _hasher.verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
         return None
-    return Principal(row.username, row.role, row.party_id)
+    if row.disabled_at is not None:
+        return None
+    return Login(Principal(row.username, row.role, row.party_id), int(row.token_generation))
 
 
-def issue_token(principal: Principal, secret: str, ttl_seconds: int) -> str:
+@dataclass(frozen=True)
+class Session:
+    """What a valid token says: who, which token (``jti``), under which generation."""
+
+    principal: Principal
+    jti: str
+    generation: int
+    expires: int  # Unix seconds
+
+
+def issue_token(login: Login, secret: str, ttl_seconds: int) -> str:
     now = int(time.time())
+    principal = login.principal
     claims = {"sub": principal.username, "role": principal.role, "party_id": principal.party_id,
-              "iat": now, "exp": now + ttl_seconds, "jti": uuid.uuid4().hex}
+              "iat": now, "exp": now + ttl_seconds, "jti": uuid.uuid4().hex,
+              "gen": login.generation}
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def read_token(token: str, secret: str) -> Principal:
-    principal, expires = _verified(token, secret)
-    if time.time() >= expires:
+def read_token(token: str, secret: str) -> Session:
+    """The token's session if its signature and claims hold and it has not expired (a
+    revocation is checked apart, against the database: ``session_is_live``)."""
+    session = _verified(token, secret)
+    if time.time() >= session.expires:
         raise Unauthorized("the token has expired; ask for a new one")
-    return principal
+    return session
+
+
+def session_is_live(conn: Connection, session: Session) -> bool:
+    """One indexed lookup: the user exists, is not disabled, still has the token's
+    generation, and this token was not logged out."""
+    logged_out = select(revoked_tokens.c.jti).where(
+        revoked_tokens.c.jti == session.jti).exists()
+    row = conn.execute(select(users.c.token_generation, users.c.disabled_at,
+                              logged_out.label("logged_out"))
+                       .where(users.c.username == session.principal.username)).first()
+    return (row is not None and row.disabled_at is None and not row.logged_out
+            and int(row.token_generation) == session.generation)
+
+
+def revoke_token(conn: Connection, session: Session) -> None:
+    """End one token; rows of tokens past their expiry go (they are refused anyway), so
+    the table holds at most the tokens logged out within one token lifetime."""
+    conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_at < int(time.time())))
+    if conn.execute(select(revoked_tokens.c.jti)
+                    .where(revoked_tokens.c.jti == session.jti)).first() is None:
+        conn.execute(insert(revoked_tokens).values(jti=session.jti, expires_at=session.expires))
 
 
 @lru_cache(maxsize=4096)
-def _verified(token: str, secret: str) -> tuple[Principal, int]:
+def _verified(token: str, secret: str) -> Session:
     """Check a token's signature and claims once; a token never changes, so a valid one
     is remembered with its expiry (checked on every use) and an invalid one is not."""
     try:
@@ -128,36 +232,86 @@ def _verified(token: str, secret: str) -> tuple[Principal, int]:
         raise Unauthorized("invalid token") from None
     if claims.get("role") not in ROLES:
         raise Unauthorized("invalid token")
-    return Principal(str(claims["sub"]), str(claims["role"]), claims.get("party_id")), \
-        int(claims["exp"])
+    generation, jti = claims.get("gen"), claims.get("jti")
+    # Tokens from before revocation existed carry no generation: they are not accepted.
+    if not isinstance(generation, int) or not isinstance(jti, str) or not jti:
+        raise Unauthorized("invalid token")
+    return Session(Principal(str(claims["sub"]), str(claims["role"]), claims.get("party_id")),
+                   jti, generation, int(claims["exp"]))
+
+
+class _Windows:
+    """Failure times per key within a sliding minute, for at most ``max_keys`` keys: the
+    key whose last failure is oldest is forgotten first, so memory stays bounded."""
+
+    def __init__(self, limit: int, max_keys: int) -> None:
+        self.limit = limit
+        self.max_keys = max_keys
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def retry_after(self, key: str, now: float) -> int:
+        window = self._failures.get(key)
+        if window is None:
+            return 0
+        while window and now - window[0] >= 60:
+            window.popleft()
+        if not window:
+            del self._failures[key]
+            return 0
+        if len(window) >= self.limit:
+            return max(1, int(60 - (now - window[0])) + 1)
+        return 0
+
+    def failed(self, key: str, now: float) -> None:
+        # Only the last ``limit`` failures matter: the oldest of them ends the block.
+        window = self._failures.setdefault(key, deque(maxlen=self.limit))
+        window.append(now)
+        self._failures.move_to_end(key)
+        while len(self._failures) > self.max_keys:
+            self._failures.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._failures)
 
 
 class LoginLimiter:
-    """At most ``per_minute`` failed logins per username in any sliding minute."""
+    """Failed logins within a sliding minute: at most ``per_minute`` for one username from
+    one client address, and ``per_address`` from one client address whatever the
+    usernames (a password spray). Past either, every attempt waits, the right password
+    too. Shared by the API and the login page; at most ``max_keys`` keys each."""
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, per_address: int = 20, max_keys: int = 10_000) -> None:
         self.per_minute = per_minute
-        self._failures: dict[str, deque[float]] = {}
+        self.per_address = per_address
+        self._users = _Windows(per_minute, max_keys)
+        self._addresses = _Windows(per_address, max_keys)
         self._lock = threading.Lock()
 
-    def _recent(self, username: str, now: float) -> deque[float]:
-        window = self._failures.setdefault(username, deque())
-        while window and now - window[0] > 60:
-            window.popleft()
-        return window
+    @staticmethod
+    def _user_key(username: str, address: str) -> str:
+        return f"{address}\x00{username}"
 
-    def retry_after(self, username: str) -> int:
+    def retry_after(self, username: str, address: str = "") -> int:
         now = time.monotonic()
         with self._lock:
-            window = self._recent(username, now)
-            if len(window) >= self.per_minute:
-                return max(1, int(60 - (now - window[0])) + 1)
-            return 0
+            return max(self._users.retry_after(self._user_key(username, address), now),
+                       self._addresses.retry_after(address, now))
 
-    def failed(self, username: str) -> None:
+    def failed(self, username: str, address: str = "") -> None:
+        now = time.monotonic()
         with self._lock:
-            self._recent(username, time.monotonic()).append(time.monotonic())
+            self._users.failed(self._user_key(username, address), now)
+            self._addresses.failed(address, now)
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, username: str, address: str = "") -> None:
+        # The address keeps its count: one right password must not reset a spray.
         with self._lock:
-            self._failures.pop(username, None)
+            self._users.forget(self._user_key(username, address))
+
+    def tracked(self) -> tuple[int, int]:
+        """How many (username, address) and address keys are held (for tests)."""
+        with self._lock:
+            return len(self._users), len(self._addresses)

@@ -18,6 +18,7 @@ from service.app.checkpoints import CheckpointWriter
 from service.app.errors import Conflict
 from service.app.events import Events
 from service.app.expiry import PendingExpiry
+from service.app.live_sessions import LiveSessions
 from service.app.raw_accounts import RawAccounts
 from service.db.engine import read_tx, write_tx
 from service.settings import Settings
@@ -41,6 +42,7 @@ class AppContext:
     expiry: PendingExpiry | None = None
     checkpoints: CheckpointWriter | None = None
     raw_accounts: RawAccounts = field(default_factory=RawAccounts)
+    live_sessions: LiveSessions | None = None  # the guard's, made on first use
 
     def write(self, fn: Callable[[Connection], T], retries: int = 3) -> T:
         """Run ``fn`` in one write transaction; retry a bounded number of times on a

@@ -60,6 +60,45 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_change(username: str, change: Callable[..., object], done: str) -> int:
+    from service.app.auth import UserError
+    from service.db.engine import write_tx
+
+    try:
+        with write_tx(open_engine()) as conn:
+            change(conn)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"user {username!r} {done}; its tokens are revoked")
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    from service.app.auth import set_password
+
+    password = _read_password()
+    return _user_change(args.username,
+                        lambda conn: set_password(conn, args.username, password),
+                        "has a new password")
+
+
+def cmd_user_set(args: argparse.Namespace) -> int:
+    from service.app.auth import set_role_party
+
+    clear = args.party in ("", "none")
+    party = None if clear else args.party
+    return _user_change(args.username, lambda conn: set_role_party(
+        conn, args.username, args.role, party, clear_party=clear), "changed")
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    from service.app.auth import disable_user
+
+    return _user_change(args.username, lambda conn: disable_user(conn, args.username),
+                        "disabled")
+
+
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from service.app.demo import DemoError, load_demo_data
     from service.bootstrap import build_context
@@ -135,6 +174,23 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--role", required=True, choices=["admin", "officer", "producer", "gas"])
     ua.add_argument("--party", help="the party a producer, gas or officer user acts for")
     ua.set_defaults(func=cmd_user_add)
+    up_ = user_sub.add_parser("passwd", help="Set a user's password (read from stdin); "
+                              "revokes its tokens.", description="Set a user's password, "
+                              "read from standard input as for 'user add'; revokes its tokens.")
+    up_.add_argument("username")
+    up_.set_defaults(func=cmd_user_passwd)
+    us = user_sub.add_parser("set", help="Change a user's role or party; revokes its tokens.",
+                             description="Change a user's role or party; revokes its "
+                             "tokens. '--party none' unbinds an officer.")
+    us.add_argument("username")
+    us.add_argument("--role", choices=["admin", "officer", "producer", "gas"])
+    us.add_argument("--party", help="the party the user acts for ('none' to unbind)")
+    us.set_defaults(func=cmd_user_set)
+    ud = user_sub.add_parser("disable", help="Disable a user: its logins answer 401 and its "
+                             "tokens are revoked.", description="Disable a user: its logins "
+                             "answer 401 and its tokens are revoked.")
+    ud.add_argument("username")
+    ud.set_defaults(func=cmd_user_disable)
 
     p = add("demo-data", cmd_demo_data, "Load the realistic Lombard demo network.")
     p.add_argument("--if-empty", action="store_true",

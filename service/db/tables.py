@@ -60,6 +60,18 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("party_id", String(36), ForeignKey("parties.id")),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Bumped by every change that must end the user's sessions (password, role, party,
+    # disabling): a token carries the generation it was issued under.
+    Column("token_generation", Integer, nullable=False, server_default="0"),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+
+# Tokens ended by a logout, kept until they would have expired anyway.
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False, index=True),
 )
 
 relationships = Table(

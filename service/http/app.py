@@ -28,7 +28,7 @@ from service.http import (
     reports,
     requests,
 )
-from service.http.auth import authenticated, health, me, token
+from service.http.auth import authenticated, change_password, health, logout_token, me, token
 from service.http.logs import configure_logging, request_log_middleware
 from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
 from service.http.problems import EXCEPTION_HANDLERS
@@ -47,7 +47,8 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
 
 
 def api_handlers() -> list[Any]:
-    return [me, *parties.HANDLERS, *ledger.HANDLERS, *loans.HANDLERS, *guarantees.HANDLERS,
+    return [me, logout_token, change_password, *parties.HANDLERS, *ledger.HANDLERS,
+            *loans.HANDLERS, *guarantees.HANDLERS,
             *prepayments.HANDLERS, *funds.HANDLERS, *requests.HANDLERS, *matching.HANDLERS,
             *reports.HANDLERS]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Response, get, post
+from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi import ResponseSpec
@@ -15,7 +15,18 @@ from litestar.params import JSONBody
 from service.app.auth import read_token
 from service.app.errors import Unauthorized
 from service.app.health import HealthOut, check_health
-from service.app.login import MeOut, TokenIn, TokenOut, login, whoami
+from service.app.login import (
+    MeOut,
+    PasswordIn,
+    TokenIn,
+    TokenOut,
+    change_own_password,
+    check_session,
+    client_address,
+    login,
+    logout,
+    whoami,
+)
 from service.http.params import BODY, Ctx, User, responses
 
 
@@ -28,7 +39,19 @@ async def authenticated(connection: ASGIConnection[Any, Any, Any, Any],
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <token>' (POST /api/auth/token)")
     ctx = connection.app.state.ctx
-    connection.state.principal = read_token(token.strip(), ctx.settings.secret_key)
+    session = read_token(token.strip(), ctx.settings.secret_key)
+    # One indexed lookup per request, on the loop (cheaper than a thread hop): a
+    # revocation in any process holds on the next request.
+    check_session(ctx, session)
+    connection.state.session = session
+    connection.state.principal = session.principal
+
+
+def address_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    ctx = connection.app.state.ctx
+    peer = connection.client.host if connection.client else ""
+    return client_address(peer, connection.headers.get("x-forwarded-for"),
+                          ctx.settings.trusted_proxies)
 
 
 @dataclass
@@ -44,9 +67,24 @@ class PublicOperation(Operation):
 @post("/api/auth/token", sync_to_thread=True, status_code=200, tags=["auth"],
       exclude_from_auth=True, security=[], operation_class=PublicOperation,
       responses=responses(*BODY, 429))
-def token(data: JSONBody[TokenIn], ctx: Ctx) -> TokenOut:
+def token(data: JSONBody[TokenIn], ctx: Ctx, request: Request[Any, Any, Any]) -> TokenOut:
     """A bearer token for a username and password (401 if wrong)."""
-    return login(ctx, data)
+    return login(ctx, data, address_of(request))
+
+
+@post("/api/auth/logout", sync_to_thread=True, status_code=204, tags=["auth"],
+      responses=responses())
+def logout_token(ctx: Ctx, request: Request[Any, Any, Any]) -> None:
+    """Revoke the token in use (401 with it afterwards, in every server process)."""
+    logout(ctx, request.state.session)
+
+
+@post("/api/me/password", sync_to_thread=True, status_code=204, tags=["auth"],
+      responses=responses(*BODY, 429))
+def change_password(data: JSONBody[PasswordIn], ctx: Ctx, principal: User,
+                    request: Request[Any, Any, Any]) -> None:
+    """A new password for the user itself; ends all its sessions, this one too."""
+    change_own_password(ctx, principal, data, address_of(request))
 
 
 @get("/api/me", sync_to_thread=False, tags=["auth"], responses=responses())
