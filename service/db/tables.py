@@ -177,6 +177,8 @@ loans = Table(
     Column("written_off_on", Date),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # A human number, PRE-2026-0001 (migration 0011): service.app.references.
+    Column("reference", String(24), unique=True, index=True),
 )
 
 # Append-only: every operation on a loan, in the order it was recorded.
@@ -195,6 +197,8 @@ loan_events = Table(
     Column("note", Text),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("recorded_by", String(64)),
+    # Repayments only: RIM-2026-0001 (migration 0011).
+    Column("reference", String(24), unique=True, index=True),
 )
 
 # -- guarantees, prepayments, funds (migration 0005) ----------------------------------------
@@ -222,6 +226,8 @@ guarantees = Table(
     Column("released_on", Date),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # A human number, PRE-2026-0001 (migration 0011): service.app.references.
+    Column("reference", String(24), unique=True, index=True),
 )
 
 guarantee_calls = Table(
@@ -261,6 +267,8 @@ prepayments = Table(
     Column("request_id", String(36)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # A human number, PRE-2026-0001 (migration 0011): service.app.references.
+    Column("reference", String(24), unique=True, index=True),
 )
 
 deliveries = Table(
@@ -304,6 +312,8 @@ contributions = Table(
     Column("source", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # A human number, PRE-2026-0001 (migration 0011): service.app.references.
+    Column("reference", String(24), unique=True, index=True),
 )
 
 payouts = Table(
@@ -321,6 +331,8 @@ payouts = Table(
     Column("loan_id", String(36), ForeignKey("loans.id")),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # A human number, PRE-2026-0001 (migration 0011): service.app.references.
+    Column("reference", String(24), unique=True, index=True),
 )
 
 # -- match-funding rules (migration 0007) --------------------------------------------------
@@ -398,6 +410,8 @@ funding_requests = Table(
     Column("funded_on", Date),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # A human number, PRE-2026-0001 (migration 0011): service.app.references.
+    Column("reference", String(24), unique=True, index=True),
 )
 
 request_gas = Table(
@@ -481,4 +495,16 @@ request_interests = Table(
     Column("note", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64), nullable=False),
+)
+
+# -- references (migration 0011) ----------------------------------------------------------
+
+# The last number given per kind (PRE, RIC, ...) and year: updated, and so locked, inside
+# the transaction that records the item, so numbers are gap-free and never shared.
+reference_counters = Table(
+    "reference_counters",
+    metadata,
+    Column("kind", String(3), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last", Integer, nullable=False),
 )
