@@ -3,11 +3,16 @@ the recording transaction, shown in answers and lists, filtered by ``?reference=
 
 from __future__ import annotations
 
+import json
 import threading
+import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
+from service.db.engine import write_tx
+from service.db.tables import idempotency
 from tests.api.conftest import Api, eur, make_party
 from tests.api.test_instruments_api import capacity, setup_loan
 
@@ -175,3 +180,20 @@ def test_concurrent_loans_and_repayments_get_distinct_numbers(
     history = api.ok(api.get(f"/api/loans/{loan_id}/repayments"))["items"]
     assert len({h["reference"] for h in history}) == 8
     assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
+
+
+def test_an_answer_remembered_before_references_replays_as_it_was(api: Api) -> None:
+    """A client id used before migration 0011 answers its stored answer (without
+    ``reference``), byte for byte the same JSON, instead of failing to convert it."""
+    engine = api.client.app.state.ctx.engine
+    gas = api.parties["gas"]
+    body = {"id": str(uuid.uuid4()), "gas_id": gas, "amount": eur("7.00"),
+            "date": "2026-06-01"}
+    first = api.ok(api.post("/api/contributions", body, "gas"), 201)
+    old = {k: v for k, v in first.items() if k != "reference"}
+    with write_tx(engine) as conn:
+        conn.execute(update(idempotency).where(idempotency.c.id == body["id"])
+                     .values(response=json.dumps(old)))
+        assert conn.execute(select(idempotency.c.id)).first() is not None
+    again = api.post("/api/contributions", body, "gas")
+    assert again.status_code == 201 and again.json() == old
