@@ -1241,8 +1241,15 @@ def _add_reference(conn: Connection, sheet: ReportSheet) -> ReportSheet:
 def with_references(conn: Connection, report: Report) -> Report:
     """The report with each item's reference in a column of its own (the id columns
     stay as they were)."""
-    return replace(report, sheets=tuple(
+    report = replace(report, sheets=tuple(
         _add_reference(conn, s) if isinstance(s, ReportSheet) else s for s in report.sheets))
+    loan_id = report.parameters.get("loan_id")
+    if report.name == "loan-statement" and loan_id:
+        # One loan's statement names its loan among the parameters (Info sheet).
+        refs = _references(conn, loans, [loan_id])
+        report = replace(report, parameters={**report.parameters,
+                                             "reference": refs.get(loan_id, "")})
+    return report
 
 
 # The sheet a CSV or Parquet export holds unless ``sheet`` names another: the detail rows.

@@ -6,6 +6,7 @@ import io
 
 import polars as pl
 import pytest
+from openpyxl import load_workbook
 
 from tests.api.conftest import Api, eur
 from tests.api.test_instruments_api import capacity, setup_loan
@@ -61,3 +62,16 @@ def test_reports_carry_references(api: Api, monkeypatch: pytest.MonkeyPatch) -> 
     assert by_ref[pay["reference"]]["Out"] == "5.00"
     requests = sheet(api, "requests")
     assert requests["Reference"].to_list() == [req["reference"]]
+
+
+def test_loan_statement_names_its_loan_reference(api: Api,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FILIERA_TODAY", "2026-12-06")
+    _, _, loan_id = setup_loan(api, principal="1200.00", annual_rate="0.00", term_months=12)
+    api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
+    loan = api.ok(api.get(f"/api/loans/{loan_id}"))
+    r = api.get(f"/api/reports/loan-statement.xlsx?loan_id={loan_id}&as_of=2026-06-30")
+    assert r.status_code == 200, r.text
+    wb = load_workbook(io.BytesIO(r.content))
+    info = {row[0]: row[1] for row in wb["Info"].iter_rows(values_only=True) if row and row[0]}
+    assert info["reference"] == loan["reference"] == "PRE-2026-0001"
