@@ -204,3 +204,23 @@ def paginate(conn: Connection, query: Select[Any], seq: Column[Any], limit: int 
 
 def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
     return {"items": items, "next_cursor": next_cursor}
+
+
+def parse_bool(value: str | None, field: str, errors: Errors) -> bool | None:
+    """A query flag: ``true`` or ``false`` exactly (anything else names ``field``)."""
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        errors.add(field, "either 'true' or 'false'")
+        return None
+    return value == "true"
+
+
+def parse_count(value: str | None, field: str, errors: Errors) -> int | None:
+    """A non-negative whole number given in a query (digits only)."""
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 9:
+        errors.add(field, "a whole number, 0 or more")
+        return None
+    return int(value)

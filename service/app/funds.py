@@ -44,6 +44,7 @@ from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
 from service.app.lending import record_payment
 from service.app.parties import get_party, refuse_acting_for
+from service.app.references import CONTRIBUTION, PAYOUT, next_reference
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
@@ -94,6 +95,7 @@ class BasisOut(msgspec.Struct):
 
 class ContributionOut(msgspec.Struct):
     id: Uuid
+    reference: str
     fund_id: Uuid
     gas_id: Uuid
     amount: Money
@@ -130,6 +132,7 @@ class FundPage(msgspec.Struct):
 
 class PayoutOut(msgspec.Struct):
     id: Uuid
+    reference: str
     fund_id: Uuid
     producer_id: Uuid
     amount: Money
@@ -148,7 +151,8 @@ class PayoutPage(msgspec.Struct):
 
 def contribution_out(row: Any) -> ContributionOut:
     return ContributionOut(
-        id=row.id, fund_id=row.fund_id, gas_id=row.gas_id, amount=money(row.amount_minor),
+        id=row.id, reference=row.reference, fund_id=row.fund_id, gas_id=row.gas_id,
+        amount=money(row.amount_minor),
         date=row.date.isoformat(), earmark_producer_id=row.earmark_producer_id, note=row.note,
         basis=None if row.basis is None else msgspec.convert(row.basis, BasisOut),
         source=row.source, created_at=rfc3339(row.created_at) or "")
@@ -156,7 +160,7 @@ def contribution_out(row: Any) -> ContributionOut:
 
 def payout_out(row: Any) -> PayoutOut:
     return PayoutOut(
-        id=row.id, fund_id=row.fund_id, producer_id=row.producer_id,
+        id=row.id, reference=row.reference, fund_id=row.fund_id, producer_id=row.producer_id,
         amount=money(row.amount_minor), from_earmark=money(row.from_earmark_minor),
         from_general=money(row.from_general_minor), date=row.date.isoformat(),
         kind=row.kind, loan_id=row.loan_id, created_at=rfc3339(row.created_at) or "")
@@ -285,7 +289,8 @@ def contribute(conn: Connection, *, contribution_id: str, fund: Any, gas_id: str
     conn.execute(insert(contributions).values(
         id=contribution_id, fund_id=fund.id, gas_id=gas_id, amount_minor=amount, date=on,
         earmark_producer_id=earmark_producer_id, note=note, basis=basis, source="gas",
-        created_at=now_utc(), created_by=username))
+        reference=next_reference(conn, CONTRIBUTION), created_at=now_utc(),
+        created_by=username))
     post(conn, st, close_chain([leg(contribution_id, "contribution",
                                     account_id("gas-external", gas_id), target, amount,
                                     "contribution", f"fund:{fund.id}", on)]), {})
@@ -309,7 +314,7 @@ def payout(conn: Connection, ctx: AppContext, *, payout_id: str, fund: Any, prod
         id=payout_id, fund_id=fund.id, producer_id=producer_id, amount_minor=amount,
         from_earmark_minor=plan.from_earmark_cents, from_general_minor=plan.from_general_cents,
         date=on, kind=kind, loan_id=loan.id if loan is not None else None,
-        created_at=now_utc(), created_by=username))
+        reference=next_reference(conn, PAYOUT), created_at=now_utc(), created_by=username))
     sources = [(earmark_account(fund.id, producer_id), plan.from_earmark_cents, "earmark"),
                (account_id("fund", fund.id), plan.from_general_cents, "general")]
     st = store(conn)
@@ -391,8 +396,8 @@ def contribute_to_fund(ctx: AppContext, principal: Principal, data: Contribution
 
 
 def list_contributions(ctx: AppContext, principal: Principal, gas_id: str | None,
-                       fund_id: str | None, limit: int | None, cursor: str | None
-                       ) -> ContributionPage:
+                       fund_id: str | None, limit: int | None, cursor: str | None,
+                       reference: str | None = None) -> ContributionPage:
     gas_id, fund_id = check_filters({"gas_id": gas_id, "fund_id": fund_id})
 
     def read(conn: Connection) -> ContributionPage:
@@ -401,6 +406,8 @@ def list_contributions(ctx: AppContext, principal: Principal, gas_id: str | None
             query = query.where(contributions.c.gas_id == gas_id)
         if fund_id:
             query = query.where(contributions.c.fund_id == fund_id)
+        if reference is not None:
+            query = query.where(contributions.c.reference == reference)
         if principal.role == "gas":
             query = query.where(contributions.c.gas_id == principal.party_id)
         elif principal.role == "producer":
@@ -502,7 +509,7 @@ def pay_out(ctx: AppContext, principal: Principal, fund_id: str, data: PayoutIn
 
 
 def list_payouts(ctx: AppContext, principal: Principal, fund_id: str, limit: int | None,
-                 cursor: str | None) -> PayoutPage:
+                 cursor: str | None, reference: str | None = None) -> PayoutPage:
     fid = path_uuid(fund_id, "fund")
 
     def read(conn: Connection) -> PayoutPage:
@@ -510,6 +517,8 @@ def list_payouts(ctx: AppContext, principal: Principal, fund_id: str, limit: int
         query = select(payouts).where(payouts.c.fund_id == fid)
         if principal.role == "producer":
             query = query.where(payouts.c.producer_id == principal.party_id)
+        if reference is not None:
+            query = query.where(payouts.c.reference == reference)
         rows, nxt = paginate(conn, query, payouts.c.seq, limit, cursor)
         return PayoutPage([payout_out(r) for r in rows], nxt)
 

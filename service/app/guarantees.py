@@ -54,6 +54,7 @@ from service.app.ledger_ops import ensure_accounts, post
 from service.app.lending import record_payment
 from service.app.loans import visible_loan
 from service.app.parties import GUARANTOR_KINDS, get_party, refuse_acting_for
+from service.app.references import GUARANTEE, next_reference
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
@@ -94,6 +95,7 @@ class CapacityOut(msgspec.Struct):
 
 class GuaranteeOut(msgspec.Struct):
     id: Uuid
+    reference: str
     loan_id: Uuid
     guarantor_id: Uuid
     amount: Money
@@ -134,8 +136,9 @@ def guarantee_out(row: Any, on: GuaranteeOn | None = None) -> GuaranteeOut:
     """``on``: the guarantee as it stood on a date (``guarantees_on``); else now."""
     on = on or guarantee_now(row)
     return GuaranteeOut(
-        id=row.id, loan_id=row.loan_id, guarantor_id=row.guarantor_id,
-        amount=money(row.amount_minor), date=row.date.isoformat(), status=on.status,
+        id=row.id, reference=row.reference, loan_id=row.loan_id,
+        guarantor_id=row.guarantor_id, amount=money(row.amount_minor),
+        date=row.date.isoformat(), status=on.status,
         called_amount=money(on.called), remaining=money(on.remaining),
         released_on=row.released_on.isoformat() if row.released_on else None,
         created_at=rfc3339(row.created_at) or "")
@@ -252,7 +255,8 @@ def create_guarantee(conn: Connection, ctx: AppContext, *, guarantee_id: str, lo
     conn.execute(insert(guarantees).values(
         id=guarantee_id, loan_id=loan_id, guarantor_id=guarantor_id, amount_minor=amount,
         called_minor=0, status="active", pending_transfer_id=pending.id,
-        date=on or today(), created_at=now_utc(), created_by=username))
+        date=on or today(), reference=next_reference(conn, GUARANTEE),
+        created_at=now_utc(), created_by=username))
     free = capacity_of(conn, guarantor_id) - (pledged_by(conn, guarantor_id) - amount)
     post(conn, st, close_chain([pending]), {account_id("pledge", guarantor_id): (
         "exceeds_capacity", f"the guarantor has {lending.dec(max(free, 0))} EUR of free "
@@ -470,7 +474,7 @@ def sign_guarantee(ctx: AppContext, principal: Principal, data: GuaranteeIn
 
 def list_guarantees(ctx: AppContext, principal: Principal, guarantor_id: str | None,
                     loan_id: str | None, status: str | None, limit: int | None,
-                    cursor: str | None) -> GuaranteePage:
+                    cursor: str | None, reference: str | None = None) -> GuaranteePage:
     guarantor_id, loan_id = check_filters(
         {"guarantor_id": guarantor_id, "loan_id": loan_id},
         {"status": (status, ("active", "released", "called"))})
@@ -483,6 +487,8 @@ def list_guarantees(ctx: AppContext, principal: Principal, guarantor_id: str | N
             query = query.where(guarantees.c.loan_id == loan_id)
         if status:
             query = query.where(guarantees.c.status == status)
+        if reference is not None:
+            query = query.where(guarantees.c.reference == reference)
         if principal.role == "gas":
             query = query.where(guarantees.c.guarantor_id == principal.party_id)
         elif principal.role == "producer":

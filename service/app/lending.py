@@ -19,6 +19,7 @@ from sqlalchemy import Connection, case, delete, func, insert, select, update
 from ledger import lending as postings
 from ledger.as_of import PAYMENT_KINDS, LoanReplay, loan_on, replay_loan
 from ledger.chart import account, account_id, leg_id
+from ledger.loan_summary import LoanSummary, summarize_on
 from ledger.money import minor_to_decimal, to_minor_decimal
 from ledger.repayments import (
     InstallmentState,
@@ -41,6 +42,7 @@ from service.app.context import AppContext
 from service.app.errors import Conflict, NotFound, invalid
 from service.app.events import Events, LoanRepaid, PartyCreated
 from service.app.ledger_ops import ensure_accounts, post
+from service.app.references import REPAYMENT, next_reference
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
@@ -347,10 +349,12 @@ def record_event(conn: Connection, *, event_id: str, loan_id: str, kind: str, on
                  amount: int = 0, payer_kind: str = "borrower", payer_ref: str | None = None,
                  params: dict[str, Any] | None = None, note: str | None = None,
                  username: str | None) -> None:
+    # Repayments (recoveries included) are numbered; other operations are not.
+    reference = next_reference(conn, REPAYMENT) if kind == "repayment" else None
     conn.execute(insert(loan_events).values(
         id=event_id, loan_id=loan_id, kind=kind, value_date=on, amount_minor=amount,
         payer_kind=payer_kind, payer_ref=payer_ref, params=params, note=note,
-        recorded_at=now_utc(), recorded_by=username))
+        reference=reference, recorded_at=now_utc(), recorded_by=username))
 
 
 def repaid_on(conn: Connection, row: Any) -> date:
@@ -401,10 +405,17 @@ class InstallmentOut(msgspec.Struct):
     status: InstallmentStatus
 
 
+class NextInstallmentOut(msgspec.Struct):
+    number: int
+    due_date: Day
+    amount_due: Money  # what is still unpaid of it
+
+
 class LoanOut(msgspec.Struct):
     """A loan as of a date: its terms, schedule and what is owed."""
 
     id: Uuid
+    reference: str
     borrower_id: Uuid
     lender_id: Uuid
     pool_id: Uuid
@@ -434,6 +445,9 @@ class LoanOut(msgspec.Struct):
     written_off_principal: Money
     overdue_amount: Money
     days_past_due: int
+    next_installment: NextInstallmentOut | None
+    due_now: Money
+    paid_total: Money
     as_of: Day
     created_at: Timestamp
 
@@ -448,7 +462,7 @@ class AllocationOut(msgspec.Struct, omit_defaults=True):
     recovery: Money | msgspec.UnsetType = msgspec.UNSET
 
 
-def loan_json(row: Any, state: LoanState | None, as_of: date,
+def loan_json(row: Any, state: LoanState | None, as_of: date, today_view: LoanSummary,
               late_rate: Decimal = Decimal(0), status: str | None = None,
               restructured: bool | None = None) -> LoanOut:
     status = status or row.status
@@ -476,8 +490,10 @@ def loan_json(row: Any, state: LoanState | None, as_of: date,
         a = arrears(state.schedule, as_of, late_rate=late_rate)
         overdue, dpd = a.overdue_amount, a.days_past_due
     outstanding = state.outstanding if state is not None else 0  # nothing lent yet
+    nxt = today_view.next_installment
     return LoanOut(
-        id=row.id, borrower_id=row.borrower_id, lender_id=row.lender_id, pool_id=row.pool_id,
+        id=row.id, reference=row.reference, borrower_id=row.borrower_id,
+        lender_id=row.lender_id, pool_id=row.pool_id,
         category=row.category, request_id=row.request_id, status=status,  # type: ignore[arg-type]
         principal=money(row.principal_minor), annual_rate=row.annual_rate,
         term_months=row.term_months, method=row.method, frequency=row.frequency,
@@ -498,8 +514,11 @@ def loan_json(row: Any, state: LoanState | None, as_of: date,
         early_repaid_principal=money(
             sum(cents(a.early_principal) for a in state.allocations.values()) if state else 0),
         written_off_principal=money(state.written_off if state else 0),
-        overdue_amount=money(cents(overdue)), days_past_due=dpd, as_of=as_of.isoformat(),
-        created_at=rfc3339(row.created_at) or "")
+        overdue_amount=money(cents(overdue)), days_past_due=dpd,
+        next_installment=None if nxt is None else NextInstallmentOut(
+            nxt.number, nxt.due_date.isoformat(), money(nxt.amount_due)),
+        due_now=money(today_view.due_now), paid_total=money(today_view.paid_total),
+        as_of=as_of.isoformat(), created_at=rfc3339(row.created_at) or "")
 
 
 def late_rate_of(conn: Connection, row: Any) -> Decimal:
@@ -514,16 +533,18 @@ def loan_with_state(conn: Connection, row: Any, as_of: date, *, historical: bool
     (``ledger.as_of.loan_on``); otherwise (a command's answer) the status is the one the
     command left."""
     late = late_rate_of(conn, row)
+    events = events_of(conn, row.id)
+    # The summary (next installment, due now, paid) is always the as-of view of the day.
+    on = loan_on(terms_of(row), events, as_of, disbursed_on=row.disbursed_on,
+                 late_rate=late, flagged_restructured=bool(row.restructured))
+    summary = summarize_on(on)
     if historical:
-        on = loan_on(terms_of(row), events_of(conn, row.id), as_of,
-                     disbursed_on=row.disbursed_on, late_rate=late,
-                     flagged_restructured=bool(row.restructured))
-        return loan_json(row, on.replay, as_of, late, status=on.status,
+        return loan_json(row, on.replay, as_of, summary, late, status=on.status,
                          restructured=on.restructured)
     if row.status == "approved":
-        return loan_json(row, None, as_of, late, status="approved")
-    state = loan_state(row, events_of(conn, row.id), as_of, late)
-    return loan_json(row, state, as_of, late, status=row.status)
+        return loan_json(row, None, as_of, summary, late, status="approved")
+    state = loan_state(row, events, as_of, late)
+    return loan_json(row, state, as_of, summary, late, status=row.status)
 
 
 def borrower_total(conn: Connection, borrower_id: str) -> int:
@@ -569,14 +590,15 @@ def record_payment(conn: Connection, ctx: AppContext, row: Any, op_id: str, amou
                  params=params, note=note, username=username)
     state = rebook(conn, ctx.store, row, op_id, prefix or ())
     row = refresh_status(conn, ctx.events, row, state)
+    return allocation_of(state, op_id, amount), row
+
+
+def allocation_of(state: LoanState, op_id: str, amount: int) -> AllocationOut:
+    """How payment ``op_id`` of ``amount`` cents splits in the replay ``state``."""
     a = state.allocations.get(op_id)
     if a is None:  # after the write-off: recovery, up to the debt then; the rest excess
         recovery = state.recoveries.get(op_id, 0)
-        allocation = AllocationOut(penalty=money(0), interest=money(0), principal=money(0),
-                                   excess=money(amount - recovery), recovery=money(recovery))
-    else:
-        allocation = AllocationOut(penalty=money(cents(a.penalty)),
-                                   interest=money(cents(a.interest)),
-                                   principal=money(cents(a.principal)),
-                                   excess=money(cents(a.excess)))
-    return allocation, row
+        return AllocationOut(penalty=money(0), interest=money(0), principal=money(0),
+                             excess=money(amount - recovery), recovery=money(recovery))
+    return AllocationOut(penalty=money(cents(a.penalty)), interest=money(cents(a.interest)),
+                         principal=money(cents(a.principal)), excess=money(cents(a.excess)))

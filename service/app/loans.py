@@ -20,13 +20,19 @@ from service.app.commands import command
 from service.app.common import (
     MoneyIn,
     check_filters,
+    check_limit,
     check_uuid,
+    decode_cursor,
+    encode_cursor,
     money_minor,
     now_utc,
     paginate,
+    parse_bool,
+    parse_count,
     parse_date,
     path_uuid,
     query_date,
+    rfc3339,
 )
 from service.app.context import AppContext
 from service.app.coverage import coverage_value, covers, gas_sees_loan, share_cap_for
@@ -34,11 +40,14 @@ from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.ledger_ops import ensure_accounts
 from service.app.ledger_ops import post as post_batch
 from service.app.lending import AllocationOut, LoanOut, LoanStatus, record_payment
+from service.app.references import LOAN, next_reference
 from service.app.terms import TermsIn, parse_terms
+from service.app.types import Day, Timestamp, Uuid
+from service.app.views import Money, money
 
 # Funding requests (service.app.requests) read a loan's terms through this module too.
 from service.db.engine import lock_row
-from service.db.tables import funding_requests, loans, pools
+from service.db.tables import funding_requests, loan_events, loans, pools
 
 LOAN_STATUSES: tuple[str, ...] = get_args(LoanStatus)
 
@@ -84,11 +93,36 @@ class LoanPage(msgspec.Struct):
     next_cursor: str | None
 
 
+class RepaymentRef(msgspec.Struct):
+    id: Uuid
+    reference: str
+
+
 class RepaymentOut(msgspec.Struct):
     """How the payment split, and the loan after it."""
 
     allocation: AllocationOut
     loan: LoanOut
+    repayment: RepaymentRef
+
+
+class RepaymentItem(msgspec.Struct):
+    """A recorded repayment, split as the value-date replay of everything recorded
+    splits it now (a back-dated payment may change how an earlier one splits)."""
+
+    id: Uuid
+    reference: str
+    date: Day
+    amount: Money
+    allocation: AllocationOut
+    recorded_at: Timestamp
+    recorded_by: str | None
+    reversed: bool
+
+
+class RepaymentPage(msgspec.Struct):
+    items: list[RepaymentItem]
+    next_cursor: str | None
 
 
 def visible_loan(conn: Connection, principal: Principal, loan_id: str, *,
@@ -165,7 +199,8 @@ def create_loan_row(conn: Connection, ctx: AppContext, *, loan_id: str, borrower
         term_months=terms.term_months, method=terms.method, frequency=terms.frequency,
         grace_periods=terms.grace_periods, disbursement_date=terms.disbursement_date,
         first_due_date=terms.first_due_date, fees_minor=lending.cents(terms.fees),
-        status="approved", restructured=False, created_at=now_utc(), created_by=username))
+        status="approved", restructured=False, reference=next_reference(conn, LOAN),
+        created_at=now_utc(), created_by=username))
     row = lending.get_loan(conn, loan_id)
     ensure_accounts(conn, ctx.store, lending.loan_specs(row))
     return row
@@ -247,13 +282,27 @@ def create_loan(ctx: AppContext, principal: Principal, data: LoanIn) -> tuple[in
 
 def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
                status: str | None, lender_id: str | None, as_of: str | None,
-               limit: int | None, cursor: str | None) -> LoanPage:
+               limit: int | None, cursor: str | None, *, reference: str | None = None,
+               overdue: str | None = None, min_days_past_due: str | None = None
+               ) -> LoanPage:
     """Loans as of ``as_of`` (default today): staff see all, a producer its own; GAS
-    users see loans through their guarantees only."""
+    users see loans through their guarantees only. ``overdue`` and
+    ``min_days_past_due`` keep the loans whose arrears, as of that day, match."""
     day = query_date(as_of, "as_of") or today()
     borrower_id, lender_id = check_filters(
         {"borrower_id": borrower_id, "lender_id": lender_id},
         {"status": (status, LOAN_STATUSES)})
+    errors = Errors()
+    late_only = parse_bool(overdue, "overdue", errors)
+    min_dpd = parse_count(min_days_past_due, "min_days_past_due", errors)
+    errors.raise_if_any()
+
+    def keep(loan: LoanOut) -> bool:
+        late = loan.overdue_amount.amount != "0.00"
+        if late_only is not None and late != late_only:
+            return False
+        return min_dpd is None or loan.days_past_due >= min_dpd
+
     if principal.role == "gas":
         raise Forbidden("GAS users see loans through their guarantees")
 
@@ -265,11 +314,56 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
             query = query.where(loans.c.lender_id == lender_id)
         if status:
             query = query.where(loans.c.status == status)
+        if reference is not None:
+            query = query.where(loans.c.reference == reference)
         if not principal.is_staff:
             query = query.where(loans.c.borrower_id == (principal.party_id or ""))
-        rows, nxt = paginate(conn, query, loans.c.seq, limit, cursor)
-        return LoanPage([lending.loan_with_state(conn, r, day, historical=True)
-                         for r in rows], nxt)
+        if late_only is None and min_dpd is None:
+            rows, nxt = paginate(conn, query, loans.c.seq, limit, cursor)
+            return LoanPage([lending.loan_with_state(conn, r, day, historical=True)
+                             for r in rows], nxt)
+        # Arrears are a replay as of the day, not a column: filter while paging.
+        size = check_limit(limit)
+        after = decode_cursor(cursor)
+        if after is not None:
+            query = query.where(loans.c.seq > after)
+        kept: list[tuple[int, LoanOut]] = []
+        for r in list(conn.execute(query.order_by(loans.c.seq))):
+            loan = lending.loan_with_state(conn, r, day, historical=True)
+            if keep(loan):
+                kept.append((r.seq, loan))
+                if len(kept) > size:
+                    break
+        nxt = encode_cursor(kept[size - 1][0]) if len(kept) > size else None
+        return LoanPage([loan for _, loan in kept[:size]], nxt)
+
+    return ctx.read(read)
+
+
+def list_repayments(ctx: AppContext, principal: Principal, loan_id: str,
+                    reference: str | None, limit: int | None, cursor: str | None
+                    ) -> RepaymentPage:
+    """A loan's repayments (recoveries included), oldest value date first (same date:
+    recording order), each split as the replay of every operation recorded splits it."""
+    lid = path_uuid(loan_id, "loan")
+    size = check_limit(limit)
+    start = decode_cursor(cursor) or 0  # a position in the ordered list
+
+    def read(conn: Connection) -> RepaymentPage:
+        row = visible_loan(conn, principal, lid)
+        events = lending.events_of(conn, row.id)
+        state = lending.loan_state(row, events, late_rate=lending.late_rate_of(conn, row))
+        paid = sorted((e for e in events if e.kind == "repayment"),
+                      key=lambda e: (e.value_date, e.seq))
+        items = [RepaymentItem(
+            id=e.id, reference=e.reference, date=e.value_date.isoformat(),
+            amount=money(e.amount_minor),
+            allocation=lending.allocation_of(state, e.id, e.amount_minor),
+            recorded_at=rfc3339(e.recorded_at) or "", recorded_by=e.recorded_by,
+            reversed=False) for e in paid if reference is None or e.reference == reference]
+        window = items[start:start + size]
+        nxt = encode_cursor(start + size) if len(items) > start + size else None
+        return RepaymentPage(window, nxt)
 
     return ctx.read(read)
 
@@ -316,7 +410,10 @@ def record_repayment(ctx: AppContext, principal: Principal, loan_id: str, data: 
         allocation, row = record_payment(
             conn, ctx, row, op_id, amount, on, principal.username, kind="repayment",
             params={"early_repayment": data.early_repayment})
-        return 200, RepaymentOut(allocation, lending.loan_with_state(conn, row, answer_on(on)))
+        reference = conn.execute(select(loan_events.c.reference)
+                                 .where(loan_events.c.id == op_id)).scalar_one()
+        return 200, RepaymentOut(allocation, lending.loan_with_state(conn, row, answer_on(on)),
+                                 RepaymentRef(op_id, reference))
 
     return command(ctx, principal, f"POST /api/loans/{lid}/repayments", data, run,
                    officer_on_loan(principal, lid), returns=RepaymentOut)

@@ -43,6 +43,7 @@ from service.app.funds import gas_fund_id
 from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
 from service.app.parties import refuse_acting_for
+from service.app.references import CONTRIBUTION, PREPAYMENT, next_reference
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
@@ -96,6 +97,7 @@ class SettlementOut(msgspec.Struct, omit_defaults=True):
 
 class PrepaymentOut(msgspec.Struct):
     id: Uuid
+    reference: str
     producer_id: Uuid
     gas_id: Uuid
     amount: Money
@@ -150,7 +152,7 @@ def prepayment_out(conn: Connection, row: Any) -> PrepaymentOut:
         settlement = SettlementOut(kind=row.settlement_kind, amount=money(row.settlement_minor),
                                    new_prepayment_id=row.new_prepayment_id or msgspec.UNSET)
     return PrepaymentOut(
-        id=row.id, producer_id=row.producer_id, gas_id=row.gas_id,
+        id=row.id, reference=row.reference, producer_id=row.producer_id, gas_id=row.gas_id,
         amount=money(row.amount_minor), product=row.product, unit=row.unit,
         unit_price=money(row.unit_price_minor), date=row.date.isoformat(),
         expires_on=row.expires_on.isoformat(),
@@ -197,7 +199,8 @@ def create_prepayment(conn: Connection, ctx: AppContext, *, prepayment_id: str, 
         id=prepayment_id, producer_id=producer_id, gas_id=gas_id, amount_minor=amount,
         product=product, unit=unit, unit_price_minor=unit_price, expires_on=expires_on,
         on_expiry=on_expiry, status="open", delivered_minor=0, rolled_from=rolled_from,
-        request_id=request_id, date=on or today(), created_at=now_utc(),
+        request_id=request_id, date=on or today(),
+        reference=next_reference(conn, PREPAYMENT), created_at=now_utc(),
         created_by=username))
     if source_account is None:
         post(conn, st, close_chain([leg(prepayment_id, "paid",
@@ -292,7 +295,8 @@ def settle_prepayment(conn: Connection, ctx: AppContext, row: Any, op_id: str, o
             id=str(uuid.uuid5(uuid.UUID(op_id), "solidarity")), fund_id=fund_id,
             gas_id=row.gas_id, amount_minor=amount, date=on, earmark_producer_id=None,
             note=f"remainder of prepayment {row.id}", basis=None, source="prepayment",
-            created_at=now_utc(), created_by=username))
+            reference=next_reference(conn, CONTRIBUTION), created_at=now_utc(),
+            created_by=username))
         transfers.append(leg(op_id, "solidarity", source, account_id("fund", fund_id), amount,
                              "contribution", f"fund:{fund_id}", on))
     post(conn, st, close_chain(transfers), {})
@@ -346,7 +350,8 @@ def open_prepayment(ctx: AppContext, principal: Principal, data: PrepaymentIn
 
 def list_prepayments(ctx: AppContext, principal: Principal, producer_id: str | None,
                      gas_id: str | None, status: str | None, product: str | None,
-                     limit: int | None, cursor: str | None) -> PrepaymentPage:
+                     limit: int | None, cursor: str | None, reference: str | None = None
+                     ) -> PrepaymentPage:
     producer_id, gas_id = check_filters(
         {"producer_id": producer_id, "gas_id": gas_id},
         {"status": (status, ("open", "closed"))})
@@ -361,6 +366,8 @@ def list_prepayments(ctx: AppContext, principal: Principal, producer_id: str | N
             query = query.where(prepayments.c.status == status)
         if product:
             query = query.where(prepayments.c.product == product)
+        if reference is not None:
+            query = query.where(prepayments.c.reference == reference)
         if not principal.is_staff:
             pid = principal.party_id or ""
             query = query.where((prepayments.c.gas_id == pid)

@@ -734,12 +734,14 @@ def load_solidarity(conn: Connection, req: ReportRequest) -> Report:
     fund_rows = {f.id: f for f in conn.execute(select(funds))}
     start, end = req.period_from, min(req.period_to, req.as_of)
     rows: list[SolidarityRow] = []
+    refs: dict[str, str] = {}
     for c in conn.execute(select(contributions).where(
             contributions.c.date >= start, contributions.c.date <= end)
             .order_by(contributions.c.seq)):
         fund = fund_rows[c.fund_id]
         if req.gas_id and req.gas_id not in (c.gas_id, fund.gas_id):
             continue
+        refs[c.id] = c.reference
         rows.append(SolidarityRow(
             entry_id=c.id, fund_id=fund.id, fund_name=fund.name, on=c.date,
             kind="prepayment" if c.source == "prepayment" else "contribution",
@@ -751,13 +753,23 @@ def load_solidarity(conn: Connection, req: ReportRequest) -> Report:
         fund = fund_rows[p.fund_id]
         if req.gas_id and req.gas_id != fund.gas_id:
             continue
+        refs[p.id] = p.reference
         rows.append(SolidarityRow(
             entry_id=p.id, fund_id=fund.id, fund_name=fund.name, on=p.date,
             kind=p.kind, direction="out", amount_cents=p.amount_minor,
             counterparty=_name(people, p.producer_id),
             description=f"{_word(req.lang, 'loss_cover')}: {p.loan_id}" if p.loan_id else ""))
-    return solidarity_report(rows, req.as_of, period_from=req.period_from,
-                             period_to=req.period_to, filters=_filters(people, req))
+    report = solidarity_report(rows, req.as_of, period_from=req.period_from,
+                               period_to=req.period_to, filters=_filters(people, req))
+    # The entries sheet lists the rows in solidarity_report's order; its frame carries no
+    # ids, so the references follow that same order.
+    ordered = sorted(rows, key=lambda r: (r.fund_name, r.on, r.entry_id))
+    entries = report.sheets[0]
+    assert isinstance(entries, ReportSheet) and entries.frame.height == len(ordered)
+    column = pl.Series("reference", [refs[r.entry_id] for r in ordered], dtype=pl.Utf8)
+    entries = replace(entries, columns=(*entries.columns, _REFERENCE),
+                      frame=entries.frame.with_columns(column))
+    return replace(report, sheets=(entries, *report.sheets[1:]))
 
 
 # -- journal ------------------------------------------------------------------------------
@@ -1213,7 +1225,7 @@ def build_report(conn: Connection, req: ReportRequest, store: LedgerStore
         return replace(journal, report=_with_lenders(conn, journal.report))
     if req.name == "trial-balance":
         return _with_lenders(conn, load_trial_balance(conn, req, store))
-    return _with_lenders(conn, loaders[req.name](conn, req))
+    return _with_lenders(conn, with_references(conn, loaders[req.name](conn, req)))
 
 
 def _with_lenders(conn: Connection, report: Report) -> Report:
@@ -1224,6 +1236,61 @@ def _with_lenders(conn: Connection, report: Report) -> Report:
     names = tuple(sorted(str(p.name) for p in conn.execute(
         select(parties.c.name).where(parties.c.kind == "lender"))))
     return replace(report, lender_names=names)
+
+
+# -- references ---------------------------------------------------------------------------
+
+# A sheet's item is named by the first of these id columns its frame has; its reference
+# goes in a column of its own, after the existing ones (whose order clients may rely on).
+# A sheet of guarantees also gets its loan's.
+_ITEM_IDS = (("guarantee_id", guarantees), ("prepayment_id", prepayments),
+             ("request_id", funding_requests), ("loan_id", loans))
+_REFERENCE = _spec("reference", "Riferimento", "Reference", "text")
+_LOAN_REFERENCE = _spec("loan_reference", "Riferimento prestito", "Loan reference", "text")
+
+
+def _references(conn: Connection, table: Any, ids: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for chunk in _in_chunks(sorted(set(ids))):
+        out.update({r.id: r.reference for r in conn.execute(
+            select(table.c.id, table.c.reference).where(table.c.id.in_(chunk)))})
+    return out
+
+
+def _add_reference(conn: Connection, sheet: ReportSheet) -> ReportSheet:
+    keys = sheet.frame.columns
+    found = next(((k, t) for k, t in _ITEM_IDS if k in keys), None)
+    if found is None or "reference" in keys:
+        return sheet
+    key, table = found
+    ids = [str(v) for v in sheet.frame[key].to_list() if v is not None]
+    refs = _references(conn, table, ids)
+    added = [pl.Series("reference", [refs.get(v) for v in sheet.frame[key].to_list()],
+                       dtype=pl.Utf8)]
+    columns = [_REFERENCE]
+    if key != "loan_id" and "loan_id" in keys:
+        loan_refs = _references(conn, loans, [str(v) for v in sheet.frame["loan_id"].to_list()
+                                              if v is not None])
+        added.append(pl.Series("loan_reference", [loan_refs.get(v) for v in
+                                                  sheet.frame["loan_id"].to_list()],
+                               dtype=pl.Utf8))
+        columns.append(_LOAN_REFERENCE)
+    return replace(sheet, columns=(*sheet.columns, *columns),
+                   frame=sheet.frame.with_columns(added))
+
+
+def with_references(conn: Connection, report: Report) -> Report:
+    """The report with each item's reference in a column of its own (the id columns
+    stay as they were)."""
+    report = replace(report, sheets=tuple(
+        _add_reference(conn, s) if isinstance(s, ReportSheet) else s for s in report.sheets))
+    loan_id = report.parameters.get("loan_id")
+    if report.name == "loan-statement" and loan_id:
+        # One loan's statement names its loan among the parameters (Info sheet).
+        refs = _references(conn, loans, [loan_id])
+        report = replace(report, parameters={**report.parameters,
+                                             "reference": refs.get(loan_id, "")})
+    return report
 
 
 # The sheet a CSV or Parquet export holds unless ``sheet`` names another: the detail rows.

@@ -85,6 +85,7 @@ from service.app.guarantees import create_guarantee
 from service.app.loans import create_loan_row, disburse_loan
 from service.app.parties import refuse_acting_for
 from service.app.prepayments import create_prepayment
+from service.app.references import REQUEST, next_reference
 from service.app.terms import TermsIn, parse_terms
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
@@ -303,6 +304,7 @@ class RequestOut(msgspec.Struct, omit_defaults=True):
     """A request. ``assessment``, ``terms`` and ``history`` are absent for GAS users."""
 
     id: Uuid
+    reference: str
     producer_id: Uuid
     amount: Money
     purpose: str
@@ -621,7 +623,8 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
     out = []
     for r in rows:
         body = RequestOut(
-            id=r.id, producer_id=r.producer_id, amount=money(r.amount_minor, r.currency),
+            id=r.id, reference=r.reference, producer_id=r.producer_id,
+            amount=money(r.amount_minor, r.currency),
             purpose=r.purpose, instrument=r.instrument, term_months=r.term_months,
             needed_by=r.needed_by.isoformat() if r.needed_by else None,
             gas_ids=[g.gas_id for g in gas[r.id]],
@@ -700,7 +703,7 @@ def insert_request(conn: Connection, values: dict[str, Any], username: str) -> N
     row = {k: v for k, v in values.items() if k != "gas_ids"}
     conn.execute(insert(funding_requests).values(
         **row, status="submitted", previous_status=None, status_since=at, status_by=username,
-        created_at=at, created_by=username))
+        reference=next_reference(conn, REQUEST), created_at=at, created_by=username))
     for i, gas_id in enumerate(gas_ids):
         conn.execute(insert(request_gas).values(request_id=values["id"], gas_id=gas_id,
                                                 position=i))
@@ -967,7 +970,8 @@ def list_requests(ctx: AppContext, principal: Principal, *, status: str | None =
                   instrument: str | None = None, created_from: str | None = None,
                   created_to: str | None = None, amount_min: str | None = None,
                   amount_max: str | None = None, sort: str | None = None,
-                  limit: int | None = None, cursor: str | None = None) -> RequestPage:
+                  limit: int | None = None, cursor: str | None = None,
+                  reference: str | None = None) -> RequestPage:
     """Requests the user may see, oldest first unless ``sort`` says otherwise
     (``created_at``, ``amount``, ``needed_by``; ``-`` in front for descending);
     ``status`` is one or more statuses, comma-separated."""
@@ -1007,6 +1011,8 @@ def list_requests(ctx: AppContext, principal: Principal, *, status: str | None =
             query = query.where(c.amount_minor >= low)
         if high is not None:
             query = query.where(c.amount_minor <= high)
+        if reference is not None:
+            query = query.where(c.reference == reference)
         if principal.role == "producer":
             query = query.where(c.producer_id == (principal.party_id or ""))
         elif principal.role == "gas":

@@ -189,6 +189,8 @@ loans = Table(
     Column("written_off_on", Date),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # A human number, PRE-2026-0001 (migration 0011): service.app.references.
+    Column("reference", String(24), unique=True, index=True),
 )
 
 # Append-only: every operation on a loan, in the order it was recorded.
@@ -207,6 +209,8 @@ loan_events = Table(
     Column("note", Text),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("recorded_by", String(64)),
+    # Repayments only: RIM-2026-0001 (migration 0011).
+    Column("reference", String(24), unique=True, index=True),
 )
 
 # -- guarantees, prepayments, funds (migration 0005) ----------------------------------------
@@ -235,6 +239,8 @@ guarantees = Table(
     Column("date", Date, nullable=False),  # the day the pledge was signed
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # A human number, PRE-2026-0001 (migration 0011): service.app.references.
+    Column("reference", String(24), unique=True, index=True),
 )
 
 guarantee_calls = Table(
@@ -275,6 +281,8 @@ prepayments = Table(
     Column("date", Date, nullable=False),  # the day the GAS paid
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # A human number, PRE-2026-0001 (migration 0011): service.app.references.
+    Column("reference", String(24), unique=True, index=True),
 )
 
 deliveries = Table(
@@ -318,6 +326,8 @@ contributions = Table(
     Column("source", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # A human number, PRE-2026-0001 (migration 0011): service.app.references.
+    Column("reference", String(24), unique=True, index=True),
 )
 
 payouts = Table(
@@ -335,6 +345,8 @@ payouts = Table(
     Column("loan_id", String(36), ForeignKey("loans.id")),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # A human number, PRE-2026-0001 (migration 0011): service.app.references.
+    Column("reference", String(24), unique=True, index=True),
 )
 
 # -- match-funding rules (migration 0007) --------------------------------------------------
@@ -412,6 +424,8 @@ funding_requests = Table(
     Column("funded_on", Date),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # A human number, PRE-2026-0001 (migration 0011): service.app.references.
+    Column("reference", String(24), unique=True, index=True),
 )
 
 request_gas = Table(
@@ -509,4 +523,16 @@ ledger_checkpoints = Table(
     Column("hash", String(64), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("signature", String(64), nullable=False),
+)
+
+# -- references (migration 0011) ----------------------------------------------------------
+
+# The last number given per kind (PRE, RIC, ...) and year: updated, and so locked, inside
+# the transaction that records the item, so numbers are gap-free and never shared.
+reference_counters = Table(
+    "reference_counters",
+    metadata,
+    Column("kind", String(3), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last", Integer, nullable=False),
 )

@@ -35,8 +35,10 @@ class ContributionController(Controller):
     def list_contributions(self, ctx: Ctx, principal: User,
                            gas_id: FromQuery[str | None] = None,
                            fund_id: FromQuery[str | None] = None, limit: Limit = None,
-                           cursor: FromQuery[str | None] = None) -> ContributionPage:
-        return funds.list_contributions(ctx, principal, gas_id, fund_id, limit, cursor)
+                           cursor: FromQuery[str | None] = None,
+                           reference: FromQuery[str | None] = None) -> ContributionPage:
+        return funds.list_contributions(ctx, principal, gas_id, fund_id, limit, cursor,
+                                        reference)
 
 
 class FundController(Controller):
@@ -70,8 +72,9 @@ class FundController(Controller):
 
     @get("/{fund_id:str}/payouts", sync_to_thread=True, responses=responses(*READ))
     def list_payouts(self, fund_id: FromPath[str], ctx: Ctx, principal: User,
-                     limit: Limit = None, cursor: FromQuery[str | None] = None) -> PayoutPage:
-        return funds.list_payouts(ctx, principal, fund_id, limit, cursor)
+                     limit: Limit = None, cursor: FromQuery[str | None] = None,
+                     reference: FromQuery[str | None] = None) -> PayoutPage:
+        return funds.list_payouts(ctx, principal, fund_id, limit, cursor, reference)
 
 
 HANDLERS = [ContributionController, FundController]

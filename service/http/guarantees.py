@@ -60,9 +60,10 @@ class GuaranteeController(Controller):
                         guarantor_id: FromQuery[str | None] = None,
                         loan_id: FromQuery[str | None] = None,
                         status: StatusFilter = None, limit: Limit = None,
-                        cursor: FromQuery[str | None] = None) -> GuaranteePage:
+                        cursor: FromQuery[str | None] = None,
+                        reference: FromQuery[str | None] = None) -> GuaranteePage:
         return guarantees.list_guarantees(ctx, principal, guarantor_id, loan_id, status, limit,
-                                          cursor)
+                                          cursor, reference)
 
     @get("/{guarantee_id:str}", sync_to_thread=True, responses=responses(404))
     def get_guarantee(self, guarantee_id: FromPath[str], ctx: Ctx, principal: User

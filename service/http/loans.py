@@ -7,7 +7,8 @@ from typing import Annotated
 from litestar import Controller, Response, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from service.app import categories, loans, pools, shares, terms
+from service.app import arrears, categories, loans, pools, shares, terms
+from service.app.arrears import ArrearsPage
 from service.app.categories import CategoryIn, CategoryOut
 from service.app.lending import LoanOut
 from service.app.loans import (
@@ -17,6 +18,7 @@ from service.app.loans import (
     LoanPage,
     RepaymentIn,
     RepaymentOut,
+    RepaymentPage,
     RescheduleIn,
     WriteOffIn,
 )
@@ -36,6 +38,8 @@ from service.http.params import BODY, READ, Ctx, Limit, User, responses
 # The use case answers a value outside the list with its own 422 naming ``status``; the
 # enum documents the values without Litestar refusing first in other words.
 LoanStatusQuery = Annotated[str | None, QueryParameter(enum=LOAN_STATUSES)]
+
+BoolQuery = Annotated[str | None, QueryParameter(enum=("true", "false"))]
 
 REPLAY = ("idempotency_conflict",)
 # What a command on an existing loan can be refused with (the loan is named in the path).
@@ -139,9 +143,13 @@ class LoanController(Controller):
     def list_loans(self, ctx: Ctx, principal: User, borrower_id: FromQuery[str | None] = None,
                    status: LoanStatusQuery = None, lender_id: FromQuery[str | None] = None,
                    as_of: FromQuery[str | None] = None, limit: Limit = None,
-                   cursor: FromQuery[str | None] = None) -> LoanPage:
+                   cursor: FromQuery[str | None] = None,
+                   reference: FromQuery[str | None] = None,
+                   overdue: BoolQuery = None,
+                   min_days_past_due: FromQuery[str | None] = None) -> LoanPage:
         return loans.list_loans(ctx, principal, borrower_id, status, lender_id, as_of, limit,
-                                cursor)
+                                cursor, reference=reference, overdue=overdue,
+                                min_days_past_due=min_days_past_due)
 
     @get("/{loan_id:str}", sync_to_thread=True, responses=responses(*READ))
     def get_loan(self, loan_id: FromPath[str], ctx: Ctx, principal: User,
@@ -164,6 +172,12 @@ class LoanController(Controller):
         status, body = loans.record_repayment(ctx, principal, loan_id, data)
         return Response(body, status_code=status)
 
+    @get("/{loan_id:str}/repayments", sync_to_thread=True, responses=responses(*READ))
+    def list_repayments(self, loan_id: FromPath[str], ctx: Ctx, principal: User,
+                        reference: FromQuery[str | None] = None, limit: Limit = None,
+                        cursor: FromQuery[str | None] = None) -> RepaymentPage:
+        return loans.list_repayments(ctx, principal, loan_id, reference, limit, cursor)
+
     @post("/{loan_id:str}/reschedule", sync_to_thread=True, status_code=200,
           responses=responses(*ON_LOAN, codes=(*REPLAY, "loan_not_active",
                                                "insufficient_funds")))
@@ -181,4 +195,19 @@ class LoanController(Controller):
         return Response(body, status_code=status)
 
 
-HANDLERS = [PoolController, ShareController, CategoryController, LoanController]
+class ArrearsController(Controller):
+    path = "/api/arrears"
+    tags = ["loans"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @get("/", sync_to_thread=True, responses=responses(403, 422))
+    def list_arrears(self, ctx: Ctx, principal: User, as_of: FromQuery[str | None] = None,
+                     lender_id: FromQuery[str | None] = None,
+                     include_written_off: BoolQuery = None, limit: Limit = None,
+                     cursor: FromQuery[str | None] = None) -> ArrearsPage:
+        """Loans late as of ``as_of`` (officers), most days late first, with guarantors."""
+        return arrears.list_arrears(ctx, principal, as_of, lender_id, include_written_off,
+                                    limit, cursor)
+
+
+HANDLERS = [PoolController, ShareController, CategoryController, LoanController,
+            ArrearsController]

@@ -40,9 +40,10 @@ class PrepaymentController(Controller):
                          gas_id: FromQuery[str | None] = None,
                          status: StatusFilter = None,
                          product: FromQuery[str | None] = None, limit: Limit = None,
-                         cursor: FromQuery[str | None] = None) -> PrepaymentPage:
+                         cursor: FromQuery[str | None] = None,
+                         reference: FromQuery[str | None] = None) -> PrepaymentPage:
         return prepayments.list_prepayments(ctx, principal, producer_id, gas_id, status,
-                                            product, limit, cursor)
+                                            product, limit, cursor, reference)
 
     @get("/{prepayment_id:str}", sync_to_thread=True, responses=responses(404))
     def get_prepayment(self, prepayment_id: FromPath[str], ctx: Ctx, principal: User

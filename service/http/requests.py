@@ -52,6 +52,7 @@ class RequestController(Controller):
         created_to: FromQuery[str | None] = None, amount_min: FromQuery[str | None] = None,
         amount_max: FromQuery[str | None] = None, sort: FromQuery[str | None] = None,
         limit: Limit = None, cursor: FromQuery[str | None] = None,
+        reference: FromQuery[str | None] = None,
     ) -> RequestPage:
         """Requests the user may see, oldest first unless ``sort`` says otherwise
         (``created_at``, ``amount``, ``needed_by``; ``-`` in front for descending)."""
@@ -59,7 +60,7 @@ class RequestController(Controller):
             ctx, principal, status=status, producer_id=producer_id, gas_id=gas_id,
             instrument=instrument, created_from=created_from, created_to=created_to,
             amount_min=amount_min, amount_max=amount_max, sort=sort, limit=limit,
-            cursor=cursor)
+            cursor=cursor, reference=reference)
 
     @get("/todo", sync_to_thread=True, responses=responses(403, 422))
     def todo(self, ctx: Ctx, principal: User, limit: Limit = None) -> TodoOut:

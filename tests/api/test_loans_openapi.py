@@ -43,6 +43,9 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, set[str], set[str]]] = 
     ("post", "/api/loans"): ("201", "LoanOut", BODY | {"403", "409"}, {
         REPLAY, "loan_limit_exceeded", "usury_threshold_exceeded"}),
     ("get", "/api/loans"): ("200", "LoanPage", {"400", "401", "403", "422"}, set()),
+    ("get", "/api/loans/{loan_id}/repayments"): ("200", "RepaymentPage",
+                                                 {"400", "401", "404", "422"}, set()),
+    ("get", "/api/arrears"): ("200", "ArrearsPage", {"400", "401", "403", "422"}, set()),
     ("get", "/api/loans/{loan_id}"): ("200", "LoanOut", {"400", "401", "404", "422"}, set()),
     ("post", "/api/loans/{loan_id}/disbursement"): (
         "200", "LoanOut", BODY | {"403", "404", "409"},

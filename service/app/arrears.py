@@ -1,0 +1,123 @@
+"""The arrears list: loans late as of a day, most days late first, with the guarantors
+to contact."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, select
+
+from ledger.as_of import loan_on
+from service.app import lending
+from service.app.auth import Principal
+from service.app.clock import today
+from service.app.common import (
+    check_filters,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    parse_bool,
+    query_date,
+)
+from service.app.context import AppContext
+from service.app.coverage import guarantees_on
+from service.app.errors import Errors
+from service.app.references import number_of
+from service.app.types import Uuid
+from service.app.views import Money, money
+from service.db.tables import loans, parties
+
+
+class GuarantorOut(msgspec.Struct):
+    """A guarantor of the loan and what its active guarantees still cover. The contact
+    fields stay null until parties carry contacts."""
+
+    id: Uuid
+    name: str
+    remaining: Money
+    email: str | None
+    phone: str | None
+    pec: str | None
+    address: str | None
+
+
+class ArrearsItem(msgspec.Struct):
+    loan_id: Uuid
+    reference: str
+    borrower_id: Uuid
+    borrower_name: str
+    overdue_amount: Money
+    days_past_due: int
+    guarantors: list[GuarantorOut]
+
+
+class ArrearsPage(msgspec.Struct):
+    items: list[ArrearsItem]
+    next_cursor: str | None
+
+
+def _contact(party: Any, field: str) -> str | None:
+    value = getattr(party, field, None)
+    return None if value is None else str(value)
+
+
+def _guarantors(conn: Connection, loan_id: str, day: date,
+                names: dict[str, Any]) -> list[GuarantorOut]:
+    """The loan's guarantees active on ``day``, summed by guarantor, by name."""
+    remaining: dict[str, int] = {}
+    for g, on in guarantees_on(conn, loan_id, day):
+        if on.status == "active":
+            remaining[g.guarantor_id] = remaining.get(g.guarantor_id, 0) + on.remaining
+    out = []
+    for gid in sorted(remaining, key=lambda p: (names[p].name, p)):
+        party = names[gid]
+        out.append(GuarantorOut(gid, party.name, money(remaining[gid]), _contact(party, "email"),
+                                _contact(party, "phone"), _contact(party, "pec"),
+                                _contact(party, "address")))
+    return out
+
+
+def list_arrears(ctx: AppContext, principal: Principal, as_of: str | None,
+                 lender_id: str | None, include_written_off: str | None,
+                 limit: int | None, cursor: str | None) -> ArrearsPage:
+    """Loans with anything overdue as of ``as_of`` (default today), officers only: most
+    days late first, then the larger overdue amount, then the reference's number.
+    Written-off loans only with ``include_written_off=true``."""
+    day = query_date(as_of, "as_of") or today()
+    (lender,) = check_filters({"lender_id": lender_id})
+    errors = Errors()
+    written_off_too = parse_bool(include_written_off, "include_written_off", errors) or False
+    errors.raise_if_any()
+    size = check_limit(limit)
+    start = decode_cursor(cursor) or 0  # a position in the ordered list
+    principal.require("officer")
+    statuses = ("active", "written_off") if written_off_too else ("active",)
+
+    def read(conn: Connection) -> ArrearsPage:
+        query = select(loans).where(loans.c.disbursed_on.is_not(None),
+                                    loans.c.disbursed_on <= day)
+        if lender:
+            query = query.where(loans.c.lender_id == lender)
+        names = {p.id: p for p in conn.execute(select(parties))}
+        late: list[tuple[int, int, int, ArrearsItem]] = []
+        for row in list(conn.execute(query.order_by(loans.c.seq))):
+            on = loan_on(lending.terms_of(row), lending.events_of(conn, row.id), day,
+                         disbursed_on=row.disbursed_on,
+                         late_rate=lending.late_rate_of(conn, row),
+                         flagged_restructured=bool(row.restructured))
+            if on.status not in statuses or on.overdue <= 0:
+                continue
+            item = ArrearsItem(
+                loan_id=row.id, reference=row.reference, borrower_id=row.borrower_id,
+                borrower_name=names[row.borrower_id].name,
+                overdue_amount=money(on.overdue), days_past_due=on.days_past_due,
+                guarantors=_guarantors(conn, row.id, day, names))
+            late.append((-on.days_past_due, -on.overdue, number_of(row.reference), item))
+        late.sort(key=lambda t: t[:3])
+        items = [t[3] for t in late]
+        nxt = encode_cursor(start + size) if len(items) > start + size else None
+        return ArrearsPage(items[start:start + size], nxt)
+
+    return ctx.read(read)
