@@ -220,9 +220,7 @@ def get_guarantee(conn: Connection, guarantee_id: str) -> Any:
 
 def visible_guarantee(conn: Connection, principal: Principal, guarantee_id: str) -> Any:
     """Staff see every guarantee, a guarantor its own, a borrower those on its loans."""
-    row = conn.execute(select(guarantees).where(guarantees.c.id == guarantee_id)).first()
-    if row is None:
-        raise NotFound("guarantee")
+    row = get_guarantee(conn, guarantee_id)
     if principal.is_staff or row.guarantor_id == principal.party_id:
         return row
     if principal.role == "producer":

@@ -172,9 +172,7 @@ def get_prepayment(conn: Connection, prepayment_id: str) -> Any:
 
 def visible_prepayment(conn: Connection, principal: Principal, prepayment_id: str) -> Any:
     """Staff see every prepayment; the GAS and the producer theirs."""
-    row = conn.execute(select(prepayments).where(prepayments.c.id == prepayment_id)).first()
-    if row is None:
-        raise NotFound("prepayment")
+    row = get_prepayment(conn, prepayment_id)
     if principal.is_staff or principal.party_id in (row.gas_id, row.producer_id):
         return row
     raise NotFound("prepayment")
