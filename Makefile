@@ -34,17 +34,18 @@ types: $(VENV)/.installed-test
 contracts: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 
+# The browser tests drive Debian's Chromium (/usr/bin/chromium) with Playwright.
 # The report tests recompute the workbooks' formulas with LibreOffice Calc (headless),
 # print them to PDF, and measure cell texts with the DejaVu fonts it prints with.
 DEJAVU := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 system-deps:
-	@{ command -v soffice >/dev/null 2>&1 && [ -f $(DEJAVU) ]; } || { \
+	@{ command -v soffice >/dev/null 2>&1 && [ -f $(DEJAVU) ] && [ -x /usr/bin/chromium ]; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      --no-install-recommends libreoffice-calc-nogui fonts-dejavu-core >/dev/null; \
+	      --no-install-recommends libreoffice-calc-nogui fonts-dejavu-core chromium >/dev/null; \
 	  else \
-	    echo "make test needs LibreOffice Calc and DejaVu: sudo apt-get install" \
-	      "libreoffice-calc-nogui fonts-dejavu-core" >&2; \
+	    echo "make test needs LibreOffice Calc, DejaVu and Chromium: sudo apt-get install" \
+	      "libreoffice-calc-nogui fonts-dejavu-core chromium" >&2; \
 	    exit 1; \
 	  fi; }
 

@@ -47,6 +47,7 @@ from service.db.tables import (
     request_assessments,
     request_interests,
     shares,
+    users,
 )
 
 NAMESPACE = uuid.UUID("6d0c43a1-56f5-4b8e-9a0c-2b1f0f6a2c11")
@@ -393,3 +394,15 @@ def load_demo_data(ctx: AppContext, *, if_empty: bool = False, progress: bool = 
              f"{len(RELATIONSHIPS)} relationships", "demo users (local use only):"]
     lines += [f"  {u:14} {p:20} {r}" for u, p, r, _ in DEMO_USERS]
     return "\n".join(lines)
+
+
+def demo_users_present(ctx: AppContext) -> list[tuple[str, str, str]]:
+    """The demo users (username, password, role) when the demo network is loaded, for
+    the login page to list; nothing on a real MAG's database."""
+    names = [name for name, *_ in DEMO_USERS]
+    found = ctx.read(lambda conn: set(conn.execute(
+        select(users.c.username).where(users.c.username.in_(names),
+                                       users.c.disabled_at.is_(None))).scalars()))
+    if len(found) != len(names):
+        return []
+    return [(name, password, role) for name, password, role, _ in DEMO_USERS]

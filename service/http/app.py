@@ -34,6 +34,7 @@ from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.strict_body import StrictBodyRequest, check_query_text
 from service.settings import Settings
+from service.web.routes import static_router, template_config, web_router
 
 
 def provide_ctx(request: Request[Any, Any, Any]) -> AppContext:
@@ -70,7 +71,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         stop_services(ctx)
 
     app = Litestar(
-        route_handlers=[token, health, protected, docs_assets()],
+        route_handlers=[token, health, protected, docs_assets(), web_router(),
+                        static_router()],
+        template_config=template_config(),
         state=State({"ctx": ctx}),
         dependencies={"ctx": Provide(provide_ctx, sync_to_thread=False),
                       "principal": Provide(provide_principal, sync_to_thread=False)},

@@ -1,0 +1,1 @@
+"""The web pages: Italian, server-rendered, over the same application layer as the API."""

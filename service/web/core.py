@@ -1,0 +1,357 @@
+"""The ground every page stands on: the session cookie, CSRF, rendering, forms.
+
+The session cookie holds the same signed token the API issues (same lifetime, same
+revocation check on every request), so **Esci** ends it on the server in every
+process. The API never reads this cookie: it wants ``Authorization: Bearer``.
+
+Forms are plain HTML posts. Each carries a CSRF token (an HMAC of a per-browser cookie
+under the app's secret) and an operation id, which becomes the command's client id:
+a double click or a resubmission runs the operation once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import anyio.to_thread
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.handlers import BaseRouteHandler
+from litestar.response import Redirect, Template
+
+from reports.italian import refusal
+from service.app.auth import Principal, Session, read_token
+from service.app.context import AppContext
+from service.app.errors import ApiError, Conflict, Invalid, Unauthorized
+from service.app.login import check_session, client_address
+from service.app.parties import get_party
+from service.web.formatting import InputError, parse_amount, parse_decimal, plain
+from service.web.labels import field_message
+
+SESSION_COOKIE = "filiera_session"
+CSRF_COOKIE = "filiera_csrf"
+CSRF_FIELD = "csrf_token"
+OP_FIELD = "op_id"
+
+T = TypeVar("T")
+
+
+class LoginRequired(Exception):
+    """No live session: the page redirects to /accedi and comes back after login."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class CsrfRefused(Exception):
+    """A POST without the form's CSRF token: refused (403), nothing written."""
+
+
+def ctx_of(request: ASGIConnection[Any, Any, Any, Any]) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def principal_of(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal: Principal = request.state.principal
+    return principal
+
+
+def address_of(request: ASGIConnection[Any, Any, Any, Any]) -> str:
+    ctx = ctx_of(request)
+    peer = request.client.host if request.client else ""
+    return client_address(peer, request.headers.get("x-forwarded-for"),
+                          ctx.settings.trusted_proxies)
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path of this site (one leading ``/``): never another host."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+def session_of(request: ASGIConnection[Any, Any, Any, Any]) -> Session | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    ctx = ctx_of(request)
+    try:
+        session = read_token(token, ctx.settings.secret_key)
+        check_session(ctx, session)
+    except Unauthorized:
+        return None
+    return session
+
+
+async def web_session(connection: ASGIConnection[Any, Any, Any, Any],
+                      handler: BaseRouteHandler) -> None:
+    """Guard of every page but the public ones: a live session, else to /accedi."""
+    session = session_of(connection)
+    connection.state.session = session
+    connection.state.principal = session.principal if session else None
+    if handler.opt.get("public"):
+        return
+    if session is None:
+        path = connection.url.path
+        if connection.url.query:
+            path += "?" + connection.url.query
+        raise LoginRequired(path if connection.scope.get("method") == "GET" else "/")
+
+
+def login_redirect(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[Any]:
+    target = "/accedi"
+    if exc.next_path not in ("", "/"):
+        target += "?next=" + quote(exc.next_path, safe="")
+    return Redirect(target, status_code=303)
+
+
+# --- CSRF -------------------------------------------------------------------------------
+
+def csrf_seed(request: Request[Any, Any, Any]) -> str:
+    """The browser's CSRF seed: its cookie, or a new one the response will set."""
+    seed = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    if not seed:
+        seed = secrets.token_urlsafe(24)
+        request.state.new_csrf = seed
+    return str(seed)
+
+
+def csrf_token(request: Request[Any, Any, Any]) -> str:
+    secret = ctx_of(request).settings.secret_key.encode()
+    return hmac.new(secret, b"csrf:" + csrf_seed(request).encode(), hashlib.sha256).hexdigest()
+
+
+def check_csrf(request: Request[Any, Any, Any], form: Mapping[str, Any]) -> None:
+    seed = request.cookies.get(CSRF_COOKIE)
+    sent = form.get(CSRF_FIELD)
+    if not seed or not isinstance(sent, str):
+        raise CsrfRefused()
+    secret = ctx_of(request).settings.secret_key.encode()
+    expected = hmac.new(secret, b"csrf:" + seed.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, sent):
+        raise CsrfRefused()
+
+
+def cookies_to_set(request: Request[Any, Any, Any]) -> list[Cookie]:
+    seed = getattr(request.state, "new_csrf", None)
+    if not seed:
+        return []
+    return [Cookie(key=CSRF_COOKIE, value=seed, httponly=True, samesite="lax", path="/",
+                   secure=request.url.scheme == "https")]
+
+
+def session_cookie(request: Request[Any, Any, Any], token: str, ttl: int) -> Cookie:
+    return Cookie(key=SESSION_COOKIE, value=token, httponly=True, samesite="lax", path="/",
+                  max_age=ttl, expires=int(time.time()) + ttl,
+                  secure=request.url.scheme == "https")
+
+
+def ended_session_cookie() -> Cookie:
+    return Cookie(key=SESSION_COOKIE, value="", httponly=True, samesite="lax", path="/",
+                  max_age=0, expires=0)
+
+
+# --- forms ------------------------------------------------------------------------------
+
+@dataclass
+class Form:
+    """A form as the page shows it: typed values, errors per field, a refusal sentence
+    at its top, and the operation id it will post with."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    refusal: str | None = None
+    op_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def value(self, name: str, default: Any = "") -> Any:
+        return self.values.get(name, default)
+
+    def error(self, name: str) -> str | None:
+        return self.errors.get(name)
+
+    def add(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, message)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors) or self.refusal is not None
+
+
+async def posted(request: Request[Any, Any, Any]) -> Form:
+    """The posted form after its CSRF check, keeping what was typed."""
+    data = await request.form()
+    values: dict[str, Any] = {}
+    for key in data:
+        items = data.getall(key)
+        values[key] = items if len(items) > 1 else items[0]
+    check_csrf(request, values)
+    op = values.pop(OP_FIELD, None)
+    values.pop(CSRF_FIELD, None)
+    form = Form(values={k: v for k, v in values.items() if isinstance(v, str | list)})
+    if isinstance(op, str):
+        with contextlib.suppress(ValueError):
+            form.op_id = str(uuid.UUID(op))
+    return form
+
+
+def text_of(form: Form, name: str, *, required: bool = False, label: str = "") -> str | None:
+    raw = form.values.get(name)
+    value = raw.strip() if isinstance(raw, str) else ""
+    if not value:
+        if required:
+            form.add(name, f"Indica {label or 'un valore'}.")
+        return None
+    return value
+
+
+def amount_of(form: Form, name: str, *, required: bool = True) -> Decimal | None:
+    raw = form.values.get(name)
+    if not isinstance(raw, str) or not raw.strip():
+        if required:
+            form.add(name, "Indica l'importo.")
+        return None
+    try:
+        return parse_amount(raw)
+    except InputError as exc:
+        form.add(name, str(exc))
+        return None
+
+
+def decimal_of(form: Form, name: str, *, required: bool = True, max_decimals: int = 2,
+               positive: bool = False, label: str = "un numero") -> Decimal | None:
+    raw = form.values.get(name)
+    if not isinstance(raw, str) or not raw.strip():
+        if required:
+            form.add(name, f"Indica {label}.")
+        return None
+    try:
+        value = parse_decimal(raw, max_decimals=max_decimals)
+    except InputError as exc:
+        form.add(name, str(exc))
+        return None
+    if positive and value <= 0:
+        form.add(name, "Deve essere maggiore di zero.")
+        return None
+    if value < 0:
+        form.add(name, "Non può essere negativo.")
+        return None
+    return value
+
+
+def int_of(form: Form, name: str, *, required: bool = True, minimum: int = 0,
+           label: str = "un numero") -> int | None:
+    raw = form.values.get(name)
+    if not isinstance(raw, str) or not raw.strip():
+        if required:
+            form.add(name, f"Indica {label}.")
+        return None
+    text = raw.strip()
+    if not text.isdigit():
+        form.add(name, "Scrivi un numero intero, senza decimali.")
+        return None
+    value = int(text)
+    if value < minimum:
+        form.add(name, f"Deve essere almeno {minimum}.")
+        return None
+    return value
+
+
+def date_of(form: Form, name: str, *, required: bool = True) -> str | None:
+    """An ``<input type="date">`` value (ISO), checked; the app checks the calendar."""
+    raw = form.values.get(name)
+    value = raw.strip() if isinstance(raw, str) else ""
+    if not value:
+        if required:
+            form.add(name, "Indica la data.")
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        form.add(name, "Scrivi la data come gg/mm/aaaa.")
+        return None
+
+
+def money_in(value: Decimal) -> dict[str, str]:
+    return {"amount": plain(value), "currency": "EUR"}
+
+
+# --- running operations -----------------------------------------------------------------
+
+async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run an application operation (synchronous, it talks to the database) on a worker
+    thread, as the API's handlers do."""
+    return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
+
+
+def absorb(form: Form, exc: ApiError, fields: Mapping[str, str]) -> None:
+    """Put the application's refusal on the form: each 422 error beside the field it
+    names (``fields`` maps the API's field to the form's), a 409 as one sentence."""
+    if isinstance(exc, Invalid):
+        for item in exc.errors:
+            api_field = item.get("field", "")
+            target = fields.get(api_field) or fields.get(api_field.split(".")[0])
+            message = field_message(item.get("message", ""))
+            if target:
+                form.add(target, message)
+            else:
+                form.refusal = form.refusal or message
+        if not form.errors and form.refusal is None:
+            form.refusal = "I dati inviati non sono validi."
+    elif isinstance(exc, Conflict):
+        if exc.code == "idempotency_conflict":
+            form.refusal = "Operazione già registrata."
+        else:
+            form.refusal = refusal(exc.code)
+    else:
+        raise exc
+
+
+# --- rendering --------------------------------------------------------------------------
+
+def render(request: Request[Any, Any, Any], template: str, *, status: int = 200,
+           **context: Any) -> Template:
+    context.setdefault("user", principal_of(request) if request.state.principal else None)
+    context["csrf_token"] = csrf_token(request)
+    context["path"] = request.url.path
+    principal = request.state.principal
+    context.setdefault("party_name", party_name(ctx_of(request), principal.party_id)
+                       if principal is not None and principal.party_id else None)
+    return Template(template_name=template, context=context, status_code=status,
+                    media_type="text/html; charset=utf-8",
+                    cookies=cookies_to_set(request))
+
+
+_PARTY_NAMES: dict[tuple[int, str], str] = {}
+
+
+def party_name(ctx: AppContext, party_id: str) -> str | None:
+    """A party's name for the page header (names are not edited once set: cached)."""
+    key = (id(ctx.engine), party_id)
+    if key not in _PARTY_NAMES:
+        row = ctx.read(lambda conn: get_party(conn, party_id))
+        if row is None:
+            return None
+        _PARTY_NAMES[key] = str(row.name)
+    return _PARTY_NAMES[key]
+
+
+def see_other(request: Request[Any, Any, Any], location: str) -> Redirect:
+    return Redirect(location, status_code=303, cookies=cookies_to_set(request))

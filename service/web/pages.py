@@ -1,0 +1,7 @@
+"""Every page's handlers, feature by feature (each module owns its paths)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HANDLERS: list[Any] = []

@@ -1,0 +1,145 @@
+"""The web router: pages, their guard, headers and error pages; the templates' setup."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Request, Response, Router
+from litestar.enums import ScopeType
+from litestar.exceptions import NotFoundException
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Template
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.app.errors import ApiError
+from service.web import account, pages
+from service.web.core import CsrfRefused, LoginRequired, csrf_token, login_redirect, web_session
+from service.web.formatting import FILTERS
+from service.web.labels import (
+    GUARANTEE_STATUS,
+    LOAN_STATUS,
+    PREPAYMENT_STATUS,
+    REQUEST_STATUS,
+    ROLES,
+    catalogue,
+    label,
+)
+
+HERE = Path(__file__).parent
+
+# What a page may load: only this site's own files; no inline script, no framing.
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"cache-control", b"no-store"),
+]
+
+
+def page_headers(app: ASGIApp) -> ASGIApp:
+    """Security headers on every page, and its server time (``Server-Timing``)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                took = (time.perf_counter() - started) * 1000
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() not in {h for h, _ in SECURITY_HEADERS}]
+                headers += SECURITY_HEADERS
+                headers.append((b"server-timing", f"app;dur={took:.1f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+def nav_links(user: Any) -> list[tuple[str, str]]:
+    common = [("/simulatore", "Simulatore"), ("/password", "Password")]
+    if user.role == "producer":
+        return [("/", "La mia azienda"), ("/richieste", "Richieste"),
+                ("/prestiti", "Prestiti"), ("/prefinanziamenti", "Prefinanziamenti"),
+                *common]
+    if user.role == "gas":
+        return [("/", "Il nostro GAS"), ("/fondo", "Fondo"),
+                ("/prefinanziamenti", "Prefinanziamenti"), ("/garanzie", "Garanzie"),
+                ("/richieste", "Richieste"), *common]
+    return [("/", "Scrivania"), ("/richieste", "Richieste"), ("/prestiti", "Prestiti"),
+            ("/portafoglio", "Portafoglio"), ("/piano", "Piano"), ("/report", "Report"),
+            ("/soggetti", "Soggetti"), *common]
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(default=True), trim_blocks=True,
+                      lstrip_blocks=True, auto_reload=False)
+    env.filters.update(FILTERS)
+    env.globals.update(
+        nav_links=nav_links, label=label, catalogue=catalogue,
+        REQUEST_STATUS=REQUEST_STATUS, LOAN_STATUS=LOAN_STATUS, ROLES=ROLES,
+        GUARANTEE_STATUS=GUARANTEE_STATUS, PREPAYMENT_STATUS=PREPAYMENT_STATUS)
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
+
+
+def _error_page(request: Request[Any, Any, Any], status: int, title: str, text: str
+                ) -> Template:
+    principal = getattr(request.state, "principal", None)
+    return Template(template_name="error.html", status_code=status,
+                    media_type="text/html; charset=utf-8", context={
+        "title": title, "text": text, "user": principal, "path": request.url.path,
+        "csrf_token": csrf_token(request),
+        "party_name": getattr(request.state, "party_name", None)})
+
+
+def not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    return _error_page(request, 404, "Pagina non trovata",
+                       "La pagina che cerchi non esiste o non è tra quelle che puoi vedere.")
+
+
+def csrf_refused(request: Request[Any, Any, Any], exc: CsrfRefused) -> Response[Any]:
+    return _error_page(request, 403, "Modulo scaduto",
+                       "Il modulo non è stato inviato da questa pagina o è scaduto: "
+                       "nessuna operazione è stata registrata. Torna indietro, ricarica "
+                       "la pagina e riprova.")
+
+
+def app_refused(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+    if exc.status in (403, 404):
+        return not_found(request, exc)
+    if exc.status == 401:
+        return login_redirect(request, LoginRequired(request.url.path))
+    if exc.status == 429:
+        return _error_page(request, 429, "Troppi tentativi",
+                           "Troppi tentativi non riusciti: aspetta un minuto e riprova.")
+    return _error_page(request, 400, "Richiesta non valida",
+                       "I dati della richiesta non sono validi.")
+
+
+def web_router() -> Router:
+
+    return Router(
+        path="/", route_handlers=[*account.HANDLERS, *pages.HANDLERS],
+        guards=[web_session], middleware=[page_headers], include_in_schema=False,
+        exception_handlers={LoginRequired: login_redirect,
+                            CsrfRefused: csrf_refused,
+                            ApiError: app_refused,
+                            NotFoundException: not_found})
+
+
+def static_router() -> Router:
+    return create_static_files_router(path="/static", directories=[HERE / "static"],
+                                      include_in_schema=False, send_as_attachment=False)
