@@ -330,6 +330,11 @@ def render(request: Request[Any, Any, Any], template: str, *, status: int = 200,
            **context: Any) -> Template:
     context.setdefault("user", principal_of(request) if request.state.principal else None)
     context["csrf_token"] = csrf_token(request)
+    outcome = request.query_params.get("esito")
+    if outcome and "flash" not in context:
+        context["flash"] = OUTCOMES.get(outcome)
+        link = request.query_params.get("vedi")
+        context["flash_link"] = safe_next(link) if link else None
     context["path"] = request.url.path
     principal = request.state.principal
     context.setdefault("party_name", party_name(ctx_of(request), principal.party_id)
@@ -351,6 +356,25 @@ def party_name(ctx: AppContext, party_id: str) -> str | None:
             return None
         _PARTY_NAMES[key] = str(row.name)
     return _PARTY_NAMES[key]
+
+
+# What a page says after the redirect that follows a post (``?esito=...``).
+OUTCOMES = {"registrata": "Operazione registrata.",
+            "gia-registrata": "Operazione già registrata",
+            "salvato": "Modifiche salvate."}
+
+
+def after_post(request: Request[Any, Any, Any], status: int, location: str,
+               recorded: str | None = None) -> Redirect:
+    """The 303 after a successful post: ``?esito=registrata`` the first time; a replay
+    of the same operation id (status 200: it ran before) says **Operazione già
+    registrata** with a link to what was recorded."""
+    outcome = "gia-registrata" if status == 200 else "registrata"
+    sep = "&" if "?" in location else "?"
+    target = f"{location}{sep}esito={outcome}"
+    if recorded:
+        target += "&vedi=" + quote(recorded, safe="")
+    return see_other(request, target)
 
 
 def see_other(request: Request[Any, Any, Any], location: str) -> Redirect:

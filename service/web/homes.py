@@ -7,13 +7,14 @@ from typing import Any
 from litestar import Request
 from litestar.response import Template
 
-from service.web.core import principal_of, render
+from service.web import home_gas, home_officer, home_producer
+from service.web.core import principal_of
 
 
 def home(request: Request[Any, Any, Any]) -> Template:
     principal = principal_of(request)
     if principal.role == "producer":
-        return render(request, "home_producer.html", title="La mia azienda")
+        return home_producer.home(request)
     if principal.role == "gas":
-        return render(request, "home_gas.html", title="Il nostro GAS")
-    return render(request, "home_officer.html", title="Scrivania")
+        return home_gas.home(request)
+    return home_officer.home(request)
