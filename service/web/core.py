@@ -34,6 +34,7 @@ from litestar.response import Redirect, Template
 
 from reports.italian import refusal
 from service.app.auth import Principal, Session, read_token
+from service.app.common import MoneyIn
 from service.app.context import AppContext
 from service.app.errors import ApiError, Conflict, Invalid, Unauthorized
 from service.app.login import check_session, client_address
@@ -289,8 +290,9 @@ def date_of(form: Form, name: str, *, required: bool = True) -> str | None:
         return None
 
 
-def money_in(value: Decimal) -> dict[str, str]:
-    return {"amount": plain(value), "currency": "EUR"}
+def money_in(value: Decimal) -> MoneyIn:
+    """What the application layer takes for an amount in euro."""
+    return MoneyIn(amount=plain(value), currency="EUR")
 
 
 # --- running operations -----------------------------------------------------------------

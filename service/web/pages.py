@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-HANDLERS: list[Any] = []
+from service.web import simulator_pages
+
+HANDLERS: list[Any] = [*simulator_pages.HANDLERS]
