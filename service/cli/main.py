@@ -99,18 +99,35 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
                         "disabled")
 
 
+def _scale(text: str) -> tuple[int, int, int]:
+    try:
+        gas, producers, loans = (int(part) for part in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("give three counts: GAS,PRODUCERS,LOANS") from exc
+    if min(gas, producers, loans) < 1 or max(gas, producers, loans) > 100_000:
+        raise argparse.ArgumentTypeError("each count from 1 to 100000")
+    return gas, producers, loans
+
+
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from service.app.demo import DemoError, load_demo_data
     from service.bootstrap import build_context
 
     settings = Settings.from_env(create=False)
+    ctx = build_context(settings, open_engine())
     try:
-        report = load_demo_data(build_context(settings, open_engine()),
-                                if_empty=args.if_empty, progress=not args.quiet)
+        report = load_demo_data(ctx, if_empty=args.if_empty, progress=not args.quiet)
     except DemoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(report)
+    if args.scale and report.startswith("demo data loaded"):
+        from service.app.clock import today
+        from service.app.scale import load_scale_network
+
+        gas, producers, loans = args.scale
+        print(load_scale_network(ctx, gas=gas, producers=producers, loans=loans,
+                                 today=today()))
     return 0
 
 
@@ -196,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--if-empty", action="store_true",
                    help="do nothing when the database already has parties")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--scale", type=_scale, metavar="GAS,PRODUCERS,LOANS",
+                   help="also load a synthetic MAG-scale network, e.g. 500,2000,3000")
 
     p = add("verify", cmd_verify, "Recompute the ledger's hash chain and every account's "
             "totals from the journal, rebuild every instrument; exit 1 on any problem.")
