@@ -32,7 +32,7 @@ from service.http.auth import authenticated, change_password, health, logout_tok
 from service.http.logs import configure_logging, request_log_middleware
 from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
 from service.http.problems import EXCEPTION_HANDLERS
-from service.http.strict_body import StrictBodyRequest, check_query_text
+from service.http.strict_body import StrictBodyRequest, check_query_text, query_parameters
 from service.settings import Settings
 from service.web.routes import static_router, template_config, web_router
 
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         debug=False,
     )
     _options_name_every_method(app)
+    app.state.query_parameters = query_parameters(app)
     return app
 
 

@@ -13,8 +13,9 @@ import re
 from typing import Any
 
 import msgspec
-from litestar import Request
+from litestar import Litestar, Request
 from litestar.exceptions import ClientException, ValidationException
+from litestar.routes import HTTPRoute
 
 from ledger.text import TextError, check_free_text, check_text
 from service.app.errors import Invalid
@@ -68,11 +69,31 @@ def clean_text(value: Any, path: str = "", errors: list[dict[str, str]] | None =
     return value
 
 
+def query_parameters(app: Litestar) -> dict[tuple[str, str], frozenset[str]]:
+    """The query parameters each API operation takes, ``(path template, method)`` ->
+    names: what its handler declares, which is what the OpenAPI document lists."""
+    known: dict[tuple[str, str], frozenset[str]] = {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and route.path.startswith("/api"):
+            for method, (_handler, kwargs_model) in route.route_handler_map.items():
+                known[(route.path_format, method)] = frozenset(
+                    p.field_alias for p in kwargs_model.expected_query_params)
+    return known
+
+
 def check_query_text(request: Request[Any, Any, Any]) -> None:
     """Query parameters take no control or invisible characters either (a 422 naming
-    the parameter, before anything is looked up)."""
+    the parameter, before anything is looked up); an API operation refuses a parameter
+    it does not take (a misspelt filter would otherwise be silently ignored)."""
     errors: list[dict[str, str]] = []
+    known = request.app.state.get("query_parameters", {})
+    taken = known.get((request.scope.get("path_template"), request.method))
     for key, value in request.query_params.multi_items():
+        if taken is not None and key not in taken:
+            listed = ", ".join(sorted(taken)) or "none"
+            errors.append({"field": key, "message": "not a parameter of this operation "
+                           f"(it takes: {listed})"})
+            continue
         clean_text(value, key, errors)
     if errors:
         raise Invalid(errors)

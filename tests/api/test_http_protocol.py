@@ -96,3 +96,21 @@ def test_report_filters_on_what_the_user_cannot_see_are_404(api: Api) -> None:
     r = api.get(f"/api/reports/prepayments.csv?gas_id={api.parties['other_gas']}",
                 who="producer")
     assert r.status_code == 404
+
+
+def test_a_query_parameter_the_operation_does_not_take_is_422(api: Api) -> None:
+    r = api.get("/api/loans?statuss=active")
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["statuss"]
+    r = api.get("/api/parties?kind=gas&limit=2&colour=red&size=9")
+    assert r.status_code == 422
+    assert sorted(e["field"] for e in r.json()["errors"]) == ["colour", "size"]
+    # The parameters each operation documents are taken.
+    assert api.get("/api/parties?kind=gas&limit=2").status_code == 200
+    doc = api.get("/schema/openapi.json", who=None).json()
+    listed = {p["name"] for p in doc["paths"]["/api/loans"]["get"].get("parameters", [])
+              if p["in"] == "query"}
+    for name in listed:
+        assert api.get(f"/api/loans?{name}=x").json().get("errors", [{}])[0].get(
+            "field") != name or "not a parameter" not in api.get(
+            f"/api/loans?{name}=x").text
