@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from ledger.group_commit import GroupCommitWriter
 from ledger.store import LedgerStore
 from service.app import funds, guarantees, lending, requests
+from service.app.audit_writer import AuditWriter
 from service.app.auth import LoginLimiter
 from service.app.checkpoints import CheckpointWriter
 from service.app.context import AppContext
@@ -48,6 +49,7 @@ def start_services(ctx: AppContext) -> None:
     ctx.writer = GroupCommitWriter(ctx.store, max_batches=ctx.settings.group_commit_max_batches)
     ctx.expiry = PendingExpiry(ctx.store, ctx.engine)
     ctx.expiry.start()
+    ctx.audit = AuditWriter(ctx.engine)
     key, log = ctx.settings.checkpoint_key_file, ctx.settings.checkpoint_log_file
     if key is not None and log is not None:
         ctx.checkpoints = CheckpointWriter(ctx.store, ctx.engine, key, log)
@@ -67,3 +69,6 @@ def stop_services(ctx: AppContext) -> None:
     if ctx.writer is not None:
         ctx.writer.close()
         ctx.writer = None
+    if ctx.audit is not None:
+        ctx.audit.close()
+        ctx.audit = None

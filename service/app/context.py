@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ledger.group_commit import GroupCommitWriter
 from ledger.store import LedgerStore
+from service.app.audit_writer import AuditWriter
 from service.app.auth import LoginLimiter
 from service.app.checkpoints import CheckpointWriter
 from service.app.errors import Conflict
@@ -43,6 +44,7 @@ class AppContext:
     checkpoints: CheckpointWriter | None = None
     raw_accounts: RawAccounts = field(default_factory=RawAccounts)
     live_sessions: LiveSessions | None = None  # the guard's, made on first use
+    audit: AuditWriter | None = None
 
     def write(self, fn: Callable[[Connection], T], retries: int = 3) -> T:
         """Run ``fn`` in one write transaction; retry a bounded number of times on a

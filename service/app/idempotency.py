@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, insert, select
 
+from service.app.audit_note import note_replay
 from service.app.common import now_utc
 from service.app.errors import Conflict
 from service.db.tables import idempotency
@@ -75,6 +76,7 @@ def once(conn: Connection, key: str | None, operation: str, payload: Any,
     """Run ``action`` at most once per ``key``; answer repeats from the record."""
     previous = remembered(conn, key, operation, payload)
     if previous is not None:
+        note_replay()  # the audit log lists an operation once
         return previous
     status, body = action()
     remember(conn, key, operation, payload, status, body, username)

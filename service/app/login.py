@@ -13,6 +13,7 @@ from typing import Literal, cast
 
 import msgspec
 
+from service.app.audit_note import note_actor
 from service.app.auth import (
     Principal,
     Session,
@@ -84,6 +85,7 @@ def _throttle(ctx: AppContext, username: str, address: str) -> None:
 def login(ctx: AppContext, data: TokenIn, address: str = "") -> TokenOut:
     """A token for the user, 401 for a wrong username or password (or a disabled user),
     429 (with the seconds to wait) after too many failures."""
+    note_actor(data.username)
     _throttle(ctx, data.username, address)
     found = ctx.read(lambda conn: authenticate(conn, data.username, data.password))
     if found is None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+import getpass
 
+from sqlalchemy import Connection, Engine
+
+from service.app.audit_writer import AuditEntry, write_entry
 from service.db.migrate import DatabaseNotReady, open_database
 from service.settings import Settings
 
@@ -19,3 +22,14 @@ def open_engine() -> Engine:
         return open_database(Settings.from_env(create=False).database_url)
     except DatabaseNotReady as exc:
         raise CliError(str(exc)) from None
+
+
+def audit_cli(conn: Connection, operation: str, *ids: str) -> None:
+    """The audit entry of a command that changed something (outcome: its exit status),
+    in the command's own transaction. The actor is the system user who ran it."""
+    try:
+        actor = getpass.getuser()
+    except (KeyError, OSError):
+        actor = None
+    write_entry(conn, AuditEntry(actor=actor, channel="cli", operation=operation,
+                                 kind="users", ids=list(ids), outcome=0))

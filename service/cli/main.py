@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from service.cli.common import CliError, open_engine
+from service.cli.common import CliError, audit_cli, open_engine
 from service.settings import Settings
 
 
@@ -53,6 +53,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     try:
         with write_tx(engine) as conn:
             create_user(conn, args.username, password, args.role, args.party)
+            audit_cli(conn, "filiera user add", args.username)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -60,13 +61,15 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _user_change(username: str, change: Callable[..., object], done: str) -> int:
+def _user_change(username: str, change: Callable[..., object], done: str,
+                 operation: str) -> int:
     from service.app.auth import UserError
     from service.db.engine import write_tx
 
     try:
         with write_tx(open_engine()) as conn:
             change(conn)
+            audit_cli(conn, operation, username)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -80,7 +83,7 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
     password = _read_password()
     return _user_change(args.username,
                         lambda conn: set_password(conn, args.username, password),
-                        "has a new password")
+                        "has a new password", "filiera user passwd")
 
 
 def cmd_user_set(args: argparse.Namespace) -> int:
@@ -89,14 +92,15 @@ def cmd_user_set(args: argparse.Namespace) -> int:
     clear = args.party in ("", "none")
     party = None if clear else args.party
     return _user_change(args.username, lambda conn: set_role_party(
-        conn, args.username, args.role, party, clear_party=clear), "changed")
+        conn, args.username, args.role, party, clear_party=clear), "changed",
+        "filiera user set")
 
 
 def cmd_user_disable(args: argparse.Namespace) -> int:
     from service.app.auth import disable_user
 
     return _user_change(args.username, lambda conn: disable_user(conn, args.username),
-                        "disabled")
+                        "disabled", "filiera user disable")
 
 
 def _scale(text: str) -> tuple[int, int, int]:

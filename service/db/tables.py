@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -535,4 +536,24 @@ reference_counters = Table(
     Column("kind", String(3), primary_key=True),
     Column("year", Integer, primary_key=True),
     Column("last", Integer, nullable=False),
+)
+
+# -- audit (migration 0020) ----------------------------------------------------------------
+
+# Who changed what, through which door: every change of state, login, logout and 403.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64)),
+    Column("channel", String(8), nullable=False),
+    Column("operation", String(200), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("ids", Text, nullable=False),  # JSON list of ids
+    Column("changes", Text),  # JSON: the body of a PUT or PATCH
+    Column("outcome", Integer, nullable=False),
+    Column("http_request_id", String(64)),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_actor", "actor"),
 )

@@ -28,6 +28,7 @@ from service.http import (
     reports,
     requests,
 )
+from service.http.audit import audit, audit_middleware
 from service.http.auth import authenticated, change_password, health, logout_token, me, token
 from service.http.logs import configure_logging, request_log_middleware
 from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
@@ -48,7 +49,7 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
 
 
 def api_handlers() -> list[Any]:
-    return [me, logout_token, change_password, *parties.HANDLERS, *ledger.HANDLERS,
+    return [me, logout_token, change_password, audit, *parties.HANDLERS, *ledger.HANDLERS,
             *loans.HANDLERS, *guarantees.HANDLERS,
             *prepayments.HANDLERS, *funds.HANDLERS, *requests.HANDLERS, *matching.HANDLERS,
             *reports.HANDLERS]
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_class=StrictBodyRequest,
         before_request=check_query_text,
-        middleware=[request_log_middleware],
+        middleware=[request_log_middleware, audit_middleware],
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],

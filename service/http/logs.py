@@ -8,12 +8,12 @@ import logging
 import os
 import sys
 import time
-from contextvars import ContextVar
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+from service.app.audit_note import request_id_var
+
 # Request ids: a random prefix per process and a counter (unique, and cheaper than a
 # uuid4 per request on the hot path).
 _ID_PREFIX = os.urandom(8).hex()

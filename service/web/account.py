@@ -8,6 +8,7 @@ from litestar import Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
+from service.app.audit_note import note_actor
 from service.app.auth import authenticate, issue_token
 from service.app.demo import demo_users_present
 from service.app.errors import Invalid, TooManyRequests
@@ -53,6 +54,7 @@ async def login_submit(request: Request[Any, Any, Any]) -> Any:
     form = await posted(request)
     username = str(form.value("username")).strip()
     password = str(form.value("password"))
+    note_actor(username)
     ctx = ctx_of(request)
     address = address_of(request)
     wait = ctx.limiter.retry_after(username, address)

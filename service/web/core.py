@@ -33,6 +33,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Template
 
 from reports.italian import refusal
+from service.app.audit_note import audit_note
 from service.app.auth import Principal, Session, read_token
 from service.app.common import MoneyIn
 from service.app.context import AppContext
@@ -369,9 +370,10 @@ OUTCOMES = {"registrata": "Operazione registrata.",
 def after_post(request: Request[Any, Any, Any], status: int, location: str,
                recorded: str | None = None) -> Redirect:
     """The 303 after a successful post: ``?esito=registrata`` the first time; a replay
-    of the same operation id (status 200: it ran before) says **Operazione già
-    registrata** with a link to what was recorded."""
-    outcome = "gia-registrata" if status == 200 else "registrata"
+    of the same operation id (the form posted twice: the command answered from its
+    record) says **Operazione già registrata** with a link to what was recorded."""
+    note = audit_note.get()
+    outcome = "gia-registrata" if note is not None and note.replayed else "registrata"
     sep = "&" if "?" in location else "?"
     target = f"{location}{sep}esito={outcome}"
     if recorded:

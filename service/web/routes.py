@@ -16,6 +16,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.app.audit import AuditEntry, AuditNote, audit_note, kind_of, record_entry
+from service.app.audit_note import request_id_var
 from service.app.errors import ApiError
 from service.web import account, pages
 from service.web.core import CsrfRefused, LoginRequired, csrf_token, login_redirect, web_session
@@ -44,17 +46,31 @@ SECURITY_HEADERS = [
 ]
 
 
+# The API operation each page post performs, for the audit log (pages whose handler
+# names none in its ``opt["operation"]``).
+WEB_OPERATIONS = {"/accedi": "POST /api/auth/token", "/esci": "POST /api/auth/logout",
+                  "/password": "POST /api/me/password"}
+
+
 def page_headers(app: ASGIApp) -> ASGIApp:
-    """Security headers on every page, and its server time (``Server-Timing``)."""
+    """Security headers on every page, its server time (``Server-Timing``), and the
+    audit entry of a post that changed something (or a login attempt)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         started = time.perf_counter()
+        note = AuditNote()
+        token = audit_note.set(note)
+        status = 0
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
+                if scope.get("method") == "POST":
+                    await _audit(scope, status, note)
                 took = (time.perf_counter() - started) * 1000
                 headers = [(k, v) for k, v in message.get("headers", [])
                            if k.lower() not in {h for h, _ in SECURITY_HEADERS}]
@@ -63,9 +79,35 @@ def page_headers(app: ASGIApp) -> ASGIApp:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await app(scope, receive, send_with_headers)
+        try:
+            await app(scope, receive, send_with_headers)
+        finally:
+            audit_note.reset(token)
 
     return middleware
+
+
+async def _audit(scope: Scope, status: int, note: AuditNote) -> None:
+    """A page post's entry: a change that went through (the 303 after it, not a
+    replay), or any login attempt."""
+    template = scope.get("path_template") or scope.get("path", "")
+    handler = scope.get("route_handler")
+    named = handler.opt.get("operation") if handler is not None else None
+    operation = named or WEB_OPERATIONS.get(template) or f"POST {template}"
+    login = template == "/accedi"
+    if not login and (status != 303 or note.replayed):
+        return
+    state = scope.get("state") or {}
+    principal = state.get("principal")
+    route = operation.partition(" ")[2]
+    ctx = scope["app"].state.ctx
+    params = scope.get("path_params") or {}
+    ids = [*note.ids, *(v for v in params.values() if isinstance(v, str))]
+    await record_entry(ctx, AuditEntry(
+        actor=note.actor or (principal.username if principal is not None else None),
+        channel="web", operation=operation,
+        kind=kind_of(route) if route.startswith("/api/") else route.strip("/").split("/")[0],
+        ids=ids, outcome=status, http_request_id=request_id_var.get()))
 
 
 def nav_links(user: Any) -> list[tuple[str, str]]:

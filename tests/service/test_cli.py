@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +161,16 @@ def test_the_database_and_its_wal_are_private(var: Path, capsys: pytest.CaptureF
         for path in (var / "filiera.db", wal, var / "filiera.db-shm"):
             assert path.stat().st_mode & 0o777 == 0o600, path
     engine.dispose()
+
+
+def test_user_commands_are_audited(var: Path, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run(["db", "upgrade"], capsys)[0] == 0
+    assert run(["user", "add", "anna", "--role", "officer"], capsys,
+               stdin="a-long-password-1\n", monkeypatch=monkeypatch)[0] == 0
+    assert run(["user", "disable", "anna"], capsys)[0] == 0
+    with sqlite3.connect(var / "filiera.db") as db:
+        rows = db.execute("SELECT channel, operation, ids, outcome FROM audit_log "
+                          "ORDER BY seq").fetchall()
+    assert rows == [("cli", "filiera user add", '["anna"]', 0),
+                    ("cli", "filiera user disable", '["anna"]', 0)]

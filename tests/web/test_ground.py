@@ -150,3 +150,23 @@ def test_pages_are_html(web: Web) -> None:
     web.login("officer")
     assert web.get("/").headers["content-type"].startswith("text/html")
     assert web.get("/richieste/not-a-page-id-at-all").status_code == 404
+
+
+def test_logins_and_password_changes_on_the_pages_are_audited(web: Web) -> None:
+    page = web.page("/accedi")
+    web.client.post("/accedi", data=page.form("Accedi").data(
+        {"Nome utente": "caseificio", "Password": "sbagliata"}))
+    web.login("caseificio")
+    r = web.submit(web.page("/password"), "Cambia password",
+                   {"Password attuale": "producer-demo-2026",
+                    "Nuova password": "another-long-pass"}, follow=False)
+    assert r.status_code == 303
+    token = web.client.post("/api/auth/token", json={
+        "username": "admin", "password": "admin-demo-2026"}).json()["access_token"]
+    items = web.client.get("/api/audit", headers={"Authorization": f"Bearer {token}"},
+                           params={"limit": 500}).json()["items"]
+    web_items = [(e["actor"], e["operation"], e["outcome"]) for e in items
+                 if e["channel"] == "web"]
+    assert web_items == [("caseificio", "POST /api/auth/token", 401),
+                         ("caseificio", "POST /api/auth/token", 303),
+                         ("caseificio", "POST /api/me/password", 303)]

@@ -1,0 +1,91 @@
+"""Audit entries and their writer (see ``service.app.audit``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert
+
+from service.db.engine import write_tx
+from service.db.tables import audit_log
+
+log = logging.getLogger("filiera.audit")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    actor: str | None
+    channel: str
+    operation: str
+    kind: str
+    ids: list[str]
+    outcome: int
+    changes: Any = None
+    http_request_id: str | None = None
+
+
+def write_entry(conn: Connection, entry: AuditEntry, at: datetime | None = None) -> None:
+    conn.execute(insert(audit_log).values(
+        at=at or datetime.now(UTC), actor=entry.actor, channel=entry.channel,
+        operation=entry.operation[:200], kind=entry.kind[:64],
+        ids=json.dumps(list(dict.fromkeys(entry.ids))),
+        changes=None if entry.changes is None else json.dumps(entry.changes, default=str),
+        outcome=entry.outcome, http_request_id=entry.http_request_id))
+
+
+
+class AuditWriter:
+    """Writes entries on a thread of its own, many per transaction when requests come
+    together (SQLite has one writer: an insert per request would queue behind every
+    ledger batch). ``submit`` answers a future that is done once the entry is
+    committed, so an entry point can answer after its entry is safely written."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.queue: queue.SimpleQueue[tuple[AuditEntry, datetime, Future[None]] | None] = \
+            queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self.thread.start()
+
+    def submit(self, entry: AuditEntry) -> Future[None]:
+        done: Future[None] = Future()
+        self.queue.put((entry, datetime.now(UTC), done))
+        return done
+
+    def _run(self) -> None:
+        while True:
+            first = self.queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < 500:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self.queue.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            try:
+                with write_tx(self.engine) as conn:
+                    for entry, at, _ in batch:
+                        write_entry(conn, entry, at)
+            except Exception as exc:  # the request already ran: say so, never hang
+                log.exception("audit entries not written")
+                for _, _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for _, _, done in batch:
+                done.set_result(None)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join(10)

@@ -1,0 +1,159 @@
+"""The API's door to the audit log: an entry for every change of state, login, failed
+login, logout and 403; ``GET /api/audit`` for admins."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from litestar import get
+from litestar.params import FromQuery, QueryParameter
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.app.audit import (
+    AuditEntry,
+    AuditNote,
+    AuditPage,
+    audit_note,
+    kind_of,
+    list_audit,
+    operation_of,
+    record_entry,
+)
+from service.app.audit_note import request_id_var
+from service.app.context import AppContext
+from service.http.params import Ctx, Limit, User, responses
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# POSTs that compute and change nothing.
+READ_ONLY = frozenset({"/api/loans/simulate", "/api/matching/plan"})
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                   r"[0-9a-fA-F]{12}$")
+MAX_KEPT = 64 * 1024
+LOGINS = frozenset({"/api/auth/token", "/accedi"})
+
+
+def _ids(path_params: dict[str, Any], body: bytes) -> list[str]:
+    ids = [str(v) for v in path_params.values() if isinstance(v, str) and _UUID.match(v)]
+    try:
+        answer = json.loads(body) if body else None
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict):
+        if isinstance(answer.get("id"), str):
+            ids.append(answer["id"])
+        for key, value in answer.items():
+            if isinstance(value, dict) and isinstance(value.get("id"), str) and key != "loan":
+                ids.append(value["id"])
+            elif key.endswith("_id") and key not in ("party_id",) and isinstance(value, str) \
+                    and key in ("call_id",):
+                ids.append(value)
+    return ids
+
+
+def audited_request(method: str, template: str, status: int, note: AuditNote) -> bool:
+    """Changes of state (not a refused one, not a replay), every login attempt, every
+    403."""
+    if status == 403 or template in LOGINS:
+        return True
+    return (method in WRITES and status < 400 and template not in READ_ONLY
+            and not note.replayed)
+
+
+def audit_middleware(app: ASGIApp) -> ASGIApp:
+    """Record the audit entry of each API request that changes state, logs in or out, or
+    is refused for lack of rights; the answer goes out once its entry is committed."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/api/"):  # type: ignore[comparison-overlap]
+            await app(scope, receive, send)
+            return
+        method = str(scope.get("method", "GET"))
+        note = AuditNote()
+        token = audit_note.set(note)
+        changes: list[bytes] = []
+        kept = 0
+
+        async def receive_kept() -> Any:
+            nonlocal kept
+            message = await receive()
+            if method in ("PUT", "PATCH") and message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                if kept + len(chunk) <= MAX_KEPT:
+                    changes.append(chunk)
+                kept += len(chunk)
+            return message
+
+        held: list[Message] = []
+        status = 0
+        audited = False
+
+        async def send_after_audit(message: Message) -> None:
+            nonlocal status, audited
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                template = scope.get("path_template") or path
+                audited = audited_request(method, template, status, note)
+                if not audited:
+                    await send(message)
+                    return
+                held.append(message)
+                return
+            if not audited:
+                await send(message)
+                return
+            held.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                await _write(scope, method, status, note, changes, held)
+                for item in held:
+                    await send(item)
+                held.clear()
+
+        try:
+            await app(scope, receive_kept, send_after_audit)
+        finally:
+            audit_note.reset(token)
+
+    return middleware
+
+
+async def _write(scope: Scope, method: str, status: int, note: AuditNote,
+                 changes: list[bytes], held: list[Message]) -> None:
+    ctx: AppContext = scope["app"].state.ctx
+    template = scope.get("path_template") or scope.get("path", "")
+    body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+    state = scope.get("state") or {}
+    principal = state.get("principal")
+    actor = note.actor or (principal.username if principal is not None else None)
+    patch: Any = None
+    if changes:
+        try:
+            patch = json.loads(b"".join(changes))
+        except ValueError:
+            patch = None
+    entry = AuditEntry(
+        actor=actor, channel="api", operation=operation_of(method, template),
+        kind=kind_of(template), ids=_ids(scope.get("path_params") or {}, body)
+        if status < 400 else _ids(scope.get("path_params") or {}, b""),
+        outcome=status, changes=_redacted(patch),
+        http_request_id=request_id_var.get())
+    await record_entry(ctx, entry)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "[redacted]" if "password" in k.lower() else _redacted(v)
+                for k, v in value.items()}
+    return value
+
+
+@get("/api/audit", sync_to_thread=True, tags=["audit"], responses=responses(403, 422))
+def audit(ctx: Ctx, principal: User, actor: FromQuery[str | None] = None,
+          from_: Annotated[str | None, QueryParameter(name="from")] = None,
+          to: FromQuery[str | None] = None,
+          kind: FromQuery[str | None] = None, limit: Limit = None,
+          cursor: FromQuery[str | None] = None) -> AuditPage:
+    """The audit log, oldest first (admins only): who changed what, through which door."""
+    return list_audit(ctx, principal, actor, from_, to, kind, limit, cursor)

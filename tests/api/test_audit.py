@@ -1,0 +1,89 @@
+"""``GET /api/audit``: every change of state, login, failed login, logout and 403, with
+who, through which door, what and the outcome; a replay is not listed again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import Api, eur, new_id
+
+
+def entries(api: Api, **params: str) -> list[dict[str, Any]]:
+    r = api.get("/api/audit", who="admin", params={"limit": "500", **params})
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+def test_a_contribution_is_listed_once_with_its_request_id(api: Api) -> None:
+    body = {"id": new_id(), "gas_id": api.parties["gas"], "amount": eur("25.00"),
+            "date": "2026-12-01"}
+    r = api.client.post("/api/contributions", json=body,
+                        headers={**api.headers("gas"), "X-Request-ID": "audit-1"})
+    assert r.status_code == 201
+    again = api.post("/api/contributions", body, who="gas")
+    assert again.status_code == 201 and again.json() == r.json()  # a replay
+    found = [e for e in entries(api, kind="contributions")
+             if e["operation"] == "POST /api/contributions"]
+    assert len(found) == 1
+    entry = found[0]
+    assert entry["actor"] == "gas" and entry["channel"] == "api"
+    assert entry["outcome"] == 201 and body["id"] in entry["ids"]
+    assert entry["http_request_id"] == "audit-1"
+    assert entry["changes"] is None
+
+
+def test_logins_failed_logins_logouts_and_403s(api: Api) -> None:
+    bad = api.client.post("/api/auth/token", json={"username": "gas", "password": "nope"})
+    assert bad.status_code == 401
+    token = api.login("other_gas")
+    assert api.client.post("/api/auth/logout",
+                           headers={"Authorization": f"Bearer {token}"}).status_code == 204
+    refused = api.post("/api/parties", {"kind": "gas", "name": "GAS X", "households": 3},
+                       who="producer")
+    assert refused.status_code == 403
+    items = entries(api)
+    logins = [(e["actor"], e["outcome"]) for e in items
+              if e["operation"] == "POST /api/auth/token"]
+    assert ("gas", 401) in logins and ("other_gas", 200) in logins
+    assert any(e["operation"] == "POST /api/auth/logout" and e["actor"] == "other_gas"
+               for e in items)
+    assert any(e["operation"] == "POST /api/parties" and e["outcome"] == 403
+               and e["actor"] == "producer" for e in items)
+    # Oldest first.
+    assert [e["at"] for e in items] == sorted(e["at"] for e in items)
+
+
+def test_put_records_its_changes_and_reads_are_not_listed(api: Api) -> None:
+    before = len(entries(api))
+    api.ok(api.get("/api/parties"))
+    api.ok(api.post("/api/loans/simulate", {
+        "principal": eur("1000.00"), "annual_rate": "3", "term_months": 12,
+        "method": "french", "frequency": "monthly", "disbursement_date": "2026-12-01"}))
+    assert len(entries(api)) == before
+    gas = api.parties["gas"]
+    api.ok(api.put(f"/api/parties/{gas}/pledge-capacity", {"amount": eur("500.00")}))
+    put = [e for e in entries(api) if e["operation"].startswith("PUT ")]
+    assert put[-1]["operation"] == "PUT /api/parties/{id}/pledge-capacity"
+    assert put[-1]["changes"] == {"amount": {"amount": "500.00", "currency": "EUR"}}
+    assert gas in put[-1]["ids"] and put[-1]["kind"] == "pledge-capacity"
+
+
+def test_a_refused_command_is_not_a_change_of_state(api: Api) -> None:
+    before = len(entries(api))
+    r = api.post("/api/contributions", {"gas_id": api.parties["gas"], "amount": eur("-1.00"),
+                                        "date": "2026-12-01"}, who="gas")
+    assert r.status_code == 422
+    assert len(entries(api)) == before
+
+
+def test_only_admins_read_it_and_filters_apply(api: Api) -> None:
+    r = api.get("/api/audit", who="officer")
+    assert r.status_code == 403
+    assert any(e["operation"] == "GET /api/audit" and e["outcome"] == 403
+               for e in entries(api, actor="officer"))
+    assert all(e["actor"] == "officer" for e in entries(api, actor="officer"))
+    assert entries(api, **{"from": "2999-01-01"}) == []
+    assert entries(api, to="2000-01-01") == []
+    r = api.get("/api/audit", who="admin", params={"from": "yesterday"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "from"
