@@ -269,11 +269,14 @@ def test_gas_page_shows_its_fund_and_pledges(web: Web) -> None:
 
 
 def test_contacts_are_read_only_until_the_application_records_them(web: Web) -> None:
-    assert not hasattr(parties, "update_party")  # another branch adds it
     web.login("officer")
     page = web.page(f"/soggetti/{party_id(web, 'Caseificio Val Taleggio')}")
-    assert not [f for f in page.forms if "Salva contatti" in f.buttons]
-    assert "<dt>Email</dt><dd>non indicato</dd>" in page.html
+    editable = [f for f in page.forms if "Salva contatti" in f.buttons]
+    if hasattr(parties, "update_party"):  # PATCH /api/parties/{id} is there: a form
+        assert editable
+    else:  # nothing is offered that cannot be recorded
+        assert not editable
+        assert "<dt>Email</dt><dd>non indicato</dd>" in page.html
 
 
 def test_salva_contatti_patches_what_changed(web: Web, monkeypatch: pytest.MonkeyPatch
