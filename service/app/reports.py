@@ -495,6 +495,14 @@ def load_portfolio(conn: Connection, req: ReportRequest) -> Report:
     """Every disbursed loan as of ``as_of``: borrower, province, category, disbursed,
     outstanding, overdue and days past due (replayed from its operations), restructured,
     pledges still standing, written off. The figures are ``reports.portfolio``'s."""
+    positions, params = portfolio_inputs(conn, req)
+    return portfolio_report(positions, req.as_of, params, lang=req.lang)
+
+
+def portfolio_inputs(conn: Connection, req: ReportRequest
+                     ) -> tuple[list[LoanPosition], PortfolioParams]:
+    """The loan positions as of ``as_of`` and the parameters of their figures: what the
+    portfolio report (and the portfolio page, through ``portfolio_metrics``) is made of."""
     people = _parties(conn)
     _check_party(people, req.producer_id, "producer", "producer_id")
     book = LoanBook(conn, _loan_rows(conn, req.producer_id))
@@ -527,7 +535,7 @@ def load_portfolio(conn: Connection, req: ReportRequest) -> Report:
     if req.provisioning_percent is not None:
         params = replace(params, provisioning_percent=dict(
             zip(AGING_BUCKETS, req.provisioning_percent, strict=True)))
-    return portfolio_report([p for p, _ in positions], req.as_of, params, lang=req.lang)
+    return [p for p, _ in positions], params
 
 
 # -- loan statement -----------------------------------------------------------------------

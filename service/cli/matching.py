@@ -15,22 +15,16 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
-import polars as pl
 from sqlalchemy import Engine, select
 
 from ledger.money import minor_to_decimal
-from reports.workbook import ColumnSpec, FormulaNote, Report, ReportSheet, write_xlsx
+from reports.workbook import write_xlsx
 from service.app.auth import Principal
 from service.app.clock import today
 from service.app.common import MAX_DATE, MIN_DATE, path_uuid
 from service.app.errors import ApiError, Invalid, invalid
-from service.app.matching import (
-    OpportunityOut,
-    PlanResult,
-    make_plan,
-    merged_allocations,
-    opportunities,
-)
+from service.app.matching import OpportunityOut, make_plan, opportunities
+from service.app.plans import plan_report
 from service.cli.common import open_engine
 from service.db.engine import read_tx
 from service.db.tables import funding_requests
@@ -108,85 +102,6 @@ def cmd_match(args: argparse.Namespace) -> int:
     return 0
 
 
-def _money(key: str, it: str, en: str, total: bool = True) -> ColumnSpec:
-    return ColumnSpec(key, it, en, "money", total="sum" if total else None)
-
-
-def _text(key: str, it: str, en: str) -> ColumnSpec:
-    return ColumnSpec(key, it, en, "text")
-
-
-ALLOCATION_COLUMNS = (
-    _text("request_id", "Richiesta", "Request"),
-    _text("producer", "Produttore", "Producer"),
-    _text("kind", "Strumento", "Kind"),
-    _text("source_id", "Fonte", "Source"),
-    _text("source_name", "Nome fonte", "Source name"),
-    _money("amount", "Importo", "Amount"),
-    _money("idle", "Di cui denaro fermo", "Of which idle money"),
-)
-REQUEST_COLUMNS = (
-    _text("request_id", "Richiesta", "Request"),
-    _text("producer", "Produttore", "Producer"),
-    _text("status", "Stato", "Status"),
-    ColumnSpec("weight", "Peso", "Weight", "decimal"),
-    _money("amount", "Richiesto", "Requested"),
-    _money("funded", "Finanziato", "Funded"),
-    _money("unfunded", "Scoperto", "Unfunded"),
-    _money("guaranteed", "Garantito", "Guaranteed"),
-    _text("binding", "Limiti che fermano il resto", "Limits stopping the rest"),
-)
-
-
-def plan_report(result: PlanResult, statuses: dict[str, str]) -> Report:
-    """The plan as a workbook: one sheet of allocations, one of requests."""
-
-    snap, plan = result.snapshot, result.plan
-    names = snap.names
-    reqs = snap.requests
-    allocations = merged_allocations(plan)
-    alloc_frame = pl.DataFrame({
-        "request_id": [a[0] for a in allocations],
-        "producer": [names.get(reqs[a[0]].producer_id, "") for a in allocations],
-        "kind": [a[2] for a in allocations],
-        "source_id": [a[1] for a in allocations],
-        "source_name": [names.get(a[1], "") for a in allocations],
-        "amount": [a[3] for a in allocations],
-        "idle": [a[4] for a in allocations],
-    }, schema={"request_id": pl.String, "producer": pl.String, "kind": pl.String,
-               "source_id": pl.String, "source_name": pl.String, "amount": pl.Int64,
-               "idle": pl.Int64})
-    guaranteed: dict[str, int] = {}
-    for a in allocations:
-        if a[2] == "guarantee":
-            guaranteed[a[0]] = guaranteed.get(a[0], 0) + a[3]
-    ids = list(reqs)
-    req_frame = pl.DataFrame({
-        "request_id": ids,
-        "producer": [names.get(reqs[r].producer_id, "") for r in ids],
-        "status": [statuses.get(r, "") for r in ids],
-        "weight": [reqs[r].weight for r in ids],
-        "amount": [reqs[r].amount_cents for r in ids],
-        "funded": [plan.funded_cents.get(r, 0) for r in ids],
-        "unfunded": [plan.unfunded_cents.get(r, 0) for r in ids],
-        "guaranteed": [guaranteed.get(r, 0) for r in ids],
-        "binding": ["; ".join(lim.text for lim in plan.binding.get(r, ())) for r in ids],
-    }, schema={"request_id": pl.String, "producer": pl.String, "status": pl.String,
-               "weight": pl.Decimal(scale=4), "amount": pl.Int64, "funded": pl.Int64,
-               "unfunded": pl.Int64, "guaranteed": pl.Int64, "binding": pl.String})
-    return Report(
-        name="matching-plan", title_it="Piano di allocazione", title_en="Allocation plan",
-        sheets=(ReportSheet("Allocazioni", ALLOCATION_COLUMNS, alloc_frame,
-                            name_en="Allocations"),
-                ReportSheet("Richieste", REQUEST_COLUMNS, req_frame, name_en="Requests")),
-        parameters={"request_ids": ", ".join(ids)}, as_of=result.as_of,
-        formulas=(FormulaNote("Obiettivo", "Objective", plan.objective, plan.objective),
-                  FormulaNote("Peso", "Weight",
-                              "(punteggio economico + sociale) / 20; 0,5 se non valutata",
-                              "(economic + social score) / 20; 0.5 when not assessed")),
-    )
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
@@ -211,7 +126,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return 2
     finally:
         engine.dispose()
-    write_xlsx(plan_report(result, statuses), out, lang=args.lang)
+    write_xlsx(plan_report(result, statuses, args.lang), out, lang=args.lang)
     plan = result.plan
     funded = sum(plan.funded_cents.values())
     unfunded = sum(plan.unfunded_cents.values())
