@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.web import simulator_pages
+from service.web import fund_pages, guarantees_pages, prepayments_pages, simulator_pages
 
 HANDLERS: list[Any] = [*simulator_pages.HANDLERS]
+HANDLERS += [*fund_pages.HANDLERS, *prepayments_pages.HANDLERS, *guarantees_pages.HANDLERS]
