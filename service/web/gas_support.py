@@ -32,8 +32,17 @@ def names_of(ctx: AppContext, principal: Principal, kind: str | None = None
         page = list_parties(ctx, principal, kind, PAGE_ALL, cursor)
         names.update({p.id: p.name for p in page.items})
         cursor = page.next_cursor
-        if cursor is None or principal.is_staff:
+        if cursor is None:
             return names
+
+
+def names_for(ctx: AppContext, principal: Principal) -> dict[str, str]:
+    """The names a user's pages show most: a GAS's producers, a producer's GAS; staff
+    see every party, so theirs are looked up one by one (``name_of``)."""
+    if principal.is_staff:
+        return {}
+    kind = {"gas": "producer", "producer": "gas"}.get(principal.role)
+    return names_of(ctx, principal, kind)
 
 
 def name_of(ctx: AppContext, names: dict[str, str], party_id: str | None) -> str:

@@ -29,7 +29,7 @@ from service.web.core import (
     see_other,
 )
 from service.web.formatting import euro, number
-from service.web.gas_support import name_of, names_of
+from service.web.gas_support import name_of, names_for
 
 
 def gas_user(request: Request[Any, Any, Any]) -> Principal:
@@ -46,7 +46,7 @@ def guarantees_page(request: Request[Any, Any, Any], form: Form | None = None, *
     gas_id = principal.party_id or ""
     capacity = guarantees.read_pledge_capacity(ctx, principal, gas_id)
     page = guarantees.list_guarantees(ctx, principal, gas_id, None, None, None, cursor)
-    names = names_of(ctx, principal)
+    names = names_for(ctx, principal)
     loans_seen: dict[str, Any] = {}
     rows = []
     for item in page.items:

@@ -12,7 +12,7 @@ from litestar.response import Template
 
 from service.app import funds, guarantees, prepayments, requests
 from service.web.core import ctx_of, principal_of, render
-from service.web.gas_support import name_of, names_of, owed_text
+from service.web.gas_support import name_of, names_for, owed_text
 
 SHOWN = 20  # the newest requests, the first open prepayments: the rest one click away
 
@@ -21,7 +21,7 @@ def home(request: Request[Any, Any, Any]) -> Template:
     ctx = ctx_of(request)
     principal = principal_of(request)
     gas_id = principal.party_id or ""
-    names = names_of(ctx, principal)
+    names = names_for(ctx, principal)
     fund = next((f for f in funds.list_funds(ctx, principal, gas_id, None, None).items
                  if f.gas_id == gas_id), None)
     earmarks = sorted(((name_of(ctx, names, pid), value) for pid, value in

@@ -34,7 +34,7 @@ from service.web.core import (
     text_of,
 )
 from service.web.formatting import euro, number, plain
-from service.web.gas_support import name_of, names_of, owed, owed_text, run_once, suppliers
+from service.web.gas_support import name_of, names_for, owed, owed_text, run_once, suppliers
 from service.web.labels import ON_EXPIRY
 
 STATUS_FILTERS = {"aperti": "open", "chiusi": "closed"}
@@ -62,7 +62,7 @@ def prepayment_list(request: Request[Any, Any, Any], stato: FromQuery[str | None
     status = STATUS_FILTERS.get(stato or "")
     page = prepayments.list_prepayments(ctx, principal, None, None, status, None, None,
                                         pagina)
-    names = names_of(ctx, principal)
+    names = names_for(ctx, principal)
     rows = [row_of(ctx, names, item) for item in page.items]
     query = f"stato={stato}&" if status else ""
     next_url = f"/prefinanziamenti?{query}pagina={page.next_cursor}" \
@@ -133,7 +133,7 @@ def detail_page(request: Request[Any, Any, Any], prepayment_id: str, form: Form,
     ctx = ctx_of(request)
     principal = principal_of(request)
     item = prepayments.read_prepayment(ctx, principal, prepayment_id)
-    names = names_of(ctx, principal)
+    names = names_for(ctx, principal)
     quantity, exact = owed(item)
     return render(request, "prepayments/dettaglio.html", status=status,
                   title=f"Prefinanziamento {item.reference}", p=item,

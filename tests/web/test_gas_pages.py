@@ -240,9 +240,17 @@ def test_a_replayed_contribution_records_once(web: Web) -> None:
     again = web.submit(page, "Registra contributo", {"Importo": "40,00"}, follow=False)
     assert "esito=registrata" in first.headers["location"]
     assert "esito=gia-registrata" in again.headers["location"]
-    shown = parse(web.get(again.headers["location"]).text).text
-    assert "Operazione già registrata Vedi l'operazione" in shown
+    shown = parse(web.get(again.headers["location"]).text)
+    assert "Operazione già registrata Vedi l'operazione" in shown.text
     assert len(contributions(web)) == count + 1
+    # The link shows what was recorded: that contribution alone.
+    link = re.search(r'<a href="([^"]+)">Vedi l\'operazione</a>', shown.html)
+    assert link
+    made = contributions(web)[-1]
+    only = text(parse(web.get(html_lib.unescape(link.group(1))).text))
+    assert made.reference in only and f'id="c-{made.id}"' in web.get(
+        html_lib.unescape(link.group(1))).text
+    assert contributions(web)[0].reference not in only
 
 
 def test_the_fund_is_the_gas_users_only(web: Web) -> None:

@@ -262,3 +262,13 @@ def test_a_replayed_new_prepayment_records_once(web: Web) -> None:
     made = [p for p in prepayments.list_prepayments(ctx_of(web), GAS, None, None, None, None,
                                                     None, None).items if p.product == "Pane"]
     assert len(made) == 1
+
+
+def test_officers_see_both_sides_of_a_prepayment(web: Web) -> None:
+    item = by_reference(web, "PRF-2026-0002")
+    web.login("officer")
+    page = web.page(f"/prefinanziamenti/{item.id}")
+    assert "GAS Navigli" in page.text and "Caseificio Val Taleggio" in page.text
+    listing = web.page("/prefinanziamenti").text
+    assert "PRF-2026-0001" in listing and "PRF-2026-0002" in listing
+    assert web.get("/prefinanziamenti/nuovo").status_code == 404
