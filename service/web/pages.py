@@ -5,15 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from service.web import (
+    fund_pages,
+    guarantees_pages,
     party_pages,
     plan_pages,
     portfolio_pages,
+    prepayments_pages,
     report_pages,
     simulator_pages,
 )
 
 HANDLERS: list[Any] = [
     *simulator_pages.HANDLERS,
+    *fund_pages.HANDLERS,
+    *prepayments_pages.HANDLERS,
+    *guarantees_pages.HANDLERS,
     *portfolio_pages.HANDLERS,
     *plan_pages.HANDLERS,
     *report_pages.HANDLERS,
