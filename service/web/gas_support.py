@@ -8,14 +8,13 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 
 from litestar import Request
-from sqlalchemy import select
 
+from service.app.audit_note import audit_note
 from service.app.auth import Principal
 from service.app.context import AppContext
 from service.app.parties import list_parties, list_relationships
 from service.app.prepayments import PrepaymentOut
-from service.db.tables import idempotency
-from service.web.core import call, ctx_of, party_name
+from service.web.core import call, party_name
 from service.web.formatting import number
 
 T = TypeVar("T")
@@ -91,17 +90,12 @@ def owed_text(item: PrepaymentOut) -> str:
     return text if exact else f"circa {text}"
 
 
-def _used(ctx: AppContext, op_id: str) -> bool:
-    return ctx.read(lambda conn: conn.execute(
-        select(idempotency.c.id).where(idempotency.c.id == op_id)).first() is not None)
-
-
 async def run_once(request: Request[Any, Any, Any], op_id: str,
                    fn: Callable[..., tuple[int, T]], *args: Any) -> tuple[int, T]:
     """Run an operation with the form's operation id: ``(201, answer)`` when it was
     recorded now, ``(200, answer)`` when the id had already recorded it (a resubmission
-    answers as the first time, with the same status: this tells the two apart)."""
-    ctx = ctx_of(request)
-    seen = await call(_used, ctx, op_id)
+    answers as the first time, with the same status: the command's replay note tells
+    the two apart)."""
     _, answer = await call(fn, *args)
-    return (200 if seen else 201), answer
+    note = audit_note.get()
+    return (200 if note is not None and note.replayed else 201), answer
