@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.web import simulator_pages
+from service.web import requests_pages, simulator_pages
 
-HANDLERS: list[Any] = [*simulator_pages.HANDLERS]
+HANDLERS: list[Any] = [*simulator_pages.HANDLERS, *requests_pages.HANDLERS]
