@@ -17,10 +17,13 @@ roles, idempotency are theirs): a request the user may not see answers 404.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 from litestar import Request, get, post
@@ -33,12 +36,13 @@ from ledger.requests import TRANSITION_TARGETS, allowed_targets
 from service.app import matching
 from service.app import requests as app_requests
 from service.app.auth import Principal
+from service.app.categories import read_category
 from service.app.clock import today
 from service.app.context import AppContext
 from service.app.errors import ApiError, Conflict, Invalid, NotFound
 from service.app.lending import DEFAULT_CATEGORY
 from service.app.matching import OpportunityOut
-from service.app.parties import PartyOut, list_parties, list_relationships
+from service.app.parties import PartyOut, list_parties, list_relationships, read_party
 from service.app.pools import PoolOut, list_pools
 from service.app.prepayments import list_prepayments
 from service.app.requests import (
@@ -53,7 +57,6 @@ from service.db.tables import idempotency, loans
 from service.web.core import (
     OUTCOMES,
     Form,
-    after_post,
     amount_of,
     call,
     ctx_of,
@@ -192,12 +195,22 @@ def _choices(ctx: AppContext, principal: Principal, producer_id: str) -> Choices
         pool_lender={q.id: q.lender_id for q in pools}, default_lender=default)
 
 
-def _goods(ctx: AppContext, principal: Principal, producer_id: str) -> Goods | None:
+# A prepayment for goods the producer never priced before is a credit of goods worth
+# its amount: so many euro of goods, at 1.00 EUR each.
+CREDIT_UNIT = "euro di merce"
+
+
+def _goods(ctx: AppContext, principal: Principal, producer_id: str) -> Goods:
+    """What a suggested prepayment buys: the goods of the producer's latest prepayment,
+    else a credit of its products (its categories) counted in euro."""
     items = list_prepayments(ctx, principal, producer_id, None, None, None, 500, None).items
-    if not items:
-        return None
-    last = items[-1]
-    return Goods(last.product, last.unit, last.unit_price.amount)
+    if items:
+        last = items[-1]
+        return Goods(last.product, last.unit, last.unit_price.amount, credit=False)
+    categories = read_party(ctx, principal, producer_id).categories or []
+    names = [catalogue("product_category", c) for c in categories]
+    product = ", ".join(names) if names else "merce"
+    return Goods(product[:1].upper() + product[1:], CREDIT_UNIT, "1.00", credit=True)
 
 
 @dataclass
@@ -344,7 +357,12 @@ def _absorb(form: Form, exc: ApiError, fields: Mapping[str, str],
             form.refusal = "I dati inviati non sono validi."
         return 422
     if isinstance(exc, Conflict):
-        form.refusal = refuse(exc)
+        if exc.code == "idempotency_conflict":
+            # The form was sent before with other values (back, edit, send again).
+            form.refusal = ("Operazione già registrata: questo modulo era già stato "
+                            "inviato. Ricarica la pagina per una nuova operazione.")
+        else:
+            form.refusal = refuse(exc)
         return 409
     raise exc
 
@@ -359,10 +377,23 @@ def _request_link(request_id: str, section: str = "") -> str:
     return f"/richieste/{request_id}" + (f"#{section}" if section else "")
 
 
-async def _done(request: Request[Any, Any, Any], seen: bool, request_id: str,
-                section: str) -> Redirect:
-    return after_post(request, 200 if seen else 201, f"/richieste/{request_id}",
-                      recorded=_request_link(request_id, section))
+def _back(request: Request[Any, Any, Any], request_id: str, outcome: str,
+          section: str) -> Redirect:
+    """The 303 to the request's page after a post: the outcome said at its top (with a
+    link to what was recorded on a replay). The forms post to an address with their
+    section's fragment, so that a page shown again with errors opens there; the
+    redirect names ``#top`` (the top of the document, as HTML defines it) so that the
+    browser does not keep that fragment and the outcome is in view."""
+    target = f"/richieste/{request_id}?esito={outcome}"
+    if outcome == "gia-registrata":
+        target += "&vedi=" + quote(_request_link(request_id, section), safe="")
+    return see_other(request, target + "#top")
+
+
+def _done(request: Request[Any, Any, Any], seen: bool, request_id: str,
+          section: str) -> Redirect:
+    """After an operation with an operation id: recorded now, or already (a replay)."""
+    return _back(request, request_id, "gia-registrata" if seen else "registrata", section)
 
 
 @post("/richieste/{request_id:str}/stato", status_code=303)
@@ -383,7 +414,7 @@ async def post_transition(request: Request[Any, Any, Any], request_id: FromPath[
             seen = await call(_seen, ctx, form.op_id)
             _, out = await call(app_requests.move_request, ctx, principal, request_id,
                                 TransitionIn(to=target, note=note or "", id=form.op_id))
-            return await _done(request, seen, out.id, "storia")
+            return _done(request, seen, out.id, "storia")
         except (Invalid, Conflict) as exc:
             status = _absorb(form, exc, {"note": note_field},
                              lambda c: transition_refusal(c.code, c.detail))
@@ -425,19 +456,21 @@ def _saved(request: Request[Any, Any, Any], request_id: str, unchanged: bool,
            section: str) -> Redirect:
     """After **Salva valutazione** or **Salva condizioni**: saved, or the same as the
     version in force (nothing new recorded: a resubmission)."""
-    if unchanged:
-        return after_post(request, 200, f"/richieste/{request_id}",
-                          recorded=_request_link(request_id, section))
-    return see_other(request, f"/richieste/{request_id}?esito=salvato#{section}")
+    return _back(request, request_id, "gia-registrata" if unchanged else "salvato", section)
 
 
 def _suggestion_context(ctx: AppContext, principal: Principal, req: RequestOut,
                         pool_lender: dict[str, str], lender_id: str | None, category: str
                         ) -> SuggestionContext:
-    rate = _latest_rate(ctx, lender_id, category) if lender_id else None
+    rate, coverage = None, matching.CONFIG.guarantee_coverage
+    if lender_id:
+        rate = _latest_rate(ctx, lender_id, category)
+        with contextlib.suppress(NotFound):
+            minimum = read_category(ctx, principal, lender_id, category).min_coverage
+            coverage = Decimal(minimum) if minimum is not None else coverage
     return SuggestionContext(pool_lender=pool_lender,
                              goods=_goods(ctx, principal, req.producer_id), rate=rate,
-                             today=today())
+                             coverage=coverage, today=today())
 
 
 def _suggest(request: Request[Any, Any, Any], request_id: str, form: Form) -> Template:
@@ -497,7 +530,7 @@ async def post_funding(request: Request[Any, Any, Any], request_id: FromPath[str
             seen = await call(_seen, ctx, form.op_id)
             _, out = await call(app_requests.fund_request, ctx, principal, request_id,
                                 FundingIn(date=on, id=form.op_id))
-            return await _done(request, seen, out.id, "erogazione")
+            return _done(request, seen, out.id, "erogazione")
         except (Invalid, Conflict) as exc:
             status = _absorb(form, exc, {"date": "data"}, lambda c: funding_refusal(c.code))
     return await _again(request, request_id, "erogazione", form, status)
@@ -522,7 +555,7 @@ async def post_interest(request: Request[Any, Any, Any], request_id: FromPath[st
             await call(app_requests.declare_interest, ctx, principal, request_id,
                        InterestIn(kind=kind, amount=money_in(amount), id=form.op_id,
                                   note=text_of(form, "nota")))
-            return await _done(request, seen, _canonical(request_id), "interessi")
+            return _done(request, seen, _canonical(request_id), "interessi")
         except (Invalid, Conflict) as exc:
             status = _absorb(form, exc, {"kind": "tipo", "amount": "importo", "note": "nota"},
                              lambda c: interest_refusal(c.code))
@@ -543,14 +576,11 @@ async def post_interest_withdrawal(request: Request[Any, Any, Any],
     except NotFound:
         # Withdrawn already (a second click): the page says so, if the user sees it.
         req = await call(app_requests.read_request, ctx, principal, request_id)
-        return after_post(request, 200, f"/richieste/{req.id}",
-                          recorded=_request_link(req.id, "interessi"))
+        return _back(request, req.id, "gia-registrata", "interessi")
     except Conflict as exc:
         form.refusal = interest_refusal(exc.code)
         return await _again(request, request_id, f"ritiro-interesse:{kind}", form, 409)
-    rid = _canonical(request_id)
-    return after_post(request, 201, f"/richieste/{rid}",
-                      recorded=_request_link(rid, "interessi"))
+    return _back(request, _canonical(request_id), "registrata", "interessi")
 
 
 # --- a new request ----------------------------------------------------------------------

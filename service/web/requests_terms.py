@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from ledger.daycount import add_months
@@ -195,11 +195,13 @@ def terms_values(terms: TermsOut | None, req: RequestOut, lender_id: str | None
 
 @dataclass(frozen=True)
 class Goods:
-    """What a prepayment of this producer buys, from its latest one."""
+    """What a suggested prepayment buys: the goods of the producer's latest prepayment,
+    or (``credit``) a credit of its products counted in euro."""
 
     product: str
     unit: str
     unit_price: str
+    credit: bool
 
 
 @dataclass(frozen=True)
@@ -207,78 +209,95 @@ class SuggestionContext:
     """What the suggestions need besides the opportunities."""
 
     pool_lender: dict[str, str]  # pool id -> its lender
-    goods: Goods | None
+    goods: Goods
     rate: str | None  # the lender's latest rate in the category, a percentage
+    coverage: Decimal  # guarantees / principal the suggestions aim at
     today: date
 
 
-def _keep(current: dict[str, Any], names: tuple[str, ...]) -> dict[str, str]:
-    return {n: str(current[n]) for n in names
-            if isinstance(current.get(n), str) and current[n].strip()}
+def _typed_in(values: dict[str, Any], name: str) -> bool:
+    return isinstance(values.get(name), str) and bool(values[name].strip())
 
 
 def suggested_values(current: dict[str, Any], req: RequestOut,
                      opportunities: list[OpportunityOut], ctx: SuggestionContext
                      ) -> tuple[dict[str, str], list[str]]:
     """The form filled from the opportunities, best first, and what the officer should
-    still look at (Italian sentences). The loan's rate and choices already typed stay;
-    prepayments come first (as many GAS as it takes to cover what the request asks of
-    them), the loan takes the rest from the best pool, guarantees back it."""
+    still look at (Italian sentences). What the loan's choices already say (rate,
+    frequency, method, category) stays.
+
+    * a loan request: the best pool's loan, up to the amount asked;
+    * a prepayment request: the GAS's prepayments, best first, until they cover it;
+    * a mixed request: the prepayments of the GAS the producer named, then the loan for
+      the rest (more GAS prepayments when no pool lends);
+    * guarantees back the loan, best first, up to ``coverage`` of its principal."""
     notes: list[str] = []
     values = {k: v for k, v in current.items() if isinstance(v, str)
               and not re.match(r"^(pp|g)\d+-", k)}
+    for name in ("importo", "fondo"):
+        values.pop(name, None)
     left = Decimal(req.amount.amount)
-    i = 0
-    if req.instrument in ("prepayment", "mixed"):
-        for o in opportunities:
-            if o.kind != "prepayment" or left <= 0:
-                continue
+    prepayments = [o for o in opportunities if o.kind == "prepayment"]
+    loans = [o for o in opportunities if o.kind == "loan"]
+    count = 0
+
+    def prepay(offers: list[OpportunityOut]) -> None:
+        nonlocal left, count
+        for o in offers:
             amount = min(Decimal(o.suggested_amount.amount), left)
             if amount <= 0:
                 continue
             left -= amount
+            i = count
+            count += 1
             values.update({pp(i, "gas"): o.source_id, pp(i, "importo"): typed(amount),
                            pp(i, "scadenza"): add_months(
                                ctx.today, min(req.term_months, PREPAYMENT_MONTHS)).isoformat(),
                            pp(i, "alla_scadenza"): "refund"})
-            if ctx.goods is not None:
-                values.update({pp(i, "prodotto"): ctx.goods.product,
-                               pp(i, "unita"): ctx.goods.unit,
-                               pp(i, "prezzo"): typed(ctx.goods.unit_price)})
-            i += 1
-        if i and ctx.goods is None:
-            notes.append("Indica prodotto, unità e prezzo unitario dei prefinanziamenti.")
-    loans = [o for o in opportunities if o.kind == "loan"]
-    if req.instrument in ("loan", "mixed") and left > 0 and loans:
-        best = loans[0]
-        pool_id = best.source_id  # a pool (its match top-up names the same pool)
+            values.update({pp(i, "prodotto"): ctx.goods.product,
+                           pp(i, "unita"): ctx.goods.unit,
+                           pp(i, "prezzo"): typed(ctx.goods.unit_price)})
+
+    if req.instrument == "prepayment":
+        prepay(prepayments)
+    elif req.instrument == "mixed":
+        prepay([o for o in prepayments if o.source_id in req.gas_ids])
+    principal = Decimal(0)
+    if req.instrument in ("loan", "mixed") and loans and left > 0:
+        pool_id = loans[0].source_id  # a pool (its match top-up names the same pool)
         offered = sum((Decimal(o.suggested_amount.amount) for o in loans
-                       if o.source_id == best.source_id), Decimal(0))
+                       if o.source_id == pool_id), Decimal(0))
         principal = min(offered, left)
-        if principal > 0:
-            values.update({"importo": typed(principal), "fondo": pool_id,
-                           "finanziatore": ctx.pool_lender.get(pool_id, "")})
-            values.setdefault("durata", str(req.term_months))
-            if not (isinstance(values.get("tasso"), str) and values["tasso"].strip()):
-                if ctx.rate is not None:
-                    values["tasso"] = typed(ctx.rate)
-                else:
-                    notes.append("Indica il tasso annuo del prestito.")
-            if principal < left:
-                notes.append("Il prestito suggerito non copre tutto l'importo richiesto.")
-            need = max((Decimal(o.suggested_amount.amount) for o in opportunities
-                        if o.kind == "guarantee"), default=Decimal(0))
-            covered = Decimal(0)
-            j = 0
-            for o in opportunities:
-                if o.kind != "guarantee" or covered >= need or o.source_id == req.producer_id:
-                    continue
-                amount = min(Decimal(o.suggested_amount.amount), need - covered)
-                covered += amount
-                values.update({g(j, "garante"): o.source_id, g(j, "importo"): typed(amount)})
-                j += 1
-    if not _filled(values, ["importo"]) and i == 0:
-        notes.append("Non ci sono suggerimenti da usare per questa richiesta.")
+        left -= principal
+        values.update({"importo": typed(principal), "fondo": pool_id,
+                       "finanziatore": ctx.pool_lender.get(pool_id, "")})
+        if not _typed_in(values, "durata"):
+            values["durata"] = str(req.term_months)
+        if not _typed_in(values, "tasso"):
+            if ctx.rate is not None:
+                values["tasso"] = typed(ctx.rate)
+            else:
+                notes.append("Indica il tasso annuo del prestito.")
+    if req.instrument == "mixed" and left > 0:
+        prepay([o for o in prepayments if o.source_id not in req.gas_ids])
+    if count and ctx.goods.credit:
+        notes.append("I prefinanziamenti sono proposti come credito in merce (1,00 € per "
+                     "euro di merce): se il produttore ha un listino, indica prodotto, unità "
+                     "e prezzo unitario.")
+    need = (principal * ctx.coverage).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+    j = 0
+    for o in opportunities:
+        if o.kind != "guarantee" or need <= 0 or o.source_id == req.producer_id:
+            continue
+        amount = min(Decimal(o.suggested_amount.amount), need)
+        need -= amount
+        values.update({g(j, "garante"): o.source_id, g(j, "importo"): typed(amount)})
+        j += 1
+    if principal == 0 and count == 0:
+        notes.append("Non ci sono suggerimenti da usare per questa richiesta: compila le "
+                     "condizioni a mano.")
+    elif left > 0:
+        notes.append("Le fonti suggerite non coprono tutto l'importo richiesto.")
     if any(o.kind == "solidarity" for o in opportunities):
         notes.append("I fondi di solidarietà suggeriti non entrano nelle condizioni: "
                      "il GAS li usa con un'uscita dal suo fondo.")

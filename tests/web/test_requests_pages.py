@@ -328,3 +328,16 @@ def test_producer_and_officer_see_the_interest_of_the_gas(web: Web) -> None:
     body = text(web.page(f"/richieste/{CAREMMA}"))
     assert "Interesse dei GAS" in body
     assert "GAS Gasabile Milano Isola Garanzia 750,00 €" in body
+
+
+def test_a_form_sent_again_with_other_values_records_nothing_more(web: Web) -> None:
+    web.login("caseificio")
+    page = web.page("/richieste/nuova")
+    values = {"Importo richiesto": "3000", "Scopo": "Siero", "Durata (mesi)": "12"}
+    r = web.submit(page, "Invia richiesta", values, follow=False)
+    first = r.headers["location"]
+    r = web.submit(page, "Invia richiesta", {**values, "Importo richiesto": "3500"},
+                   follow=False)
+    assert r.status_code == 409 and "Operazione già registrata" in r.text
+    assert [i.id for i in app_requests.list_requests(app_ctx(web), PRODUCER).items] == [
+        first.rsplit("/", 1)[1]]

@@ -6,6 +6,7 @@ records is read back through the application layer; refused forms write nothing.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -54,6 +55,12 @@ def save_terms(web: Web, rid: str, by_name: dict[str, Any], follow: bool = True)
 LOAN_8000 = {"importo": "8000,00", "tasso": "3,50", "durata": "48", "periodicita": "monthly",
              "metodo": "french", "preammortamento": "0", "finanziatore": LENDER,
              "fondo": "", "categoria": "microcredit"}
+
+
+def approve(web: Web, rid: str) -> None:
+    page = web.page(f"/richieste/{rid}")
+    r = web.submit(page, "Approva", {"Nota": "delibera n. 15"})
+    assert "Approvata" in text(parse(r.text))
 
 
 @pytest.fixture
@@ -236,27 +243,55 @@ def test_use_the_suggestions_saves_nothing_then_save(officer: Web) -> None:
     r = officer.client.post(again.action, data=again.data())
     assert "Operazione già registrata" in text(officer.page(r.headers["location"]))
     assert app_requests.read_terms(ctx, OFFICER, ORTI).set_at == terms.set_at
+    # Approved, funded on the suggested terms.
+    approve(officer, ORTI)
+    r = officer.submit(officer.page(f"/richieste/{ORTI}"), "Eroga",
+                       {"Data di erogazione": "2026-12-06"})
+    assert "Finanziata" in text(parse(r.text))
 
 
-def test_suggestions_fill_prepayments_from_the_gas(officer: Web) -> None:
+def test_suggestions_fill_prepayments_from_the_gas_then_fund(officer: Web) -> None:
+    """Caseificio Cremonese's approved demo request (a prepayment of 12,000.00): the GAS's
+    prepayments, best first, until they cover it; never priced goods before, so each
+    is a credit of its products counted in euro."""
     ctx = app_ctx(officer)
     gas = [o for o in get_opportunities(ctx, OFFICER, CREMONESE, None).items
            if o.kind == "prepayment"]
     assert gas
     r = officer.submit(officer.page(f"/richieste/{CREMONESE}"), "Usa i suggerimenti",
                        by_name={"azione": "suggerimenti"}, follow=False)
+    assert r.status_code == 200
     form = terms_form(parse(r.text))
-    assert field_value(form, "pp0-gas") == gas[0].source_id
     assert field_value(form, "importo") == ""  # a prepayment request: no loan
-    html = r.text
-    assert "<legend>Prefinanziamento 1</legend>" in html
-    # The producer never prepaid before: product and price are the officer's to say.
-    assert "Indica prodotto, unità e prezzo unitario" in html
-    r = officer.client.post(form.action, data=form.data(by_name={"azione": "salva"}))
-    assert r.status_code == 422
-    assert "Indica il prodotto." in r.text
+    expected, left = [], Decimal("12000.00")
+    for o in gas:
+        amount = min(Decimal(o.suggested_amount.amount), left)
+        if amount > 0:
+            expected.append((o.source_id, amount))
+            left -= amount
+    for i, (source, amount) in enumerate(expected):
+        assert field_value(form, f"pp{i}-gas") == source
+        assert field_value(form, f"pp{i}-importo") == f"{amount:.2f}".replace(".", ",")
+        assert field_value(form, f"pp{i}-prodotto") == "Formaggi, latticini"
+        assert field_value(form, f"pp{i}-unita") == "euro di merce"
+        assert field_value(form, f"pp{i}-prezzo") == "1,00"
+        assert field_value(form, f"pp{i}-scadenza") == "2027-12-06"
+        assert field_value(form, f"pp{i}-alla_scadenza") == "refund"
+    assert f"<legend>Prefinanziamento {len(expected) + 1}</legend>" in r.text
+    assert "credito in merce" in r.text
     with pytest.raises(NotFound):
         app_requests.read_terms(ctx, OFFICER, CREMONESE)
+    r = officer.client.post(form.action, data=form.data(by_name={"azione": "salva"}))
+    assert r.status_code == 303
+    terms = app_requests.read_terms(ctx, OFFICER, CREMONESE)
+    assert [(p.gas_id, Decimal(p.amount.amount)) for p in terms.prepayments] == expected
+    assert terms.loan is None
+    r = officer.submit(officer.page(f"/richieste/{CREMONESE}"), "Eroga",
+                       {"Data di erogazione": "2026-12-06"})
+    assert "Finanziata" in text(parse(r.text))
+    req = app_requests.read_request(ctx, OFFICER, CREMONESE)
+    assert req.instruments is not None
+    assert len(req.instruments.prepayment_ids) == len(expected)
 
 
 def test_terms_errors_beside_the_fields_and_nothing_written(officer: Web) -> None:
@@ -310,12 +345,6 @@ def test_the_producer_sees_the_terms_but_no_form(web: Web) -> None:
 
 
 # -- funding ---------------------------------------------------------------------------------
-
-
-def approve(web: Web, rid: str) -> None:
-    page = web.page(f"/richieste/{rid}")
-    r = web.submit(page, "Approva", {"Nota": "delibera n. 15"})
-    assert "Approvata" in text(parse(r.text))
 
 
 def test_funding_refusals_say_what_to_change_then_fund(officer: Web) -> None:
