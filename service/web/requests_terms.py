@@ -228,8 +228,10 @@ def suggested_values(current: dict[str, Any], req: RequestOut,
 
     * a loan request: the best pool's loan, up to the amount asked;
     * a prepayment request: the GAS's prepayments, best first, until they cover it;
-    * a mixed request: the prepayments of the GAS the producer named, then the loan for
-      the rest (more GAS prepayments when no pool lends);
+    * a mixed request: the prepayments of the GAS the producer named, then the best
+      pool's loan for the rest, then the other GAS's prepayments;
+    * what a loan should still cover when no pool offers one (a producer in arrears,
+      say) is a loan from the lender's general pool, with a note to check it;
     * guarantees back the loan, best first, up to ``coverage`` of its principal."""
     notes: list[str] = []
     values = {k: v for k, v in current.items() if isinstance(v, str)
@@ -263,14 +265,25 @@ def suggested_values(current: dict[str, Any], req: RequestOut,
     elif req.instrument == "mixed":
         prepay([o for o in prepayments if o.source_id in req.gas_ids])
     principal = Decimal(0)
-    if req.instrument in ("loan", "mixed") and loans and left > 0:
+    lends = req.instrument in ("loan", "mixed")
+    if lends and left > 0 and loans:
         pool_id = loans[0].source_id  # a pool (its match top-up names the same pool)
         offered = sum((Decimal(o.suggested_amount.amount) for o in loans
                        if o.source_id == pool_id), Decimal(0))
         principal = min(offered, left)
         left -= principal
-        values.update({"importo": typed(principal), "fondo": pool_id,
-                       "finanziatore": ctx.pool_lender.get(pool_id, "")})
+        values.update({"fondo": pool_id, "finanziatore": ctx.pool_lender.get(pool_id, "")})
+    if req.instrument == "mixed" and left > 0:
+        prepay([o for o in prepayments if o.source_id not in req.gas_ids])
+    if lends and left > 0 and principal == 0 and _typed_in(values, "finanziatore"):
+        # No pool offers to lend (the producer's arrears, say): the rest still needs a
+        # loan, from the lender's general pool; the officer decides.
+        principal, left = left, Decimal(0)
+        notes.append("Nessun fondo propone un prestito per questa richiesta (vedi le "
+                     "opportunità): l'importo è quanto resta da coprire, dal fondo generale "
+                     "del finanziatore. Verificalo prima di salvare.")
+    if principal > 0:
+        values["importo"] = typed(principal)
         if not _typed_in(values, "durata"):
             values["durata"] = str(req.term_months)
         if not _typed_in(values, "tasso"):
@@ -278,8 +291,6 @@ def suggested_values(current: dict[str, Any], req: RequestOut,
                 values["tasso"] = typed(ctx.rate)
             else:
                 notes.append("Indica il tasso annuo del prestito.")
-    if req.instrument == "mixed" and left > 0:
-        prepay([o for o in prepayments if o.source_id not in req.gas_ids])
     if count and ctx.goods.credit:
         notes.append("I prefinanziamenti sono proposti come credito in merce (1,00 € per "
                      "euro di merce): se il produttore ha un listino, indica prodotto, unità "

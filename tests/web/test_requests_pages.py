@@ -9,6 +9,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from service.app import requests as app_requests
 from service.app.auth import Principal
 from service.app.demo import demo_id
@@ -44,7 +46,6 @@ def new_request(web: Web, **over: Any) -> Any:
         "producer_id": PRODUCER.party_id, "amount": {"amount": "9000.00", "currency": "EUR"},
         "purpose": "Nuova caldaia per il caseificio", "instrument": "mixed",
         "term_months": 24, "gas_ids": [GAS.party_id], **over}
-    import msgspec
     _, out = app_requests.submit_request(app_ctx(web), PRODUCER,
                                          msgspec.convert(body, RequestIn))
     return out

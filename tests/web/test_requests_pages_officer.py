@@ -294,6 +294,38 @@ def test_suggestions_fill_prepayments_from_the_gas_then_fund(officer: Web) -> No
     assert len(req.instruments.prepayment_ids) == len(expected)
 
 
+def test_suggestions_when_no_pool_lends(officer: Web) -> None:
+    """Caseificio Val Taleggio is in arrears: matching offers no loan, only guarantors.
+    The suggestion still asks the loan of the lender's general pool, says so, and backs
+    it with the guarantors up to matching's coverage (150%)."""
+    ctx = app_ctx(officer)
+    req = new_request(officer, instrument="loan", gas_ids=[],
+                      amount={"amount": "6000.00", "currency": "EUR"})
+    move(officer, req.id, "under_review")
+    found = get_opportunities(ctx, OFFICER, req.id, None).items
+    assert not [o for o in found if o.kind == "loan"]
+    guarantors = [o for o in found if o.kind == "guarantee"]
+    r = officer.submit(officer.page(f"/richieste/{req.id}"), "Usa i suggerimenti",
+                       by_name={"azione": "suggerimenti"}, follow=False)
+    form = terms_form(parse(r.text))
+    assert (field_value(form, "importo"), field_value(form, "fondo"),
+            field_value(form, "finanziatore")) == ("6000,00", "", LENDER)
+    assert "Nessun fondo propone un prestito per questa richiesta" in text(parse(r.text))
+    need, expected = Decimal("9000.00"), []
+    for o in guarantors:
+        amount = min(Decimal(o.suggested_amount.amount), need)
+        if amount > 0:
+            expected.append((o.source_id, f"{amount:.2f}".replace(".", ",")))
+            need -= amount
+    assert [(field_value(form, f"g{i}-garante"), field_value(form, f"g{i}-importo"))
+            for i in range(len(expected))] == expected
+    r = officer.client.post(form.action, data=form.data(by_name={"azione": "salva"}))
+    assert r.status_code == 303
+    terms = app_requests.read_terms(ctx, OFFICER, req.id)
+    assert terms.loan is not None and terms.loan.pool_id is None
+    assert len(terms.guarantees) == len(expected)
+
+
 def test_terms_errors_beside_the_fields_and_nothing_written(officer: Web) -> None:
     r = save_terms(officer, ORTI, {
         **LOAN_8000, "tasso": "tre", "durata": "0",
