@@ -345,12 +345,16 @@ class TodoOut(msgspec.Struct):
 
 
 class InterestOut(msgspec.Struct):
+    """A GAS's current interest of one kind in a request (at most one per kind)."""
+
     id: Uuid
     request_id: Uuid
     gas_id: Uuid
+    gas_name: str | None
     kind: InterestKind
     amount: Money
     note: str | None
+    at: Timestamp  # when it was declared (``created_at``, kept for older clients)
     created_at: Timestamp
     created_by: str
 
@@ -584,11 +588,18 @@ def _cents_of(value: Money) -> int:
     return lending.cents(Decimal(value.amount))
 
 
-def interest_out(row: Any) -> InterestOut:
+def interest_out(row: Any, gas_name: str | None) -> InterestOut:
+    at = rfc3339(row.created_at) or ""
     return InterestOut(id=row.id, request_id=row.request_id, gas_id=row.gas_id,
-                       kind=row.kind, amount=money(row.amount_minor, row.currency),
-                       note=row.note, created_at=rfc3339(row.created_at) or "",
-                       created_by=row.created_by)
+                       gas_name=gas_name, kind=row.kind,
+                       amount=money(row.amount_minor, row.currency), note=row.note, at=at,
+                       created_at=at, created_by=row.created_by)
+
+
+def _interest_select() -> Select[Any]:
+    """Interests with their GAS's name (``gas_name``)."""
+    return select(request_interests, parties.c.name.label("gas_name")).join(
+        parties, parties.c.id == request_interests.c.gas_id)
 
 
 def _latest(conn: Connection, table: Table, ids: list[str]) -> dict[str, Any]:
@@ -1213,10 +1224,32 @@ def fund_request(ctx: AppContext, principal: Principal, request_id: str, data: F
                    returns=RequestOut)
 
 
+def _declaring_gas(conn: Connection, principal: Principal, gas_id: str | None, action: str
+                   ) -> str | None:
+    """The GAS an interest is declared or withdrawn for: an officer's ``gas_id`` (a GAS,
+    else 422), a GAS user's own; producers -> 403, another GAS -> 404 or 403."""
+    if principal.role == "producer":
+        raise Forbidden(f"GAS {action} interest in a request, not producers")
+    if principal.is_staff:
+        return gas_id
+    if gas_id not in (None, principal.party_id):
+        refuse_acting_for(conn, principal, gas_id, f"a GAS user {action} interest for its "
+                          "own GAS")
+    return principal.party_id
+
+
+def _staff_gas(conn: Connection, principal: Principal, gas_id: str | None) -> None:
+    if principal.is_staff:
+        gas = _party(conn, gas_id)
+        if gas is None or gas.kind != "gas":
+            raise invalid("gas_id", "no GAS with this id")
+
+
 def declare_interest(ctx: AppContext, principal: Principal, request_id: str, data: InterestIn
                      ) -> tuple[int, InterestOut]:
     """A GAS says it may prepay or guarantee part of the request (non-binding);
-    officers may record it for a GAS (``gas_id``)."""
+    officers may record it for a GAS (``gas_id``). A GAS has at most one interest per
+    kind in a request: a new one of the same kind replaces its earlier one."""
     rid = path_uuid(request_id, "request")
     errors = Errors()
     interest_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
@@ -1230,44 +1263,69 @@ def declare_interest(ctx: AppContext, principal: Principal, request_id: str, dat
     errors.raise_if_any()
 
     def before(conn: Connection) -> tuple[Any, str | None]:
-        if principal.is_staff:
-            gas = _party(conn, gas_id)
-            if gas is None or gas.kind != "gas":
-                raise invalid("gas_id", "no GAS with this id")
+        _staff_gas(conn, principal, gas_id)
         row = visible_request(conn, principal, rid)
-        if principal.role == "producer":
-            raise Forbidden("GAS declare interest in a request, not producers")
-        if principal.role == "gas" and gas_id not in (None, principal.party_id):
-            refuse_acting_for(conn, principal, gas_id,
-                              "a GAS user declares interest for its own GAS")
-        return row, gas_id if principal.is_staff else principal.party_id
+        return row, _declaring_gas(conn, principal, gas_id, "declare")
 
     def run(conn: Connection, target: tuple[Any, str | None]) -> tuple[int, InterestOut]:
         row, declaring = target
         if row.status not in OPEN_STATUSES:
             raise Conflict("closed", f"the request is {row.status}; it takes no more interest")
+        i = request_interests.c
+        conn.execute(request_interests.delete().where(
+            i.request_id == rid, i.gas_id == declaring, i.kind == data.kind))
         conn.execute(insert(request_interests).values(
             id=interest_id, request_id=rid, gas_id=declaring, kind=data.kind,
             amount_minor=amount, currency="EUR", note=note, created_at=now_utc(),
             created_by=principal.username))
-        return 201, interest_out(conn.execute(select(request_interests).where(
-            request_interests.c.id == interest_id)).one())
+        found = conn.execute(_interest_select().where(i.id == interest_id)).one()
+        return 201, interest_out(found, found.gas_name)
 
     return command(ctx, principal, f"POST /api/requests/{rid}/interests", data, run, before,
                    returns=InterestOut)
 
 
+def withdraw_interest(ctx: AppContext, principal: Principal, request_id: str, kind: str,
+                      gas_id: str | None = None) -> None:
+    """A GAS withdraws its interest of ``kind`` in a request (officers for a GAS,
+    ``gas_id``): 404 when it has none, 409 ``closed`` once the request takes no more."""
+    rid = path_uuid(request_id, "request")
+    errors = Errors()
+    checked_gas = check_uuid(gas_id, "gas_id", errors)
+    if kind not in INTEREST_KINDS:
+        errors.add("kind", f"one of {', '.join(INTEREST_KINDS)}")
+    if principal.is_staff and gas_id is None:
+        errors.add("gas_id", "required when an officer withdraws a GAS's interest")
+    errors.raise_if_any()
+
+    def write(conn: Connection) -> None:
+        _staff_gas(conn, principal, checked_gas)
+        row = visible_request(conn, principal, rid, lock=True)
+        declaring = _declaring_gas(conn, principal, checked_gas, "withdraws")
+        i = request_interests.c
+        current = and_(i.request_id == rid, i.gas_id == (declaring or ""), i.kind == kind)
+        if conn.execute(select(i.seq).where(current)).first() is None:
+            raise NotFound("interest")
+        if row.status not in OPEN_STATUSES:
+            raise Conflict("closed", f"the request is {row.status}; its interests stay as "
+                           "they were")
+        conn.execute(request_interests.delete().where(current))
+
+    ctx.write(write)
+
+
 def list_interests(ctx: AppContext, principal: Principal, request_id: str,
                    limit: int | None, cursor: str | None) -> InterestPage:
-    """Officers and the producer see every GAS's interest; a GAS user its own."""
+    """The current interests (one per GAS and kind): officers and the producer see every
+    GAS's, a GAS user its own."""
     rid = path_uuid(request_id, "request")
 
     def read(conn: Connection) -> InterestPage:
         visible_request(conn, principal, rid)
-        query = select(request_interests).where(request_interests.c.request_id == rid)
+        query = _interest_select().where(request_interests.c.request_id == rid)
         if principal.role == "gas":
             query = query.where(request_interests.c.gas_id == (principal.party_id or ""))
         rows, nxt = paginate(conn, query, request_interests.c.seq, limit, cursor)
-        return InterestPage([interest_out(r) for r in rows], nxt)
+        return InterestPage([interest_out(r, r.gas_name) for r in rows], nxt)
 
     return ctx.read(read)

@@ -3,7 +3,7 @@ GAS interest, and the officers' to-do list."""
 
 from __future__ import annotations
 
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, Response, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from service.app import requests
@@ -123,6 +123,14 @@ class RequestController(Controller):
         officers may record it for a GAS (``gas_id``)."""
         status, body = requests.declare_interest(ctx, principal, request_id, data)
         return Response(body, status_code=status)
+
+    @delete("/{request_id:str}/interests/{kind:str}", sync_to_thread=True, status_code=204,
+            responses=responses(403, 404, 409, 422, codes=("closed",)))
+    def withdraw_interest(self, request_id: FromPath[str], kind: FromPath[str], ctx: Ctx,
+                          principal: User, gas_id: FromQuery[str | None] = None) -> None:
+        """A GAS withdraws its interest of ``kind`` (``prepayment`` or ``guarantee``);
+        officers name the GAS with ``gas_id``."""
+        requests.withdraw_interest(ctx, principal, request_id, kind, gas_id)
 
     @get("/{request_id:str}/interests", sync_to_thread=True, responses=responses(*READ))
     def list_interests(self, request_id: FromPath[str], ctx: Ctx, principal: User,

@@ -12,11 +12,13 @@ from service.web import (
     portfolio_pages,
     prepayments_pages,
     report_pages,
+    requests_pages,
     simulator_pages,
 )
 
 HANDLERS: list[Any] = [
     *simulator_pages.HANDLERS,
+    *requests_pages.HANDLERS,
     *fund_pages.HANDLERS,
     *prepayments_pages.HANDLERS,
     *guarantees_pages.HANDLERS,

@@ -496,6 +496,54 @@ def test_gas_declares_interest(api: Api) -> None:
     assert r.status_code == 409 and r.json()["code"] == "closed"
 
 
+def test_interest_of_a_kind_is_replaced_and_withdrawn(api: Api) -> None:
+    """API.md, "Declared interest": one current interest per GAS and kind, with the
+    GAS's name; ``DELETE .../interests/{kind}`` withdraws it; matching reads the current
+    one only."""
+    gas = api.parties["gas"]
+    rid = submit(api)["id"]
+    path = f"/api/requests/{rid}/interests"
+    first = api.ok(api.post(path, {"kind": "prepayment", "amount": eur("2000.00")}, "gas"),
+                   201)
+    assert first["gas_name"] == "GAS Gasabile Milano Isola" and first["at"]
+    second = api.ok(api.post(path, {"kind": "prepayment", "amount": eur("2500.00")}, "gas"),
+                    201)
+    api.ok(api.post(path, {"kind": "guarantee", "amount": eur("900.00")}, "gas"), 201)
+    items = api.ok(api.get(path, "producer"))["items"]
+    assert [(i["id"], i["kind"], i["amount"], i["gas_name"]) for i in items] == [
+        (second["id"], "prepayment", eur("2500.00"), "GAS Gasabile Milano Isola"),
+        (items[1]["id"], "guarantee", eur("900.00"), "GAS Gasabile Milano Isola")]
+    reasons = [r for o in api.ok(api.get(f"/api/requests/{rid}/opportunities"))["items"]
+               if o["source_id"] == gas for r in o["reasons"]]
+    assert "declared interest in prepaying 2,500.00 EUR" in reasons
+
+    # Who may withdraw: not the producer, not another GAS (it does not see the request).
+    assert api.client.delete(f"{path}/prepayment",
+                             headers=api.headers("producer")).status_code == 403
+    assert api.client.delete(f"{path}/prepayment",
+                             headers=api.headers("other_gas")).status_code == 404
+    r = api.client.delete(f"{path}/grant", headers=api.headers("gas"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "kind"
+    r = api.client.delete(f"{path}/prepayment", headers=api.headers("officer"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "gas_id"
+
+    r = api.client.delete(f"{path}/prepayment", headers=api.headers("gas"))
+    assert r.status_code == 204 and not r.content
+    assert api.client.delete(f"{path}/prepayment",
+                             headers=api.headers("gas")).status_code == 404
+    assert [i["kind"] for i in api.ok(api.get(path, "gas"))["items"]] == ["guarantee"]
+    # An officer withdraws for a GAS.
+    r = api.client.delete(f"{path}/guarantee?gas_id={gas}", headers=api.headers("officer"))
+    assert r.status_code == 204
+    assert api.ok(api.get(path))["items"] == []
+    # A request that is no longer open keeps its interests as they were.
+    api.ok(api.post(path, {"kind": "guarantee", "amount": eur("100.00")}, "gas"), 201)
+    move(api, rid, "withdrawn", "producer")
+    r = api.client.delete(f"{path}/guarantee", headers=api.headers("gas"))
+    assert r.status_code == 409 and r.json()["code"] == "closed"
+    assert len(api.ok(api.get(path))["items"]) == 1
+
+
 # -- lists ----------------------------------------------------------------------------------
 
 

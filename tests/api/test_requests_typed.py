@@ -129,7 +129,7 @@ def test_no_deprecated_parameter_styles_in_request_handlers(engine: Engine) -> N
     labels = tuple(f"[paths='{path}', handler='{name}']"
                    for name, handler in vars(RequestController).items()
                    if isinstance(handler, HTTPRouteHandler) for path in handler.paths)
-    assert len(labels) == 12
+    assert len(labels) == 13
     assert [m for m in messages if m.startswith(labels)] == []
 
 
@@ -162,6 +162,9 @@ def test_openapi_states_shapes_and_refusals(engine: Engine) -> None:
             assert list(responses[status]["content"]) == ["application/problem+json"]
         ok = responses["201" if "201" in statuses else "200"]
         assert "$ref" in ok["content"]["application/json"]["schema"], (method, path)
+    withdraw = paths["/api/requests/{request_id}/interests/{kind}"]["delete"]["responses"]
+    assert {"204", "400", "401", "403", "404", "409", "422"} <= set(withdraw)
+    assert "`closed`" in withdraw["409"]["description"]
     conflicts = paths["/api/requests/{request_id}/funding"]["post"]["responses"]["409"]
     for code in ("idempotency_conflict", "invalid_transition", "insufficient_funds",
                  "coverage_below_minimum", "loan_limit_exceeded"):
