@@ -33,7 +33,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Template
 
 from reports.italian import refusal
-from service.app.audit_note import audit_note
+from service.app.audit_note import audit_note, note_id
 from service.app.auth import Principal, Session, read_token
 from service.app.common import MoneyIn
 from service.app.context import AppContext
@@ -211,6 +211,7 @@ async def posted(request: Request[Any, Any, Any]) -> Form:
     if isinstance(op, str):
         with contextlib.suppress(ValueError):
             form.op_id = str(uuid.UUID(op))
+    note_id(form.op_id)  # the operation's client id: the audit entry names it
     return form
 
 

@@ -117,7 +117,7 @@ def read_basis(form: Form, amount: Decimal | None) -> tuple[Decimal | None,
                     "unit": unit}
 
 
-@post("/fondo", status_code=303)
+@post("/fondo", status_code=303, opt={"operation": "POST /api/contributions"})
 async def record_contribution(request: Request[Any, Any, Any]) -> Any:
     form = await posted(request)
     principal = gas_user(request)

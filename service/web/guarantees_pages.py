@@ -68,7 +68,7 @@ def guarantees_view(request: Request[Any, Any, Any], pagina: FromQuery[str | Non
     return guarantees_page(request, cursor=pagina)
 
 
-@post("/garanzie", status_code=303)
+@post("/garanzie", status_code=303, opt={"operation": "PUT /api/parties/{id}/pledge-capacity"})
 async def capacity_update(request: Request[Any, Any, Any]) -> Any:
     form = await posted(request)
     principal = gas_user(request)

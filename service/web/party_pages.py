@@ -133,7 +133,8 @@ def party_page(request: Request[Any, Any, Any], party_id: FromPath[str]) -> Temp
     return _render_party(request, party_id)
 
 
-@post("/soggetti/{party_id:str}/contatti", status_code=303)
+@post("/soggetti/{party_id:str}/contatti", status_code=303,
+      opt={"operation": "PATCH /api/parties/{id}"})
 async def save_contacts(request: Request[Any, Any, Any], party_id: FromPath[str]) -> Any:
     form = await posted(request)
     ctx, principal = ctx_of(request), principal_of(request)

@@ -107,7 +107,7 @@ def plan_workbook(request: Request[Any, Any, Any]) -> Response[bytes]:
         "Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@post("/piano/applica", status_code=303)
+@post("/piano/applica", status_code=303, opt={"operation": "PUT /api/requests/{id}/terms"})
 async def apply_plan(request: Request[Any, Any, Any]) -> Any:
     form = await posted(request)
     ctx, principal = ctx_of(request), principal_of(request)

@@ -87,7 +87,7 @@ def prepayment_new(request: Request[Any, Any, Any]) -> Template:
     return new_page(request, Form())
 
 
-@post("/prefinanziamenti/nuovo", status_code=303)
+@post("/prefinanziamenti/nuovo", status_code=303, opt={"operation": "POST /api/prepayments"})
 async def prepayment_create(request: Request[Any, Any, Any]) -> Any:
     form = await posted(request)
     principal = gas_user(request)
@@ -157,7 +157,8 @@ def exceeds_sentence(item: PrepaymentOut, quantity: Decimal) -> str:
             f"{owed_text(item)}): non è stata registrata.")
 
 
-@post("/prefinanziamenti/{prepayment_id:str}/consegne", status_code=303)
+@post("/prefinanziamenti/{prepayment_id:str}/consegne", status_code=303,
+      opt={"operation": "POST /api/prepayments/{id}/deliveries"})
 async def delivery_record(request: Request[Any, Any, Any], prepayment_id: FromPath[str]
                           ) -> Any:
     form = await posted(request)

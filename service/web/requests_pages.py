@@ -396,7 +396,8 @@ def _done(request: Request[Any, Any, Any], seen: bool, request_id: str,
     return _back(request, request_id, "gia-registrata" if seen else "registrata", section)
 
 
-@post("/richieste/{request_id:str}/stato", status_code=303)
+@post("/richieste/{request_id:str}/stato", status_code=303,
+      opt={"operation": "POST /api/requests/{id}/transitions"})
 async def post_transition(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Any:
     form = await posted(request)
     ctx = ctx_of(request)
@@ -421,7 +422,8 @@ async def post_transition(request: Request[Any, Any, Any], request_id: FromPath[
     return await _again(request, request_id, f"stato:{target}", form, status)
 
 
-@post("/richieste/{request_id:str}/valutazione", status_code=303)
+@post("/richieste/{request_id:str}/valutazione", status_code=303,
+      opt={"operation": "PUT /api/requests/{id}/assessment"})
 async def post_assessment(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Any:
     form = await posted(request)
     ctx = ctx_of(request)
@@ -494,7 +496,8 @@ def _suggest(request: Request[Any, Any, Any], request_id: str, form: Form) -> Te
     return detail_page(request, request_id, forms={"condizioni": suggested}, notes=notes)
 
 
-@post("/richieste/{request_id:str}/condizioni", status_code=303)
+@post("/richieste/{request_id:str}/condizioni", status_code=303,
+      opt={"operation": "PUT /api/requests/{id}/terms"})
 async def post_terms(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Any:
     form = await posted(request)
     ctx = ctx_of(request)
@@ -518,7 +521,8 @@ async def post_terms(request: Request[Any, Any, Any], request_id: FromPath[str])
     return await _again(request, request_id, "condizioni", form, status)
 
 
-@post("/richieste/{request_id:str}/erogazione", status_code=303)
+@post("/richieste/{request_id:str}/erogazione", status_code=303,
+      opt={"operation": "POST /api/requests/{id}/funding"})
 async def post_funding(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Any:
     form = await posted(request)
     ctx = ctx_of(request)
@@ -536,7 +540,8 @@ async def post_funding(request: Request[Any, Any, Any], request_id: FromPath[str
     return await _again(request, request_id, "erogazione", form, status)
 
 
-@post("/richieste/{request_id:str}/interesse", status_code=303)
+@post("/richieste/{request_id:str}/interesse", status_code=303,
+      opt={"operation": "POST /api/requests/{id}/interests"})
 async def post_interest(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Any:
     form = await posted(request)
     ctx = ctx_of(request)
@@ -562,7 +567,8 @@ async def post_interest(request: Request[Any, Any, Any], request_id: FromPath[st
     return await _again(request, request_id, "interesse", form, status)
 
 
-@post("/richieste/{request_id:str}/interesse/ritiro", status_code=303)
+@post("/richieste/{request_id:str}/interesse/ritiro", status_code=303,
+      opt={"operation": "DELETE /api/requests/{id}/interests/{kind}"})
 async def post_interest_withdrawal(request: Request[Any, Any, Any],
                                    request_id: FromPath[str]) -> Any:
     form = await posted(request)
@@ -622,7 +628,7 @@ def new_request_page(request: Request[Any, Any, Any]) -> Template:
     return _new_page(request, Form(values={"strumento": "loan"}))
 
 
-@post("/richieste/nuova", status_code=303)
+@post("/richieste/nuova", status_code=303, opt={"operation": "POST /api/requests"})
 async def post_new_request(request: Request[Any, Any, Any]) -> Any:
     form = await posted(request)
     ctx = ctx_of(request)

@@ -170,3 +170,21 @@ def test_logins_and_password_changes_on_the_pages_are_audited(web: Web) -> None:
     assert web_items == [("caseificio", "POST /api/auth/token", 401),
                          ("caseificio", "POST /api/auth/token", 303),
                          ("caseificio", "POST /api/me/password", 303)]
+
+
+def test_a_page_post_is_audited_as_the_api_operation_it_performs(web: Web) -> None:
+    web.login("gas.gasabile")
+    page = web.page("/fondo")
+    form = page.form("Registra contributo")
+    r = web.client.post(form.action, data=form.data({"Importo": "12,00",
+                                                     "Data": "2026-12-01"}))
+    assert r.status_code == 303
+    op_id = form.data()["op_id"]
+    web.client.post(form.action, data=form.data({"Importo": "12,00", "Data": "2026-12-01"}))
+    token = web.client.post("/api/auth/token", json={
+        "username": "admin", "password": "admin-demo-2026"}).json()["access_token"]
+    items = web.client.get("/api/audit", headers={"Authorization": f"Bearer {token}"},
+                           params={"kind": "contributions"}).json()["items"]
+    assert [(e["channel"], e["operation"], e["actor"]) for e in items] == [
+        ("web", "POST /api/contributions", "gas.gasabile")]  # the replay is not listed
+    assert op_id in items[0]["ids"]
