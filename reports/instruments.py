@@ -57,6 +57,11 @@ class LoanSummary:
     days_past_due: int
     status: str  # approved, active, repaid, written_off
     lender_name: str = ""
+    reference: str = ""  # PRE-2026-0001: how people name the loan
+
+    @property
+    def name(self) -> str:
+        return self.reference or self.loan_id
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ def loan_statement_report(loan: LoanSummary, installments: Sequence[InstallmentR
     )
     SummaryRow = tuple[str, int | None, Decimal | None, date | None, int | None, str | None]
     rows: list[SummaryRow] = [
-        ("Prestito", None, None, None, None, loan.loan_id),
+        ("Prestito", None, None, None, None, loan.name),
         ("Beneficiario", None, None, None, None, loan.borrower_name),
         ("Stato", None, None, None, None, text("loan_status", loan.status, lang)),
         ("Erogato il", None, None, loan.disbursed_on, None, None),
@@ -128,8 +133,8 @@ def loan_statement_report(loan: LoanSummary, installments: Sequence[InstallmentR
         "paid_on": lambda i: i.paid_on, "balance": lambda i: i.principal_balance_cents,
     })
     return Report(
-        name="loan-statement", title_it=f"Estratto conto del prestito {loan.loan_id}",
-        title_en=f"Statement of loan {loan.loan_id}",
+        name="loan-statement", title_it=f"Estratto conto del prestito {loan.name}",
+        title_en=f"Statement of loan {loan.name}",
         sheets=(ReportSheet("Prestito", summary_columns, summary, "Loan"),
                 ReportSheet("Piano e pagamenti", columns, frame, "Schedule")),
         parameters=_params(as_of, filters, loan_id=None) | {"loan_id": loan.loan_id},

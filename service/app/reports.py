@@ -35,7 +35,7 @@ from ledger.store import LedgerStore
 from ledger.transfers import Transfer
 from matching.geo import haversine_km
 from reports.accounts import account_label
-from reports.catalog import CATALOG, FORMATS, ReportInfo, report_info
+from reports.catalog import CATALOG, ReportInfo, report_info
 from reports.impact import FundingRequestRow, ImpactRow, impact_report, requests_report
 from reports.instruments import (
     ArrearsRow,
@@ -51,6 +51,7 @@ from reports.instruments import (
     solidarity_report,
 )
 from reports.journal import TrialBalanceRow, trial_balance_report
+from reports.pdf import PDF_MEDIA_TYPE, write_pdf
 from reports.portfolio import AGING_BUCKETS, LoanPosition, PortfolioParams, portfolio_report
 from reports.workbook import (
     ColumnKind,
@@ -94,6 +95,7 @@ CONTENT_TYPES: Mapping[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv",  # Litestar adds "; charset=utf-8" to text types
     "parquet": "application/vnd.apache.parquet",
+    "pdf": PDF_MEDIA_TYPE,  # the printable reports only (ReportInfo.printable)
 }
 # Query parameters every report takes, besides its own (reports.catalog).
 COMMON_PARAMETERS = ("lang", "italian", "sheet")
@@ -149,9 +151,10 @@ class ReportRequest:
 
 
 def find_report(name: str, fmt: str) -> ReportInfo:
-    """The report named, in a format it comes in, or 404."""
+    """The report named, in a format it comes in, or 404 (a PDF of a report that is not
+    made to be printed is a format it does not come in)."""
     info = report_info(name)
-    if info is None or info not in available_reports() or fmt not in FORMATS:
+    if info is None or info not in available_reports() or fmt not in info.formats():
         raise NotFound("report")
     return info
 
@@ -217,8 +220,9 @@ def parse_request(info: ReportInfo, fmt: str, query: Mapping[str, str | None],
     if italian_text not in ("true", "false", "1", "0", "yes", "no"):
         errors.add("italian", "true or false")
     sheet = query.get("sheet")
-    if sheet is not None and fmt == "xlsx":
-        errors.add("sheet", "a workbook has every sheet; 'sheet' picks one for CSV or Parquet")
+    if sheet is not None and fmt in ("xlsx", "pdf"):
+        errors.add("sheet", f"a {'workbook' if fmt == 'xlsx' else 'PDF'} has every sheet; "
+                   "'sheet' picks one for CSV or Parquet")
     today = today or clock.today()
     if as_of is None:
         as_of = end if end is not None and "as_of" in info.parameter_names() else today
@@ -576,7 +580,7 @@ def load_loan_statement(conn: Connection, req: ReportRequest) -> Report:
         apr_percent=summarize(terms, schedule).apr,
         outstanding_principal_cents=loan.outstanding, overdue_cents=overdue,
         days_past_due=days_late, status=loan.status,
-        lender_name=_name(people, row.lender_id))
+        lender_name=_name(people, row.lender_id), reference=row.reference or "")
     return loan_statement_report(summary, installments, req.as_of,
                                  filters={"borrower": _name(people, row.borrower_id)},
                                  lang=req.lang)
@@ -1331,6 +1335,10 @@ def _stream_frames(columns: Sequence[ColumnSpec], rows: Iterable[Sequence[object
 def write_report(built: Report | StreamedReport, req: ReportRequest, out: IO[bytes]) -> None:
     """Write the report in the request's format to a binary file (seekable for XLSX)."""
     report = built.report if isinstance(built, StreamedReport) else built
+    if req.fmt == "pdf":
+        # A4, from the same report the workbook is written from (reports/pdf.py).
+        write_pdf(report, out, req.lang)
+        return
     if req.fmt == "xlsx":
         # Write-only mode for every workbook: same content (styles, filters, totals,
         # charts), lower memory, and within 1.3x of a bare openpyxl write (bench/reports.py).
