@@ -619,10 +619,11 @@ class _Writer:
             totals: Sequence[str] | None) -> tuple[float, list[float], Orientation]:
         """Type size, column widths and orientation. Portrait when the natural widths
         (every value on one line, a long text wrapped, a header on two lines) fit, else
-        landscape; a table wider than landscape has its grand totals set a little
-        smaller, then the whole table, down to ``SMALL_TABLE_SIZE``, then its text
-        columns wrap down to their longest word, and only a table wider even so goes
-        smaller still (to ``MIN_TABLE_SIZE``)."""
+        landscape. A table wider than landscape first wraps its text columns (down to
+        their longest word); if that is not enough its grand totals are set a little
+        smaller, then the whole table, down to ``SMALL_TABLE_SIZE``, where the text
+        columns wrap again, and only a table wider even so goes smaller still (to
+        ``MIN_TABLE_SIZE``)."""
         size = TABLE_SIZE
         natural: list[float] = []  # text widths (without padding) at TABLE_SIZE
         least: list[float] = []
@@ -665,6 +666,10 @@ class _Writer:
             return size, at(whole, size), "P"
         if sum(whole) + pad <= landscape:
             return size, at(whole, size), "L"
+        narrow = with_sums(least, 1.0)
+        if sum(narrow) + pad <= landscape:  # long texts wrap, in the full type size
+            budget = landscape - pad - sum(narrow)
+            return size, at(_squeeze(whole, narrow, budget, wrapping), size), "L"
         natural, least = with_sums(natural, TOTAL_SHRINK), with_sums(least, TOTAL_SHRINK)
         if sum(natural) + pad <= landscape:
             return size, at(natural, size), "L"

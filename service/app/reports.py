@@ -15,10 +15,11 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +28,8 @@ from typing import IO, Any
 import polars as pl
 from sqlalchemy import Connection, Engine, select
 
-from ledger.as_of import fund_on, guarantee_on, loan_on
+from ledger.as_of import PAYMENT_KINDS, fund_on, guarantee_on, loan_on
+from ledger.chart import account_id
 from ledger.money import currency_exponent, minor_to_decimal, to_minor_decimal
 from ledger.repayments import InstallmentState, arrears, initial_state
 from ledger.schedules import build_schedule, summarize
@@ -42,6 +44,7 @@ from reports.instruments import (
     GuaranteeRow,
     InstallmentRow,
     LoanSummary,
+    MovementRow,
     PrepaymentRow,
     SolidarityRow,
     arrears_report,
@@ -50,6 +53,7 @@ from reports.instruments import (
     prepayments_report,
     solidarity_report,
 )
+from reports.italian import text
 from reports.journal import TrialBalanceRow, trial_balance_report
 from reports.pdf import PDF_MEDIA_TYPE, write_pdf
 from reports.portfolio import AGING_BUCKETS, LoanPosition, PortfolioParams, portfolio_report
@@ -348,6 +352,8 @@ class LoanAsOf:
     restructured: bool
     written_off: int
     late_rate: Decimal
+    # What each payment after the write-off recovered (the rest of it is excess).
+    recoveries: Mapping[str, int] = field(default_factory=dict)
 
 
 class LoanBook:
@@ -377,7 +383,7 @@ class LoanBook:
         return LoanAsOf(row, on.status, on.schedule, on.allocations, on.outstanding,
                         on.overdue if active else 0, on.days_past_due if active else 0,
                         on.oldest_due if active else None, on.restructured, on.written_off,
-                        rate)
+                        rate, on.replay.recoveries if on.replay is not None else {})
 
 
 def _loan_rows(conn: Connection, producer_id: str | None = None) -> list[Any]:
@@ -583,7 +589,96 @@ def load_loan_statement(conn: Connection, req: ReportRequest) -> Report:
         lender_name=_name(people, row.lender_id), reference=row.reference or "")
     return loan_statement_report(summary, installments, req.as_of,
                                  filters={"borrower": _name(people, row.borrower_id)},
-                                 lang=req.lang)
+                                 lang=req.lang,
+                                 movements=_movements(conn, row, book, loan, people,
+                                                      req))
+
+
+_RESCHEDULE_WORDS: Mapping[str, Mapping[str, str]] = {
+    "it": {"added_grace_periods": "periodi di solo interesse aggiunti: {}",
+           "new_periods": "nuove rate: {}", "method": "metodo: {}"},
+    "en": {"added_grace_periods": "interest-only periods added: {}",
+           "new_periods": "new installments: {}", "method": "method: {}"},
+}
+
+
+def _recorded_on(moment: datetime | None) -> date | None:
+    """The day an operation was recorded, in Filiera's time zone (a naive timestamp,
+    as SQLite gives it back, is UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(clock.timezone()).date()
+
+
+def _movements(conn: Connection, row: Any, book: LoanBook, loan: LoanAsOf,
+               people: Mapping[str, Any], req: ReportRequest) -> list[MovementRow]:
+    """Every operation on the loan with a value date on or before ``as_of``, in the
+    replay's order (value date, then recording order), each payment split as that
+    replay splits it: the running balance of the statement is the replay's own."""
+    events = sorted((e for e in book.events.get(row.id, []) if e.value_date <= req.as_of),
+                    key=lambda e: (e.value_date, e.seq))
+    # Who paid: a guarantee call names its guarantee's account, a loss cover comes from
+    # a payout of a fund (one operation per part: earmarked money, money not earmarked).
+    called = {account_id("guarantee", g.id): g for g in conn.execute(
+        select(guarantees).where(guarantees.c.loan_id == row.id))}
+    covers: dict[str, Any] = {}
+    fund_names: dict[str, str] = {}
+    for p in conn.execute(select(payouts).where(payouts.c.loan_id == row.id)):
+        for part in ("earmark", "general"):
+            covers[str(uuid.uuid5(uuid.UUID(p.id), part))] = p
+        fund_names[p.fund_id] = ""
+    if fund_names:
+        fund_names = {f.id: f.name for f in conn.execute(
+            select(funds.c.id, funds.c.name).where(funds.c.id.in_(list(fund_names))))}
+    words = _RESCHEDULE_WORDS[req.lang]
+    out: list[MovementRow] = []
+    for e in events:
+        common = {"value_date": e.value_date, "recorded_on": _recorded_on(e.recorded_at)}
+        if e.kind == "disbursement":
+            out.append(MovementRow("disbursement", **common, reference=row.reference or "",
+                                   amount_cents=int(row.principal_minor)))
+        elif e.kind in PAYMENT_KINDS:
+            amount = int(e.amount_minor or 0)
+            reference, payer = e.reference or "", ""
+            if e.kind == "guarantee_call" and e.payer_ref in called:
+                g = called[e.payer_ref]
+                reference, payer = g.reference or "", _name(people, g.guarantor_id)
+            elif e.kind == "loss_cover" and e.id in covers:
+                p = covers[e.id]
+                reference, payer = p.reference or "", fund_names.get(p.fund_id, "")
+            allocation = loan.allocations.get(e.id)
+            if allocation is None:  # after the write-off: recovery up to the debt
+                recovered = loan.recoveries.get(e.id, 0)
+                kind = e.kind if e.kind != "repayment" else "recovery"
+                out.append(MovementRow(
+                    "recovery", **common, reference=reference,
+                    description=", ".join(x for x in (
+                        text("loan_movement", kind, req.lang) if kind != "recovery" else "",
+                        payer, e.note or "") if x),
+                    amount_cents=amount, recovery_cents=recovered,
+                    excess_cents=amount - recovered))
+                continue
+            out.append(MovementRow(
+                e.kind, **common, reference=reference,
+                description=", ".join(x for x in (payer, e.note or "") if x),
+                amount_cents=amount, penalty_cents=_cents(allocation.penalty),
+                interest_cents=_cents(allocation.interest),
+                principal_cents=_cents(allocation.principal),
+                excess_cents=_cents(allocation.excess)))
+        elif e.kind == "restructuring":
+            params = e.params or {}
+            said = [words[key].format(text("method", str(params[key]), req.lang)
+                                      if key == "method" else params[key])
+                    for key in ("added_grace_periods", "new_periods", "method")
+                    if params.get(key)]
+            out.append(MovementRow("restructuring", **common,
+                                   description="; ".join([*said, e.note or ""]).strip("; ")))
+        elif e.kind == "write_off":
+            out.append(MovementRow("write_off", **common, description=e.note or "",
+                                   written_off_cents=loan.written_off))
+    return out
 
 
 # -- arrears ------------------------------------------------------------------------------
