@@ -53,6 +53,8 @@ from reports.workbook import (
     Report,
     ReportSheet,
     StreamSheet,
+    is_id_column,
+    names_its_rows,
 )
 
 __all__ = [
@@ -161,9 +163,6 @@ _WORDS: Mapping[str, Mapping[str, str]] = {
 }
 # Parameters the title block already says (as-of date, period) or the tables show.
 _SAID = {"as_of", "from", "to", "loan_id", "reference", "borrower", "provisioning_percent"}
-# Row ids a reader has no use for when the row also has a reference or a name.
-_NAMING_KEYS = ("reference", "loan_reference", "name", "borrower_name", "producer_name",
-                "guarantor_name", "fund_name", "gas_name")
 
 # Core fonts are Latin-1 here: what has no Latin-1 glyph is spelled out.
 _LATIN1 = str.maketrans({"€": "EUR", "—": "-", "–": "-", "−": "-", "…": "...", "’": "'",
@@ -839,11 +838,8 @@ def _two_lines(label: str, measure: Callable[[str], float]) -> float:
 def _printed(columns: Sequence[ColumnSpec]) -> list[int]:
     """Indexes of the columns a printed table shows: ids go when a reference or a name
     says which row it is."""
-    keys = {c.key for c in columns}
-    named = any(k in keys for k in _NAMING_KEYS)
-    out = [i for i, c in enumerate(columns)
-           if not (named and c.kind == "text" and (c.key == "key" or c.key == "id"
-                                                   or c.key.endswith("_id")))]
+    named = names_its_rows(columns)
+    out = [i for i, c in enumerate(columns) if not (named and is_id_column(c))]
     return out or list(range(len(columns)))
 
 

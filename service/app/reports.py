@@ -67,6 +67,7 @@ from reports.workbook import (
     StreamSheet,
     csv_options,
     export_frame,
+    people_first,
     write_parquet,
     write_xlsx_streaming,
 )
@@ -1340,8 +1341,9 @@ def _with_lenders(conn: Connection, report: Report) -> Report:
 # -- references ---------------------------------------------------------------------------
 
 # A sheet's item is named by the first of these id columns its frame has; its reference
-# goes in a column of its own, after the existing ones (whose order clients may rely on).
-# A sheet of guarantees also gets its loan's.
+# goes in a column of its own, after the existing ones (whose order CSV and Parquet
+# clients may rely on; the workbook and the PDF put it first: ``people_first``). A sheet
+# of guarantees also gets its loan's.
 _ITEM_IDS = (("guarantee_id", guarantees), ("prepayment_id", prepayments),
              ("request_id", funding_requests), ("loan_id", loans))
 _REFERENCE = _spec("reference", "Riferimento", "Reference", "text")
@@ -1432,12 +1434,13 @@ def write_report(built: Report | StreamedReport, req: ReportRequest, out: IO[byt
     report = built.report if isinstance(built, StreamedReport) else built
     if req.fmt == "pdf":
         # A4, from the same report the workbook is written from (reports/pdf.py).
-        write_pdf(report, out, req.lang)
+        write_pdf(people_first(report), out, req.lang)
         return
     if req.fmt == "xlsx":
         # Write-only mode for every workbook: same content (styles, filters, totals,
         # charts), lower memory, and within 1.3x of a bare openpyxl write (bench/reports.py).
-        write_xlsx_streaming(report, out, req.lang)
+        # References and names first, ids last; CSV and Parquet keep their columns.
+        write_xlsx_streaming(people_first(report), out, req.lang)
         return
     sheet = pick_sheet(report, req.sheet)
     if isinstance(sheet, ReportSheet):

@@ -203,3 +203,26 @@ def test_impact_and_requests() -> None:
     ws = workbook(requests_report(requests))["Richieste"]
     assert ws["K2"].value == 0.8
     assert ws["L2"].value == 7.5
+
+
+def test_people_first_moves_references_forward_and_ids_back() -> None:
+    import polars as pl
+
+    from reports.workbook import ColumnSpec, ReportSheet, people_first
+
+    def spec(key: str, kind: str = "text") -> ColumnSpec:
+        return ColumnSpec(key, key, key, kind)  # type: ignore[arg-type]
+
+    def sheet(*keys: str) -> ReportSheet:
+        columns = tuple(spec(k) for k in keys)
+        return ReportSheet(keys[0], columns, pl.DataFrame({k: ["x"] for k in keys}))
+
+    items = sheet("loan_id", "borrower_name", "amount", "guarantee_id", "reference",
+                  "loan_reference")
+    dated = sheet("on", "kind", "reference")  # movements: no ids, the date first
+    anonymous = sheet("loan_id", "amount")  # nothing else names the rows
+    report = Report("r", "R", "R", (items, dated, anonymous))
+    out = people_first(report)
+    assert [c.key for c in out.sheets[0].columns] == [
+        "reference", "loan_reference", "borrower_name", "amount", "loan_id", "guarantee_id"]
+    assert out.sheets[1] == dated and out.sheets[2] == anonymous
