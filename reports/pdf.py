@@ -127,6 +127,7 @@ MIN_TEXT_MM = 10.0
 _EPSILON = 0.01  # mm: a width computed at a scaled size may round a hair under the text
 SHEET_GAP = 6.0
 CHART_HEIGHT = 62.0
+MIN_CHART_HEIGHT = 42.0
 
 GREEN = (46, 94, 78)  # the workbook's header fill
 ZEBRA = (243, 246, 245)
@@ -752,14 +753,18 @@ class _Writer:
         series = [[_number(v) for v in frame[key].to_list()] for key in spec.value_keys]
         title = spec.title_it if self.lang == "it" else spec.title_en
         assert self.orientation is not None
-        self.room(CHART_HEIGHT + 12, self.orientation)
+        # Under its table when at least a smaller chart fits there, else on a new page.
+        height = min(CHART_HEIGHT, self.bottom - self.y - 12)
+        if height < MIN_CHART_HEIGHT:
+            self.new_page(self.orientation)
+            height = CHART_HEIGHT
         self.font(9, True, GREEN)
         self.y += 9 * PT_MM
         self.put(MARGIN, self.y, self.clean(title))
         top = self.y + 4
         width = min(self.body_width, 170.0)
         axis_w = 24.0
-        plot_h = CHART_HEIGHT - 18
+        plot_h = height - 18
         base = top + plot_h
         highest = max((v for s in series for v in s), default=Decimal(0))
         step = _nice_step(highest)
