@@ -5,7 +5,8 @@ the `idle` case (imports only) is the floor every process pays. Cases:
 
 * portfolio of 10,000 loans: our full report (5 sheets + Info) in normal and write-only
   mode, beside the loans sheet alone written directly with openpyxl write-only and with
-  xlsxwriter constant_memory;
+  xlsxwriter constant_memory; and the same report as an A4 PDF (fpdf2), beside the
+  write-only workbook;
 * journal of N transfers (default 200,000; --rows 1000000): our streamed journal beside
   the same rows written directly with openpyxl write-only (plain values, and with the
   same per-cell number formats) and with xlsxwriter constant_memory (same formats).
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ledger.money import minor_to_decimal
 from reports.journal import JournalRow, journal_report
+from reports.pdf import write_pdf
 from reports.portfolio import LoanPosition, PortfolioParams, portfolio_report
 from reports.workbook import (
     DATE_FORMATS,
@@ -170,6 +172,8 @@ def run_case(case: str, rows: int, loans: int, path: str) -> None:
             write_xlsx(portfolio_report(ps, AS_OF, PortfolioParams()), path)
         elif case == "portfolio/filiera-streaming":
             write_xlsx_streaming(portfolio_report(ps, AS_OF, PortfolioParams()), path)
+        elif case == "portfolio/filiera-pdf":
+            write_pdf(portfolio_report(ps, AS_OF, PortfolioParams()), path)
         else:
             report = portfolio_report(ps, AS_OF)
             sheet = next(s for s in report.sheets if s.name == "Prestiti")
@@ -202,6 +206,7 @@ CASES = [
     ("portfolio/xlsxwriter", "portfolio/openpyxl"),
     ("portfolio/filiera", "portfolio/openpyxl"),
     ("portfolio/filiera-streaming", "portfolio/openpyxl"),
+    ("portfolio/filiera-pdf", "portfolio/filiera-streaming"),
     ("journal/openpyxl-plain", None),
     ("journal/openpyxl", "journal/openpyxl-plain"),
     ("journal/xlsxwriter", "journal/openpyxl"),

@@ -1,7 +1,8 @@
 """The reports Filiera offers: names, titles, parameters and who may see each.
 
 The service lists this at ``GET /api/reports`` and serves
-``GET /api/reports/{name}.{xlsx|csv|parquet}``. Officers and admins see every report;
+``GET /api/reports/{name}.{xlsx|csv|parquet}``, and ``.pdf`` for the reports made to be
+printed (``printable``: the loan statement and the portfolio). Officers and admins see every report;
 a producer its own ``loan-statement`` and ``prepayments``; a GAS treasurer its own
 ``prepayments`` and ``solidarity``. "Own" is the service's job: it forces the
 ``scope_parameter`` of the report to the user's party.
@@ -16,6 +17,7 @@ from typing import Literal
 __all__ = [
     "CATALOG",
     "FORMATS",
+    "PDF",
     "ReportInfo",
     "ReportParameter",
     "Role",
@@ -26,7 +28,8 @@ __all__ = [
 Role = Literal["admin", "officer", "producer", "gas"]
 # "percentages": comma-separated percents, e.g. "0,10,25,50,100".
 ParameterKind = Literal["date", "uuid", "percentages"]
-FORMATS: tuple[str, ...] = ("xlsx", "csv", "parquet")
+FORMATS: tuple[str, ...] = ("xlsx", "csv", "parquet")  # every report
+PDF = "pdf"  # the printable ones too
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,13 @@ class ReportInfo:
     # For producer and gas users: the parameter the service fixes to their own party.
     scope_parameter: Mapping[Role, str] = field(default_factory=dict, hash=False)
     streaming: bool = False  # large: write with write_xlsx_streaming
+    printable: bool = False  # also comes as an A4 PDF
 
     def parameter_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.parameters)
+
+    def formats(self) -> tuple[str, ...]:
+        return (*FORMATS, PDF) if self.printable else FORMATS
 
 
 AS_OF = ReportParameter("as_of", "date", False, "data di riferimento (predefinita: oggi)",
@@ -82,12 +89,13 @@ CATALOG: tuple[ReportInfo, ...] = (
         "garanzie, anzianità dello scaduto e concentrazione.",
         "PAR30, PAR90, write-off ratio, loan-loss allowance, risk and guarantee cover, "
         "aging and concentration.",
-        (AS_OF, FROM, TO, PRODUCER_ID, PROVISIONING), _OFFICERS),
+        (AS_OF, FROM, TO, PRODUCER_ID, PROVISIONING), _OFFICERS, printable=True),
     ReportInfo(
         "loan-statement", "Estratto conto del prestito", "Loan statement",
         "Piano di ammortamento, pagamenti e saldo di un prestito.",
         "Schedule, payments and balance of one loan.",
-        (LOAN_ID, AS_OF), (*_OFFICERS, "producer"), {"producer": "producer_id"}),
+        (LOAN_ID, AS_OF), (*_OFFICERS, "producer"), {"producer": "producer_id"},
+        printable=True),
     ReportInfo(
         "arrears", "Prestiti in ritardo", "Arrears",
         "Prestiti con rate scadute non pagate, per giorni di ritardo.",

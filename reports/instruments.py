@@ -13,6 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+import polars as pl
+
 from reports._frames import col, frame_of, percent_to_fraction, ratio
 from reports.italian import text
 from reports.portfolio import AGING_BUCKETS, BUCKET_LABELS, AgingBucket, aging_bucket
@@ -23,6 +25,7 @@ __all__ = [
     "GuaranteeRow",
     "InstallmentRow",
     "LoanSummary",
+    "MovementRow",
     "PrepaymentRow",
     "SolidarityRow",
     "arrears_report",
@@ -57,6 +60,11 @@ class LoanSummary:
     days_past_due: int
     status: str  # approved, active, repaid, written_off
     lender_name: str = ""
+    reference: str = ""  # PRE-2026-0001: how people name the loan
+
+    @property
+    def name(self) -> str:
+        return self.reference or self.loan_id
 
 
 @dataclass(frozen=True)
@@ -71,10 +79,106 @@ class InstallmentRow:
     principal_balance_cents: int  # principal still owed after this installment
 
 
+@dataclass(frozen=True)
+class MovementRow:
+    """One operation on a loan, as the statement lists it, in value-date order.
+
+    ``kind``: disbursement, repayment, guarantee_call, loss_cover (money from a
+    solidarity fund), restructuring, write_off, recovery (money received after the
+    write-off). A payment's ``amount_cents`` splits into penalties (late interest),
+    interest, principal and excess, or after a write-off into recovery and excess. A
+    ``reversed`` operation is listed, marked, and moves nothing.
+    """
+
+    kind: str
+    value_date: date
+    recorded_on: date | None = None  # the day it was recorded (Italian time)
+    reference: str = ""  # RIM-2026-0001 for a repayment; the guarantee's or payout's
+    description: str = ""  # who paid, or why (the operation's note)
+    amount_cents: int = 0  # disbursed, or received
+    penalty_cents: int = 0
+    interest_cents: int = 0
+    principal_cents: int = 0
+    excess_cents: int = 0
+    recovery_cents: int = 0
+    written_off_cents: int = 0
+    reversed: bool = False
+
+
+_MOVEMENT_COLUMNS = (
+    col("value_date", "Data valuta", "Value date", "date"),
+    col("recorded_on", "Registrato il", "Recorded on", "date",
+        "giorno della registrazione (ora italiana)", "day it was recorded (Italian time)"),
+    col("kind", "Operazione", "Operation", "text", codes="loan_movement"),
+    col("reference", "Riferimento", "Reference", "text"),
+    col("description", "Descrizione", "Description", "text"),
+    col("disbursed", "Erogato", "Disbursed", "money", total="sum"),
+    col("received", "Ricevuto", "Received", "money",
+        "pagato dal beneficiario, da un garante o da un fondo",
+        "paid by the borrower, a guarantor or a fund", "sum"),
+    col("penalties", "Penali", "Penalties", "money", "interessi di mora pagati",
+        "late interest paid", "sum"),
+    col("interest", "Interessi", "Interest", "money", total="sum"),
+    col("principal", "Capitale", "Principal", "money", "capitale rimborsato",
+        "principal repaid", "sum"),
+    col("excess", "Eccedenza", "Excess", "money", "parte del pagamento oltre il dovuto",
+        "part of the payment beyond what was owed", "sum"),
+    col("recovery", "Recupero", "Recovery", "money", "recuperato dopo il passaggio a perdita",
+        "recovered after the write-off", "sum"),
+    col("written_off", "Passato a perdita", "Written off", "money", total="sum"),
+    col("balance", "Capitale residuo", "Principal balance", "money",
+        "erogato − capitale rimborsato − passato a perdita, dopo l'operazione",
+        "disbursed − principal repaid − written off, after the operation"),
+)
+
+
+def _movement_frame(movements: Sequence[MovementRow], lang: Lang) -> pl.DataFrame:
+    """The movements with the running principal balance; a reversed one moves nothing."""
+    balances: list[int] = []
+    balance = 0
+    for m in movements:
+        if not m.reversed:
+            if m.kind == "disbursement":
+                balance += m.amount_cents
+            balance -= m.principal_cents + m.written_off_cents
+        balances.append(balance)
+    reversed_word = "STORNATO" if lang == "it" else "REVERSED"
+
+    def live(m: MovementRow, cents: int) -> int | None:
+        return None if m.reversed or not cents else cents
+
+    def description(m: MovementRow) -> str | None:
+        if m.reversed:
+            return f"{reversed_word}: {m.description}" if m.description else reversed_word
+        return m.description or None
+
+    rows = list(zip(movements, balances, strict=True))
+    return frame_of(rows, _MOVEMENT_COLUMNS, {
+        "value_date": lambda r: r[0].value_date, "recorded_on": lambda r: r[0].recorded_on,
+        "kind": lambda r: r[0].kind, "reference": lambda r: r[0].reference or None,
+        "description": lambda r: description(r[0]),
+        "disbursed": lambda r: live(r[0], r[0].amount_cents)
+        if r[0].kind == "disbursement" else None,
+        "received": lambda r: live(r[0], r[0].amount_cents)
+        if r[0].kind != "disbursement" else None,
+        "penalties": lambda r: live(r[0], r[0].penalty_cents),
+        "interest": lambda r: live(r[0], r[0].interest_cents),
+        "principal": lambda r: live(r[0], r[0].principal_cents),
+        "excess": lambda r: live(r[0], r[0].excess_cents),
+        "recovery": lambda r: live(r[0], r[0].recovery_cents),
+        "written_off": lambda r: live(r[0], r[0].written_off_cents),
+        "balance": lambda r: r[1],
+    })
+
+
 def loan_statement_report(loan: LoanSummary, installments: Sequence[InstallmentRow],
                           as_of: date, *, generated_at: datetime | None = None,
                           filters: Mapping[str, str] | None = None,
-                          lang: Lang = "it") -> Report:
+                          lang: Lang = "it",
+                          movements: Sequence[MovementRow] | None = None) -> Report:
+    """The loan's figures, its schedule against what was paid, and (given
+    ``movements``, in value-date order) every operation with its allocation and the
+    principal balance after it."""
     # One column per kind of value, so dates are dates and counts numbers in the sheet.
     summary_columns = (
         col("figure", "Voce", "Item", "text"),
@@ -86,7 +190,7 @@ def loan_statement_report(loan: LoanSummary, installments: Sequence[InstallmentR
     )
     SummaryRow = tuple[str, int | None, Decimal | None, date | None, int | None, str | None]
     rows: list[SummaryRow] = [
-        ("Prestito", None, None, None, None, loan.loan_id),
+        ("Prestito", None, None, None, None, loan.name),
         ("Beneficiario", None, None, None, None, loan.borrower_name),
         ("Stato", None, None, None, None, text("loan_status", loan.status, lang)),
         ("Erogato il", None, None, loan.disbursed_on, None, None),
@@ -127,17 +231,30 @@ def loan_statement_report(loan: LoanSummary, installments: Sequence[InstallmentR
         - i.paid_cents,
         "paid_on": lambda i: i.paid_on, "balance": lambda i: i.principal_balance_cents,
     })
+    sheets = [ReportSheet("Prestito", summary_columns, summary, "Loan"),
+              ReportSheet("Piano e pagamenti", columns, frame, "Schedule")]
+    formulas = [FormulaNote("Da pagare", "Unpaid", "capitale + interessi + penali − pagato",
+                            "principal + interest + penalties − paid")]
+    if movements is not None:
+        sheets.append(ReportSheet("Movimenti", _MOVEMENT_COLUMNS,
+                                  _movement_frame(movements, lang), "Movements"))
+        formulas.append(FormulaNote(
+            "Capitale residuo (movimenti)", "Principal balance (movements)",
+            "erogato − capitale rimborsato − passato a perdita, operazione per operazione "
+            "in ordine di data valuta; ogni pagamento va prima alle penali, poi agli "
+            "interessi, poi al capitale, l'eccedenza resta a parte; dopo il passaggio a "
+            "perdita i pagamenti sono recuperi",
+            "disbursed − principal repaid − written off, operation by operation in value-"
+            "date order; each payment goes to penalties, then interest, then principal, "
+            "with the excess apart; after a write-off payments are recoveries"))
     return Report(
-        name="loan-statement", title_it=f"Estratto conto del prestito {loan.loan_id}",
-        title_en=f"Statement of loan {loan.loan_id}",
-        sheets=(ReportSheet("Prestito", summary_columns, summary, "Loan"),
-                ReportSheet("Piano e pagamenti", columns, frame, "Schedule")),
+        name="loan-statement", title_it=f"Estratto conto del prestito {loan.name}",
+        title_en=f"Statement of loan {loan.name}",
+        sheets=tuple(sheets),
         parameters=_params(as_of, filters, loan_id=None) | {"loan_id": loan.loan_id},
         as_of=as_of, generated_at=generated_at,
         lender_names=(loan.lender_name,) if loan.lender_name else (),
-        formulas=(FormulaNote("Da pagare", "Unpaid",
-                              "capitale + interessi + penali − pagato",
-                              "principal + interest + penalties − paid"),),
+        formulas=tuple(formulas),
     )
 
 

@@ -45,6 +45,7 @@ CodeDomain = Literal[
     "account",
     "transfer_code",
     "assessment",
+    "loan_movement",
 ]
 DOMAINS: tuple[CodeDomain, ...] = get_args(CodeDomain)
 
@@ -210,6 +211,16 @@ CATALOGUE: Mapping[CodeDomain, Mapping[str, str]] = {
     "assessment": {
         "economic": "valutazione economica",
         "social": "valutazione sociale e ambientale",
+    },
+    # An operation on a loan, as the loan statement lists it.
+    "loan_movement": {
+        "disbursement": "erogazione",
+        "repayment": "rimborso",
+        "guarantee_call": "pagamento del garante (escussione)",
+        "loss_cover": "copertura dal fondo di solidarietà",
+        "restructuring": "rinegoziazione del piano",
+        "write_off": "passaggio a perdita",
+        "recovery": "recupero dopo la perdita",
     },
 }
 

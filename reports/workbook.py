@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from itertools import chain, islice
@@ -54,6 +54,9 @@ __all__ = [
     "add_bar_chart",
     "csv_options",
     "export_frame",
+    "is_id_column",
+    "names_its_rows",
+    "people_first",
     "write_csv",
     "write_parquet",
     "write_xlsx",
@@ -248,6 +251,44 @@ class Report:
 
     def title(self, lang: Lang) -> str:
         return self.title_it if lang == "it" else self.title_en
+
+
+# ---------------------------------------------------------------- people first
+
+# Columns that say which row it is, for a person: references, then names.
+REFERENCE_KEYS = ("reference", "loan_reference")
+
+
+def is_id_column(spec: ColumnSpec) -> bool:
+    """A column of ids (UUIDs): ``id``, ``key`` or ``*_id``."""
+    return spec.kind == "text" and (spec.key in ("id", "key") or spec.key.endswith("_id"))
+
+
+def names_its_rows(columns: Sequence[ColumnSpec]) -> bool:
+    """Whether a person can tell the rows apart without their ids: a reference or a
+    name column."""
+    return any(c.key in REFERENCE_KEYS or c.key == "name" or c.key.endswith("_name")
+               for c in columns if c.kind == "text")
+
+
+def people_first(report: Report) -> Report:
+    """The report as a person reads it (workbook, PDF): in each sheet of items known by
+    their ids whose rows also carry a reference or a name, the references first and the
+    ids last, the other columns in their order. A sheet without ids (a list of
+    movements, dated first) stays as it is; CSV and Parquet, read by programs, keep the
+    columns where they were."""
+    sheets: list[ReportSheet | StreamSheet] = []
+    for sheet in report.sheets:
+        columns = sheet.columns
+        if not isinstance(sheet, ReportSheet) or not names_its_rows(columns) \
+                or not any(is_id_column(c) for c in columns):
+            sheets.append(sheet)
+            continue
+        first = [c for key in REFERENCE_KEYS for c in columns if c.key == key]
+        last = [c for c in columns if is_id_column(c)]
+        middle = [c for c in columns if c not in first and c not in last]
+        sheets.append(replace(sheet, columns=(*first, *middle, *last)))
+    return replace(report, sheets=tuple(sheets))
 
 
 # ---------------------------------------------------------------- cell values

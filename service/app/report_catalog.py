@@ -11,20 +11,21 @@ from typing import Literal, get_args
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from reports.catalog import FORMATS
+from reports.catalog import FORMATS, PDF
 from service.app.auth import Principal
 from service.app.errors import invalid
 from service.app.reports import available_reports
 from service.app.types import Uuid
 
 Lang = Literal["it", "en"]
-ReportFormat = Literal["xlsx", "csv", "parquet"]
+ReportFormat = Literal["xlsx", "csv", "parquet", "pdf"]
 # The report's own parameters (reports.catalog) and the ones every report takes.
 ParameterKind = Literal["date", "uuid", "percentages", "enum", "boolean", "text"]
 
 _FORMATS: tuple[ReportFormat, ...] = get_args(ReportFormat)
-if _FORMATS != FORMATS:  # what the catalog serves is what the document lists
-    raise RuntimeError(f"report formats {FORMATS} differ from the documented {_FORMATS}")
+if (*FORMATS, PDF) != _FORMATS:  # what the catalog serves is what the document lists
+    raise RuntimeError(f"report formats {FORMATS} and {PDF} differ from the documented "
+                       f"{_FORMATS}")
 
 
 class ParameterOut(msgspec.Struct, kw_only=True):
@@ -40,7 +41,7 @@ class ReportOut(msgspec.Struct, kw_only=True):
     title: str
     description: str
     parameters: list[ParameterOut]
-    formats: list[ReportFormat]
+    formats: list[ReportFormat]  # pdf: the printable ones (loan-statement, portfolio)
     urls: dict[ReportFormat, str]
     streaming: bool
     # Producer and GAS users: the parameter fixed to their own party.
@@ -98,8 +99,9 @@ def report_catalog(principal: Principal, lang: str | None) -> ReportCatalog:
                 ParameterOut(name=p.name, kind=p.kind, required=p.required,
                              description=p.description_it if italian else p.description_en)
                 for p in info.parameters if principal.is_staff or p.name != scope_key],
-            formats=list(_FORMATS),
-            urls={fmt: f"/api/reports/{info.name}.{fmt}" for fmt in _FORMATS},
+            formats=[fmt for fmt in _FORMATS if fmt in info.formats()],
+            urls={fmt: f"/api/reports/{info.name}.{fmt}" for fmt in _FORMATS
+                  if fmt in info.formats()},
             streaming=info.streaming,
             scope={scope_key: principal.party_id}
             if not principal.is_staff and scope_key else UNSET))

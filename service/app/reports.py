@@ -15,10 +15,11 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +28,8 @@ from typing import IO, Any
 import polars as pl
 from sqlalchemy import Connection, Engine, select
 
-from ledger.as_of import fund_on, guarantee_on, loan_on
+from ledger.as_of import PAYMENT_KINDS, fund_on, guarantee_on, loan_on
+from ledger.chart import account_id
 from ledger.money import currency_exponent, minor_to_decimal, to_minor_decimal
 from ledger.repayments import InstallmentState, arrears, initial_state
 from ledger.schedules import build_schedule, summarize
@@ -35,13 +37,14 @@ from ledger.store import LedgerStore
 from ledger.transfers import Transfer
 from matching.geo import haversine_km
 from reports.accounts import account_label
-from reports.catalog import CATALOG, FORMATS, ReportInfo, report_info
+from reports.catalog import CATALOG, ReportInfo, report_info
 from reports.impact import FundingRequestRow, ImpactRow, impact_report, requests_report
 from reports.instruments import (
     ArrearsRow,
     GuaranteeRow,
     InstallmentRow,
     LoanSummary,
+    MovementRow,
     PrepaymentRow,
     SolidarityRow,
     arrears_report,
@@ -50,7 +53,9 @@ from reports.instruments import (
     prepayments_report,
     solidarity_report,
 )
+from reports.italian import text
 from reports.journal import TrialBalanceRow, trial_balance_report
+from reports.pdf import PDF_MEDIA_TYPE, write_pdf
 from reports.portfolio import AGING_BUCKETS, LoanPosition, PortfolioParams, portfolio_report
 from reports.workbook import (
     ColumnKind,
@@ -62,6 +67,7 @@ from reports.workbook import (
     StreamSheet,
     csv_options,
     export_frame,
+    people_first,
     write_parquet,
     write_xlsx_streaming,
 )
@@ -94,6 +100,7 @@ CONTENT_TYPES: Mapping[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv",  # Litestar adds "; charset=utf-8" to text types
     "parquet": "application/vnd.apache.parquet",
+    "pdf": PDF_MEDIA_TYPE,  # the printable reports only (ReportInfo.printable)
 }
 # Query parameters every report takes, besides its own (reports.catalog).
 COMMON_PARAMETERS = ("lang", "italian", "sheet")
@@ -149,9 +156,10 @@ class ReportRequest:
 
 
 def find_report(name: str, fmt: str) -> ReportInfo:
-    """The report named, in a format it comes in, or 404."""
+    """The report named, in a format it comes in, or 404 (a PDF of a report that is not
+    made to be printed is a format it does not come in)."""
     info = report_info(name)
-    if info is None or info not in available_reports() or fmt not in FORMATS:
+    if info is None or info not in available_reports() or fmt not in info.formats():
         raise NotFound("report")
     return info
 
@@ -217,8 +225,9 @@ def parse_request(info: ReportInfo, fmt: str, query: Mapping[str, str | None],
     if italian_text not in ("true", "false", "1", "0", "yes", "no"):
         errors.add("italian", "true or false")
     sheet = query.get("sheet")
-    if sheet is not None and fmt == "xlsx":
-        errors.add("sheet", "a workbook has every sheet; 'sheet' picks one for CSV or Parquet")
+    if sheet is not None and fmt in ("xlsx", "pdf"):
+        errors.add("sheet", f"a {'workbook' if fmt == 'xlsx' else 'PDF'} has every sheet; "
+                   "'sheet' picks one for CSV or Parquet")
     today = today or clock.today()
     if as_of is None:
         as_of = end if end is not None and "as_of" in info.parameter_names() else today
@@ -344,6 +353,8 @@ class LoanAsOf:
     restructured: bool
     written_off: int
     late_rate: Decimal
+    # What each payment after the write-off recovered (the rest of it is excess).
+    recoveries: Mapping[str, int] = field(default_factory=dict)
 
 
 class LoanBook:
@@ -373,7 +384,7 @@ class LoanBook:
         return LoanAsOf(row, on.status, on.schedule, on.allocations, on.outstanding,
                         on.overdue if active else 0, on.days_past_due if active else 0,
                         on.oldest_due if active else None, on.restructured, on.written_off,
-                        rate)
+                        rate, on.replay.recoveries if on.replay is not None else {})
 
 
 def _loan_rows(conn: Connection, producer_id: str | None = None) -> list[Any]:
@@ -584,10 +595,99 @@ def load_loan_statement(conn: Connection, req: ReportRequest) -> Report:
         apr_percent=summarize(terms, schedule).apr,
         outstanding_principal_cents=loan.outstanding, overdue_cents=overdue,
         days_past_due=days_late, status=loan.status,
-        lender_name=_name(people, row.lender_id))
+        lender_name=_name(people, row.lender_id), reference=row.reference or "")
     return loan_statement_report(summary, installments, req.as_of,
                                  filters={"borrower": _name(people, row.borrower_id)},
-                                 lang=req.lang)
+                                 lang=req.lang,
+                                 movements=_movements(conn, row, book, loan, people,
+                                                      req))
+
+
+_RESCHEDULE_WORDS: Mapping[str, Mapping[str, str]] = {
+    "it": {"added_grace_periods": "periodi di solo interesse aggiunti: {}",
+           "new_periods": "nuove rate: {}", "method": "metodo: {}"},
+    "en": {"added_grace_periods": "interest-only periods added: {}",
+           "new_periods": "new installments: {}", "method": "method: {}"},
+}
+
+
+def _recorded_on(moment: datetime | None) -> date | None:
+    """The day an operation was recorded, in Filiera's time zone (a naive timestamp,
+    as SQLite gives it back, is UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(clock.timezone()).date()
+
+
+def _movements(conn: Connection, row: Any, book: LoanBook, loan: LoanAsOf,
+               people: Mapping[str, Any], req: ReportRequest) -> list[MovementRow]:
+    """Every operation on the loan with a value date on or before ``as_of``, in the
+    replay's order (value date, then recording order), each payment split as that
+    replay splits it: the running balance of the statement is the replay's own."""
+    events = sorted((e for e in book.events.get(row.id, []) if e.value_date <= req.as_of),
+                    key=lambda e: (e.value_date, e.seq))
+    # Who paid: a guarantee call names its guarantee's account, a loss cover comes from
+    # a payout of a fund (one operation per part: earmarked money, money not earmarked).
+    called = {account_id("guarantee", g.id): g for g in conn.execute(
+        select(guarantees).where(guarantees.c.loan_id == row.id))}
+    covers: dict[str, Any] = {}
+    fund_names: dict[str, str] = {}
+    for p in conn.execute(select(payouts).where(payouts.c.loan_id == row.id)):
+        for part in ("earmark", "general"):
+            covers[str(uuid.uuid5(uuid.UUID(p.id), part))] = p
+        fund_names[p.fund_id] = ""
+    if fund_names:
+        fund_names = {f.id: f.name for f in conn.execute(
+            select(funds.c.id, funds.c.name).where(funds.c.id.in_(list(fund_names))))}
+    words = _RESCHEDULE_WORDS[req.lang]
+    out: list[MovementRow] = []
+    for e in events:
+        common = {"value_date": e.value_date, "recorded_on": _recorded_on(e.recorded_at)}
+        if e.kind == "disbursement":
+            out.append(MovementRow("disbursement", **common, reference=row.reference or "",
+                                   amount_cents=int(row.principal_minor)))
+        elif e.kind in PAYMENT_KINDS:
+            amount = int(e.amount_minor or 0)
+            reference, payer = e.reference or "", ""
+            if e.kind == "guarantee_call" and e.payer_ref in called:
+                g = called[e.payer_ref]
+                reference, payer = g.reference or "", _name(people, g.guarantor_id)
+            elif e.kind == "loss_cover" and e.id in covers:
+                p = covers[e.id]
+                reference, payer = p.reference or "", fund_names.get(p.fund_id, "")
+            allocation = loan.allocations.get(e.id)
+            if allocation is None:  # after the write-off: recovery up to the debt
+                recovered = loan.recoveries.get(e.id, 0)
+                kind = e.kind if e.kind != "repayment" else "recovery"
+                out.append(MovementRow(
+                    "recovery", **common, reference=reference,
+                    description=", ".join(x for x in (
+                        text("loan_movement", kind, req.lang) if kind != "recovery" else "",
+                        payer, e.note or "") if x),
+                    amount_cents=amount, recovery_cents=recovered,
+                    excess_cents=amount - recovered))
+                continue
+            out.append(MovementRow(
+                e.kind, **common, reference=reference,
+                description=", ".join(x for x in (payer, e.note or "") if x),
+                amount_cents=amount, penalty_cents=_cents(allocation.penalty),
+                interest_cents=_cents(allocation.interest),
+                principal_cents=_cents(allocation.principal),
+                excess_cents=_cents(allocation.excess)))
+        elif e.kind == "restructuring":
+            params = e.params or {}
+            said = [words[key].format(text("method", str(params[key]), req.lang)
+                                      if key == "method" else params[key])
+                    for key in ("added_grace_periods", "new_periods", "method")
+                    if params.get(key)]
+            out.append(MovementRow("restructuring", **common,
+                                   description="; ".join([*said, e.note or ""]).strip("; ")))
+        elif e.kind == "write_off":
+            out.append(MovementRow("write_off", **common, description=e.note or "",
+                                   written_off_cents=loan.written_off))
+    return out
 
 
 # -- arrears ------------------------------------------------------------------------------
@@ -1249,8 +1349,9 @@ def _with_lenders(conn: Connection, report: Report) -> Report:
 # -- references ---------------------------------------------------------------------------
 
 # A sheet's item is named by the first of these id columns its frame has; its reference
-# goes in a column of its own, after the existing ones (whose order clients may rely on).
-# A sheet of guarantees also gets its loan's.
+# goes in a column of its own, after the existing ones (whose order CSV and Parquet
+# clients may rely on; the workbook and the PDF put it first: ``people_first``). A sheet
+# of guarantees also gets its loan's.
 _ITEM_IDS = (("guarantee_id", guarantees), ("prepayment_id", prepayments),
              ("request_id", funding_requests), ("loan_id", loans))
 _REFERENCE = _spec("reference", "Riferimento", "Reference", "text")
@@ -1339,10 +1440,15 @@ def _stream_frames(columns: Sequence[ColumnSpec], rows: Iterable[Sequence[object
 def write_report(built: Report | StreamedReport, req: ReportRequest, out: IO[bytes]) -> None:
     """Write the report in the request's format to a binary file (seekable for XLSX)."""
     report = built.report if isinstance(built, StreamedReport) else built
+    if req.fmt == "pdf":
+        # A4, from the same report the workbook is written from (reports/pdf.py).
+        write_pdf(people_first(report), out, req.lang)
+        return
     if req.fmt == "xlsx":
         # Write-only mode for every workbook: same content (styles, filters, totals,
         # charts), lower memory, and within 1.3x of a bare openpyxl write (bench/reports.py).
-        write_xlsx_streaming(report, out, req.lang)
+        # References and names first, ids last; CSV and Parquet keep their columns.
+        write_xlsx_streaming(people_first(report), out, req.lang)
         return
     sheet = pick_sheet(report, req.sheet)
     if isinstance(sheet, ReportSheet):

@@ -1,6 +1,7 @@
 """``filiera report NAME --out FILE [...]``: a report written straight from the database.
 
-The format comes from the file's extension (.xlsx, .csv, .parquet). The command runs with
+The format comes from the file's extension (.xlsx, .csv, .parquet, and .pdf for the
+loan statement and the portfolio). The command runs with
 an administrator's view (whoever can run it can read the database anyway). ``service.cli``
 adds it to the parser.
 """
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ledger.store import LedgerStore
-from reports.catalog import CATALOG, FORMATS
+from reports.catalog import CATALOG, FORMATS, PDF
 from service.app import reports as app_reports
 from service.app.auth import Principal
 from service.app.errors import ApiError, Invalid
@@ -35,8 +36,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     fmt = out.suffix.lower().removeprefix(".")
-    if fmt not in FORMATS:
-        print(f"error: --out must end in {', '.join('.' + f for f in FORMATS)}",
+    if fmt not in (*FORMATS, PDF):
+        print(f"error: --out must end in {', '.join('.' + f for f in (*FORMATS, PDF))}",
               file=sys.stderr)
         return 2
     query: dict[str, str | None] = {param: getattr(args, param.replace("from", "from_"))
@@ -70,11 +71,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def add_report_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     names = ", ".join(info.name for info in CATALOG)
-    p = sub.add_parser("report", help="Write a report (XLSX, CSV or Parquet) to a file.",
+    printable = ", ".join(info.name for info in CATALOG if info.printable)
+    p = sub.add_parser("report", help="Write a report (XLSX, CSV, Parquet or PDF) to a file.",
                        description=f"Write a report to a file; the format follows the "
-                       f"extension (.xlsx, .csv, .parquet). Reports: {names}.")
+                       f"extension (.xlsx, .csv, .parquet; .pdf for {printable}). "
+                       f"Reports: {names}.")
     p.add_argument("name", help="the report's name")
-    p.add_argument("--out", required=True, help="the file to write: NAME.xlsx|.csv|.parquet")
+    p.add_argument("--out", required=True,
+                   help="the file to write: NAME.xlsx|.csv|.parquet|.pdf")
     for option, param, help_text in _FLAGS:
         p.add_argument(option, dest=param.replace("from", "from_"), help=help_text)
     p.add_argument("--lang", choices=["it", "en"], default="it",

@@ -1,4 +1,5 @@
-"""Reports over HTTP: the list a role may get, and each report as XLSX, CSV or Parquet.
+"""Reports over HTTP: the list a role may get, and each report as XLSX, CSV or Parquet
+(and PDF for the loan statement and the portfolio).
 
 ``GET /api/reports`` lists them with their parameters; ``GET /api/reports/{name}.{fmt}``
 builds the file (``service.app.report_files``) and streams it back in chunks.
@@ -43,7 +44,7 @@ def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
 class DownloadOperation(Operation):
     """A download's 200 is a file in one of the report formats, named by
     ``Content-Disposition``: one ``responses`` entry can give a single media type, so the
-    operation lists the three itself."""
+    operation lists them itself."""
 
     def __post_init__(self) -> None:
         binary = OpenAPISchema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
@@ -51,7 +52,8 @@ class DownloadOperation(Operation):
             self.responses = {}
         self.responses["200"] = OpenAPIResponse(
             description="The report as a file: XLSX, CSV or Parquet, as the name's "
-                        "extension says; Content-Disposition gives its file name",
+                        "extension says (PDF, A4, for loan-statement and portfolio); "
+                        "Content-Disposition gives its file name",
             content={media_type: OpenAPIMediaType(schema=binary)
                      for media_type in CONTENT_TYPES.values()})
 
@@ -80,8 +82,9 @@ def get_report(
     italian: FromQuery[str | None] = None,
     sheet: FromQuery[str | None] = None,
 ) -> Stream:
-    """The report as ``{name}.xlsx``, ``.csv`` or ``.parquet`` (see ``GET /api/reports``
-    for names and parameters). Producer and GAS users get their own figures only."""
+    """The report as ``{name}.xlsx``, ``.csv`` or ``.parquet``, and ``.pdf`` (A4) for
+    ``loan-statement`` and ``portfolio`` (see ``GET /api/reports`` for names and
+    parameters). Producer and GAS users get their own figures only."""
     # Every query parameter, so one the report does not take is refused, not ignored.
     query = {key: request.query_params.get(key) for key in request.query_params}
     report = build_report_file(ctx, principal, filename, query)

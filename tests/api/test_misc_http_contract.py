@@ -102,9 +102,10 @@ def test_refusals_are_documented_as_problems(api: Api) -> None:
         assert list(content) == [PROBLEM]
 
 
-def test_report_download_documents_its_three_media_types(api: Api) -> None:
+def test_report_download_documents_its_media_types(api: Api) -> None:
     ok = schema_of(api)["paths"]["/api/reports/{filename}"]["get"]["responses"]["200"]
-    assert set(ok["content"]) == {XLSX, "text/csv", "application/vnd.apache.parquet"}
+    assert set(ok["content"]) == {XLSX, "text/csv", "application/vnd.apache.parquet",
+                                  "application/pdf"}
     for media in ok["content"].values():
         assert media["schema"] == {"type": "string", "format": "binary"}
     # what is sent is what is documented
@@ -113,6 +114,9 @@ def test_report_download_documents_its_three_media_types(api: Api) -> None:
     r = api.get("/api/reports/portfolio.xlsx")
     assert r.status_code == 200 and r.headers["content-type"] == XLSX
     assert r.content[:2] == b"PK"  # a zip container, as XLSX is
+    r = api.get("/api/reports/portfolio.pdf")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content[:5] == b"%PDF-"
 
 
 def test_report_catalog_keys_and_scope(api: Api) -> None:
@@ -124,7 +128,8 @@ def test_report_catalog_keys_and_scope(api: Api) -> None:
     statement = next(i for i in officer["items"] if i["name"] == "loan-statement")
     assert statement["urls"] == {"xlsx": "/api/reports/loan-statement.xlsx",
                                  "csv": "/api/reports/loan-statement.csv",
-                                 "parquet": "/api/reports/loan-statement.parquet"}
+                                 "parquet": "/api/reports/loan-statement.parquet",
+                                 "pdf": "/api/reports/loan-statement.pdf"}
     assert [list(p) for p in statement["parameters"]] == [
         ["name", "kind", "required", "description"]] * len(statement["parameters"])
     common = {p["name"]: p for p in officer["common_parameters"]}

@@ -76,3 +76,32 @@ def test_loan_statement_names_its_loan_reference(api: Api,
     wb = load_workbook(io.BytesIO(r.content))
     info = {row[0]: row[1] for row in wb["Info"].iter_rows(values_only=True) if row and row[0]}
     assert info["reference"] == loan["reference"] == "PRE-2026-0001"
+
+
+def test_workbooks_put_references_and_names_first_and_ids_last(api: Api) -> None:
+    """People read the workbook and the PDF: who and which contract first, ids last.
+    CSV and Parquet, read by programs, keep their columns where they were."""
+    from tests.api.test_reports_api import AS_OF, Table, build, workbook
+
+    s = build(api)
+    wb, _ = workbook(api, f"/api/reports/portfolio.xlsx?as_of={AS_OF}")
+    loans = Table(wb, "Prestiti")
+    assert loans.header[:2] == ["Riferimento", "Beneficiario"]
+    assert loans.header[-1] == "Prestito"
+    refs = {api.ok(api.get(f"/api/loans/{s[k]}"))["reference"]: s[k] for k in "abc"}
+    assert {r["Riferimento"]: r["Prestito"] for r in loans.rows} == refs
+    borrowers = Table(wb, "Per beneficiario")
+    assert borrowers.header[0] == "Beneficiario" and borrowers.header[-1] == "Codice"
+    wb, _ = workbook(api, f"/api/reports/guarantees.xlsx?as_of={AS_OF}")
+    guarantees = Table(wb, "Garanzie")
+    assert guarantees.header[:3] == ["Riferimento", "Riferimento prestito", "Beneficiario"]
+    assert guarantees.header[-2:] == ["Garanzia", "Prestito"]
+    wb, _ = workbook(api, f"/api/reports/arrears.xlsx?as_of={AS_OF}")
+    for title in ("Ritardi", "Garanti da contattare"):
+        header = Table(wb, title).header
+        assert header[:2] == ["Riferimento", "Beneficiario"], title
+        assert header[-1] == "Prestito", title
+    # Programs: the columns as they were, the reference after them.
+    r = api.get(f"/api/reports/portfolio.csv?as_of={AS_OF}")
+    header = r.text.splitlines()[0].split(",")
+    assert header[:2] == ["Prestito", "Beneficiario"] and header[-1] == "Riferimento"

@@ -661,7 +661,7 @@ def test_roles_scopes_and_bad_requests(api: Api) -> None:
     assert api.get("/api/reports/journal.csv", "gas").status_code == 403
     r = api.get(f"/api/reports/loan-statement.xlsx?loan_id={s['c']}", "producer")
     assert r.status_code == 404  # C is another producer's loan
-    assert api.get(f"/api/reports/loan-statement.pdf?loan_id={s['a']}").status_code == 404
+    assert api.get("/api/reports/arrears.pdf").status_code == 404  # only two print as PDF
     assert api.get("/api/reports/balance-sheet.xlsx").status_code == 404
     assert api.get("/api/reports/portfolio").status_code == 404
     r = api.get(f"/api/reports/loan-statement.xlsx?loan_id={s['a']}", "producer")
@@ -723,7 +723,7 @@ def test_cli_report_writes_the_file(api: Api, db_url: tuple[str, str | None], tm
                  "--out", str(csv_out)]) == 0
     frame = pl.read_csv(csv_out, separator=";", decimal_comma=True, infer_schema_length=0)
     assert frame["Loan"].to_list() == [s["b"]]
-    assert main(["report", "portfolio", "--out", str(tmp_path / "p.pdf")]) == 2
+    assert main(["report", "arrears", "--out", str(tmp_path / "p.pdf")]) == 2
     assert main(["report", "portfolio", "--as-of", "yesterday",
                  "--out", str(tmp_path / "p.xlsx")]) == 2
     assert not (tmp_path / "p.xlsx").exists()

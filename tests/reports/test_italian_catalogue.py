@@ -13,6 +13,7 @@ from typing import get_args
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger.as_of import PAYMENT_KINDS
 from ledger.guarantees import GuaranteeStatus
 from ledger.lending import COMPONENTS
 from ledger.prepayments import OnExpiry
@@ -65,6 +66,9 @@ DEFINED: dict[CodeDomain, tuple[str, ...]] = {
                       "pledge_capacity", "pledge_reduction", "call", "release", "prepayment",
                       "delivery", "refund", "rollover", "solidarity", "contribution", "grant",
                       "loss_cover"),
+    # The operations of ledger/as_of.py's replay, and a payment after the write-off.
+    "loan_movement": ("disbursement", *PAYMENT_KINDS, "restructuring", "write_off",
+                      "recovery"),
 }
 # Acronyms read the same in Italian.
 SAME_IN_ITALIAN = {"GAS", "DES"}

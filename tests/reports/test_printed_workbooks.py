@@ -35,6 +35,7 @@ from reports.instruments import (
     GuaranteeRow,
     InstallmentRow,
     LoanSummary,
+    MovementRow,
     PrepaymentRow,
     SolidarityRow,
     arrears_report,
@@ -98,7 +99,18 @@ def loan_statement() -> Report:
     summary = LoanSummary("PRE-2024-0007", "Caseificio Val Taleggio", date(2024, 1, 28),
                           4_500_000, Decimal("3.50"), Decimal("3.56"), 2_250_000, 0, 0,
                           "active", lender_name=LENDER)
-    return loan_statement_report(summary, installments, AS_OF)
+    moves = [MovementRow("disbursement", date(2024, 1, 28), date(2024, 1, 28),
+                         "PRE-2024-0007", amount_cents=4_500_000)]
+    for row in installments:
+        if row.paid_on is not None:
+            moves.append(MovementRow(
+                "repayment", row.paid_on, row.paid_on, f"RIM-{row.paid_on.year}-{row.number:04d}",
+                amount_cents=row.paid_cents, interest_cents=row.interest_cents,
+                principal_cents=row.principal_cents))
+    moves.append(MovementRow("guarantee_call", date(2026, 6, 20), date(2026, 6, 21),
+                             "GAR-2024-0003", "GAS Bergamo Alta, chiamata dopo tre solleciti",
+                             amount_cents=0))
+    return loan_statement_report(summary, installments, AS_OF, movements=moves)
 
 
 def reports() -> dict[str, Report]:

@@ -15,6 +15,7 @@ from reports.instruments import (
     GuaranteeRow,
     InstallmentRow,
     LoanSummary,
+    MovementRow,
     PrepaymentRow,
     SolidarityRow,
     arrears_report,
@@ -70,6 +71,45 @@ def test_loan_statement() -> None:
     assert ws["H4"].value == "=SUBTOTAL(9,H2:H3)"
     summary = {r[0]: r[1:] for r in wb["Prestito"].iter_rows(min_row=2, values_only=True)}
     assert summary["Tasso annuo nominale"][1] == 0.035
+
+
+def test_loan_statement_movements() -> None:
+    loan = LoanSummary("L1", "Rossi", date(2024, 1, 1), 1_200_000, Decimal("3.50"),
+                       Decimal("3.62"), 0, 0, 0, "written_off", reference="PRE-2024-0001")
+    moves = [
+        MovementRow("disbursement", date(2024, 1, 1), date(2024, 1, 2), "PRE-2024-0001",
+                    amount_cents=1_200_000),
+        MovementRow("repayment", date(2024, 4, 1), date(2024, 4, 1), "RIM-2024-0001",
+                    amount_cents=410_600, interest_cents=10_500, principal_cents=400_000,
+                    excess_cents=100),
+        # Reversed: listed, marked, moves nothing.
+        MovementRow("repayment", date(2024, 5, 1), date(2024, 5, 1), "RIM-2024-0002",
+                    amount_cents=50_000, principal_cents=50_000, reversed=True),
+        MovementRow("restructuring", date(2024, 5, 2), description="grandinata"),
+        MovementRow("guarantee_call", date(2024, 6, 1), None, "GAR-2024-0001", "GAS Bovisa",
+                    amount_cents=100_000, penalty_cents=150, interest_cents=7_000,
+                    principal_cents=92_850),
+        MovementRow("write_off", date(2024, 6, 10), written_off_cents=707_150),
+        MovementRow("recovery", date(2024, 6, 20), amount_cents=20_000, recovery_cents=19_000,
+                    excess_cents=1_000),
+    ]
+    report = loan_statement_report(loan, [], AS_OF, movements=moves)
+    assert report.title_it == "Estratto conto del prestito PRE-2024-0001"
+    ws = workbook(report)["Movimenti"]
+    rows = list(ws.iter_rows(min_row=2, max_row=len(moves) + 1, values_only=True))
+    header = [c.value for c in ws[1]]
+    at = {name: header.index(name) for name in header}
+    assert [r[at["Operazione"]] for r in rows] == [
+        "erogazione", "rimborso", "rimborso", "rinegoziazione del piano",
+        "pagamento del garante (escussione)", "passaggio a perdita", "recupero dopo la perdita"]
+    balances = [cents(r[at["Capitale residuo"]]) for r in rows]
+    assert balances == [1_200_000, 800_000, 800_000, 800_000, 707_150, 0, 0]
+    reversed_row = rows[2]
+    assert reversed_row[at["Descrizione"]] == "STORNATO"
+    assert reversed_row[at["Ricevuto"]] is None and reversed_row[at["Capitale"]] is None
+    assert rows[4][at["Registrato il"]] is None
+    total = [c.value for c in ws[len(moves) + 2]]
+    assert total[at["Capitale"]].startswith("=SUBTOTAL(9,")
 
 
 def test_arrears_buckets() -> None:
@@ -163,3 +203,26 @@ def test_impact_and_requests() -> None:
     ws = workbook(requests_report(requests))["Richieste"]
     assert ws["K2"].value == 0.8
     assert ws["L2"].value == 7.5
+
+
+def test_people_first_moves_references_forward_and_ids_back() -> None:
+    import polars as pl
+
+    from reports.workbook import ColumnSpec, ReportSheet, people_first
+
+    def spec(key: str, kind: str = "text") -> ColumnSpec:
+        return ColumnSpec(key, key, key, kind)  # type: ignore[arg-type]
+
+    def sheet(*keys: str) -> ReportSheet:
+        columns = tuple(spec(k) for k in keys)
+        return ReportSheet(keys[0], columns, pl.DataFrame({k: ["x"] for k in keys}))
+
+    items = sheet("loan_id", "borrower_name", "amount", "guarantee_id", "reference",
+                  "loan_reference")
+    dated = sheet("on", "kind", "reference")  # movements: no ids, the date first
+    anonymous = sheet("loan_id", "amount")  # nothing else names the rows
+    report = Report("r", "R", "R", (items, dated, anonymous))
+    out = people_first(report)
+    assert [c.key for c in out.sheets[0].columns] == [
+        "reference", "loan_reference", "borrower_name", "amount", "loan_id", "guarantee_id"]
+    assert out.sheets[1] == dated and out.sheets[2] == anonymous

@@ -85,3 +85,44 @@ def test_demo_reports_print_in_italian_on_a4(tmp_path: Path, monkeypatch: pytest
     portfolio = pages_of(out / "portfolio.pdf")
     assert len([p for p in portfolio if "— Sintesi " in p[2]]) == 1
     assert len(portfolio) <= 8  # 5 data sheets and Info, where it took 23 pages before
+
+
+def test_demo_statement_and_portfolio_as_pdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The two reports made to be printed, as `filiera report ... --out X.pdf` writes them
+    (fpdf2, no LibreOffice): A4, Italian, every page numbered, few pages."""
+    monkeypatch.setenv("FILIERA_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("FILIERA_DATABASE_URL", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    assert main(["demo-data", "--quiet"]) == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'filiera.db'}")
+    with read_tx(engine) as conn:
+        disbursed = list(conn.execute(select(loans.c.id, loans.c.reference).where(
+            loans.c.disbursed_on.is_not(None)).order_by(loans.c.seq)))
+        lenders = list(conn.execute(select(parties.c.name)
+                                    .where(parties.c.kind == "lender")).scalars())
+    engine.dispose()
+    assert disbursed
+    files = {"portfolio": tmp_path / "portfolio.pdf"}
+    assert main(["report", "portfolio", "--out", str(files["portfolio"])]) == 0
+    for loan_id, reference in disbursed:
+        files[reference] = tmp_path / f"{reference}.pdf"
+        assert main(["report", "loan-statement", "--loan-id", loan_id,
+                     "--out", str(files[reference])]) == 0
+    capsys.readouterr()
+    for name, path in files.items():
+        pages = pages_of(path)
+        # A demo loan's statement: figures, a schedule of a few dozen installments and
+        # its movements; the portfolio: summary, aging, concentration and the loans.
+        assert 1 <= len(pages) <= 4, (name, len(pages))
+        for number, (width, height, text) in enumerate(pages, start=1):
+            assert all(abs(a - b) < 1 for a, b in zip(sorted((width, height)), A4_PT,
+                                                      strict=True)), (name, number)
+            assert all(lender in text for lender in lenders), (name, number)
+            assert f"Pagina {number} di {len(pages)}" in text, (name, number)
+            found = [w for w in ENGLISH if re.search(rf"(?<![\w:-]){w}(?![\w:-])", text)]
+            assert found == [], (name, number, found)
+        if name != "portfolio":
+            text = " ".join(t for _, _, t in pages)
+            assert f"Estratto conto del prestito {name}" in text
+            assert "Movimenti" in text and "erogazione" in text
