@@ -173,7 +173,7 @@ def test_bad_parameters_come_back_beside_their_field(web: Web) -> None:
     assert r.status_code == 422 and "Parametro non previsto" in text(r.text)
     r = web.get("/report/loan-statement.xlsx")
     assert r.status_code == 422 and 'id="loan-statement-loan_id-error"' in r.text
-    for path in ("/report/nothing.xlsx", "/report/portfolio.pdf", "/report/portfolio"):
+    for path in ("/report/nothing.xlsx", "/report/arrears.pdf", "/report/portfolio"):
         assert web.get(path).status_code == 404, path
 
 
