@@ -49,6 +49,12 @@ parties = Table(
     Column("created_by", String(64)),
     # person: ids of the GAS it belongs to (migration 0008)
     Column("member_of", JSON),
+    # Contacts (migration 0014): e-mail and PEC as e-mail addresses, the phone in E.164.
+    Column("email", String(254)),
+    Column("phone", String(16)),
+    Column("pec", String(254)),
+    Column("address", String(200)),
+    Column("postal_code", String(5)),
 )
 
 users = Table(
