@@ -80,7 +80,7 @@ from service.app.common import (
 )
 from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
-from service.app.events import LoanRepaid, PrepaymentClosed
+from service.app.events import LoanReopened, LoanRepaid, PrepaymentClosed
 from service.app.guarantees import create_guarantee
 from service.app.loans import create_loan_row, disburse_loan
 from service.app.parties import refuse_acting_for
@@ -818,6 +818,23 @@ def close_on_loan_repaid(conn: Connection, event: LoanRepaid) -> None:
         loan_events.c.loan_id == loan.id).order_by(loan_events.c.seq.desc()).limit(1)).scalar()
     close_if_settled(conn, request_id, f"closed automatically: loan {loan.id} repaid"
                      + (f" (recorded by {by})" if by else ""))
+
+
+def reopen_on_loan_reopened(conn: Connection, event: LoanReopened) -> None:
+    """A correction made the request's repaid loan owe again: a ``closed`` request is
+    ``funded`` again, with a history entry saying why."""
+    loan = event.loan
+    request_id = conn.execute(select(request_instruments.c.request_id).where(
+        request_instruments.c.kind == "loan",
+        request_instruments.c.instrument_id == loan.id)).scalar()
+    if request_id is None:
+        return
+    row = conn.execute(select(funding_requests).where(funding_requests.c.id == request_id)
+                       .with_for_update()).first()
+    if row is not None and row.status == "closed":
+        change_status(conn, row, "funded", event.username or SYSTEM_USER,
+                      f"reopened: loan {loan.id} owes again after the correction "
+                      f"{event.cause}")
 
 
 def close_on_prepayment_closed(conn: Connection, event: PrepaymentClosed) -> None:

@@ -142,6 +142,20 @@ OPERATIONS: list[tuple[str, str, str, str, set[int], tuple[str, ...]]] = [
      {400, 403, 404, 409, 413, 422}, ("idempotency_conflict", "insufficient_funds",
                                       "loan_not_active")),
     ("get", "/api/funds/{fund_id}/payouts", "200", "PayoutPage", {404, 422}, ()),
+    # Corrections (API.md, "Corrections").
+    ("get", "/api/loans/{loan_id}/guarantee-calls", "200", "CallPage", {404, 422}, ()),
+    ("post", "/api/loans/{loan_id}/guarantee-calls/{call_id}/reversal", "200",
+     "CallReversalOut", {400, 403, 404, 409, 413, 422},
+     ("idempotency_conflict", "already_reversed", "insufficient_funds", "exceeds_capacity")),
+    ("post", "/api/prepayments/{prepayment_id}/deliveries/{delivery_id}/reversal", "200",
+     "DeliveryReversalOut", {400, 404, 409, 413, 422},
+     ("idempotency_conflict", "already_reversed", "closed")),
+    ("post", "/api/contributions/{contribution_id}/reversal", "200",
+     "ContributionReversalOut", {400, 403, 404, 409, 413, 422},
+     ("idempotency_conflict", "already_reversed", "insufficient_funds")),
+    ("post", "/api/funds/{fund_id}/payouts/{payout_id}/reversal", "200",
+     "PayoutReversalOut", {400, 403, 404, 409, 413, 422},
+     ("idempotency_conflict", "already_reversed", "insufficient_funds")),
 ]
 
 
