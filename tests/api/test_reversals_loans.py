@@ -393,3 +393,18 @@ def test_who_sees_and_may_reverse_a_call(api: Api) -> None:
         f"/api/loans/{loan}/guarantee-calls", "producer"))["items"]] == [eur("90.00")]
     assert api.get(f"/api/loans/{loan}/guarantee-calls", "other_producer").status_code == 404
     assert api.ok(reverse(api, path))["call"]["reversed"] is True
+
+
+def test_a_reversed_recovery_after_a_write_off_counts_as_never_received(api: Api) -> None:
+    lender, _ = lender_with_money(api)
+    loan, twin = new_loan(api, lender), new_loan(api, lender)
+    for loan_id in (loan, twin):
+        pay(api, loan_id, "103.28", "2026-02-15")
+        api.ok(api.post(f"/api/loans/{loan_id}/write-off",
+                        {"date": "2026-06-01", "note": "the farm closed"}))
+    recovered = pay(api, loan, "300.00", "2026-07-01")
+    assert page(api, loan, TODAY)["paid_total"] != page(api, twin, TODAY)["paid_total"]
+    answer = api.ok(reverse(api, f"/api/loans/{loan}/repayments/{recovered}"))
+    assert answer["loan"]["status"] == "written_off"
+    same_loans(api, loan, twin)
+    verified(api)
