@@ -9,6 +9,7 @@ not earmarked, never another producer's earmark. Balances are the ledger account
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal
 
@@ -43,7 +44,7 @@ from service.app.events import PartyCreated
 from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
 from service.app.lending import LoanOut, loan_with_state, record_payment, reverse_loan_events
-from service.app.parties import get_party, refuse_acting_for
+from service.app.parties import get_party, name_of, party_names, refuse_acting_for
 from service.app.references import CONTRIBUTION, PAYOUT, next_reference
 from service.app.reversals import (
     ReversalIn,
@@ -109,9 +110,11 @@ class ContributionOut(msgspec.Struct, omit_defaults=True):
     reference: str
     fund_id: Uuid
     gas_id: Uuid
+    gas_name: str
     amount: Money
     date: Day
     earmark_producer_id: Uuid | None
+    earmark_producer_name: str | None
     note: str | None
     basis: BasisOut | None
     source: Literal["gas", "prepayment"]  # a GAS's own, or a prepayment's remainder
@@ -125,17 +128,28 @@ class ContributionPage(msgspec.Struct):
     next_cursor: str | None
 
 
+class EarmarkOut(msgspec.Struct):
+    """Money of a fund earmarked for one producer."""
+
+    producer_id: Uuid
+    producer_name: str
+    amount: Money
+
+
 class FundOut(msgspec.Struct, omit_defaults=True, kw_only=True):
-    """A fund and its money. A producer sees only its own earmark (as ``balance`` and in
-    ``earmarked``), without ``owner_id`` or ``unearmarked``."""
+    """A fund and its money. A producer sees only its own earmark (as ``balance``, in
+    ``earmarked`` and in ``earmarks``), without ``owner_id`` or ``unearmarked``."""
 
     id: Uuid
     name: str
     gas_id: Uuid | None
+    gas_name: str | None
     owner_id: Uuid | msgspec.UnsetType = msgspec.UNSET
+    owner_name: str | msgspec.UnsetType = msgspec.UNSET
     balance: Money
     unearmarked: Money | msgspec.UnsetType = msgspec.UNSET
     earmarked: dict[Uuid, Money]
+    earmarks: list[EarmarkOut]  # the same, as a list with the producers' names
 
 
 class FundPage(msgspec.Struct):
@@ -148,6 +162,7 @@ class PayoutOut(msgspec.Struct, omit_defaults=True):
     reference: str
     fund_id: Uuid
     producer_id: Uuid
+    producer_name: str
     amount: Money
     from_earmark: Money
     from_general: Money
@@ -179,21 +194,25 @@ class PayoutPage(msgspec.Struct):
     next_cursor: str | None
 
 
-def contribution_out(row: Any, reversal: Any | None = None) -> ContributionOut:
-    """``reversal``: its row in the register of reversals, if it was reversed."""
+def contribution_out(row: Any, names: Mapping[str, str], reversal: Any | None = None
+                     ) -> ContributionOut:
+    """``names``: the parties' names by id; ``reversal``: its row in the register of
+    reversals, if it was reversed."""
     return ContributionOut(
         id=row.id, reference=row.reference, fund_id=row.fund_id, gas_id=row.gas_id,
-        amount=money(row.amount_minor),
-        date=row.date.isoformat(), earmark_producer_id=row.earmark_producer_id, note=row.note,
+        gas_name=names.get(row.gas_id, ""), amount=money(row.amount_minor),
+        date=row.date.isoformat(), earmark_producer_id=row.earmark_producer_id,
+        earmark_producer_name=name_of(names, row.earmark_producer_id), note=row.note,
         basis=None if row.basis is None else msgspec.convert(row.basis, BasisOut),
         source=row.source, created_at=rfc3339(row.created_at) or "",
         reversed=reversal is not None,
         reversal=msgspec.UNSET if reversal is None else reversal_out(reversal))
 
 
-def payout_out(row: Any, reversal: Any | None = None) -> PayoutOut:
+def payout_out(row: Any, names: Mapping[str, str], reversal: Any | None = None) -> PayoutOut:
     return PayoutOut(
         id=row.id, reference=row.reference, fund_id=row.fund_id, producer_id=row.producer_id,
+        producer_name=names.get(row.producer_id, ""),
         amount=money(row.amount_minor), from_earmark=money(row.from_earmark_minor),
         from_general=money(row.from_general_minor), date=row.date.isoformat(),
         kind=row.kind, loan_id=row.loan_id, created_at=rfc3339(row.created_at) or "",
@@ -207,12 +226,21 @@ def fund_out(conn: Connection, row: Any, principal: Principal, day: date | None 
     state = fund_state_on(conn, row, day or today())
     marks = {p: c for p, c in state.earmarks.items() if c}
     if principal.role == "producer":
-        own = money(marks.get(principal.party_id or "", 0))
-        return FundOut(id=row.id, name=row.name, gas_id=row.gas_id, balance=own,
-                       earmarked={principal.party_id or "": own})
-    return FundOut(id=row.id, name=row.name, gas_id=row.gas_id, owner_id=row.owner_id,
+        me = principal.party_id or ""
+        marks = {me: marks.get(me, 0)}
+    names = party_names(conn, [row.gas_id, row.owner_id, *marks])
+    earmarks = [EarmarkOut(p, names.get(p, ""), money(c)) for p, c in sorted(marks.items())]
+    if principal.role == "producer":
+        own = money(marks[principal.party_id or ""])
+        return FundOut(id=row.id, name=row.name, gas_id=row.gas_id,
+                       gas_name=name_of(names, row.gas_id), balance=own,
+                       earmarked={principal.party_id or "": own}, earmarks=earmarks)
+    return FundOut(id=row.id, name=row.name, gas_id=row.gas_id,
+                   gas_name=name_of(names, row.gas_id), owner_id=row.owner_id,
+                   owner_name=names.get(row.owner_id, ""),
                    balance=money(state.balance), unearmarked=money(state.general),
-                   earmarked={p: money(c) for p, c in sorted(marks.items())})
+                   earmarked={p: money(c) for p, c in sorted(marks.items())},
+                   earmarks=earmarks)
 
 
 def gas_fund_id(gas_id: str) -> str:
@@ -426,7 +454,7 @@ def contribute_to_fund(ctx: AppContext, principal: Principal, data: Contribution
         row = contribute(conn, contribution_id=cid, fund=fund, gas_id=gas_id, amount=amount,
                          on=on, earmark_producer_id=earmark, note=data.note, basis=basis,
                          username=principal.username)
-        return 201, contribution_out(row)
+        return 201, contribution_out(row, party_names(conn, (gas_id, earmark)))
 
     return command(ctx, principal, "POST /api/contributions", data, run, before,
                    returns=ContributionOut)
@@ -451,7 +479,10 @@ def list_contributions(ctx: AppContext, principal: Principal, gas_id: str | None
             query = query.where(contributions.c.earmark_producer_id == principal.party_id)
         rows, nxt = paginate(conn, query, contributions.c.seq, limit, cursor)
         undone = reversals_of(conn, "contribution", [r.id for r in rows])
-        return ContributionPage([contribution_out(r, undone.get(r.id)) for r in rows], nxt)
+        names = party_names(conn, [i for r in rows for i in (r.gas_id,
+                                                             r.earmark_producer_id)])
+        return ContributionPage([contribution_out(r, names, undone.get(r.id)) for r in rows],
+                                nxt)
 
     return ctx.read(read)
 
@@ -540,7 +571,7 @@ def pay_out(ctx: AppContext, principal: Principal, fund_id: str, data: PayoutIn
         row = payout(conn, ctx, payout_id=pid, fund=fund, producer_id=str(producer_id),
                      amount=amount, on=on, kind=data.kind, loan=loan,
                      username=principal.username)
-        return 201, payout_out(row)
+        return 201, payout_out(row, {producer.id: producer.name})
 
     return command(ctx, principal, f"POST /api/funds/{fid}/payouts", data, run, before,
                    returns=PayoutOut)
@@ -559,7 +590,8 @@ def list_payouts(ctx: AppContext, principal: Principal, fund_id: str, limit: int
             query = query.where(payouts.c.reference == reference)
         rows, nxt = paginate(conn, query, payouts.c.seq, limit, cursor)
         undone = reversals_of(conn, "payout", [r.id for r in rows])
-        return PayoutPage([payout_out(r, undone.get(r.id)) for r in rows], nxt)
+        names = party_names(conn, [r.producer_id for r in rows])
+        return PayoutPage([payout_out(r, names, undone.get(r.id)) for r in rows], nxt)
 
     return ctx.read(read)
 
@@ -609,7 +641,8 @@ def reverse_contribution(ctx: AppContext, principal: Principal, contribution_id:
                                    username=principal.username)
         post(conn, st, batch, {target: ("insufficient_funds",
                                         "the fund no longer holds this money")})
-        return 200, ContributionReversalOut(contribution_out(row, reversal),
+        names = party_names(conn, (row.gas_id, row.earmark_producer_id))
+        return 200, ContributionReversalOut(contribution_out(row, names, reversal),
                                             fund_out(conn, fund, principal))
 
     return command(ctx, principal, f"POST /api/contributions/{cid}/reversal", data, run,
@@ -661,8 +694,9 @@ def reverse_payout(ctx: AppContext, principal: Principal, fund_id: str, payout_i
             loan = reverse_loan_events(conn, ctx, loan, rev_id, payout_event_ids(row),
                                        reason, principal.username)
             loan_out = loan_with_state(conn, loan, today())
-        return 200, PayoutReversalOut(payout_out(row, reversal), fund_out(conn, fund, principal),
-                                      loan_out)
+        names = party_names(conn, [row.producer_id])
+        return 200, PayoutReversalOut(payout_out(row, names, reversal),
+                                      fund_out(conn, fund, principal), loan_out)
 
     return command(ctx, principal, f"POST /api/funds/{fid}/payouts/{pid}/reversal", data,
                    run, before, returns=PayoutReversalOut)

@@ -9,6 +9,7 @@ its rows and one linked batch of transfers in the caller's transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -56,7 +57,7 @@ from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
 from service.app.lending import LoanOut, loan_with_state, record_payment, reverse_loan_events
 from service.app.loans import visible_loan
-from service.app.parties import GUARANTOR_KINDS, get_party, refuse_acting_for
+from service.app.parties import GUARANTOR_KINDS, get_party, party_names, refuse_acting_for
 from service.app.references import GUARANTEE, next_reference
 from service.app.reversals import (
     ReversalIn,
@@ -111,6 +112,7 @@ class GuaranteeOut(msgspec.Struct):
     reference: str
     loan_id: Uuid
     guarantor_id: Uuid
+    guarantor_name: str
     amount: Money
     date: Day  # the day the pledge was signed: as-of views count it from then
     status: GuaranteeStatus
@@ -163,12 +165,15 @@ class CallReversalOut(msgspec.Struct):
     loan: LoanOut
 
 
-def guarantee_out(row: Any, on: GuaranteeOn | None = None) -> GuaranteeOut:
-    """``on``: the guarantee as it stood on a date (``guarantees_on``); else now."""
+def guarantee_out(row: Any, names: Mapping[str, str], on: GuaranteeOn | None = None
+                  ) -> GuaranteeOut:
+    """``on``: the guarantee as it stood on a date (``guarantees_on``); else now.
+    ``names``: the parties' names by id."""
     on = on or guarantee_now(row)
     return GuaranteeOut(
         id=row.id, reference=row.reference, loan_id=row.loan_id,
-        guarantor_id=row.guarantor_id, amount=money(row.amount_minor),
+        guarantor_id=row.guarantor_id, guarantor_name=names.get(row.guarantor_id, ""),
+        amount=money(row.amount_minor),
         date=row.date.isoformat(), status=on.status,
         called_amount=money(on.called), remaining=money(on.remaining),
         released_on=row.released_on.isoformat() if row.released_on else None,
@@ -519,7 +524,7 @@ def sign_guarantee(ctx: AppContext, principal: Principal, data: GuaranteeIn
         row = create_guarantee(conn, ctx, guarantee_id=gid, loan_id=str(loan_id),
                                guarantor_id=str(guarantor_id), amount=amount,
                                username=principal.username, on=signed_on)
-        return 201, guarantee_out(row)
+        return 201, guarantee_out(row, party_names(conn, [row.guarantor_id]))
 
     return command(ctx, principal, "POST /api/guarantees", data, run, before,
                    returns=GuaranteeOut)
@@ -548,14 +553,19 @@ def list_guarantees(ctx: AppContext, principal: Principal, guarantor_id: str | N
             own = select(loans.c.id).where(loans.c.borrower_id == principal.party_id)
             query = query.where(guarantees.c.loan_id.in_(own))
         rows, nxt = paginate(conn, query, guarantees.c.seq, limit, cursor)
-        return GuaranteePage([guarantee_out(r) for r in rows], nxt)
+        names = party_names(conn, [r.guarantor_id for r in rows])
+        return GuaranteePage([guarantee_out(r, names) for r in rows], nxt)
 
     return ctx.read(read)
 
 
 def read_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str) -> GuaranteeOut:
     gid = path_uuid(guarantee_id, "guarantee")
-    return ctx.read(lambda conn: guarantee_out(visible_guarantee(conn, principal, gid)))
+    def read(conn: Connection) -> GuaranteeOut:
+        row = visible_guarantee(conn, principal, gid)
+        return guarantee_out(row, party_names(conn, [row.guarantor_id]))
+
+    return ctx.read(read)
 
 
 def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
@@ -575,7 +585,8 @@ def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
         return row
 
     def run(conn: Connection, row: Any) -> tuple[int, GuaranteeOut]:
-        return 200, guarantee_out(release_pledge(conn, row, op_id, released_on))
+        released = release_pledge(conn, row, op_id, released_on)
+        return 200, guarantee_out(released, party_names(conn, [released.guarantor_id]))
 
     return command(ctx, principal, f"POST /api/guarantees/{gid}/release", body, run, before,
                    returns=GuaranteeOut)
@@ -625,7 +636,8 @@ def reduce_pledges(ctx: AppContext, principal: Principal, loan_id: str, data: Co
 
     def run(conn: Connection, loan: Any) -> tuple[int, LoanGuaranteesOut]:
         rows = book_reduction(conn, loan, op_id, on, principal.username)
-        return 200, LoanGuaranteesOut([guarantee_out(r) for r in rows],
+        names = party_names(conn, [r.guarantor_id for r in rows])
+        return 200, LoanGuaranteesOut([guarantee_out(r, names) for r in rows],
                                       coverage_text(conn, loan, on))
 
     return command(ctx, principal, f"POST /api/loans/{lid}/guarantees/reduction", data, run,
@@ -644,7 +656,8 @@ def read_loan_guarantees(ctx: AppContext, principal: Principal, loan_id: str,
         standing = guarantees_on(conn, lid, day if as_of else None)
         if principal.role == "gas":
             standing = [(r, on) for r, on in standing if r.guarantor_id == principal.party_id]
-        return LoanGuaranteesOut([guarantee_out(r, on) for r, on in standing],
+        names = party_names(conn, [r.guarantor_id for r, _ in standing])
+        return LoanGuaranteesOut([guarantee_out(r, names, on) for r, on in standing],
                                  coverage_text(conn, loan, day))
 
     return ctx.read(read)

@@ -7,7 +7,7 @@ calls them and writes rows and transfers in the caller's transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -42,6 +42,7 @@ from service.app.context import AppContext
 from service.app.errors import Conflict, NotFound, invalid
 from service.app.events import Events, LoanReopened, LoanRepaid, PartyCreated
 from service.app.ledger_ops import ensure_accounts, post
+from service.app.parties import party_names
 from service.app.references import REPAYMENT, next_reference
 from service.app.reversals import refuse_shortfall
 from service.app.types import Day, DecimalText, Timestamp, Uuid
@@ -453,7 +454,9 @@ class LoanOut(msgspec.Struct):
     id: Uuid
     reference: str
     borrower_id: Uuid
+    borrower_name: str
     lender_id: Uuid
+    lender_name: str
     pool_id: Uuid
     category: str
     request_id: Uuid | None
@@ -500,7 +503,8 @@ class AllocationOut(msgspec.Struct, omit_defaults=True):
 
 def loan_json(row: Any, state: LoanState | None, as_of: date, today_view: LoanSummary,
               late_rate: Decimal = Decimal(0), status: str | None = None,
-              restructured: bool | None = None) -> LoanOut:
+              restructured: bool | None = None, *, names: Mapping[str, str]) -> LoanOut:
+    """``names``: the parties' names by id (the borrower's and the lender's)."""
     status = status or row.status
     terms = terms_of(row)
     schedule_states: Sequence[InstallmentState]
@@ -529,7 +533,8 @@ def loan_json(row: Any, state: LoanState | None, as_of: date, today_view: LoanSu
     nxt = today_view.next_installment
     return LoanOut(
         id=row.id, reference=row.reference, borrower_id=row.borrower_id,
-        lender_id=row.lender_id, pool_id=row.pool_id,
+        borrower_name=names.get(row.borrower_id, ""), lender_id=row.lender_id,
+        lender_name=names.get(row.lender_id, ""), pool_id=row.pool_id,
         category=row.category, request_id=row.request_id, status=status,  # type: ignore[arg-type]
         principal=money(row.principal_minor), annual_rate=row.annual_rate,
         term_months=row.term_months, method=row.method, frequency=row.frequency,
@@ -574,13 +579,14 @@ def loan_with_state(conn: Connection, row: Any, as_of: date, *, historical: bool
     on = loan_on(terms_of(row), events, as_of, disbursed_on=row.disbursed_on,
                  late_rate=late, flagged_restructured=bool(row.restructured))
     summary = summarize_on(on)
+    names = party_names(conn, (row.borrower_id, row.lender_id))
     if historical:
         return loan_json(row, on.replay, as_of, summary, late, status=on.status,
-                         restructured=on.restructured)
+                         restructured=on.restructured, names=names)
     if row.status == "approved":
-        return loan_json(row, None, as_of, summary, late, status="approved")
+        return loan_json(row, None, as_of, summary, late, status="approved", names=names)
     state = loan_state(row, events, as_of, late)
-    return loan_json(row, state, as_of, summary, late, status=row.status)
+    return loan_json(row, state, as_of, summary, late, status=row.status, names=names)
 
 
 def borrower_total(conn: Connection, borrower_id: str) -> int:

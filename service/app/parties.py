@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NoReturn, get_args
 
 import msgspec
@@ -103,7 +104,9 @@ class PartyPage(msgspec.Struct):
 class RelationshipOut(msgspec.Struct):
     id: Uuid
     gas_id: Uuid
+    gas_name: str
     producer_id: Uuid
+    producer_name: str
     since: Day
     annual_purchases: Money
     households_buying: int | None
@@ -126,9 +129,26 @@ def party_out(row: Any) -> PartyOut:
         postal_code=row.postal_code, created_at=rfc3339(row.created_at) or "")
 
 
-def relationship_out(row: Any) -> RelationshipOut:
+def party_names(conn: Connection, ids: Iterable[str | None]) -> dict[str, str]:
+    """The names of the parties ``ids`` names (None and unknown ids left out): what an
+    answer shows beside each party id (``gas_id`` -> ``gas_name``)."""
+    wanted = sorted({i for i in ids if i})
+    names: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        names.update((r.id, r.name) for r in conn.execute(
+            select(parties.c.id, parties.c.name).where(parties.c.id.in_(chunk))))
+    return names
+
+
+def name_of(names: Mapping[str, str], party_id: str | None) -> str | None:
+    return names.get(party_id) if party_id else None
+
+
+def relationship_out(row: Any, names: Mapping[str, str]) -> RelationshipOut:
     return RelationshipOut(
-        id=row.id, gas_id=row.gas_id, producer_id=row.producer_id,
+        id=row.id, gas_id=row.gas_id, gas_name=names.get(row.gas_id, ""),
+        producer_id=row.producer_id, producer_name=names.get(row.producer_id, ""),
         since=row.since.isoformat(),
         annual_purchases=money(row.annual_purchases_minor, row.currency),
         households_buying=row.households_buying, created_at=rfc3339(row.created_at) or "")
@@ -543,7 +563,7 @@ def create_relationship(ctx: AppContext, principal: Principal, data: Relationshi
             households_buying=data.households_buying, created_at=now_utc(),
             created_by=principal.username))
         row = conn.execute(select(relationships).where(relationships.c.id == rel_id)).one()
-        return 201, relationship_out(row)
+        return 201, relationship_out(row, {gas.id: gas.name, producer.id: producer.name})
 
     return command(ctx, principal, "POST /api/relationships", data, run,
                    returns=RelationshipOut)
@@ -565,6 +585,7 @@ def list_relationships(ctx: AppContext, principal: Principal, gas_id: str | None
             query = query.where(or_(relationships.c.gas_id == pid,
                                     relationships.c.producer_id == pid))
         rows, nxt = paginate(conn, query, relationships.c.seq, limit, cursor)
-        return RelationshipPage([relationship_out(r) for r in rows], nxt)
+        names = party_names(conn, [i for r in rows for i in (r.gas_id, r.producer_id)])
+        return RelationshipPage([relationship_out(r, names) for r in rows], nxt)
 
     return ctx.read(read)

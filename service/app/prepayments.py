@@ -42,7 +42,7 @@ from service.app.events import PrepaymentClosed
 from service.app.funds import gas_fund_id
 from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
-from service.app.parties import refuse_acting_for
+from service.app.parties import party_names, refuse_acting_for
 from service.app.references import CONTRIBUTION, PREPAYMENT, next_reference
 from service.app.reversals import (
     ReversalIn,
@@ -110,7 +110,9 @@ class PrepaymentOut(msgspec.Struct):
     id: Uuid
     reference: str
     producer_id: Uuid
+    producer_name: str
     gas_id: Uuid
+    gas_name: str
     amount: Money
     product: str
     unit: str
@@ -168,12 +170,15 @@ def prepayment_out(conn: Connection, row: Any) -> PrepaymentOut:
     items = conn.execute(select(deliveries).where(deliveries.c.prepayment_id == row.id)
                          .order_by(deliveries.c.seq)).all()
     undone = reversals_of(conn, "delivery", [d.id for d in items])
+    names = party_names(conn, (row.producer_id, row.gas_id))
     settlement = None
     if row.status == "closed":
         settlement = SettlementOut(kind=row.settlement_kind, amount=money(row.settlement_minor),
                                    new_prepayment_id=row.new_prepayment_id or msgspec.UNSET)
     return PrepaymentOut(
-        id=row.id, reference=row.reference, producer_id=row.producer_id, gas_id=row.gas_id,
+        id=row.id, reference=row.reference, producer_id=row.producer_id,
+        producer_name=names.get(row.producer_id, ""), gas_id=row.gas_id,
+        gas_name=names.get(row.gas_id, ""),
         amount=money(row.amount_minor), product=row.product, unit=row.unit,
         unit_price=money(row.unit_price_minor), date=row.date.isoformat(),
         expires_on=row.expires_on.isoformat(),

@@ -83,7 +83,7 @@ from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.events import LoanReopened, LoanRepaid, PrepaymentClosed
 from service.app.guarantees import create_guarantee
 from service.app.loans import create_loan_row, disburse_loan
-from service.app.parties import refuse_acting_for
+from service.app.parties import party_names, refuse_acting_for
 from service.app.prepayments import create_prepayment
 from service.app.references import REQUEST, next_reference
 from service.app.terms import TermsIn, parse_terms
@@ -306,6 +306,7 @@ class RequestOut(msgspec.Struct, omit_defaults=True):
     id: Uuid
     reference: str
     producer_id: Uuid
+    producer_name: str
     amount: Money
     purpose: str
     instrument: Instrument
@@ -616,6 +617,7 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
     gas = _grouped(conn, request_gas, ids, request_gas.c.position)
     instruments = _grouped(conn, request_instruments, ids, request_instruments.c.position)
     insider = principal.role != "gas"
+    names = party_names(conn, [r.producer_id for r in rows])
     if insider:
         assessments = _latest(conn, request_assessments, ids)
         terms = _latest(conn, request_terms, ids)
@@ -624,7 +626,7 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
     for r in rows:
         body = RequestOut(
             id=r.id, reference=r.reference, producer_id=r.producer_id,
-            amount=money(r.amount_minor, r.currency),
+            producer_name=names.get(r.producer_id, ""), amount=money(r.amount_minor, r.currency),
             purpose=r.purpose, instrument=r.instrument, term_months=r.term_months,
             needed_by=r.needed_by.isoformat() if r.needed_by else None,
             gas_ids=[g.gas_id for g in gas[r.id]],

@@ -194,8 +194,8 @@ def test_enumerations_are_documented(built: dict[str, Any]) -> None:
         "refund", "rollover", "solidarity"]
     assert schemas["PayoutOut"]["properties"]["kind"]["enum"] == ["grant", "loss_cover"]
     # The producer's view of a fund leaves out what is not its own.
-    assert set(schemas["FundOut"]["required"]) == {"id", "name", "gas_id", "balance",
-                                                   "earmarked"}
+    assert set(schemas["FundOut"]["required"]) == {"id", "name", "gas_id", "gas_name",
+                                                   "balance", "earmarked", "earmarks"}
     status = [p for p in built["paths"]["/api/prepayments"]["get"]["parameters"]
               if p["name"] == "status"]
     assert status[0]["schema"]["enum"] == ["open", "closed"]

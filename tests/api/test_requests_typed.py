@@ -22,8 +22,8 @@ from tests.api.test_requests_api import assess, at_status, prepayment_terms, sub
 # The request's keys in the order the API has always sent them (API.md, "Funding
 # requests"); insiders (officers, the producer) also get assessment, terms and history.
 REQUEST_KEYS = [
-    "id", "reference", "producer_id", "amount", "purpose", "instrument", "term_months",
-    "needed_by",
+    "id", "reference", "producer_id", "producer_name", "amount", "purpose", "instrument",
+    "term_months", "needed_by",
     "gas_ids", "business", "social_notes", "environmental_notes", "links", "status",
     "status_since", "instruments", "funded_on", "created_at", "created_by",
 ]
