@@ -23,7 +23,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal, get_args
@@ -225,10 +225,12 @@ class BusinessOut(msgspec.Struct):
     certifications: list[str]
 
 
-class LoanPartOut(msgspec.Struct):
-    """The loan of a package: the terms of ``POST /api/loans`` without the borrower."""
+class LoanPartOut(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """The loan of a package: the terms of ``POST /api/loans`` without the borrower.
+    The parties' names are answered, not stored (``terms_out``)."""
 
     lender_id: Uuid
+    lender_name: str | msgspec.UnsetType = msgspec.UNSET
     pool_id: Uuid | None
     category: str
     principal: Money
@@ -242,8 +244,9 @@ class LoanPartOut(msgspec.Struct):
     fees: Money | None
 
 
-class PrepaymentPartOut(msgspec.Struct):
+class PrepaymentPartOut(msgspec.Struct, omit_defaults=True, kw_only=True):
     gas_id: Uuid
+    gas_name: str | msgspec.UnsetType = msgspec.UNSET
     amount: Money
     product: str
     unit: str
@@ -252,8 +255,9 @@ class PrepaymentPartOut(msgspec.Struct):
     on_expiry: OnExpiry
 
 
-class GuaranteePartOut(msgspec.Struct):
+class GuaranteePartOut(msgspec.Struct, omit_defaults=True, kw_only=True):
     guarantor_id: Uuid
+    guarantor_name: str | msgspec.UnsetType = msgspec.UNSET
     amount: Money
 
 
@@ -570,11 +574,27 @@ def assessment_out(row: Any) -> AssessmentOut:
         assessed_at=rfc3339(row.created_at) or "", assessed_by=row.created_by)
 
 
-def terms_out(row: Any) -> TermsOut:
+def term_party_ids(row: Any) -> list[str]:
+    """The parties a stored package names (its lender, GAS and guarantors)."""
+    doc = row.terms
+    ids = [p.get("gas_id") for p in doc.get("prepayments") or []]
+    ids += [g.get("guarantor_id") for g in doc.get("guarantees") or []]
+    if doc.get("loan"):
+        ids.append(doc["loan"].get("lender_id"))
+    return [i for i in ids if i]
+
+
+def terms_out(row: Any, names: Mapping[str, str]) -> TermsOut:
+    """The stored package, with the parties' names (``names``, by id) beside their ids."""
     doc = msgspec.convert(row.terms, TermsDoc)
     total = sum(_cents_of(p.amount) for p in doc.prepayments)
     if doc.loan is not None:
         total += _cents_of(doc.loan.principal)
+        doc.loan.lender_name = names.get(doc.loan.lender_id, "")
+    for p in doc.prepayments:
+        p.gas_name = names.get(p.gas_id, "")
+    for g in doc.guarantees:
+        g.guarantor_name = names.get(g.guarantor_id, "")
     guaranteed = sum(_cents_of(g.amount) for g in doc.guarantees)
     return TermsOut(loan=doc.loan, prepayments=doc.prepayments, guarantees=doc.guarantees,
                     total=money(total), guaranteed=money(guaranteed),
@@ -622,6 +642,7 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
         assessments = _latest(conn, request_assessments, ids)
         terms = _latest(conn, request_terms, ids)
         history = _grouped(conn, request_history, ids, request_history.c.seq)
+        names.update(party_names(conn, [i for t in terms.values() for i in term_party_ids(t)]))
     out = []
     for r in rows:
         body = RequestOut(
@@ -641,7 +662,7 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
             a = assessments.get(r.id)
             t = terms.get(r.id)
             body.assessment = assessment_out(a) if a is not None else None
-            body.terms = terms_out(t) if t is not None else None
+            body.terms = terms_out(t, names) if t is not None else None
             body.history = [history_out(h) for h in history[r.id]]
         out.append(body)
     return out
@@ -1180,7 +1201,7 @@ def set_terms(ctx: AppContext, principal: Principal, request_id: str, data: Requ
                 id=str(uuid.uuid4()), request_id=rid, terms=doc, created_at=now_utc(),
                 created_by=principal.username))
             latest = latest_terms(conn, rid)
-        return terms_out(latest)
+        return terms_out(latest, party_names(conn, term_party_ids(latest)))
 
     return ctx.write(write)
 
@@ -1195,7 +1216,7 @@ def read_terms(ctx: AppContext, principal: Principal, request_id: str) -> TermsO
         latest = latest_terms(conn, rid)
         if latest is None:
             raise NotFound("terms")
-        return terms_out(latest)
+        return terms_out(latest, party_names(conn, term_party_ids(latest)))
 
     return ctx.read(read)
 

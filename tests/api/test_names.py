@@ -140,3 +140,25 @@ def test_a_renamed_party_is_named_anew(api: Api) -> None:
                      headers=api.headers("officer"))
     item = api.ok(api.get("/api/contributions"))["items"][0]
     assert item["gas_name"] == "GAS Isola Nuova"
+
+
+def test_request_terms_name_their_lender_gas_and_guarantors(api: Api) -> None:
+    from tests.api.test_requests_api import at_status
+
+    lender = make_party(api, "lender", "Mag Termini")
+    gas = api.parties["gas"]
+    rid = at_status(api, "approved")
+    terms = api.ok(api.put(f"/api/requests/{rid}/terms", {
+        "loan": {"principal": eur("1200.00"), "annual_rate": "3.00", "term_months": 12,
+                 "method": "french", "frequency": "monthly", "lender_id": lender,
+                 "disbursement_date": "2026-03-01"},
+        "prepayments": [{"gas_id": gas, "amount": eur("100.00"), "product": "taleggio",
+                         "unit": "kg", "unit_price": eur("12.50"),
+                         "expires_on": "2027-03-01", "on_expiry": "refund"}],
+        "guarantees": [{"guarantor_id": gas, "amount": eur("300.00")}]}))
+    for view in (terms, api.ok(api.get(f"/api/requests/{rid}/terms")),
+                 api.ok(api.get(f"/api/requests/{rid}"))["terms"],
+                 api.ok(api.get(f"/api/requests/{rid}", "producer"))["terms"]):
+        assert view["loan"]["lender_name"] == "Mag Termini"
+        assert view["prepayments"][0]["gas_name"] == GAS
+        assert view["guarantees"][0]["guarantor_name"] == GAS

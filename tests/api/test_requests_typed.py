@@ -69,7 +69,7 @@ def test_prepayment_only_package_has_no_loan_id_and_replays_byte_for_byte(api: A
     assert doc["loan"] is None and doc["guarantees"] == []
     assert doc["total"] == eur("1000.50")  # 700.00 + 300.50, no loan
     assert doc["guaranteed"] == eur("0.00")
-    assert list(doc["prepayments"][0]) == ["gas_id", "amount", "product", "unit",
+    assert list(doc["prepayments"][0]) == ["gas_id", "gas_name", "amount", "product", "unit",
                                            "unit_price", "expires_on", "on_expiry"]
     funding = {"id": new_id(), "date": "2026-03-01"}
     first = api.post(f"/api/requests/{rid}/funding", funding)
