@@ -132,6 +132,13 @@ class PrepaymentOut(msgspec.Struct):
     created_at: Timestamp
 
 
+class DeliveredOut(PrepaymentOut):
+    """A delivery's answer: the prepayment after it, and the delivery recorded (its id is
+    the command's when the client gave one)."""
+
+    delivery: DeliveryOut
+
+
 class DeliveryReversalOut(msgspec.Struct):
     """The reversed delivery and its prepayment as it now stands."""
 
@@ -415,7 +422,7 @@ def read_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str
 
 
 def deliver(ctx: AppContext, principal: Principal, prepayment_id: str, data: DeliveryIn
-            ) -> tuple[int, PrepaymentOut]:
+            ) -> tuple[int, DeliveredOut]:
     """Goods delivered against the prepayment: anyone who sees it records them (staff,
     the GAS, the producer)."""
     pid = path_uuid(prepayment_id, "prepayment")
@@ -426,13 +433,15 @@ def deliver(ctx: AppContext, principal: Principal, prepayment_id: str, data: Del
     errors.raise_if_any()
     assert on is not None
 
-    def run(conn: Connection, row: Any) -> tuple[int, PrepaymentOut]:
+    def run(conn: Connection, row: Any) -> tuple[int, DeliveredOut]:
         updated = record_delivery(conn, row, did, on, quantity, principal.username)
-        return 200, prepayment_out(conn, updated)
+        delivery = conn.execute(select(deliveries).where(deliveries.c.id == did)).one()
+        return 200, DeliveredOut(**msgspec.structs.asdict(prepayment_out(conn, updated)),
+                                 delivery=delivery_out(delivery))
 
     return command(ctx, principal, f"POST /api/prepayments/{pid}/deliveries", data, run,
                    lambda conn: visible_prepayment(conn, principal, pid),
-                   returns=PrepaymentOut)
+                   returns=DeliveredOut)
 
 
 def close_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str, data: CloseIn

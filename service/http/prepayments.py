@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from service.app import prepayments
 from service.app.prepayments import (
     CloseIn,
+    DeliveredOut,
     DeliveryIn,
     DeliveryReversalOut,
     PrepaymentIn,
@@ -56,7 +57,7 @@ class PrepaymentController(Controller):
           responses=responses(*BODY, 404, 409, codes=(
               "idempotency_conflict", "closed", "exceeds_prepayment")))
     def deliver(self, prepayment_id: FromPath[str], data: JSONBody[DeliveryIn], ctx: Ctx,
-                principal: User) -> Response[PrepaymentOut]:
+                principal: User) -> Response[DeliveredOut]:
         status, body = prepayments.deliver(ctx, principal, prepayment_id, data)
         return Response(body, status_code=status)
 

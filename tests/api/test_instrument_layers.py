@@ -127,7 +127,7 @@ OPERATIONS: list[tuple[str, str, str, str, set[int], tuple[str, ...]]] = [
      ("idempotency_conflict",)),
     ("get", "/api/prepayments", "200", "PrepaymentPage", {422}, ()),
     ("get", "/api/prepayments/{prepayment_id}", "200", "PrepaymentOut", {404}, ()),
-    ("post", "/api/prepayments/{prepayment_id}/deliveries", "200", "PrepaymentOut",
+    ("post", "/api/prepayments/{prepayment_id}/deliveries", "200", "DeliveredOut",
      {400, 404, 409, 413, 422}, ("idempotency_conflict", "closed", "exceeds_prepayment")),
     ("post", "/api/prepayments/{prepayment_id}/close", "200", "PrepaymentOut",
      {400, 403, 404, 409, 413, 422}, ("idempotency_conflict", "closed")),

@@ -216,8 +216,10 @@ def prepay(api: Api, amount: str = "500.00", on: str = "2026-02-01") -> str:
 def deliver(api: Api, prepayment_id: str, quantity: str, on: str, who: str = "officer"
             ) -> str:
     delivery_id = new_id()
-    api.ok(api.post(f"/api/prepayments/{prepayment_id}/deliveries",
-                    {"id": delivery_id, "date": on, "quantity": quantity}, who))
+    answer = api.ok(api.post(f"/api/prepayments/{prepayment_id}/deliveries",
+                             {"id": delivery_id, "date": on, "quantity": quantity}, who))
+    assert answer["delivery"]["id"] == delivery_id and answer["delivery"]["reversed"] is False
+    assert answer["delivery"]["date"] == on and answer["delivery"]["quantity"] == quantity
     return delivery_id
 
 
