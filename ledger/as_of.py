@@ -32,14 +32,17 @@ from ledger.schedules import Installment, LoanTerms, build_schedule
 
 __all__ = [
     "PAYMENT_KINDS",
+    "REVERSAL",
     "FundOnDay",
     "GuaranteeOnDay",
     "LoanEvent",
     "LoanOnDay",
     "LoanReplay",
     "LoanStatus",
+    "first_short_day",
     "fund_on",
     "guarantee_on",
+    "live_events",
     "loan_on",
     "replay_loan",
 ]
@@ -47,6 +50,8 @@ __all__ = [
 EUR = "EUR"
 # Money paid towards a loan: by the borrower, by its guarantors, by a solidarity fund.
 PAYMENT_KINDS = ("repayment", "guarantee_call", "loss_cover")
+# A correction: the operation named in its ``params["of"]`` counts as never recorded.
+REVERSAL = "reversal"
 
 LoanStatus = Literal["approved", "active", "repaid", "written_off"]
 GuaranteeStatus = Literal["active", "called", "released"]
@@ -71,6 +76,13 @@ class LoanEvent(Protocol):
 
 def _cents(value: Decimal) -> int:
     return to_minor_decimal(value, EUR)
+
+
+def live_events(events: Sequence[LoanEvent]) -> list[LoanEvent]:
+    """The operations that count: every one but the reversals and what they reversed (a
+    reversed operation is as if it had never been recorded, from its own value date)."""
+    gone = {str((e.params or {}).get("of")) for e in events if e.kind == REVERSAL}
+    return [e for e in events if e.kind != REVERSAL and e.id not in gone]
 
 
 def order_key(event: LoanEvent) -> str:
@@ -100,7 +112,8 @@ def replay_loan(terms: LoanTerms, events: Sequence[LoanEvent], as_of: date | Non
     """Replay the loan's operations in value-date order, up to ``as_of`` when given;
     ``late_rate`` is the category's late interest (percent a year, on overdue principal).
     ``flagged_restructured`` is a stored flag for loans restructured before restructurings
-    were recorded as operations."""
+    were recorded as operations. Reversed operations are left out (``live_events``)."""
+    events = live_events(events)
     schedule = build_schedule(terms)
     write_off = next((e for e in events if e.kind == "write_off"
                       and (as_of is None or e.value_date <= as_of)), None)
@@ -262,3 +275,19 @@ def fund_on(contributions: Iterable[tuple[date, str | None, int]],
         if from_earmark:
             marks[producer] -= from_earmark
     return FundOnDay(general, {p: m for p, m in sorted(marks.items())})
+
+
+def first_short_day(movements: Mapping[date | None, int], change: Mapping[date | None, int]
+                    ) -> date | None:
+    """The first day on which an account whose ``movements`` (net credits per value date;
+    ``None``: undated, counted from the start) change by ``change`` would end below zero
+    and lower than it stood without the change; None if there is none. A day already short
+    before the change (money dated after it was spent, as old records may hold) is no
+    fault of the change unless the change makes it worse."""
+    before = after = 0
+    for day in sorted({*movements, *change}, key=lambda d: d or date.min):
+        before += movements.get(day, 0)
+        after += movements.get(day, 0) + change.get(day, 0)
+        if after < 0 and after < before:
+            return day or date.min
+    return None

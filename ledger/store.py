@@ -29,9 +29,10 @@ import binascii
 import json
 import random
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -71,6 +72,7 @@ from ledger.ids import normalize_uuid
 from ledger.state_machine import BatchOutcome, LedgerState, apply_batch, next_state
 from ledger.transfers import (
     Transfer,
+    TransferFlag,
     TransferResult,
     expiry_void,
     transfer_flags_from_bits,
@@ -585,6 +587,22 @@ class LedgerStore:
         if operation_id is not None:
             query = query.where(_T.operation_id == operation_id)
         return [_transfer_from_row(r) for r in conn.execute(query.order_by(_T.seq))]
+
+    def net_by_value_date(self, conn: Connection, account_id: str) -> dict[date | None, int]:
+        """The account's posted movements (credits - debits) summed per value date
+        (``None``: transfers without one); pending and voided reservations are left out.
+        What a check of the account's balance on every past day reads."""
+        totals: dict[date | None, int] = defaultdict(int)
+        rows = conn.execute(select(_T.value_date, _T.debit_account_id, _T.amount, _T.flags)
+                            .where(or_(_T.debit_account_id == account_id,
+                                       _T.credit_account_id == account_id)))
+        for row in rows:
+            flags = transfer_flags_from_bits(row.flags)
+            if TransferFlag.PENDING in flags or TransferFlag.VOID_PENDING in flags:
+                continue
+            sign = -1 if row.debit_account_id == account_id else 1
+            totals[row.value_date] += sign * int(row.amount)
+        return dict(totals)
 
     # -- verification ------------------------------------------------------------------
 

@@ -15,7 +15,14 @@ from service.app.audit_writer import AuditWriter
 from service.app.auth import LoginLimiter
 from service.app.checkpoints import CheckpointWriter
 from service.app.context import AppContext
-from service.app.events import Events, HandlerTable, LoanRepaid, PartyCreated, PrepaymentClosed
+from service.app.events import (
+    Events,
+    HandlerTable,
+    LoanReopened,
+    LoanRepaid,
+    PartyCreated,
+    PrepaymentClosed,
+)
 from service.app.expiry import PendingExpiry
 from service.db.engine import make_engine
 from service.settings import Settings
@@ -29,6 +36,9 @@ def handler_table() -> HandlerTable:
         PartyCreated: (lending.open_lender_books, funds.open_gas_fund),
         # A loan repaid in full: its guarantees are released, its request may close.
         LoanRepaid: (guarantees.release_on_repayment, requests.close_on_loan_repaid),
+        # A correction made a repaid loan owe again: what its payoff released is pledged
+        # again, and its closed request is funded again.
+        LoanReopened: (guarantees.repledge_on_reopening, requests.reopen_on_loan_reopened),
         # A prepayment closed: a funded request whose instruments are settled closes.
         PrepaymentClosed: (requests.close_on_prepayment_closed,),
     }

@@ -31,8 +31,8 @@ from service.db.tables import loans, parties
 
 
 class GuarantorOut(msgspec.Struct):
-    """A guarantor of the loan and what its active guarantees still cover. The contact
-    fields stay null until parties carry contacts."""
+    """A guarantor of the loan, what its active guarantees still cover, and how to reach
+    it (the party's contacts, null where it has none)."""
 
     id: Uuid
     name: str

@@ -33,6 +33,7 @@ class CategoryIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class CategoryOut(msgspec.Struct):
     lender_id: Uuid
+    lender_name: str
     name: str
     max_principal: Money
     max_term_months: int
@@ -43,13 +44,14 @@ class CategoryOut(msgspec.Struct):
     share_multiple: DecimalText | None  # loan <= multiple x shares of the buying GAS
 
 
-def category_out(lender_id: str, c: Category) -> CategoryOut:
+def category_out(lender_id: str, lender_name: str, c: Category) -> CategoryOut:
 
     def opt(value: Decimal | None) -> str | None:
         return None if value is None else str(value)
 
     return CategoryOut(
-        lender_id=lender_id, name=c.name, max_principal=money(c.max_principal),
+        lender_id=lender_id, lender_name=lender_name, name=c.name,
+        max_principal=money(c.max_principal),
         max_term_months=c.max_term_months,
         # Checked against FREQUENCIES when the category was saved.
         frequencies=cast(list[Frequency], list(c.frequencies)),
@@ -57,11 +59,12 @@ def category_out(lender_id: str, c: Category) -> CategoryOut:
         min_coverage=opt(c.min_coverage), share_multiple=opt(c.share_multiple))
 
 
-def lender_in_path(conn: Connection, lender_id: str) -> None:
-    """A lender named in the path: 404 unless it is one."""
+def lender_in_path(conn: Connection, lender_id: str) -> str:
+    """A lender named in the path (its name): 404 unless it is one."""
     row = lending.party_row(conn, lender_id)
     if row is None or row.kind != "lender":
         raise NotFound("lender")
+    return str(row.name)
 
 
 def parse_category(name: str, data: CategoryIn) -> Category:
@@ -109,12 +112,12 @@ def set_category(ctx: AppContext, principal: Principal, lender_id: str, name: st
     category = parse_category(name, data)
 
     def write(conn: Connection) -> CategoryOut:
-        lender_in_path(conn, lid)
+        lender_name = lender_in_path(conn, lid)
         principal.require("officer")
         lending.save_category(conn, lid, category, principal.username)
         saved = lending.get_category(conn, lid, name)
         assert saved is not None
-        return category_out(lid, saved)
+        return category_out(lid, lender_name, saved)
 
     return ctx.write(write)
 
@@ -124,11 +127,10 @@ def read_category(ctx: AppContext, principal: Principal, lender_id: str, name: s
     """Anyone signed in may read a lender's categories (the default one always exists)."""
     lid = path_uuid(lender_id, "lender")
 
-    def read(conn: Connection) -> Category | None:
-        lender_in_path(conn, lid)
-        return lending.get_category(conn, lid, name)
+    def read(conn: Connection) -> tuple[str, Category | None]:
+        return lender_in_path(conn, lid), lending.get_category(conn, lid, name)
 
-    category = ctx.read(read)
+    lender_name, category = ctx.read(read)
     if category is None:
         raise NotFound("category")
-    return category_out(lid, category)
+    return category_out(lid, lender_name, category)

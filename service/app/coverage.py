@@ -18,6 +18,7 @@ from ledger import guarantees as g_rules
 from ledger.as_of import guarantee_on
 from ledger.shares import share_cap
 from service.app import lending
+from service.app.reversals import live
 from service.db.tables import guarantee_calls, guarantees, relationships, shares
 
 GuaranteeStatus = Literal["active", "released", "called"]
@@ -50,8 +51,8 @@ def guarantee_now(row: Any) -> GuaranteeOn:
 def guarantees_on(conn: Connection, loan_id: str, as_of: date | None
                   ) -> list[tuple[Any, GuaranteeOn]]:
     """The loan's guarantees, each with how it stood on ``as_of`` (None: now), as
-    ``ledger.as_of.guarantee_on`` computes it for every surface; one signed after
-    ``as_of`` did not exist yet and is left out."""
+    ``ledger.as_of.guarantee_on`` computes it for every surface (reversed calls never
+    count); one signed after ``as_of`` did not exist yet and is left out."""
     rows = loan_guarantees(conn, loan_id)
     if as_of is None:
         return [(r, guarantee_now(r)) for r in rows]
@@ -59,7 +60,8 @@ def guarantees_on(conn: Connection, loan_id: str, as_of: date | None
     calls: dict[str, list[tuple[date, int]]] = {}
     for c in conn.execute(select(guarantee_calls.c.guarantee_id, guarantee_calls.c.date,
                                  guarantee_calls.c.amount_minor)
-                          .where(guarantee_calls.c.loan_id == loan_id)):
+                          .where(guarantee_calls.c.loan_id == loan_id,
+                                 live(guarantee_calls, "call"))):
         calls.setdefault(c.guarantee_id, []).append((c.date, c.amount_minor))
     out = []
     for r in rows:

@@ -1,5 +1,5 @@
-"""What happens because something else happened: a party created, a loan repaid, a
-prepayment closed.
+"""What happens because something else happened: a party created, a loan repaid (or
+owing again after a correction), a prepayment closed.
 
 The events are plain records; which handlers follow each is one explicit table, built by
 the composition root (``service.bootstrap.handler_table``) and carried by the context, so
@@ -28,11 +28,23 @@ class LoanRepaid:
 
 
 @dataclass(frozen=True)
+class LoanReopened:
+    """A repaid loan owes again: a correction (``cause``, by ``username``) reversed money
+    that had repaid it. ``payoff`` is the id of what its payoff did (the guarantees it
+    released)."""
+
+    loan: Any  # the loans row, active (or written off) again
+    cause: str
+    payoff: str
+    username: str | None
+
+
+@dataclass(frozen=True)
 class PrepaymentClosed:
     prepayment: Any  # the prepayments row, status closed
 
 
-Event = PartyCreated | LoanRepaid | PrepaymentClosed
+Event = PartyCreated | LoanRepaid | LoanReopened | PrepaymentClosed
 Handler = Callable[[Connection, Any], None]
 HandlerTable = Mapping[type, Sequence[Handler]]
 

@@ -9,6 +9,7 @@ not earmarked, never another producer's earmark. Balances are the ledger account
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal
 
@@ -38,13 +39,24 @@ from service.app.common import (
     rfc3339,
 )
 from service.app.context import AppContext
-from service.app.errors import Conflict, Errors, NotFound, invalid
+from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.events import PartyCreated
 from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
-from service.app.lending import record_payment
-from service.app.parties import get_party, refuse_acting_for
+from service.app.lending import LoanOut, loan_with_state, record_payment, reverse_loan_events
+from service.app.parties import get_party, name_of, party_names, refuse_acting_for
 from service.app.references import CONTRIBUTION, PAYOUT, next_reference
+from service.app.reversals import (
+    ReversalIn,
+    ReversalOut,
+    live,
+    parse_reversal,
+    record_reversal,
+    refuse_shortfall,
+    reversal_of,
+    reversal_out,
+    reversals_of,
+)
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
@@ -93,18 +105,22 @@ class BasisOut(msgspec.Struct):
     unit: str
 
 
-class ContributionOut(msgspec.Struct):
+class ContributionOut(msgspec.Struct, omit_defaults=True):
     id: Uuid
     reference: str
     fund_id: Uuid
     gas_id: Uuid
+    gas_name: str
     amount: Money
     date: Day
     earmark_producer_id: Uuid | None
+    earmark_producer_name: str | None
     note: str | None
     basis: BasisOut | None
     source: Literal["gas", "prepayment"]  # a GAS's own, or a prepayment's remainder
     created_at: Timestamp
+    reversed: bool
+    reversal: ReversalOut | msgspec.UnsetType = msgspec.UNSET  # who, when, why
 
 
 class ContributionPage(msgspec.Struct):
@@ -112,17 +128,28 @@ class ContributionPage(msgspec.Struct):
     next_cursor: str | None
 
 
+class EarmarkOut(msgspec.Struct):
+    """Money of a fund earmarked for one producer."""
+
+    producer_id: Uuid
+    producer_name: str
+    amount: Money
+
+
 class FundOut(msgspec.Struct, omit_defaults=True, kw_only=True):
-    """A fund and its money. A producer sees only its own earmark (as ``balance`` and in
-    ``earmarked``), without ``owner_id`` or ``unearmarked``."""
+    """A fund and its money. A producer sees only its own earmark (as ``balance``, in
+    ``earmarked`` and in ``earmarks``), without ``owner_id`` or ``unearmarked``."""
 
     id: Uuid
     name: str
     gas_id: Uuid | None
+    gas_name: str | None
     owner_id: Uuid | msgspec.UnsetType = msgspec.UNSET
+    owner_name: str | msgspec.UnsetType = msgspec.UNSET
     balance: Money
     unearmarked: Money | msgspec.UnsetType = msgspec.UNSET
     earmarked: dict[Uuid, Money]
+    earmarks: list[EarmarkOut]  # the same, as a list with the producers' names
 
 
 class FundPage(msgspec.Struct):
@@ -130,11 +157,12 @@ class FundPage(msgspec.Struct):
     next_cursor: str | None
 
 
-class PayoutOut(msgspec.Struct):
+class PayoutOut(msgspec.Struct, omit_defaults=True):
     id: Uuid
     reference: str
     fund_id: Uuid
     producer_id: Uuid
+    producer_name: str
     amount: Money
     from_earmark: Money
     from_general: Money
@@ -142,6 +170,23 @@ class PayoutOut(msgspec.Struct):
     kind: PayoutKind
     loan_id: Uuid | None
     created_at: Timestamp
+    reversed: bool
+    reversal: ReversalOut | msgspec.UnsetType = msgspec.UNSET  # who, when, why
+
+
+class ContributionReversalOut(msgspec.Struct):
+    """The reversed contribution and its fund as it now stands."""
+
+    contribution: ContributionOut
+    fund: FundOut
+
+
+class PayoutReversalOut(msgspec.Struct, omit_defaults=True):
+    """The reversed payout, its fund as it now stands, and for a loss cover the loan."""
+
+    payout: PayoutOut
+    fund: FundOut
+    loan: LoanOut | msgspec.UnsetType = msgspec.UNSET
 
 
 class PayoutPage(msgspec.Struct):
@@ -149,21 +194,30 @@ class PayoutPage(msgspec.Struct):
     next_cursor: str | None
 
 
-def contribution_out(row: Any) -> ContributionOut:
+def contribution_out(row: Any, names: Mapping[str, str], reversal: Any | None = None
+                     ) -> ContributionOut:
+    """``names``: the parties' names by id; ``reversal``: its row in the register of
+    reversals, if it was reversed."""
     return ContributionOut(
         id=row.id, reference=row.reference, fund_id=row.fund_id, gas_id=row.gas_id,
-        amount=money(row.amount_minor),
-        date=row.date.isoformat(), earmark_producer_id=row.earmark_producer_id, note=row.note,
+        gas_name=names.get(row.gas_id, ""), amount=money(row.amount_minor),
+        date=row.date.isoformat(), earmark_producer_id=row.earmark_producer_id,
+        earmark_producer_name=name_of(names, row.earmark_producer_id), note=row.note,
         basis=None if row.basis is None else msgspec.convert(row.basis, BasisOut),
-        source=row.source, created_at=rfc3339(row.created_at) or "")
+        source=row.source, created_at=rfc3339(row.created_at) or "",
+        reversed=reversal is not None,
+        reversal=msgspec.UNSET if reversal is None else reversal_out(reversal))
 
 
-def payout_out(row: Any) -> PayoutOut:
+def payout_out(row: Any, names: Mapping[str, str], reversal: Any | None = None) -> PayoutOut:
     return PayoutOut(
         id=row.id, reference=row.reference, fund_id=row.fund_id, producer_id=row.producer_id,
+        producer_name=names.get(row.producer_id, ""),
         amount=money(row.amount_minor), from_earmark=money(row.from_earmark_minor),
         from_general=money(row.from_general_minor), date=row.date.isoformat(),
-        kind=row.kind, loan_id=row.loan_id, created_at=rfc3339(row.created_at) or "")
+        kind=row.kind, loan_id=row.loan_id, created_at=rfc3339(row.created_at) or "",
+        reversed=reversal is not None,
+        reversal=msgspec.UNSET if reversal is None else reversal_out(reversal))
 
 
 def fund_out(conn: Connection, row: Any, principal: Principal, day: date | None = None
@@ -172,12 +226,21 @@ def fund_out(conn: Connection, row: Any, principal: Principal, day: date | None 
     state = fund_state_on(conn, row, day or today())
     marks = {p: c for p, c in state.earmarks.items() if c}
     if principal.role == "producer":
-        own = money(marks.get(principal.party_id or "", 0))
-        return FundOut(id=row.id, name=row.name, gas_id=row.gas_id, balance=own,
-                       earmarked={principal.party_id or "": own})
-    return FundOut(id=row.id, name=row.name, gas_id=row.gas_id, owner_id=row.owner_id,
+        me = principal.party_id or ""
+        marks = {me: marks.get(me, 0)}
+    names = party_names(conn, [row.gas_id, row.owner_id, *marks])
+    earmarks = [EarmarkOut(p, names.get(p, ""), money(c)) for p, c in sorted(marks.items())]
+    if principal.role == "producer":
+        own = money(marks[principal.party_id or ""])
+        return FundOut(id=row.id, name=row.name, gas_id=row.gas_id,
+                       gas_name=name_of(names, row.gas_id), balance=own,
+                       earmarked={principal.party_id or "": own}, earmarks=earmarks)
+    return FundOut(id=row.id, name=row.name, gas_id=row.gas_id,
+                   gas_name=name_of(names, row.gas_id), owner_id=row.owner_id,
+                   owner_name=names.get(row.owner_id, ""),
                    balance=money(state.balance), unearmarked=money(state.general),
-                   earmarked={p: money(c) for p, c in sorted(marks.items())})
+                   earmarked={p: money(c) for p, c in sorted(marks.items())},
+                   earmarks=earmarks)
 
 
 def gas_fund_id(gas_id: str) -> str:
@@ -230,8 +293,9 @@ def _fund_entries(conn: Connection, fund: Any, day: date | None = None
                   ) -> tuple[list[tuple[date, str | None, int]],
                              list[tuple[date, str, int, int]]]:
     """The fund's contributions and payouts as ``ledger.as_of.fund_on`` takes them."""
-    c_query = select(contributions).where(contributions.c.fund_id == fund.id)
-    p_query = select(payouts).where(payouts.c.fund_id == fund.id)
+    c_query = select(contributions).where(contributions.c.fund_id == fund.id,
+                                          live(contributions, "contribution"))
+    p_query = select(payouts).where(payouts.c.fund_id == fund.id, live(payouts, "payout"))
     if day is not None:
         c_query = c_query.where(contributions.c.date <= day)
         p_query = p_query.where(payouts.c.date <= day)
@@ -242,7 +306,8 @@ def _fund_entries(conn: Connection, fund: Any, day: date | None = None
 
 def fund_state_on(conn: Connection, fund: Any, day: date) -> FundOnDay:
     """The fund's money at the end of ``day``: its contributions and payouts by their
-    dates (``ledger.as_of.fund_on``), whenever they were recorded. Shown as it is, even
+    dates (``ledger.as_of.fund_on``), whenever they were recorded (reversed ones never).
+    Shown as it is, even
     if a payout recorded before payouts were checked by date took money ahead of it."""
     return fund_on(*_fund_entries(conn, fund, day), day)
 
@@ -389,7 +454,7 @@ def contribute_to_fund(ctx: AppContext, principal: Principal, data: Contribution
         row = contribute(conn, contribution_id=cid, fund=fund, gas_id=gas_id, amount=amount,
                          on=on, earmark_producer_id=earmark, note=data.note, basis=basis,
                          username=principal.username)
-        return 201, contribution_out(row)
+        return 201, contribution_out(row, party_names(conn, (gas_id, earmark)))
 
     return command(ctx, principal, "POST /api/contributions", data, run, before,
                    returns=ContributionOut)
@@ -413,7 +478,11 @@ def list_contributions(ctx: AppContext, principal: Principal, gas_id: str | None
         elif principal.role == "producer":
             query = query.where(contributions.c.earmark_producer_id == principal.party_id)
         rows, nxt = paginate(conn, query, contributions.c.seq, limit, cursor)
-        return ContributionPage([contribution_out(r) for r in rows], nxt)
+        undone = reversals_of(conn, "contribution", [r.id for r in rows])
+        names = party_names(conn, [i for r in rows for i in (r.gas_id,
+                                                             r.earmark_producer_id)])
+        return ContributionPage([contribution_out(r, names, undone.get(r.id)) for r in rows],
+                                nxt)
 
     return ctx.read(read)
 
@@ -502,7 +571,7 @@ def pay_out(ctx: AppContext, principal: Principal, fund_id: str, data: PayoutIn
         row = payout(conn, ctx, payout_id=pid, fund=fund, producer_id=str(producer_id),
                      amount=amount, on=on, kind=data.kind, loan=loan,
                      username=principal.username)
-        return 201, payout_out(row)
+        return 201, payout_out(row, {producer.id: producer.name})
 
     return command(ctx, principal, f"POST /api/funds/{fid}/payouts", data, run, before,
                    returns=PayoutOut)
@@ -520,6 +589,114 @@ def list_payouts(ctx: AppContext, principal: Principal, fund_id: str, limit: int
         if reference is not None:
             query = query.where(payouts.c.reference == reference)
         rows, nxt = paginate(conn, query, payouts.c.seq, limit, cursor)
-        return PayoutPage([payout_out(r) for r in rows], nxt)
+        undone = reversals_of(conn, "payout", [r.id for r in rows])
+        names = party_names(conn, [r.producer_id for r in rows])
+        return PayoutPage([payout_out(r, names, undone.get(r.id)) for r in rows], nxt)
 
     return ctx.read(read)
+
+
+# -- corrections ----------------------------------------------------------------------------
+
+
+def payout_event_ids(row: Any) -> list[str]:
+    """The loan operations a loss cover recorded: one per part (earmark, general)."""
+    parts = (("earmark", row.from_earmark_minor), ("general", row.from_general_minor))
+    return [str(uuid.uuid5(uuid.UUID(row.id), label)) for label, part in parts if part > 0]
+
+
+def reverse_contribution(ctx: AppContext, principal: Principal, contribution_id: str,
+                         data: ReversalIn) -> tuple[int, ContributionReversalOut]:
+    """The contribution counts as never made: its money leaves the fund (or the earmark)
+    on its date, back to the GAS. Officers, or the GAS's own user."""
+    cid = path_uuid(contribution_id, "contribution")
+    rev_id, reason = parse_reversal(data)
+
+    def before(conn: Connection) -> Any:
+        row = conn.execute(select(contributions).where(contributions.c.id == cid)).first()
+        if row is None:
+            raise NotFound("contribution")
+        if principal.is_staff or (principal.role == "gas" and row.gas_id == principal.party_id):
+            return row
+        if principal.role == "producer" and row.earmark_producer_id == principal.party_id:
+            raise Forbidden("officers, or the contributing GAS's user, reverse a contribution")
+        raise NotFound("contribution")
+
+    def run(conn: Connection, row: Any) -> tuple[int, ContributionReversalOut]:
+        fund = lock_row(conn, funds, row.fund_id)
+        if reversal_of(conn, "contribution", row.id) is not None:
+            raise Conflict("already_reversed", "this contribution was already reversed")
+        if row.source != "gas":
+            raise Conflict("closed", "this contribution is the remainder of a closed "
+                           "prepayment: it is settled by that close, not reversed alone")
+        target = (earmark_account(fund.id, row.earmark_producer_id)
+                  if row.earmark_producer_id else account_id("fund", fund.id))
+        batch = close_chain([leg(rev_id, "reversal", target,
+                                 account_id("gas-external", row.gas_id), row.amount_minor,
+                                 "contribution_reversal", f"fund:{fund.id}", row.date)])
+        st = store(conn)
+        refuse_shortfall(conn, st, batch)
+        reversal = record_reversal(conn, rev_id=rev_id, kind="contribution", target_id=row.id,
+                                   value_date=row.date, reason=reason,
+                                   username=principal.username)
+        post(conn, st, batch, {target: ("insufficient_funds",
+                                        "the fund no longer holds this money")})
+        names = party_names(conn, (row.gas_id, row.earmark_producer_id))
+        return 200, ContributionReversalOut(contribution_out(row, names, reversal),
+                                            fund_out(conn, fund, principal))
+
+    return command(ctx, principal, f"POST /api/contributions/{cid}/reversal", data, run,
+                   before, returns=ContributionReversalOut)
+
+
+def reverse_payout(ctx: AppContext, principal: Principal, fund_id: str, payout_id: str,
+                   data: ReversalIn) -> tuple[int, PayoutReversalOut]:
+    """The payout counts as never made: a grant's money comes back from the producer, a
+    loss cover's from the loan (which owes it again). Officers."""
+    fid = path_uuid(fund_id, "fund")
+    pid = path_uuid(payout_id, "payout")
+    rev_id, reason = parse_reversal(data)
+
+    def before(conn: Connection) -> Any:
+        fund = visible_fund(conn, principal, fid)
+        row = conn.execute(select(payouts).where(payouts.c.id == pid,
+                                                 payouts.c.fund_id == fid)).first()
+        if row is None or (principal.role == "producer"
+                           and row.producer_id != principal.party_id):
+            raise NotFound("payout")
+        principal.require("officer")
+        return fund, row
+
+    def run(conn: Connection, target: tuple[Any, Any]) -> tuple[int, PayoutReversalOut]:
+        fund, row = target
+        lock_row(conn, funds, fund.id)
+        loan = lock_row(conn, loans, row.loan_id) if row.loan_id is not None else None
+        if reversal_of(conn, "payout", row.id) is not None:
+            raise Conflict("already_reversed", "this payout was already reversed")
+        reversal = record_reversal(conn, rev_id=rev_id, kind="payout", target_id=row.id,
+                                   value_date=row.date, reason=reason,
+                                   username=principal.username)
+        st = store(conn)
+        loan_out: LoanOut | msgspec.UnsetType = msgspec.UNSET
+        if row.kind == "grant":
+            grants = account_id("producer-grants", row.producer_id)
+            batch = close_chain([
+                leg(rev_id, f"grant:{label}", grants, dest, part, "grant_reversal",
+                    f"fund:{fund.id}", row.date)
+                for dest, part, label in (
+                    (earmark_account(fund.id, row.producer_id), row.from_earmark_minor,
+                     "earmark"),
+                    (account_id("fund", fund.id), row.from_general_minor, "general"))
+                if part > 0])
+            post(conn, st, batch, {})
+        else:
+            assert loan is not None
+            loan = reverse_loan_events(conn, ctx, loan, rev_id, payout_event_ids(row),
+                                       reason, principal.username)
+            loan_out = loan_with_state(conn, loan, today())
+        names = party_names(conn, [row.producer_id])
+        return 200, PayoutReversalOut(payout_out(row, names, reversal),
+                                      fund_out(conn, fund, principal), loan_out)
+
+    return command(ctx, principal, f"POST /api/funds/{fid}/payouts/{pid}/reversal", data,
+                   run, before, returns=PayoutReversalOut)

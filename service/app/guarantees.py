@@ -9,6 +9,7 @@ its rows and one linked batch of transfers in the caller's transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -28,7 +29,10 @@ from service.app.commands import command
 from service.app.common import (
     MoneyIn,
     check_filters,
+    check_limit,
     check_uuid,
+    decode_cursor,
+    encode_cursor,
     money_minor,
     now_utc,
     paginate,
@@ -48,13 +52,23 @@ from service.app.coverage import (
     loan_guarantees,
 )
 from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
-from service.app.events import LoanRepaid
+from service.app.events import LoanReopened, LoanRepaid
 from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
-from service.app.lending import record_payment
+from service.app.lending import LoanOut, loan_with_state, record_payment, reverse_loan_events
 from service.app.loans import visible_loan
-from service.app.parties import GUARANTOR_KINDS, get_party, refuse_acting_for
+from service.app.parties import GUARANTOR_KINDS, get_party, party_names, refuse_acting_for
 from service.app.references import GUARANTEE, next_reference
+from service.app.reversals import (
+    ReversalIn,
+    ReversalOut,
+    live,
+    parse_reversal,
+    record_reversal,
+    reversal_of,
+    reversal_out,
+    reversals_of,
+)
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
@@ -98,6 +112,7 @@ class GuaranteeOut(msgspec.Struct):
     reference: str
     loan_id: Uuid
     guarantor_id: Uuid
+    guarantor_name: str
     amount: Money
     date: Day  # the day the pledge was signed: as-of views count it from then
     status: GuaranteeStatus
@@ -124,20 +139,41 @@ class CallPartOut(msgspec.Struct):
     amount: Money
 
 
-class CallOut(msgspec.Struct):
+class CallOut(msgspec.Struct, omit_defaults=True):
+    """A guarantee call: how it split over the guarantees. ``id`` and ``call_id`` are
+    the same: the call's id (the command's, when the client gave one)."""
+
     id: Uuid
+    call_id: Uuid
     loan_id: Uuid
     date: Day
     amount: Money
     calls: list[CallPartOut]
+    reversed: bool
+    reversal: ReversalOut | msgspec.UnsetType = msgspec.UNSET  # who, when, why
 
 
-def guarantee_out(row: Any, on: GuaranteeOn | None = None) -> GuaranteeOut:
-    """``on``: the guarantee as it stood on a date (``guarantees_on``); else now."""
+class CallPage(msgspec.Struct):
+    items: list[CallOut]
+    next_cursor: str | None
+
+
+class CallReversalOut(msgspec.Struct):
+    """The reversed call and the loan as it now stands."""
+
+    call: CallOut
+    loan: LoanOut
+
+
+def guarantee_out(row: Any, names: Mapping[str, str], on: GuaranteeOn | None = None
+                  ) -> GuaranteeOut:
+    """``on``: the guarantee as it stood on a date (``guarantees_on``); else now.
+    ``names``: the parties' names by id."""
     on = on or guarantee_now(row)
     return GuaranteeOut(
         id=row.id, reference=row.reference, loan_id=row.loan_id,
-        guarantor_id=row.guarantor_id, amount=money(row.amount_minor),
+        guarantor_id=row.guarantor_id, guarantor_name=names.get(row.guarantor_id, ""),
+        amount=money(row.amount_minor),
         date=row.date.isoformat(), status=on.status,
         called_amount=money(on.called), remaining=money(on.remaining),
         released_on=row.released_on.isoformat() if row.released_on else None,
@@ -270,8 +306,8 @@ def release_pledge(conn: Connection, row: Any, op_id: str, on: date) -> Any:
         raise invalid("date", f"before the guarantee's date ({row.date.isoformat()})")
     if row.status != "active":
         raise Conflict("already_released", f"the guarantee is {row.status}")
-    last_call = conn.execute(select(func.max(guarantee_calls.c.date))
-                             .where(guarantee_calls.c.guarantee_id == row.id)).scalar()
+    last_call = conn.execute(select(func.max(guarantee_calls.c.date)).where(
+        guarantee_calls.c.guarantee_id == row.id, live(guarantee_calls, "call"))).scalar()
     if last_call is not None and on < last_call:
         raise invalid("date", f"before the guarantee's last call ({last_call.isoformat()})")
     st = store(conn)
@@ -290,11 +326,35 @@ def release_on_repayment(conn: Connection, event: LoanRepaid) -> None:
     value date of the last payment."""
     loan = event.loan
     paid_on = lending.repaid_on(conn, loan)
+    payoff = lending.payoff_id(conn, loan.id)
     for row in conn.execute(select(guarantees).where(guarantees.c.loan_id == loan.id,
                                                      guarantees.c.status == "active")).all():
         # A guarantee signed after the last payment's value date is released on its date.
-        release_pledge(conn, row, str(uuid.uuid5(uuid.UUID(loan.id), "repaid")),
-                       max(paid_on, row.date))
+        release_pledge(conn, row, payoff, max(paid_on, row.date))
+
+
+def repledge_on_reopening(conn: Connection, event: LoanReopened) -> None:
+    """A repaid loan owes again: the guarantees its payoff released pledge again what
+    remained of them (409 ``exceeds_capacity`` when a guarantor's capacity has gone
+    meanwhile, and the correction changes nothing)."""
+    st = store(conn)
+    for row in conn.execute(select(guarantees).where(guarantees.c.loan_id == event.loan.id,
+                                                     guarantees.c.status == "released")
+                            .order_by(guarantees.c.seq)).all():
+        resolution = (st.get_resolution(conn, row.pending_transfer_id)
+                      if row.pending_transfer_id else None)
+        if resolution is None or resolution.operation_id != event.payoff:
+            continue  # released by an officer, not by the payoff: it stays released
+        remaining = row.amount_minor - row.called_minor
+        pending = leg(event.cause, f"repledge:{row.id}", account_id("pledge", row.guarantor_id),
+                      account_id("guarantee", row.id), remaining, "pledge",
+                      f"guarantee:{row.id}", None, flags=frozenset({TransferFlag.PENDING}))
+        post(conn, st, close_chain([pending]), {account_id("pledge", row.guarantor_id): (
+            "exceeds_capacity", f"guarantor {row.guarantor_id} no longer has the capacity "
+            f"to pledge again the {lending.dec(remaining)} EUR its guarantee "
+            f"{row.reference} pledged before the payoff")})
+        conn.execute(update(guarantees).where(guarantees.c.id == row.id).values(
+            status="active", released_on=None, pending_transfer_id=pending.id))
 
 
 def book_call(conn: Connection, ctx: AppContext, loan: Any, call_id: str, amount: int,
@@ -464,7 +524,7 @@ def sign_guarantee(ctx: AppContext, principal: Principal, data: GuaranteeIn
         row = create_guarantee(conn, ctx, guarantee_id=gid, loan_id=str(loan_id),
                                guarantor_id=str(guarantor_id), amount=amount,
                                username=principal.username, on=signed_on)
-        return 201, guarantee_out(row)
+        return 201, guarantee_out(row, party_names(conn, [row.guarantor_id]))
 
     return command(ctx, principal, "POST /api/guarantees", data, run, before,
                    returns=GuaranteeOut)
@@ -493,14 +553,19 @@ def list_guarantees(ctx: AppContext, principal: Principal, guarantor_id: str | N
             own = select(loans.c.id).where(loans.c.borrower_id == principal.party_id)
             query = query.where(guarantees.c.loan_id.in_(own))
         rows, nxt = paginate(conn, query, guarantees.c.seq, limit, cursor)
-        return GuaranteePage([guarantee_out(r) for r in rows], nxt)
+        names = party_names(conn, [r.guarantor_id for r in rows])
+        return GuaranteePage([guarantee_out(r, names) for r in rows], nxt)
 
     return ctx.read(read)
 
 
 def read_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str) -> GuaranteeOut:
     gid = path_uuid(guarantee_id, "guarantee")
-    return ctx.read(lambda conn: guarantee_out(visible_guarantee(conn, principal, gid)))
+    def read(conn: Connection) -> GuaranteeOut:
+        row = visible_guarantee(conn, principal, gid)
+        return guarantee_out(row, party_names(conn, [row.guarantor_id]))
+
+    return ctx.read(read)
 
 
 def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
@@ -520,7 +585,8 @@ def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
         return row
 
     def run(conn: Connection, row: Any) -> tuple[int, GuaranteeOut]:
-        return 200, guarantee_out(release_pledge(conn, row, op_id, released_on))
+        released = release_pledge(conn, row, op_id, released_on)
+        return 200, guarantee_out(released, party_names(conn, [released.guarantor_id]))
 
     return command(ctx, principal, f"POST /api/guarantees/{gid}/release", body, run, before,
                    returns=GuaranteeOut)
@@ -544,8 +610,10 @@ def call_guarantees(ctx: AppContext, principal: Principal, loan_id: str, data: C
 
     def run(conn: Connection, loan: Any) -> tuple[int, CallOut]:
         parts = book_call(conn, ctx, loan, call_id, amount, on, principal.username)
-        return 200, CallOut(id=call_id, loan_id=lid, date=on.isoformat(), amount=money(amount),
-                            calls=[CallPartOut(g, money(c)) for g, c in parts])
+        return 200, CallOut(id=call_id, call_id=call_id, loan_id=lid, date=on.isoformat(),
+                            amount=money(amount),
+                            calls=[CallPartOut(g, money(c)) for g, c in parts],
+                            reversed=False)
 
     return command(ctx, principal, f"POST /api/loans/{lid}/guarantee-calls", data, run,
                    before, returns=CallOut)
@@ -568,7 +636,8 @@ def reduce_pledges(ctx: AppContext, principal: Principal, loan_id: str, data: Co
 
     def run(conn: Connection, loan: Any) -> tuple[int, LoanGuaranteesOut]:
         rows = book_reduction(conn, loan, op_id, on, principal.username)
-        return 200, LoanGuaranteesOut([guarantee_out(r) for r in rows],
+        names = party_names(conn, [r.guarantor_id for r in rows])
+        return 200, LoanGuaranteesOut([guarantee_out(r, names) for r in rows],
                                       coverage_text(conn, loan, on))
 
     return command(ctx, principal, f"POST /api/loans/{lid}/guarantees/reduction", data, run,
@@ -587,7 +656,128 @@ def read_loan_guarantees(ctx: AppContext, principal: Principal, loan_id: str,
         standing = guarantees_on(conn, lid, day if as_of else None)
         if principal.role == "gas":
             standing = [(r, on) for r, on in standing if r.guarantor_id == principal.party_id]
-        return LoanGuaranteesOut([guarantee_out(r, on) for r, on in standing],
+        names = party_names(conn, [r.guarantor_id for r, _ in standing])
+        return LoanGuaranteesOut([guarantee_out(r, names, on) for r, on in standing],
                                  coverage_text(conn, loan, day))
 
     return ctx.read(read)
+
+
+# -- guarantee calls as recorded, and their reversal ------------------------------------------
+
+
+def calls_of(conn: Connection, loan_id: str, call_id: str | None = None,
+             guarantor_id: str | None = None) -> list[CallOut]:
+    """The loan's calls in the order they were recorded, each with its parts
+    (``guarantor_id``: only the parts of that guarantor's guarantees)."""
+    query = select(guarantee_calls, guarantees.c.guarantor_id).join(
+        guarantees, guarantees.c.id == guarantee_calls.c.guarantee_id).where(
+        guarantee_calls.c.loan_id == loan_id)
+    if call_id is not None:
+        query = query.where(guarantee_calls.c.id == call_id)
+    if guarantor_id is not None:
+        query = query.where(guarantees.c.guarantor_id == guarantor_id)
+    rows = conn.execute(query.order_by(guarantee_calls.c.seq)).all()
+    grouped: dict[str, list[Any]] = {}
+    for r in rows:
+        grouped.setdefault(r.id, []).append(r)
+    undone = reversals_of(conn, "call", grouped)
+    out = []
+    for cid, parts in grouped.items():
+        reversal = undone.get(cid)
+        out.append(CallOut(
+            id=cid, call_id=cid, loan_id=loan_id, date=parts[0].date.isoformat(),
+            amount=money(sum(p.amount_minor for p in parts)),
+            calls=[CallPartOut(p.guarantee_id, money(p.amount_minor)) for p in parts],
+            reversed=reversal is not None,
+            reversal=msgspec.UNSET if reversal is None else reversal_out(reversal)))
+    return out
+
+
+def list_calls(ctx: AppContext, principal: Principal, loan_id: str, limit: int | None,
+               cursor: str | None) -> CallPage:
+    """``GET /api/loans/{id}/guarantee-calls``: whoever sees the loan; a GAS user only the
+    parts of its own guarantees."""
+    lid = path_uuid(loan_id, "loan")
+    size = check_limit(limit)
+    start = decode_cursor(cursor) or 0  # a position in the list
+
+    def read(conn: Connection) -> CallPage:
+        visible_loan(conn, principal, lid)
+        mine = principal.party_id if principal.role == "gas" else None
+        items = calls_of(conn, lid, guarantor_id=mine)
+        nxt = encode_cursor(start + size) if len(items) > start + size else None
+        return CallPage(items[start:start + size], nxt)
+
+    return ctx.read(read)
+
+
+def unbook_call(conn: Connection, rev_id: str, rows: list[Any]) -> None:
+    """What a call did to its guarantees, undone: the money the call took comes back to
+    each guarantor (it was paid back into the guarantee's account by the loan's
+    corrections), and what it had called is pledged again (409 ``exceeds_capacity`` when
+    the guarantor's capacity has gone meanwhile). A guarantee released since stays
+    released, with less called."""
+    st = store(conn)
+    for part in rows:
+        g = lock_row(conn, guarantees, part.guarantee_id)
+        pledge, limit = account_id("pledge", g.guarantor_id), account_id("pledge-limit",
+                                                                          g.guarantor_id)
+        mine = account_id("guarantee", g.id)
+        amount = part.amount_minor
+        batch = [leg(rev_id, f"uncall:{g.id}", mine, pledge, amount, "call_reversal",
+                     f"guarantee:{g.id}", part.date),
+                 leg(rev_id, f"unrestore:{g.id}", pledge, limit, amount, "pledge_capacity",
+                     f"pledge:{g.guarantor_id}", part.date)]
+        called = g.called_minor - amount
+        values: dict[str, Any] = {"called_minor": called}
+        if g.status != "released":
+            if g.pending_transfer_id is not None:
+                pending = st.get_transfer(conn, g.pending_transfer_id)
+                assert pending is not None
+                batch.append(void_pending_of(pending, id=leg_id(rev_id, f"void:{g.id}"),
+                                             linked=True, value_date=part.date,
+                                             operation_id=rev_id, code="repledge"))
+            again = leg(rev_id, f"repledge:{g.id}", pledge, mine, g.amount_minor - called,
+                        "pledge", f"guarantee:{g.id}", part.date,
+                        flags=frozenset({TransferFlag.PENDING}))
+            batch.append(again)
+            values.update(status="active", pending_transfer_id=again.id)
+        post(conn, st, close_chain(batch), {pledge: (
+            "exceeds_capacity", f"guarantor {g.guarantor_id} no longer has the capacity to "
+            f"pledge again the {lending.dec(amount)} EUR this call took")})
+        conn.execute(update(guarantees).where(guarantees.c.id == g.id).values(**values))
+
+
+def reverse_call(ctx: AppContext, principal: Principal, loan_id: str, call_id: str,
+                 data: ReversalIn) -> tuple[int, CallReversalOut]:
+    """The call counts as never made: the loan owes again what it paid (as of its date),
+    the guarantors get their money back and pledge again what it called. Officers."""
+    lid = path_uuid(loan_id, "loan")
+    cid = path_uuid(call_id, "call")
+    rev_id, reason = parse_reversal(data)
+
+    def before(conn: Connection) -> Any:
+        loan = visible_loan(conn, principal, lid, lock=True)
+        if not calls_of(conn, lid, cid):
+            raise NotFound("guarantee call")
+        principal.require("officer")
+        return loan
+
+    def run(conn: Connection, loan: Any) -> tuple[int, CallReversalOut]:
+        rows = list(conn.execute(select(guarantee_calls).where(
+            guarantee_calls.c.loan_id == lid, guarantee_calls.c.id == cid)
+            .order_by(guarantee_calls.c.seq)))
+        if reversal_of(conn, "call", cid) is not None:
+            raise Conflict("already_reversed", "this guarantee call was already reversed")
+        record_reversal(conn, rev_id=rev_id, kind="call", target_id=cid, value_date=rows[0].date,
+                        reason=reason, username=principal.username)
+        events = [str(uuid.uuid5(uuid.UUID(cid), r.guarantee_id)) for r in rows]
+        loan = reverse_loan_events(conn, ctx, loan, rev_id, events, reason,
+                                   principal.username, then=lambda _: unbook_call(
+                                       conn, rev_id, rows))
+        (call,) = calls_of(conn, lid, cid)
+        return 200, CallReversalOut(call, loan_with_state(conn, loan, today()))
+
+    return command(ctx, principal, f"POST /api/loans/{lid}/guarantee-calls/{cid}/reversal",
+                   data, run, before, returns=CallReversalOut)

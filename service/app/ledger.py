@@ -23,6 +23,7 @@ from service.app.commands import command
 from service.app.common import MoneyIn, check_limit, money_minor, now_utc, path_uuid
 from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, NotFound, invalid
+from service.app.parties import party_names
 from service.app.raw_accounts import HIDDEN_CREDIT, HIDDEN_DEBIT, hide_outside
 from service.app.types import CurrencyCode, Day, Timestamp, Uuid
 from service.app.verification import VerifyOut, verify_service
@@ -57,6 +58,7 @@ class AccountOut(msgspec.Struct):
     code: str
     currency: CurrencyCode
     party_id: Uuid | None
+    party_name: str | None
     flags: list[AccountFlag]  # sorted
     debits_pending: Money
     debits_posted: Money
@@ -96,9 +98,9 @@ class TransferResults(msgspec.Struct):
     results: list[TransferResultOut]
 
 
-def account_out(a: Account) -> AccountOut:
+def account_out(a: Account, party_name: str | None) -> AccountOut:
     return AccountOut(
-        id=a.id, code=a.code, currency=a.currency, party_id=a.party_id,
+        id=a.id, code=a.code, currency=a.currency, party_id=a.party_id, party_name=party_name,
         flags=sorted(a.flags),
         debits_pending=money(a.debits_pending, a.currency),
         debits_posted=money(a.debits_posted, a.currency),
@@ -214,7 +216,8 @@ def create_account(ctx: AppContext, principal: Principal, data: AccountIn
         # the first transfer naming it asks the database.
         created = ctx.store.get_account(conn, spec.id)
         assert created is not None
-        return 201, account_out(created)
+        return 201, account_out(created, party_names(conn, [created.party_id]).get(
+            created.party_id or ""))
 
     return command(ctx, principal, "POST /api/ledger/accounts", data, run, returns=AccountOut)
 
@@ -228,7 +231,8 @@ def read_account(ctx: AppContext, principal: Principal, account_id: str) -> Acco
         account = ctx.store.get_account(conn, aid)
         if account is None:
             raise NotFound("account")
-        return account_out(account)
+        return account_out(account, party_names(conn, [account.party_id]).get(
+            account.party_id or ""))
 
     return ctx.read(read)
 

@@ -7,7 +7,7 @@ calls them and writes rows and transfers in the caller's transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -17,7 +17,7 @@ import msgspec
 from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from ledger import lending as postings
-from ledger.as_of import PAYMENT_KINDS, LoanReplay, loan_on, replay_loan
+from ledger.as_of import PAYMENT_KINDS, REVERSAL, LoanReplay, live_events, loan_on, replay_loan
 from ledger.chart import account, account_id, leg_id
 from ledger.loan_summary import LoanSummary, summarize_on
 from ledger.money import minor_to_decimal, to_minor_decimal
@@ -40,9 +40,11 @@ from ledger.transfers import Transfer
 from service.app.common import now_utc, rfc3339
 from service.app.context import AppContext
 from service.app.errors import Conflict, NotFound, invalid
-from service.app.events import Events, LoanRepaid, PartyCreated
+from service.app.events import Events, LoanReopened, LoanRepaid, PartyCreated
 from service.app.ledger_ops import ensure_accounts, post
+from service.app.parties import party_names
 from service.app.references import REPAYMENT, next_reference
+from service.app.reversals import refuse_shortfall
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
@@ -250,10 +252,14 @@ def target_parts(state: LoanState) -> dict[str, postings.Parts]:
     return parts
 
 
+Guard = Callable[[Connection, LedgerStore, Sequence[Transfer]], None]
+
+
 def rebook(conn: Connection, store: LedgerStore, row: Any, op_id: str,
-           prefix: Sequence[Transfer] = ()) -> LoanState:
+           prefix: Sequence[Transfer] = (), *, guard: Guard | None = None) -> LoanState:
     """Bring the journal in line with the loan's operations (the new one included):
-    book the new operation's split and correct any earlier split it changed."""
+    book the new operation's split and correct any earlier split it changed.
+    ``guard`` sees the corrections before they are booked (and may refuse them)."""
     events = events_of(conn, row.id)
     state = loan_state(row, events, late_rate=late_rate_of(conn, row))
     accounts = accounts_of(row)
@@ -264,6 +270,8 @@ def rebook(conn: Connection, store: LedgerStore, row: Any, op_id: str,
     dates = {e.id: e.value_date for e in events}
     transfers = postings.compensations(op_id, accounts, target_parts(state), payers, already,
                                        dates, user_data)
+    if guard is not None:
+        guard(conn, store, transfers)
     # Corrections in an order the pool's and the loan's balance limits allow step by step
     # (a back-dated payment around a write-off both refills and draws on them).
     touched = {t.debit_account_id for t in transfers} | {t.credit_account_id
@@ -291,8 +299,10 @@ REPLAYED_KINDS = (*PAYMENT_KINDS, "restructuring", "write_off", "disbursement")
 
 
 def replayed_through(row: Any, events: Sequence[Any]) -> date:
-    """The latest value date among the operations that shape the schedule."""
-    latest: date = max((e.value_date for e in events if e.kind in REPLAYED_KINDS),
+    """The latest value date among the operations that shape the schedule (reversed ones
+    do not)."""
+    latest: date = max((e.value_date for e in live_events(events)
+                        if e.kind in REPLAYED_KINDS),
                        default=row.disbursed_on or row.disbursement_date)
     return latest
 
@@ -359,31 +369,58 @@ def record_event(conn: Connection, *, event_id: str, loan_id: str, kind: str, on
 
 def repaid_on(conn: Connection, row: Any) -> date:
     """The value date of the last payment of a repaid loan (the day it was repaid)."""
-    last: date = max((e.value_date for e in events_of(conn, row.id)
+    last: date = max((e.value_date for e in live_events(events_of(conn, row.id))
                       if e.kind in PAYMENT_KINDS),
                      default=row.disbursed_on or row.disbursement_date)
     return last
 
 
-def refresh_status(conn: Connection, events: Events, row: Any, state: LoanState) -> Any:
-    """Active loans whose whole debt is paid become ``repaid`` (and release guarantees)."""
-    status = row.status
+def reopenings(conn: Connection, loan_id: str) -> int:
+    """How many times a correction made the repaid loan owe again."""
+    return int(conn.execute(select(func.count()).select_from(loan_events).where(
+        loan_events.c.loan_id == loan_id, loan_events.c.kind == "reopening")).scalar_one())
+
+
+def payoff_id(conn: Connection, loan_id: str) -> str:
+    """The id of what the loan's current payoff did (its guarantees' releases): each
+    payoff after a reopening has its own, so its transfers are new ones."""
+    n = reopenings(conn, loan_id)
+    return str(uuid.uuid5(uuid.UUID(loan_id), "repaid" if n == 0 else f"repaid:{n}"))
+
+
+def refresh_status(conn: Connection, events: Events, row: Any, state: LoanState, *,
+                   op_id: str | None = None, username: str | None = None) -> Any:
+    """Active loans whose whole debt is paid become ``repaid`` (and release guarantees);
+    a repaid loan that owes again after a correction (``op_id``, by ``username``) is
+    active again (or written off, if it was), and what its payoff released follows."""
+    was = status = row.status
     if status == "active" and state.debt_left == 0 and state.outstanding == 0:
         status = "repaid"
     elif status == "written_off" and state.written_off == 0 and state.debt_left == 0:
         status = "repaid"  # a back-dated payment had repaid it all before the write-off
-    elif status == "repaid" and state.debt_left > 0:
-        status = "active"  # a correction reopened it
+    elif status == "repaid" and (state.debt_left > 0 or state.outstanding > 0
+                                 or state.written_off > 0):
+        # A correction reopened it.
+        status = "written_off" if state.written_off > 0 else "active"
     values: dict[str, Any] = {}
     if status != row.status:
         values["status"] = status
     if state.restructured and not row.restructured:
         values["restructured"] = True
     if values:
+        released_by = payoff_id(conn, row.id)
         conn.execute(update(loans).where(loans.c.id == row.id).values(**values))
         row = get_loan(conn, row.id)
         if values.get("status") == "repaid":
             events.emit(conn, LoanRepaid(row))
+        elif was == "repaid" and "status" in values:
+            cause = op_id or str(uuid.uuid4())
+            # On the loan's record (it also counts the payoffs: see ``payoff_id``).
+            record_event(conn, event_id=str(uuid.uuid5(uuid.UUID(cause), "reopening")),
+                         loan_id=row.id, kind="reopening",
+                         on=row.disbursed_on or row.disbursement_date,
+                         params={"by": cause, "payoff": released_by}, username=username)
+            events.emit(conn, LoanReopened(row, cause, released_by, username))
     return row
 
 
@@ -417,7 +454,9 @@ class LoanOut(msgspec.Struct):
     id: Uuid
     reference: str
     borrower_id: Uuid
+    borrower_name: str
     lender_id: Uuid
+    lender_name: str
     pool_id: Uuid
     category: str
     request_id: Uuid | None
@@ -464,7 +503,8 @@ class AllocationOut(msgspec.Struct, omit_defaults=True):
 
 def loan_json(row: Any, state: LoanState | None, as_of: date, today_view: LoanSummary,
               late_rate: Decimal = Decimal(0), status: str | None = None,
-              restructured: bool | None = None) -> LoanOut:
+              restructured: bool | None = None, *, names: Mapping[str, str]) -> LoanOut:
+    """``names``: the parties' names by id (the borrower's and the lender's)."""
     status = status or row.status
     terms = terms_of(row)
     schedule_states: Sequence[InstallmentState]
@@ -493,7 +533,8 @@ def loan_json(row: Any, state: LoanState | None, as_of: date, today_view: LoanSu
     nxt = today_view.next_installment
     return LoanOut(
         id=row.id, reference=row.reference, borrower_id=row.borrower_id,
-        lender_id=row.lender_id, pool_id=row.pool_id,
+        borrower_name=names.get(row.borrower_id, ""), lender_id=row.lender_id,
+        lender_name=names.get(row.lender_id, ""), pool_id=row.pool_id,
         category=row.category, request_id=row.request_id, status=status,  # type: ignore[arg-type]
         principal=money(row.principal_minor), annual_rate=row.annual_rate,
         term_months=row.term_months, method=row.method, frequency=row.frequency,
@@ -538,13 +579,14 @@ def loan_with_state(conn: Connection, row: Any, as_of: date, *, historical: bool
     on = loan_on(terms_of(row), events, as_of, disbursed_on=row.disbursed_on,
                  late_rate=late, flagged_restructured=bool(row.restructured))
     summary = summarize_on(on)
+    names = party_names(conn, (row.borrower_id, row.lender_id))
     if historical:
         return loan_json(row, on.replay, as_of, summary, late, status=on.status,
-                         restructured=on.restructured)
+                         restructured=on.restructured, names=names)
     if row.status == "approved":
-        return loan_json(row, None, as_of, summary, late, status="approved")
+        return loan_json(row, None, as_of, summary, late, status="approved", names=names)
     state = loan_state(row, events, as_of, late)
-    return loan_json(row, state, as_of, summary, late, status=row.status)
+    return loan_json(row, state, as_of, summary, late, status=row.status, names=names)
 
 
 def borrower_total(conn: Connection, borrower_id: str) -> int:
@@ -602,3 +644,23 @@ def allocation_of(state: LoanState, op_id: str, amount: int) -> AllocationOut:
                              excess=money(amount - recovery), recovery=money(recovery))
     return AllocationOut(penalty=money(cents(a.penalty)), interest=money(cents(a.interest)),
                          principal=money(cents(a.principal)), excess=money(cents(a.excess)))
+
+
+def reverse_loan_events(conn: Connection, ctx: AppContext, row: Any, rev_id: str,
+                        event_ids: Sequence[str], reason: str, username: str, *,
+                        then: Callable[[Any], None] | None = None) -> Any:
+    """Reverse the loan's operations ``event_ids`` (payments): each counts as never
+    recorded from its own value date. The journal is brought in line by compensating
+    transfers (refused with 409 ``insufficient_funds`` when the pool would be short on
+    any day); ``then(row)`` runs after the booking and before the status is refreshed
+    (a repaid loan owing again is active again). The loan row after."""
+    row = lock_row(conn, loans, row.id)
+    dates = {e.id: e.value_date for e in events_of(conn, row.id)}
+    for event_id in event_ids:
+        record_event(conn, event_id=str(uuid.uuid5(uuid.UUID(rev_id), event_id)),
+                     loan_id=row.id, kind=REVERSAL, on=dates[event_id],
+                     params={"of": event_id}, note=reason, username=username)
+    state = rebook(conn, ctx.store, row, rev_id, guard=refuse_shortfall)
+    if then is not None:
+        then(row)
+    return refresh_status(conn, ctx.events, row, state, op_id=rev_id, username=username)

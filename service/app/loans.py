@@ -41,6 +41,15 @@ from service.app.ledger_ops import ensure_accounts
 from service.app.ledger_ops import post as post_batch
 from service.app.lending import AllocationOut, LoanOut, LoanStatus, record_payment
 from service.app.references import LOAN, next_reference
+from service.app.reversals import (
+    ReversalIn,
+    ReversalOut,
+    parse_reversal,
+    record_reversal,
+    reversal_of,
+    reversal_out,
+    reversals_of,
+)
 from service.app.terms import TermsIn, parse_terms
 from service.app.types import Day, Timestamp, Uuid
 from service.app.views import Money, money
@@ -106,9 +115,10 @@ class RepaymentOut(msgspec.Struct):
     repayment: RepaymentRef
 
 
-class RepaymentItem(msgspec.Struct):
+class RepaymentItem(msgspec.Struct, omit_defaults=True):
     """A recorded repayment, split as the value-date replay of everything recorded
-    splits it now (a back-dated payment may change how an earlier one splits)."""
+    splits it now (a back-dated payment may change how an earlier one splits); a
+    reversed one splits nothing and says who reversed it, when and why."""
 
     id: Uuid
     reference: str
@@ -118,6 +128,14 @@ class RepaymentItem(msgspec.Struct):
     recorded_at: Timestamp
     recorded_by: str | None
     reversed: bool
+    reversal: ReversalOut | msgspec.UnsetType = msgspec.UNSET
+
+
+class RepaymentReversalOut(msgspec.Struct):
+    """The reversed repayment and the loan as it now stands."""
+
+    repayment: RepaymentItem
+    loan: LoanOut
 
 
 class RepaymentPage(msgspec.Struct):
@@ -355,17 +373,31 @@ def list_repayments(ctx: AppContext, principal: Principal, loan_id: str,
         state = lending.loan_state(row, events, late_rate=lending.late_rate_of(conn, row))
         paid = sorted((e for e in events if e.kind == "repayment"),
                       key=lambda e: (e.value_date, e.seq))
-        items = [RepaymentItem(
-            id=e.id, reference=e.reference, date=e.value_date.isoformat(),
-            amount=money(e.amount_minor),
-            allocation=lending.allocation_of(state, e.id, e.amount_minor),
-            recorded_at=rfc3339(e.recorded_at) or "", recorded_by=e.recorded_by,
-            reversed=False) for e in paid if reference is None or e.reference == reference]
+        undone = reversals_of(conn, "repayment", [e.id for e in paid])
+        items = [repayment_item(e, state, undone.get(e.id)) for e in paid
+                 if reference is None or e.reference == reference]
         window = items[start:start + size]
         nxt = encode_cursor(start + size) if len(items) > start + size else None
         return RepaymentPage(window, nxt)
 
     return ctx.read(read)
+
+
+NOTHING = lending.AllocationOut(penalty=money(0), interest=money(0), principal=money(0),
+                                excess=money(0))
+
+
+def repayment_item(event: Any, state: lending.LoanState, reversal: Any | None
+                   ) -> RepaymentItem:
+    """A repayment as the replay ``state`` splits it (nothing, once reversed)."""
+    return RepaymentItem(
+        id=event.id, reference=event.reference, date=event.value_date.isoformat(),
+        amount=money(event.amount_minor),
+        allocation=(NOTHING if reversal is not None
+                    else lending.allocation_of(state, event.id, event.amount_minor)),
+        recorded_at=rfc3339(event.recorded_at) or "", recorded_by=event.recorded_by,
+        reversed=reversal is not None,
+        reversal=msgspec.UNSET if reversal is None else reversal_out(reversal))
 
 
 def read_loan(ctx: AppContext, principal: Principal, loan_id: str, as_of: str | None
@@ -490,3 +522,41 @@ def write_off_loan(ctx: AppContext, principal: Principal, loan_id: str, data: Wr
 
     return command(ctx, principal, f"POST /api/loans/{lid}/write-off", data, run,
                    officer_on_loan(principal, lid), returns=LoanOut)
+
+
+def reverse_repayment(ctx: AppContext, principal: Principal, loan_id: str, repayment_id: str,
+                      data: ReversalIn) -> tuple[int, RepaymentReversalOut]:
+    """The repayment counts as never recorded, from its value date: the loan owes again
+    what it paid (a repaid loan is active again), later payments split as if it had never
+    been, and the pool gives its principal back (409 ``insufficient_funds`` if it was lent
+    again meanwhile). Officers, as for recording one."""
+    lid = path_uuid(loan_id, "loan")
+    rid = path_uuid(repayment_id, "repayment")
+    rev_id, reason = parse_reversal(data)
+
+    def before(conn: Connection) -> tuple[Any, Any]:
+        row = visible_loan(conn, principal, lid, lock=True)
+        event = conn.execute(select(loan_events).where(
+            loan_events.c.id == rid, loan_events.c.loan_id == lid,
+            loan_events.c.kind == "repayment")).first()
+        if event is None:
+            raise NotFound("repayment")
+        principal.require("officer")
+        return row, event
+
+    def run(conn: Connection, target: tuple[Any, Any]) -> tuple[int, RepaymentReversalOut]:
+        row, event = target
+        if reversal_of(conn, "repayment", event.id) is not None:
+            raise Conflict("already_reversed", "this repayment was already reversed")
+        reversal = record_reversal(conn, rev_id=rev_id, kind="repayment", target_id=event.id,
+                                   value_date=event.value_date, reason=reason,
+                                   username=principal.username)
+        row = lending.reverse_loan_events(conn, ctx, row, rev_id, [event.id], reason,
+                                          principal.username)
+        state = lending.loan_state(row, lending.events_of(conn, row.id),
+                                   late_rate=lending.late_rate_of(conn, row))
+        return 200, RepaymentReversalOut(repayment_item(event, state, reversal),
+                                         lending.loan_with_state(conn, row, today()))
+
+    return command(ctx, principal, f"POST /api/loans/{lid}/repayments/{rid}/reversal", data,
+                   run, before, returns=RepaymentReversalOut)

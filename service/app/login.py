@@ -27,6 +27,7 @@ from service.app.auth import (
 from service.app.context import AppContext
 from service.app.errors import Errors, TooManyRequests, Unauthorized
 from service.app.live_sessions import LiveSessions
+from service.app.parties import party_names
 from service.app.types import Uuid
 
 Role = Literal["admin", "officer", "producer", "gas"]
@@ -47,6 +48,7 @@ class MeOut(msgspec.Struct):
     username: str
     role: Role
     party_id: Uuid | None
+    party_name: str | None
 
 
 class PasswordIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -128,6 +130,8 @@ def change_own_password(ctx: AppContext, principal: Principal, data: PasswordIn,
     ctx.write(lambda conn: set_password(conn, principal.username, data.new))
 
 
-def whoami(principal: Principal) -> MeOut:
+def whoami(ctx: AppContext, principal: Principal) -> MeOut:
     # A principal's role was checked against ROLES when its token was read.
-    return MeOut(principal.username, cast(Role, principal.role), principal.party_id)
+    party = principal.party_id
+    name = ctx.read(lambda conn: party_names(conn, [party]).get(party)) if party else None
+    return MeOut(principal.username, cast(Role, principal.role), party, name)

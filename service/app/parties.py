@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NoReturn, get_args
 
 import msgspec
-from sqlalchemy import Connection, Text, cast, insert, or_, select
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Connection, Text, cast, insert, or_, select, update
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.it import codicefiscale, iva
@@ -29,6 +33,7 @@ from service.app.errors import Errors, Forbidden, NotFound, invalid
 from service.app.events import Events, PartyCreated
 from service.app.types import Day, Timestamp, Uuid
 from service.app.views import Money, money
+from service.db.engine import lock_row
 from service.db.tables import parties, relationships
 
 PartyKind = Literal["gas", "producer", "lender", "des", "person"]
@@ -52,6 +57,11 @@ class PartyIn(msgspec.Struct, forbid_unknown_fields=True):
     households: int | None = None
     categories: list[str] | None = None
     gas_ids: list[str] | None = None  # person: the GAS it belongs to
+    email: str | None = None
+    phone: str | None = None  # Italian (+39 assumed) or international; kept in E.164
+    pec: str | None = None  # posta elettronica certificata: an e-mail address
+    address: str | None = None
+    postal_code: str | None = None  # 5 digits (CAP)
 
 
 class RelationshipIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -78,6 +88,11 @@ class PartyOut(msgspec.Struct):
     households: int | None
     categories: list[str] | None
     gas_ids: list[Uuid] | None
+    email: str | None
+    phone: str | None  # E.164: +390212345678
+    pec: str | None
+    address: str | None
+    postal_code: str | None
     created_at: Timestamp
 
 
@@ -89,7 +104,9 @@ class PartyPage(msgspec.Struct):
 class RelationshipOut(msgspec.Struct):
     id: Uuid
     gas_id: Uuid
+    gas_name: str
     producer_id: Uuid
+    producer_name: str
     since: Day
     annual_purchases: Money
     households_buying: int | None
@@ -108,15 +125,188 @@ def party_out(row: Any) -> PartyOut:
         province=row.province, latitude=row.latitude, longitude=row.longitude,
         households=row.households, categories=row.categories,
         gas_ids=list(row.member_of) if row.member_of is not None else None,
-        created_at=rfc3339(row.created_at) or "")
+        email=row.email, phone=row.phone, pec=row.pec, address=row.address,
+        postal_code=row.postal_code, created_at=rfc3339(row.created_at) or "")
 
 
-def relationship_out(row: Any) -> RelationshipOut:
+def party_names(conn: Connection, ids: Iterable[str | None]) -> dict[str, str]:
+    """The names of the parties ``ids`` names (None and unknown ids left out): what an
+    answer shows beside each party id (``gas_id`` -> ``gas_name``)."""
+    wanted = sorted({i for i in ids if i})
+    names: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        names.update((r.id, r.name) for r in conn.execute(
+            select(parties.c.id, parties.c.name).where(parties.c.id.in_(chunk))))
+    return names
+
+
+def name_of(names: Mapping[str, str], party_id: str | None) -> str | None:
+    return names.get(party_id) if party_id else None
+
+
+def relationship_out(row: Any, names: Mapping[str, str]) -> RelationshipOut:
     return RelationshipOut(
-        id=row.id, gas_id=row.gas_id, producer_id=row.producer_id,
+        id=row.id, gas_id=row.gas_id, gas_name=names.get(row.gas_id, ""),
+        producer_id=row.producer_id, producer_name=names.get(row.producer_id, ""),
         since=row.since.isoformat(),
         annual_purchases=money(row.annual_purchases_minor, row.currency),
         households_buying=row.households_buying, created_at=rfc3339(row.created_at) or "")
+
+
+# -- the fields of a party, checked one by one (a create and a PATCH alike) ------------------
+
+CONTACT_FIELDS = ("email", "phone", "pec", "address", "postal_code")
+# What a PATCH may change (officers); a producer or GAS user only its own contacts.
+PATCHABLE = ("name", "iban", "municipality", "province", "latitude", "longitude",
+             "households", "categories", *CONTACT_FIELDS)
+_POSTAL_CODE = re.compile(r"[0-9]{5}")
+
+
+def _email(value: str, field: str, errors: Errors) -> str | None:
+    """Syntax only: nothing is looked up on the network."""
+    try:
+        return str(validate_email(value.strip(), check_deliverability=False).normalized)
+    except EmailNotValidError as exc:
+        errors.add(field, f"not a valid e-mail address: {exc}")
+        return None
+
+
+def _phone(value: str, field: str, errors: Errors) -> str | None:
+    """E.164 of an Italian number (``+39`` assumed without a prefix) or an international
+    one."""
+    try:
+        number = phonenumbers.parse(value, "IT")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        errors.add(field, "not a valid phone number: an Italian one, or an international "
+                   "one with its + prefix")
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _name(value: str, field: str, errors: Errors) -> str | None:
+    name = value.strip()
+    if not name or len(name) > 200:
+        errors.add(field, "must be 1 to 200 characters")
+        return None
+    return name
+
+
+def _label(limit: int) -> Any:
+    def check(value: str, field: str, errors: Errors) -> str | None:
+        text = value.strip()
+        if len(text) > limit:
+            errors.add(field, f"at most {limit} characters")
+            return None
+        return text or None
+    return check
+
+
+def _tax_code(value: str, field: str, errors: Errors) -> str | None:
+    try:
+        return str(codicefiscale.validate(value))
+    except StdnumError as exc:
+        errors.add(field, f"not a valid codice fiscale: {exc}")
+        return None
+
+
+def _vat_number(value: str, field: str, errors: Errors) -> str | None:
+    try:
+        return str(iva.validate(value))
+    except StdnumError as exc:
+        errors.add(field, f"not a valid partita IVA: {exc}")
+        return None
+
+
+def _iban(value: str, field: str, errors: Errors) -> str | None:
+    try:
+        return str(stdnum_iban.validate(value))
+    except StdnumError as exc:
+        errors.add(field, f"not a valid IBAN: {exc}")
+        return None
+
+
+def _province(value: str, field: str, errors: Errors) -> str | None:
+    province = value.strip().upper()
+    if len(province) != 2 or not province.isascii() or not province.isalpha():
+        errors.add(field, "a two-letter province code such as 'MI'")
+        return None
+    return province
+
+
+def _latitude(value: float, field: str, errors: Errors) -> float | None:
+    if not -90 <= value <= 90:
+        errors.add(field, "must be between -90 and 90")
+        return None
+    return float(value)
+
+
+def _longitude(value: float, field: str, errors: Errors) -> float | None:
+    if not -180 <= value <= 180:
+        errors.add(field, "must be between -180 and 180")
+        return None
+    return float(value)
+
+
+def _households(value: int, field: str, errors: Errors) -> int | None:
+    if value < 1 or value > 100_000:
+        errors.add(field, "must be a positive number of households")
+        return None
+    return value
+
+
+def _categories(value: list[str], field: str, errors: Errors) -> list[str] | None:
+    ok = True
+    for i, cat in enumerate(value):
+        if not cat.strip() or len(cat) > 64:
+            errors.add(f"{field}.{i}", "must be 1 to 64 characters")
+            ok = False
+    return [c.strip() for c in value] if ok else None
+
+
+def _postal_code(value: str, field: str, errors: Errors) -> str | None:
+    code = value.strip()
+    if not _POSTAL_CODE.fullmatch(code):
+        errors.add(field, "a postal code (CAP) of 5 digits, such as '20121'")
+        return None
+    return code
+
+
+def _address(value: str, field: str, errors: Errors) -> str | None:
+    text = value.strip()
+    if not text or len(text) > 200:
+        errors.add(field, "must be 1 to 200 characters")
+        return None
+    return text
+
+
+_CHECKS: dict[str, Any] = {
+    "name": _name, "tax_code": _tax_code, "vat_number": _vat_number, "iban": _iban,
+    "municipality": _label(100), "province": _province, "latitude": _latitude,
+    "longitude": _longitude, "households": _households, "categories": _categories,
+    "email": _email, "phone": _phone, "pec": _email, "address": _address,
+    "postal_code": _postal_code,
+}
+
+
+def check_field(name: str, value: Any, errors: Errors) -> Any:
+    """The stored form of ``value`` for field ``name`` (None stays None), or None after
+    naming the field in ``errors``."""
+    return None if value is None else _CHECKS[name](value, name, errors)
+
+
+def check_kind_fields(kind: str, values: dict[str, Any], errors: Errors) -> None:
+    """What depends on the kind of party and on fields together (``values``: the party
+    as it would be)."""
+    if values.get("households") is not None and kind != "gas":
+        errors.add("households", "only a GAS has households")
+    if values.get("categories") is not None and kind != "producer":
+        errors.add("categories", "only a producer has product categories")
+    if (values.get("latitude") is None) != (values.get("longitude") is None):
+        errors.add("latitude" if values.get("latitude") is None else "longitude",
+                   "give both coordinates or neither")
 
 
 def validate_party(data: PartyIn) -> dict[str, Any]:
@@ -124,48 +314,11 @@ def validate_party(data: PartyIn) -> dict[str, Any]:
     party_id = check_uuid(data.id, "id", errors)
     if data.kind not in PARTY_KINDS:
         errors.add("kind", f"must be one of {', '.join(PARTY_KINDS)}")
-    name = data.name.strip()
-    if not name or len(name) > 200:
-        errors.add("name", "must be 1 to 200 characters")
-    tax_code = vat = iban = None
-    if data.tax_code is not None:
-        try:
-            tax_code = codicefiscale.validate(data.tax_code)
-        except StdnumError as exc:
-            errors.add("tax_code", f"not a valid codice fiscale: {exc}")
-    if data.vat_number is not None:
-        try:
-            vat = iva.validate(data.vat_number)
-        except StdnumError as exc:
-            errors.add("vat_number", f"not a valid partita IVA: {exc}")
-    if data.iban is not None:
-        try:
-            iban = stdnum_iban.validate(data.iban)
-        except StdnumError as exc:
-            errors.add("iban", f"not a valid IBAN: {exc}")
-    province = data.province
-    if province is not None:
-        province = province.strip().upper()
-        if len(province) != 2 or not province.isalpha():
-            errors.add("province", "a two-letter province code such as 'MI'")
-    if data.latitude is not None and not -90 <= data.latitude <= 90:
-        errors.add("latitude", "must be between -90 and 90")
-    if data.longitude is not None and not -180 <= data.longitude <= 180:
-        errors.add("longitude", "must be between -180 and 180")
-    if (data.latitude is None) != (data.longitude is None):
-        errors.add("latitude" if data.latitude is None else "longitude",
-                   "give both coordinates or neither")
-    if data.households is not None:
-        if data.kind != "gas":
-            errors.add("households", "only a GAS has households")
-        elif data.households < 1 or data.households > 100_000:
-            errors.add("households", "must be a positive number of households")
-    if data.categories is not None:
-        if data.kind != "producer":
-            errors.add("categories", "only a producer has product categories")
-        for i, cat in enumerate(data.categories):
-            if not cat.strip() or len(cat) > 64:
-                errors.add(f"categories.{i}", "must be 1 to 64 characters")
+    fields = ("name", "tax_code", "vat_number", "iban", "municipality", "province",
+              "latitude", "longitude", "households", "categories", *CONTACT_FIELDS)
+    given = {f: getattr(data, f) for f in fields}
+    values = {f: check_field(f, v, errors) for f, v in given.items()}
+    check_kind_fields(data.kind, given, errors)
     gas_ids: list[str] = []
     if data.gas_ids is not None:
         if data.kind != "person":
@@ -180,18 +333,52 @@ def validate_party(data: PartyIn) -> dict[str, Any]:
     return {
         "id": party_id or str(uuid.uuid4()),
         "kind": data.kind,
-        "name": name,
-        "tax_code": tax_code,
-        "vat_number": vat,
-        "iban": iban,
-        "municipality": data.municipality.strip() if data.municipality else None,
-        "province": province,
-        "latitude": data.latitude,
-        "longitude": data.longitude,
-        "households": data.households,
-        "categories": [c.strip() for c in data.categories] if data.categories else None,
+        **values,
+        # An empty list of categories is kept as none, as before.
+        "categories": values["categories"] or None,
         "member_of": gas_ids or None,
     }
+
+
+_NUMBER = (int, float)
+
+
+def _patch_type_error(name: str, value: Any) -> str | None:
+    """What is wrong with the JSON type of ``value`` for field ``name`` (None: fine)."""
+    if value is None:
+        return "required: it cannot be cleared" if name == "name" else None
+    if name in ("latitude", "longitude"):
+        ok = isinstance(value, _NUMBER) and not isinstance(value, bool)
+        return None if ok else "expected a number"
+    if name == "households":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "expected an integer"
+    if name == "categories":
+        ok = isinstance(value, list) and all(isinstance(c, str) for c in value)
+        return None if ok else "expected a list of strings"
+    return None if isinstance(value, str) else "expected a string"
+
+
+def validate_patch(patch: Any) -> dict[str, Any]:
+    """A JSON merge patch (RFC 7396) of a party: the fields it sets, in stored form
+    (None clears). Every bad field is named at once; ``id`` and fields no PATCH changes
+    are refused."""
+    if not isinstance(patch, dict):
+        raise invalid("", "a PATCH body is a JSON object (a merge patch)")
+    errors = Errors()
+    out: dict[str, Any] = {}
+    for name, value in patch.items():
+        if name == "id":
+            errors.add("id", "a party's id cannot be changed")
+        elif name not in PATCHABLE:
+            known = name in PartyOut.__struct_fields__
+            errors.add(name, "cannot be changed" if known else "unknown field")
+        elif (problem := _patch_type_error(name, value)) is not None:
+            errors.add(name, problem)
+        else:
+            out[name] = check_field(name, value, errors)
+    errors.raise_if_any()
+    return out
 
 
 def check_gas_ids(conn: Connection, gas_ids: list[str] | None) -> None:
@@ -302,6 +489,46 @@ def read_party(ctx: AppContext, principal: Principal, party_id: str) -> PartyOut
     return ctx.read(lambda conn: party_out(visible_party(conn, principal, pid)))
 
 
+def update_party(ctx: AppContext, principal: Principal, party_id: str,
+                 patch: dict[str, Any]) -> PartyOut:
+    """``PATCH /api/parties/{id}``: officers change the fields in ``PATCHABLE``; a
+    producer or GAS user only its own party's contacts (any other field -> 403). A patch
+    that changes nothing answers the party as it is and records nothing."""
+    pid = path_uuid(party_id, "party")
+    changes = validate_patch(patch)
+
+    def before(conn: Connection) -> Any:
+        visible_party(conn, principal, pid)
+        if principal.is_staff:
+            return None
+        if principal.role not in ("producer", "gas") or principal.party_id != pid:
+            raise Forbidden("officers change a party; a producer or GAS user only its "
+                            "own party's contacts")
+        others = sorted(set(changes) - set(CONTACT_FIELDS))
+        if others:
+            raise Forbidden(f"a {principal.role} user changes only its own party's "
+                            f"{', '.join(CONTACT_FIELDS)}; not {', '.join(others)}")
+        return None
+
+    def run(conn: Connection, _: None) -> tuple[int, PartyOut]:
+        row = lock_row(conn, parties, pid)
+        after = {name: getattr(row, name) for name in PATCHABLE} | changes
+        errors = Errors()
+        check_kind_fields(row.kind, after, errors)
+        for name in ("households", "categories"):  # only what the patch names
+            if name not in changes:
+                errors.items = [e for e in errors.items if e["field"] != name]
+        errors.raise_if_any()
+        changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
+        if changed:
+            conn.execute(update(parties).where(parties.c.id == pid).values(**changed))
+            row = get_party(conn, pid)
+        return 200, party_out(row)
+
+    return command(ctx, principal, f"PATCH /api/parties/{pid}", patch, run, before,
+                   returns=PartyOut)[1]
+
+
 def create_relationship(ctx: AppContext, principal: Principal, data: RelationshipIn
                         ) -> tuple[int, RelationshipOut]:
     errors = Errors()
@@ -336,7 +563,7 @@ def create_relationship(ctx: AppContext, principal: Principal, data: Relationshi
             households_buying=data.households_buying, created_at=now_utc(),
             created_by=principal.username))
         row = conn.execute(select(relationships).where(relationships.c.id == rel_id)).one()
-        return 201, relationship_out(row)
+        return 201, relationship_out(row, {gas.id: gas.name, producer.id: producer.name})
 
     return command(ctx, principal, "POST /api/relationships", data, run,
                    returns=RelationshipOut)
@@ -358,6 +585,7 @@ def list_relationships(ctx: AppContext, principal: Principal, gas_id: str | None
             query = query.where(or_(relationships.c.gas_id == pid,
                                     relationships.c.producer_id == pid))
         rows, nxt = paginate(conn, query, relationships.c.seq, limit, cursor)
-        return RelationshipPage([relationship_out(r) for r in rows], nxt)
+        names = party_names(conn, [i for r in rows for i in (r.gas_id, r.producer_id)])
+        return RelationshipPage([relationship_out(r, names) for r in rows], nxt)
 
     return ctx.read(read)

@@ -27,6 +27,7 @@ from service.app.common import (
 )
 from service.app.context import AppContext
 from service.app.errors import Errors, NotFound
+from service.app.parties import name_of, party_names
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.tables import match_rules, pools
@@ -59,8 +60,10 @@ class DepositIn(msgspec.Struct, forbid_unknown_fields=True):
 class PoolOut(msgspec.Struct):
     id: Uuid
     lender_id: Uuid
+    lender_name: str
     name: str
     partner_id: Uuid | None
+    partner_name: str | None
     max_loan: Money | None  # the most one loan may draw, when the pool has a limit
     general: bool
     balance: Money  # money available to lend
@@ -92,8 +95,11 @@ class DepositOut(msgspec.Struct):
 
 def pool_out(conn: Connection, store: LedgerStore, row: Any) -> PoolOut:
     balance, lent = lending.pool_figures(conn, store, row)
+    names = party_names(conn, (row.lender_id, row.partner_id))
     return PoolOut(
-        id=row.id, lender_id=row.lender_id, name=row.name, partner_id=row.partner_id,
+        id=row.id, lender_id=row.lender_id, lender_name=names.get(row.lender_id, ""),
+        name=row.name, partner_id=row.partner_id,
+        partner_name=name_of(names, row.partner_id),
         max_loan=money(row.max_loan_minor) if row.max_loan_minor is not None else None,
         general=bool(row.is_general), balance=money(balance), lent=money(lent),
         created_at=rfc3339(row.created_at) or "")

@@ -42,8 +42,17 @@ from service.app.events import PrepaymentClosed
 from service.app.funds import gas_fund_id
 from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
-from service.app.parties import refuse_acting_for
+from service.app.parties import party_names, refuse_acting_for
 from service.app.references import CONTRIBUTION, PREPAYMENT, next_reference
+from service.app.reversals import (
+    ReversalIn,
+    ReversalOut,
+    parse_reversal,
+    record_reversal,
+    reversal_of,
+    reversal_out,
+    reversals_of,
+)
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
@@ -77,13 +86,15 @@ class CloseIn(msgspec.Struct, forbid_unknown_fields=True):
     new_expires_on: str | None = None
 
 
-class DeliveryOut(msgspec.Struct):
+class DeliveryOut(msgspec.Struct, omit_defaults=True):
     id: Uuid
     prepayment_id: Uuid
     date: Day
     quantity: DecimalText
     value: Money  # quantity x unit price, half-even to the cent
     created_at: Timestamp
+    reversed: bool  # a reversed delivery counts as never made
+    reversal: ReversalOut | msgspec.UnsetType = msgspec.UNSET  # who, when, why
 
 
 class SettlementOut(msgspec.Struct, omit_defaults=True):
@@ -99,7 +110,9 @@ class PrepaymentOut(msgspec.Struct):
     id: Uuid
     reference: str
     producer_id: Uuid
+    producer_name: str
     gas_id: Uuid
+    gas_name: str
     amount: Money
     product: str
     unit: str
@@ -119,6 +132,20 @@ class PrepaymentOut(msgspec.Struct):
     created_at: Timestamp
 
 
+class DeliveredOut(PrepaymentOut):
+    """A delivery's answer: the prepayment after it, and the delivery recorded (its id is
+    the command's when the client gave one)."""
+
+    delivery: DeliveryOut
+
+
+class DeliveryReversalOut(msgspec.Struct):
+    """The reversed delivery and its prepayment as it now stands."""
+
+    delivery: DeliveryOut
+    prepayment: PrepaymentOut
+
+
 class PrepaymentTotals(msgspec.Struct):
     """The campaign view: what every listed agreement adds up to (all pages)."""
 
@@ -134,10 +161,12 @@ class PrepaymentPage(msgspec.Struct):
     totals: PrepaymentTotals
 
 
-def delivery_out(row: Any) -> DeliveryOut:
+def delivery_out(row: Any, reversal: Any | None = None) -> DeliveryOut:
     return DeliveryOut(id=row.id, prepayment_id=row.prepayment_id, date=row.date.isoformat(),
                        quantity=row.quantity, value=money(row.value_minor),
-                       created_at=rfc3339(row.created_at) or "")
+                       created_at=rfc3339(row.created_at) or "",
+                       reversed=reversal is not None,
+                       reversal=msgspec.UNSET if reversal is None else reversal_out(reversal))
 
 
 def remaining_of(row: Any) -> int:
@@ -147,12 +176,16 @@ def remaining_of(row: Any) -> int:
 def prepayment_out(conn: Connection, row: Any) -> PrepaymentOut:
     items = conn.execute(select(deliveries).where(deliveries.c.prepayment_id == row.id)
                          .order_by(deliveries.c.seq)).all()
+    undone = reversals_of(conn, "delivery", [d.id for d in items])
+    names = party_names(conn, (row.producer_id, row.gas_id))
     settlement = None
     if row.status == "closed":
         settlement = SettlementOut(kind=row.settlement_kind, amount=money(row.settlement_minor),
                                    new_prepayment_id=row.new_prepayment_id or msgspec.UNSET)
     return PrepaymentOut(
-        id=row.id, reference=row.reference, producer_id=row.producer_id, gas_id=row.gas_id,
+        id=row.id, reference=row.reference, producer_id=row.producer_id,
+        producer_name=names.get(row.producer_id, ""), gas_id=row.gas_id,
+        gas_name=names.get(row.gas_id, ""),
         amount=money(row.amount_minor), product=row.product, unit=row.unit,
         unit_price=money(row.unit_price_minor), date=row.date.isoformat(),
         expires_on=row.expires_on.isoformat(),
@@ -160,7 +193,8 @@ def prepayment_out(conn: Connection, row: Any) -> PrepaymentOut:
         delivered_value=money(row.delivered_minor), remaining=money(remaining_of(row)),
         status=row.status, closed_on=row.closed_on.isoformat() if row.closed_on else None,
         settlement=settlement, rolled_from=row.rolled_from, request_id=row.request_id,
-        deliveries=[delivery_out(d) for d in items], created_at=rfc3339(row.created_at) or "")
+        deliveries=[delivery_out(d, undone.get(d.id)) for d in items],
+        created_at=rfc3339(row.created_at) or "")
 
 
 def get_prepayment(conn: Connection, prepayment_id: str) -> Any:
@@ -388,7 +422,7 @@ def read_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str
 
 
 def deliver(ctx: AppContext, principal: Principal, prepayment_id: str, data: DeliveryIn
-            ) -> tuple[int, PrepaymentOut]:
+            ) -> tuple[int, DeliveredOut]:
     """Goods delivered against the prepayment: anyone who sees it records them (staff,
     the GAS, the producer)."""
     pid = path_uuid(prepayment_id, "prepayment")
@@ -399,13 +433,15 @@ def deliver(ctx: AppContext, principal: Principal, prepayment_id: str, data: Del
     errors.raise_if_any()
     assert on is not None
 
-    def run(conn: Connection, row: Any) -> tuple[int, PrepaymentOut]:
+    def run(conn: Connection, row: Any) -> tuple[int, DeliveredOut]:
         updated = record_delivery(conn, row, did, on, quantity, principal.username)
-        return 200, prepayment_out(conn, updated)
+        delivery = conn.execute(select(deliveries).where(deliveries.c.id == did)).one()
+        return 200, DeliveredOut(**msgspec.structs.asdict(prepayment_out(conn, updated)),
+                                 delivery=delivery_out(delivery))
 
     return command(ctx, principal, f"POST /api/prepayments/{pid}/deliveries", data, run,
                    lambda conn: visible_prepayment(conn, principal, pid),
-                   returns=PrepaymentOut)
+                   returns=DeliveredOut)
 
 
 def close_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str, data: CloseIn
@@ -436,3 +472,45 @@ def close_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str, 
 
     return command(ctx, principal, f"POST /api/prepayments/{pid}/close", data, run, before,
                    returns=PrepaymentOut)
+
+
+def reverse_delivery(ctx: AppContext, principal: Principal, prepayment_id: str,
+                     delivery_id: str, data: ReversalIn) -> tuple[int, DeliveryReversalOut]:
+    """The delivery counts as never made: its value is owed in goods again, from its
+    date. Whoever may record a delivery (staff, the GAS's and the producer's users);
+    not on a closed prepayment (409 ``closed``)."""
+    pid = path_uuid(prepayment_id, "prepayment")
+    did = path_uuid(delivery_id, "delivery")
+    rev_id, reason = parse_reversal(data)
+
+    def before(conn: Connection) -> Any:
+        row = visible_prepayment(conn, principal, pid)
+        delivery = conn.execute(select(deliveries).where(
+            deliveries.c.id == did, deliveries.c.prepayment_id == pid)).first()
+        if delivery is None:
+            raise NotFound("delivery")
+        return row, delivery
+
+    def run(conn: Connection, target: tuple[Any, Any]) -> tuple[int, DeliveryReversalOut]:
+        row, delivery = target
+        row = lock_row(conn, prepayments, row.id)
+        if reversal_of(conn, "delivery", delivery.id) is not None:
+            raise Conflict("already_reversed", "this delivery was already reversed")
+        if row.status == "closed":
+            raise Conflict("closed", "the prepayment is closed: its settlement counted "
+                           "this delivery")
+        reversal = record_reversal(conn, rev_id=rev_id, kind="delivery", target_id=delivery.id,
+                                   value_date=delivery.date, reason=reason,
+                                   username=principal.username)
+        conn.execute(update(prepayments).where(prepayments.c.id == row.id)
+                     .values(delivered_minor=row.delivered_minor - delivery.value_minor))
+        post(conn, store(conn), close_chain([leg(
+            rev_id, "reversal", account_id("producer-goods", row.producer_id),
+            account_id("prepayment", row.id), delivery.value_minor, "delivery_reversal",
+            f"prepayment:{row.id}", delivery.date)]), {})
+        return 200, DeliveryReversalOut(delivery_out(delivery, reversal),
+                                        prepayment_out(conn, get_prepayment(conn, row.id)))
+
+    return command(ctx, principal,
+                   f"POST /api/prepayments/{pid}/deliveries/{did}/reversal", data, run, before,
+                   returns=DeliveryReversalOut)

@@ -77,6 +77,7 @@ from service.app.common import check_uuid, parse_date
 from service.app.errors import Errors, Forbidden, NotFound, invalid
 from service.app.loans import visible_loan
 from service.app.parties import related_party_ids
+from service.app.reversals import live
 from service.db.engine import read_tx
 from service.db.tables import (
     contributions,
@@ -408,7 +409,8 @@ class GuaranteeAsOf:
 
 def _calls_by_guarantee(conn: Connection, day: date) -> dict[str, int]:
     out: dict[str, int] = defaultdict(int)
-    for c in conn.execute(select(guarantee_calls).where(guarantee_calls.c.date <= day)):
+    for c in conn.execute(select(guarantee_calls).where(guarantee_calls.c.date <= day,
+                                                        live(guarantee_calls, "call"))):
         out[c.guarantee_id] += c.amount_minor
     return out
 
@@ -432,9 +434,11 @@ def _fund_money(conn: Connection, day: date) -> tuple[int, dict[str, int]]:
     from the contributions and payouts dated on or before it."""
     money = fund_on(
         ((c.date, c.earmark_producer_id, c.amount_minor) for c in conn.execute(
-            select(contributions).where(contributions.c.date <= day))),
+            select(contributions).where(contributions.c.date <= day,
+                                        live(contributions, "contribution")))),
         ((p.date, p.producer_id, p.from_general_minor, p.from_earmark_minor)
-         for p in conn.execute(select(payouts).where(payouts.c.date <= day))), day)
+         for p in conn.execute(select(payouts).where(payouts.c.date <= day,
+                                                     live(payouts, "payout")))), day)
     return money.general, money.earmarks
 
 
@@ -809,7 +813,8 @@ def load_prepayments(conn: Connection, req: ReportRequest) -> Report:
     delivered: dict[str, int] = defaultdict(int)
     for chunk in _in_chunks([p.id for p in items]):
         for d in conn.execute(select(deliveries).where(deliveries.c.prepayment_id.in_(chunk),
-                                                       deliveries.c.date <= req.as_of)):
+                                                       deliveries.c.date <= req.as_of,
+                                                       live(deliveries, "delivery"))):
             delivered[d.prepayment_id] += d.value_minor
     rows: list[PrepaymentRow] = []
     for p in items:
@@ -844,8 +849,8 @@ def load_solidarity(conn: Connection, req: ReportRequest) -> Report:
     rows: list[SolidarityRow] = []
     refs: dict[str, str] = {}
     for c in conn.execute(select(contributions).where(
-            contributions.c.date >= start, contributions.c.date <= end)
-            .order_by(contributions.c.seq)):
+            contributions.c.date >= start, contributions.c.date <= end,
+            live(contributions, "contribution")).order_by(contributions.c.seq)):
         fund = fund_rows[c.fund_id]
         if req.gas_id and req.gas_id not in (c.gas_id, fund.gas_id):
             continue
@@ -856,7 +861,8 @@ def load_solidarity(conn: Connection, req: ReportRequest) -> Report:
             direction="in", amount_cents=c.amount_minor, gas_name=_name(people, c.gas_id),
             earmark=_name(people, c.earmark_producer_id) if c.earmark_producer_id else "",
             description=c.note or ""))
-    for p in conn.execute(select(payouts).where(payouts.c.date >= start, payouts.c.date <= end)
+    for p in conn.execute(select(payouts).where(payouts.c.date >= start, payouts.c.date <= end,
+                                                live(payouts, "payout"))
                           .order_by(payouts.c.seq)):
         fund = fund_rows[p.fund_id]
         if req.gas_id and req.gas_id != fund.gas_id:
@@ -1111,10 +1117,12 @@ def load_impact(conn: Connection, req: ReportRequest) -> Report:
     earmarked: dict[tuple[str, str], int] = defaultdict(int)
     for c in conn.execute(select(contributions).where(
             contributions.c.date >= start, contributions.c.date <= end,
-            contributions.c.earmark_producer_id.is_not(None))):
+            contributions.c.earmark_producer_id.is_not(None),
+            live(contributions, "contribution"))):
         earmarked[(c.earmark_producer_id, c.gas_id)] += c.amount_minor
     solidarity: dict[str, int] = defaultdict(int)
-    for p in conn.execute(select(payouts).where(payouts.c.date >= start, payouts.c.date <= end)):
+    for p in conn.execute(select(payouts).where(payouts.c.date >= start, payouts.c.date <= end,
+                                                live(payouts, "payout"))):
         solidarity[p.producer_id] += p.amount_minor
 
     def first_category(producer: Any) -> str:
@@ -1184,7 +1192,8 @@ def load_impact(conn: Connection, req: ReportRequest) -> Report:
                if isinstance(d["km"], Decimal) and int(str(d["prepaid"])) > 0]
     weight_total = sum(w for _, w in weights)
     contributions_in = sum(int(c.amount_minor) for c in conn.execute(select(contributions).where(
-        contributions.c.date >= start, contributions.c.date <= end)))
+        contributions.c.date >= start, contributions.c.date <= end,
+        live(contributions, "contribution"))))
     it = req.lang == "it"
 
     def fig(label_it: str, label_en: str, amount: int | None = None, count: int | None = None,

@@ -23,7 +23,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal, get_args
@@ -80,10 +80,10 @@ from service.app.common import (
 )
 from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
-from service.app.events import LoanRepaid, PrepaymentClosed
+from service.app.events import LoanReopened, LoanRepaid, PrepaymentClosed
 from service.app.guarantees import create_guarantee
 from service.app.loans import create_loan_row, disburse_loan
-from service.app.parties import refuse_acting_for
+from service.app.parties import party_names, refuse_acting_for
 from service.app.prepayments import create_prepayment
 from service.app.references import REQUEST, next_reference
 from service.app.terms import TermsIn, parse_terms
@@ -225,10 +225,12 @@ class BusinessOut(msgspec.Struct):
     certifications: list[str]
 
 
-class LoanPartOut(msgspec.Struct):
-    """The loan of a package: the terms of ``POST /api/loans`` without the borrower."""
+class LoanPartOut(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """The loan of a package: the terms of ``POST /api/loans`` without the borrower.
+    The parties' names are answered, not stored (``terms_out``)."""
 
     lender_id: Uuid
+    lender_name: str | msgspec.UnsetType = msgspec.UNSET
     pool_id: Uuid | None
     category: str
     principal: Money
@@ -242,8 +244,9 @@ class LoanPartOut(msgspec.Struct):
     fees: Money | None
 
 
-class PrepaymentPartOut(msgspec.Struct):
+class PrepaymentPartOut(msgspec.Struct, omit_defaults=True, kw_only=True):
     gas_id: Uuid
+    gas_name: str | msgspec.UnsetType = msgspec.UNSET
     amount: Money
     product: str
     unit: str
@@ -252,8 +255,9 @@ class PrepaymentPartOut(msgspec.Struct):
     on_expiry: OnExpiry
 
 
-class GuaranteePartOut(msgspec.Struct):
+class GuaranteePartOut(msgspec.Struct, omit_defaults=True, kw_only=True):
     guarantor_id: Uuid
+    guarantor_name: str | msgspec.UnsetType = msgspec.UNSET
     amount: Money
 
 
@@ -306,6 +310,7 @@ class RequestOut(msgspec.Struct, omit_defaults=True):
     id: Uuid
     reference: str
     producer_id: Uuid
+    producer_name: str
     amount: Money
     purpose: str
     instrument: Instrument
@@ -573,11 +578,27 @@ def assessment_out(row: Any) -> AssessmentOut:
         assessed_at=rfc3339(row.created_at) or "", assessed_by=row.created_by)
 
 
-def terms_out(row: Any) -> TermsOut:
+def term_party_ids(row: Any) -> list[str]:
+    """The parties a stored package names (its lender, GAS and guarantors)."""
+    doc = row.terms
+    ids = [p.get("gas_id") for p in doc.get("prepayments") or []]
+    ids += [g.get("guarantor_id") for g in doc.get("guarantees") or []]
+    if doc.get("loan"):
+        ids.append(doc["loan"].get("lender_id"))
+    return [i for i in ids if i]
+
+
+def terms_out(row: Any, names: Mapping[str, str]) -> TermsOut:
+    """The stored package, with the parties' names (``names``, by id) beside their ids."""
     doc = msgspec.convert(row.terms, TermsDoc)
     total = sum(_cents_of(p.amount) for p in doc.prepayments)
     if doc.loan is not None:
         total += _cents_of(doc.loan.principal)
+        doc.loan.lender_name = names.get(doc.loan.lender_id, "")
+    for p in doc.prepayments:
+        p.gas_name = names.get(p.gas_id, "")
+    for g in doc.guarantees:
+        g.guarantor_name = names.get(g.guarantor_id, "")
     guaranteed = sum(_cents_of(g.amount) for g in doc.guarantees)
     return TermsOut(loan=doc.loan, prepayments=doc.prepayments, guarantees=doc.guarantees,
                     total=money(total), guaranteed=money(guaranteed),
@@ -627,15 +648,17 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
     gas = _grouped(conn, request_gas, ids, request_gas.c.position)
     instruments = _grouped(conn, request_instruments, ids, request_instruments.c.position)
     insider = principal.role != "gas"
+    names = party_names(conn, [r.producer_id for r in rows])
     if insider:
         assessments = _latest(conn, request_assessments, ids)
         terms = _latest(conn, request_terms, ids)
         history = _grouped(conn, request_history, ids, request_history.c.seq)
+        names.update(party_names(conn, [i for t in terms.values() for i in term_party_ids(t)]))
     out = []
     for r in rows:
         body = RequestOut(
             id=r.id, reference=r.reference, producer_id=r.producer_id,
-            amount=money(r.amount_minor, r.currency),
+            producer_name=names.get(r.producer_id, ""), amount=money(r.amount_minor, r.currency),
             purpose=r.purpose, instrument=r.instrument, term_months=r.term_months,
             needed_by=r.needed_by.isoformat() if r.needed_by else None,
             gas_ids=[g.gas_id for g in gas[r.id]],
@@ -650,7 +673,7 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
             a = assessments.get(r.id)
             t = terms.get(r.id)
             body.assessment = assessment_out(a) if a is not None else None
-            body.terms = terms_out(t) if t is not None else None
+            body.terms = terms_out(t, names) if t is not None else None
             body.history = [history_out(h) for h in history[r.id]]
         out.append(body)
     return out
@@ -829,6 +852,23 @@ def close_on_loan_repaid(conn: Connection, event: LoanRepaid) -> None:
         loan_events.c.loan_id == loan.id).order_by(loan_events.c.seq.desc()).limit(1)).scalar()
     close_if_settled(conn, request_id, f"closed automatically: loan {loan.id} repaid"
                      + (f" (recorded by {by})" if by else ""))
+
+
+def reopen_on_loan_reopened(conn: Connection, event: LoanReopened) -> None:
+    """A correction made the request's repaid loan owe again: a ``closed`` request is
+    ``funded`` again, with a history entry saying why."""
+    loan = event.loan
+    request_id = conn.execute(select(request_instruments.c.request_id).where(
+        request_instruments.c.kind == "loan",
+        request_instruments.c.instrument_id == loan.id)).scalar()
+    if request_id is None:
+        return
+    row = conn.execute(select(funding_requests).where(funding_requests.c.id == request_id)
+                       .with_for_update()).first()
+    if row is not None and row.status == "closed":
+        change_status(conn, row, "funded", event.username or SYSTEM_USER,
+                      f"reopened: loan {loan.id} owes again after the correction "
+                      f"{event.cause}")
 
 
 def close_on_prepayment_closed(conn: Connection, event: PrepaymentClosed) -> None:
@@ -1172,7 +1212,7 @@ def set_terms(ctx: AppContext, principal: Principal, request_id: str, data: Requ
                 id=str(uuid.uuid4()), request_id=rid, terms=doc, created_at=now_utc(),
                 created_by=principal.username))
             latest = latest_terms(conn, rid)
-        return terms_out(latest)
+        return terms_out(latest, party_names(conn, term_party_ids(latest)))
 
     return ctx.write(write)
 
@@ -1187,7 +1227,7 @@ def read_terms(ctx: AppContext, principal: Principal, request_id: str) -> TermsO
         latest = latest_terms(conn, rid)
         if latest is None:
             raise NotFound("terms")
-        return terms_out(latest)
+        return terms_out(latest, party_names(conn, term_party_ids(latest)))
 
     return ctx.read(read)
 

@@ -4,6 +4,7 @@ into the lender's general pool."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -28,7 +29,7 @@ from service.app.context import AppContext
 from service.app.errors import Errors, Forbidden
 from service.app.ledger_ops import ensure_accounts
 from service.app.ledger_ops import post as post_batch
-from service.app.parties import refuse_acting_for
+from service.app.parties import party_names, refuse_acting_for
 from service.app.types import Day, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.tables import shares
@@ -47,7 +48,9 @@ class ShareIn(msgspec.Struct, forbid_unknown_fields=True):
 class ShareOut(msgspec.Struct):
     id: Uuid
     member_id: Uuid
+    member_name: str
     lender_id: Uuid
+    lender_name: str
     pool_id: Uuid
     amount: Money
     date: Day
@@ -61,9 +64,11 @@ class SharePage(msgspec.Struct):
     totals: dict[str, Money]
 
 
-def share_out(row: Any) -> ShareOut:
-    return ShareOut(id=row.id, member_id=row.member_id, lender_id=row.lender_id,
-                    pool_id=row.pool_id, amount=money(row.amount_minor),
+def share_out(row: Any, names: Mapping[str, str]) -> ShareOut:
+    return ShareOut(id=row.id, member_id=row.member_id,
+                    member_name=names.get(row.member_id, ""), lender_id=row.lender_id,
+                    lender_name=names.get(row.lender_id, ""), pool_id=row.pool_id,
+                    amount=money(row.amount_minor),
                     date=row.date.isoformat(), created_at=rfc3339(row.created_at) or "")
 
 
@@ -89,7 +94,7 @@ def subscribe_share(ctx: AppContext, principal: Principal, data: ShareIn
 
     def run(conn: Connection, _: None) -> tuple[int, ShareOut]:
         member = lending.party_of_kind(conn, member_id, MEMBER_KINDS, "member_id")
-        lending.party_of_kind(conn, lender_id, "lender", "lender_id")
+        lender = lending.party_of_kind(conn, lender_id, "lender", "lender_id")
         pool_id = lending.general_pool_id(str(lender_id))
         ext = account("member-external", member.id, party_id=member.id)
         ensure_accounts(conn, ctx.store, [ext])
@@ -103,7 +108,7 @@ def subscribe_share(ctx: AppContext, principal: Principal, data: ShareIn
             currency="EUR", code="share", value_date=on,
             user_data=f"share:{share_id}", operation_id=share_id)], {})
         row = conn.execute(select(shares).where(shares.c.id == share_id)).one()
-        return 201, share_out(row)
+        return 201, share_out(row, {member.id: member.name, lender.id: lender.name})
 
     return command(ctx, principal, "POST /api/shares", data, run, returns=ShareOut)
 
@@ -127,7 +132,8 @@ def list_shares(ctx: AppContext, principal: Principal, member_id: str | None,
         totals: dict[str, int] = {}
         for r in conn.execute(query):
             totals[r.member_id] = totals.get(r.member_id, 0) + r.amount_minor
-        return SharePage([share_out(r) for r in rows], nxt,
+        names = party_names(conn, [i for r in rows for i in (r.member_id, r.lender_id)])
+        return SharePage([share_out(r, names) for r in rows], nxt,
                          {m: money(c) for m, c in sorted(totals.items())})
 
     return ctx.read(read)

@@ -20,6 +20,7 @@ from ledger.verify import JournalHead
 from service.app import lending
 from service.app.checkpoints import verify_with_checkpoints
 from service.app.funds import fund_state
+from service.app.reversals import live
 from service.db.engine import read_tx
 from service.db.tables import (
     contributions,
@@ -134,8 +135,9 @@ def instrument_problems(conn: Connection, store: LedgerStore) -> list[str]:
         acct = store.get_account(conn, account_id("guarantee", g.id))
         pending = acct.credits_pending if acct else 0
         expected = 0 if g.status == "released" else g.amount_minor - g.called_minor
-        called = sum(t.amount for t in store.find_transfers(conn, user_data=f"guarantee:{g.id}")
-                     if t.code == "call")
+        called = sum(t.amount if t.code == "call" else -t.amount
+                     for t in store.find_transfers(conn, user_data=f"guarantee:{g.id}")
+                     if t.code in ("call", "call_reversal"))
         if pending != expected or called != g.called_minor:
             problems.append(f"guarantee {g.id}: ledger reserves {pending} and called "
                             f"{called} cents, the register says {expected} and "
@@ -153,9 +155,11 @@ def instrument_problems(conn: Connection, store: LedgerStore) -> list[str]:
     for f in conn.execute(select(funds)):
         fund = fund_state(conn, f)
         paid_in = sum(c.amount_minor for c in conn.execute(
-            select(contributions.c.amount_minor).where(contributions.c.fund_id == f.id)))
+            select(contributions.c.amount_minor).where(contributions.c.fund_id == f.id,
+                                                       live(contributions, "contribution"))))
         paid_out = sum(p.amount_minor for p in conn.execute(
-            select(payouts.c.amount_minor).where(payouts.c.fund_id == f.id)))
+            select(payouts.c.amount_minor).where(payouts.c.fund_id == f.id,
+                                                 live(payouts, "payout"))))
         if fund.balance_cents != paid_in - paid_out:
             problems.append(f"fund {f.id}: ledger balance {fund.balance_cents} cents, "
                             f"contributions - payouts = {paid_in - paid_out}")

@@ -50,6 +50,12 @@ parties = Table(
     Column("created_by", String(64)),
     # person: ids of the GAS it belongs to (migration 0008)
     Column("member_of", JSON),
+    # Contacts (migration 0014): e-mail and PEC as e-mail addresses, the phone in E.164.
+    Column("email", String(254)),
+    Column("phone", String(16)),
+    Column("pec", String(254)),
+    Column("address", String(200)),
+    Column("postal_code", String(5)),
 )
 
 users = Table(
@@ -96,7 +102,8 @@ idempotency = Table(
     "idempotency",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("operation", String(100), nullable=False),
+    # Method and path: two ids in a reversal's (migration 0015 widened it from 100).
+    Column("operation", String(200), nullable=False),
     Column("request_hash", String(64), nullable=False),
     Column("status_code", Integer, nullable=False),
     Column("response", Text, nullable=False),
@@ -348,6 +355,25 @@ payouts = Table(
     Column("created_by", String(64)),
     # A human number, PRE-2026-0001 (migration 0011): service.app.references.
     Column("reference", String(24), unique=True, index=True),
+)
+
+# -- reversals (migration 0015) ---------------------------------------------------------------
+
+# Append-only: each operation reversed (a contribution, payout, delivery, repayment or
+# guarantee call), by whom, when and why; ``id`` is the reversal command's id. The
+# reversed operation stays in its own table and counts as never recorded.
+reversals = Table(
+    "reversals",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("target_id", String(36), nullable=False),
+    Column("value_date", Date, nullable=False),  # the reversed operation's
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+    UniqueConstraint("kind", "target_id", name="uq_reversal_target"),
 )
 
 # -- match-funding rules (migration 0007) --------------------------------------------------

@@ -87,9 +87,9 @@ def change_password(data: JSONBody[PasswordIn], ctx: Ctx, principal: User,
     change_own_password(ctx, principal, data, address_of(request))
 
 
-@get("/api/me", sync_to_thread=False, tags=["auth"], responses=responses())
-def me(principal: User) -> MeOut:
-    return whoami(principal)
+@get("/api/me", sync_to_thread=True, tags=["auth"], responses=responses())
+def me(ctx: Ctx, principal: User) -> MeOut:
+    return whoami(ctx, principal)
 
 
 @get("/health", sync_to_thread=True, tags=["health"], security=[],

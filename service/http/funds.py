@@ -10,14 +10,21 @@ from service.app.funds import (
     ContributionIn,
     ContributionOut,
     ContributionPage,
+    ContributionReversalOut,
     FundIn,
     FundOut,
     FundPage,
     PayoutIn,
     PayoutOut,
     PayoutPage,
+    PayoutReversalOut,
 )
+from service.app.reversals import ReversalIn
 from service.http.params import BODY, READ, Ctx, Limit, User, responses
+
+# A reversal: the item named in the path, by whoever may record it, once.
+REVERSAL = responses(*BODY, 403, 404, 409, codes=(
+    "idempotency_conflict", "already_reversed", "insufficient_funds"))
 
 
 class ContributionController(Controller):
@@ -39,6 +46,16 @@ class ContributionController(Controller):
                            reference: FromQuery[str | None] = None) -> ContributionPage:
         return funds.list_contributions(ctx, principal, gas_id, fund_id, limit, cursor,
                                         reference)
+
+    @post("/{contribution_id:str}/reversal", sync_to_thread=True, status_code=200,
+          responses=responses(*BODY, 403, 404, 409, codes=(
+              "idempotency_conflict", "already_reversed", "insufficient_funds", "closed")),
+          description="Reverse a contribution recorded by mistake (officers, or the "
+          "contributing GAS's user): it counts as never made, from its date; refused "
+          "when the fund would be short on any day since (its money was paid out).")
+    def reverse_contribution(self, contribution_id: FromPath[str], data: JSONBody[ReversalIn],
+                             ctx: Ctx, principal: User) -> ContributionReversalOut:
+        return funds.reverse_contribution(ctx, principal, contribution_id, data)[1]
 
 
 class FundController(Controller):
@@ -75,6 +92,16 @@ class FundController(Controller):
                      limit: Limit = None, cursor: FromQuery[str | None] = None,
                      reference: FromQuery[str | None] = None) -> PayoutPage:
         return funds.list_payouts(ctx, principal, fund_id, limit, cursor, reference)
+
+    @post("/{fund_id:str}/payouts/{payout_id:str}/reversal", sync_to_thread=True,
+          status_code=200, responses=REVERSAL,
+          description="Reverse a payout recorded by mistake (officers): a grant's money "
+          "comes back into the fund, a loss cover's from the loan, which owes it again "
+          "(the answer then carries the loan).")
+    def reverse_payout(self, fund_id: FromPath[str], payout_id: FromPath[str],
+                       data: JSONBody[ReversalIn], ctx: Ctx, principal: User
+                       ) -> PayoutReversalOut:
+        return funds.reverse_payout(ctx, principal, fund_id, payout_id, data)[1]
 
 
 HANDLERS = [ContributionController, FundController]

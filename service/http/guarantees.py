@@ -13,6 +13,8 @@ from service.app.coverage import GuaranteeStatus
 from service.app.guarantees import (
     CallIn,
     CallOut,
+    CallPage,
+    CallReversalOut,
     CapacityIn,
     CapacityOut,
     CommandIn,
@@ -21,6 +23,7 @@ from service.app.guarantees import (
     GuaranteePage,
     LoanGuaranteesOut,
 )
+from service.app.reversals import ReversalIn
 from service.http.params import BODY, READ, Ctx, Limit, User, responses
 
 # Checked by the use case, so a bad status and a bad id are named in one 422.
@@ -90,6 +93,24 @@ class LoanGuaranteeController(Controller):
              ) -> Response[CallOut]:
         status, body = guarantees.call_guarantees(ctx, principal, loan_id, data)
         return Response(body, status_code=status)
+
+    @get("/guarantee-calls", sync_to_thread=True, responses=responses(*READ),
+         description="The loan's guarantee calls in the order recorded, reversed ones "
+         "too (`reversed`); a GAS user sees the parts of its own guarantees only.")
+    def list_calls(self, loan_id: FromPath[str], ctx: Ctx, principal: User,
+                   limit: Limit = None, cursor: FromQuery[str | None] = None) -> CallPage:
+        return guarantees.list_calls(ctx, principal, loan_id, limit, cursor)
+
+    @post("/guarantee-calls/{call_id:str}/reversal", sync_to_thread=True, status_code=200,
+          responses=responses(*BODY, 403, 404, 409, codes=(
+              "idempotency_conflict", "already_reversed", "insufficient_funds",
+              "exceeds_capacity")),
+          description="Reverse a guarantee call recorded by mistake (officers): the loan "
+          "owes again what it paid, from its date; the guarantors get their money back and "
+          "pledge again what it called (refused when a guarantor's capacity is gone).")
+    def reverse_call(self, loan_id: FromPath[str], call_id: FromPath[str],
+                     data: JSONBody[ReversalIn], ctx: Ctx, principal: User) -> CallReversalOut:
+        return guarantees.reverse_call(ctx, principal, loan_id, call_id, data)[1]
 
     @post("/guarantees/reduction", sync_to_thread=True, status_code=200,
           responses=responses(*BODY, 403, 404, 409,

@@ -19,6 +19,7 @@ from service.app.loans import (
     RepaymentIn,
     RepaymentOut,
     RepaymentPage,
+    RepaymentReversalOut,
     RescheduleIn,
     WriteOffIn,
 )
@@ -31,6 +32,7 @@ from service.app.pools import (
     PoolOut,
     PoolPage,
 )
+from service.app.reversals import ReversalIn
 from service.app.shares import ShareIn, ShareOut, SharePage
 from service.app.terms import SimulationOut, TermsIn
 from service.http.params import BODY, READ, Ctx, Limit, User, responses
@@ -177,6 +179,18 @@ class LoanController(Controller):
                         reference: FromQuery[str | None] = None, limit: Limit = None,
                         cursor: FromQuery[str | None] = None) -> RepaymentPage:
         return loans.list_repayments(ctx, principal, loan_id, reference, limit, cursor)
+
+    @post("/{loan_id:str}/repayments/{repayment_id:str}/reversal", sync_to_thread=True,
+          status_code=200, responses=responses(*ON_LOAN, codes=(
+              *REPLAY, "already_reversed", "insufficient_funds", "exceeds_capacity")),
+          description="Reverse a repayment recorded by mistake (officers): from its value "
+          "date it counts as never recorded. A loan it had repaid is active again: the "
+          "guarantees released at that payoff pledge again (`exceeds_capacity` when a "
+          "guarantor's capacity is gone) and a closed request is funded again.")
+    def reverse_repayment(self, loan_id: FromPath[str], repayment_id: FromPath[str],
+                          data: JSONBody[ReversalIn], ctx: Ctx, principal: User
+                          ) -> RepaymentReversalOut:
+        return loans.reverse_repayment(ctx, principal, loan_id, repayment_id, data)[1]
 
     @post("/{loan_id:str}/reschedule", sync_to_thread=True, status_code=200,
           responses=responses(*ON_LOAN, codes=(*REPLAY, "loan_not_active",

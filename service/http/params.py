@@ -26,7 +26,7 @@ CONFLICT_CODES = (
     "idempotency_conflict", "invalid_transition", "insufficient_funds", "exceeds_capacity",
     "exceeds_prepayment", "closed", "usury_threshold_exceeded", "loan_limit_exceeded",
     "coverage_below_minimum", "loan_not_active", "already_disbursed", "already_released",
-    "conflict",
+    "already_reversed", "period_closed", "conflict",
 )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from typing import Annotated, Any
+
+from litestar import Controller, Response, get, patch, post
+from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from service.app import parties
 from service.app.parties import (
@@ -16,6 +18,30 @@ from service.app.parties import (
     RelationshipPage,
 )
 from service.http.params import BODY, READ, Ctx, Limit, User, responses
+
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+# A merge patch is read as a JSON object (so that every bad field is named at once, and
+# an absent field differs from a null one); its shape is documented here.
+PartyPatch = Annotated[dict[str, Any], Body(
+    title="PartyPatch",
+    description="JSON merge patch of a party: the fields given change, `null` clears one.",
+    schema_extra={
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "iban": _TEXT_OR_NULL, "municipality": _TEXT_OR_NULL,
+            "province": _TEXT_OR_NULL,
+            "latitude": {"type": ["number", "null"], "minimum": -90, "maximum": 90},
+            "longitude": {"type": ["number", "null"], "minimum": -180, "maximum": 180},
+            "households": {"type": ["integer", "null"], "minimum": 1},
+            "categories": {"type": ["array", "null"], "items": {"type": "string"}},
+            "email": {**_TEXT_OR_NULL, "format": "email"},
+            "phone": {**_TEXT_OR_NULL, "description": "Italian or international; "
+                      "answered in E.164 (+390212345678)"},
+            "pec": {**_TEXT_OR_NULL, "format": "email"},
+            "address": _TEXT_OR_NULL,
+            "postal_code": {**_TEXT_OR_NULL, "pattern": "^[0-9]{5}$"},
+        }})]
 
 
 class PartyController(Controller):
@@ -37,6 +63,19 @@ class PartyController(Controller):
     @get("/{party_id:str}", sync_to_thread=True, responses=responses(*READ))
     def get_party(self, party_id: FromPath[str], ctx: Ctx, principal: User) -> PartyOut:
         return parties.read_party(ctx, principal, party_id)
+
+    @patch("/{party_id:str}", sync_to_thread=True, responses=responses(*BODY, 403, 404),
+           description="A JSON merge patch (RFC 7396; `application/merge-patch+json` or "
+           "`application/json`): officers change `name`, `iban`, `municipality`, "
+           "`province`, `latitude`, `longitude`, `households`, `categories`, `email`, "
+           "`phone`, `pec`, `address` and `postal_code`; a producer or GAS user only its "
+           "own party's `email`, `phone`, `pec`, `address` and `postal_code` (any other "
+           "field -> 403). `null` clears an optional field (`name` -> 422); `id` or a "
+           "field no PATCH changes -> 422. Phones are answered in E.164. A patch that "
+           "changes nothing answers 200 and records nothing.")
+    def update_party(self, party_id: FromPath[str], data: PartyPatch,
+                     ctx: Ctx, principal: User) -> PartyOut:
+        return parties.update_party(ctx, principal, party_id, data)
 
 
 class RelationshipController(Controller):

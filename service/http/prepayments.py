@@ -10,12 +10,15 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from service.app import prepayments
 from service.app.prepayments import (
     CloseIn,
+    DeliveredOut,
     DeliveryIn,
+    DeliveryReversalOut,
     PrepaymentIn,
     PrepaymentOut,
     PrepaymentPage,
     PrepaymentStatus,
 )
+from service.app.reversals import ReversalIn
 from service.http.params import BODY, Ctx, Limit, User, responses
 
 # Checked by the use case, so a bad status and a bad id are named in one 422.
@@ -54,9 +57,20 @@ class PrepaymentController(Controller):
           responses=responses(*BODY, 404, 409, codes=(
               "idempotency_conflict", "closed", "exceeds_prepayment")))
     def deliver(self, prepayment_id: FromPath[str], data: JSONBody[DeliveryIn], ctx: Ctx,
-                principal: User) -> Response[PrepaymentOut]:
+                principal: User) -> Response[DeliveredOut]:
         status, body = prepayments.deliver(ctx, principal, prepayment_id, data)
         return Response(body, status_code=status)
+
+    @post("/{prepayment_id:str}/deliveries/{delivery_id:str}/reversal", sync_to_thread=True,
+          status_code=200, responses=responses(*BODY, 404, 409, codes=(
+              "idempotency_conflict", "already_reversed", "closed")),
+          description="Reverse a delivery recorded by mistake (whoever may record one): "
+          "its value is owed in goods again, from its date; not on a closed prepayment.")
+    def reverse_delivery(self, prepayment_id: FromPath[str], delivery_id: FromPath[str],
+                         data: JSONBody[ReversalIn], ctx: Ctx, principal: User
+                         ) -> DeliveryReversalOut:
+        return prepayments.reverse_delivery(ctx, principal, prepayment_id, delivery_id,
+                                            data)[1]
 
     @post("/{prepayment_id:str}/close", sync_to_thread=True, status_code=200,
           responses=responses(*BODY, 403, 404, 409, codes=("idempotency_conflict", "closed")))

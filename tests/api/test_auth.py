@@ -10,7 +10,8 @@ from tests.api.conftest import PASSWORD, Api
 def test_token_and_me(api: Api) -> None:
     me = api.ok(api.get("/api/me", "producer"))
     assert me == {"username": "producer", "role": "producer",
-                  "party_id": api.parties["producer"]}
+                  "party_id": api.parties["producer"],
+                  "party_name": "Caseificio Val Taleggio"}
     r = api.client.post("/api/auth/token", json={"username": "officer", "password": PASSWORD})
     body = r.json()
     assert r.status_code == 200 and body["token_type"] == "bearer"

@@ -127,7 +127,7 @@ OPERATIONS: list[tuple[str, str, str, str, set[int], tuple[str, ...]]] = [
      ("idempotency_conflict",)),
     ("get", "/api/prepayments", "200", "PrepaymentPage", {422}, ()),
     ("get", "/api/prepayments/{prepayment_id}", "200", "PrepaymentOut", {404}, ()),
-    ("post", "/api/prepayments/{prepayment_id}/deliveries", "200", "PrepaymentOut",
+    ("post", "/api/prepayments/{prepayment_id}/deliveries", "200", "DeliveredOut",
      {400, 404, 409, 413, 422}, ("idempotency_conflict", "closed", "exceeds_prepayment")),
     ("post", "/api/prepayments/{prepayment_id}/close", "200", "PrepaymentOut",
      {400, 403, 404, 409, 413, 422}, ("idempotency_conflict", "closed")),
@@ -142,6 +142,20 @@ OPERATIONS: list[tuple[str, str, str, str, set[int], tuple[str, ...]]] = [
      {400, 403, 404, 409, 413, 422}, ("idempotency_conflict", "insufficient_funds",
                                       "loan_not_active")),
     ("get", "/api/funds/{fund_id}/payouts", "200", "PayoutPage", {404, 422}, ()),
+    # Corrections (API.md, "Corrections").
+    ("get", "/api/loans/{loan_id}/guarantee-calls", "200", "CallPage", {404, 422}, ()),
+    ("post", "/api/loans/{loan_id}/guarantee-calls/{call_id}/reversal", "200",
+     "CallReversalOut", {400, 403, 404, 409, 413, 422},
+     ("idempotency_conflict", "already_reversed", "insufficient_funds", "exceeds_capacity")),
+    ("post", "/api/prepayments/{prepayment_id}/deliveries/{delivery_id}/reversal", "200",
+     "DeliveryReversalOut", {400, 404, 409, 413, 422},
+     ("idempotency_conflict", "already_reversed", "closed")),
+    ("post", "/api/contributions/{contribution_id}/reversal", "200",
+     "ContributionReversalOut", {400, 403, 404, 409, 413, 422},
+     ("idempotency_conflict", "already_reversed", "insufficient_funds")),
+    ("post", "/api/funds/{fund_id}/payouts/{payout_id}/reversal", "200",
+     "PayoutReversalOut", {400, 403, 404, 409, 413, 422},
+     ("idempotency_conflict", "already_reversed", "insufficient_funds")),
 ]
 
 
@@ -180,8 +194,8 @@ def test_enumerations_are_documented(built: dict[str, Any]) -> None:
         "refund", "rollover", "solidarity"]
     assert schemas["PayoutOut"]["properties"]["kind"]["enum"] == ["grant", "loss_cover"]
     # The producer's view of a fund leaves out what is not its own.
-    assert set(schemas["FundOut"]["required"]) == {"id", "name", "gas_id", "balance",
-                                                   "earmarked"}
+    assert set(schemas["FundOut"]["required"]) == {"id", "name", "gas_id", "gas_name",
+                                                   "balance", "earmarked", "earmarks"}
     status = [p for p in built["paths"]["/api/prepayments"]["get"]["parameters"]
               if p["name"] == "status"]
     assert status[0]["schema"]["enum"] == ["open", "closed"]

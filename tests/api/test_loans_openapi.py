@@ -59,6 +59,9 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, set[str], set[str]]] = 
     ("post", "/api/loans/{loan_id}/write-off"): (
         "200", "LoanOut", BODY | {"403", "404", "409"},
         {REPLAY, "loan_not_active", "insufficient_funds"}),
+    ("post", "/api/loans/{loan_id}/repayments/{repayment_id}/reversal"): (
+        "200", "RepaymentReversalOut", BODY | {"403", "404", "409"},
+        {REPLAY, "already_reversed", "insufficient_funds", "exceeds_capacity"}),
 }
 
 

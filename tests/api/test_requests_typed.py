@@ -22,8 +22,8 @@ from tests.api.test_requests_api import assess, at_status, prepayment_terms, sub
 # The request's keys in the order the API has always sent them (API.md, "Funding
 # requests"); insiders (officers, the producer) also get assessment, terms and history.
 REQUEST_KEYS = [
-    "id", "reference", "producer_id", "amount", "purpose", "instrument", "term_months",
-    "needed_by",
+    "id", "reference", "producer_id", "producer_name", "amount", "purpose", "instrument",
+    "term_months", "needed_by",
     "gas_ids", "business", "social_notes", "environmental_notes", "links", "status",
     "status_since", "instruments", "funded_on", "created_at", "created_by",
 ]
@@ -69,7 +69,7 @@ def test_prepayment_only_package_has_no_loan_id_and_replays_byte_for_byte(api: A
     assert doc["loan"] is None and doc["guarantees"] == []
     assert doc["total"] == eur("1000.50")  # 700.00 + 300.50, no loan
     assert doc["guaranteed"] == eur("0.00")
-    assert list(doc["prepayments"][0]) == ["gas_id", "amount", "product", "unit",
+    assert list(doc["prepayments"][0]) == ["gas_id", "gas_name", "amount", "product", "unit",
                                            "unit_price", "expires_on", "on_expiry"]
     funding = {"id": new_id(), "date": "2026-03-01"}
     first = api.post(f"/api/requests/{rid}/funding", funding)

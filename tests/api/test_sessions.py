@@ -101,7 +101,8 @@ def test_cli_passwd_set_and_disable_revoke_tokens(
     assert run_cli(["user", "set", "gas", "--party", other_gas], engine, monkeypatch) == 0
     assert status_of(api, token) == 401
     me = api.ok(api.client.get("/api/me", headers=bearer(api.login("gas", NEW_PASSWORD))))
-    assert me == {"username": "gas", "role": "gas", "party_id": other_gas}
+    assert me == {"username": "gas", "role": "gas", "party_id": other_gas,
+                  "party_name": "GAS Navigli"}
     # Refused changes revoke nothing.
     officer = api.tokens["officer"]
     assert run_cli(["user", "set", "officer", "--party", other_gas], engine, monkeypatch) == 2
@@ -110,7 +111,8 @@ def test_cli_passwd_set_and_disable_revoke_tokens(
     assert run_cli(["user", "set", "officer", "--role", "admin"], engine, monkeypatch) == 0
     assert status_of(api, officer) == 401
     me = api.ok(api.client.get("/api/me", headers=bearer(api.login("officer"))))
-    assert me == {"username": "officer", "role": "admin", "party_id": None}
+    assert me == {"username": "officer", "role": "admin", "party_id": None,
+                  "party_name": None}
 
     token = api.login("producer")
     assert run_cli(["user", "disable", "producer"], engine, monkeypatch) == 0
