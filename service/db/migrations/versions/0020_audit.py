@@ -1,14 +1,14 @@
 """The audit log: who changed what, through which door.
 
 Revision ID: 0020
-Revises: 0013
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
