@@ -13,6 +13,7 @@ from service.web import (
     prepayments_pages,
     report_pages,
     requests_pages,
+    reversal_pages,
     simulator_pages,
 )
 
@@ -26,4 +27,5 @@ HANDLERS: list[Any] = [
     *plan_pages.HANDLERS,
     *report_pages.HANDLERS,
     *party_pages.HANDLERS,
+    *reversal_pages.HANDLERS,
 ]
