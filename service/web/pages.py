@@ -4,4 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.web import loans_pages
+
 HANDLERS: list[Any] = []
+HANDLERS += loans_pages.HANDLERS
