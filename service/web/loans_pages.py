@@ -192,7 +192,9 @@ def loan_context(ctx: AppContext, principal: Principal, loan_id: FromPath[str],
     """Everything ``loans/loan.html`` shows (404 if the user may not see the loan)."""
     loan = loans.read_loan(ctx, principal, loan_id, None)
     items = all_repayments(ctx, principal, loan.id)
-    early = early_parts(ctx, loan.id) if items else {}
+    # Only a loan with early repayments needs the split (one more replay).
+    early = early_parts(ctx, loan.id) if items and (
+        _dec(loan.early_repaid_principal) or loan.status == "written_off") else {}
     paid = repayment_rows(items, early)
     g: LoanGuaranteesOut = guarantees.read_loan_guarantees(ctx, principal, loan.id, None)
     names = names_of(ctx, {loan.borrower_id, *(x.guarantor_id for x in g.items)})
