@@ -7,6 +7,7 @@ from typing import Any
 from service.web import (
     fund_pages,
     guarantees_pages,
+    loans_pages,
     party_pages,
     plan_pages,
     portfolio_pages,
@@ -20,6 +21,7 @@ from service.web import (
 HANDLERS: list[Any] = [
     *simulator_pages.HANDLERS,
     *requests_pages.HANDLERS,
+    *loans_pages.HANDLERS,
     *fund_pages.HANDLERS,
     *prepayments_pages.HANDLERS,
     *guarantees_pages.HANDLERS,
