@@ -203,7 +203,9 @@ def loan_context(ctx: AppContext, principal: Principal, loan_id: FromPath[str],
               for k in ("payment", "principal", "interest", "late", "paid", "still_due")}
     just = next((r for r in paid if r.item.id == shown), None) if shown else None
     staff = principal.is_staff
+    calls = guarantees.list_calls(ctx, principal, loan.id, 500, None).items if staff else []
     return {
+        "calls": calls,
         "loan": loan, "rows": rows, "totals": totals, "repayments": paid,
         "has_late": any(r.late for r in rows),
         "has_recovery": any(r.recovery for r in paid),

@@ -6,8 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from service.app import funds, prepayments
-from tests.web.conftest import Web, browser_login, screenshot, axe_violations
+from service.app import funds, loans, prepayments
+from service.app.auth import Principal
+from tests.web.conftest import Web, axe_violations, browser_login, screenshot
 from tests.web.pages import parse
 from tests.web.test_gas_pages import CASEIFICIO, GAS, contributions, ctx_of, fund
 
@@ -90,3 +91,33 @@ def test_storna_in_the_browser(desktop: Any) -> None:
     assert axe_violations(desktop) == []
     desktop.get_by_role("button", name="Conferma storno", exact=True).click()
     assert "Stornato" in desktop.locator("main").inner_text()
+
+
+def test_a_repayment_reversed_from_the_loan_page(web: Web) -> None:
+    officer = Principal("officer", "officer", None)
+    ctx = ctx_of(web)
+    loan = next(item for item in loans.list_loans(
+        ctx, officer, None, None, None, None, 50, None).items if item.status == "active")
+    before = loans.read_loan(ctx, officer, str(loan.id), None)
+    web.login("officer")
+    page = web.page(f"/prestiti/{loan.id}")
+    r = web.submit(page, "Registra rimborso", {"Importo": "100,00", "Data valuta": "2026-12-04"},
+                   follow=False)
+    assert r.status_code == 303
+    detail = parse(web.get(f"/prestiti/{loan.id}").text)
+    items = loans.list_repayments(ctx, officer, str(loan.id), None, 500, None).items
+    new = next(i for i in items if str(i.date) == "2026-12-04" and not i.reversed)
+    form = next(f for f in detail.forms if f.action.endswith(str(new.id)))
+    page = web.page(f"{form.action}?rif={new.reference}")
+    r = web.submit(page, "Conferma storno", {"Motivo": "pagamento di un altro prestito"},
+                   follow=False)
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/prestiti/{loan.id}")
+    after = loans.read_loan(ctx, officer, str(loan.id), None)
+    assert after.outstanding_principal == before.outstanding_principal
+    assert "Stornato" in web.page(f"/prestiti/{loan.id}").text
+    # A producer sees no Storna on its loan.
+    web.client.cookies.clear()
+    web.login("caseificio")
+    mine = loans.list_loans(ctx, officer, "ac020aa9-7632-5756-b55b-43ad94546e1c", None, None,
+                            None, 5, None).items[0]
+    assert "Storna" not in web.page(f"/prestiti/{mine.id}").text
