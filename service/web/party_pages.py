@@ -11,7 +11,6 @@ read-only and no form: nothing is offered that cannot be recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,11 +42,6 @@ GUARANTORS = ("gas", "person", "producer")
 # The contact fields of API.md ("Books a MAG can keep"), with their labels.
 CONTACTS = (("email", "Email", "email"), ("pec", "PEC", "email"), ("phone", "Telefono", "tel"),
             ("address", "Indirizzo", "text"), ("postal_code", "CAP", "text"))
-
-
-def contacts_editable() -> bool:
-    """Whether the application can record contacts (``update_party`` exists)."""
-    return callable(getattr(parties, "update_party", None))
 
 
 def contacts_of(party: PartyOut) -> list[tuple[str, str, str | None]]:
@@ -124,7 +118,7 @@ def _render_party(request: Request[Any, Any, Any], party_id: str, form: Form | N
         return party_name(ctx, pid) or pid
 
     return render(request, "officer/soggetto.html", status=status, title=party.name,
-                  contacts=contacts_of(party), editable=contacts_editable(),
+                  contacts=contacts_of(party), editable=principal_of(request).is_staff,
                   contact_fields=CONTACTS, form=form, name=name, **context)
 
 
@@ -139,10 +133,7 @@ async def save_contacts(request: Request[Any, Any, Any], party_id: FromPath[str]
     form = await posted(request)
     ctx, principal = ctx_of(request), principal_of(request)
     principal.require("officer")
-    update: Callable[..., Any] | None = getattr(parties, "update_party", None)
     party = await call(parties.read_party, ctx, principal, party_id)
-    if update is None:  # the application cannot record contacts yet: nothing to post to
-        return see_other(request, f"/soggetti/{party.id}")
     # A JSON merge patch of the contacts: an emptied field clears it; unchanged ones are
     # left out, so saving an untouched form records nothing.
     patch: dict[str, Any] = {}
@@ -152,7 +143,7 @@ async def save_contacts(request: Request[Any, Any, Any], party_id: FromPath[str]
             patch[field] = value
     if patch:
         try:
-            await call(update, ctx, principal, party.id, patch)
+            await call(parties.update_party, ctx, principal, party.id, patch)
         except (Invalid, Conflict) as exc:
             absorb(form, exc, {f: f for f, _, _ in CONTACTS})
             return await call(_render_party, request, party.id, form,

@@ -14,7 +14,6 @@ import pytest
 from openpyxl import load_workbook
 
 from service.app import funds, loans, parties, prepayments
-from service.app.errors import Invalid
 from service.app.report_catalog import report_catalog
 from service.web.formatting import day, euro
 from tests.web.conftest import DEMO, Web
@@ -268,51 +267,36 @@ def test_gas_page_shows_its_fund_and_pledges(web: Web) -> None:
     assert web.get("/soggetti/not-an-id").status_code == 404
 
 
-def test_contacts_are_read_only_until_the_application_records_them(web: Web) -> None:
-    web.login("officer")
-    page = web.page(f"/soggetti/{party_id(web, 'Caseificio Val Taleggio')}")
-    editable = [f for f in page.forms if "Salva contatti" in f.buttons]
-    if hasattr(parties, "update_party"):  # PATCH /api/parties/{id} is there: a form
-        assert editable
-    else:  # nothing is offered that cannot be recorded
-        assert not editable
-        assert "<dt>Email</dt><dd>non indicato</dd>" in page.html
-
-
-def test_salva_contatti_patches_what_changed(web: Web, monkeypatch: pytest.MonkeyPatch
-                                            ) -> None:
-    calls: list[tuple[str, str, dict[str, Any]]] = []
-
-    def update_party(ctx: Any, principal: Any, pid: str, patch: dict[str, Any]) -> Any:
-        if patch.get("email") == "non-una-mail":
-            raise Invalid([{"field": "email", "message": "not an e-mail address"}])
-        calls.append((principal.username, pid, patch))
-        return parties.read_party(ctx, principal, pid)
-
-    monkeypatch.setattr(parties, "update_party", update_party, raising=False)
+def test_salva_contatti_records_what_changed(web: Web) -> None:
     pid = party_id(web, "Caseificio Val Taleggio")
+    ctx = web.client.app.state.ctx
     web.login("officer")
     page = web.page(f"/soggetti/{pid}")
     form = page.form("Salva contatti")
     assert set(form.labels) == {"Email", "PEC", "Telefono", "Indirizzo", "CAP"}
     r = web.submit(page, "Salva contatti", {"Email": "info@caseificio.example",
-                                            "CAP": "24010"}, follow=False)
+                                            "Telefono": "02 1234 5678", "CAP": "24010"},
+                   follow=False)
     assert r.status_code == 303
     assert r.headers["location"] == f"/soggetti/{pid}?esito=salvato#contatti"
-    assert calls == [("officer", pid, {"email": "info@caseificio.example",
-                                       "postal_code": "24010"})]
-    # An untouched form changes nothing and records nothing.
-    assert web.submit(page, "Salva contatti", follow=False).status_code == 303
-    assert len(calls) == 1
-    # A refusal is said beside its field, the typed values kept.
-    r = web.submit(page, "Salva contatti", {"Email": "non-una-mail", "Telefono": "02 123"},
+    saved = parties.read_party(ctx, OFFICER, pid)
+    assert (saved.email, saved.phone, saved.postal_code) == (
+        "info@caseificio.example", "+390212345678", "24010")  # E.164, as API.md says
+    assert "+390212345678" in web.page(f"/soggetti/{pid}").html
+    # A refusal is said beside its field, the typed values kept, nothing written.
+    page = web.page(f"/soggetti/{pid}")
+    r = web.submit(page, "Salva contatti", {"Email": "non-una-mail", "CAP": "2401"},
                    follow=False)
     assert r.status_code == 422
     again = parse(r.text).form("Salva contatti")
     assert again.field_by_label("Email").value == "non-una-mail"
-    assert again.field_by_label("Telefono").value == "02 123"
     assert 'id="email-error" role="alert"' in r.text
-    assert len(calls) == 1
+    assert parties.read_party(ctx, OFFICER, pid).email == "info@caseificio.example"
+    # Emptying a field clears it.
+    page = web.page(f"/soggetti/{pid}")
+    assert web.submit(page, "Salva contatti", {"Telefono": ""}, follow=False
+                      ).status_code == 303
+    assert parties.read_party(ctx, OFFICER, pid).phone is None
     # Without the CSRF token nothing is posted; a producer gets 404.
     data = form.data({"Email": "x@y.example"})
     data.pop("csrf_token")
@@ -324,4 +308,4 @@ def test_salva_contatti_patches_what_changed(web: Web, monkeypatch: pytest.Monke
     r = web.client.post(f"/soggetti/{pid}/contatti", data={
         "csrf_token": csrf.group(1), "email": "x@y.example"})
     assert r.status_code == 404
-    assert len(calls) == 1
+    assert parties.read_party(ctx, OFFICER, pid).email == "info@caseificio.example"
