@@ -10,6 +10,7 @@ from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
+from litestar.exceptions import NotFoundException
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Receive, Scope, Send
 from sqlalchemy import Engine
@@ -32,10 +33,10 @@ from service.http.audit import audit, audit_middleware
 from service.http.auth import authenticated, change_password, health, logout_token, me, token
 from service.http.logs import configure_logging, request_log_middleware
 from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
-from service.http.problems import EXCEPTION_HANDLERS
+from service.http.problems import EXCEPTION_HANDLERS, handle_http
 from service.http.strict_body import StrictBodyRequest, check_query_text, query_parameters
 from service.settings import Settings
-from service.web.routes import static_router, template_config, web_router
+from service.web.routes import not_found, static_router, template_config, web_router
 
 
 def provide_ctx(request: Request[Any, Any, Any]) -> AppContext:
@@ -46,6 +47,13 @@ def provide_ctx(request: Request[Any, Any, Any]) -> AppContext:
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     principal: Principal = request.state.principal
     return principal
+
+
+def not_found_anywhere(request: Request[Any, Any, Any], exc: NotFoundException) -> Any:
+    """A path nothing serves: a problem document under /api, an Italian page elsewhere."""
+    if request.url.path.startswith(("/api", "/schema", "/health", "/static")):
+        return handle_http(request, exc)
+    return not_found(request, exc)
 
 
 def api_handlers() -> list[Any]:
@@ -78,7 +86,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         state=State({"ctx": ctx}),
         dependencies={"ctx": Provide(provide_ctx, sync_to_thread=False),
                       "principal": Provide(provide_principal, sync_to_thread=False)},
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={**EXCEPTION_HANDLERS,  # type: ignore[dict-item]
+                            NotFoundException: not_found_anywhere},
         request_class=StrictBodyRequest,
         before_request=check_query_text,
         middleware=[request_log_middleware, audit_middleware],

@@ -188,3 +188,12 @@ def test_a_page_post_is_audited_as_the_api_operation_it_performs(web: Web) -> No
     assert [(e["channel"], e["operation"], e["actor"]) for e in items] == [
         ("web", "POST /api/contributions", "gas.gasabile")]  # the replay is not listed
     assert op_id in items[0]["ids"]
+
+
+def test_a_path_nothing_serves_is_an_italian_page_outside_the_api(web: Web) -> None:
+    r = web.get("/pagina-che-non-esiste")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "Pagina non trovata" in r.text
+    r = web.get("/api/non-esiste")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
