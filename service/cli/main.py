@@ -235,12 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=cmd_ledger_expire)
 
     from service.cli.backup import add_backup_commands
+    from service.cli.gdxp import add_gdxp_commands
     from service.cli.matching import add_matching_commands
     from service.cli.reports import add_report_command
 
     add_matching_commands(sub)
     add_report_command(sub)
     add_backup_commands(sub)
+    add_gdxp_commands(sub)
     return parser
 
 

@@ -94,7 +94,21 @@ relationships = Table(
     Column("households_buying", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64)),
+    # The GDXP file's creationDate that last set annual_purchases (migration 0022).
+    Column("purchases_as_of", Date),
     UniqueConstraint("gas_id", "producer_id", name="uq_relationship_pair"),
+)
+
+# The products a GAS last imported for a producer from a GDXP file (migration 0022):
+# a list of objects, prices and quantities as decimal strings (never floats).
+gdxp_price_lists = Table(
+    "gdxp_price_lists",
+    metadata,
+    Column("gas_id", String(36), ForeignKey("parties.id"), primary_key=True),
+    Column("producer_id", String(36), ForeignKey("parties.id"), primary_key=True),
+    Column("products", JSON, nullable=False),
+    Column("creation_date", Date, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 # Client-chosen ids of creates and commands: a repeat answers as the first time.

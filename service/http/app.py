@@ -20,6 +20,7 @@ from service.app.context import AppContext
 from service.bootstrap import build_context, start_services, stop_services
 from service.http import (
     funds,
+    gdxp,
     guarantees,
     ledger,
     loans,
@@ -60,7 +61,7 @@ def api_handlers() -> list[Any]:
     return [me, logout_token, change_password, audit, *parties.HANDLERS, *ledger.HANDLERS,
             *loans.HANDLERS, *guarantees.HANDLERS,
             *prepayments.HANDLERS, *funds.HANDLERS, *requests.HANDLERS, *matching.HANDLERS,
-            *reports.HANDLERS]
+            *reports.HANDLERS, *gdxp.HANDLERS]
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Litestar:

@@ -59,6 +59,7 @@ _DESCRIPTIONS = {
     404: "Not found, or not visible to the caller",
     409: "Refused by a rule or the current state; `code` says which",
     413: "The body is too large",
+    415: "The body's content type is not one the operation takes",
     422: "Invalid input; `errors` names every bad field",
     429: "Too many failed logins; retry after `Retry-After` seconds",
 }
