@@ -28,7 +28,7 @@ from typing import IO, Any
 import polars as pl
 from sqlalchemy import Connection, Engine, select
 
-from ledger.as_of import PAYMENT_KINDS, fund_on, guarantee_on, loan_on
+from ledger.as_of import PAYMENT_KINDS, REVERSAL, fund_on, guarantee_on, loan_on
 from ledger.chart import account_id
 from ledger.money import currency_exponent, minor_to_decimal, to_minor_decimal
 from ledger.repayments import InstallmentState, arrears, initial_state
@@ -646,9 +646,20 @@ def _movements(conn: Connection, row: Any, book: LoanBook, loan: LoanAsOf,
         fund_names = {f.id: f.name for f in conn.execute(
             select(funds.c.id, funds.c.name).where(funds.c.id.in_(list(fund_names))))}
     words = _RESCHEDULE_WORDS[req.lang]
+    # A reversed operation is listed, marked, and moves nothing; the reversal itself is
+    # not a movement of its own (the replay leaves both out).
+    gone = {str((e.params or {}).get("of")) for e in events if e.kind == REVERSAL}
     out: list[MovementRow] = []
     for e in events:
+        if e.kind == REVERSAL:
+            continue
         common = {"value_date": e.value_date, "recorded_on": _recorded_on(e.recorded_at)}
+        if e.id in gone:
+            out.append(MovementRow(
+                e.kind, **common,
+                reference=e.reference or "", description=e.note or "",
+                amount_cents=int(e.amount_minor or 0), reversed=True))
+            continue
         if e.kind == "disbursement":
             out.append(MovementRow("disbursement", **common, reference=row.reference or "",
                                    amount_cents=int(row.principal_minor)))

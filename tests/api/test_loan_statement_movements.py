@@ -199,3 +199,22 @@ def test_movements_in_the_pdf_and_for_the_producer(api: Api) -> None:
     lines = r.text.strip().splitlines()
     assert lines[0].startswith("Value date,Recorded on,Operation,Reference")
     assert len(lines) == 1 + 6 and lines[1].split(",")[2] == "disbursement"
+
+
+def test_a_reversed_repayment_is_listed_marked_and_moves_nothing(api: Api) -> None:
+    s = build(api)
+    paid = repayments(api, s["a"])
+    second = paid[1]
+    r = api.post(f"/api/loans/{s['a']}/repayments/{second['id']}/reversal",
+                 {"reason": "registrato sul prestito sbagliato"})
+    assert r.status_code == 200, r.text
+    rows = movements(api, s["a"])
+    marked = [row for row in rows if row["Riferimento"] == second["reference"]]
+    assert len(marked) == 1
+    assert str(marked[0]["Descrizione"]).startswith("STORNATO")
+    assert marked[0]["Capitale"] == ZERO
+    # The balance still reconciles with the loan as the reversal left it.
+    live = [row for row in rows if not str(row["Descrizione"] or "").startswith("STORNATO")]
+    assert check_running_balance(live) == amt(loan_as_of(api, s["a"])[
+        "outstanding_principal"])
+    assert rows[-1]["Capitale residuo"] == amt(loan_as_of(api, s["a"])["outstanding_principal"])
