@@ -214,7 +214,8 @@ def test_loan_page_figures_match_the_app_layer(web: Web) -> None:
     items = repayments(web, TALEGGIO)
     assert len(paid_rows) == len(items) == 18
     assert paid_rows[0][0] == items[0].reference and paid_rows[0][2] == euro(items[0].amount)
-    assert paid_rows[0][-1].startswith("demo")
+    # Who recorded it, then (officers) the Storna button of the Correzione column.
+    assert paid_rows[0][-2].startswith("demo") and paid_rows[0][-1] == "Storna"
     # Guarantees and coverage.
     g = guarantees.read_loan_guarantees(ctx_of(web), OFFICER, TALEGGIO, None)
     assert len(table(page.html, "Garanzie")) == len(g.items) == 3
