@@ -63,6 +63,7 @@ from ledger.schedules import Frequency, Method
 from ledger.store import cursor_int
 from service.app import lending
 from service.app.auth import Principal
+from service.app.books import refuse_closed
 from service.app.commands import command
 from service.app.common import (
     MoneyIn,
@@ -1258,6 +1259,7 @@ def fund_request(ctx: AppContext, principal: Principal, request_id: str, data: F
         row, terms_row, check = target
         _refuse(check)
         fund_package(conn, ctx, row, terms_row.terms, op_id, on, principal.username)
+        refuse_closed(conn, on, "a funding")
         return 200, request_out(conn, rid, principal)
 
     return command(ctx, principal, f"POST /api/requests/{rid}/funding", data, run, before,

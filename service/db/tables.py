@@ -583,3 +583,16 @@ audit_log = Table(
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_actor", "actor"),
 )
+
+# -- closed periods (migration 0021) -------------------------------------------------------
+
+# One row (id 1) once an admin has closed the books: nothing valued on or before
+# ``closed_through`` may be recorded or reversed.
+books_closed = Table(
+    "books_closed",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("closed_through", Date, nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("closed_by", String(64), nullable=False),
+)

@@ -29,6 +29,7 @@ from service.http.params import BODY, READ, Ctx, Limit, User, responses
 FUNDING_CODES = (
     "idempotency_conflict", "invalid_transition", "insufficient_funds", "exceeds_capacity",
     "usury_threshold_exceeded", "loan_limit_exceeded", "coverage_below_minimum",
+    "period_closed",
 )
 
 
