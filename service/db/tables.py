@@ -478,6 +478,8 @@ request_history = Table(
     Column("from_status", String(16)),
     Column("to_status", String(16), nullable=False),
     Column("note", Text),
+    # An edit (PATCH, migration 0021): {field: {"from": old, "to": new}}, as answered.
+    Column("changes", JSON),
 )
 
 # Append-only: each PUT that changes the assessment adds a version; the last one counts.
