@@ -51,6 +51,7 @@ __all__ = [
     "allowed_targets",
     "assessment_score",
     "auto_close",
+    "check_edit",
     "check_funding",
     "check_terms_edit",
     "check_transition",
@@ -82,6 +83,9 @@ _OFFICERS = frozenset({"admin", "officer"})
 _OFFICER_TARGETS = frozenset(t for (_, t), w in _TRANSITIONS.items() if w != "producer")
 _PRODUCER_TARGETS = frozenset(t for (_, t), w in _TRANSITIONS.items() if w != "officer")
 _TERMS_STATUSES = frozenset({"under_review", "approved"})
+# ``PATCH /requests/{id}``: who may edit a request's own fields, and while it is what.
+_PRODUCER_EDITS = frozenset({"submitted", "needs_info"})
+_OFFICER_EDITS = frozenset({"submitted", "under_review", "needs_info"})
 
 
 class InvalidTransition(Exception):
@@ -177,6 +181,24 @@ def check_terms_edit(state: str, role: str) -> None:
         raise InvalidTransition(
             allowed_targets(state), f"terms are set while under review or approved, not {state}"
         )
+
+
+def check_edit(state: str, role: str) -> None:
+    """``PATCH /requests/{id}``: the producer (its own request) while ``submitted`` or
+    ``needs_info``; an officer while ``submitted``, ``under_review`` or ``needs_info``.
+    A GAS user never edits a request (403); any other status is 409."""
+    _check_status(state)
+    _check_role(role)
+    if role in _OFFICERS:
+        editable = _OFFICER_EDITS
+    elif role == "producer":
+        editable = _PRODUCER_EDITS
+    else:
+        raise RoleNotAllowed("the producer or an officer edits a request")
+    if state not in editable:
+        raise InvalidTransition(
+            allowed_targets(state),
+            f"a {role} edits a request while {' or '.join(sorted(editable))}, not {state}")
 
 
 def auto_close(state: str, *, loan_repaid: bool, prepayments_closed: bool) -> str:

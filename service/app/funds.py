@@ -23,6 +23,7 @@ from ledger.funds import surcharge_contribution
 from ledger.lending import close_chain
 from service.app import lending
 from service.app.auth import Principal
+from service.app.books import refuse_closed
 from service.app.clock import today
 from service.app.commands import command
 from service.app.common import (
@@ -451,6 +452,7 @@ def contribute_to_fund(ctx: AppContext, principal: Principal, data: Contribution
             producer = get_party(conn, earmark)
             if producer is None or producer.kind != "producer":
                 raise invalid("earmark_producer_id", "no producer with this id")
+        refuse_closed(conn, on, "a contribution")
         row = contribute(conn, contribution_id=cid, fund=fund, gas_id=gas_id, amount=amount,
                          on=on, earmark_producer_id=earmark, note=data.note, basis=basis,
                          username=principal.username)
@@ -568,6 +570,7 @@ def pay_out(ctx: AppContext, principal: Principal, fund_id: str, data: PayoutIn
             loan = conn.execute(select(loans).where(loans.c.id == loan_id)).first()
             if loan is None or loan.borrower_id != producer_id:
                 raise invalid("loan_id", "no loan of this producer with this id")
+        refuse_closed(conn, on, "a payout")
         row = payout(conn, ctx, payout_id=pid, fund=fund, producer_id=str(producer_id),
                      amount=amount, on=on, kind=data.kind, loan=loan,
                      username=principal.username)
@@ -629,6 +632,8 @@ def reverse_contribution(ctx: AppContext, principal: Principal, contribution_id:
         if row.source != "gas":
             raise Conflict("closed", "this contribution is the remainder of a closed "
                            "prepayment: it is settled by that close, not reversed alone")
+        # A closed period refuses before the shortfall replay is worked out.
+        refuse_closed(conn, row.date, "a reversal of a contribution")
         target = (earmark_account(fund.id, row.earmark_producer_id)
                   if row.earmark_producer_id else account_id("fund", fund.id))
         batch = close_chain([leg(rev_id, "reversal", target,

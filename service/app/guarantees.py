@@ -24,6 +24,7 @@ from ledger.lending import close_chain
 from ledger.transfers import Transfer, TransferFlag, post_pending_of, void_pending_of
 from service.app import lending
 from service.app.auth import Principal
+from service.app.books import refuse_closed
 from service.app.clock import today
 from service.app.commands import command
 from service.app.common import (
@@ -524,6 +525,7 @@ def sign_guarantee(ctx: AppContext, principal: Principal, data: GuaranteeIn
         row = create_guarantee(conn, ctx, guarantee_id=gid, loan_id=str(loan_id),
                                guarantor_id=str(guarantor_id), amount=amount,
                                username=principal.username, on=signed_on)
+        refuse_closed(conn, signed_on, "a guarantee")
         return 201, guarantee_out(row, party_names(conn, [row.guarantor_id]))
 
     return command(ctx, principal, "POST /api/guarantees", data, run, before,
@@ -586,6 +588,7 @@ def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
 
     def run(conn: Connection, row: Any) -> tuple[int, GuaranteeOut]:
         released = release_pledge(conn, row, op_id, released_on)
+        refuse_closed(conn, released_on, "a release")
         return 200, guarantee_out(released, party_names(conn, [released.guarantor_id]))
 
     return command(ctx, principal, f"POST /api/guarantees/{gid}/release", body, run, before,
@@ -636,6 +639,7 @@ def reduce_pledges(ctx: AppContext, principal: Principal, loan_id: str, data: Co
 
     def run(conn: Connection, loan: Any) -> tuple[int, LoanGuaranteesOut]:
         rows = book_reduction(conn, loan, op_id, on, principal.username)
+        refuse_closed(conn, on, "a pledge reduction")
         names = party_names(conn, [r.guarantor_id for r in rows])
         return 200, LoanGuaranteesOut([guarantee_out(r, names) for r in rows],
                                       coverage_text(conn, loan, on))

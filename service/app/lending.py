@@ -37,6 +37,7 @@ from ledger.schedules import (
 )
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer
+from service.app.books import refuse_closed
 from service.app.common import now_utc, rfc3339
 from service.app.context import AppContext
 from service.app.errors import Conflict, NotFound, invalid
@@ -129,6 +130,7 @@ def pool_figures(conn: Connection, store: LedgerStore, pool_row: Any) -> tuple[i
 
 def deposit(conn: Connection, store: LedgerStore, *, op_id: str, pool_row: Any, amount: int,
             on: date, note: str | None, username: str | None) -> Any:
+    refuse_closed(conn, on, "a pool deposit")
     conn.execute(insert(pool_deposits).values(
         id=op_id, pool_id=pool_row.id, amount_minor=amount, date=on, note=note,
         created_at=now_utc(), created_by=username))
@@ -627,6 +629,7 @@ def record_payment(conn: Connection, ctx: AppContext, row: Any, op_id: str, amou
         raise Conflict("loan_not_active", f"the loan is {row.status}")
     if on < (row.disbursed_on or row.disbursement_date):
         raise invalid("date", "before the disbursement")
+    refuse_closed(conn, on, "a payment")
     record_event(conn, event_id=op_id, loan_id=row.id, kind=kind, on=on,
                  amount=amount, payer_kind=payer_kind, payer_ref=payer_ref,
                  params=params, note=note, username=username)

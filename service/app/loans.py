@@ -15,6 +15,7 @@ from ledger import lending as postings
 from ledger.schedules import METHODS, LoanTerms, TermsError, build_schedule, summarize
 from service.app import lending
 from service.app.auth import Principal
+from service.app.books import refuse_closed
 from service.app.clock import today
 from service.app.commands import command
 from service.app.common import (
@@ -232,6 +233,7 @@ def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: d
         raise Conflict("already_disbursed", f"the loan is already {row.status}")
     if row.first_due_date is not None and row.first_due_date <= on:
         raise invalid("date", "on or after the first due date of the terms")
+    refuse_closed(conn, on, "a disbursement")
     category = lending.get_category(conn, row.lender_id, row.category)
     if (category is not None and category.min_coverage is not None
             and not covers(conn, row, category.min_coverage, on)):
@@ -477,6 +479,7 @@ def reschedule_loan(ctx: AppContext, principal: Principal, loan_id: str, data: R
             raise Conflict("loan_not_active", f"the loan is {row.status}")
         if on < (row.disbursed_on or row.disbursement_date):
             raise invalid("date", "before the disbursement")
+        refuse_closed(conn, on, "a reschedule")
         lending.record_event(
             conn, event_id=op_id, loan_id=row.id, kind="restructuring", on=on,
             params={"added_grace_periods": data.added_grace_periods,
@@ -512,6 +515,7 @@ def write_off_loan(ctx: AppContext, principal: Principal, loan_id: str, data: Wr
             raise Conflict("loan_not_active", f"the loan is {row.status}")
         if on < (row.disbursed_on or row.disbursement_date):
             raise invalid("date", "before the disbursement")
+        refuse_closed(conn, on, "a write-off")
         lending.record_event(conn, event_id=op_id, loan_id=row.id, kind="write_off", on=on,
                              note=data.note, username=principal.username)
         conn.execute(update(loans).where(loans.c.id == row.id)

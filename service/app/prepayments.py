@@ -22,6 +22,7 @@ from ledger.prepayments import ON_EXPIRY, OnExpiry
 from ledger.transfers import Transfer
 from service.app import lending
 from service.app.auth import Principal
+from service.app.books import refuse_closed
 from service.app.clock import today
 from service.app.commands import command
 from service.app.common import (
@@ -374,6 +375,7 @@ def open_prepayment(ctx: AppContext, principal: Principal, data: PrepaymentIn
             amount=amount, product=data.product.strip(), unit=data.unit.strip(),
             unit_price=unit_price, expires_on=expires_on, on_expiry=data.on_expiry,
             username=principal.username, on=paid_on)
+        refuse_closed(conn, paid_on, "a prepayment")
         return 201, prepayment_out(conn, row)
 
     return command(ctx, principal, "POST /api/prepayments", data, run, before,
@@ -435,6 +437,7 @@ def deliver(ctx: AppContext, principal: Principal, prepayment_id: str, data: Del
 
     def run(conn: Connection, row: Any) -> tuple[int, DeliveredOut]:
         updated = record_delivery(conn, row, did, on, quantity, principal.username)
+        refuse_closed(conn, on, "a delivery")
         delivery = conn.execute(select(deliveries).where(deliveries.c.id == did)).one()
         return 200, DeliveredOut(**msgspec.structs.asdict(prepayment_out(conn, updated)),
                                  delivery=delivery_out(delivery))
@@ -467,6 +470,7 @@ def close_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str, 
 
     def run(conn: Connection, row: Any) -> tuple[int, PrepaymentOut]:
         settle_prepayment(conn, ctx, row, op_id, on, new_expiry, principal.username)
+        refuse_closed(conn, on, "a close")
         # Read again: what followed the close (its event's handlers) is in the answer too.
         return 200, prepayment_out(conn, get_prepayment(conn, pid))
 

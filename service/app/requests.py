@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -55,6 +56,7 @@ from ledger.requests import (
     RoleNotAllowed,
     assessment_score,
     auto_close,
+    check_edit,
     check_funding,
     check_terms_edit,
     check_transition,
@@ -63,6 +65,7 @@ from ledger.schedules import Frequency, Method
 from ledger.store import cursor_int
 from service.app import lending
 from service.app.auth import Principal
+from service.app.books import refuse_closed
 from service.app.commands import command
 from service.app.common import (
     MoneyIn,
@@ -79,7 +82,7 @@ from service.app.common import (
     rfc3339,
 )
 from service.app.context import AppContext
-from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
+from service.app.errors import Conflict, Errors, Forbidden, Invalid, NotFound, invalid
 from service.app.events import LoanReopened, LoanRepaid, PrepaymentClosed
 from service.app.guarantees import create_guarantee
 from service.app.loans import create_loan_row, disburse_loan
@@ -288,12 +291,21 @@ class AssessmentOut(msgspec.Struct):
     assessed_by: str
 
 
+class FieldChange(msgspec.Struct):
+    """One field an edit changed, as the request shows it before and after."""
+
+    from_: Any = msgspec.field(name="from")
+    to: Any = None
+
+
 class HistoryOut(msgspec.Struct):
     at: Timestamp
     by: str
     from_status: RequestStatus | None  # null for the creation
     to_status: RequestStatus
     note: str | None
+    # An edit (``PATCH``; to_status = from_status): each field it changed.
+    changes: dict[str, FieldChange] | msgspec.UnsetType = msgspec.UNSET
 
 
 class InstrumentsOut(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -562,8 +574,11 @@ def _party(conn: Connection, party_id: str | None) -> Any:
 
 
 def history_out(row: Any) -> HistoryOut:
+    changes: dict[str, FieldChange] | msgspec.UnsetType = msgspec.UNSET
+    if row.changes is not None:
+        changes = {k: FieldChange(v.get("from"), v.get("to")) for k, v in row.changes.items()}
     return HistoryOut(at=rfc3339(row.at) or "", by=row.by, from_status=row.from_status,
-                      to_status=row.to_status, note=row.note)
+                      to_status=row.to_status, note=row.note, changes=changes)
 
 
 def assessment_out(row: Any) -> AssessmentOut:
@@ -1016,6 +1031,125 @@ def submit_request(ctx: AppContext, principal: Principal, data: RequestIn
                    returns=RequestOut)
 
 
+# ``PATCH /api/requests/{id}``: the request's own fields; the first four cannot be cleared.
+EDITABLE = ("amount", "purpose", "instrument", "term_months", "needed_by", "gas_ids",
+            "business", "social_notes", "environmental_notes", "links")
+REQUIRED = ("amount", "purpose", "instrument", "term_months")
+_FIELD_TYPES = {f.name: f.type for f in msgspec.structs.fields(RequestIn)}
+# What a patch is checked against for the fields it leaves alone (never answered).
+_PLACEHOLDER = {"producer_id": str(uuid.UUID(int=0)), "amount": {"amount": "1",
+                "currency": "EUR"}, "purpose": "-", "instrument": INSTRUMENTS[0],
+                "term_months": 12}
+_AT = re.compile(r" - at `\$(.*)`$")
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    """RFC 7396: an object merges key by key, ``null`` removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge(out.get(key), value)
+    return out
+
+
+def _typed(values: dict[str, Any], errors: Errors) -> dict[str, Any]:
+    """Each field converted to its input type; a type error names the field."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        try:
+            out[key] = msgspec.convert(value, _FIELD_TYPES[key])
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+            found = _AT.search(message)
+            suffix = found.group(1).replace("[", ".").replace("]", "") if found else ""
+            errors.add(key + suffix, _AT.sub("", message))
+    return out
+
+
+def validate_request_patch(patch: dict[str, Any]) -> None:
+    """422 for everything a patch gets wrong on its own, every bad field at once: a field
+    one cannot change (``id``, ``producer_id``, unknown ones), a required one cleared, a
+    bad type or value."""
+    errors = Errors()
+    for key in patch:
+        if key not in EDITABLE:
+            errors.add(key, "not a field of a request one can change")
+        elif patch[key] is None and key in REQUIRED:
+            errors.add(key, "required: it cannot be cleared")
+    errors.raise_if_any()
+    given = {k: (_merge(None, v) if k == "business" else v)
+             for k, v in patch.items() if v is not None}
+    _typed(given, errors)
+    errors.raise_if_any()
+    checked = Errors()
+    try:
+        validate_request(msgspec.convert({**_PLACEHOLDER, **given}, RequestIn))
+    except Invalid as exc:
+        checked.items = [e for e in exc.errors
+                         if e["field"].split(".")[0] in given]
+    checked.raise_if_any()
+
+
+def update_request(ctx: AppContext, principal: Principal, request_id: str,
+                   patch: dict[str, Any]) -> RequestOut:
+    """``PATCH /api/requests/{id}``: the producer while its request is ``submitted`` or
+    ``needs_info``, an officer while ``submitted``, ``under_review`` or ``needs_info``
+    (else 409 ``invalid_transition``). The history records each edit with what it
+    changed; a patch that changes nothing answers the request and records nothing."""
+    rid = path_uuid(request_id, "request")
+    validate_request_patch(patch)
+
+    def before(conn: Connection) -> Any:
+        row = visible_request(conn, principal, rid, lock=True)
+        _role_first(lambda: check_edit(row.status, principal.role))
+        return row
+
+    def run(conn: Connection, row: Any) -> tuple[int, RequestOut]:
+        _refuse(lambda: check_edit(row.status, principal.role))
+        shown = msgspec.to_builtins(request_out(conn, rid, principal))
+        current = {k: shown[k] for k in EDITABLE if shown[k] is not None}
+        merged = {k: _merge(current.get(k), v) if k == "business" else v
+                  for k, v in patch.items()}
+        merged = {k: v for k, v in {**current, **merged}.items() if v is not None}
+        errors = Errors()
+        typed = _typed(merged, errors)
+        errors.raise_if_any()
+        values = validate_request(RequestIn(producer_id=row.producer_id, **typed))
+        for i, gas_id in enumerate(values["gas_ids"]):
+            gas = _party(conn, gas_id)
+            if gas is None or gas.kind != "gas":
+                errors.add(f"gas_ids.{i}", "no GAS with this id")
+        errors.raise_if_any()
+        columns = {k: v for k, v in values.items()
+                   if k not in ("id", "producer_id", "gas_ids") and getattr(row, k) != v}
+        gas_changed = values["gas_ids"] != shown["gas_ids"]
+        if not columns and not gas_changed:
+            return 200, request_out(conn, rid, principal)
+        if columns:
+            conn.execute(update(funding_requests).where(funding_requests.c.id == rid)
+                         .values(**columns))
+        if gas_changed:
+            conn.execute(request_gas.delete().where(request_gas.c.request_id == rid))
+            for i, gas_id in enumerate(values["gas_ids"]):
+                conn.execute(insert(request_gas).values(request_id=rid, gas_id=gas_id,
+                                                        position=i))
+        after = msgspec.to_builtins(request_out(conn, rid, principal))
+        changes = {k: {"from": shown[k], "to": after[k]} for k in EDITABLE
+                   if shown[k] != after[k]}
+        if changes:
+            conn.execute(insert(request_history).values(
+                id=str(uuid.uuid4()), request_id=rid, at=now_utc(), by=principal.username,
+                from_status=row.status, to_status=row.status, note=None, changes=changes))
+        return 200, request_out(conn, rid, principal)
+
+    return command(ctx, principal, f"PATCH /api/requests/{rid}", patch, run, before,
+                   returns=RequestOut)[1]
+
+
 def list_requests(ctx: AppContext, principal: Principal, *, status: str | None = None,
                   producer_id: str | None = None, gas_id: str | None = None,
                   instrument: str | None = None, created_from: str | None = None,
@@ -1258,6 +1392,7 @@ def fund_request(ctx: AppContext, principal: Principal, request_id: str, data: F
         row, terms_row, check = target
         _refuse(check)
         fund_package(conn, ctx, row, terms_row.terms, op_id, on, principal.username)
+        refuse_closed(conn, on, "a funding")
         return 200, request_out(conn, rid, principal)
 
     return command(ctx, principal, f"POST /api/requests/{rid}/funding", data, run, before,

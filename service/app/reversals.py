@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, Connection, Table, insert, select
 from ledger.as_of import first_short_day
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer, TransferFlag
+from service.app.books import refuse_closed
 from service.app.common import check_uuid, now_utc, rfc3339
 from service.app.errors import Conflict, Errors
 from service.app.types import Timestamp, Uuid
@@ -98,6 +99,7 @@ def record_reversal(conn: Connection, *, rev_id: str, kind: ReversedKind, target
     """Register the reversal (409 ``already_reversed`` for an operation reversed before)."""
     if reversal_of(conn, kind, target_id) is not None:
         raise Conflict("already_reversed", f"this {kind} was already reversed")
+    refuse_closed(conn, value_date, f"a reversal of a {kind}")
     conn.execute(insert(reversals).values(
         id=rev_id, kind=kind, target_id=target_id, value_date=value_date, reason=reason,
         created_at=now_utc(), created_by=username))

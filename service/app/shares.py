@@ -14,6 +14,7 @@ from ledger.chart import account, account_id, leg_id
 from ledger.transfers import Transfer
 from service.app import lending
 from service.app.auth import Principal
+from service.app.books import refuse_closed
 from service.app.commands import command
 from service.app.common import (
     MoneyIn,
@@ -96,6 +97,7 @@ def subscribe_share(ctx: AppContext, principal: Principal, data: ShareIn
         member = lending.party_of_kind(conn, member_id, MEMBER_KINDS, "member_id")
         lender = lending.party_of_kind(conn, lender_id, "lender", "lender_id")
         pool_id = lending.general_pool_id(str(lender_id))
+        refuse_closed(conn, on, "a share")
         ext = account("member-external", member.id, party_id=member.id)
         ensure_accounts(conn, ctx.store, [ext])
         conn.execute(insert(shares).values(

@@ -492,6 +492,8 @@ request_history = Table(
     Column("from_status", String(16)),
     Column("to_status", String(16), nullable=False),
     Column("note", Text),
+    # An edit (PATCH, migration 0021): {field: {"from": old, "to": new}}, as answered.
+    Column("changes", JSON),
 )
 
 # Append-only: each PUT that changes the assessment adds a version; the last one counts.
@@ -596,4 +598,17 @@ audit_log = Table(
     Column("http_request_id", String(64)),
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_actor", "actor"),
+)
+
+# -- closed periods (migration 0021) -------------------------------------------------------
+
+# One row (id 1) once an admin has closed the books: nothing valued on or before
+# ``closed_through`` may be recorded or reversed.
+books_closed = Table(
+    "books_closed",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("closed_through", Date, nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("closed_by", String(64), nullable=False),
 )

@@ -19,6 +19,7 @@ from service.app.auth import Principal
 from service.app.context import AppContext
 from service.bootstrap import build_context, start_services, stop_services
 from service.http import (
+    books,
     funds,
     gdxp,
     guarantees,
@@ -61,7 +62,7 @@ def api_handlers() -> list[Any]:
     return [me, logout_token, change_password, audit, *parties.HANDLERS, *ledger.HANDLERS,
             *loans.HANDLERS, *guarantees.HANDLERS,
             *prepayments.HANDLERS, *funds.HANDLERS, *requests.HANDLERS, *matching.HANDLERS,
-            *reports.HANDLERS, *gdxp.HANDLERS]
+            *reports.HANDLERS, *gdxp.HANDLERS, *books.HANDLERS]
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Litestar:

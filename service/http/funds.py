@@ -24,7 +24,7 @@ from service.http.params import BODY, READ, Ctx, Limit, User, responses
 
 # A reversal: the item named in the path, by whoever may record it, once.
 REVERSAL = responses(*BODY, 403, 404, 409, codes=(
-    "idempotency_conflict", "already_reversed", "insufficient_funds"))
+    "idempotency_conflict", "already_reversed", "insufficient_funds", "period_closed"))
 
 
 class ContributionController(Controller):
@@ -32,7 +32,8 @@ class ContributionController(Controller):
     tags = ["funds"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @post("/", sync_to_thread=True, status_code=201,
-          responses=responses(*BODY, 403, 404, 409, codes=("idempotency_conflict",)))
+          responses=responses(*BODY, 403, 404, 409, codes=(
+              "idempotency_conflict", "period_closed")))
     def contribute(self, data: JSONBody[ContributionIn], ctx: Ctx, principal: User
                    ) -> Response[ContributionOut]:
         status, body = funds.contribute_to_fund(ctx, principal, data)
@@ -49,7 +50,8 @@ class ContributionController(Controller):
 
     @post("/{contribution_id:str}/reversal", sync_to_thread=True, status_code=200,
           responses=responses(*BODY, 403, 404, 409, codes=(
-              "idempotency_conflict", "already_reversed", "insufficient_funds", "closed")),
+              "idempotency_conflict", "already_reversed", "insufficient_funds", "closed",
+              "period_closed")),
           description="Reverse a contribution recorded by mistake (officers, or the "
           "contributing GAS's user): it counts as never made, from its date; refused "
           "when the fund would be short on any day since (its money was paid out).")
@@ -81,7 +83,7 @@ class FundController(Controller):
 
     @post("/{fund_id:str}/payouts", sync_to_thread=True, status_code=201,
           responses=responses(*BODY, 403, 404, 409, codes=(
-              "idempotency_conflict", "insufficient_funds", "loan_not_active")))
+              "idempotency_conflict", "insufficient_funds", "loan_not_active", "period_closed")))
     def payout(self, fund_id: FromPath[str], data: JSONBody[PayoutIn], ctx: Ctx,
                principal: User) -> Response[PayoutOut]:
         status, body = funds.pay_out(ctx, principal, fund_id, data)

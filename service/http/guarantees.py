@@ -52,7 +52,7 @@ class GuaranteeController(Controller):
 
     @post("/", sync_to_thread=True, status_code=201,
           responses=responses(*BODY, 403, 404, 409, codes=(
-              "idempotency_conflict", "exceeds_capacity", "loan_not_active")))
+              "idempotency_conflict", "exceeds_capacity", "loan_not_active", "period_closed")))
     def create(self, data: JSONBody[GuaranteeIn], ctx: Ctx, principal: User
                ) -> Response[GuaranteeOut]:
         status, body = guarantees.sign_guarantee(ctx, principal, data)
@@ -75,7 +75,7 @@ class GuaranteeController(Controller):
 
     @post("/{guarantee_id:str}/release", sync_to_thread=True, status_code=200,
           responses=responses(*BODY, 403, 404, 409,
-                              codes=("idempotency_conflict", "already_released")))
+                              codes=("idempotency_conflict", "already_released", "period_closed")))
     def release(self, guarantee_id: FromPath[str], ctx: Ctx, principal: User,
                 data: JSONBody[CommandIn | None] = None) -> Response[GuaranteeOut]:
         status, body = guarantees.release_guarantee(ctx, principal, guarantee_id, data)
@@ -88,7 +88,7 @@ class LoanGuaranteeController(Controller):
 
     @post("/guarantee-calls", sync_to_thread=True, status_code=200,
           responses=responses(*BODY, 403, 404, 409, codes=(
-              "idempotency_conflict", "loan_not_active", "exceeds_capacity")))
+              "idempotency_conflict", "loan_not_active", "exceeds_capacity", "period_closed")))
     def call(self, loan_id: FromPath[str], data: JSONBody[CallIn], ctx: Ctx, principal: User
              ) -> Response[CallOut]:
         status, body = guarantees.call_guarantees(ctx, principal, loan_id, data)
@@ -104,7 +104,7 @@ class LoanGuaranteeController(Controller):
     @post("/guarantee-calls/{call_id:str}/reversal", sync_to_thread=True, status_code=200,
           responses=responses(*BODY, 403, 404, 409, codes=(
               "idempotency_conflict", "already_reversed", "insufficient_funds",
-              "exceeds_capacity")),
+              "exceeds_capacity", "period_closed")),
           description="Reverse a guarantee call recorded by mistake (officers): the loan "
           "owes again what it paid, from its date; the guarantors get their money back and "
           "pledge again what it called (refused when a guarantor's capacity is gone).")
@@ -114,7 +114,7 @@ class LoanGuaranteeController(Controller):
 
     @post("/guarantees/reduction", sync_to_thread=True, status_code=200,
           responses=responses(*BODY, 403, 404, 409,
-                              codes=("idempotency_conflict", "loan_not_active")))
+                              codes=("idempotency_conflict", "loan_not_active", "period_closed")))
     def reduce(self, loan_id: FromPath[str], data: JSONBody[CommandIn], ctx: Ctx,
                principal: User) -> Response[LoanGuaranteesOut]:
         """Shrink the loan's active pledges in proportion to the principal repaid."""

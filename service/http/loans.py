@@ -84,7 +84,7 @@ class PoolController(Controller):
         pools.delete_match_rule(ctx, principal, pool_id)
 
     @post("/{pool_id:str}/deposits", sync_to_thread=True, status_code=201,
-          responses=responses(*BODY, 404, 409, codes=REPLAY))
+          responses=responses(*BODY, 404, 409, codes=(*REPLAY, "period_closed")))
     def deposit(self, pool_id: FromPath[str], data: JSONBody[DepositIn], ctx: Ctx,
                 principal: User) -> Response[DepositOut]:
         status, body = pools.deposit_into_pool(ctx, principal, pool_id, data)
@@ -96,7 +96,7 @@ class ShareController(Controller):
     tags = ["lending"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @post("/", sync_to_thread=True, status_code=201,
-          responses=responses(*BODY, 403, 404, 409, codes=REPLAY))
+          responses=responses(*BODY, 403, 404, 409, codes=(*REPLAY, "period_closed")))
     def subscribe(self, data: JSONBody[ShareIn], ctx: Ctx, principal: User
                   ) -> Response[ShareOut]:
         status, body = shares.subscribe_share(ctx, principal, data)
@@ -160,7 +160,8 @@ class LoanController(Controller):
 
     @post("/{loan_id:str}/disbursement", sync_to_thread=True, status_code=200,
           responses=responses(*ON_LOAN, codes=(
-              *REPLAY, "already_disbursed", "coverage_below_minimum", "insufficient_funds")))
+              *REPLAY, "already_disbursed", "coverage_below_minimum", "insufficient_funds",
+              "period_closed")))
     def disburse(self, loan_id: FromPath[str], data: JSONBody[DisbursementIn], ctx: Ctx,
                  principal: User) -> Response[LoanOut]:
         status, body = loans.record_disbursement(ctx, principal, loan_id, data)
@@ -168,7 +169,7 @@ class LoanController(Controller):
 
     @post("/{loan_id:str}/repayments", sync_to_thread=True, status_code=200,
           responses=responses(*ON_LOAN, codes=(*REPLAY, "loan_not_active",
-                                               "insufficient_funds")))
+                                               "insufficient_funds", "period_closed")))
     def repay(self, loan_id: FromPath[str], data: JSONBody[RepaymentIn], ctx: Ctx,
               principal: User) -> Response[RepaymentOut]:
         status, body = loans.record_repayment(ctx, principal, loan_id, data)
@@ -182,7 +183,8 @@ class LoanController(Controller):
 
     @post("/{loan_id:str}/repayments/{repayment_id:str}/reversal", sync_to_thread=True,
           status_code=200, responses=responses(*ON_LOAN, codes=(
-              *REPLAY, "already_reversed", "insufficient_funds", "exceeds_capacity")),
+              *REPLAY, "already_reversed", "insufficient_funds", "exceeds_capacity",
+              "period_closed")),
           description="Reverse a repayment recorded by mistake (officers): from its value "
           "date it counts as never recorded. A loan it had repaid is active again: the "
           "guarantees released at that payoff pledge again (`exceeds_capacity` when a "
@@ -194,7 +196,7 @@ class LoanController(Controller):
 
     @post("/{loan_id:str}/reschedule", sync_to_thread=True, status_code=200,
           responses=responses(*ON_LOAN, codes=(*REPLAY, "loan_not_active",
-                                               "insufficient_funds")))
+                                               "insufficient_funds", "period_closed")))
     def reschedule(self, loan_id: FromPath[str], data: JSONBody[RescheduleIn], ctx: Ctx,
                    principal: User) -> Response[LoanOut]:
         status, body = loans.reschedule_loan(ctx, principal, loan_id, data)
@@ -202,7 +204,7 @@ class LoanController(Controller):
 
     @post("/{loan_id:str}/write-off", sync_to_thread=True, status_code=200,
           responses=responses(*ON_LOAN, codes=(*REPLAY, "loan_not_active",
-                                               "insufficient_funds")))
+                                               "insufficient_funds", "period_closed")))
     def write_off(self, loan_id: FromPath[str], data: JSONBody[WriteOffIn], ctx: Ctx,
                   principal: User) -> Response[LoanOut]:
         status, body = loans.write_off_loan(ctx, principal, loan_id, data)

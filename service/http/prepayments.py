@@ -31,7 +31,8 @@ class PrepaymentController(Controller):
     tags = ["prepayments"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @post("/", sync_to_thread=True, status_code=201,
-          responses=responses(*BODY, 403, 404, 409, codes=("idempotency_conflict",)))
+          responses=responses(*BODY, 403, 404, 409, codes=(
+              "idempotency_conflict", "period_closed")))
     def create(self, data: JSONBody[PrepaymentIn], ctx: Ctx, principal: User
                ) -> Response[PrepaymentOut]:
         status, body = prepayments.open_prepayment(ctx, principal, data)
@@ -55,7 +56,7 @@ class PrepaymentController(Controller):
 
     @post("/{prepayment_id:str}/deliveries", sync_to_thread=True, status_code=200,
           responses=responses(*BODY, 404, 409, codes=(
-              "idempotency_conflict", "closed", "exceeds_prepayment")))
+              "idempotency_conflict", "closed", "exceeds_prepayment", "period_closed")))
     def deliver(self, prepayment_id: FromPath[str], data: JSONBody[DeliveryIn], ctx: Ctx,
                 principal: User) -> Response[DeliveredOut]:
         status, body = prepayments.deliver(ctx, principal, prepayment_id, data)
@@ -63,7 +64,7 @@ class PrepaymentController(Controller):
 
     @post("/{prepayment_id:str}/deliveries/{delivery_id:str}/reversal", sync_to_thread=True,
           status_code=200, responses=responses(*BODY, 404, 409, codes=(
-              "idempotency_conflict", "already_reversed", "closed")),
+              "idempotency_conflict", "already_reversed", "closed", "period_closed")),
           description="Reverse a delivery recorded by mistake (whoever may record one): "
           "its value is owed in goods again, from its date; not on a closed prepayment.")
     def reverse_delivery(self, prepayment_id: FromPath[str], delivery_id: FromPath[str],
@@ -73,7 +74,8 @@ class PrepaymentController(Controller):
                                             data)[1]
 
     @post("/{prepayment_id:str}/close", sync_to_thread=True, status_code=200,
-          responses=responses(*BODY, 403, 404, 409, codes=("idempotency_conflict", "closed")))
+          responses=responses(*BODY, 403, 404, 409, codes=(
+              "idempotency_conflict", "closed", "period_closed")))
     def close(self, prepayment_id: FromPath[str], data: JSONBody[CloseIn], ctx: Ctx,
               principal: User) -> Response[PrepaymentOut]:
         status, body = prepayments.close_prepayment(ctx, principal, prepayment_id, data)

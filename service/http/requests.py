@@ -3,8 +3,10 @@ GAS interest, and the officers' to-do list."""
 
 from __future__ import annotations
 
-from litestar import Controller, Response, delete, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from typing import Annotated, Any
+
+from litestar import Controller, Response, delete, get, patch, post, put
+from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from service.app import requests
 from service.app.requests import (
@@ -29,7 +31,41 @@ from service.http.params import BODY, READ, Ctx, Limit, User, responses
 FUNDING_CODES = (
     "idempotency_conflict", "invalid_transition", "insufficient_funds", "exceeds_capacity",
     "usury_threshold_exceeded", "loan_limit_exceeded", "coverage_below_minimum",
+    "period_closed",
 )
+
+_MONEY_IN = {"type": "object", "required": ["amount", "currency"],
+             "properties": {"amount": {"type": "string"}, "currency": {"type": "string"}}}
+_MONEY_OR_NULL = {"anyOf": [_MONEY_IN, {"type": "null"}]}
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+# A merge patch is read as a JSON object (every bad field named at once, an absent field
+# told from a null one); its shape is documented here.
+RequestPatch = Annotated[dict[str, Any], Body(
+    title="RequestPatch",
+    description="JSON merge patch of a request: the fields given change, `null` clears "
+                "an optional one; `business` merges field by field.",
+    schema_extra={
+        "additionalProperties": False,
+        "properties": {
+            "amount": _MONEY_IN,
+            "purpose": {"type": "string", "minLength": 1},
+            "instrument": {"type": "string", "enum": list(requests.INSTRUMENTS)},
+            "term_months": {"type": "integer", "minimum": 1, "maximum": 600},
+            "needed_by": {**_TEXT_OR_NULL, "format": "date"},
+            "gas_ids": {"type": ["array", "null"],
+                        "items": {"type": "string", "format": "uuid"}},
+            "business": {"type": ["object", "null"], "additionalProperties": False,
+                         "properties": {
+                             "description": _TEXT_OR_NULL, "revenue": _MONEY_OR_NULL,
+                             "costs": _MONEY_OR_NULL, "existing_debts": _MONEY_OR_NULL,
+                             "workers": {"type": ["integer", "null"], "minimum": 0},
+                             "hectares": _TEXT_OR_NULL,
+                             "certifications": {"type": ["array", "null"],
+                                                "items": {"type": "string"}}}},
+            "social_notes": _TEXT_OR_NULL,
+            "environmental_notes": _TEXT_OR_NULL,
+            "links": {"type": ["array", "null"], "items": {"type": "string"}},
+        }})]
 
 
 class RequestController(Controller):
@@ -72,6 +108,21 @@ class RequestController(Controller):
     def get_request(self, request_id: FromPath[str], ctx: Ctx, principal: User
                     ) -> RequestOut:
         return requests.read_request(ctx, principal, request_id)
+
+    @patch("/{request_id:str}", sync_to_thread=True,
+           responses=responses(*BODY, 403, 404, 409, codes=("invalid_transition",)),
+           description="A JSON merge patch (RFC 7396) of the request's `amount`, `purpose`, "
+           "`instrument`, `term_months`, `needed_by`, `gas_ids`, `business`, "
+           "`social_notes`, `environmental_notes`, `links`: the producer while its request "
+           "is `submitted` or `needs_info`, an officer while `submitted`, `under_review` or "
+           "`needs_info`; any other status -> 409 `invalid_transition`. `null` clears an "
+           "optional field (a required one -> 422); `id` or any other field -> 422. The "
+           "history records each edit (`to_status` = `from_status`, `changes`: "
+           "`{field: {from, to}}`); a patch that changes nothing answers 200 and records "
+           "nothing.")
+    def update_request(self, request_id: FromPath[str], data: RequestPatch, ctx: Ctx,
+                       principal: User) -> RequestOut:
+        return requests.update_request(ctx, principal, request_id, data)
 
     @post("/{request_id:str}/transitions", sync_to_thread=True, status_code=200,
           responses=responses(*BODY, 403, 404, 409,

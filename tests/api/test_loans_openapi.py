@@ -19,6 +19,7 @@ from service.settings import Settings
 
 BODY = {"400", "401", "413", "422"}
 REPLAY = "idempotency_conflict"
+CLOSED = "period_closed"  # operations valued in a closed period
 
 # (method, path) -> (success status, answer schema, refusals, 409 codes), from API.md and
 # the order of refusals: 401 always, 400/413/422 with a body, 404 for a path the caller
@@ -32,8 +33,9 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, set[str], set[str]]] = 
                                                  set()),
     ("delete", "/api/pools/{pool_id}/match-rule"): ("204", None, {"400", "401", "404"}, set()),
     ("post", "/api/pools/{pool_id}/deposits"): ("201", "DepositOut", BODY | {"404", "409"},
-                                                {REPLAY}),
-    ("post", "/api/shares"): ("201", "ShareOut", BODY | {"403", "404", "409"}, {REPLAY}),
+                                                {REPLAY, CLOSED}),
+    ("post", "/api/shares"): ("201", "ShareOut", BODY | {"403", "404", "409"},
+                              {REPLAY, CLOSED}),
     ("get", "/api/shares"): ("200", "SharePage", {"400", "401", "403", "422"}, set()),
     ("put", "/api/lenders/{lender_id}/categories/{name}"): (
         "200", "CategoryOut", BODY | {"403", "404"}, set()),
@@ -49,19 +51,19 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, set[str], set[str]]] = 
     ("get", "/api/loans/{loan_id}"): ("200", "LoanOut", {"400", "401", "404", "422"}, set()),
     ("post", "/api/loans/{loan_id}/disbursement"): (
         "200", "LoanOut", BODY | {"403", "404", "409"},
-        {REPLAY, "already_disbursed", "coverage_below_minimum", "insufficient_funds"}),
+        {REPLAY, "already_disbursed", "coverage_below_minimum", "insufficient_funds", CLOSED}),
     ("post", "/api/loans/{loan_id}/repayments"): (
         "200", "RepaymentOut", BODY | {"403", "404", "409"},
-        {REPLAY, "loan_not_active", "insufficient_funds"}),
+        {REPLAY, "loan_not_active", "insufficient_funds", CLOSED}),
     ("post", "/api/loans/{loan_id}/reschedule"): (
         "200", "LoanOut", BODY | {"403", "404", "409"},
-        {REPLAY, "loan_not_active", "insufficient_funds"}),
+        {REPLAY, "loan_not_active", "insufficient_funds", CLOSED}),
     ("post", "/api/loans/{loan_id}/write-off"): (
         "200", "LoanOut", BODY | {"403", "404", "409"},
-        {REPLAY, "loan_not_active", "insufficient_funds"}),
+        {REPLAY, "loan_not_active", "insufficient_funds", CLOSED}),
     ("post", "/api/loans/{loan_id}/repayments/{repayment_id}/reversal"): (
         "200", "RepaymentReversalOut", BODY | {"403", "404", "409"},
-        {REPLAY, "already_reversed", "insufficient_funds", "exceeds_capacity"}),
+        {REPLAY, "already_reversed", "insufficient_funds", "exceeds_capacity", CLOSED}),
 }
 
 

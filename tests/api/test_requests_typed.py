@@ -129,7 +129,7 @@ def test_no_deprecated_parameter_styles_in_request_handlers(engine: Engine) -> N
     labels = tuple(f"[paths='{path}', handler='{name}']"
                    for name, handler in vars(RequestController).items()
                    if isinstance(handler, HTTPRouteHandler) for path in handler.paths)
-    assert len(labels) == 13
+    assert len(labels) == 14
     assert [m for m in messages if m.startswith(labels)] == []
 
 
