@@ -104,10 +104,17 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
 
 
 def _scale(text: str) -> tuple[int, int, int]:
+    """``N`` (N times the demo: 40 gives 500 GAS, 2,000 producers, 3,000 loans) or three
+    counts ``GAS,PRODUCERS,LOANS``."""
     try:
-        gas, producers, loans = (int(part) for part in text.split(","))
+        parts = [int(part) for part in text.split(",")]
+        if len(parts) == 1:
+            n = parts[0]
+            parts = [max(1, 25 * n // 2), 50 * n, 75 * n]
+        gas, producers, loans = parts
     except ValueError as exc:
-        raise argparse.ArgumentTypeError("give three counts: GAS,PRODUCERS,LOANS") from exc
+        raise argparse.ArgumentTypeError("give N, or three counts: GAS,PRODUCERS,LOANS"
+                                         ) from exc
     if min(gas, producers, loans) < 1 or max(gas, producers, loans) > 100_000:
         raise argparse.ArgumentTypeError("each count from 1 to 100000")
     return gas, producers, loans
@@ -217,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--if-empty", action="store_true",
                    help="do nothing when the database already has parties")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--scale", type=_scale, metavar="GAS,PRODUCERS,LOANS",
-                   help="also load a synthetic MAG-scale network, e.g. 500,2000,3000")
+    p.add_argument("--scale", type=_scale, metavar="N|GAS,PRODUCERS,LOANS",
+                   help="also load a synthetic MAG-scale network: N times the demo (40: "
+                   "500 GAS, 2,000 producers, 3,000 loans) or the three counts")
 
     p = add("verify", cmd_verify, "Recompute the ledger's hash chain and every account's "
             "totals from the journal, rebuild every instrument; exit 1 on any problem.")

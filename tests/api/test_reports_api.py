@@ -1009,3 +1009,19 @@ def test_loan_statement_cells_are_typed_and_match_the_loan_even_written_off(api:
         assert isinstance(head["Giorni di ritardo"]["Numero"], int)
         assert head["Erogato il"]["Data"].date().isoformat() == loan["disbursed_on"]
     assert loan_as_of(api, s["c"])["days_past_due"] > 0  # the case that was 0 before
+
+
+def test_the_arrears_report_says_how_to_reach_each_guarantor(api: Api) -> None:
+    build(api)
+    gas = next(p for p in all_pages(api, "/api/parties?kind=gas")
+               if p["name"] == "GAS Bergamo Alta")
+    r = api.client.patch(f"/api/parties/{gas['id']}", headers=api.headers("officer"),
+                         json={"phone": "035 123 4567", "email": "tesoreria@gas.example",
+                               "address": "Via Colleoni 1", "postal_code": "24129"})
+    assert r.status_code == 200, r.text
+    wb, _ = workbook(api, f"/api/reports/arrears.xlsx?as_of={AS_OF}")
+    contacts = {row["Garante"]: row for row in Table(wb, "Garanti da contattare").rows}
+    row = contacts["GAS Bergamo Alta"]
+    assert (row["Telefono"], row["Email"], row["Indirizzo"]) == (
+        "+390351234567", "tesoreria@gas.example", "Via Colleoni 1 24129")
+    assert contacts["Maria Rossi"]["Telefono"] is None

@@ -35,7 +35,7 @@ def test_scale_network_adds_what_it_says_and_the_ledger_verifies(
     assert main(["verify"]) == 0
 
 
-def test_scale_takes_three_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scale_takes_n_or_three_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FILIERA_VAR_DIR", str(tmp_path))
     with pytest.raises(SystemExit):
         main(["demo-data", "--scale", "500,2000"])
@@ -79,3 +79,11 @@ def test_todays_arrears_list_every_late_loan_of_the_book(
     assert len(expected) >= 4  # one scale loan in six stops paying, and the demo's
     assert got == expected
     engine.dispose()
+
+
+def test_scale_n_is_n_times_the_demo() -> None:
+    from service.cli.main import _scale
+
+    assert _scale("40") == (500, 2000, 3000)
+    assert _scale("1") == (12, 50, 75)
+    assert _scale("3,4,5") == (3, 4, 5)
