@@ -129,7 +129,11 @@ def live_server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory
         time.sleep(0.1)
     yield LiveServer(url, proc)
     proc.terminate()
-    proc.wait(10)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:  # a browser's keep-alive connection holds it
+        proc.kill()
+        proc.wait(5)
 
 
 @pytest.fixture(scope="session")
