@@ -42,7 +42,7 @@ from sqlalchemy import Connection, func, select
 from ledger.as_of import loan_on
 from ledger.chart import account_id
 from ledger.requests import assessment_score
-from ledger.store import LedgerStore
+from ledger.store import LedgerStore, ledger_transfers
 from matching.allocation import Plan, plan_allocation
 from matching.config import MatchingConfig
 from matching.network import (
@@ -79,6 +79,7 @@ from service.db.tables import (
     funding_requests,
     funds,
     guarantees,
+    loan_categories,
     loan_events,
     loans,
     match_rules,
@@ -152,16 +153,56 @@ def _late_installments(state: lending.LoanState, events: Sequence[Any]) -> int:
                and paid_on[s.number] > s.due_date + timedelta(days=LATE_DAYS))
 
 
-def _loans(conn: Connection, as_of: date, producer_ids: set[str]
-           ) -> tuple[dict[str, _Record], dict[str, dict[str, int]], dict[str, int]]:
-    """Replay the loans: the record of ``producer_ids``, every borrower's outstanding
-    principal by lender, and the principal repaid into each pool."""
+LoanFigures = tuple[dict[str, _Record], dict[str, dict[str, int]], dict[str, int]]
+FundFigures = list[tuple[Any, int, dict[str, int]]]
+# What the replay of every loan and fund gave, per database and day, while nothing that
+# moves money or changes a loan has been recorded since (see _version): scoring one
+# request then costs queries, not 3,000 replays. A few entries, replaced oldest first.
+_FIGURES: dict[tuple[Any, ...], tuple[LoanFigures, FundFigures]] = {}
+_FIGURES_KEPT = 4
+
+
+def _version(conn: Connection, as_of: date) -> tuple[Any, ...]:
+    """What the loan and fund figures depend on, read in a few aggregate queries: the
+    journal's length and last entry (every money movement), the loan operations (a
+    reschedule moves no money), the loans, and the categories' late interest rates."""
+    journal = conn.execute(select(func.count(), func.max(ledger_transfers.c.seq))
+                           .select_from(ledger_transfers)).one()
+    operations = conn.execute(select(func.count(), func.max(loan_events.c.seq))
+                              .select_from(loan_events)).one()
+    book = conn.execute(select(func.count(), func.max(loans.c.seq)).select_from(loans)).one()
+    rates = tuple(conn.execute(select(loan_categories.c.lender_id, loan_categories.c.name,
+                                      loan_categories.c.late_interest_rate)
+                               .order_by(loan_categories.c.lender_id,
+                                         loan_categories.c.name)).all())
+    return (str(conn.engine.url), conn.engine.dialect.default_schema_name, id(conn.engine),
+            as_of, tuple(journal), tuple(operations), tuple(book), rates)
+
+
+def _figures(conn: Connection, as_of: date) -> tuple[LoanFigures, FundFigures]:
+    key = _version(conn, as_of)
+    found = _FIGURES.get(key)
+    if found is None:
+        found = (_loans(conn, as_of, None),
+                 [(f, state.balance_cents, dict(state.earmarked))
+                  for f in conn.execute(select(funds).order_by(funds.c.seq))
+                  for state in (fund_state(conn, f),)])
+        while len(_FIGURES) >= _FIGURES_KEPT:
+            _FIGURES.pop(next(iter(_FIGURES)))
+        _FIGURES[key] = found
+    return found
+
+
+def _loans(conn: Connection, as_of: date, producer_ids: set[str] | None) -> LoanFigures:
+    """Replay the loans: the record of ``producer_ids`` (every borrower's when None),
+    every borrower's outstanding principal by lender, and the principal repaid into
+    each pool."""
     rows = list(conn.execute(select(loans).where(
         loans.c.status.in_(("approved", "active", "repaid", "written_off")))
         .order_by(loans.c.seq)))
     events = _events_by_loan(conn, [r.id for r in rows if r.status != "approved"])
     rates: dict[tuple[str, str], Decimal] = {}
-    records: dict[str, _Record] = {p: _Record() for p in producer_ids}
+    records: dict[str, _Record] = {p: _Record() for p in producer_ids or ()}
     outstanding: dict[str, dict[str, int]] = defaultdict(dict)
     repaid_into: dict[str, int] = defaultdict(int)
     for row in rows:
@@ -180,7 +221,9 @@ def _loans(conn: Connection, as_of: date, producer_ids: set[str]
         repaid_into[row.pool_id] += row.principal_minor - on.outstanding - on.written_off
         record = records.get(row.borrower_id)
         if record is None:
-            continue
+            if producer_ids is not None:
+                continue
+            record = records[row.borrower_id] = _Record()
         record.late += _late_installments(on.replay, evs)
         if on.status == "repaid":
             record.repaid += 1
@@ -240,8 +283,7 @@ def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) ->
         elif p.kind == "lender":
             lender_rows.append(p)
 
-    requesting = {r.producer_id for r in request_rows}
-    records, outstanding, repaid_into = _loans(conn, as_of, requesting)
+    (records, outstanding, repaid_into), fund_figures = _figures(conn, as_of)
     producers = []
     for p in producer_rows:
         rec = records.get(p.id, _Record())
@@ -293,12 +335,10 @@ def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) ->
 
     network_funds = []
     fund_gas: dict[str, str | None] = {}
-    for f in conn.execute(select(funds).order_by(funds.c.seq)):
-        state = fund_state(conn, f)
+    for f, balance, earmarked in fund_figures:
         names[f.id] = f.name
         fund_gas[f.id] = f.gas_id
-        network_funds.append(Fund(f.id, f.gas_id, f.name, state.balance_cents,
-                                  dict(state.earmarked)))
+        network_funds.append(Fund(f.id, f.gas_id, f.name, balance, dict(earmarked)))
 
     open_prepayments = [
         OpenPrepayment(r.id, r.gas_id, r.producer_id, r.amount_minor - r.delivered_minor,
