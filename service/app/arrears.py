@@ -100,31 +100,36 @@ def list_arrears(ctx: AppContext, principal: Principal, as_of: str | None,
                                     loans.c.disbursed_on <= day)
         if lender:
             query = query.where(loans.c.lender_id == lender)
-        if day == today() and not written_off_too:
-            # Today's arrears of active loans: the kept schedules say which loans are
-            # late in one query (lending.portfolio_arrears); only those are replayed,
-            # not the whole book (3,000 loans: 1.9 s -> tens of ms).
-            candidates = [k for k, (overdue, _) in
-                          lending.portfolio_arrears(conn, day).items() if overdue > 0]
-            query = query.where(loans.c.id.in_(candidates))
         names = {p.id: p for p in conn.execute(select(parties))}
-        late: list[tuple[int, int, int, ArrearsItem]] = []
-        for row in list(conn.execute(query.order_by(loans.c.seq))):
-            on = loan_on(lending.terms_of(row), lending.events_of(conn, row.id), day,
-                         disbursed_on=row.disbursed_on,
-                         late_rate=lending.late_rate_of(conn, row),
-                         flagged_restructured=bool(row.restructured))
-            if on.status not in statuses or on.overdue <= 0:
-                continue
-            item = ArrearsItem(
-                loan_id=row.id, reference=row.reference, borrower_id=row.borrower_id,
-                borrower_name=names[row.borrower_id].name,
-                overdue_amount=money(on.overdue), days_past_due=on.days_past_due,
-                guarantors=_guarantors(conn, row.id, day, names))
-            late.append((-on.days_past_due, -on.overdue, number_of(row.reference), item))
-        late.sort(key=lambda t: t[:3])
-        items = [t[3] for t in late]
-        nxt = encode_cursor(start + size) if len(items) > start + size else None
-        return ArrearsPage(items[start:start + size], nxt)
+        # (overdue cents, days past due) of each late loan.
+        figures: dict[str, tuple[int, int]] = {}
+        if day == today() and not written_off_too:
+            # Today's arrears of active loans: the kept schedules answer in one query,
+            # replaying only loans they cannot answer for (lending.portfolio_arrears,
+            # checked against full replays by its tests): 3,000 loans 1.9 s -> ~50 ms.
+            figures = {k: v for k, v in lending.portfolio_arrears(conn, day).items()
+                       if v[0] > 0}
+            rows = list(conn.execute(query.where(loans.c.id.in_(list(figures)))))
+        else:
+            rows = []
+            for row in conn.execute(query.order_by(loans.c.seq)):
+                on = loan_on(lending.terms_of(row), lending.events_of(conn, row.id), day,
+                             disbursed_on=row.disbursed_on,
+                             late_rate=lending.late_rate_of(conn, row),
+                             flagged_restructured=bool(row.restructured))
+                if on.status in statuses and on.overdue > 0:
+                    figures[row.id] = (on.overdue, on.days_past_due)
+                    rows.append(row)
+        late = sorted(((-figures[r.id][1], -figures[r.id][0], number_of(r.reference), r)
+                       for r in rows), key=lambda t: t[:3])
+        # The guarantors of the page's loans only (one query each).
+        items = [ArrearsItem(
+            loan_id=row.id, reference=row.reference, borrower_id=row.borrower_id,
+            borrower_name=names[row.borrower_id].name,
+            overdue_amount=money(figures[row.id][0]), days_past_due=figures[row.id][1],
+            guarantors=_guarantors(conn, row.id, day, names))
+            for *_, row in late[start:start + size]]
+        nxt = encode_cursor(start + size) if len(late) > start + size else None
+        return ArrearsPage(items, nxt)
 
     return ctx.read(read)

@@ -93,13 +93,17 @@ def load_scale_network(ctx: AppContext, *, gas: int = 500, producers: int = 2000
             disburse_loan(conn, ctx, row, _id(seed, f"disburse:{k}"), start, "scale")
             row = lending.get_loan(conn, row.id)
             schedule = lending.loan_state(row, lending.events_of(conn, row.id)).schedule
-            # Most borrowers pay what is due; one in six stops paying (arrears).
+            # Most borrowers pay what is due (the first installments one by one, the
+            # rest in one payment on the last due date); one in six stops paying halfway.
             due = [inst for inst in schedule if inst.due_date <= today]
             paid = due if k % 6 else due[: len(due) // 2]
-            for n, inst in enumerate(paid[:3]):
+            lumps = [[inst] for inst in paid[:3]]
+            if paid[3:]:
+                lumps.append(paid[3:])
+            for n, lump in enumerate(lumps):
                 record_payment(conn, ctx, row, _id(seed, f"pay:{k}:{n}"),
-                               lending.cents(inst.principal + inst.interest), inst.due_date,
-                               "scale", kind="repayment")
+                               sum(lending.cents(i.principal + i.interest) for i in lump),
+                               lump[-1].due_date, "scale", kind="repayment")
                 row = lending.get_loan(conn, row.id)
             if k % 4 == 0:
                 create_guarantee(conn, ctx, guarantee_id=_id(seed, f"g:{k}"), loan_id=row.id,
