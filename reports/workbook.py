@@ -859,13 +859,15 @@ def export_frame(
     return frame.select(exprs)
 
 
-def csv_options(italian: bool) -> dict[str, Any]:
+def csv_options(italian: bool, rome_time: bool = False) -> dict[str, Any]:
     """polars ``write_csv`` options: Italian convention (``;``, decimal comma,
-    DD/MM/YYYY) or plain (``,``, ISO dates, RFC 3339 timestamps in UTC)."""
+    DD/MM/YYYY) or plain (``,``, ISO dates, RFC 3339 timestamps in UTC; with
+    ``rome_time`` local times in Rome, without the Z)."""
+    plain_time = "%Y-%m-%dT%H:%M:%S%.6f" if rome_time else "%Y-%m-%dT%H:%M:%S%.6fZ"
     options: dict[str, Any] = {
         "date_format": "%d/%m/%Y" if italian else "%Y-%m-%d",
         # Datetimes are exported in UTC (export_frame), hence the literal Z.
-        "datetime_format": "%d/%m/%Y %H:%M:%S" if italian else "%Y-%m-%dT%H:%M:%S%.6fZ",
+        "datetime_format": "%d/%m/%Y %H:%M:%S" if italian else plain_time,
     }
     if italian:
         options.update(separator=";", decimal_comma=True)
@@ -892,8 +894,10 @@ def write_csv(
 
 
 def write_parquet(
-    frame: pl.DataFrame, out: Output, *, columns: Sequence[ColumnSpec] | None = None
+    frame: pl.DataFrame, out: Output, *, columns: Sequence[ColumnSpec] | None = None,
+    italian_values: bool = False,
 ) -> None:
-    """Parquet with the keys as column names and money as ``Decimal(38, 2)`` euros."""
+    """Parquet with the keys as column names and money as ``Decimal(38, 2)`` euros
+    (codes in Italian and Rome time with ``italian_values``)."""
     target = os.fspath(out) if isinstance(out, str | os.PathLike) else out
-    export_frame(frame, columns).write_parquet(target)
+    export_frame(frame, columns, italian_values=italian_values).write_parquet(target)

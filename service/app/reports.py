@@ -1468,6 +1468,12 @@ def _stream_frames(columns: Sequence[ColumnSpec], rows: Iterable[Sequence[object
         yield pl.DataFrame(chunk, schema=schema, orient="row")
 
 
+def _italian_values(req: ReportRequest) -> bool:
+    """CSV and Parquet keep codes and UTC unless ``lang=it`` is asked for explicitly
+    (the workbooks and PDFs, Italian by default, always write Italian values)."""
+    return req.lang == "it" and "lang" in req.given
+
+
 def write_report(built: Report | StreamedReport, req: ReportRequest, out: IO[bytes]) -> None:
     """Write the report in the request's format to a binary file (seekable for XLSX)."""
     report = built.report if isinstance(built, StreamedReport) else built
@@ -1488,15 +1494,17 @@ def write_report(built: Report | StreamedReport, req: ReportRequest, out: IO[byt
         assert isinstance(built, StreamedReport)
         frames = _stream_frames(sheet.columns, sheet.rows, built.decimals)
     if req.fmt == "csv":
-        options = csv_options(req.italian)
+        options = csv_options(req.italian, rome_time=_italian_values(req))
         for index, frame in enumerate(frames):
             buffer = io.BytesIO()
-            export_frame(frame, sheet.columns, req.lang).write_csv(
+            export_frame(frame, sheet.columns, req.lang,
+                         italian_values=_italian_values(req)).write_csv(
                 buffer, include_header=index == 0, **options)
             out.write(buffer.getvalue())
         return
     if isinstance(sheet, ReportSheet):
-        write_parquet(sheet.frame, out, columns=sheet.columns)
+        write_parquet(sheet.frame, out, columns=sheet.columns,
+                      italian_values=_italian_values(req))
         return
     # A streamed sheet: one Parquet part per chunk, then polars' streaming engine joins
     # them into one file without holding them all.
@@ -1504,7 +1512,8 @@ def write_report(built: Report | StreamedReport, req: ReportRequest, out: IO[byt
         parts = []
         for index, frame in enumerate(frames):
             part = Path(tmp) / f"part-{index:06d}.parquet"
-            export_frame(frame, sheet.columns).write_parquet(part)
+            export_frame(frame, sheet.columns,
+                         italian_values=_italian_values(req)).write_parquet(part)
             parts.append(str(part))
         target = Path(tmp) / "report.parquet"
         pl.scan_parquet(parts).sink_parquet(target)

@@ -10,6 +10,7 @@ recalculates them and they must equal the sums the test makes of the cells.
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 import os
@@ -1025,3 +1026,25 @@ def test_the_arrears_report_says_how_to_reach_each_guarantor(api: Api) -> None:
     assert (row["Telefono"], row["Email"], row["Indirizzo"]) == (
         "+390351234567", "tesoreria@gas.example", "Via Colleoni 1 24129")
     assert contacts["Maria Rossi"]["Telefono"] is None
+
+
+def test_csv_and_parquet_write_italian_values_only_when_lang_it_is_asked(api: Api) -> None:
+    build(api)
+    path = f"/api/reports/portfolio.csv?as_of={AS_OF}&sheet=loans"
+    plain = api.get(path)
+    assert plain.status_code == 200, plain.text
+    italian = api.get(path + "&lang=it")
+    assert italian.status_code == 200
+    plain_rows = list(csv.DictReader(io.StringIO(plain.text)))
+    it_rows = list(csv.DictReader(io.StringIO(italian.text)))
+    status_plain = next(k for k in plain_rows[0] if k in ("Stato", "status", "Status"))
+    assert {r[status_plain] for r in plain_rows} <= {"active", "repaid", "written_off",
+                                                     "approved"}
+    assert {r[status_plain] for r in it_rows} <= {"attivo", "rimborsato",
+                                                  "passato a perdita", "approvato"}
+    assert len(plain_rows) == len(it_rows)
+    # Parquet likewise.
+    frame = pl.read_parquet(io.BytesIO(api.get(
+        f"/api/reports/portfolio.parquet?as_of={AS_OF}&sheet=loans&lang=it").content))
+    assert set(frame["status"].to_list()) <= {"attivo", "rimborsato", "passato a perdita",
+                                              "approvato"}
