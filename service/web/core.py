@@ -368,13 +368,20 @@ OUTCOMES = {"registrata": "Operazione registrata.",
             "salvato": "Modifiche salvate."}
 
 
+def replayed() -> bool:
+    """Whether the command this request just ran was a replay of its operation id (the
+    idempotency record answered; a replay has the first run's status, so the status
+    cannot tell)."""
+    note = audit_note.get()
+    return note is not None and note.replayed
+
+
 def after_post(request: Request[Any, Any, Any], status: int, location: str,
                recorded: str | None = None) -> Redirect:
     """The 303 after a successful post: ``?esito=registrata`` the first time; a replay
     of the same operation id (the form posted twice: the command answered from its
     record) says **Operazione già registrata** with a link to what was recorded."""
-    note = audit_note.get()
-    outcome = "gia-registrata" if note is not None and note.replayed else "registrata"
+    outcome = "gia-registrata" if replayed() else "registrata"
     sep = "&" if "?" in location else "?"
     target = f"{location}{sep}esito={outcome}"
     if recorded:

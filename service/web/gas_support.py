@@ -9,12 +9,11 @@ from typing import Any, TypeVar
 
 from litestar import Request
 
-from service.app.audit_note import audit_note
 from service.app.auth import Principal
 from service.app.context import AppContext
 from service.app.parties import list_parties, list_relationships
 from service.app.prepayments import PrepaymentOut
-from service.web.core import call, party_name
+from service.web.core import call, party_name, replayed
 from service.web.formatting import number
 
 T = TypeVar("T")
@@ -97,5 +96,4 @@ async def run_once(request: Request[Any, Any, Any], op_id: str,
     answers as the first time, with the same status: the command's replay note tells
     the two apart)."""
     _, answer = await call(fn, *args)
-    note = audit_note.get()
-    return (200 if note is not None and note.replayed else 201), answer
+    return (200 if replayed() else 201), answer

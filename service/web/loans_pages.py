@@ -30,7 +30,7 @@ from service.app.guarantees import CallIn, LoanGuaranteesOut
 from service.app.lending import LoanOut
 from service.app.loans import RepaymentIn, RepaymentItem, RescheduleIn, WriteOffIn
 from service.app.views import Money
-from service.db.tables import idempotency, parties
+from service.db.tables import parties
 from service.web.core import (
     Form,
     absorb,
@@ -118,13 +118,6 @@ def early_parts(ctx: AppContext, loan_id: str) -> dict[str, Decimal]:
                 for k, a in state.allocations.items()}
 
     return ctx.read(read)
-
-
-def already_recorded(ctx: AppContext, op_id: str) -> bool:
-    """Whether an operation ran before with this id (a replay answers 200 like the first
-    run for loans, so the page asks before running it)."""
-    return ctx.read(lambda conn: conn.execute(
-        select(idempotency.c.id).where(idempotency.c.id == op_id)).first() is not None)
 
 
 @dataclass
@@ -316,10 +309,6 @@ async def _failed(request: Request[Any, Any, Any], loan_id: str, key: str, form:
                               status=422 if form.errors else 409)
 
 
-async def _replayed(request: Request[Any, Any, Any], form: Form) -> bool:
-    return await call(already_recorded, ctx_of(request), form.op_id)
-
-
 @post("/prestiti/{loan_id:str}/rimborsi", status_code=303,
       opt={"operation": "POST /api/loans/{id}/repayments"})
 async def record_repayment(request: Request[Any, Any, Any], loan_id: FromPath[str]) -> Any:
@@ -333,12 +322,11 @@ async def record_repayment(request: Request[Any, Any, Any], loan_id: FromPath[st
     if not form.errors:
         assert amount is not None and on is not None
         try:
-            replay = await _replayed(request, form)
-            _, out = await call(loans.record_repayment, ctx_of(request), principal, loan_id,
+            status, out = await call(loans.record_repayment, ctx_of(request), principal, loan_id,
                                 RepaymentIn(id=form.op_id, amount=money_of(amount), date=on,
                                             early_repayment=early))
             where = f"/prestiti/{out.loan.id}?rimborso={out.repayment.id}"
-            return after_post(request, 200 if replay else 201, where, recorded=where)
+            return after_post(request, status, where, recorded=where)
         except (Invalid, Conflict) as exc:
             _absorb(form, "repayment", exc, {"amount": "amount", "date": "date",
                                              "early_repayment": "early"})
@@ -355,12 +343,11 @@ async def call_guarantees(request: Request[Any, Any, Any], loan_id: FromPath[str
     if not form.errors:
         assert amount is not None and on is not None
         try:
-            replay = await _replayed(request, form)
-            _, out = await call(guarantees.call_guarantees, ctx_of(request), principal,
+            status, out = await call(guarantees.call_guarantees, ctx_of(request), principal,
                                 loan_id, CallIn(id=form.op_id, amount=money_of(amount),
                                                 date=on))
             where = f"/prestiti/{out.loan_id}"
-            return after_post(request, 200 if replay else 201, where,
+            return after_post(request, status, where,
                               recorded=where + "#garanzie")
         except (Invalid, Conflict) as exc:
             _absorb(form, "call", exc, {"amount": "amount", "date": "date"})
@@ -383,13 +370,12 @@ async def reschedule(request: Request[Any, Any, Any], loan_id: FromPath[str]) ->
     if not form.errors:
         assert on is not None and note is not None
         try:
-            replay = await _replayed(request, form)
-            _, out = await call(loans.reschedule_loan, ctx_of(request), principal, loan_id,
+            status, out = await call(loans.reschedule_loan, ctx_of(request), principal, loan_id,
                                 RescheduleIn(id=form.op_id, date=on, note=note,
                                              added_grace_periods=grace or 0,
                                              new_periods=periods))
             where = f"/prestiti/{out.id}"
-            return after_post(request, 200 if replay else 201, where,
+            return after_post(request, status, where,
                               recorded=where + "#piano")
         except (Invalid, Conflict) as exc:
             _absorb(form, "reschedule", exc, {
@@ -443,11 +429,10 @@ async def write_off(request: Request[Any, Any, Any], loan_id: FromPath[str]) -> 
     if not form.errors:
         assert on is not None and note is not None
         try:
-            replay = await _replayed(request, form)
-            _, out = await call(loans.write_off_loan, ctx_of(request), principal, loan_id,
+            status, out = await call(loans.write_off_loan, ctx_of(request), principal, loan_id,
                                 WriteOffIn(id=form.op_id, date=on, note=note))
             where = f"/prestiti/{out.id}"
-            return after_post(request, 200 if replay else 201, where, recorded=where)
+            return after_post(request, status, where, recorded=where)
         except (Invalid, Conflict) as exc:
             _absorb(form, "write_off", exc, {"date": "date", "note": "note"})
     return await _failed(request, loan_id, "write_off", form)

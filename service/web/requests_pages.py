@@ -53,7 +53,7 @@ from service.app.requests import (
     RequestOut,
     TransitionIn,
 )
-from service.db.tables import idempotency, loans
+from service.db.tables import loans
 from service.web.core import (
     OUTCOMES,
     Form,
@@ -67,6 +67,7 @@ from service.web.core import (
     posted,
     principal_of,
     render,
+    replayed,
     see_other,
     text_of,
 )
@@ -139,14 +140,6 @@ def _all_pools(ctx: AppContext, principal: Principal) -> list[PoolOut]:
         cursor = page.next_cursor
         if cursor is None:
             return out
-
-
-def _seen(ctx: AppContext, op_id: str) -> bool:
-    """Whether the operation id has run already (its answer is remembered): the
-    redirect then says **Operazione già registrata**. A replay answers with the status
-    of the first run, so the status alone does not tell."""
-    return bool(ctx.read(lambda conn: conn.execute(
-        select(idempotency.c.id).where(idempotency.c.id == op_id)).first() is not None))
 
 
 def _name(ctx: AppContext, party_id: str | None) -> str:
@@ -412,10 +405,9 @@ async def post_transition(request: Request[Any, Any, Any], request_id: FromPath[
     status = 422
     if not form.errors:
         try:
-            seen = await call(_seen, ctx, form.op_id)
             _, out = await call(app_requests.move_request, ctx, principal, request_id,
                                 TransitionIn(to=target, note=note or "", id=form.op_id))
-            return _done(request, seen, out.id, "storia")
+            return _done(request, replayed(), out.id, "storia")
         except (Invalid, Conflict) as exc:
             status = _absorb(form, exc, {"note": note_field},
                              lambda c: transition_refusal(c.code, c.detail))
@@ -531,10 +523,9 @@ async def post_funding(request: Request[Any, Any, Any], request_id: FromPath[str
     status = 422
     if on is not None:
         try:
-            seen = await call(_seen, ctx, form.op_id)
             _, out = await call(app_requests.fund_request, ctx, principal, request_id,
                                 FundingIn(date=on, id=form.op_id))
-            return _done(request, seen, out.id, "erogazione")
+            return _done(request, replayed(), out.id, "erogazione")
         except (Invalid, Conflict) as exc:
             status = _absorb(form, exc, {"date": "data"}, lambda c: funding_refusal(c.code))
     return await _again(request, request_id, "erogazione", form, status)
@@ -556,11 +547,10 @@ async def post_interest(request: Request[Any, Any, Any], request_id: FromPath[st
     if not form.errors:
         assert amount is not None
         try:
-            seen = await call(_seen, ctx, form.op_id)
             await call(app_requests.declare_interest, ctx, principal, request_id,
                        InterestIn(kind=kind, amount=money_in(amount), id=form.op_id,
                                   note=text_of(form, "nota")))
-            return _done(request, seen, _canonical(request_id), "interessi")
+            return _done(request, replayed(), _canonical(request_id), "interessi")
         except (Invalid, Conflict) as exc:
             status = _absorb(form, exc, {"kind": "tipo", "amount": "importo", "note": "nota"},
                              lambda c: interest_refusal(c.code))
@@ -649,11 +639,11 @@ async def post_new_request(request: Request[Any, Any, Any]) -> Any:
     if not form.errors:
         assert amount is not None and purpose is not None and months is not None
         try:
-            seen = await call(_seen, ctx, form.op_id)
             _, out = await call(app_requests.submit_request, ctx, principal, RequestIn(
                 producer_id=producer_id, amount=money_in(amount), purpose=purpose,
                 instrument=instrument, term_months=months, id=form.op_id,
                 needed_by=needed_by, gas_ids=gas_ids))
+            seen = replayed()
             redirect = see_other(request, f"/richieste/{out.id}")
             redirect.set_cookie(Cookie(
                 key=OUTCOME_COOKIE, value="gia-registrata" if seen else "registrata",
