@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal, Protocol
 
 from ledger.money import minor_to_decimal, to_minor_decimal
@@ -25,6 +26,7 @@ from ledger.repayments import (
     Restructuring,
     accrue_late_interest,
     arrears,
+    initial_state,
     outstanding_principal,
     replay,
 )
@@ -106,6 +108,21 @@ class LoanReplay:
     debt_left: Decimal  # principal + interest + penalties still unpaid
 
 
+def planned(terms: LoanTerms) -> tuple[tuple[Installment, ...], tuple[InstallmentState, ...]]:
+    """The contract's schedule for ``terms`` and its state with nothing paid. Both are
+    immutable and depend on the terms alone, so each loan's are built once and shared by
+    every replay of it (a portfolio replays each loan at two or three dates)."""
+    # Equal decimals with other exponents (3 and 3.00) key apart: the key is the text.
+    return _planned(terms, (str(terms.principal), str(terms.annual_rate), str(terms.fees)))
+
+
+@lru_cache(maxsize=8192)
+def _planned(terms: LoanTerms, _exact: tuple[str, str, str]
+             ) -> tuple[tuple[Installment, ...], tuple[InstallmentState, ...]]:
+    schedule = tuple(build_schedule(terms))
+    return schedule, initial_state(terms, schedule)
+
+
 def replay_loan(terms: LoanTerms, events: Sequence[LoanEvent], as_of: date | None = None,
                 late_rate: Decimal = Decimal(0), *, flagged_restructured: bool = False
                 ) -> LoanReplay:
@@ -114,7 +131,7 @@ def replay_loan(terms: LoanTerms, events: Sequence[LoanEvent], as_of: date | Non
     ``flagged_restructured`` is a stored flag for loans restructured before restructurings
     were recorded as operations. Reversed operations are left out (``live_events``)."""
     events = live_events(events)
-    schedule = build_schedule(terms)
+    schedule, start = planned(terms)
     write_off = next((e for e in events if e.kind == "write_off"
                       and (as_of is None or e.value_date <= as_of)), None)
     replayed: list[Payment | Restructuring] = []
@@ -140,7 +157,7 @@ def replay_loan(terms: LoanTerms, events: Sequence[LoanEvent], as_of: date | Non
                 id=order_key(e), value_date=e.value_date,
                 added_grace_periods=int(p.get("added_grace_periods", 0)),
                 new_periods=p.get("new_periods"), method=p.get("method")))
-    result = replay(terms, schedule, replayed, late_rate=late_rate)
+    result = replay(terms, schedule, replayed, late_rate=late_rate, start=start)
     ids = {order_key(e): e.id for e in events}
     outstanding = _cents(outstanding_principal(result.state))
     written_off = outstanding if write_off is not None else 0
@@ -157,7 +174,7 @@ def replay_loan(terms: LoanTerms, events: Sequence[LoanEvent], as_of: date | Non
     debt_left = sum((s.unpaid for s in result.state), Decimal(0))
     has_restructuring_events = any(e.kind == "restructuring" for e in events)
     return LoanReplay(
-        terms=terms, planned=tuple(schedule), schedule=result.state,
+        terms=terms, planned=schedule, schedule=result.state,
         allocations={ids[key]: a for key, a in result.allocations},
         recoveries=recoveries, written_off=written_off,
         write_off_event=write_off.id if write_off else None,

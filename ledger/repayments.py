@@ -712,14 +712,17 @@ def replay(
     events: Iterable[Payment | Restructuring],
     *,
     late_rate: Decimal = _ZERO,
+    start: tuple[InstallmentState, ...] | None = None,
 ) -> Replay:
-    """Apply ``events`` to a fresh state in ``(value_date, id)`` order.
+    """Apply ``events`` to a fresh state in ``(value_date, id)`` order; ``start`` is
+    ``initial_state(terms, schedule)`` when the caller already has it (states are never
+    changed in place, so one fresh state serves every replay of the same schedule).
 
     The order the events were recorded in does not matter, so a backdated payment is
     handled by replaying again: the caller compares the allocations before and after
     and books the difference as compensating transfers.
     """
-    state = initial_state(terms, schedule)
+    state = start if start is not None else initial_state(terms, schedule)
     allocations: list[tuple[str, Allocation]] = []
     restructured = False
     # Installments state[:paid] are paid in full: they stay so, so each payment's

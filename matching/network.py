@@ -8,7 +8,7 @@ tables once per snapshot (kept on the instance), so many requests share them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
@@ -266,16 +266,28 @@ class Network:
             funds_by_earmark=_group(
                 [(p, f) for f in funds for p, c in sorted(f.earmarked.items()) if c > 0]
             ),
-            interests=_group(
-                [(i.request_id, i)
-                 for i in sorted(self.interests, key=lambda i: (i.gas_id, i.kind))]
-            ),
+            interests=_interests_by_request(self.interests),
             match_rules=tuple(sorted(self.match_rules, key=lambda m: m.id)),
             gas_ids=tuple(g.id for g in gas_sorted),
             gas_pos={g.id: i for i, g in enumerate(gas_sorted)},
             gas_lat=np.array([nan if g.lat is None else g.lat for g in gas_sorted], dtype=float),
             gas_lon=np.array([nan if g.lon is None else g.lon for g in gas_sorted], dtype=float),
         )
+
+    def with_interests(self, interests: tuple[Interest, ...]) -> Network:
+        """The same network with these declared interests instead of its own; lookup
+        tables already built are kept (only the interests' are rebuilt), so a network
+        read once can serve every request's interests."""
+        out = replace(self, interests=interests)
+        built = self.__dict__.get("index")
+        if built is not None:
+            out.__dict__["index"] = replace(built, interests=_interests_by_request(interests))
+        return out
+
+
+def _interests_by_request(interests: tuple[Interest, ...]) -> dict[str, tuple[Interest, ...]]:
+    return _group([(i.request_id, i)
+                   for i in sorted(interests, key=lambda i: (i.gas_id, i.kind))])
 
 
 def loan_coverage(request: Request, lender: Lender) -> Decimal | None:

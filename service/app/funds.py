@@ -512,6 +512,27 @@ def list_funds(ctx: AppContext, principal: Principal, gas_id: str | None, limit:
     return ctx.read(read)
 
 
+def funds_earmarking(ctx: AppContext, principal: Principal, producer_id: str
+                     ) -> list[tuple[FundOut, Money]]:
+    """The funds holding money earmarked for the producer today, each with that money
+    (officers): only funds that ever took a contribution earmarked for it can."""
+    principal.require("officer")
+    day = today()
+
+    def read(conn: Connection) -> list[tuple[FundOut, Money]]:
+        ids = select(contributions.c.fund_id).where(
+            contributions.c.earmark_producer_id == producer_id).distinct()
+        out = []
+        for row in conn.execute(select(funds).where(funds.c.id.in_(ids))
+                                .order_by(funds.c.seq)).all():
+            fund = fund_out(conn, row, principal, day)
+            if producer_id in fund.earmarked:
+                out.append((fund, fund.earmarked[producer_id]))
+        return out
+
+    return ctx.read(read)
+
+
 def open_shared_fund(ctx: AppContext, principal: Principal, data: FundIn
                      ) -> tuple[int, FundOut]:
     """Officers open a fund held by a DES, a lender or a GAS, shared by many GAS."""

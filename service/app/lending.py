@@ -337,23 +337,29 @@ def portfolio_arrears(conn: Connection, as_of: date) -> dict[str, tuple[int, int
              .join(loans, loans.c.id == loan_installments.c.loan_id)
              .where(loans.c.status == "active")
              .group_by(loan_installments.c.loan_id))
-    kept = {r.loan_id: r for r in conn.execute(query)}
+    kept = {r.loan_id: r for r in conn.execute(query).all()}
     charging = {(r.lender_id, r.name) for r in conn.execute(
         select(loan_categories.c.lender_id, loan_categories.c.name,
                loan_categories.c.late_interest_rate))
         if Decimal(r.late_interest_rate or "0") != 0}
     out: dict[str, tuple[int, int]] = {}
-    for row in conn.execute(select(loans).where(loans.c.status == "active")):
+    replayed: list[str] = []
+    for row in conn.execute(select(loans.c.id, loans.c.lender_id, loans.c.category)
+                            .where(loans.c.status == "active")).all():
         agg = kept.get(row.id)
         if (agg is not None and agg.through <= as_of
                 and (row.lender_id, row.category) not in charging):
             oldest = agg.oldest
             out[row.id] = (int(agg.overdue or 0), (as_of - oldest).days if oldest else 0)
-            continue
-        rate = late_rate_of(conn, row)
-        state = loan_state(row, events_of(conn, row.id), as_of, rate)
-        a = arrears(state.schedule, as_of, late_rate=rate)
-        out[row.id] = (cents(a.overdue_amount), a.days_past_due)
+        else:
+            replayed.append(row.id)
+    for start in range(0, len(replayed), 500):
+        for row in conn.execute(select(loans).where(
+                loans.c.id.in_(replayed[start:start + 500]))).all():
+            rate = late_rate_of(conn, row)
+            state = loan_state(row, events_of(conn, row.id), as_of, rate)
+            a = arrears(state.schedule, as_of, late_rate=rate)
+            out[row.id] = (cents(a.overdue_amount), a.days_past_due)
     return out
 
 

@@ -72,6 +72,7 @@ from service.app.common import check_uuid, path_uuid, query_date
 from service.app.context import AppContext
 from service.app.errors import Errors
 from service.app.funds import fund_state
+from service.app.read_cache import ReadCache
 from service.app.requests import latest_assessment, latest_terms, visible_request
 from service.app.types import Day, DecimalText, Uuid
 from service.app.views import Money, money
@@ -260,8 +261,9 @@ def _weight(conn: Connection, request_id: str) -> Decimal:
     return assessment_score(a.economic_score, a.social_score) / 10
 
 
-def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) -> Snapshot:
-    """The network as it stands, with ``request_rows`` as matching requests."""
+def _load_network(conn: Connection, as_of: date) -> _Base:
+    """The network as it stands on ``as_of``, without declared interests (they belong to
+    the requests asked about)."""
     store = LedgerStore(conn.engine)
     names: dict[str, str] = {}
     gas: list[Gas] = []
@@ -347,6 +349,48 @@ def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) ->
                               .order_by(prepayments.c.seq))
         if r.amount_minor > r.delivered_minor]
 
+    network = Network(
+        as_of=as_of, gas=tuple(gas), producers=tuple(producers),
+        relationships=tuple(
+            Relationship(r.gas_id, r.producer_id, r.since, r.annual_purchases_minor,
+                         r.households_buying)
+            for r in conn.execute(select(relationships).order_by(relationships.c.seq))),
+        lenders=tuple(lenders), pools=tuple(network_pools), shares=tuple(network_shares),
+        guarantors=tuple(guarantors), funds=tuple(network_funds),
+        prepayments=tuple(open_prepayments),
+        match_rules=tuple(
+            MatchRule(id=f"match:{r.pool_id}", pool_id=r.pool_id,
+                      threshold=Decimal(r.threshold), cap_cents=r.cap_minor,
+                      budget_cents=r.budget_minor)
+            for r in conn.execute(select(match_rules).order_by(match_rules.c.pool_id))))
+
+    return _Base(network, names, fund_gas)
+
+
+@dataclass(frozen=True)
+class _Base:
+    network: Network  # without interests
+    names: dict[str, str]
+    fund_gas: dict[str, str | None]
+
+
+# The network read from the database, per database and day, while nothing has been
+# written since: scoring a request or planning then reads its requests and interests
+# only, not the thousands of parties, relationships and loans of a MAG.
+_NETWORKS: ReadCache[_Base] = ReadCache()
+
+
+def _network(conn: Connection, as_of: date) -> _Base:
+    def load() -> _Base:
+        base = _load_network(conn, as_of)
+        base.network.index  # noqa: B018 -- built once, kept with the cached network
+        return base
+    return _NETWORKS.get(conn, as_of, load)
+
+
+def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) -> Snapshot:
+    """The network as it stands, with ``request_rows`` as matching requests."""
+    base = _network(conn, as_of)
     ids = [r.id for r in request_rows]
     interests = [
         Interest(r.gas_id, r.request_id, _kind(r.kind), int(r.total))
@@ -358,28 +402,14 @@ def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) ->
             .group_by(request_interests.c.gas_id, request_interests.c.request_id,
                       request_interests.c.kind))]
 
-    network = Network(
-        as_of=as_of, gas=tuple(gas), producers=tuple(producers),
-        relationships=tuple(
-            Relationship(r.gas_id, r.producer_id, r.since, r.annual_purchases_minor,
-                         r.households_buying)
-            for r in conn.execute(select(relationships).order_by(relationships.c.seq))),
-        lenders=tuple(lenders), pools=tuple(network_pools), shares=tuple(network_shares),
-        guarantors=tuple(guarantors), funds=tuple(network_funds),
-        prepayments=tuple(open_prepayments), interests=tuple(interests),
-        match_rules=tuple(
-            MatchRule(id=f"match:{r.pool_id}", pool_id=r.pool_id,
-                      threshold=Decimal(r.threshold), cap_cents=r.cap_minor,
-                      budget_cents=r.budget_minor)
-            for r in conn.execute(select(match_rules).order_by(match_rules.c.pool_id))))
-
+    network = base.network.with_interests(tuple(interests))
     named = _named_gas(conn, ids)
     requests = {r.id: Request(
         r.id, r.producer_id, r.amount_minor, _instrument(r.instrument), r.term_months,
         weight=_weight(conn, r.id), gas_ids=tuple(named.get(r.id, ())),
         min_guarantee_coverage=_min_coverage(conn, r.id))
         for r in request_rows}
-    return Snapshot(network, requests, names, fund_gas)
+    return Snapshot(network, requests, dict(base.names), base.fund_gas)
 
 
 def _named_gas(conn: Connection, ids: list[str]) -> dict[str, list[str]]:

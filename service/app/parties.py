@@ -484,6 +484,35 @@ def list_parties(ctx: AppContext, principal: Principal, kind: str | None, limit:
     return ctx.read(read)
 
 
+class PartyName(msgspec.Struct, frozen=True):
+    id: str
+    kind: str
+    name: str
+
+
+def list_party_names(ctx: AppContext, principal: Principal, kinds: Iterable[str]
+                     ) -> list[PartyName]:
+    """Id, kind and name of every party of ``kinds`` the user may see, by name: what a
+    select of parties shows, without the rest of each party (a MAG has thousands)."""
+    wanted = sorted(set(kinds))
+    for kind in wanted:
+        if kind not in PARTY_KINDS:
+            raise invalid("kind", f"must be one of {', '.join(PARTY_KINDS)}")
+
+    def read(conn: Connection) -> list[PartyName]:
+        query = select(parties.c.id, parties.c.kind, parties.c.name).where(
+            parties.c.kind.in_(wanted))
+        if not principal.is_staff:
+            visible = related_party_ids(conn, principal.party_id) if principal.party_id \
+                else set()
+            query = query.where(parties.c.id.in_(sorted(visible)))
+        rows = conn.execute(query.order_by(parties.c.seq)).all()
+        return sorted((PartyName(r.id, r.kind, r.name) for r in rows),
+                      key=lambda p: p.name.casefold())
+
+    return ctx.read(read)
+
+
 def read_party(ctx: AppContext, principal: Principal, party_id: str) -> PartyOut:
     pid = path_uuid(party_id, "party")
     return ctx.read(lambda conn: party_out(visible_party(conn, principal, pid)))

@@ -173,6 +173,21 @@ def list_pools(ctx: AppContext, principal: Principal, lender_id: str | None,
     return ctx.read(read)
 
 
+class PoolName(msgspec.Struct, frozen=True):
+    id: str
+    lender_id: str
+    name: str
+
+
+def list_pool_names(ctx: AppContext, principal: Principal) -> list[PoolName]:
+    """Every pool's id, lender and name, in creation order (officers): what a select
+    of pools shows, without the balance and the outstanding loans of each."""
+    principal.require("officer")
+    return ctx.read(lambda conn: [
+        PoolName(r.id, r.lender_id, r.name) for r in conn.execute(
+            select(pools.c.id, pools.c.lender_id, pools.c.name).order_by(pools.c.seq))])
+
+
 def read_pool(ctx: AppContext, principal: Principal, pool_id: str) -> PoolOut:
     pid = staff_pool_id(principal, pool_id)
     return ctx.read(lambda conn: pool_out(conn, ctx.store, lending.get_pool(conn, pid)))

@@ -19,6 +19,7 @@ from reports.portfolio import (
     AgingBucket,
     LoanPosition,
     PortfolioMetrics,
+    PortfolioParams,
     aging_bucket,
     loan_allowance_cents,
     portfolio_metrics,
@@ -26,6 +27,7 @@ from reports.portfolio import (
 from service.app import reports
 from service.app.auth import Principal
 from service.app.context import AppContext
+from service.app.read_cache import ReadCache
 from service.db.tables import loans
 
 
@@ -61,6 +63,17 @@ def _references(conn: Connection, ids: list[str]) -> dict[str, str]:
     return out
 
 
+Inputs = tuple[list[LoanPosition], PortfolioParams, dict[str, str]]
+# Every loan replayed as of the date: the page is looked at again and again between
+# writes (another date, back, the workbook).
+_INPUTS: ReadCache[Inputs] = ReadCache()
+
+
+def _inputs(conn: Connection, req: reports.ReportRequest) -> Inputs:
+    positions, params = reports.portfolio_inputs(conn, req)
+    return positions, params, _references(conn, [p.loan_id for p in positions])
+
+
 def portfolio_view(ctx: AppContext, principal: Principal, as_of: str | None) -> PortfolioView:
     """The portfolio's figures and loans as of ``as_of`` (default today), officers only;
     a bad date is a 422 naming ``as_of``, as the report says it."""
@@ -68,8 +81,7 @@ def portfolio_view(ctx: AppContext, principal: Principal, as_of: str | None) -> 
     info = reports.find_report("portfolio", "xlsx")
     req = reports.parse_request(info, "xlsx", {"as_of": as_of})
     with reports.snapshot(ctx.engine) as conn:
-        positions, params = reports.portfolio_inputs(conn, req)
-        refs = _references(conn, [p.loan_id for p in positions])
+        positions, params, refs = _INPUTS.get(conn, req.as_of, lambda: _inputs(conn, req))
     metrics = portfolio_metrics(positions, req.as_of, params)
     rates = {**DEFAULT_PROVISIONING_PERCENT, **params.provisioning_percent}
     rows = []

@@ -330,11 +330,19 @@ def _name(people: Mapping[str, Any], party_id: str | None) -> str:
     return str(row.name) if row is not None else (party_id or "")
 
 
-def _events_by_loan(conn: Connection, loan_ids: Sequence[str]) -> dict[str, list[Any]]:
+# What a replay reads of an operation (ledger.as_of.LoanEvent): a book of thousands of
+# loans reads only these columns; a statement reads every column, for its movements.
+_REPLAYED = (loan_events.c.loan_id, loan_events.c.id, loan_events.c.seq, loan_events.c.kind,
+             loan_events.c.value_date, loan_events.c.amount_minor, loan_events.c.params)
+
+
+def _events_by_loan(conn: Connection, loan_ids: Sequence[str], *, every_column: bool = False
+                    ) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = defaultdict(list)
+    columns = (loan_events,) if every_column else _REPLAYED
     for chunk in _in_chunks(loan_ids):
-        for e in conn.execute(select(loan_events).where(loan_events.c.loan_id.in_(chunk))
-                              .order_by(loan_events.c.seq)):
+        for e in conn.execute(select(*columns).where(loan_events.c.loan_id.in_(chunk))
+                              .order_by(loan_events.c.seq)).all():
             out[e.loan_id].append(e)
     return out
 
@@ -362,10 +370,12 @@ class LoanBook:
     """Loans replayed as of a date, loaded once for a report (events in one query each
     500 loans; late-interest rates once per lender category)."""
 
-    def __init__(self, conn: Connection, loan_rows: Sequence[Any]) -> None:
+    def __init__(self, conn: Connection, loan_rows: Sequence[Any], *,
+                 every_column: bool = False) -> None:
         self.conn = conn
         self.rows = list(loan_rows)
-        self.events = _events_by_loan(conn, [r.id for r in self.rows])
+        self.events = _events_by_loan(conn, [r.id for r in self.rows],
+                                      every_column=every_column)
         self._rates: dict[tuple[str, str], Decimal] = {}
 
     def late_rate(self, row: Any) -> Decimal:
@@ -562,7 +572,7 @@ def load_loan_statement(conn: Connection, req: ReportRequest) -> Report:
     if row is None or (req.producer_id is not None and row.borrower_id != req.producer_id):
         raise NotFound("loan")
     people = _parties(conn)
-    book = LoanBook(conn, [row])
+    book = LoanBook(conn, [row], every_column=True)
     loan = book.as_of(row, req.as_of)
     terms = lending.terms_of(row)
     schedule = build_schedule(terms)

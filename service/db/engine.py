@@ -7,7 +7,11 @@ driver would only add a per-call hop without adding concurrency to a serialized 
 
 from __future__ import annotations
 
+import itertools
 import os
+import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,3 +115,46 @@ def read_tx(engine: Engine) -> Iterator[Connection]:
         conn = conn.execution_options(sqlite_begin="DEFERRED")
         with conn.begin():
             yield conn
+
+
+# -- what changed --------------------------------------------------------------------------
+
+class _SqliteWatch:
+    """A connection of its own that never writes: SQLite's ``PRAGMA data_version`` on it
+    changes whenever another connection commits a write."""
+
+    _made = itertools.count()
+
+    def __init__(self, path: str) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.lock = threading.Lock()
+        self.name = f"sqlite:{next(self._made)}"  # a new watch never repeats an old key
+
+    def version(self) -> str:
+        with self.lock:
+            (value,) = self.conn.execute("PRAGMA data_version").fetchone()
+        return f"{self.name}:{value}"
+
+
+_WATCHES: weakref.WeakKeyDictionary[Engine, _SqliteWatch] = weakref.WeakKeyDictionary()
+_WATCHES_LOCK = threading.Lock()
+
+
+def data_generation(conn: Connection) -> str | None:
+    """A value that changes whenever a transaction that wrote has committed (anywhere in
+    the database; on PostgreSQL anywhere in the cluster), for caches of figures computed
+    from many rows. Read it before the rows: a write committed in between then changes
+    the next value, so what is cached under a value is never older than it. None where
+    it cannot be told (an in-memory SQLite database): do not cache then."""
+    if is_sqlite(conn):
+        path = conn.engine.url.database
+        if not path or path == ":memory:":
+            return None
+        with _WATCHES_LOCK:
+            watch = _WATCHES.get(conn.engine)
+            if watch is None:
+                watch = _WATCHES[conn.engine] = _SqliteWatch(path)
+        return watch.version()
+    # Every transaction that writes takes an id: the snapshot (lowest running, next to
+    # be given, running ones) moves when one starts or ends.
+    return str(conn.exec_driver_sql("SELECT pg_current_snapshot()::text").scalar())

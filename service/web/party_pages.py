@@ -89,9 +89,7 @@ def _party_context(request: Request[Any, Any, Any], party_id: str) -> dict[str, 
             g for loan in out["loans"].items for g in guarantees.list_guarantees(
                 ctx, principal, None, loan.id, None, LIST_LIMIT, None).items]
         # The funds holding money earmarked for the producer.
-        out["earmarks"] = [
-            (f, f.earmarked[pid]) for f in funds.list_funds(
-                ctx, principal, None, 500, None).items if pid in f.earmarked]
+        out["earmarks"] = funds.funds_earmarking(ctx, principal, pid)
     elif party.kind == "lender":
         out["loans"] = loans.list_loans(ctx, principal, None, None, pid, None, LIST_LIMIT,
                                         None)

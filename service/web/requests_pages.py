@@ -42,8 +42,8 @@ from service.app.context import AppContext
 from service.app.errors import ApiError, Conflict, Invalid, NotFound
 from service.app.lending import DEFAULT_CATEGORY
 from service.app.matching import OpportunityOut
-from service.app.parties import PartyOut, list_parties, list_relationships, read_party
-from service.app.pools import PoolOut, list_pools
+from service.app.parties import PartyName, list_party_names, list_relationships, read_party
+from service.app.pools import list_pool_names
 from service.app.prepayments import list_prepayments
 from service.app.requests import (
     AssessmentIn,
@@ -120,26 +120,8 @@ OFFICER_MOVES = {
 
 # --- reading ----------------------------------------------------------------------------
 
-def _all_parties(ctx: AppContext, principal: Principal, kind: str) -> list[PartyOut]:
-    out: list[PartyOut] = []
-    cursor: str | None = None
-    while True:
-        page = list_parties(ctx, principal, kind, 500, cursor)
-        out += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return sorted(out, key=lambda p: p.name.casefold())
-
-
-def _all_pools(ctx: AppContext, principal: Principal) -> list[PoolOut]:
-    out: list[PoolOut] = []
-    cursor: str | None = None
-    while True:
-        page = list_pools(ctx, principal, None, 500, cursor)
-        out += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return out
+def _all_parties(ctx: AppContext, principal: Principal, kind: str) -> list[PartyName]:
+    return list_party_names(ctx, principal, [kind])
 
 
 def _name(ctx: AppContext, party_id: str | None) -> str:
@@ -170,11 +152,11 @@ class Choices:
 
 
 def _choices(ctx: AppContext, principal: Principal, producer_id: str) -> Choices:
-    lenders = _all_parties(ctx, principal, "lender")
-    pools = _all_pools(ctx, principal)
-    gas = _all_parties(ctx, principal, "gas")
-    persons = _all_parties(ctx, principal, "person")
-    producers = [p for p in _all_parties(ctx, principal, "producer") if p.id != producer_id]
+    every = list_party_names(ctx, principal, ["lender", "gas", "person", "producer"])
+    lenders, gas, persons, producers = ([p for p in every if p.kind == kind and
+                                         p.id != producer_id]
+                                        for kind in ("lender", "gas", "person", "producer"))
+    pools = list_pool_names(ctx, principal)
     lender_ids = [p.id for p in lenders]
     default = principal.party_id if principal.party_id in lender_ids else (
         lender_ids[0] if len(lender_ids) == 1 else None)
@@ -475,7 +457,7 @@ def _suggest(request: Request[Any, Any, Any], request_id: str, form: Form) -> Te
     principal.require("officer")
     req = app_requests.read_request(ctx, principal, request_id)
     opportunities = _opportunities(ctx, principal, req)
-    pools = {q.id: q.lender_id for q in _all_pools(ctx, principal)}
+    pools = {q.id: q.lender_id for q in list_pool_names(ctx, principal)}
     best_pool = next((o.source_id for o in opportunities if o.kind == "loan"), None)
     lender = pools.get(best_pool or "") or str(form.value("finanziatore")) or None
     category = str(form.value("categoria")).strip() or DEFAULT_CATEGORY
