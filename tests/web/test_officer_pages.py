@@ -17,10 +17,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
-from service.app import arrears, matching, prepayments, requests
+from service.app import arrears, loans, matching, prepayments, requests
 from service.app.auth import Principal
 from service.app.clock import today
 from service.app.common import MoneyIn
+from service.app.demo import demo_id
 from service.app.errors import NotFound
 from service.app.prepayments import PrepaymentIn
 from service.db.tables import funding_requests, parties
@@ -192,6 +193,29 @@ def test_portfolio_figures_equal_the_workbook(web: Web, as_of: str) -> None:
         assert f'<a href="/prestiti/{row[-1]}">{row[0]}</a>' in body
     assert body.count('href="/prestiti/') == len(loans)
     assert f'href="/report/portfolio.xlsx?as_of={as_of}"' in body
+
+
+def test_portfolio_and_desk_follow_a_repayment_recorded_after_they_were_seen(
+        web: Web) -> None:
+    """The figures behind both pages are kept between writes: the repayment's principal
+    leaves the portfolio, and the desk no longer lists a loan it brought up to date."""
+    web.login("officer")
+    as_of = today().isoformat()
+    before = _figures(web.page(f"/portafoglio?as_of={as_of}").html)
+    desk_before = web.page("/").html
+    loan = demo_id("loan:taleggio")
+    assert f'href="/prestiti/{loan}"' in desk_before  # late in the demo
+    page = web.page(f"/prestiti/{loan}")
+    r = web.submit(page, "Registra rimborso", {"Importo": "1.234,50"}, follow=False)
+    assert r.status_code == 303
+    ctx = web.client.app.state.ctx
+    paid = next(i for i in loans.list_repayments(ctx, OFFICER, loan, None, 100, None).items
+                if i.id in r.headers["location"])
+    after = _figures(web.page(f"/portafoglio?as_of={as_of}").html)
+    expected = (Decimal(before["Portafoglio in essere"].replace(" €", "").replace(".", "")
+                        .replace(",", ".")) - Decimal(paid.allocation.principal.amount))
+    assert after["Portafoglio in essere"] == euro(expected).replace("\xa0", " ")
+    assert f'href="/prestiti/{loan}"' not in web.page("/").html
 
 
 def test_portfolio_chart_is_svg_with_a_text_alternative(web: Web) -> None:

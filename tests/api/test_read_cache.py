@@ -1,0 +1,87 @@
+"""Figures kept between writes (service.app.read_cache): the write generation they are
+keyed by stays while only reads happen, moves with every committed write, and a page or
+an answer read after a write that changes it shows the change (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, select
+
+from service.app.read_cache import ReadCache
+from service.db.engine import data_generation, read_tx
+from service.db.tables import parties
+from tests.api.conftest import Api, eur, make_party
+from tests.api.test_matching_api import Net, net, opportunities  # noqa: F401 -- fixture
+
+__all__ = ["net"]
+
+
+def generation(engine: Engine) -> str | None:
+    with read_tx(engine) as conn:
+        return data_generation(conn)
+
+
+def test_generation_stays_while_reading_and_moves_after_each_write(api: Api,
+                                                                   engine: Engine) -> None:
+    first = generation(engine)
+    assert first is not None
+    with read_tx(engine) as conn:
+        conn.execute(select(parties)).all()
+    assert api.get("/api/parties").status_code == 200
+    assert generation(engine) == first
+    make_party(api, "gas", "GAS Valle Seriana")
+    second = generation(engine)
+    assert second != first
+    make_party(api, "gas", "GAS Val Brembana")
+    assert generation(engine) not in (first, second)
+
+
+def test_an_in_memory_database_has_no_generation_and_keeps_nothing() -> None:
+    engine = create_engine("sqlite://")
+    calls: list[int] = []
+    cache: ReadCache[int] = ReadCache()
+    with engine.connect() as conn:
+        assert data_generation(conn) is None
+        for _ in range(2):
+            cache.get(conn, "k", lambda: calls.append(1) or len(calls))
+    assert calls == [1, 1]
+    engine.dispose()
+
+
+def test_a_kept_value_is_computed_again_after_a_write(api: Api, engine: Engine) -> None:
+    computed: list[int] = []
+    cache: ReadCache[int] = ReadCache(kept=2)
+
+    def read(key: str) -> int:
+        def compute() -> int:
+            computed.append(1)
+            return len(computed)
+        with read_tx(engine) as conn:
+            return cache.get(conn, key, compute)
+
+    assert (read("a"), read("a"), read("b"), read("a")) == (1, 1, 2, 1)
+    make_party(api, "producer", "Apicoltura Brembana")
+    assert read("a") == 3 and read("a") == 3
+    # The oldest entries go first when more keys than kept are asked for.
+    assert (read("b"), read("c"), read("a")) == (4, 5, 6)
+
+
+def test_opportunities_follow_a_write_that_moves_no_money(api: Api, net: Net) -> None:
+    """Pledge capacity, a GAS's households and a party's name are written without any
+    ledger transfer: the next opportunities read them all the same."""
+    def guarantee_of_q(items: list[dict[str, Any]]) -> dict[str, Any] | None:
+        return next((i for i in items if i["kind"] == "guarantee" and
+                     i["source_id"] == net.q), None)
+
+    before = opportunities(api, net.r3)
+    assert guarantee_of_q(before) is not None
+    api.ok(api.put(f"/api/parties/{net.q}/pledge-capacity", {"amount": eur("0.00")}))
+    assert guarantee_of_q(opportunities(api, net.r3)) is None
+    api.ok(api.put(f"/api/parties/{net.q}/pledge-capacity", {"amount": eur("1200.00")}))
+    item = guarantee_of_q(opportunities(api, net.r3))
+    assert item is not None and item["suggested_amount"] == eur("1200.00")
+    api.ok(api.client.patch(f"/api/parties/{net.q}", json={"name": "Forno Quarenghi"},
+                            headers=api.headers("officer")))
+    item = guarantee_of_q(opportunities(api, net.r3))
+    assert item is not None and item["source_name"] == "Forno Quarenghi"
