@@ -12,7 +12,7 @@ from service.app.read_cache import ReadCache
 from service.db.engine import data_generation, read_tx
 from service.db.tables import parties
 from tests.api.conftest import Api, eur, make_party
-from tests.api.test_matching_api import Net, net, opportunities  # noqa: F401 -- fixture
+from tests.api.test_matching_api import Net, net, opportunities
 
 __all__ = ["net"]
 

@@ -17,12 +17,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
-from service.app import arrears, loans, matching, prepayments, requests
+from service.app import arrears, matching, prepayments, requests
 from service.app.auth import Principal
 from service.app.clock import today
 from service.app.common import MoneyIn
 from service.app.demo import demo_id
 from service.app.errors import NotFound
+from service.app.loans import list_repayments
 from service.app.prepayments import PrepaymentIn
 from service.db.tables import funding_requests, parties
 from service.web.formatting import euro
@@ -209,7 +210,7 @@ def test_portfolio_and_desk_follow_a_repayment_recorded_after_they_were_seen(
     r = web.submit(page, "Registra rimborso", {"Importo": "1.234,50"}, follow=False)
     assert r.status_code == 303
     ctx = web.client.app.state.ctx
-    paid = next(i for i in loans.list_repayments(ctx, OFFICER, loan, None, 100, None).items
+    paid = next(i for i in list_repayments(ctx, OFFICER, loan, None, 100, None).items
                 if i.id in r.headers["location"])
     after = _figures(web.page(f"/portafoglio?as_of={as_of}").html)
     expected = (Decimal(before["Portafoglio in essere"].replace(" €", "").replace(".", "")
