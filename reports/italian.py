@@ -62,9 +62,9 @@ CATALOGUE: Mapping[CodeDomain, Mapping[str, str]] = {
         "overdue": "scaduta",
     },
     "request_status": {
-        "submitted": "presentata",
-        "under_review": "in istruttoria",
-        "needs_info": "integrazioni richieste",
+        "submitted": "inviata",
+        "under_review": "in esame",
+        "needs_info": "informazioni richieste",
         "approved": "approvata",
         "rejected": "respinta",
         "withdrawn": "ritirata",
@@ -83,8 +83,8 @@ CATALOGUE: Mapping[CodeDomain, Mapping[str, str]] = {
     # What a funding request asks for.
     "instrument": {
         "loan": "prestito",
-        "prepayment": "prefinanziamento",
-        "mixed": "misto (prestito e prefinanziamento)",
+        "prepayment": "prefinanziamento dai GAS",
+        "mixed": "misto",
     },
     # Where a matching opportunity would come from.
     "opportunity_kind": {
@@ -94,9 +94,9 @@ CATALOGUE: Mapping[CodeDomain, Mapping[str, str]] = {
         "solidarity": "fondo di solidarietà",
     },
     "method": {
-        "french": "alla francese (rata costante)",
-        "italian": "all'italiana (quota capitale costante)",
-        "bullet": "a scadenza (capitale alla fine)",
+        "french": "rata costante (francese)",
+        "italian": "quota capitale costante (italiano)",
+        "bullet": "rimborso unico a scadenza",
     },
     "frequency": {
         "monthly": "mensile",
@@ -109,9 +109,9 @@ CATALOGUE: Mapping[CodeDomain, Mapping[str, str]] = {
         "shorten_term": "stessa rata, durata più breve",
     },
     "on_expiry": {
-        "refund": "rimborso al GAS",
-        "rollover": "rinnovo per la merce non consegnata",
-        "solidarity": "al fondo di solidarietà del GAS",
+        "refund": "rimborso",
+        "rollover": "rinnovo",
+        "solidarity": "fondo di solidarietà",
     },
     "payout_kind": {
         "grant": "contributo a fondo perduto",

@@ -1,34 +1,29 @@
-"""The words the pages use where UI.md fixes them (statuses, choices), and the Italian
-for the application's field errors. Everything else comes from ``reports.italian``."""
+"""The words of the pages: statuses and choices from the one Italian catalogue
+(``reports.italian``, which the workbooks use too), the few form choices UI.md words as
+actions, and the Italian for the application's field errors."""
 
 from __future__ import annotations
 
 import re
 
-from reports.italian import text
+from reports.italian import CATALOGUE, CodeDomain, text
 
-REQUEST_STATUS = {
-    "submitted": "Inviata",
-    "under_review": "In esame",
-    "needs_info": "Informazioni richieste",
-    "approved": "Approvata",
-    "rejected": "Respinta",
-    "withdrawn": "Ritirata",
-    "funded": "Finanziata",
-    "closed": "Chiusa",
-}
-LOAN_STATUS = {"approved": "Approvato", "active": "Attivo", "repaid": "Rimborsato",
-               "written_off": "Passato a perdita"}
-GUARANTEE_STATUS = {"active": "Attiva", "called": "Escussa", "released": "Liberata"}
-PREPAYMENT_STATUS = {"open": "Aperto", "closed": "Chiuso"}
-INSTRUMENTS = {"loan": "Prestito", "prepayment": "Prefinanziamento dai GAS",
-               "mixed": "Misto"}
-FREQUENCIES = {"monthly": "Mensile", "quarterly": "Trimestrale",
-               "semiannual": "Semestrale", "annual": "Annuale"}
-METHODS = {"french": "Rata costante (francese)",
-           "italian": "Quota capitale costante (italiano)",
-           "bullet": "Rimborso unico a scadenza"}
-ON_EXPIRY = {"refund": "Rimborso", "rollover": "Rinnovo", "solidarity": "Fondo di solidarietà"}
+
+def _capitalised(domain: CodeDomain) -> dict[str, str]:
+    """A domain of the one Italian catalogue as choices and statuses are written on the
+    pages: the same words as the workbooks, with a capital letter."""
+    return {code: word[:1].upper() + word[1:] for code, word in CATALOGUE[domain].items()}
+
+
+REQUEST_STATUS = _capitalised("request_status")
+LOAN_STATUS = _capitalised("loan_status")
+GUARANTEE_STATUS = _capitalised("guarantee_status")
+PREPAYMENT_STATUS = _capitalised("prepayment_status")
+INSTRUMENTS = _capitalised("instrument")
+FREQUENCIES = _capitalised("frequency")
+METHODS = _capitalised("method")
+ON_EXPIRY = _capitalised("on_expiry")
+# Choices of a form whose words UI.md fixes as actions, not as the codes' names.
 EARLY_REPAYMENT = {"term": "Riduci la rata", "shorten_term": "Riduci la durata"}
 INTEREST_KINDS = {"prepayment": "Prefinanziamento", "guarantee": "Garanzia"}
 ROLES = {"admin": "amministratore", "officer": "istruttore MAG", "producer": "produttore",

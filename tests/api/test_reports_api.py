@@ -766,7 +766,7 @@ def test_requests_report(api: Api) -> None:
     assert (num(rows[first]["Valutazione economica"]),
             num(rows[first]["Valutazione socio-ambientale"])) == (7, 9)
     assert rows[first]["Decisa il"].date().isoformat() == today
-    assert rows[second]["Stato"] == "presentata" and rows[second]["Concesso"] == 0
+    assert rows[second]["Stato"] == "inviata" and rows[second]["Concesso"] == 0
     assert rows[second]["Valutazione economica"] is None
     # A period before they were recorded has none.
     wb, _ = workbook(api, "/api/reports/requests.xlsx?from=2026-01-01&to=2026-01-31")

@@ -330,7 +330,7 @@ def test_italian_values_and_the_chart_of_accounts_print(pdfs: dict[str, list[Pag
     guarantees = " ".join(p.text for p in pdfs["guarantees"])
     assert all(w in guarantees for w in ("escussa", "liberata", "persona", "produttore"))
     requests = " ".join(p.text for p in pdfs["requests"])
-    assert all(w in requests for w in ("in istruttoria", "finanziata", "formaggi", "misto"))
+    assert all(w in requests for w in ("in esame", "finanziata", "formaggi", "misto"))
 
 
 # -- page setup read back --------------------------------------------------------------------

@@ -197,3 +197,33 @@ def test_a_path_nothing_serves_is_an_italian_page_outside_the_api(web: Web) -> N
     r = web.get("/api/non-esiste")
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_pages_and_workbooks_name_every_code_with_the_same_words(web: Web) -> None:
+    """One catalogue: a request's status on its page is the workbook's, capitalised,
+    and UI.md's words are the catalogue's."""
+    import re
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from reports.italian import text
+    from service.web import labels
+
+    assert [text("request_status", c) for c in ("submitted", "under_review", "needs_info")] \
+        == ["inviata", "in esame", "informazioni richieste"]
+    assert labels.INSTRUMENTS["prepayment"] == "Prefinanziamento dai GAS"
+    assert labels.METHODS["bullet"] == "Rimborso unico a scadenza"
+    web.login("officer")
+    r = web.get("/report/requests.xlsx")
+    assert r.status_code == 200
+    sheet = load_workbook(BytesIO(r.content)).worksheets[0]
+    head = [c.value for c in sheet[1]]
+    workbook = {row[head.index("Riferimento")]: row[head.index("Stato")]
+                for row in sheet.iter_rows(min_row=2, values_only=True)
+                if row[head.index("Riferimento")]}
+    listed = re.findall(r'>(RIC-\d{4}-\d{4})</a>.*?<span class="req-status[^"]*">([^<]+)<',
+                        web.page("/richieste").html, re.S)
+    assert listed
+    for reference, status in listed:
+        assert status.strip() == workbook[reference][:1].upper() + workbook[reference][1:]

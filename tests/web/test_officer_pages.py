@@ -326,7 +326,7 @@ def test_plan_workbook_downloads_on_the_session(web: Web) -> None:
     assert set(rows) == set(plan.funded)
     for rid, funded in plan.funded.items():
         assert Decimal(str(rows[rid][head.index("Finanziato")])) == Decimal(funded.amount)
-        assert rows[rid][head.index("Stato")] in ("in istruttoria", "approvata")
+        assert rows[rid][head.index("Stato")] in ("in esame", "approvata")
     binding = [r[head.index("Limiti che fermano il resto")] for r in rows.values()]
     assert any(b and "può plausibilmente prefinanziare" in b for b in binding)
 
