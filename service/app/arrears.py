@@ -100,6 +100,8 @@ def list_arrears(ctx: AppContext, principal: Principal, as_of: str | None,
                                     loans.c.disbursed_on <= day)
         if lender:
             query = query.where(loans.c.lender_id == lender)
+        if principal.bound_lender:  # an officer bound to a lender: its loans only
+            query = query.where(loans.c.lender_id == principal.bound_lender)
         names = {p.id: p for p in conn.execute(select(parties))}
         # (overdue cents, days past due) of each late loan.
         figures: dict[str, tuple[int, int]] = {}
