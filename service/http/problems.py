@@ -117,6 +117,7 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
         errors.append({"field": field, "message": message})
     if not errors:
         return problem(400, exc.detail or "bad request")
+    errors = with_body_errors(errors)  # a bad query parameter beside a bad body field
     return problem(422, f"{errors[0]['field'] or 'body'}: {errors[0]['message']}",
                    "invalid-input", errors=errors)
 
