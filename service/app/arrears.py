@@ -106,6 +106,8 @@ def list_arrears(ctx: AppContext, principal: Principal, as_of: str | None,
                                     loans.c.disbursed_on <= day)
         if lender:
             query = query.where(loans.c.lender_id == lender)
+        if principal.bound_lender:  # an officer bound to a lender: its loans only
+            query = query.where(loans.c.lender_id == principal.bound_lender)
         names = {p.id: p for p in conn.execute(select(
             parties.c.id, parties.c.name, parties.c.email, parties.c.phone, parties.c.pec,
             parties.c.address)).all()}

@@ -50,6 +50,12 @@ class Principal:
     def is_staff(self) -> bool:
         return self.role in ("admin", "officer")
 
+    @property
+    def bound_lender(self) -> str | None:
+        """The lender an officer is bound to: it sees that lender's loans only (API.md,
+        "Several lenders on one service"). None for everyone else."""
+        return self.party_id if self.role == "officer" and self.party_id else None
+
     def require(self, *roles: str) -> None:
         """403 unless the role is one of ``roles`` (admins may do what officers may)."""
         allowed = set(roles) | ({"admin"} if "officer" in roles else set())

@@ -132,8 +132,10 @@ def restore(engine: Engine, path: Path) -> BackupSummary:
     tables = {t.name: t for t in _tables()}
     counts: dict[str, int] = {}
     with engine.connect() as conn, conn.begin():
-        # The row the migrations seed (the chain's genesis head) gives way to the backup's.
+        # The rows the migrations seed (the chain's genesis head, the closed-books row) give
+        # way to the backup's.
         conn.execute(tables["ledger_head"].delete())
+        conn.execute(tables["books_closed"].delete())  # seeded too (migration 0023)
         table: Table | None = None
         batch: list[dict[str, Any]] = []
         for record in records:

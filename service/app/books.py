@@ -4,7 +4,9 @@ valued on or before it is recorded or reversed (409 ``period_closed``).
 Every command that records or reverses money calls :func:`refuse_closed` inside its
 transaction with the operation's value date (a reversal: its original's), after the
 target's 404 and 403 and the 422s that compare dates with the target's own. The check
-reads the one row under a shared lock, so closing waits for operations under way."""
+reads the one row (seeded by the migrations, a NULL date until the first close) under a
+shared lock, so closing (an UPDATE of that row) waits for operations under way and they
+wait for it."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from datetime import date
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from service.app.auth import Principal
 from service.app.clock import today
@@ -86,13 +88,13 @@ def close_books(ctx: AppContext, principal: Principal, data: ClosedThroughIn
             raise Conflict("period_closed",
                            f"the books are already closed through {current.isoformat()}; "
                            "a closed period only moves forward")
-        values = {"closed_through": on, "closed_at": now_utc(),
-                  "closed_by": principal.username}
-        if current is None:
-            conn.execute(insert(books_closed).values(id=_ROW, **values))
-        else:
-            conn.execute(update(books_closed).where(books_closed.c.id == _ROW)
-                         .values(**values))
+        # An UPDATE of the row the migrations seed (0023), locked above: an operation
+        # under way holds it shared (refuse_closed) and the close waits for it, and an
+        # operation starting now waits for the close, on PostgreSQL as on SQLite.
+        done = conn.execute(update(books_closed).where(books_closed.c.id == _ROW).values(
+            closed_through=on, closed_at=now_utc(), closed_by=principal.username))
+        if done.rowcount != 1:
+            raise RuntimeError("books_closed has no row: run the database migrations")
         return 200, ClosedThroughOut(on.isoformat())
 
     # No client id: closing through a day twice is a 409 (it only moves forward).

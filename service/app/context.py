@@ -16,7 +16,7 @@ from ledger.store import LedgerStore
 from service.app.audit_writer import AuditWriter
 from service.app.auth import LoginLimiter
 from service.app.checkpoints import CheckpointWriter
-from service.app.errors import Conflict
+from service.app.errors import Conflict, refuse_bad_body
 from service.app.events import Events
 from service.app.expiry import PendingExpiry
 from service.app.live_sessions import LiveSessions
@@ -49,6 +49,7 @@ class AppContext:
     def write(self, fn: Callable[[Connection], T], retries: int = 3) -> T:
         """Run ``fn`` in one write transaction; retry a bounded number of times on a
         database conflict, then answer 409 (never a misleading business error)."""
+        refuse_bad_body()  # nothing is written from a body with fields of the wrong type
         for attempt in range(retries + 1):
             try:
                 with write_tx(self.engine) as conn:
@@ -64,6 +65,7 @@ class AppContext:
         raise AssertionError("unreachable")
 
     def read(self, fn: Callable[[Connection], T]) -> T:
+        refuse_bad_body()  # a 422 comes before anything is looked up
         with read_tx(self.engine) as conn:
             return fn(conn)
 

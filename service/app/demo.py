@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -23,6 +24,7 @@ from ledger.schedules import LoanTerms, Method
 from ledger.transfers import Transfer
 from service.app import lending
 from service.app.auth import create_user
+from service.app.clock import today
 from service.app.common import MoneyIn, now_utc
 from service.app.context import AppContext
 from service.app.funds import contribute, gas_fund_id, get_fund
@@ -195,18 +197,38 @@ def person_code(seed: int) -> str:
     return body + codicefiscale.calc_check_digit(body)
 
 
-def _day(text: str) -> date:
-    return date.fromisoformat(text)
+# The story below is told as of December 2026; loaded in another month, every date moves
+# by the same whole number of months (API.md: demo data reads the one clock), so it stays
+# true whenever it is loaded: one loan some 40-60 days late, prepayments half delivered.
+STORY_MONTH = date(2026, 12, 1)
 
 
-def load_instruments(conn: Connection, ctx: AppContext, ids: dict[str, str]) -> None:
+def story_shift(today: date) -> int:
+    """Whole months from the story's month to ``today``'s."""
+    return (today.year - STORY_MONTH.year) * 12 + today.month - STORY_MONTH.month
+
+
+def shifted(day: date, months: int) -> date:
+    """``day`` moved by ``months`` whole months; a day the month lacks (31 April) becomes
+    the month's last."""
+    year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return date(year, month0 + 1, min(day.day, monthrange(year, month0 + 1)[1]))
+
+
+def _day(text: str, months: int) -> date:
+    return shifted(date.fromisoformat(text), months)
+
+
+def load_instruments(conn: Connection, ctx: AppContext, ids: dict[str, str],
+                     months: int = 0) -> None:
     """Money on the network: shares, a funded pool, loans in several states, guarantees,
     prepayments with deliveries, solidarity contributions."""
     lender = ids[LENDER[0]]
     pool = conn.execute(select(pools).where(pools.c.lender_id == lender)).one()
     store = ctx.store
     lending.deposit(conn, store, op_id=demo_id("deposit:soci"), pool_row=pool,
-                    amount=12_000_000, on=_day("2025-01-10"), note="capitale sociale",
+                    amount=12_000_000, on=_day("2025-01-10", months),
+                    note="capitale sociale",
                     username="demo")
     for i, (gas_name, _, _) in enumerate(GAS[:6]):
 
@@ -216,20 +238,21 @@ def load_instruments(conn: Connection, ctx: AppContext, ids: dict[str, str]) -> 
         amount = 51_64 * (10 + i * 5)
         conn.execute(shares.insert().values(
             id=share_id, member_id=member, lender_id=lender, pool_id=pool.id,
-            amount_minor=amount, date=_day("2025-02-01"), created_at=now_utc(),
+            amount_minor=amount, date=_day("2025-02-01", months), created_at=now_utc(),
             created_by="demo"))
         post(conn, store, [Transfer(
             id=leg_id(share_id, "share"), debit_account_id=account_id("member-external", member),
             credit_account_id=account_id("pool", pool.id), amount=amount, currency="EUR",
-            code="share", value_date=_day("2025-02-01"), user_data=f"share:{share_id}",
+            code="share", value_date=_day("2025-02-01", months),
+            user_data=f"share:{share_id}",
             operation_id=share_id)], {})
 
-    def loan(name: str, producer: str, principal: str, rate: str, months: int, start: str,
+    def loan(name: str, producer: str, principal: str, rate: str, term: int, start: str,
              payments: int, method: Method = "french") -> Any:
         terms = LoanTerms(principal=Decimal(principal), annual_rate=Decimal(rate),
-                          term_months=months, method=method,
+                          term_months=term, method=method,
                           frequency="monthly", grace_periods=0,
-                          disbursement_date=_day(start))
+                          disbursement_date=_day(start, months))
         row = create_loan_row(conn, ctx, loan_id=demo_id(f"loan:{name}"),
                               borrower_id=ids[producer], lender_id=lender, pool_id=None,
                               category_name="microcredit", request_id=None, terms=terms,
@@ -259,27 +282,28 @@ def load_instruments(conn: Connection, ctx: AppContext, ids: dict[str, str]) -> 
                      demo_id(f"capacity:{gas_name}"))
         create_guarantee(conn, ctx, guarantee_id=demo_id(f"g:{gas_name}"),
                          loan_id=cheese_row.id, guarantor_id=ids[gas_name],
-                         amount=amount, username="demo", on=_day("2025-03-01"))
+                         amount=amount, username="demo", on=_day("2025-03-01", months))
     for gas_name, amount, kg in (("GAS Gasabile Milano Isola", 240_000, "60"),
                                  ("GAS Navigli", 180_000, "42.5")):
         p = create_prepayment(
             conn, ctx, prepayment_id=demo_id(f"pre:{gas_name}"),
             producer_id=ids["Caseificio Val Taleggio"], gas_id=ids[gas_name], amount=amount,
-            product="Taleggio DOP", unit="kg", unit_price=1_600, expires_on=_day("2027-03-31"),
-            on_expiry="rollover", username="demo", on=_day("2026-03-01"))
-        record_delivery(conn, p, demo_id(f"del:{gas_name}"), _day("2026-05-05"),
+            product="Taleggio DOP", unit="kg", unit_price=1_600,
+            expires_on=_day("2027-03-31", months),
+            on_expiry="rollover", username="demo", on=_day("2026-03-01", months))
+        record_delivery(conn, p, demo_id(f"del:{gas_name}"), _day("2026-05-05", months),
                         Decimal(kg), "demo")
     fund = get_fund(conn, gas_fund_id(ids["GAS Gasabile Milano Isola"]))
     contribute(conn, contribution_id=demo_id("contrib:1"), fund=fund,
                gas_id=ids["GAS Gasabile Milano Isola"], amount=15_000,
-               on=_day("2026-04-01"),
+               on=_day("2026-04-01", months),
                earmark_producer_id=ids["Caseificio Val Taleggio"],
                note="0,50 EUR/kg su 300 kg di taleggio",
                basis={"rate": {"amount": "0.50", "currency": "EUR"},
                       "quantity": "300", "unit": "kg"}, username="demo")
     contribute(conn, contribution_id=demo_id("contrib:2"), fund=fund,
                gas_id=ids["GAS Gasabile Milano Isola"], amount=40_000,
-               on=_day("2026-06-01"), earmark_producer_id=None,
+               on=_day("2026-06-01", months), earmark_producer_id=None,
                note="cena sociale", basis=None, username="demo")
 
 
@@ -344,6 +368,7 @@ def load_demo_data(ctx: AppContext, *, if_empty: bool = False, progress: bool = 
                                  f"{done}/{steps}")
                 sys.stderr.flush()
 
+        months = story_shift(today())
         ids: dict[str, str] = {}
         lender_name, lender_place = LENDER
         place = PLACES[lender_place]
@@ -379,14 +404,14 @@ def load_demo_data(ctx: AppContext, *, if_empty: bool = False, progress: bool = 
             gas_name, producer_name = GAS[gas_i][0], PRODUCERS[prod_i][0]
             conn.execute(relationships.insert().values(
                 id=demo_id(f"rel:{gas_name}:{producer_name}"), gas_id=ids[gas_name],
-                producer_id=ids[producer_name], since=date(year, 3, 1),
+                producer_id=ids[producer_name], since=shifted(date(year, 3, 1), months),
                 annual_purchases_minor=int(amount.replace(".", "")), currency="EUR",
                 households_buying=households, created_at=now_utc(), created_by="demo"))
             tick()
         for username, password, role, party in DEMO_USERS:
             create_user(conn, username, password, role, ids[party] if party else None)
             tick()
-        load_instruments(conn, ctx, ids)
+        load_instruments(conn, ctx, ids, months)
         load_requests(conn, ids)
         if progress and sys.stderr.isatty():
             sys.stderr.write("\n")

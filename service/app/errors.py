@@ -3,6 +3,7 @@ with (and a 409 its ``code``), so the HTTP API, the web pages and the CLI refuse
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 
@@ -78,6 +79,42 @@ class Errors:
     def raise_if_any(self) -> None:
         if self.items:
             raise Invalid(self.items)
+        refuse_bad_body()
+
+
+# A body with fields of the wrong type (``"economic_score": 6.5``): the HTTP layer lists
+# every such field here and hands the use case a stand-in value for each, so that the use
+# case's own checks name the other bad fields too (API.md: a 422 names every bad field at
+# once, type errors included). Nothing runs on the stand-ins: ``AppContext.read`` and
+# ``write`` and ``Errors.raise_if_any`` refuse while the list is set, and the 422 names
+# the type errors with the use case's other refusals (``with_body_errors``).
+BODY_TYPE_ERRORS: ContextVar[list[dict[str, str]] | None] = ContextVar(
+    "BODY_TYPE_ERRORS", default=None)
+
+
+def refuse_bad_body() -> None:
+    """422 naming the body's type errors, if it had any."""
+    pending = BODY_TYPE_ERRORS.get()
+    if pending:
+        raise Invalid(pending)
+
+
+def _related(a: str, b: str) -> bool:
+    """The same field, or one inside the other (``amount`` and ``amount.amount``)."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def with_body_errors(errors: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The body's type errors, then ``errors`` on other fields: a check the use case made
+    on a stand-in value says nothing about what the client sent."""
+    pending = BODY_TYPE_ERRORS.get() or []
+    typed = [e["field"] for e in pending]
+    merged = list(pending)
+    for e in errors:
+        if e in merged or (e["field"] and any(_related(e["field"], f) for f in typed if f)):
+            continue
+        merged.append(e)
+    return merged
 
 
 __all__ = [

@@ -22,7 +22,7 @@ from service.app.auth import Principal
 from service.app.commands import command
 from service.app.common import MoneyIn, check_limit, money_minor, now_utc, path_uuid
 from service.app.context import AppContext
-from service.app.errors import Conflict, Errors, NotFound, invalid
+from service.app.errors import Conflict, Errors, NotFound, invalid, refuse_bad_body
 from service.app.parties import party_names
 from service.app.raw_accounts import HIDDEN_CREDIT, HIDDEN_DEBIT, hide_outside
 from service.app.types import CurrencyCode, Day, Timestamp, Uuid
@@ -243,6 +243,7 @@ async def submit_transfers(ctx: AppContext, principal: Principal, items: list[Tr
     holding a thread; the database is asked (in a thread) only about accounts not seen
     yet."""
     transfers = parse_transfers(items)
+    refuse_bad_body()  # the writer below is not behind AppContext.write
     principal.require("officer")
     ids = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}
     cache = ctx.raw_accounts

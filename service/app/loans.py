@@ -152,6 +152,8 @@ def visible_loan(conn: Connection, principal: Principal, loan_id: str, *,
     if row is None:
         raise NotFound("loan")
     if principal.is_staff:
+        if principal.bound_lender not in (None, row.lender_id):
+            raise NotFound("loan")  # another lender's loan, for an officer bound to one
         return row
     if principal.role == "producer" and row.borrower_id == principal.party_id:
         return row
@@ -305,7 +307,8 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
                limit: int | None, cursor: str | None, *, reference: str | None = None,
                overdue: str | None = None, min_days_past_due: str | None = None
                ) -> LoanPage:
-    """Loans as of ``as_of`` (default today): staff see all, a producer its own; GAS
+    """Loans as of ``as_of`` (default today): staff see all (an officer bound to a lender,
+    that lender's), a producer its own; GAS
     users see loans through their guarantees only. ``overdue`` and
     ``min_days_past_due`` keep the loans whose arrears, as of that day, match."""
     day = query_date(as_of, "as_of") or today()
@@ -332,6 +335,8 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
             query = query.where(loans.c.borrower_id == borrower_id)
         if lender_id:
             query = query.where(loans.c.lender_id == lender_id)
+        if principal.bound_lender:  # an officer bound to a lender: its loans only
+            query = query.where(loans.c.lender_id == principal.bound_lender)
         if status:
             query = query.where(loans.c.status == status)
         if reference is not None:

@@ -133,6 +133,8 @@ class ReportRequest:
     # Portfolio: provisioning rates in percent, one per aging bucket (None: the defaults).
     provisioning_percent: tuple[Decimal, ...] | None = None
     given: frozenset[str] = frozenset()  # the parameters the query named
+    # An officer bound to a lender: the loan reports cover that lender's loans only.
+    lender_id: str | None = None
 
     @property
     def name(self) -> str:
@@ -255,7 +257,7 @@ def scoped(req: ReportRequest, principal: Principal) -> ReportRequest:
     if role not in req.info.roles:
         raise Forbidden(f"role {role!r} may not get report {req.name!r}")
     if principal.is_staff:
-        return req
+        return replace(req, lender_id=principal.bound_lender)
     party = principal.party_id
     if not party:
         raise Forbidden(f"a {role} user bound to no party gets no report")
@@ -275,6 +277,8 @@ def check_filters_visible(conn: Connection, req: ReportRequest, principal: Princ
                           ) -> None:
     """A producer or GAS user filtering on a party or loan it may not see gets 404, as
     anywhere else: a filter must not tell whether something exists."""
+    if req.loan_id is not None and principal.bound_lender:
+        visible_loan(conn, principal, req.loan_id)  # another lender's loan: 404
     if principal.is_staff or not principal.party_id:
         return
     visible = related_party_ids(conn, principal.party_id)
@@ -398,10 +402,13 @@ class LoanBook:
                         rate, on.replay.recoveries if on.replay is not None else {})
 
 
-def _loan_rows(conn: Connection, producer_id: str | None = None) -> list[Any]:
+def _loan_rows(conn: Connection, producer_id: str | None = None,
+               lender_id: str | None = None) -> list[Any]:
     query = select(loans).order_by(loans.c.seq)
     if producer_id:
         query = query.where(loans.c.borrower_id == producer_id)
+    if lender_id:
+        query = query.where(loans.c.lender_id == lender_id)
     return list(conn.execute(query))
 
 
@@ -742,7 +749,7 @@ def load_arrears(conn: Connection, req: ReportRequest) -> Report:
     interest and late interest, with the guarantors to contact (pledges still standing)."""
     people = _parties(conn)
     _check_party(people, req.producer_id, "producer", "producer_id")
-    book = LoanBook(conn, _loan_rows(conn, req.producer_id))
+    book = LoanBook(conn, _loan_rows(conn, req.producer_id, req.lender_id))
     by_loan = _guarantees_by_loan(conn)
     calls = _calls_by_guarantee(conn, req.as_of)
     rows: list[ArrearsRow] = []

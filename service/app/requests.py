@@ -94,6 +94,7 @@ from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.tables import (
     funding_requests,
+    guarantees,
     loan_events,
     loans,
     parties,
@@ -308,12 +309,43 @@ class HistoryOut(msgspec.Struct):
     changes: dict[str, FieldChange] | msgspec.UnsetType = msgspec.UNSET
 
 
-class InstrumentsOut(msgspec.Struct, omit_defaults=True, kw_only=True):
-    """What the funding created; ``loan_id`` is absent from a package without a loan."""
+class LoanMadeOut(msgspec.Struct):
+    """The loan a funding made, as people name it."""
+
+    id: Uuid
+    reference: str
+    lender_id: Uuid
+    lender_name: str
+    principal: Money
+
+
+class PrepaymentMadeOut(msgspec.Struct):
+    id: Uuid
+    reference: str
+    gas_id: Uuid
+    gas_name: str
+    amount: Money
+
+
+class GuaranteeMadeOut(msgspec.Struct):
+    id: Uuid
+    reference: str
+    guarantor_id: Uuid
+    guarantor_name: str
+    amount: Money
+
+
+class InstrumentsOut(msgspec.Struct, kw_only=True):
+    """What the funding created; ``loan_id`` (and ``loan``) are absent from a package
+    without a loan. ``loan``, ``prepayments`` and ``guarantees`` name each instrument by
+    its reference, with its parties' names, in the order of the ids."""
 
     loan_id: Uuid | msgspec.UnsetType = msgspec.UNSET
     prepayment_ids: list[Uuid]
     guarantee_ids: list[Uuid]
+    loan: LoanMadeOut | msgspec.UnsetType = msgspec.UNSET
+    prepayments: list[PrepaymentMadeOut] = msgspec.field(default_factory=list)
+    guarantees: list[GuaranteeMadeOut] = msgspec.field(default_factory=list)
 
 
 class RequestOut(msgspec.Struct, omit_defaults=True):
@@ -662,6 +694,7 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
     ids = [r.id for r in rows]
     gas = _grouped(conn, request_gas, ids, request_gas.c.position)
     instruments = _grouped(conn, request_instruments, ids, request_instruments.c.position)
+    made = _instruments_made(conn, [i for rs in instruments.values() for i in rs])
     insider = principal.role != "gas"
     names = party_names(conn, [r.producer_id for r in rows])
     if insider:
@@ -681,7 +714,7 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
             else None,
             social_notes=r.social_notes, environmental_notes=r.environmental_notes,
             links=r.links or [], status=r.status, status_since=rfc3339(r.status_since) or "",
-            instruments=_instruments_out(instruments[r.id]) if r.funding_id else None,
+            instruments=_instruments_out(instruments[r.id], made) if r.funding_id else None,
             funded_on=r.funded_on.isoformat() if r.funded_on else None,
             created_at=rfc3339(r.created_at) or "", created_by=r.created_by)
         if insider:
@@ -694,12 +727,51 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
     return out
 
 
-def _instruments_out(rows: list[Any]) -> InstrumentsOut:
-    loan = [r.instrument_id for r in rows if r.kind == "loan"]
+Made = LoanMadeOut | PrepaymentMadeOut | GuaranteeMadeOut
+
+
+def _instruments_made(conn: Connection, rows: list[Any]) -> dict[str, Made]:
+    """The instruments fundings made (``request_instruments`` rows), by id, with their
+    references and their parties' names: one query per kind."""
+    wanted: dict[str, list[str]] = {"loan": [], "prepayment": [], "guarantee": []}
+    for r in rows:
+        wanted[r.kind].append(r.instrument_id)
+    found: list[tuple[str, Any]] = []
+    for kind, table, party in (("loan", loans, "lender_id"),
+                               ("prepayment", prepayments, "gas_id"),
+                               ("guarantee", guarantees, "guarantor_id")):
+        if wanted[kind]:
+            found += [(kind, r) for r in conn.execute(
+                select(table.c.id, table.c.reference, table.c[party].label("party_id"),
+                       (table.c.principal_minor if kind == "loan"
+                        else table.c.amount_minor).label("minor"))
+                .where(table.c.id.in_(wanted[kind])))]
+    names = party_names(conn, [r.party_id for _, r in found])
+    out: dict[str, Made] = {}
+    for kind, r in found:
+        name, amount = names.get(r.party_id, ""), money(r.minor, "EUR")
+        out[r.id] = (LoanMadeOut(r.id, r.reference, r.party_id, name, amount)
+                     if kind == "loan" else
+                     PrepaymentMadeOut(r.id, r.reference, r.party_id, name, amount)
+                     if kind == "prepayment" else
+                     GuaranteeMadeOut(r.id, r.reference, r.party_id, name, amount))
+    return out
+
+
+def _instruments_out(rows: list[Any], made: Mapping[str, Made]) -> InstrumentsOut:
+    def of(kind: str) -> list[str]:
+        return [r.instrument_id for r in rows if r.kind == kind]
+
+    loan, prepayment_ids, guarantee_ids = of("loan"), of("prepayment"), of("guarantee")
+    loan_made = made.get(loan[0]) if loan else None
     return InstrumentsOut(
         loan_id=loan[0] if loan else msgspec.UNSET,
-        prepayment_ids=[r.instrument_id for r in rows if r.kind == "prepayment"],
-        guarantee_ids=[r.instrument_id for r in rows if r.kind == "guarantee"])
+        prepayment_ids=prepayment_ids, guarantee_ids=guarantee_ids,
+        loan=loan_made if isinstance(loan_made, LoanMadeOut) else msgspec.UNSET,
+        prepayments=[m for i in prepayment_ids
+                     if isinstance(m := made.get(i), PrepaymentMadeOut)],
+        guarantees=[m for i in guarantee_ids
+                    if isinstance(m := made.get(i), GuaranteeMadeOut)])
 
 
 def request_out(conn: Connection, request_id: str, principal: Principal) -> RequestOut:

@@ -602,13 +602,14 @@ audit_log = Table(
 
 # -- closed periods (migration 0021) -------------------------------------------------------
 
-# One row (id 1) once an admin has closed the books: nothing valued on or before
-# ``closed_through`` may be recorded or reversed.
+# One row (id 1, seeded by migration 0023 with a NULL date): nothing valued on or before
+# ``closed_through`` may be recorded or reversed. The row always exists, so closing is an
+# UPDATE of the row every money operation reads under a shared lock.
 books_closed = Table(
     "books_closed",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("closed_through", Date, nullable=False),
-    Column("closed_at", DateTime(timezone=True), nullable=False),
-    Column("closed_by", String(64), nullable=False),
+    Column("closed_through", Date, nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("closed_by", String(64), nullable=True),
 )

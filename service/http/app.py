@@ -36,7 +36,12 @@ from service.http.auth import authenticated, change_password, health, logout_tok
 from service.http.logs import configure_logging, request_log_middleware
 from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
 from service.http.problems import EXCEPTION_HANDLERS, handle_http
-from service.http.strict_body import StrictBodyRequest, check_query_text, query_parameters
+from service.http.strict_body import (
+    StrictBodyRequest,
+    check_query_text,
+    query_parameters,
+    refuse_after_bad_body,
+)
 from service.settings import Settings
 from service.web.routes import not_found, static_router, template_config, web_router
 
@@ -92,6 +97,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                             NotFoundException: not_found_anywhere},
         request_class=StrictBodyRequest,
         before_request=check_query_text,
+        after_request=refuse_after_bad_body,
         middleware=[request_log_middleware, audit_middleware],
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],

@@ -15,7 +15,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from service.app.errors import ApiError
+from service.app.errors import BODY_TYPE_ERRORS, ApiError, Invalid, with_body_errors
 
 log = logging.getLogger("filiera.errors")
 
@@ -49,6 +49,9 @@ def problem(status: int, detail: str, kind: str | None = None, **extra: Any) -> 
 
 
 def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+    if isinstance(exc, Invalid) and BODY_TYPE_ERRORS.get():
+        # The body's fields of the wrong type, with what the use case found besides.
+        exc = Invalid(with_body_errors(exc.errors))
     response = problem(exc.status, exc.detail, exc.kind, **exc.extra)
     if "retry_after" in exc.extra:  # the standard header beside the body's field
         response.headers["Retry-After"] = str(exc.extra["retry_after"])
@@ -114,6 +117,7 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
         errors.append({"field": field, "message": message})
     if not errors:
         return problem(400, exc.detail or "bad request")
+    errors = with_body_errors(errors)  # a bad query parameter beside a bad body field
     return problem(422, f"{errors[0]['field'] or 'body'}: {errors[0]['message']}",
                    "invalid-input", errors=errors)
 

@@ -9,16 +9,18 @@ the field. Money is unaffected: amounts are strings checked by ``ledger.money``.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from typing import Any
+import types
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Response
 from litestar.exceptions import ClientException, ValidationException
 from litestar.routes import HTTPRoute
 
 from ledger.text import TextError, check_free_text, check_text
-from service.app.errors import Invalid
+from service.app.errors import BODY_TYPE_ERRORS, Invalid
 
 # One wrapper struct per body type: the body sits under ``data`` as in Litestar's own
 # conversion, so errors carry the same paths (``$.data.principal``) and reach the same
@@ -31,6 +33,156 @@ def _wrapper(annotation: Any) -> type[msgspec.Struct]:
     if wrapper is None:
         wrapper = _WRAPPERS[annotation] = msgspec.defstruct("Body", [("data", annotation)])
     return wrapper
+
+
+# -- every bad field of a body at once --------------------------------------------------
+#
+# msgspec stops at the first field of the wrong type. On such a body the fields are
+# checked one by one against their declared types (into structs and lists), so the 422
+# names each of them; the body then reaches the use case with a stand-in value in each bad
+# field, so that its own checks (ranges, dates, money, ids) name the other bad fields too.
+# service.app.errors.BODY_TYPE_ERRORS keeps the type errors meanwhile: nothing is read or
+# written while it is set, and the 422 lists them with the use case's refusals.
+
+_AT = re.compile(r" - at `\$(.*)`$")
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path and name else path or name
+
+
+def _refusal(exc: msgspec.ValidationError, path: str) -> dict[str, str]:
+    """msgspec's refusal of a value at ``path`` as ``{"field", "message"}``, the field
+    dotted as the API names fields (``prepayments.0.amount``)."""
+    text_ = str(exc)
+    m = _AT.search(text_)
+    message = text_[: m.start()] if m else text_
+    inner = _INDEX.sub(r".\1", m.group(1)).lstrip(".") if m else ""
+    return {"field": _join(path, inner), "message": message}
+
+
+def _struct_of(annotation: Any) -> type[msgspec.Struct] | None:
+    """The struct a field holds (``X``, ``X | None``, ``Annotated[X, ...]``), else None."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _struct_of(get_args(annotation)[0])
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        return annotation
+    if origin in (Union, types.UnionType):
+        arms = [a for a in get_args(annotation) if a is not type(None)]
+        return _struct_of(arms[0]) if len(arms) == 1 else None
+    return None
+
+
+def _item_of(annotation: Any) -> Any:
+    """The item type of a list field (``list[X]``, ``list[X] | None``), else None."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _item_of(get_args(annotation)[0])
+    if origin is list:
+        return get_args(annotation)[0] if get_args(annotation) else None
+    if origin in (Union, types.UnionType):
+        arms = [a for a in get_args(annotation) if a is not type(None)]
+        return _item_of(arms[0]) if len(arms) == 1 else None
+    return None
+
+
+def _fits(value: Any, annotation: Any) -> bool:
+    try:
+        msgspec.convert(value, annotation, strict=True, str_keys=True)
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
+def type_errors(value: Any, annotation: Any, path: str = "") -> list[dict[str, str]]:
+    """Every field of ``value`` that does not fit its declared type: unknown fields,
+    missing required ones, values of the wrong type, each named by its dotted path."""
+    cls = _struct_of(annotation)
+    if cls is not None and isinstance(value, dict):
+        errors: list[dict[str, str]] = []
+        fields = msgspec.structs.fields(cls)
+        known = {f.encode_name for f in fields}
+        if cls.__struct_config__.forbid_unknown_fields:
+            errors += [{"field": _join(path, str(k)),
+                        "message": f"Object contains unknown field `{k}`"}
+                       for k in value if k not in known]
+        for f in fields:
+            if f.encode_name in value:
+                errors += type_errors(value[f.encode_name], f.type, _join(path, f.encode_name))
+            elif f.required:
+                errors.append({"field": _join(path, f.encode_name),
+                               "message": f"Object missing required field `{f.encode_name}`"})
+        return errors
+    item = _item_of(annotation)
+    if item is not None and isinstance(value, list):
+        return [e for i, v in enumerate(value) for e in type_errors(v, item, _join(path, str(i)))]
+    try:
+        msgspec.convert(value, annotation, strict=True, str_keys=True)
+    except msgspec.ValidationError as exc:
+        return [_refusal(exc, path)]
+    return []
+
+
+class _NoStandIn(Exception):
+    """No value of the declared type to stand in for a bad one."""
+
+
+def _stand_in(annotation: Any) -> Any:
+    """A value of the declared type (null, empty, zero ...) to hold a bad field's place."""
+    candidates: list[Any] = [None, "", 0, False, 0.0, [], {}, 1, "0"]
+    cls = _struct_of(annotation)
+    if cls is not None:
+        with contextlib.suppress(_NoStandIn):
+            candidates.insert(1, _repaired({}, cls))
+    for candidate in candidates:
+        if _fits(candidate, annotation):
+            return candidate
+    raise _NoStandIn(str(annotation))
+
+
+def _repaired(value: Any, annotation: Any) -> Any:
+    """``value`` with a stand-in in each field of the wrong type (unknown fields left out,
+    missing required ones filled in)."""
+    cls = _struct_of(annotation)
+    if cls is not None and isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for f in msgspec.structs.fields(cls):
+            if f.encode_name in value:
+                out[f.encode_name] = _repaired(value[f.encode_name], f.type)
+            elif f.required:
+                out[f.encode_name] = _stand_in(f.type)
+        return out
+    item = _item_of(annotation)
+    if item is not None and isinstance(value, list):
+        return [_repaired(v, item) for v in value]
+    return value if _fits(value, annotation) else _stand_in(annotation)
+
+
+def _every_bad_field(value: Any, annotation: Any) -> Any:
+    """``value`` checked field by field after msgspec refused it: with stand-ins and the
+    type errors kept for the 422 (BODY_TYPE_ERRORS), or a 422 naming them all now."""
+    errors = type_errors(value, annotation)
+    if not errors:
+        return None
+    try:
+        stand_in = _repaired(value, annotation)
+    except _NoStandIn:
+        raise Invalid(errors) from None
+    if not _fits({"data": stand_in}, _wrapper(annotation)):
+        raise Invalid(errors)
+    BODY_TYPE_ERRORS.set(errors)
+    return stand_in
+
+
+def refuse_after_bad_body(response: Response[Any]) -> Response[Any]:
+    """A handler that ran on stand-ins without reading or writing anything (a simulation)
+    still answers the 422 (the ``after_request`` hook)."""
+    pending = BODY_TYPE_ERRORS.get()
+    if pending and (response.status_code or 200) < 400:
+        raise Invalid(pending)
+    return response
 
 
 def json_media_type(content_type: str | None) -> bool:
@@ -85,6 +237,7 @@ def check_query_text(request: Request[Any, Any, Any]) -> None:
     """Query parameters take no control or invisible characters either (a 422 naming
     the parameter, before anything is looked up); an API operation refuses a parameter
     it does not take (a misspelt filter would otherwise be silently ignored)."""
+    BODY_TYPE_ERRORS.set(None)  # a new request: no body checked yet
     errors: list[dict[str, str]] = []
     known = request.app.state.get("query_parameters", {})
     taken = known.get((request.scope.get("path_template"), request.method))
@@ -120,7 +273,10 @@ class StrictBodyRequest(Request[Any, Any, Any]):
                     msgspec.convert({"data": value}, _wrapper(field.annotation),
                                     strict=True, str_keys=True)
                 except msgspec.ValidationError as exc:
-                    raise ValidationException(detail="invalid body") from exc
+                    stand_in = _every_bad_field(value, field.annotation)
+                    if stand_in is None:  # not one field to name: as msgspec said it
+                        raise ValidationException(detail="invalid body") from exc
+                    value = stand_in
         except RecursionError:  # arrays in arrays a thousand deep: not a body of ours
             raise ClientException(detail="the request body is nested too deeply",
                                   status_code=400) from None

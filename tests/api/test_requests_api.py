@@ -366,6 +366,20 @@ def test_full_path_to_funding_with_retries(api: Api) -> None:
     pledges = [api.ok(api.get(f"/api/guarantees/{g}")) for g in instruments["guarantee_ids"]]
     assert [(g["guarantor_id"], g["amount"], g["status"]) for g in pledges] == [
         (gas, eur("12000.00"), "active"), (other_gas, eur("8000.00"), "active")]
+    # The answer names what it made as people do: references, and names beside ids.
+    name = {p: api.ok(api.get(f"/api/parties/{p}"))["name"] for p in (lender_id, gas, other_gas)}
+    assert instruments["loan"] == {
+        "id": loan["id"], "reference": loan["reference"], "lender_id": lender_id,
+        "lender_name": name[lender_id], "principal": eur("20000.00")}
+    assert loan["reference"].startswith("PRE-2026-")
+    assert instruments["prepayments"] == [
+        {"id": p["id"], "reference": p["reference"], "gas_id": p["gas_id"],
+         "gas_name": name[p["gas_id"]], "amount": p["amount"]} for p in prepaid]
+    assert [p["reference"][:9] for p in instruments["prepayments"]] == ["PRF-2026-"] * 2
+    assert instruments["guarantees"] == [
+        {"id": g["id"], "reference": g["reference"], "guarantor_id": g["guarantor_id"],
+         "guarantor_name": name[g["guarantor_id"]], "amount": g["amount"]} for g in pledges]
+    assert [g["reference"][:9] for g in instruments["guarantees"]] == ["GAR-2026-"] * 2
     # The package's prepayments were paid and its pledges signed on the funding day.
     assert {p["date"] for p in prepaid} == {g["date"] for g in pledges} == {"2026-03-01"}
     cover = api.ok(api.get(f"/api/loans/{instruments['loan_id']}/guarantees"))

@@ -77,8 +77,13 @@ def test_prepayment_only_package_has_no_loan_id_and_replays_byte_for_byte(api: A
     assert first.status_code == again.status_code == 200
     assert again.content == first.content
     instruments = json.loads(first.text)["instruments"]
-    assert list(instruments) == ["prepayment_ids", "guarantee_ids"]  # no loan_id key
+    # no loan_id or loan key
+    assert list(instruments) == ["prepayment_ids", "guarantee_ids", "prepayments",
+                                 "guarantees"]
     assert len(instruments["prepayment_ids"]) == 2 and instruments["guarantee_ids"] == []
+    assert [list(p) for p in instruments["prepayments"]] == [
+        ["id", "reference", "gas_id", "gas_name", "amount"]] * 2
+    assert instruments["guarantees"] == []
     # The GAS sees the outcome without the insiders' keys.
     assert keys(api.get(f"/api/requests/{rid}", "gas").text) == REQUEST_KEYS
 

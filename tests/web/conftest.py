@@ -33,6 +33,18 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 
 
+# The day the pages' tests are written for: the demo story (its dates move with today,
+# service.app.demo) and the pages read the same fixed clock, whatever the machine's date.
+TODAY = "2026-12-06"
+
+
+@pytest.fixture(scope="package", autouse=True)
+def fixed_today() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FILIERA_TODAY", TODAY)
+        yield
+
+
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file with the demo network per run; tests get copies."""
@@ -41,7 +53,9 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
-    load_demo_data(build_context(Settings("unused", "k" * 48), engine), progress=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FILIERA_TODAY", TODAY)
+        load_demo_data(build_context(Settings("unused", "k" * 48), engine), progress=False)
     engine.dispose()
     return path
 
@@ -114,7 +128,7 @@ def live_server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory
     shutil.copyfile(demo_template, var / "filiera.db")
     port = _free_port()
     env = {**os.environ, "FILIERA_VAR_DIR": str(var), "FILIERA_LOG_LEVEL": "WARNING",
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), "FILIERA_TODAY": TODAY}
     proc = subprocess.Popen([sys.executable, "-m", "service.cli.main", "serve", "--host",
                              "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
