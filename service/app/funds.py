@@ -9,7 +9,8 @@ not earmarked, never another producer's earmark. Balances are the ledger account
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Literal
 
@@ -288,6 +289,27 @@ def fund_state(conn: Connection, fund: Any) -> fund_rules.FundState:
     marks = {p: accounts[earmark_account(fund.id, p)].balance for p in producers
              if earmark_account(fund.id, p) in accounts}
     return fund_rules.FundState(general + sum(marks.values()), marks)
+
+
+def fund_states(conn: Connection, fund_rows: Sequence[Any]) -> dict[str, fund_rules.FundState]:
+    """``fund_state`` of many funds in two queries (a MAG has a fund per GAS)."""
+    producers: dict[str, set[str]] = defaultdict(set)
+    for r in conn.execute(select(contributions.c.fund_id, contributions.c.earmark_producer_id)
+                          .where(contributions.c.earmark_producer_id.is_not(None))
+                          .distinct()).all():
+        producers[r.fund_id].add(r.earmark_producer_id)
+    ids = [account_id("fund", f.id) for f in fund_rows] + [
+        earmark_account(f.id, p) for f in fund_rows for p in sorted(producers.get(f.id, ()))]
+    accounts = store(conn).get_accounts(conn, ids)
+    out: dict[str, fund_rules.FundState] = {}
+    for f in fund_rows:
+        general_id = account_id("fund", f.id)
+        general = accounts[general_id].balance if general_id in accounts else 0
+        marks = {p: accounts[earmark_account(f.id, p)].balance
+                 for p in sorted(producers.get(f.id, ()))
+                 if earmark_account(f.id, p) in accounts}
+        out[f.id] = fund_rules.FundState(general + sum(marks.values()), marks)
+    return out
 
 
 def _fund_entries(conn: Connection, fund: Any, day: date | None = None

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -71,11 +72,12 @@ from service.app.clock import today
 from service.app.common import check_uuid, path_uuid, query_date
 from service.app.context import AppContext
 from service.app.errors import Errors
-from service.app.funds import fund_state
-from service.app.read_cache import ReadCache
+from service.app.funds import fund_states
+from service.app.read_cache import Memo, ReadCache
 from service.app.requests import latest_assessment, latest_terms, visible_request
 from service.app.types import Day, DecimalText, Uuid
 from service.app.views import Money, money
+from service.db.engine import engine_token
 from service.db.tables import (
     funding_requests,
     funds,
@@ -115,6 +117,17 @@ class Snapshot:
 
 
 # -- loading -------------------------------------------------------------------------------
+
+
+def _event_ids_by_loan(conn: Connection, loan_ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """Each loan's operation ids in recording order (operations are only ever added)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    wanted = set(loan_ids)
+    for r in conn.execute(select(loan_events.c.loan_id, loan_events.c.id)
+                          .order_by(loan_events.c.seq)).all():
+        if r.loan_id in wanted:
+            out[r.loan_id].append(r.id)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _events_by_loan(conn: Connection, loan_ids: list[str]) -> dict[str, list[Any]]:
@@ -176,7 +189,7 @@ def _version(conn: Connection, as_of: date) -> tuple[Any, ...]:
                                       loan_categories.c.late_interest_rate)
                                .order_by(loan_categories.c.lender_id,
                                          loan_categories.c.name)).all())
-    return (str(conn.engine.url), conn.engine.dialect.default_schema_name, id(conn.engine),
+    return (engine_token(conn.engine),
             as_of, tuple(journal), tuple(operations), tuple(book), rates)
 
 
@@ -184,10 +197,11 @@ def _figures(conn: Connection, as_of: date) -> tuple[LoanFigures, FundFigures]:
     key = _version(conn, as_of)
     found = _FIGURES.get(key)
     if found is None:
+        fund_rows = conn.execute(select(funds).order_by(funds.c.seq)).all()
+        states = fund_states(conn, fund_rows)
         found = (_loans(conn, as_of, None),
-                 [(f, state.balance_cents, dict(state.earmarked))
-                  for f in conn.execute(select(funds).order_by(funds.c.seq))
-                  for state in (fund_state(conn, f),)])
+                 [(f, states[f.id].balance_cents, dict(states[f.id].earmarked))
+                  for f in fund_rows])
         while len(_FIGURES) >= _FIGURES_KEPT:
             _FIGURES.pop(next(iter(_FIGURES)))
         _FIGURES[key] = found
@@ -201,39 +215,65 @@ def _loans(conn: Connection, as_of: date, producer_ids: set[str] | None) -> Loan
     rows = list(conn.execute(select(loans).where(
         loans.c.status.in_(("approved", "active", "repaid", "written_off")))
         .order_by(loans.c.seq)))
-    events = _events_by_loan(conn, [r.id for r in rows if r.status != "approved"])
     rates: dict[tuple[str, str], Decimal] = {}
+    for row in rows:
+        if (row.lender_id, row.category) not in rates:
+            rates[row.lender_id, row.category] = lending.late_rate_of(conn, row)
+    # Operation ids first: a loan whose row, operations and day were seen before is not
+    # replayed again, so only the operations of the others are read in full.
+    event_ids = _event_ids_by_loan(conn, [r.id for r in rows])
+    db = engine_token(conn.engine)
+    keys = {r.id: (db, tuple(r), rates[r.lender_id, r.category], as_of,
+                   event_ids.get(r.id, ())) for r in rows}
+    events = _events_by_loan(conn, [r.id for r in rows if keys[r.id] not in _LOAN_RECORDS])
     records: dict[str, _Record] = {p: _Record() for p in producer_ids or ()}
     outstanding: dict[str, dict[str, int]] = defaultdict(dict)
     repaid_into: dict[str, int] = defaultdict(int)
     for row in rows:
         owed = outstanding[row.borrower_id]
-        key = (row.lender_id, row.category)
-        if key not in rates:
-            rates[key] = lending.late_rate_of(conn, row)
-        evs = events.get(row.id, [])
-        # The loan as it stood on ``as_of`` (ledger.as_of): its status then, not now.
-        on = loan_on(lending.terms_of(row), evs, as_of, disbursed_on=row.disbursed_on,
-                     late_rate=rates[key], flagged_restructured=bool(row.restructured))
-        if on.replay is None:  # committed, not yet paid out
+        on = _LOAN_RECORDS.get(keys[row.id], partial(
+            _loan_record, conn, row, events.get(row.id), as_of, rates[row.lender_id, row.category]))
+        if on is None:  # committed, not yet paid out
             owed[row.lender_id] = owed.get(row.lender_id, 0) + row.principal_minor
             continue
-        owed[row.lender_id] = owed.get(row.lender_id, 0) + on.outstanding
-        repaid_into[row.pool_id] += row.principal_minor - on.outstanding - on.written_off
+        status, left, written_off, late, overdue, days_past_due = on
+        owed[row.lender_id] = owed.get(row.lender_id, 0) + left
+        repaid_into[row.pool_id] += row.principal_minor - left - written_off
         record = records.get(row.borrower_id)
         if record is None:
             if producer_ids is not None:
                 continue
             record = records[row.borrower_id] = _Record()
-        record.late += _late_installments(on.replay, evs)
-        if on.status == "repaid":
+        record.late += late
+        if status == "repaid":
             record.repaid += 1
-        elif on.status == "written_off":
+        elif status == "written_off":
             record.written_off += 1
         else:
-            record.arrears_cents += on.overdue
-            record.days_past_due = max(record.days_past_due, on.days_past_due)
+            record.arrears_cents += overdue
+            record.days_past_due = max(record.days_past_due, days_past_due)
     return records, outstanding, repaid_into
+
+
+# What matching reads of a loan on a day (None before its disbursement): status,
+# outstanding, written off, late installments, overdue, days past due.
+_LoanRecord = tuple[str, int, int, int, int, int] | None
+# Kept per loan row, late-interest rate, day and operation ids (operations are only ever
+# added), so after a write only the loans it touched are replayed again.
+_LOAN_RECORDS: Memo[tuple[Any, ...], _LoanRecord] = Memo(kept=20_000)
+
+
+def _loan_record(conn: Connection, row: Any, events: list[Any] | None, as_of: date,
+                 late_rate: Decimal) -> _LoanRecord:
+    if events is None:  # kept when its operations were read, gone from the memo since
+        events = _events_by_loan(conn, [row.id]).get(row.id, [])
+    # The loan as it stood on ``as_of`` (ledger.as_of): its status then, not now.
+    on = loan_on(lending.terms_of(row), events, as_of, disbursed_on=row.disbursed_on,
+                 late_rate=late_rate, flagged_restructured=bool(row.restructured))
+    if on.replay is None:
+        return None
+    return (on.status, on.outstanding, on.written_off, _late_installments(on.replay, events),
+            on.overdue, on.days_past_due)
 
 
 def _coordinate(value: Any) -> float | None:

@@ -11,12 +11,13 @@ next reader computes again. Where the generation cannot be told nothing is kept.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection
 
-from service.db.engine import data_generation
+from service.db.engine import data_generation, engine_token
 
 V = TypeVar("V")
 
@@ -35,9 +36,7 @@ class ReadCache(Generic[V]):
         generation = data_generation(conn)  # before ``compute`` reads any row
         if generation is None:
             return compute()
-        engine = conn.engine
-        full = (id(engine), str(engine.url), engine.dialect.default_schema_name,
-                generation, key)
+        full = (engine_token(conn.engine), generation, key)
         with self._lock:
             found = self._values.get(full)
         if found is not None:
@@ -48,3 +47,37 @@ class ReadCache(Generic[V]):
                 self._values.pop(next(iter(self._values)))
             self._values[full] = value
         return value
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+class Memo(Generic[K, V]):
+    """A bounded memo of values that never go stale because their key holds everything
+    they are computed from (a loan's row, its operations' ids, the day): kept across
+    writes, least recently used first out."""
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self._values: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = compute()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.kept:
+                self._values.popitem(last=False)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._values
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()

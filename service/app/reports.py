@@ -77,8 +77,9 @@ from service.app.common import check_uuid, parse_date
 from service.app.errors import Errors, Forbidden, NotFound, invalid
 from service.app.loans import visible_loan
 from service.app.parties import related_party_ids
+from service.app.read_cache import Memo
 from service.app.reversals import live
-from service.db.engine import read_tx
+from service.db.engine import engine_token, read_tx
 from service.db.tables import (
     contributions,
     deliveries,
@@ -498,28 +499,48 @@ def _dtype(kind: ColumnKind, decimals: int = 4) -> pl.DataType:
 
 # -- portfolio ----------------------------------------------------------------------------
 
+# What a portfolio reads of a loan on a day: status, outstanding, overdue, days past due,
+# restructured, written off.
+_Figures = tuple[str, int, int, int, bool, int]
+# Kept per loan row, late-interest rate, day and operation ids: operations are only
+# ever added (a reversal is one more), so a key never names other figures, and after a
+# write only the loans it touched are replayed again (3,000 loans: ~1 s -> ~50 ms).
+_LOAN_FIGURES: Memo[tuple[Any, ...], _Figures] = Memo(kept=20_000)
+
+
+def _figures_on(book: LoanBook, row: Any, day: date) -> _Figures:
+    def replay() -> _Figures:
+        loan = book.as_of(row, day)
+        return (loan.status, loan.outstanding, loan.overdue, loan.days_past_due,
+                loan.restructured, loan.written_off)
+    key = (engine_token(book.conn.engine), tuple(row), book.late_rate(row), day,
+           tuple(e.id for e in book.events.get(row.id, ())))
+    return _LOAN_FIGURES.get(key, replay)
+
+
 def _positions(book: LoanBook, day: date, people: Mapping[str, Any],
                by_loan: Mapping[str, list[Any]], calls: Mapping[str, int]
-               ) -> list[tuple[LoanPosition, LoanAsOf]]:
-    out: list[tuple[LoanPosition, LoanAsOf]] = []
+               ) -> list[LoanPosition]:
+    out: list[LoanPosition] = []
     for row in book.rows:
-        loan = book.as_of(row, day)
-        if loan.status == "approved":
+        status, outstanding, overdue, days_past_due, restructured, written_off = \
+            _figures_on(book, row, day)
+        if status == "approved":
             continue
         pledges = sum(guarantee_as_of(g, calls.get(g.id, 0), day).remaining
                       for g in by_loan.get(row.id, []) if g.date <= day)
         borrower = people.get(row.borrower_id)
-        written_off_on = row.written_off_on if loan.status == "written_off" else None
-        out.append((LoanPosition(
+        written_off_on = row.written_off_on if status == "written_off" else None
+        out.append(LoanPosition(
             loan_id=row.id, borrower_id=row.borrower_id,
             borrower_name=_name(people, row.borrower_id),
             province=(borrower.province or "") if borrower is not None else "",
-            category=row.category, status=loan.status,  # type: ignore[arg-type]
+            category=row.category, status=status,  # type: ignore[arg-type]
             disbursed_cents=row.principal_minor,
-            outstanding_principal_cents=loan.outstanding, overdue_cents=loan.overdue,
-            days_past_due=loan.days_past_due, restructured=loan.restructured,
-            guarantee_remaining_cents=pledges, written_off_cents=loan.written_off,
-            written_off_on=written_off_on), loan))
+            outstanding_principal_cents=outstanding, overdue_cents=overdue,
+            days_past_due=days_past_due, restructured=restructured,
+            guarantee_remaining_cents=pledges, written_off_cents=written_off,
+            written_off_on=written_off_on))
     return out
 
 
@@ -544,17 +565,17 @@ def portfolio_inputs(conn: Connection, req: ReportRequest
     opening_day = req.period_from - timedelta(days=1)
     opening = _positions(book, opening_day, people, by_loan,
                          _calls_by_guarantee(conn, opening_day))
-    opening_gross = sum(p.outstanding_principal_cents for p, _ in opening
+    opening_gross = sum(p.outstanding_principal_cents for p in opening
                         if p.status == "active")
     # The period may end before the as-of date: its average is then over its own end.
     closing = positions if req.period_to == req.as_of else _positions(
         book, req.period_to, people, by_loan, _calls_by_guarantee(conn, req.period_to))
-    closing_gross = sum(p.outstanding_principal_cents for p, _ in closing
+    closing_gross = sum(p.outstanding_principal_cents for p in closing
                         if p.status == "active")
     # Fund money that could cover the PAR30 loans: money not earmarked, and money
     # earmarked for their borrowers.
     general, marks = _fund_money(conn, req.as_of)
-    at_risk = {p.borrower_id for p, _ in positions
+    at_risk = {p.borrower_id for p in positions
                if p.status == "active" and (p.days_past_due > 30 or p.restructured)}
     fund_available = max(general, 0) + sum(max(marks.get(b, 0), 0) for b in at_risk)
     params = PortfolioParams(period_from=req.period_from, period_to=req.period_to,
@@ -567,7 +588,7 @@ def portfolio_inputs(conn: Connection, req: ReportRequest
     if req.provisioning_percent is not None:
         params = replace(params, provisioning_percent=dict(
             zip(AGING_BUCKETS, req.provisioning_percent, strict=True)))
-    return [p for p, _ in positions], params
+    return positions, params
 
 
 # -- loan statement -----------------------------------------------------------------------

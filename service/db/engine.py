@@ -138,6 +138,19 @@ class _SqliteWatch:
 
 _WATCHES: weakref.WeakKeyDictionary[Engine, _SqliteWatch] = weakref.WeakKeyDictionary()
 _WATCHES_LOCK = threading.Lock()
+_TOKENS: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+_NEXT_TOKEN = itertools.count(1)
+
+
+def engine_token(engine: Engine) -> int:
+    """A number for this engine that no other engine of the process ever gets (an
+    object's ``id`` can be reused once it is gone): what keeps figures computed from
+    one database apart from another's in the same process (tests open many)."""
+    with _WATCHES_LOCK:
+        token = _TOKENS.get(engine)
+        if token is None:
+            token = _TOKENS[engine] = next(_NEXT_TOKEN)
+        return token
 
 
 def data_generation(conn: Connection) -> str | None:

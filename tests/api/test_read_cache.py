@@ -85,3 +85,23 @@ def test_opportunities_follow_a_write_that_moves_no_money(api: Api, net: Net) ->
                             headers=api.headers("officer")))
     item = guarantee_of_q(opportunities(api, net.r3))
     assert item is not None and item["source_name"] == "Forno Quarenghi"
+
+
+def test_engine_tokens_are_never_reused(tmp_path: Any) -> None:
+    """Figures are kept per engine token, never per ``id(engine)``: a disposed engine's
+    id can come back for the next one (tests open many databases with the same loan and
+    operation ids), its token never does."""
+    import gc
+
+    from service.db.engine import engine_token, make_engine
+
+    seen: set[int] = set()
+    for i in range(20):
+        engine = make_engine(f"sqlite:///{tmp_path}/db{i % 2}.db")
+        token = engine_token(engine)
+        assert token == engine_token(engine)
+        assert token not in seen
+        seen.add(token)
+        engine.dispose()
+        del engine
+        gc.collect()
