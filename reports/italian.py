@@ -13,12 +13,14 @@ created by hand) is shown as it is rather than hidden or refused.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import combinations
 from typing import Literal, get_args
 
 __all__ = [
     "CATALOGUE",
     "DOMAINS",
     "REFUSALS",
+    "TRANSFER_FLAGS",
     "CodeDomain",
     "refusal",
     "text",
@@ -44,10 +46,26 @@ CodeDomain = Literal[
     "account_group",
     "account",
     "transfer_code",
+    "transfer_flags",
     "assessment",
     "loan_movement",
 ]
 DOMAINS: tuple[CodeDomain, ...] = get_args(CodeDomain)
+
+# The flags of a ledger transfer (TigerBeetle's): the journal lists a transfer's flags
+# sorted and joined by ", ", so each such list is a code of its own.
+TRANSFER_FLAGS: Mapping[str, str] = {
+    "linked": "collegato",
+    "pending": "in sospeso",
+    "post_pending": "conferma del sospeso",
+    "void_pending": "annullamento del sospeso",
+}
+
+
+def _flag_lists() -> dict[str, str]:
+    flags = sorted(TRANSFER_FLAGS)
+    return {", ".join(chosen): ", ".join(TRANSFER_FLAGS[f] for f in chosen)
+            for size in range(1, len(flags) + 1) for chosen in combinations(flags, size)}
 
 CATALOGUE: Mapping[CodeDomain, Mapping[str, str]] = {
     "loan_status": {
@@ -208,6 +226,8 @@ CATALOGUE: Mapping[CodeDomain, Mapping[str, str]] = {
         "grant": "contributo a fondo perduto erogato",
         "loss_cover": "copertura di perdite erogata",
     },
+    # A transfer's flags as the journal lists them ("linked, pending").
+    "transfer_flags": _flag_lists(),
     "assessment": {
         "economic": "valutazione economica",
         "social": "valutazione sociale e ambientale",

@@ -87,8 +87,9 @@ JOURNAL_COLUMNS = (
     col("currency", "Valuta", "Currency", "text"),
     col("code", "Causale", "Code", "text", "codice dell'operazione", "operation code",
         codes="transfer_code"),
-    col("flags", "Flag", "Flags", "text", "pending, post, void, linked ...",
-        "pending, post, void, linked ..."),
+    col("flags", "Flag", "Flags", "text",
+        "collegato, in sospeso, conferma o annullamento del sospeso",
+        "pending, post_pending, void_pending, linked", codes="transfer_flags"),
 )
 # Other currencies than EUR: the amount is a plain decimal in the currency's unit.
 _JOURNAL_COLUMNS_ANY = tuple(

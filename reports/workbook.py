@@ -41,8 +41,12 @@ from reports.printing import CHART_HEIGHT_CM, PageLayout, plan_page, set_page_se
 __all__ = [
     "DATETIME_FORMATS",
     "DATE_FORMATS",
+    "DECIMAL_FORMATS",
     "EURO_FORMAT",
+    "EURO_FORMATS",
+    "LOCALE_CODES",
     "PERCENT_FORMAT",
+    "PERCENT_FORMATS",
     "BarChartSpec",
     "ColumnKind",
     "ColumnSpec",
@@ -67,12 +71,24 @@ ColumnKind = Literal["money", "date", "datetime", "percent", "int", "text", "dec
 Lang = Literal["it", "en"]
 Output = IO[bytes] | str | os.PathLike[str]
 
-# Literal text in a number format is quoted (ECMA-376 18.8.31); Excel and LibreOffice
-# show it as "1.234,56 €" under an Italian locale and "1,234.56 €" under an English one.
-EURO_FORMAT = '#,##0.00 "€"'
-PERCENT_FORMAT = "0.00%"
+# Literal text in a number format is quoted (ECMA-376 18.8.31). Each number format starts
+# with the workbook's language as a locale code, [$-410] (Italian) or [$-409] (English
+# US): LibreOffice then shows the separators of that language whatever the machine's
+# locale ("1.234,56 €", "12,34%" in an Italian workbook, printed or on screen); Excel
+# reads the code as the language of day and month names and takes the separators from
+# the system settings, as it does for every workbook (an Italian Excel shows 1.234,56 €).
+LOCALE_CODES: Mapping[str, str] = {"it": "[$-410]", "en": "[$-409]"}
+EURO_FORMATS: Mapping[str, str] = {
+    lang: f'{code}#,##0.00 "€"' for lang, code in LOCALE_CODES.items()}
+PERCENT_FORMATS: Mapping[str, str] = {
+    lang: f"{code}0.00%" for lang, code in LOCALE_CODES.items()}
+DECIMAL_FORMATS: Mapping[str, str] = {
+    lang: f"{code}#,##0.00##" for lang, code in LOCALE_CODES.items()}
+# The Italian ones, as the workbooks are written by default (lang=it).
+EURO_FORMAT = EURO_FORMATS["it"]
+PERCENT_FORMAT = PERCENT_FORMATS["it"]
+DECIMAL_FORMAT = DECIMAL_FORMATS["it"]
 INT_FORMAT = "0"
-DECIMAL_FORMAT = "#,##0.00##"
 DATE_FORMATS: Mapping[str, str] = {"it": "DD/MM/YYYY", "en": "YYYY-MM-DD"}
 DATETIME_FORMATS: Mapping[str, str] = {"it": "DD/MM/YYYY HH:MM:SS", "en": "YYYY-MM-DD HH:MM:SS"}
 
@@ -368,17 +384,17 @@ _CONVERTERS: Mapping[str, Callable[[object], object]] = {
 
 def _number_format(kind: ColumnKind, lang: Lang) -> str | None:
     if kind == "money":
-        return EURO_FORMAT
+        return EURO_FORMATS[lang]
     if kind == "date":
         return DATE_FORMATS[lang]
     if kind == "datetime":
         return DATETIME_FORMATS[lang]
     if kind == "percent":
-        return PERCENT_FORMAT
+        return PERCENT_FORMATS[lang]
     if kind == "int":
         return INT_FORMAT
     if kind == "decimal":
-        return DECIMAL_FORMAT
+        return DECIMAL_FORMATS[lang]
     return None
 
 

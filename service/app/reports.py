@@ -1022,9 +1022,10 @@ def load_journal(conn: Connection, req: ReportRequest, store: LedgerStore) -> St
         _spec("amount", "Importo", "Amount", amount_kind, euro),
         _spec("currency", "Valuta", "Currency", "text"),
         replace(_spec("code", "Causale", "Code", "text"), codes="transfer_code"),
-        _spec("flags", "Flag", "Flags", "text", description_it="pending, post_pending, "
-              "void_pending, linked", description_en="pending, post_pending, void_pending, "
-              "linked"),
+        replace(_spec("flags", "Flag", "Flags", "text",
+                      description_it="collegato, in sospeso, conferma o annullamento del "
+                      "sospeso", description_en="pending, post_pending, void_pending, "
+                      "linked"), codes="transfer_flags"),
         _spec("operation_id", "Operazione", "Operation", "text"),
         _spec("debit_name", "Descrizione conto dare", "Debit account name", "text"),
         _spec("credit_name", "Descrizione conto avere", "Credit account name", "text"),

@@ -8,6 +8,7 @@ fails here.
 
 from __future__ import annotations
 
+from itertools import combinations
 from typing import get_args
 
 from hypothesis import given
@@ -20,6 +21,7 @@ from ledger.prepayments import OnExpiry
 from ledger.repayments import InstallmentStatus
 from ledger.requests import RequestStatus
 from ledger.schedules import Frequency, Keep, Method
+from ledger.transfers import TransferFlag
 from matching.network import GuarantorKind, Instrument, Kind
 from reports.accounts import ACCOUNT_GROUPS, PURPOSE_GROUPS, account_label
 from reports.italian import CATALOGUE, DOMAINS, REFUSALS, CodeDomain, refusal, text
@@ -66,6 +68,10 @@ DEFINED: dict[CodeDomain, tuple[str, ...]] = {
                       "pledge_capacity", "pledge_reduction", "call", "release", "prepayment",
                       "delivery", "refund", "rollover", "solidarity", "contribution", "grant",
                       "loss_cover"),
+    # Every set of a transfer's flags, sorted and joined as the journal lists them.
+    "transfer_flags": tuple(", ".join(chosen) for size in range(1, len(TransferFlag) + 1)
+                            for chosen in combinations(sorted(f.value for f in TransferFlag),
+                                                       size)),
     # The operations of ledger/as_of.py's replay, and a payment after the write-off.
     "loan_movement": ("disbursement", *PAYMENT_KINDS, "restructuring", "write_off",
                       "recovery"),

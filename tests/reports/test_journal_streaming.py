@@ -78,7 +78,7 @@ def test_streamed_journal_of_20000_rows() -> None:
             assert row[1].number_format == DATETIME_FORMATS["it"]
             assert row[4].number_format == EURO_FORMAT
             assert round(Decimal(repr(row[4].value)) * 100) == amount(i)
-            assert row[7].value == ("linked" if i % 3 == 0 else None)
+            assert row[7].value == ("collegato" if i % 3 == 0 else None)
     assert count == ROWS
     assert last is not None
     assert last[4].value == f"=SUBTOTAL(9,E2:E{ROWS + 1})"

@@ -248,6 +248,9 @@ def test_every_page_is_a4_and_says_what_when_whose_and_which(
             # A4 portrait or landscape: never wider than A4 landscape.
             assert abs(size[0] - A4_PT[0]) < 1 and abs(size[1] - A4_PT[1]) < 1, (name, size)
             assert "###" not in page.text, (name, page.number)
+            # Amounts and percentages with Italian separators, whatever this machine's
+            # locale: the number formats name the language.
+            assert not re.search(r"\d\.\d{2} ?(€|%)", page.text), (name, page.number)
             assert report.title_it in page.text, (name, page.number)
             assert LENDER in page.text, (name, page.number)
             assert f"Pagina {page.number} di {len(pages)}" in page.text, (name, page.number)
@@ -273,6 +276,9 @@ def test_a_portfolio_of_four_loans_prints_its_summary_on_one_page(
     # Codes in Italian: the loan category and statuses of the demo catalogue.
     assert "microcredito" in loans.text and "microcredit " not in loans.text
     assert "attivo" in loans.text
+    # 1.234,56 €: the first loan's amount disbursed as printed.
+    first = positions(4)[0].disbursed_cents
+    assert f"{first // 100:,}".replace(",", ".") + f",{first % 100:02d} €" in loans.text
 
 
 def test_three_thousand_loans_repeat_the_header_row_on_every_page(
@@ -384,16 +390,23 @@ def test_info_sheet_says_the_time_in_rome() -> None:
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
 
 
+def italian(text: str, number_format: str) -> str:
+    """English separators swapped for Italian ones where the format names Italian."""
+    if not number_format.startswith("[$-410]"):
+        return text
+    return text.translate(str.maketrans({",": ".", ".": ","}))
+
+
 def shown(value: Any, number_format: str) -> str:
     """The text a spreadsheet shows for a cell (the formats the writer uses)."""
     if isinstance(value, datetime):
         return value.strftime("%d/%m/%Y %H:%M:%S" if "HH" in number_format else "%d/%m/%Y")
     if isinstance(value, int | float) and "€" in number_format:
-        return f"{Decimal(repr(value)):,.2f} €"
+        return italian(f"{Decimal(repr(value)):,.2f} €", number_format)
     if isinstance(value, int | float) and "%" in number_format:
-        return f"{Decimal(repr(value)) * 100:.2f}%"
-    if isinstance(value, int | float) and number_format == "#,##0.00##":
-        return f"{Decimal(repr(value)):,.4f}".rstrip("0")
+        return italian(f"{Decimal(repr(value)) * 100:.2f}%", number_format)
+    if isinstance(value, int | float) and number_format.endswith("#,##0.00##"):
+        return italian(f"{Decimal(repr(value)):,.4f}".rstrip("0"), number_format)
     return str(value)
 
 

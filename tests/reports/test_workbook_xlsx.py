@@ -153,6 +153,9 @@ def test_english(writer: Writer) -> None:
     ws = wb["Data"]
     assert ws["B1"].value == "Amount"
     assert ws["D2"].number_format == DATE_FORMATS["en"] == "YYYY-MM-DD"
+    # Numbers name their language: English separators in LibreOffice on any machine.
+    assert ws["B2"].number_format == '[$-409]#,##0.00 "€"'
+    assert ws["E2"].number_format == "[$-409]0.00%"
     assert ws.cell(len(CENTS) + 2, 1).value == "Total"
     info = {r[0]: r[1] for r in wb["Info"].iter_rows(values_only=True) if r[0]}
     assert info["Report"] == "Demo"
