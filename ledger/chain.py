@@ -3,7 +3,8 @@
 ``hash_n = sha256(hash_{n-1} + canonical(transfer_n))`` in hex, starting from
 ``GENESIS_HASH``. The canonical form covers every field a client chose plus the
 ledger's timestamp and the transfer's position (``seq``), each length-prefixed so no
-two different transfers encode alike. The head record keeps the last hash, the count
+two different transfers encode alike; who recorded it is appended when known (older
+transfers, without it, keep their hashes). The head record keeps the last hash, the count
 and the last timestamp, so a changed field, a deleted, inserted or reordered row and
 a truncated tail are all detected by recomputing the chain.
 """
@@ -52,7 +53,10 @@ def canonical(transfer: Transfer, seq: int) -> bytes:
         "~" if t.value_date is None else t.value_date.isoformat(),
         _field(t.user_data), _field(t.operation_id),
     )
-    return "|".join(parts).encode()
+    text = "|".join(parts)
+    if t.recorded_by is not None:
+        text += "|r" + _field(t.recorded_by)
+    return text.encode()
 
 
 def link_hash(prev_hash: str, transfer: Transfer, seq: int) -> str:

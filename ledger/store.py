@@ -131,6 +131,7 @@ ledger_transfers = Table(
     Column("operation_id", String(128)),
     Column("timestamp", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("recorded_by", String(128)),  # who posted it (raw transfers), migration 0025
     UniqueConstraint("id", name="uq_ledger_transfers_id"),
     # A pending is resolved at most once: the database enforces it too.
     UniqueConstraint("pending_id", name="uq_ledger_transfers_pending_id"),
@@ -214,6 +215,7 @@ def _transfer_from_row(row: Row[Any]) -> Transfer:
         code=row.code, flags=transfer_flags_from_bits(row.flags), pending_id=row.pending_id,
         timeout_seconds=row.timeout_seconds, value_date=row.value_date,
         user_data=row.user_data, operation_id=row.operation_id, timestamp=row.timestamp,
+        recorded_by=row.recorded_by,
     )
 
 
@@ -478,7 +480,7 @@ class LedgerStore:
             (first_seq + i, t.id, t.debit_account_id, t.credit_account_id, t.amount,
              t.currency, t.code, transfer_flags_to_bits(t.flags), t.pending_id,
              t.timeout_seconds, t.expires_at, t.value_date, t.user_data, t.operation_id,
-             t.timestamp, h)
+             t.timestamp, h, t.recorded_by)
             for i, (t, h) in enumerate(zip(created, hashes, strict=True))
         ]
         if self._postgres:

@@ -145,6 +145,10 @@ class Transfer:
     user_data: str | None = None
     operation_id: str | None = None
     timestamp: int = 0
+    # Who posted it (the API user of a raw transfer; None for the instruments' legs and
+    # the ledger's own expiries). Kept and hashed, but not a client field: a retry by
+    # another user answers ``exists``.
+    recorded_by: str | None = None
 
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__
@@ -162,6 +166,7 @@ class Transfer:
         _text(self.code, "code")
         _text(self.user_data, "user_data")
         _text(self.operation_id, "operation_id")
+        _text(self.recorded_by, "recorded_by")
         if type(self.flags) is not frozenset or not all(
                 type(f) is TransferFlag for f in self.flags):
             try:
@@ -221,7 +226,8 @@ class Transfer:
                 and self.id == expiry_id(self.pending_id))
 
     def same_fields(self, other: Transfer) -> bool:
-        """Whether ``other`` repeats this transfer: every client field equal (not timestamp)."""
+        """Whether ``other`` repeats this transfer: every client field equal (not the
+        timestamp, nor who recorded it)."""
         return (self.id == other.id
                 and self.debit_account_id == other.debit_account_id
                 and self.credit_account_id == other.credit_account_id

@@ -80,6 +80,8 @@ class TransferOut(msgspec.Struct):
     user_data: str | None
     operation_id: str | None
     timestamp: Timestamp
+    recorded_by: str | None  # the user who posted it (raw transfers; null for the legs of
+    # instruments, which their operations record, and the ledger's own expiries)
 
 
 class TransferPage(msgspec.Struct):
@@ -120,11 +122,13 @@ def transfer_out(t: Transfer) -> TransferOut:
         pending_id=t.pending_id, timeout_seconds=t.timeout_seconds,
         value_date=t.value_date.isoformat() if t.value_date else None,
         user_data=t.user_data, operation_id=t.operation_id,
-        timestamp=_timestamp(t.timestamp))
+        timestamp=_timestamp(t.timestamp), recorded_by=t.recorded_by)
 
 
-def parse_transfers(items: list[TransferIn]) -> list[Transfer]:
-    """The whole request is refused (422) when any event is malformed."""
+def parse_transfers(items: list[TransferIn], recorded_by: str | None = None
+                    ) -> list[Transfer]:
+    """The whole request is refused (422) when any event is malformed; ``recorded_by``
+    is the user posting them."""
     if len(items) > MAX_BATCH:
         raise invalid("", f"at most {MAX_BATCH} transfers in one request, got {len(items)}")
     if not items:
@@ -156,7 +160,8 @@ def parse_transfers(items: list[TransferIn]) -> list[Transfer]:
                 credit_account_id=item.credit_account_id, amount=amount,
                 currency=item.amount.currency, code=item.code,
                 flags=frozenset(TransferFlag(f) for f in item.flags),
-                pending_id=item.pending_id, timeout_seconds=item.timeout_seconds))
+                pending_id=item.pending_id, timeout_seconds=item.timeout_seconds,
+                recorded_by=recorded_by))
         except ValueError as exc:
             errors.add(f"{i}", str(exc))
     errors.raise_if_any()
@@ -242,7 +247,7 @@ async def submit_transfers(ctx: AppContext, principal: Principal, items: list[Tr
     """The hot path: async, so the request waits on the group-commit writer without
     holding a thread; the database is asked (in a thread) only about accounts not seen
     yet."""
-    transfers = parse_transfers(items)
+    transfers = parse_transfers(items, principal.username)
     refuse_bad_body()  # the writer below is not behind AppContext.write
     principal.require("officer")
     ids = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}

@@ -269,3 +269,36 @@ def test_totals_past_a_bigint_answer_overflows_not_a_funds_refusal(api: Api) -> 
     assert balance(api, a)["debits_posted"]["amount"] == top
     assert balance(api, b)["credits_posted"]["amount"] == top
     assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
+
+
+def test_raw_transfers_record_who_posted_them(api: Api) -> None:
+    a, b = account(api), account(api)
+    first, pending = tr(a, b, "1.00"), tr(a, b, "2.00", flags=["pending"])
+    assert results(api, [first, pending]) == ["created", "created"]
+    # A retry by someone else is the same transfer: who first posted it stays.
+    body = api.ok(api.post("/api/ledger/transfers", [first], "admin"))
+    assert [r["result"] for r in body["results"]] == ["exists"]
+    post = tr(a, b, "2.00", flags=["post_pending"], pending_id=pending["id"])
+    assert api.ok(api.post("/api/ledger/transfers", [post], "admin"))["results"][0][
+        "result"] == "created"
+    items = api.ok(api.get(f"/api/ledger/transfers?account_id={a}"))["items"]
+    assert {t["id"]: t["recorded_by"] for t in items} == {
+        first["id"]: "officer", pending["id"]: "officer", post["id"]: "admin"}
+    assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
+
+
+def test_the_ledgers_own_expiry_has_no_recorded_by(api: Api) -> None:
+    import time
+
+    a, b = account(api), account(api)
+    pending = tr(a, b, "3.00", flags=["pending"], timeout_seconds=1)
+    assert results(api, [pending]) == ["created"]
+    deadline = time.monotonic() + 10
+    while True:
+        items = api.ok(api.get(f"/api/ledger/transfers?account_id={a}"))["items"]
+        if len(items) == 2:
+            break
+        assert time.monotonic() < deadline, "the pending transfer never expired"
+        time.sleep(0.2)
+    assert [(t["flags"], t["recorded_by"]) for t in items] == [
+        (["pending"], "officer"), (["void_pending"], None)]

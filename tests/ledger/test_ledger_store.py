@@ -5,6 +5,7 @@ pagination, the append-only guard, and the migration mirroring the store's table
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -308,3 +309,24 @@ def test_migration_mirrors_the_store_tables(engine: Engine) -> None:
             assert columns[column.name]["nullable"] == column.nullable, column.name
         indexes = {ix["name"] for ix in inspector.get_indexes(table.name)}
         assert {ix.name for ix in table.indexes} <= indexes
+
+
+def test_hash_of_a_transfer_without_recorded_by_is_the_v1_form() -> None:
+    """Transfers journaled before ``recorded_by`` existed keep their hashes: the form is
+    written out here by hand, field by field, as version 1 defined it."""
+    import hashlib
+
+    from ledger.chain import GENESIS_HASH, link_hash
+
+    t = Transfer(id="01890a5d-ac96-774b-bcce-b302099a8057",
+                 debit_account_id="01890a5d-ac96-774b-bcce-b302099a8058",
+                 credit_account_id="01890a5d-ac96-774b-bcce-b302099a8059", amount=1234,
+                 currency="EUR", code="rata", user_data="loan:1", timestamp=42)
+    v1 = ("v1|3|42|01890a5d-ac96-774b-bcce-b302099a8057|01890a5d-ac96-774b-bcce-b302099a8058"
+          "|01890a5d-ac96-774b-bcce-b302099a8059|1234|EUR|4:rata||~|~|~|6:loan:1|~")
+    assert link_hash(GENESIS_HASH, t, 3) == hashlib.sha256(
+        (GENESIS_HASH + v1).encode()).hexdigest()
+    signed = replace(t, recorded_by="officer")
+    assert link_hash(GENESIS_HASH, signed, 3) == hashlib.sha256(
+        (GENESIS_HASH + v1 + "|r7:officer").encode()).hexdigest()
+    assert signed.same_fields(t)  # who recorded it is not a client field

@@ -134,3 +134,26 @@ def test_row_inserted_behind_the_back_is_caught(
     assert not got.ok and got.transfers == 7
     assert any("transfer_count is 6 but the journal has 7" in p for p in got.problems)
     assert any("hash mismatch" in p for p in got.problems)
+
+
+def test_who_recorded_a_transfer_is_hashed_and_a_change_is_caught(engine: Engine) -> None:
+    store = LedgerStore(engine)
+    a, b = new_account("a", "EUR"), new_account("b", "EUR")
+    store.create_accounts_batch([a, b])
+    posted = Transfer(id=uuid7(), debit_account_id=a.id, credit_account_id=b.id, amount=7,
+                      currency="EUR", recorded_by="officer")
+    legacy = Transfer(id=uuid7(), debit_account_id=a.id, credit_account_id=b.id, amount=8,
+                      currency="EUR")
+    assert [r.result for r in store.submit_batch([posted, legacy])] == ["created"] * 2
+    with engine.connect() as conn:
+        assert store.get_transfer(conn, posted.id).recorded_by == "officer"  # type: ignore[union-attr]
+        assert store.get_transfer(conn, legacy.id).recorded_by is None  # type: ignore[union-attr]
+    assert report(store).ok
+    tamper(store, f"UPDATE ledger_transfers SET recorded_by = 'admin' WHERE id = '{posted.id}'")
+    got = report(store)
+    assert not got.ok and any(posted.id in p and "hash mismatch" in p for p in got.problems)
+    tamper(store, f"UPDATE ledger_transfers SET recorded_by = 'officer' WHERE id = '{posted.id}'",
+           f"UPDATE ledger_transfers SET recorded_by = 'x' WHERE id = '{legacy.id}'")
+    got = report(store)
+    assert not got.ok and any(legacy.id in p and "hash mismatch" in p for p in got.problems)
+    assert not any(posted.id in p for p in got.problems)
