@@ -12,7 +12,6 @@ from ledger.group_commit import GroupCommitWriter
 from ledger.store import LedgerStore
 from service.app import funds, guarantees, lending, requests
 from service.app.audit_writer import AuditWriter
-from service.app.auth import LoginLimiter
 from service.app.checkpoints import CheckpointWriter
 from service.app.context import AppContext
 from service.app.events import (
@@ -24,6 +23,7 @@ from service.app.events import (
     PrepaymentClosed,
 )
 from service.app.expiry import PendingExpiry
+from service.app.login_limits import LoginLimiter
 from service.db.engine import make_engine
 from service.settings import Settings
 
@@ -48,7 +48,7 @@ def build_context(settings: Settings, engine: Engine | None = None) -> AppContex
     """The context for one process; start_services adds the long-lived helpers."""
     engine = engine or make_engine(settings.database_url)
     return AppContext(settings=settings, engine=engine,
-                      limiter=LoginLimiter(settings.login_attempts_per_minute,
+                      limiter=LoginLimiter(engine, settings.login_attempts_per_minute,
                                            settings.login_failures_per_address),
                       events=Events(handler_table()), store=LedgerStore(engine))
 

@@ -1,4 +1,5 @@
-"""Users, passwords (argon2), bearer tokens (JWT, HS256) and the login rate limit.
+"""Users, passwords (argon2) and bearer tokens (JWT, HS256); the login rate limit is
+``service.app.login_limits``.
 
 A token names the user's ``token_generation`` when it was issued and carries a ``jti``.
 Changing the password, role or party, or disabling the user, bumps the generation; a
@@ -7,10 +8,8 @@ revocation on the next request (``session_is_live``)."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
-from collections import OrderedDict, deque
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -244,80 +243,3 @@ def _verified(token: str, secret: str) -> Session:
         raise Unauthorized("invalid token")
     return Session(Principal(str(claims["sub"]), str(claims["role"]), claims.get("party_id")),
                    jti, generation, int(claims["exp"]))
-
-
-class _Windows:
-    """Failure times per key within a sliding minute, for at most ``max_keys`` keys: the
-    key whose last failure is oldest is forgotten first, so memory stays bounded."""
-
-    def __init__(self, limit: int, max_keys: int) -> None:
-        self.limit = limit
-        self.max_keys = max_keys
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def retry_after(self, key: str, now: float) -> int:
-        window = self._failures.get(key)
-        if window is None:
-            return 0
-        while window and now - window[0] >= 60:
-            window.popleft()
-        if not window:
-            del self._failures[key]
-            return 0
-        if len(window) >= self.limit:
-            return max(1, int(60 - (now - window[0])) + 1)
-        return 0
-
-    def failed(self, key: str, now: float) -> None:
-        # Only the last ``limit`` failures matter: the oldest of them ends the block.
-        window = self._failures.setdefault(key, deque(maxlen=self.limit))
-        window.append(now)
-        self._failures.move_to_end(key)
-        while len(self._failures) > self.max_keys:
-            self._failures.popitem(last=False)
-
-    def forget(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._failures)
-
-
-class LoginLimiter:
-    """Failed logins within a sliding minute: at most ``per_minute`` for one username from
-    one client address, and ``per_address`` from one client address whatever the
-    usernames (a password spray). Past either, every attempt waits, the right password
-    too. Shared by the API and the login page; at most ``max_keys`` keys each."""
-
-    def __init__(self, per_minute: int, per_address: int = 20, max_keys: int = 10_000) -> None:
-        self.per_minute = per_minute
-        self.per_address = per_address
-        self._users = _Windows(per_minute, max_keys)
-        self._addresses = _Windows(per_address, max_keys)
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _user_key(username: str, address: str) -> str:
-        return f"{address}\x00{username}"
-
-    def retry_after(self, username: str, address: str = "") -> int:
-        now = time.monotonic()
-        with self._lock:
-            return max(self._users.retry_after(self._user_key(username, address), now),
-                       self._addresses.retry_after(address, now))
-
-    def failed(self, username: str, address: str = "") -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._users.failed(self._user_key(username, address), now)
-            self._addresses.failed(address, now)
-
-    def succeeded(self, username: str, address: str = "") -> None:
-        # The address keeps its count: one right password must not reset a spray.
-        with self._lock:
-            self._users.forget(self._user_key(username, address))
-
-    def tracked(self) -> tuple[int, int]:
-        """How many (username, address) and address keys are held (for tests)."""
-        with self._lock:
-            return len(self._users), len(self._addresses)

@@ -14,12 +14,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from ledger.group_commit import GroupCommitWriter
 from ledger.store import LedgerStore
 from service.app.audit_writer import AuditWriter
-from service.app.auth import LoginLimiter
 from service.app.checkpoints import CheckpointWriter
 from service.app.errors import Conflict, refuse_bad_body
 from service.app.events import Events
 from service.app.expiry import PendingExpiry
 from service.app.live_sessions import LiveSessions
+from service.app.login_limits import LoginLimiter
 from service.app.raw_accounts import RawAccounts
 from service.db.engine import read_tx, write_tx
 from service.settings import Settings

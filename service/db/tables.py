@@ -613,3 +613,21 @@ books_closed = Table(
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("closed_by", String(64), nullable=True),
 )
+
+# -- login throttling (migration 0025) -----------------------------------------------------
+
+# Failed logins of the last minute, shared by every server process: one row per failure
+# and counter (``scope`` "u": one username from one address, "a": one address). ``key``
+# is a SHA-256 of what is counted (a username typed by mistake may be a password); ``at``
+# is microseconds since the epoch. Rows older than a minute are deleted, and the table
+# never holds more than the limiter's bound.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("scope", String(1), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_login_failures_key_at", "key", "at"),
+    Index("ix_login_failures_at", "at"),
+)

@@ -57,7 +57,8 @@ async def login_submit(request: Request[Any, Any, Any]) -> Any:
     note_actor(username)
     ctx = ctx_of(request)
     address = address_of(request)
-    wait = ctx.limiter.retry_after(username, address)
+    # The counters live in the database (shared by every process): off the event loop.
+    wait = await call(ctx.limiter.retry_after, username, address)
     if wait:
         form.refusal = (f"Troppi tentativi non riusciti: riprova tra {wait} secondi.")
         form.values.pop("password", None)
@@ -65,11 +66,11 @@ async def login_submit(request: Request[Any, Any, Any]) -> Any:
     found = await call(lambda: ctx.read(lambda conn: authenticate(conn, username, password))) \
         if username and password else None
     if found is None:
-        ctx.limiter.failed(username, address)
+        await call(ctx.limiter.failed, username, address)
         form.refusal = WRONG
         form.values.pop("password", None)
         return _login(request, form, 401)
-    ctx.limiter.succeeded(username, address)
+    await call(ctx.limiter.succeeded, username, address)
     ttl = ctx.settings.token_ttl_seconds
     token = issue_token(found, ctx.settings.secret_key, ttl)
     response = see_other(request, safe_next(str(form.value("next", "/"))))

@@ -9,14 +9,14 @@ import sys
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 from sqlalchemy import Engine
 
-from service.app.auth import LoginLimiter
 from service.app.login import client_address
+from service.app.login_limits import LoginLimiter
 from service.cli import main as cli
 from service.http.app import create_app
 from service.settings import Settings
@@ -163,21 +163,121 @@ def test_forwarded_for_counts_only_behind_a_trusted_proxy() -> None:
     assert client_address("127.0.0.1", "203.0.113.7", ()) == "127.0.0.1"
 
 
-@hsettings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.text(max_size=8), st.sampled_from(["a", "b", "c", "d"])),
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite"])
+def sqlite_engine(request: pytest.FixtureRequest, tmp_path: Any, sqlite_template: Any
+                  ) -> Any:
+    """One migrated SQLite database for a whole hypothesis run (emptied per example)."""
+    import shutil
+
+    from service.db.engine import make_engine
+
+    path = tmp_path / "limits.db"
+    shutil.copyfile(sqlite_template, path)
+    eng = make_engine(f"sqlite:///{path}")
+    yield eng
+    eng.dispose()
+
+
+@hsettings(max_examples=50, deadline=None,
+           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.text(max_size=8), st.sampled_from(["a", "b", "c", "d"]),
+                          st.integers(min_value=0, max_value=30)),
                 max_size=200),
-       st.integers(min_value=1, max_value=8))
-def test_limiter_memory_is_bounded_and_limits_hold(attempts: list[tuple[str, str]],
-                                                   max_keys: int) -> None:
-    limiter = LoginLimiter(per_minute=3, per_address=5, max_keys=max_keys)
-    per_address: dict[str, int] = {}
-    for username, address in attempts:
+       st.integers(min_value=2, max_value=16))
+def test_limiter_memory_is_bounded_and_limits_hold(
+        sqlite_engine: Engine, attempts: list[tuple[str, str, int]], max_rows: int) -> None:
+    """Whatever the usernames, addresses and times, the table never holds more than its
+    bound, and (with room for every failure) no counter gets past its limit in any
+    minute: checked against a plain list of the failures let through."""
+    from sqlalchemy import delete
+
+    from service.db.engine import write_tx
+    from service.db.tables import login_failures
+
+    with write_tx(sqlite_engine) as conn:
+        conn.execute(delete(login_failures))
+    clock = Clock()
+    limiter = LoginLimiter(sqlite_engine, per_minute=3, per_address=5, max_rows=max_rows,
+                           clock=clock)
+    let_through: list[tuple[float, str, str]] = []
+    for username, address, seconds in attempts:
+        clock.now += seconds
         blocked = limiter.retry_after(username, address) > 0
         if not blocked:
             limiter.failed(username, address)
-            per_address[address] = per_address.get(address, 0) + 1
-        users, addresses = limiter.tracked()
-        assert users <= max_keys and addresses <= max_keys
-    # With room for every address, no address got past 5 failures in the minute.
-    if max_keys >= 4:
-        assert all(n <= 5 for n in per_address.values())
+            let_through.append((clock.now, username, address))
+        assert limiter.rows() <= max_rows
+    if max_rows >= 2 * len(attempts):  # nothing was ever forgotten for room
+        for at, username, address in let_through:
+            minute = [(u, a) for t, u, a in let_through if at - 60 < t <= at]
+            assert sum(1 for _, a in minute if a == address) <= 5
+            assert sum(1 for u, a in minute if (u, a) == (username, address)) <= 3
+
+
+def test_limiter_blocks_until_the_oldest_counted_failure_is_a_minute_old(
+        engine: Engine) -> None:
+    clock = Clock()
+    limiter = LoginLimiter(engine, per_minute=3, per_address=100, clock=clock)
+    for _ in range(3):
+        assert limiter.retry_after("anna", "10.0.0.1") == 0
+        limiter.failed("anna", "10.0.0.1")
+        clock.now += 10
+    # Failures at 0, 10 and 20 s; now 30 s: the first is a minute old at 60 s.
+    assert limiter.retry_after("anna", "10.0.0.1") == 31
+    assert limiter.retry_after("anna", "10.0.0.2") == 0  # another address
+    clock.now += 29.5
+    assert limiter.retry_after("anna", "10.0.0.1") == 1
+    clock.now += 0.5
+    assert limiter.retry_after("anna", "10.0.0.1") == 0
+    limiter.succeeded("anna", "10.0.0.1")
+    assert limiter.tracked() == (0, 1)  # the address keeps its count
+
+
+def test_two_apps_on_one_database_share_the_failure_counts(
+        db_url: tuple[str, str | None]) -> None:
+    """Two server processes (two apps, each with its own engine) on one database: ten
+    failures split between them, and the eleventh is refused by either; the address
+    limit is shared as well."""
+    from service.app.auth import create_user
+    from service.db.engine import make_engine, write_tx
+
+    url, schema = db_url
+    settings = Settings(database_url="unused", secret_key="k" * 48)
+    engines = [make_engine(url, schema=schema) for _ in range(2)]
+    try:
+        with write_tx(engines[0]) as conn:
+            create_user(conn, "victim", PASSWORD, "admin", None)
+        with TestClient(create_app(settings, engine=engines[0])) as one, \
+                TestClient(create_app(settings, engine=engines[1])) as two:
+            for i in range(10):
+                assert failed_login((one, two)[i % 2], "victim").status_code == 401
+            for client in (one, two):
+                r = failed_login(client, "victim", PASSWORD)
+                assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 60
+            # Ten more usernames, five through each: the 21st failure from the address.
+            for i in range(10):
+                assert failed_login((one, two)[i % 2], f"user{i}").status_code == 401
+            assert failed_login(one, "someone-new").status_code == 429
+            assert failed_login(two, "someone-new").status_code == 429
+            # The login page counts with the API, in both processes.
+            import re
+
+            form = two.get("/accedi")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert token, form.text
+            page = two.post("/accedi", data={"csrf_token": token.group(1),
+                                              "username": "victim", "password": PASSWORD})
+            assert page.status_code == 429 and "Troppi tentativi" in page.text
+    finally:
+        for eng in engines:
+            eng.dispose()
