@@ -10,7 +10,7 @@ import msgspec
 
 from service.app.backup import BackupError, backup, restore
 from service.app.verification import verify_all, verify_service
-from service.cli.common import CliError, open_engine
+from service.cli.common import CliError, audit_cli_apart, open_engine
 from service.db.engine import make_engine
 from service.settings import Settings
 
@@ -44,7 +44,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if key is None:
         line += ("\ncheckpoints unverifiable: no --checkpoint-key given, so this copy cannot "
                  "be told from an older or rewritten one")
-    return _verified(line, result)
+    status = _verified(line, result)
+    # The restored database's first entry of its own: what was loaded, from where.
+    audit_cli_apart(engine, "filiera restore", kind="database", outcome=status,
+                    changes={"file": str(args.file), "rows": summary.rows,
+                             "revision": summary.revision,
+                             "checkpoint_key": key is not None})
+    return status
 
 
 def add_backup_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

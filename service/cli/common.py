@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import getpass
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from service.app.audit_writer import AuditEntry, write_entry
+from service.db.engine import write_tx
 from service.db.migrate import DatabaseNotReady, open_database
 from service.settings import Settings
 
@@ -24,12 +26,23 @@ def open_engine() -> Engine:
         raise CliError(str(exc)) from None
 
 
-def audit_cli(conn: Connection, operation: str, *ids: str) -> None:
+def audit_cli(conn: Connection, operation: str, *ids: str, kind: str = "users",
+              changes: Any = None, outcome: int = 0) -> None:
     """The audit entry of a command that changed something (outcome: its exit status),
-    in the command's own transaction. The actor is the system user who ran it."""
+    in the command's own transaction where it has one. The actor is the system user who
+    ran it; ``http_request_id`` is null from the CLI."""
     try:
         actor = getpass.getuser()
     except (KeyError, OSError):
         actor = None
     write_entry(conn, AuditEntry(actor=actor, channel="cli", operation=operation,
-                                 kind="users", ids=list(ids), outcome=0))
+                                 kind=kind, ids=list(ids), outcome=outcome,
+                                 changes=changes))
+
+
+def audit_cli_apart(engine: Engine, operation: str, *ids: str, kind: str,
+                    changes: Any = None, outcome: int = 0) -> None:
+    """``audit_cli`` in a transaction of its own, for a command whose work committed in
+    transactions it does not hold (as the API writes its entries after the operation)."""
+    with write_tx(engine) as conn:
+        audit_cli(conn, operation, *ids, kind=kind, changes=changes, outcome=outcome)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from service.cli.common import CliError, open_engine
+from service.cli.common import CliError, audit_cli_apart, open_engine
 
 
 def cmd_import_gdxp(args: argparse.Namespace) -> int:
@@ -47,6 +47,12 @@ def cmd_import_gdxp(args: argparse.Namespace) -> int:
                           file=sys.stderr)
                 continue
             answers.append(msgspec.to_builtins(answer))
+            if not args.dry_run:  # a dry run writes nothing
+                ids = [str(p.id) for p in answer.producers.created + answer.producers.updated
+                       if p.id] + [str(r.id) for r in answer.relationships.created
+                                   + answer.relationships.updated if r.id]
+                audit_cli_apart(ctx.engine, "filiera import gdxp", answer.gas_id, *ids,
+                                kind="imports", changes={"file": name})
     finally:
         ctx.engine.dispose()
     if answers:

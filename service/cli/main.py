@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from service.cli.common import CliError, audit_cli, open_engine
+from service.cli.common import CliError, audit_cli, audit_cli_apart, open_engine
 from service.settings import Settings
 
 
@@ -30,8 +30,13 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from service.db.migrate import current_revision, upgrade
 
     engine = make_engine(Settings.from_env().database_url)
+    before = current_revision(engine)
     upgrade(engine)
-    print(f"database at revision {current_revision(engine)}")
+    after = current_revision(engine)
+    if after != before:  # an upgrade that found nothing to do changed nothing
+        audit_cli_apart(engine, "filiera db upgrade", kind="database",
+                        changes={"revision": {"from": before, "to": after}})
+    print(f"database at revision {after}")
     return 0
 
 
@@ -132,13 +137,20 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(report)
-    if args.scale and report.startswith("demo data loaded"):
+    if not report.startswith("demo data loaded"):
+        return 0  # --if-empty on a database with parties: nothing changed
+    # Not the report itself: it prints the demo users' passwords.
+    changes: dict[str, object] = {"loaded": "demo"}
+    if args.scale:
         from service.app.clock import today
         from service.app.scale import load_scale_network
 
         gas, producers, loans = args.scale
-        print(load_scale_network(ctx, gas=gas, producers=producers, loans=loans,
-                                 today=today()))
+        scale = load_scale_network(ctx, gas=gas, producers=producers, loans=loans,
+                                   today=today())
+        print(scale)
+        changes["scale"] = {"gas": gas, "producers": producers, "loans": loans}
+    audit_cli_apart(ctx.engine, "filiera demo-data", kind="demo", changes=changes)
     return 0
 
 
@@ -167,6 +179,9 @@ def cmd_ledger_expire(args: argparse.Namespace) -> int:
     store = LedgerStore(engine)
     with write_tx(engine) as conn:
         count = store.expire_pending(conn)
+        if count:
+            audit_cli(conn, "filiera ledger expire", kind="ledger",
+                      changes={"expired": count})
     print(f"{count} pending transfers expired")
     return 0
 

@@ -171,6 +171,67 @@ def test_user_commands_are_audited(var: Path, capsys: pytest.CaptureFixture[str]
     assert run(["user", "disable", "anna"], capsys)[0] == 0
     with sqlite3.connect(var / "filiera.db") as db:
         rows = db.execute("SELECT channel, operation, ids, outcome FROM audit_log "
-                          "ORDER BY seq").fetchall()
+                          "WHERE kind = 'users' ORDER BY seq").fetchall()
     assert rows == [("cli", "filiera user add", '["anna"]', 0),
                     ("cli", "filiera user disable", '["anna"]', 0)]
+
+
+def test_every_command_that_changes_state_is_audited_and_readers_are_not(
+        var: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """API.md: every change of state from the CLI is in the audit log (channel "cli",
+    the system user as actor, no request id); commands that only read leave nothing."""
+    import getpass
+    import time
+
+    from ledger.accounts import new_account
+    from ledger.ids import uuid7
+    from ledger.store import LedgerStore
+    from ledger.transfers import Transfer, TransferFlag
+
+    def entries(db: Path) -> list[tuple[str, str, str, str, int, str | None, str | None]]:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT actor, channel, operation, kind, outcome, changes, "
+                                "http_request_id FROM audit_log ORDER BY seq").fetchall()
+
+    me = getpass.getuser()
+    db = var / "filiera.db"
+    assert run(["db", "upgrade"], capsys)[0] == 0
+    first = entries(db)
+    assert [(e[2], e[3], e[4]) for e in first] == [("filiera db upgrade", "database", 0)]
+    assert json.loads(first[0][5] or "null")["revision"]["from"] is None
+    assert run(["db", "upgrade"], capsys)[0] == 0  # nothing to do: nothing changed
+    assert run(["demo-data", "--quiet"], capsys)[0] == 0
+    assert run(["demo-data", "--if-empty"], capsys)[0] == 0  # not loaded: not listed
+    # A pending transfer with a one-second timeout, for `ledger expire`.
+    engine = make_engine(f"sqlite:///{db}")
+    store = LedgerStore(engine)
+    a, b = new_account("a", "EUR"), new_account("b", "EUR")
+    store.create_accounts_batch([a, b])
+    pending = Transfer(id=uuid7(), debit_account_id=a.id, credit_account_id=b.id, amount=5,
+                       currency="EUR", flags=frozenset({TransferFlag.PENDING}),
+                       timeout_seconds=1)
+    store.submit_batch([pending])
+    engine.dispose()
+    time.sleep(1.2)
+    assert run(["ledger", "expire"], capsys)[0] == 0
+    assert run(["ledger", "expire"], capsys)[0] == 0  # nothing left to expire
+    before_readers = entries(db)
+    # Commands that only read (or write files outside the database).
+    assert run(["verify"], capsys)[0] == 0
+    assert run(["backup", str(var / "b.gz")], capsys)[0] == 0
+    assert run(["report", "trial-balance", "--out", str(var / "tb.csv")], capsys)[0] == 0
+    assert entries(db) == before_readers
+    assert [(e[2], e[3]) for e in before_readers] == [
+        ("filiera db upgrade", "database"), ("filiera demo-data", "demo"),
+        ("filiera ledger expire", "ledger")]
+    assert json.loads(before_readers[2][5] or "null") == {"expired": 1}
+    assert "demo-2026" not in str(before_readers)  # the demo passwords stay out
+    # A restore: the restored database's own log says who loaded what.
+    monkeypatch.setenv("FILIERA_DATABASE_URL", f"sqlite:///{var / 'copy.db'}")
+    assert run(["restore", str(var / "b.gz")], capsys)[0] == 0
+    restored = entries(var / "copy.db")
+    assert restored[:3] == before_readers
+    assert [(e[2], e[3], e[4]) for e in restored[3:]] == [("filiera restore", "database", 0)]
+    assert json.loads(restored[3][5] or "null")["file"] == str(var / "b.gz")
+    for entry in restored:
+        assert (entry[0], entry[1], entry[6]) == (me, "cli", None)

@@ -86,3 +86,26 @@ def test_a_missing_file_is_an_error(run: Any, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     assert run(str(tmp_path / "none.json")) == 2
     assert "none.json" in capsys.readouterr().err
+
+
+def test_an_import_is_audited_and_a_dry_run_is_not(
+        run: Any, engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from service.db.tables import audit_log
+
+    path = _file(tmp_path)
+    assert run(path, "--gas-id", GAS_ID, "--dry-run") == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"protocolVersion": 1.0}')
+    assert run(str(bad), "--gas-id", GAS_ID) == 1  # refused: nothing written, not listed
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == 0
+    assert run(path, "--gas-id", GAS_ID) == 0
+    answer = json.loads(capsys.readouterr().out.split("\n}\n")[-2] + "\n}")
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_log)).all()
+    assert [(r.channel, r.operation, r.kind, r.outcome, r.http_request_id) for r in rows] == [
+        ("cli", "filiera import gdxp", "imports", 0, None)]
+    producer = answer["producers"]["created"][0]["id"]
+    relationship = answer["relationships"]["created"][0]["id"]
+    assert json.loads(rows[0].ids) == [GAS_ID, producer, relationship]
+    assert json.loads(rows[0].changes) == {"file": path}
