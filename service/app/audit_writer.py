@@ -6,17 +6,21 @@ import json
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert
+from sqlalchemy.exc import DBAPIError
 
 from service.db.engine import write_tx
 from service.db.tables import audit_log
 
 log = logging.getLogger("filiera.audit")
+# Seconds between the tries of one batch (a dropped connection is replaced at once).
+RETRY_PAUSES = (0.05, 0.2, 1.0)
 
 
 @dataclass(frozen=True)
@@ -75,9 +79,7 @@ class AuditWriter:
                     break
                 batch.append(item)
             try:
-                with write_tx(self.engine) as conn:
-                    for entry, at, _ in batch:
-                        write_entry(conn, entry, at)
+                self._write(batch)
             except Exception as exc:  # the request already ran: say so, never hang
                 log.exception("audit entries not written")
                 for _, _, done in batch:
@@ -85,6 +87,23 @@ class AuditWriter:
                 continue
             for _, _, done in batch:
                 done.set_result(None)
+
+    def _write(self, batch: list[tuple[AuditEntry, datetime, Future[None]]]) -> None:
+        """One transaction for the batch, tried again on a fresh connection when the
+        database dropped the one in use (a restarted or terminated backend): the failed
+        transaction wrote nothing, and the operations these entries describe have
+        already committed."""
+        for attempt in range(len(RETRY_PAUSES) + 1):
+            try:
+                with write_tx(self.engine) as conn:
+                    for entry, at, _ in batch:
+                        write_entry(conn, entry, at)
+                return
+            except DBAPIError:
+                if attempt == len(RETRY_PAUSES):
+                    raise
+                log.warning("audit entries not written; trying again", exc_info=True)
+                time.sleep(RETRY_PAUSES[attempt])
 
     def close(self) -> None:
         self.queue.put(None)

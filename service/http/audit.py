@@ -4,6 +4,7 @@ login, logout and 403; ``GET /api/audit`` for admins."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Annotated, Any
 
@@ -32,6 +33,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F
                    r"[0-9a-fA-F]{12}$")
 MAX_KEPT = 64 * 1024
 LOGINS = frozenset({"/api/auth/token", "/accedi"})
+log = logging.getLogger("filiera.audit")
 
 
 def _ids(path_params: dict[str, Any], body: bytes) -> list[str]:
@@ -106,7 +108,15 @@ def audit_middleware(app: ASGIApp) -> ASGIApp:
                 return
             held.append(message)
             if message["type"] == "http.response.body" and not message.get("more_body"):
-                await _write(scope, method, status, note, changes, held)
+                try:
+                    await _write(scope, method, status, note, changes, held)
+                except Exception:
+                    # The operation has committed: its own answer goes out (an error now
+                    # would be a plain-text 500 and a retry would only replay it). The
+                    # failure is logged with who did what, for the operator to add it.
+                    log.exception("audit entry not written for %s %s (outcome %s, actor "
+                                  "%s, request id %s)", method, path, status,
+                                  _actor(scope, note), request_id_var.get())
                 for item in held:
                     await send(item)
                 held.clear()
@@ -124,9 +134,7 @@ async def _write(scope: Scope, method: str, status: int, note: AuditNote,
     ctx: AppContext = scope["app"].state.ctx
     template = scope.get("path_template") or scope.get("path", "")
     body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
-    state = scope.get("state") or {}
-    principal = state.get("principal")
-    actor = note.actor or (principal.username if principal is not None else None)
+    actor = _actor(scope, note)
     patch: Any = None
     if changes:
         try:
@@ -140,6 +148,12 @@ async def _write(scope: Scope, method: str, status: int, note: AuditNote,
         outcome=status, changes=_redacted(patch),
         http_request_id=request_id_var.get())
     await record_entry(ctx, entry)
+
+
+def _actor(scope: Scope, note: AuditNote) -> str | None:
+    state = scope.get("state") or {}
+    principal = state.get("principal")
+    return note.actor or (principal.username if principal is not None else None)
 
 
 def _redacted(value: Any) -> Any:

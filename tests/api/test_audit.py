@@ -87,3 +87,51 @@ def test_only_admins_read_it_and_filters_apply(api: Api) -> None:
     assert entries(api, to="2000-01-01") == []
     r = api.get("/api/audit", who="admin", params={"from": "yesterday"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "from"
+
+
+def test_a_dropped_connection_is_retried_and_the_entry_written(
+        api: Api, monkeypatch: Any) -> None:
+    """The audit writer's connection dropped by the database (a terminated backend): the
+    batch is written again on a fresh connection; the answer is the operation's own."""
+    from sqlalchemy.exc import OperationalError
+
+    from service.app import audit_writer
+
+    real, failures = audit_writer.write_entry, [0]
+
+    def flaky(conn: Any, entry: Any, at: Any = None) -> None:
+        if failures[0] < 2:
+            failures[0] += 1
+            raise OperationalError("INSERT INTO audit_log", {}, Exception("connection lost"))
+        real(conn, entry, at)
+
+    monkeypatch.setattr(audit_writer, "write_entry", flaky)
+    body = {"kind": "person", "name": "Socia Audit"}
+    r = api.post("/api/parties", body)
+    assert r.status_code == 201 and failures[0] == 2
+    monkeypatch.setattr(audit_writer, "write_entry", real)
+    assert [e["ids"] for e in entries(api, kind="parties")
+            if e["operation"] == "POST /api/parties"][-1] == [r.json()["id"]]
+
+
+def test_an_entry_that_cannot_be_written_leaves_the_answer_json(
+        api: Api, monkeypatch: Any, caplog: Any) -> None:
+    """Never a plain-text 500 after the operation committed: its own answer goes out
+    (a retry would only replay it) and the failure is logged with who did what."""
+    from sqlalchemy.exc import OperationalError
+
+    from service.app import audit_writer
+
+    def broken(conn: Any, entry: Any, at: Any = None) -> None:
+        raise OperationalError("INSERT INTO audit_log", {}, Exception("database is down"))
+
+    monkeypatch.setattr(audit_writer, "write_entry", broken)
+    monkeypatch.setattr(audit_writer, "RETRY_PAUSES", (0.0,))
+    r = api.client.post("/api/parties", json={"kind": "person", "name": "Socia"},
+                        headers={**api.headers("officer"), "X-Request-ID": "lost-1"})
+    assert r.status_code == 201 and r.headers["content-type"].startswith("application/json")
+    party = r.json()["id"]
+    assert api.ok(api.get(f"/api/parties/{party}"))["name"] == "Socia"
+    assert any("audit entry not written for POST /api/parties" in rec.getMessage()
+               and "officer" in rec.getMessage() and "lost-1" in rec.getMessage()
+               for rec in caplog.records)

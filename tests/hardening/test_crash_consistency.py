@@ -197,6 +197,9 @@ if PG_URL:
             # `conflict`), never a dropped connection or a business refusal.
             errors = [e for op in sent for e in op.errors]
             for status, answer in errors:
+                # Every answer under /api is JSON (a plain-text 500 once came from an
+                # audit entry whose connection was terminated after the command committed).
+                assert "non_json" not in answer, (status, answer)
                 assert status in CLEAR_ERRORS and answer["status"] == status, (status, answer)
                 assert status != 409 or answer.get("code") == "conflict", answer
             check_all(server.base, headers, sent, fx)
