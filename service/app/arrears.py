@@ -24,6 +24,7 @@ from service.app.common import (
 from service.app.context import AppContext
 from service.app.coverage import guarantees_on
 from service.app.errors import Errors
+from service.app.lender_scope import of_own_lender
 from service.app.read_cache import ReadCache
 from service.app.references import number_of
 from service.app.types import Uuid
@@ -106,8 +107,7 @@ def list_arrears(ctx: AppContext, principal: Principal, as_of: str | None,
                                     loans.c.disbursed_on <= day)
         if lender:
             query = query.where(loans.c.lender_id == lender)
-        if principal.bound_lender:  # an officer bound to a lender: its loans only
-            query = query.where(loans.c.lender_id == principal.bound_lender)
+        query = of_own_lender(query, loans.c.lender_id, principal)
         names = {p.id: p for p in conn.execute(select(
             parties.c.id, parties.c.name, parties.c.email, parties.c.phone, parties.c.pec,
             parties.c.address)).all()}

@@ -15,6 +15,7 @@ from service.app.auth import Principal
 from service.app.common import MoneyIn, money_minor, parse_decimal_string, path_uuid
 from service.app.context import AppContext
 from service.app.errors import Errors, NotFound
+from service.app.lender_scope import hide_other_lender
 from service.app.lending import Category
 from service.app.terms import parse_rate
 from service.app.types import DecimalText, Uuid
@@ -59,11 +60,13 @@ def category_out(lender_id: str, lender_name: str, c: Category) -> CategoryOut:
         min_coverage=opt(c.min_coverage), share_multiple=opt(c.share_multiple))
 
 
-def lender_in_path(conn: Connection, lender_id: str) -> str:
-    """A lender named in the path (its name): 404 unless it is one."""
+def lender_in_path(conn: Connection, principal: Principal, lender_id: str) -> str:
+    """A lender named in the path (its name): 404 unless it is one, or when it is not the
+    lender of an officer bound to one."""
     row = lending.party_row(conn, lender_id)
     if row is None or row.kind != "lender":
         raise NotFound("lender")
+    hide_other_lender(principal, lender_id, "lender")
     return str(row.name)
 
 
@@ -112,7 +115,7 @@ def set_category(ctx: AppContext, principal: Principal, lender_id: str, name: st
     category = parse_category(name, data)
 
     def write(conn: Connection) -> CategoryOut:
-        lender_name = lender_in_path(conn, lid)
+        lender_name = lender_in_path(conn, principal, lid)
         principal.require("officer")
         lending.save_category(conn, lid, category, principal.username)
         saved = lending.get_category(conn, lid, name)
@@ -124,11 +127,12 @@ def set_category(ctx: AppContext, principal: Principal, lender_id: str, name: st
 
 def read_category(ctx: AppContext, principal: Principal, lender_id: str, name: str
                   ) -> CategoryOut:
-    """Anyone signed in may read a lender's categories (the default one always exists)."""
+    """Anyone signed in may read a lender's categories (the default one always exists),
+    but an officer bound to a lender only its lender's."""
     lid = path_uuid(lender_id, "lender")
 
     def read(conn: Connection) -> tuple[str, Category | None]:
-        return lender_in_path(conn, lid), lending.get_category(conn, lid, name)
+        return lender_in_path(conn, principal, lid), lending.get_category(conn, lid, name)
 
     lender_name, category = ctx.read(read)
     if category is None:

@@ -45,6 +45,7 @@ from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.events import PartyCreated
 from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
+from service.app.lender_scope import hide_other_lender
 from service.app.lending import LoanOut, loan_with_state, record_payment, reverse_loan_events
 from service.app.parties import get_party, name_of, party_names, refuse_acting_for
 from service.app.references import CONTRIBUTION, PAYOUT, next_reference
@@ -602,6 +603,11 @@ def pay_out(ctx: AppContext, principal: Principal, fund_id: str, data: PayoutIn
     def before(conn: Connection) -> Any:
         fund = visible_fund(conn, principal, fid)
         principal.require("officer")
+        if loan_id is not None:  # loss cover on another lender's loan: 404 for a bound officer
+            lender = conn.execute(select(loans.c.lender_id).where(
+                loans.c.id == loan_id)).scalar_one_or_none()
+            if lender is not None:
+                hide_other_lender(principal, lender, "loan")
         return fund
 
     def run(conn: Connection, fund: Any) -> tuple[int, PayoutOut]:

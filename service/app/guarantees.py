@@ -56,6 +56,7 @@ from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.events import LoanReopened, LoanRepaid
 from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
+from service.app.lender_scope import hide_other_lender, lender_scope, of_own_lender
 from service.app.lending import LoanOut, loan_with_state, record_payment, reverse_loan_events
 from service.app.loans import visible_loan
 from service.app.parties import GUARANTOR_KINDS, get_party, party_names, refuse_acting_for
@@ -258,6 +259,11 @@ def get_guarantee(conn: Connection, guarantee_id: str) -> Any:
 def visible_guarantee(conn: Connection, principal: Principal, guarantee_id: str) -> Any:
     """Staff see every guarantee, a guarantor its own, a borrower those on its loans."""
     row = get_guarantee(conn, guarantee_id)
+    if principal.is_staff and lender_scope(principal) is not None:
+        lender = conn.execute(select(loans.c.lender_id).where(
+            loans.c.id == row.loan_id)).scalar_one()
+        hide_other_lender(principal, lender, "guarantee")  # another lender's loan's
+        return row
     if principal.is_staff or row.guarantor_id == principal.party_id:
         return row
     if principal.role == "producer":
@@ -511,6 +517,10 @@ def sign_guarantee(ctx: AppContext, principal: Principal, data: GuaranteeIn
 
     def before(conn: Connection) -> None:
         if principal.is_staff:
+            lender = conn.execute(select(loans.c.lender_id).where(
+                loans.c.id == str(loan_id))).scalar_one_or_none()
+            if lender is not None:  # a loan that does not exist: 422 from the run
+                hide_other_lender(principal, lender, "loan")
             return
         if not (principal.role == "gas" and principal.party_id == guarantor_id):
             refuse_acting_for(conn, principal, guarantor_id,
@@ -551,6 +561,9 @@ def list_guarantees(ctx: AppContext, principal: Principal, guarantor_id: str | N
             query = query.where(guarantees.c.reference == reference)
         if principal.role == "gas":
             query = query.where(guarantees.c.guarantor_id == principal.party_id)
+        elif lender_scope(principal) is not None:  # its lender's loans' guarantees
+            query = query.where(guarantees.c.loan_id.in_(of_own_lender(
+                select(loans.c.id), loans.c.lender_id, principal)))
         elif principal.role == "producer":
             own = select(loans.c.id).where(loans.c.borrower_id == principal.party_id)
             query = query.where(guarantees.c.loan_id.in_(own))

@@ -40,6 +40,7 @@ from service.app.coverage import coverage_value, covers, gas_sees_loan, share_ca
 from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.ledger_ops import ensure_accounts
 from service.app.ledger_ops import post as post_batch
+from service.app.lender_scope import hide_other_lender, of_own_lender
 from service.app.lending import AllocationOut, LoanOut, LoanStatus, record_payment
 from service.app.references import LOAN, next_reference
 from service.app.reversals import (
@@ -152,8 +153,7 @@ def visible_loan(conn: Connection, principal: Principal, loan_id: str, *,
     if row is None:
         raise NotFound("loan")
     if principal.is_staff:
-        if principal.bound_lender not in (None, row.lender_id):
-            raise NotFound("loan")  # another lender's loan, for an officer bound to one
+        hide_other_lender(principal, row.lender_id, "loan")
         return row
     if principal.role == "producer" and row.borrower_id == principal.party_id:
         return row
@@ -292,6 +292,9 @@ def create_loan(ctx: AppContext, principal: Principal, data: LoanIn) -> tuple[in
     assert terms is not None
     principal.require("officer")
 
+    def before(conn: Connection) -> None:
+        hide_other_lender(principal, lender_id, "lender")
+
     def run(conn: Connection, _: None) -> tuple[int, LoanOut]:
         row = create_loan_row(conn, ctx, loan_id=loan_id, borrower_id=str(borrower_id),
                               lender_id=str(lender_id), pool_id=pool_id,
@@ -299,7 +302,7 @@ def create_loan(ctx: AppContext, principal: Principal, data: LoanIn) -> tuple[in
                               terms=terms, username=principal.username)
         return 201, lending.loan_with_state(conn, row, today())
 
-    return command(ctx, principal, "POST /api/loans", data, run, returns=LoanOut)
+    return command(ctx, principal, "POST /api/loans", data, run, before, returns=LoanOut)
 
 
 def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
@@ -335,8 +338,7 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
             query = query.where(loans.c.borrower_id == borrower_id)
         if lender_id:
             query = query.where(loans.c.lender_id == lender_id)
-        if principal.bound_lender:  # an officer bound to a lender: its loans only
-            query = query.where(loans.c.lender_id == principal.bound_lender)
+        query = of_own_lender(query, loans.c.lender_id, principal)
         if status:
             query = query.where(loans.c.status == status)
         if reference is not None:

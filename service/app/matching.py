@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
@@ -73,6 +74,7 @@ from service.app.common import check_uuid, path_uuid, query_date
 from service.app.context import AppContext
 from service.app.errors import Errors
 from service.app.funds import fund_states
+from service.app.lender_scope import lender_scope
 from service.app.read_cache import Memo, ReadCache
 from service.app.requests import latest_assessment, latest_terms, visible_request
 from service.app.types import Day, DecimalText, Uuid
@@ -533,6 +535,11 @@ def opportunities(conn: Connection, principal: Principal, request_id: str, as_of
     if principal.role == "gas":
         gas_id = principal.party_id or ""
         items = [i for i in items if _gas_may_see(i, gas_id, snap)]
+    bound = lender_scope(principal)
+    if bound is not None:  # an officer bound to a lender: loans from its lender's pools only
+        pools_by_id = snap.network.index.pools_by_id
+        items = [i for i in items if i.source_id not in pools_by_id
+                 or pools_by_id[i.source_id].lender_id == bound]
     return [opportunity_out(i, snap) for i in items]
 
 
@@ -578,9 +585,24 @@ class PlanResult:
     as_of: date
 
 
-def make_plan(conn: Connection, request_ids: Sequence[str] | None, as_of: date) -> PlanResult:
+def own_pools_only(snap: Snapshot, lender_id: str | None) -> Snapshot:
+    """``snap`` with only ``lender_id``'s pools (and their match rules) as loan sources,
+    when a lender is named: a copy; the kept network is not changed."""
+    if lender_id is None:
+        return snap
+    kept = tuple(p for p in snap.network.pools if p.lender_id == lender_id)
+    ids = {p.id for p in kept}
+    network = dc_replace(snap.network, pools=kept, match_rules=tuple(
+        r for r in snap.network.match_rules if r.pool_id in ids))
+    return dc_replace(snap, network=network)
+
+
+def make_plan(conn: Connection, request_ids: Sequence[str] | None, as_of: date,
+              lender_id: str | None = None) -> PlanResult:
+    """The plan of ``request_ids`` (default: every request waiting for one); with
+    ``lender_id`` (an officer bound to a lender) only that lender's pools lend."""
     rows = plan_rows(conn, request_ids)
-    snap = load_snapshot(conn, rows, as_of)
+    snap = own_pools_only(load_snapshot(conn, rows, as_of), lender_id)
     plan = plan_allocation(snap.network, list(snap.requests.values()), CONFIG)
     return PlanResult(snap, plan, as_of)
 
@@ -668,4 +690,4 @@ def post_plan(ctx: AppContext, principal: Principal, data: PlanIn | None) -> Pla
     errors.raise_if_any()
     day = _as_of(data.as_of, "as_of")
     principal.require("officer")
-    return ctx.read(lambda conn: plan_out(make_plan(conn, ids, day)))
+    return ctx.read(lambda conn: plan_out(make_plan(conn, ids, day, lender_scope(principal))))

@@ -28,6 +28,7 @@ from service.app.clock import today
 from service.app.common import MoneyIn, check_uuid, path_uuid, query_date
 from service.app.context import AppContext
 from service.app.errors import Errors, invalid
+from service.app.lender_scope import lender_scope
 from service.app.matching import (
     MAX_PLAN_REQUESTS,
     PlanResult,
@@ -310,7 +311,7 @@ def compute_plan(ctx: AppContext, principal: Principal, request_ids: Sequence[st
     ids = _plan_ids(request_ids)
     day = query_date(as_of, "as_of") or today()
     principal.require("officer")
-    return ctx.read(lambda conn: _view(conn, make_plan(conn, ids, day)))
+    return ctx.read(lambda conn: _view(conn, make_plan(conn, ids, day, lender_scope(principal))))
 
 
 def plan_workbook(ctx: AppContext, principal: Principal, request_ids: Sequence[str] | None,
@@ -321,7 +322,7 @@ def plan_workbook(ctx: AppContext, principal: Principal, request_ids: Sequence[s
     principal.require("officer")
 
     def read(conn: Connection) -> tuple[PlanResult, dict[str, str], dict[str, str]]:
-        result = make_plan(conn, ids, day)
+        result = make_plan(conn, ids, day, lender_scope(principal))
         rows = list(conn.execute(select(funding_requests.c.id, funding_requests.c.status,
                                         funding_requests.c.reference).where(
             funding_requests.c.id.in_(list(result.snapshot.requests) or [""]))))
@@ -437,7 +438,7 @@ def apply_plan(ctx: AppContext, principal: Principal, request_id: str,
     principal.require("officer")
 
     def build(conn: Connection) -> RequestTermsIn:
-        result = make_plan(conn, ids, day)
+        result = make_plan(conn, ids, day, lender_scope(principal))
         if rid not in result.snapshot.requests:
             raise invalid("request_id", "the request is not in the plan")
         return terms_from_plan(conn, result, rid)

@@ -27,6 +27,7 @@ from service.app.common import (
 )
 from service.app.context import AppContext
 from service.app.errors import Errors, NotFound
+from service.app.lender_scope import hide_other_lender, of_own_lender
 from service.app.parties import name_of, party_names
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
@@ -130,6 +131,16 @@ def staff_pool_id(principal: Principal, pool_id: str) -> str:
     return pid
 
 
+def visible_pool(conn: Connection, principal: Principal, pool_id: str) -> Any:
+    """The pool if ``principal`` sees it: staff, and of its own lender for an officer
+    bound to one; else 404."""
+    row = conn.execute(select(pools).where(pools.c.id == pool_id)).first()
+    if row is None or not principal.is_staff:
+        raise NotFound("pool")
+    hide_other_lender(principal, row.lender_id, "pool")
+    return row
+
+
 # -- use cases ------------------------------------------------------------------------------
 
 
@@ -145,6 +156,9 @@ def create_pool(ctx: AppContext, principal: Principal, data: PoolIn) -> tuple[in
     errors.raise_if_any()
     principal.require("officer")
 
+    def before(conn: Connection) -> None:
+        hide_other_lender(principal, lender_id, "lender")
+
     def run(conn: Connection, _: None) -> tuple[int, PoolOut]:
         lending.party_of_kind(conn, lender_id, "lender", "lender_id")
         if partner_id:
@@ -155,7 +169,7 @@ def create_pool(ctx: AppContext, principal: Principal, data: PoolIn) -> tuple[in
                                   username=principal.username)
         return 201, pool_out(conn, ctx.store, row)
 
-    return command(ctx, principal, "POST /api/pools", data, run, returns=PoolOut)
+    return command(ctx, principal, "POST /api/pools", data, run, before, returns=PoolOut)
 
 
 def list_pools(ctx: AppContext, principal: Principal, lender_id: str | None,
@@ -164,7 +178,7 @@ def list_pools(ctx: AppContext, principal: Principal, lender_id: str | None,
     principal.require("officer")
 
     def read(conn: Connection) -> PoolPage:
-        query = select(pools)
+        query = of_own_lender(select(pools), pools.c.lender_id, principal)
         if lender_id:
             query = query.where(pools.c.lender_id == lender_id)
         rows, nxt = paginate(conn, query, pools.c.seq, limit, cursor)
@@ -183,14 +197,16 @@ def list_pool_names(ctx: AppContext, principal: Principal) -> list[PoolName]:
     """Every pool's id, lender and name, in creation order (officers): what a select
     of pools shows, without the balance and the outstanding loans of each."""
     principal.require("officer")
+    query = of_own_lender(select(pools.c.id, pools.c.lender_id, pools.c.name),
+                          pools.c.lender_id, principal)
     return ctx.read(lambda conn: [
-        PoolName(r.id, r.lender_id, r.name) for r in conn.execute(
-            select(pools.c.id, pools.c.lender_id, pools.c.name).order_by(pools.c.seq))])
+        PoolName(r.id, r.lender_id, r.name)
+        for r in conn.execute(query.order_by(pools.c.seq))])
 
 
 def read_pool(ctx: AppContext, principal: Principal, pool_id: str) -> PoolOut:
     pid = staff_pool_id(principal, pool_id)
-    return ctx.read(lambda conn: pool_out(conn, ctx.store, lending.get_pool(conn, pid)))
+    return ctx.read(lambda conn: pool_out(conn, ctx.store, visible_pool(conn, principal, pid)))
 
 
 def set_match_rule(ctx: AppContext, principal: Principal, pool_id: str, data: MatchRuleIn
@@ -207,9 +223,7 @@ def set_match_rule(ctx: AppContext, principal: Principal, pool_id: str, data: Ma
     errors.raise_if_any()
 
     def write(conn: Connection) -> MatchRuleOut:
-        if not principal.is_staff:
-            raise NotFound("pool")
-        lending.get_pool(conn, pid)
+        visible_pool(conn, principal, pid)
         values = dict(threshold=str(threshold), cap_minor=cap, budget_minor=budget,
                       updated_at=now_utc(), updated_by=principal.username)
         if conn.execute(select(match_rules.c.pool_id).where(
@@ -225,13 +239,19 @@ def set_match_rule(ctx: AppContext, principal: Principal, pool_id: str, data: Ma
 
 def read_match_rule(ctx: AppContext, principal: Principal, pool_id: str) -> MatchRuleOut:
     pid = staff_pool_id(principal, pool_id)
-    return ctx.read(lambda conn: match_rule_out(conn, pid))
+
+    def read(conn: Connection) -> MatchRuleOut:
+        visible_pool(conn, principal, pid)
+        return match_rule_out(conn, pid)
+
+    return ctx.read(read)
 
 
 def delete_match_rule(ctx: AppContext, principal: Principal, pool_id: str) -> None:
     pid = staff_pool_id(principal, pool_id)
 
     def write(conn: Connection) -> None:
+        visible_pool(conn, principal, pid)
         match_rule_out(conn, pid)  # 404 when there is none
         conn.execute(match_rules.delete().where(match_rules.c.pool_id == pid))
 
@@ -249,16 +269,13 @@ def deposit_into_pool(ctx: AppContext, principal: Principal, pool_id: str, data:
     errors.raise_if_any()
     assert on is not None
 
-    def visible_pool(conn: Connection) -> Any:
-        row = conn.execute(select(pools).where(pools.c.id == pid)).first()
-        if row is None or not principal.is_staff:
-            raise NotFound("pool")
-        return row
+    def before(conn: Connection) -> Any:
+        return visible_pool(conn, principal, pid)
 
     def run(conn: Connection, row: Any) -> tuple[int, DepositOut]:
         dep = lending.deposit(conn, ctx.store, op_id=op_id, pool_row=row, amount=amount,
                               on=on, note=data.note, username=principal.username)
         return 201, deposit_out(dep)
 
-    return command(ctx, principal, f"POST /api/pools/{pid}/deposits", data, run, visible_pool,
+    return command(ctx, principal, f"POST /api/pools/{pid}/deposits", data, run, before,
                    returns=DepositOut)

@@ -8,7 +8,7 @@ and ``portfolio.xlsx`` for the same day can never disagree.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -27,6 +27,7 @@ from reports.portfolio import (
 from service.app import reports
 from service.app.auth import Principal
 from service.app.context import AppContext
+from service.app.lender_scope import lender_scope
 from service.app.read_cache import ReadCache
 from service.db.tables import loans
 
@@ -79,9 +80,12 @@ def portfolio_view(ctx: AppContext, principal: Principal, as_of: str | None) -> 
     a bad date is a 422 naming ``as_of``, as the report says it."""
     principal.require("officer")
     info = reports.find_report("portfolio", "xlsx")
-    req = reports.parse_request(info, "xlsx", {"as_of": as_of})
+    # An officer bound to a lender: its lender's loans only, kept apart from the others'.
+    req = replace(reports.parse_request(info, "xlsx", {"as_of": as_of}),
+                  lender_id=lender_scope(principal))
     with reports.snapshot(ctx.engine) as conn:
-        positions, params, refs = _INPUTS.get(conn, req.as_of, lambda: _inputs(conn, req))
+        positions, params, refs = _INPUTS.get(conn, (req.as_of, req.lender_id),
+                                              lambda: _inputs(conn, req))
     metrics = portfolio_metrics(positions, req.as_of, params)
     rates = {**DEFAULT_PROVISIONING_PERCENT, **params.provisioning_percent}
     rows = []

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select
 
 from service.app.auth import Principal
 from service.app.context import AppContext
+from service.app.lender_scope import of_own_lender
 from service.app.parties import related_party_ids
 from service.db.tables import loans, parties
 
@@ -37,8 +38,8 @@ def report_choices(ctx: AppContext, principal: Principal) -> ReportChoices:
             if visible is not None and p.id not in visible:
                 continue
             (producers if p.kind == "producer" else gas).append((p.id, p.name))
-        query = select(loans.c.id, loans.c.reference, loans.c.borrower_id) \
-            .order_by(loans.c.seq.desc())
+        query = of_own_lender(select(loans.c.id, loans.c.reference, loans.c.borrower_id),
+                              loans.c.lender_id, principal).order_by(loans.c.seq.desc())
         if not principal.is_staff:
             if principal.role != "producer":
                 query = query.where(loans.c.id.is_(None))  # only producers get statements

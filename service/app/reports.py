@@ -75,6 +75,7 @@ from service.app import clock, lending
 from service.app.auth import Principal
 from service.app.common import check_uuid, parse_date
 from service.app.errors import Errors, Forbidden, NotFound, invalid
+from service.app.lender_scope import lender_scope
 from service.app.loans import visible_loan
 from service.app.parties import related_party_ids
 from service.app.read_cache import Memo
@@ -134,7 +135,8 @@ class ReportRequest:
     # Portfolio: provisioning rates in percent, one per aging bucket (None: the defaults).
     provisioning_percent: tuple[Decimal, ...] | None = None
     given: frozenset[str] = frozenset()  # the parameters the query named
-    # An officer bound to a lender: the loan reports cover that lender's loans only.
+    # An officer bound to a lender: the lender-wide reports (portfolio, arrears,
+    # guarantees, impact) cover that lender's loans only (service.app.lender_scope).
     lender_id: str | None = None
 
     @property
@@ -258,7 +260,7 @@ def scoped(req: ReportRequest, principal: Principal) -> ReportRequest:
     if role not in req.info.roles:
         raise Forbidden(f"role {role!r} may not get report {req.name!r}")
     if principal.is_staff:
-        return replace(req, lender_id=principal.bound_lender)
+        return replace(req, lender_id=lender_scope(principal))
     party = principal.party_id
     if not party:
         raise Forbidden(f"a {role} user bound to no party gets no report")
@@ -278,7 +280,7 @@ def check_filters_visible(conn: Connection, req: ReportRequest, principal: Princ
                           ) -> None:
     """A producer or GAS user filtering on a party or loan it may not see gets 404, as
     anywhere else: a filter must not tell whether something exists."""
-    if req.loan_id is not None and principal.bound_lender:
+    if req.loan_id is not None and lender_scope(principal) is not None:
         visible_loan(conn, principal, req.loan_id)  # another lender's loan: 404
     if principal.is_staff or not principal.party_id:
         return
@@ -558,7 +560,7 @@ def portfolio_inputs(conn: Connection, req: ReportRequest
     portfolio report (and the portfolio page, through ``portfolio_metrics``) is made of."""
     people = _parties(conn)
     _check_party(people, req.producer_id, "producer", "producer_id")
-    book = LoanBook(conn, _loan_rows(conn, req.producer_id))
+    book = LoanBook(conn, _loan_rows(conn, req.producer_id, req.lender_id))
     by_loan = _guarantees_by_loan(conn)
     positions = _positions(book, req.as_of, people, by_loan,
                            _calls_by_guarantee(conn, req.as_of))
@@ -829,7 +831,7 @@ def load_guarantees(conn: Connection, req: ReportRequest) -> Report:
     people = _parties(conn)
     _check_party(people, req.producer_id, "producer", "producer_id")
     _check_party(people, req.gas_id, "gas", "gas_id")
-    book = LoanBook(conn, _loan_rows(conn, req.producer_id))
+    book = LoanBook(conn, _loan_rows(conn, req.producer_id, req.lender_id))
     calls = _calls_by_guarantee(conn, req.as_of)
     by_loan = _guarantees_by_loan(conn)
     rows: list[GuaranteeRow] = []
@@ -1142,7 +1144,7 @@ def load_impact(conn: Connection, req: ReportRequest) -> Report:
     people = _parties(conn)
     _check_party(people, req.producer_id, "producer", "producer_id")
     start, end = req.period_from, req.period_to
-    book = LoanBook(conn, _loan_rows(conn, req.producer_id))
+    book = LoanBook(conn, _loan_rows(conn, req.producer_id, req.lender_id))
     calls = _calls_by_guarantee(conn, end)
     by_loan = _guarantees_by_loan(conn)
 
@@ -1403,16 +1405,20 @@ def build_report(conn: Connection, req: ReportRequest, store: LedgerStore
         return replace(journal, report=_with_lenders(conn, journal.report))
     if req.name == "trial-balance":
         return _with_lenders(conn, load_trial_balance(conn, req, store))
-    return _with_lenders(conn, with_references(conn, loaders[req.name](conn, req)))
+    return _with_lenders(conn, with_references(conn, loaders[req.name](conn, req)),
+                         req.lender_id)
 
 
-def _with_lenders(conn: Connection, report: Report) -> Report:
-    """The lender named in the printed header: the report's own (a loan's), or every
-    lender of the network."""
+def _with_lenders(conn: Connection, report: Report, lender_id: str | None = None
+                  ) -> Report:
+    """The lender named in the printed header: the report's own (a loan's), the one
+    lender a bound officer's report covers, or every lender of the network."""
     if report.lender_names:
         return report
-    names = tuple(sorted(str(p.name) for p in conn.execute(
-        select(parties.c.name).where(parties.c.kind == "lender"))))
+    query = select(parties.c.name).where(parties.c.kind == "lender")
+    if lender_id is not None:
+        query = query.where(parties.c.id == lender_id)
+    names = tuple(sorted(str(p.name) for p in conn.execute(query)))
     return replace(report, lender_names=names)
 
 

@@ -85,6 +85,12 @@ from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, Forbidden, Invalid, NotFound, invalid
 from service.app.events import LoanReopened, LoanRepaid, PrepaymentClosed
 from service.app.guarantees import create_guarantee
+from service.app.lender_scope import (
+    lender_scope,
+    request_claim,
+    require_request_lender,
+    require_terms_lender,
+)
 from service.app.loans import create_loan_row, disburse_loan
 from service.app.parties import party_names, refuse_acting_for
 from service.app.prepayments import create_prepayment
@@ -173,9 +179,10 @@ class AssessmentIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class LoanPartIn(TermsIn, forbid_unknown_fields=True, kw_only=True):
-    """The terms of ``POST /api/loans`` without ``borrower_id`` (the request's producer)."""
+    """The terms of ``POST /api/loans`` without ``borrower_id`` (the request's producer);
+    ``lender_id`` defaults to a bound officer's lender, else the request's."""
 
-    lender_id: str
+    lender_id: str | None = None
     pool_id: str | None = None
     category: str = lending.DEFAULT_CATEGORY
 
@@ -371,6 +378,8 @@ class RequestOut(msgspec.Struct, omit_defaults=True):
     funded_on: Day | None
     created_at: Timestamp
     created_by: str
+    # The lender the request belongs to (whose officer first took it under review).
+    lender_id: Uuid | msgspec.UnsetType = msgspec.UNSET
     assessment: AssessmentOut | msgspec.UnsetType | None = msgspec.UNSET
     terms: TermsOut | msgspec.UnsetType | None = msgspec.UNSET
     history: list[HistoryOut] | msgspec.UnsetType = msgspec.UNSET
@@ -716,7 +725,8 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
             links=r.links or [], status=r.status, status_since=rfc3339(r.status_since) or "",
             instruments=_instruments_out(instruments[r.id], made) if r.funding_id else None,
             funded_on=r.funded_on.isoformat() if r.funded_on else None,
-            created_at=rfc3339(r.created_at) or "", created_by=r.created_by)
+            created_at=rfc3339(r.created_at) or "", created_by=r.created_by,
+            lender_id=r.lender_id if r.lender_id is not None else msgspec.UNSET)
         if insider:
             a = assessments.get(r.id)
             t = terms.get(r.id)
@@ -873,7 +883,7 @@ def fund_package(conn: Connection, ctx: AppContext, row: Any, doc: dict[str, Any
         lp = package.loan
         terms = parse_terms(lp, errors, prefix="terms.loan.")
         errors.raise_if_any()  # valid when they were set; the parser has not changed
-        assert terms is not None
+        assert terms is not None and lp.lender_id is not None  # filled in when set
         loan_id = instrument_id("loan")
         loan_row = create_loan_row(
             conn, ctx, loan_id=loan_id, borrower_id=row.producer_id, lender_id=lp.lender_id,
@@ -1333,6 +1343,7 @@ def move_request(ctx: AppContext, principal: Principal, request_id: str, data: T
 
     def before(conn: Connection) -> tuple[Any, Callable[[], None]]:
         row = visible_request(conn, principal, rid, lock=True)
+        require_request_lender(principal, row.lender_id, "move it along")
         is_own = principal.role == "producer" and row.producer_id == principal.party_id
 
         def check() -> None:
@@ -1347,6 +1358,10 @@ def move_request(ctx: AppContext, principal: Principal, request_id: str, data: T
         row, check = target
         _refuse(check)
         change_status(conn, row, data.to, principal.username, data.note.strip())
+        claim = request_claim(principal, row.lender_id, data.to)
+        if claim != row.lender_id:  # the first bound officer to review it: its lender's
+            conn.execute(update(funding_requests).where(funding_requests.c.id == rid)
+                         .values(lender_id=claim))
         return 200, request_out(conn, rid, principal)
 
     return command(ctx, principal, f"POST /api/requests/{rid}/transitions", data, run,
@@ -1372,8 +1387,9 @@ def assess_request(ctx: AppContext, principal: Principal, request_id: str,
               "decision_date": decision, "decision_reference": reference}
 
     def write(conn: Connection) -> AssessmentOut:
-        visible_request(conn, principal, rid, lock=True)
+        row = visible_request(conn, principal, rid, lock=True)
         principal.require("officer")
+        require_request_lender(principal, row.lender_id, "assess it")
         latest = latest_assessment(conn, rid)
         if latest is None or any(getattr(latest, k) != v for k, v in values.items()):
             conn.execute(insert(request_assessments).values(
@@ -1409,8 +1425,18 @@ def set_terms(ctx: AppContext, principal: Principal, request_id: str, data: Requ
 
     def write(conn: Connection) -> TermsOut:
         row = get_request(conn, rid, lock=True)
+        loan = doc["loan"]
+        if loan is not None and loan["lender_id"] is None:
+            loan["lender_id"] = lender_scope(principal) or row.lender_id
+            if loan["lender_id"] is None:
+                raise invalid("loan.lender_id", "the lender of the loan (required unless "
+                              "an officer bound to a lender sets the terms)")
         check_term_parties(conn, doc, row.producer_id)
         row = visible_request(conn, principal, rid)
+        if principal.is_staff:
+            require_request_lender(principal, row.lender_id, "set its terms")
+            require_terms_lender(principal, row.lender_id,
+                                 loan["lender_id"] if loan is not None else None)
         _refuse(lambda: check_terms_edit(row.status, principal.role))
         latest = latest_terms(conn, rid)
         if latest is None or latest.terms != doc:
@@ -1452,6 +1478,11 @@ def fund_request(ctx: AppContext, principal: Principal, request_id: str, data: F
     def before(conn: Connection) -> tuple[Any, Any, Callable[[], None]]:
         row = visible_request(conn, principal, rid, lock=True)
         terms_row = latest_terms(conn, rid)
+        if principal.is_staff:
+            require_request_lender(principal, row.lender_id, "fund it")
+            loan = terms_row.terms.get("loan") if terms_row is not None else None
+            require_terms_lender(principal, row.lender_id,
+                                 loan.get("lender_id") if loan else None)
 
         def check() -> None:
             check_funding(row.status, principal.role, has_terms=terms_row is not None)

@@ -30,6 +30,7 @@ from service.app.context import AppContext
 from service.app.errors import Errors, Forbidden
 from service.app.ledger_ops import ensure_accounts
 from service.app.ledger_ops import post as post_batch
+from service.app.lender_scope import hide_other_lender, of_own_lender
 from service.app.parties import party_names, refuse_acting_for
 from service.app.types import Day, Timestamp, Uuid
 from service.app.views import Money, money
@@ -93,6 +94,9 @@ def subscribe_share(ctx: AppContext, principal: Principal, data: ShareIn
             conn, principal, member_id,
             "officers record shares, or a GAS user for its own GAS"))
 
+    def before(conn: Connection) -> None:
+        hide_other_lender(principal, lender_id, "lender")
+
     def run(conn: Connection, _: None) -> tuple[int, ShareOut]:
         member = lending.party_of_kind(conn, member_id, MEMBER_KINDS, "member_id")
         lender = lending.party_of_kind(conn, lender_id, "lender", "lender_id")
@@ -112,7 +116,7 @@ def subscribe_share(ctx: AppContext, principal: Principal, data: ShareIn
         row = conn.execute(select(shares).where(shares.c.id == share_id)).one()
         return 201, share_out(row, {member.id: member.name, lender.id: lender.name})
 
-    return command(ctx, principal, "POST /api/shares", data, run, returns=ShareOut)
+    return command(ctx, principal, "POST /api/shares", data, run, before, returns=ShareOut)
 
 
 def list_shares(ctx: AppContext, principal: Principal, member_id: str | None,
@@ -123,7 +127,7 @@ def list_shares(ctx: AppContext, principal: Principal, member_id: str | None,
         raise Forbidden("officers, or a GAS user for its own GAS")
 
     def read(conn: Connection) -> SharePage:
-        query = select(shares)
+        query = of_own_lender(select(shares), shares.c.lender_id, principal)
         if member_id:
             query = query.where(shares.c.member_id == member_id)
         if lender_id:

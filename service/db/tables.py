@@ -467,6 +467,9 @@ funding_requests = Table(
     Column("created_by", String(64)),
     # A human number, PRE-2026-0001 (migration 0011): service.app.references.
     Column("reference", String(24), unique=True, index=True),
+    # The lender the request belongs to: the one whose officer first took it under review
+    # (migration 0026; NULL while no officer bound to a lender has).
+    Column("lender_id", String(36)),
 )
 
 request_gas = Table(

@@ -1,0 +1,76 @@
+"""Several lenders on one service (API.md, "Hardening"): the rules in one place.
+
+An officer bound to a lender (``Principal.bound_lender``: its ``party_id`` is that
+lender) sees and acts on that lender's pools, categories, match rules and loans (with
+their guarantees, calls and repayments) only: another lender's answer 404, as if they did
+not exist. Funding requests stay visible to every officer; a request belongs to the
+lender whose officer first takes it under review (``funding_requests.lender_id``), and
+only that lender's officers, or unbound ones, assess it, set its terms (naming that
+lender) and fund it: anyone else gets 403. Officers bound to no lender, and admins, see
+everything (``bound_lender`` is None for them and every helper lets them through).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select
+
+from service.app.auth import Principal
+from service.app.errors import Forbidden, NotFound
+
+Q = TypeVar("Q", bound=Select[Any])
+
+
+def lender_scope(principal: Principal) -> str | None:
+    """The one lender whose things ``principal`` sees, or None for every lender's."""
+    return principal.bound_lender
+
+
+def sees_lender(principal: Principal, lender_id: str | None) -> bool:
+    """Whether ``principal`` may see what belongs to ``lender_id``."""
+    bound = principal.bound_lender
+    return bound is None or lender_id == bound
+
+
+def hide_other_lender(principal: Principal, lender_id: str | None, what: str) -> None:
+    """404 naming ``what`` when it is another lender's than ``principal``'s."""
+    if not sees_lender(principal, lender_id):
+        raise NotFound(what)
+
+
+def of_own_lender(query: Q, column: ColumnElement[Any], principal: Principal) -> Q:
+    """``query`` kept to ``principal``'s lender's rows (``column`` names the lender)."""
+    bound = principal.bound_lender
+    return query if bound is None else query.where(column == bound)
+
+
+def request_claim(principal: Principal, request_lender: str | None, to: str) -> str | None:
+    """The lender a request belongs to after ``principal`` moves it to ``to``: the first
+    bound officer to take it under review claims it for its lender."""
+    if request_lender is None and to == "under_review":
+        return principal.bound_lender
+    return request_lender
+
+
+def require_request_lender(principal: Principal, request_lender: str | None,
+                           action: str) -> None:
+    """403 unless ``principal`` may act on a request belonging to ``request_lender``
+    (None: no lender has taken it under review yet)."""
+    bound = principal.bound_lender
+    if bound is not None and request_lender is not None and request_lender != bound:
+        raise Forbidden(f"this request is another lender's (its officer took it under "
+                        f"review): only that lender's officers {action}")
+
+
+def require_terms_lender(principal: Principal, request_lender: str | None,
+                         terms_lender: str | None) -> None:
+    """403 when a package's loan names a lender other than the request's, or, for a
+    bound officer, other than its own."""
+    if terms_lender is None:
+        return
+    bound = principal.bound_lender
+    if request_lender is not None and terms_lender != request_lender:
+        raise Forbidden("the loan must be the lender's that took the request under review")
+    if bound is not None and terms_lender != bound:
+        raise Forbidden("an officer bound to a lender offers that lender's loans only")
