@@ -43,6 +43,7 @@ from service.app.requests import (
 )
 from service.db.engine import write_tx
 from service.db.tables import (
+    funding_requests,
     parties,
     pools,
     relationships,
@@ -332,6 +333,10 @@ def load_requests(conn: Any, ids: dict[str, str]) -> None:
             continue
         change_status(conn, get_request(conn, values["id"]), "under_review", "officer",
                       "visita in azienda fissata")
+        # The demo officer is Mag2's: the request is that lender's (API.md, "Several
+        # lenders on one service").
+        conn.execute(funding_requests.update().where(funding_requests.c.id == values["id"])
+                     .values(lender_id=ids[LENDER[0]]))
         conn.execute(request_assessments.insert().values(
             id=demo_id(f"{key}:assessment"), request_id=values["id"],
             economic_score=scores[0], social_score=scores[1],

@@ -22,6 +22,16 @@ from service.app.errors import Forbidden, NotFound
 Q = TypeVar("Q", bound=Select[Any])
 
 
+class OtherLender(Forbidden):
+    """403: the request is another lender's (``what`` = "request"), or the loan its
+    terms name is not the lender's that may lend here (``what`` = "loan"). The pages
+    say it in a sentence on the form instead of a page of refusal."""
+
+    def __init__(self, detail: str, what: str) -> None:
+        super().__init__(detail)
+        self.what = what
+
+
 def lender_scope(principal: Principal) -> str | None:
     """The one lender whose things ``principal`` sees, or None for every lender's."""
     return principal.bound_lender
@@ -59,8 +69,8 @@ def require_request_lender(principal: Principal, request_lender: str | None,
     (None: no lender has taken it under review yet)."""
     bound = principal.bound_lender
     if bound is not None and request_lender is not None and request_lender != bound:
-        raise Forbidden(f"this request is another lender's (its officer took it under "
-                        f"review): only that lender's officers {action}")
+        raise OtherLender(f"this request is another lender's (its officer took it under "
+                          f"review): only that lender's officers {action}", "request")
 
 
 def require_terms_lender(principal: Principal, request_lender: str | None,
@@ -71,6 +81,8 @@ def require_terms_lender(principal: Principal, request_lender: str | None,
         return
     bound = principal.bound_lender
     if request_lender is not None and terms_lender != request_lender:
-        raise Forbidden("the loan must be the lender's that took the request under review")
+        raise OtherLender("the loan must be the lender's that took the request under "
+                          "review", "loan")
     if bound is not None and terms_lender != bound:
-        raise Forbidden("an officer bound to a lender offers that lender's loans only")
+        raise OtherLender("an officer bound to a lender offers that lender's loans only",
+                          "loan")

@@ -40,6 +40,7 @@ from service.app.categories import read_category
 from service.app.clock import today
 from service.app.context import AppContext
 from service.app.errors import ApiError, Conflict, Invalid, NotFound
+from service.app.lender_scope import OtherLender, sees_lender
 from service.app.lending import DEFAULT_CATEGORY
 from service.app.matching import OpportunityOut
 from service.app.parties import PartyName, list_party_names, list_relationships, read_party
@@ -156,6 +157,8 @@ def _choices(ctx: AppContext, principal: Principal, producer_id: str) -> Choices
     lenders, gas, persons, producers = ([p for p in every if p.kind == kind and
                                          p.id != producer_id]
                                         for kind in ("lender", "gas", "person", "producer"))
+    # An officer bound to a lender offers that lender's loans only.
+    lenders = [p for p in lenders if sees_lender(principal, p.id)]
     pools = list_pool_names(ctx, principal)
     lender_ids = [p.id for p in lenders]
     default = principal.party_id if principal.party_id in lender_ids else (
@@ -315,6 +318,16 @@ async def _again(request: Request[Any, Any, Any], request_id: str, key: str, for
                       **kw)
 
 
+# Several lenders on one service: what an officer of another lender is told on the form.
+OTHER_LENDER = {
+    "request": "Questa richiesta è in carico a un altro finanziatore (un suo operatore "
+               "l'ha presa in esame per primo): solo i suoi operatori possono muoverla, "
+               "valutarla, fissarne le condizioni ed erogarla.",
+    "loan": "Il prestito deve essere del finanziatore che ha in carico la richiesta; un "
+            "operatore legato a un finanziatore propone solo prestiti del proprio.",
+}
+
+
 def _absorb(form: Form, exc: ApiError, fields: Mapping[str, str],
             refuse: Callable[[Conflict], str]) -> int:
     """The application's refusal on the form: each 422 error beside its field (in
@@ -331,6 +344,9 @@ def _absorb(form: Form, exc: ApiError, fields: Mapping[str, str],
         if not form.failed:
             form.refusal = "I dati inviati non sono validi."
         return 422
+    if isinstance(exc, OtherLender):
+        form.refusal = OTHER_LENDER[exc.what]
+        return 403
     if isinstance(exc, Conflict):
         if exc.code == "idempotency_conflict":
             # The form was sent before with other values (back, edit, send again).
@@ -390,7 +406,7 @@ async def post_transition(request: Request[Any, Any, Any], request_id: FromPath[
             _, out = await call(app_requests.move_request, ctx, principal, request_id,
                                 TransitionIn(to=target, note=note or "", id=form.op_id))
             return _done(request, replayed(), out.id, "storia")
-        except (Invalid, Conflict) as exc:
+        except (Invalid, Conflict, OtherLender) as exc:
             status = _absorb(form, exc, {"note": note_field},
                              lambda c: transition_refusal(c.code, c.detail))
     return await _again(request, request_id, f"stato:{target}", form, status)
@@ -422,7 +438,7 @@ async def post_assessment(request: Request[Any, Any, Any], request_id: FromPath[
             old = _insider(before.assessment)
             unchanged = old is not None and old.assessed_at == out.assessed_at
             return _saved(request, before.id, unchanged, "valutazione")
-        except (Invalid, Conflict) as exc:
+        except (Invalid, Conflict, OtherLender) as exc:
             status = _absorb(form, exc, ASSESSMENT_FIELDS,
                              lambda c: transition_refusal(c.code, c.detail))
     return await _again(request, request_id, "valutazione", form, status)
@@ -488,7 +504,7 @@ async def post_terms(request: Request[Any, Any, Any], request_id: FromPath[str])
             old = _insider(before.terms)
             return _saved(request, before.id, old is not None and old.set_at == out.set_at,
                           "condizioni")
-        except (Invalid, Conflict) as exc:
+        except (Invalid, Conflict, OtherLender) as exc:
             status = _absorb(form, exc, parsed.fields, lambda c: (
                 "Le condizioni si fissano mentre la richiesta è in esame o approvata."
                 if c.code == "invalid_transition" else funding_refusal(c.code)))
@@ -508,7 +524,7 @@ async def post_funding(request: Request[Any, Any, Any], request_id: FromPath[str
             _, out = await call(app_requests.fund_request, ctx, principal, request_id,
                                 FundingIn(date=on, id=form.op_id))
             return _done(request, replayed(), out.id, "erogazione")
-        except (Invalid, Conflict) as exc:
+        except (Invalid, Conflict, OtherLender) as exc:
             status = _absorb(form, exc, {"date": "data"}, lambda c: funding_refusal(c.code))
     return await _again(request, request_id, "erogazione", form, status)
 
