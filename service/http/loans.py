@@ -53,7 +53,7 @@ class PoolController(Controller):
     tags = ["lending"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @post("/", sync_to_thread=True, status_code=201,
-          responses=responses(*BODY, 403, 409, codes=REPLAY))
+          responses=responses(*BODY, 403, 404, 409, codes=REPLAY))
     def create_pool(self, data: JSONBody[PoolIn], ctx: Ctx, principal: User
                     ) -> Response[PoolOut]:
         status, body = pools.create_pool(ctx, principal, data)
@@ -134,7 +134,7 @@ class LoanController(Controller):
         return terms.simulate_loan(data)
 
     @post("/", sync_to_thread=True, status_code=201,
-          responses=responses(*BODY, 403, 409, codes=(
+          responses=responses(*BODY, 403, 404, 409, codes=(
               *REPLAY, "loan_limit_exceeded", "usury_threshold_exceeded")))
     def create_loan(self, data: JSONBody[LoanIn], ctx: Ctx, principal: User
                     ) -> Response[LoanOut]:
