@@ -25,7 +25,8 @@ CLOSED = "period_closed"  # operations valued in a closed period
 # the order of refusals: 401 always, 400/413/422 with a body, 404 for a path the caller
 # may not see, 403 for a role that may not act.
 OPERATIONS: dict[tuple[str, str], tuple[str, str | None, set[str], set[str]]] = {
-    ("post", "/api/pools"): ("201", "PoolOut", BODY | {"403", "409"}, {REPLAY}),
+    # 404: another lender's, for an officer bound to a lender.
+    ("post", "/api/pools"): ("201", "PoolOut", BODY | {"403", "404", "409"}, {REPLAY}),
     ("get", "/api/pools"): ("200", "PoolPage", {"400", "401", "403", "422"}, set()),
     ("get", "/api/pools/{pool_id}"): ("200", "PoolOut", {"400", "401", "404"}, set()),
     ("put", "/api/pools/{pool_id}/match-rule"): ("200", "MatchRuleOut", BODY | {"404"}, set()),
@@ -42,7 +43,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, set[str], set[str]]] = 
     ("get", "/api/lenders/{lender_id}/categories/{name}"): (
         "200", "CategoryOut", {"400", "401", "404"}, set()),
     ("post", "/api/loans/simulate"): ("200", "SimulationOut", BODY, set()),
-    ("post", "/api/loans"): ("201", "LoanOut", BODY | {"403", "409"}, {
+    ("post", "/api/loans"): ("201", "LoanOut", BODY | {"403", "404", "409"}, {
         REPLAY, "loan_limit_exceeded", "usury_threshold_exceeded"}),
     ("get", "/api/loans"): ("200", "LoanPage", {"400", "401", "403", "422"}, set()),
     ("get", "/api/loans/{loan_id}/repayments"): ("200", "RepaymentPage",
