@@ -17,6 +17,7 @@ from litestar.response import Template
 from reports.italian import REFUSALS
 from service.app import plans
 from service.app.errors import Conflict, Invalid
+from service.app.lender_scope import OtherLender
 from service.app.plans import PlanView
 from service.web.core import (
     Form,
@@ -28,6 +29,7 @@ from service.web.core import (
     see_other,
 )
 from service.web.labels import field_message
+from service.web.requests_italian import OTHER_LENDER
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The application's refusals of an applied plan, in Italian.
@@ -125,6 +127,9 @@ async def apply_plan(request: Request[Any, Any, Any]) -> Any:
         message = NOT_EDITABLE if exc.code == "invalid_transition" else \
             REFUSALS.get(exc.code, exc.code)
         status = 409
+    except OtherLender as exc:  # another lender's request: said beside it, as a refusal
+        message = OTHER_LENDER[exc.what]
+        status = 403
     try:
         view = await call(plans.compute_plan, ctx, principal, chosen or None, as_of)
     except Invalid:

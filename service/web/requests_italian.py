@@ -232,3 +232,13 @@ def interest_refusal(code: str) -> str:
         return ("La richiesta non è più aperta: non si possono più dichiarare o ritirare "
                 "interessi.")
     return refusal(code)
+
+
+# Several lenders on one service: what an officer of another lender is told on the form.
+OTHER_LENDER = {
+    "request": "Questa richiesta è in carico a un altro finanziatore (un suo operatore "
+               "l'ha presa in esame per primo): solo i suoi operatori possono muoverla, "
+               "valutarla, fissarne le condizioni ed erogarla.",
+    "loan": "Il prestito deve essere del finanziatore che ha in carico la richiesta; un "
+            "operatore legato a un finanziatore propone solo prestiti del proprio.",
+}

@@ -82,6 +82,7 @@ from service.web.labels import (
     catalogue,
 )
 from service.web.requests_italian import (
+    OTHER_LENDER,
     funding_refusal,
     interest_refusal,
     message,
@@ -316,16 +317,6 @@ async def _again(request: Request[Any, Any, Any], request_id: str, key: str, for
     fields), 409 for a refusal (one sentence at its top)."""
     return await call(detail_page, request, request_id, forms={key: form}, status=status,
                       **kw)
-
-
-# Several lenders on one service: what an officer of another lender is told on the form.
-OTHER_LENDER = {
-    "request": "Questa richiesta è in carico a un altro finanziatore (un suo operatore "
-               "l'ha presa in esame per primo): solo i suoi operatori possono muoverla, "
-               "valutarla, fissarne le condizioni ed erogarla.",
-    "loan": "Il prestito deve essere del finanziatore che ha in carico la richiesta; un "
-            "operatore legato a un finanziatore propone solo prestiti del proprio.",
-}
 
 
 def _absorb(form: Form, exc: ApiError, fields: Mapping[str, str],

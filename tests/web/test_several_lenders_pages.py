@@ -178,3 +178,19 @@ def test_a_bound_officers_plan_lends_from_its_lenders_pools(web: Web, second: Se
     piano = text(web.page(f"/piano?calcola=1&richiesta={ORTI}"))
     assert "Mag Venezia - fondo generale" in piano
     assert "Mag2 Finance Milano - fondo generale" not in piano
+
+
+def test_applying_a_plan_to_another_lenders_request_is_refused(web: Web, second: Second
+                                                               ) -> None:
+    from tests.web.test_officer_pages import apply_data
+
+    ctx = app_ctx(web)
+    admin = Principal("admin", "admin", None)
+    before = app_requests.read_request(ctx, admin, ORTI).terms
+    as_user(web, VENEZIA_OFFICER, PASSWORD)
+    page = web.page(f"/piano?calcola=1&richiesta={ORTI}")
+    form = next(f for f in page.forms if "Applica alla richiesta" in f.buttons)
+    r = web.client.post(form.action, data=apply_data(form))
+    assert r.status_code == 403
+    assert "in carico a un altro finanziatore" in text(parse(r.text))
+    assert app_requests.read_request(ctx, admin, ORTI).terms == before
