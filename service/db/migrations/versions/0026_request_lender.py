@@ -2,14 +2,14 @@
 first takes it under review (NULL until an officer bound to a lender does).
 
 Revision ID: 0026
-Revises: 0023
+Revises: 0025
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0023"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
