@@ -138,7 +138,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
         gas, producers, loans = args.scale
         print(load_scale_network(ctx, gas=gas, producers=producers, loans=loans,
-                                 today=today()))
+                                 today=today(), progress=not args.quiet))
     return 0
 
 
