@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import resource
@@ -49,9 +50,11 @@ from service.http.app import create_app  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 PY = sys.executable
-FILIERA = str(Path(PY).parent / "filiera")
+# ``filiera`` of this checkout (the console script may belong to another one)
+FILIERA = [PY, "-m", "service.cli.main"]
 TODAY = "2026-12-06"
 OFFICER = ("officer", "officer-demo-2026")
+ADMIN = ("admin", "admin-demo-2026")
 ITEMS = [{"id": str(uuid.UUID(int=i)), "name": f"Azienda agricola {i}",
           "amount": {"amount": f"{i * 10}.00", "currency": "EUR"}} for i in range(50)]
 
@@ -99,8 +102,8 @@ def rss_mb() -> float:
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([FILIERA, *args], env={**os.environ, **env}, check=True,
-                          capture_output=True, text=True)
+    return subprocess.run([*FILIERA, *args], env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+                          check=True, capture_output=True, text=True)
 
 
 def load(env: dict[str, str], scale: str) -> float:
@@ -134,7 +137,7 @@ def ids(client: TestClient[Any], h: dict[str, str]) -> dict[str, str]:
     pool = items(f"/api/pools?lender_id={lender}&limit=1")[0]["id"]
     guarantee = items("/api/guarantees?limit=1&status=active")[0]
     called = [g for g in items("/api/guarantees?limit=200&status=called")] or [guarantee]
-    approved = items("/api/requests?status=approved&limit=1")[0]["id"]
+    approved = items("/api/requests?status=approved&limit=100")[-1]["id"]  # with terms
     return {
         "party_id": items("/api/parties?kind=producer&limit=100")[-1]["id"],
         "gas_id": items("/api/parties?kind=gas&limit=100")[-1]["id"],
@@ -163,6 +166,8 @@ def endpoints(app: Litestar, found: dict[str, str]) -> list[str]:
             continue
         if path == "/api/parties/{party_id}/pledge-capacity":
             filled = path.replace("{party_id}", found["gas_id"])
+        elif path == "/api/exports/gdxp":
+            filled = f"{path}?gas_id={found['gas_id']}"
         elif path == "/api/loans/{loan_id}/guarantee-calls":
             filled = path.replace("{loan_id}", found["called_loan_id"])
         else:
@@ -183,12 +188,16 @@ def bench_service(label: str, db_url: str, env: dict[str, str], scale: str | Non
     app = create_app(Settings(db_url, "bench-" + "k" * 48, log_level="WARNING"),
                      engine=engine)
     with TestClient(app) as client:
-        token = client.post("/api/auth/token", json={"username": OFFICER[0],
-                                                      "password": OFFICER[1]})
-        h = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        def login(user: tuple[str, str]) -> dict[str, str]:
+            token = client.post("/api/auth/token", json={"username": user[0],
+                                                          "password": user[1]})
+            return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+        h, admin = login(OFFICER), login(ADMIN)
         found = ids(client, h)
         for path in endpoints(app, found):
-            status, times = timed(client, "GET", path, repeat, h)
+            status, times = timed(client, "GET", path, repeat,
+                                  admin if path.startswith("/api/audit") else h)
             rows.append((label, "GET " + re.sub(r"[0-9a-f-]{36}", "{id}", path), status,
                          pct(times, .5), pct(times, .95), ""))
         open_requests = [r["id"] for status in ("under_review", "approved") for r in
@@ -216,8 +225,9 @@ def bench_service(label: str, db_url: str, env: dict[str, str], scale: str | Non
                          pct(times, .95), note))
     engine.dispose()
     started = time.perf_counter()
-    out = subprocess.run([FILIERA, "verify"], env={**os.environ, **env}, capture_output=True,
-                         text=True)
+    out = subprocess.run([*FILIERA, "verify"], env={**os.environ, **env,
+                                                    "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True)
     took = time.perf_counter() - started
     transfers = json.loads(out.stdout)["transfers"]
     rows.append((label, f"filiera verify ({transfers:,} transfers, own process)",
@@ -253,6 +263,7 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     os.environ["FILIERA_TODAY"] = TODAY
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     print(f"MAG scale {args.scale}, {args.repeat} calls each", file=sys.stderr)
     rows = baseline(args.repeat)
     tmp = Path(tempfile.mkdtemp(prefix="filiera-scale-"))
