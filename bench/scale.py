@@ -255,6 +255,15 @@ def bench_postgres(url: str, scale: str, repeat: int) -> list[tuple[Any, ...]]:
         admin.dispose()
 
 
+def table(rows: list[tuple[Any, ...]], *, header: bool) -> None:
+    if header:
+        print("| database | what | status | p50 ms | p95 ms | note |")
+        print("|---|---|---|---|---|---|")
+    for data, what, status, p50, p95, note in rows:
+        print(f"| {data} | {what} | {status} | {p50:,.1f} | {p95:,.1f} | {note} |")
+    sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="40", help="N or GAS,PRODUCERS,LOANS")
@@ -265,23 +274,19 @@ def main() -> None:
     os.environ["FILIERA_TODAY"] = TODAY
     logging.getLogger("httpx").setLevel(logging.WARNING)
     print(f"MAG scale {args.scale}, {args.repeat} calls each", file=sys.stderr)
-    rows = baseline(args.repeat)
+    table(baseline(args.repeat), header=True)
     tmp = Path(tempfile.mkdtemp(prefix="filiera-scale-"))
     try:
         var = args.var or tmp
         env = {"FILIERA_VAR_DIR": str(var), "FILIERA_TODAY": TODAY,
                "FILIERA_LOG_LEVEL": "WARNING"}
-        rows += bench_service("SQLite", f"sqlite:///{var / 'filiera.db'}", env,
-                              None if args.var else args.scale, args.repeat)
+        table(bench_service("SQLite", f"sqlite:///{var / 'filiera.db'}", env,
+                            None if args.var else args.scale, args.repeat), header=False)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     pg_url = os.environ.get("FILIERA_BENCH_POSTGRES_URL")
     if pg_url and not args.no_postgres:
-        rows += bench_postgres(pg_url, args.scale, args.repeat)
-    print("| database | what | status | p50 ms | p95 ms | note |")
-    print("|---|---|---|---|---|---|")
-    for data, what, status, p50, p95, note in rows:
-        print(f"| {data} | {what} | {status} | {p50:,.1f} | {p95:,.1f} | {note} |")
+        table(bench_postgres(pg_url, args.scale, args.repeat), header=False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     print(f"peak RSS of the bench process {peak:,.0f} MB; times are the server's own, in "
           "process, after one warm call", file=sys.stderr)
