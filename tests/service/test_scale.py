@@ -164,12 +164,12 @@ def test_scale_network_is_deterministic_for_a_seed(
     the journal's transfers (but their timestamps and hashes), the requests."""
     monkeypatch.setenv("FILIERA_TODAY", "2026-12-06")
     seen = []
-    for run in ("a", "b"):
+    for run, seed in (("a", "1"), ("b", "1"), ("c", "2")):
         var = tmp_path / run
         var.mkdir()
         monkeypatch.setenv("FILIERA_VAR_DIR", str(var))
         assert main(["db", "upgrade"]) == 0
-        assert main(["demo-data", "--quiet", "--scale", "3,8,30"]) == 0
+        assert main(["demo-data", "--quiet", "--scale", "3,8,30", "--seed", seed]) == 0
         with sqlite3.connect(var / "filiera.db") as db:
             seen.append([
                 _rows(db, "SELECT id, kind, name FROM parties"),
@@ -182,6 +182,7 @@ def test_scale_network_is_deterministic_for_a_seed(
                 _rows(db, "SELECT id, amount_minor, date FROM contributions"),
             ])
     assert seen[0] == seen[1]
+    assert seen[0][1] != seen[2][1]  # another seed, other loans
 
 
 def test_scale_takes_n_or_three_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
