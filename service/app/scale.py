@@ -152,13 +152,13 @@ def _loans(conn: Connection, ctx: AppContext, *, seed: int, rng: random.Random, 
            count: int, today: date, tick: Callable[[str], None]) -> None:
     """``count`` loans disbursed over the last two years and a month, and what followed.
 
-    Of every twelve: most pay on their due dates; one in six stops paying halfway (one
-    in four of those is written off six months after its first unpaid installment, once
-    its guarantee has been called); one in six pays two to six weeks late; one in ten
-    is rescheduled after a third of its term (three more grace periods, or twelve more
-    installments) and pays the new schedule. A loan in four is guaranteed by a GAS; a
-    producer in five is prepaid by a GAS, with monthly deliveries, closed when it expires
-    (refund, rollover or solidarity fund, in turn)."""
+    By index: most pay on their due dates; one in six stops paying halfway (one in four
+    of those is written off six months after its first unpaid installment, once its
+    guarantee has been called); one in six pays two to six weeks late; of the others, one
+    in ten (one loan in fifteen) is rescheduled after a third of its term (three more
+    grace periods, or twelve more installments) and pays the new schedule. A loan in
+    four is guaranteed by a GAS; a producer in five is prepaid by a GAS, with monthly
+    deliveries, closed when it expires (refund, rollover or solidarity fund, in turn)."""
     for k in range(count):
         borrower = producer_ids[k % len(producer_ids)]
         # Loans to be written off or rescheduled are old enough for it.
