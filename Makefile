@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint types contracts pytest bench crash load clean venv system-deps
+.PHONY: serve test lint types contracts pytest bench bench-scale crash load clean venv system-deps
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -55,7 +55,14 @@ pytest: $(VENV)/.installed-test system-deps
 test: lint types contracts pytest
 
 bench: $(VENV)/.installed-test
-	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done
+	for f in bench/*.py; do [ $$f = bench/scale.py ] || $(BIN)/python $$f || exit 1; done
+
+# Speed at MAG scale (issue 19): loads `demo-data --scale $(SCALE)` (minutes), then times
+# the API's read endpoints, matching, reports and verify beside a bare Litestar endpoint
+# (PostgreSQL too when FILIERA_BENCH_POSTGRES_URL is set). Not part of `make bench`.
+SCALE ?= 40
+bench-scale: $(VENV)/.installed-test
+	$(BIN)/python bench/scale.py --scale $(SCALE)
 
 # The long crash-consistency variant: 20 kill/restart rounds, 16 clients, 2,000 operations
 # in the two-process run (PostgreSQL too when FILIERA_TEST_POSTGRES_URL is set).

@@ -259,6 +259,47 @@ def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: d
     return row
 
 
+def book_reschedule(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date, *,
+                    added_grace_periods: int, new_periods: int | None, method: str | None,
+                    note: str, username: str) -> Any:
+    """From ``on`` the outstanding principal of the (locked, active) loan runs over a new
+    schedule; the loan is ``restructured``. The loan row after."""
+    if row.status != "active":
+        raise Conflict("loan_not_active", f"the loan is {row.status}")
+    if on < (row.disbursed_on or row.disbursement_date):
+        raise invalid("date", "before the disbursement")
+    refuse_closed(conn, on, "a reschedule")
+    lending.record_event(
+        conn, event_id=op_id, loan_id=row.id, kind="restructuring", on=on,
+        params={"added_grace_periods": added_grace_periods, "new_periods": new_periods,
+                "method": method},
+        note=note, username=username)
+    try:
+        state = lending.rebook(conn, ctx.store, row, op_id)
+    except (TermsError, ValueError) as exc:
+        raise invalid("date", str(exc)) from None
+    conn.execute(update(loans).where(loans.c.id == row.id).values(restructured=True))
+    return lending.refresh_status(conn, ctx.events, lending.get_loan(conn, row.id), state)
+
+
+def book_write_off(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date,
+                   note: str, username: str) -> Any:
+    """The outstanding principal of the (locked, active) loan moves to the lender's loss
+    account on ``on``. The loan row after."""
+    if row.status != "active":
+        raise Conflict("loan_not_active", f"the loan is {row.status}")
+    if on < (row.disbursed_on or row.disbursement_date):
+        raise invalid("date", "before the disbursement")
+    refuse_closed(conn, on, "a write-off")
+    lending.record_event(conn, event_id=op_id, loan_id=row.id, kind="write_off", on=on,
+                         note=note, username=username)
+    conn.execute(update(loans).where(loans.c.id == row.id)
+                 .values(status="written_off", written_off_on=on))
+    row = lending.get_loan(conn, row.id)
+    lending.rebook(conn, ctx.store, row, op_id)
+    return row
+
+
 def officer_on_loan(principal: Principal, loan_id: str) -> Callable[[Connection], Any]:
     """``before`` of a command on one loan: the loan, locked, if the caller sees it (else
     404) and is an officer (else 403)."""
@@ -482,22 +523,10 @@ def reschedule_loan(ctx: AppContext, principal: Principal, loan_id: str, data: R
     assert on is not None
 
     def run(conn: Connection, row: Any) -> tuple[int, LoanOut]:
-        if row.status != "active":
-            raise Conflict("loan_not_active", f"the loan is {row.status}")
-        if on < (row.disbursed_on or row.disbursement_date):
-            raise invalid("date", "before the disbursement")
-        refuse_closed(conn, on, "a reschedule")
-        lending.record_event(
-            conn, event_id=op_id, loan_id=row.id, kind="restructuring", on=on,
-            params={"added_grace_periods": data.added_grace_periods,
-                    "new_periods": data.new_periods, "method": data.method},
-            note=data.note, username=principal.username)
-        try:
-            state = lending.rebook(conn, ctx.store, row, op_id)
-        except (TermsError, ValueError) as exc:
-            raise invalid("date", str(exc)) from None
-        conn.execute(update(loans).where(loans.c.id == row.id).values(restructured=True))
-        row = lending.refresh_status(conn, ctx.events, lending.get_loan(conn, row.id), state)
+        row = book_reschedule(conn, ctx, row, op_id, on,
+                              added_grace_periods=data.added_grace_periods,
+                              new_periods=data.new_periods, method=data.method,
+                              note=data.note, username=principal.username)
         return 200, lending.loan_with_state(conn, row, answer_on(on))
 
     return command(ctx, principal, f"POST /api/loans/{lid}/reschedule", data, run,
@@ -518,17 +547,7 @@ def write_off_loan(ctx: AppContext, principal: Principal, loan_id: str, data: Wr
     assert on is not None
 
     def run(conn: Connection, row: Any) -> tuple[int, LoanOut]:
-        if row.status != "active":
-            raise Conflict("loan_not_active", f"the loan is {row.status}")
-        if on < (row.disbursed_on or row.disbursement_date):
-            raise invalid("date", "before the disbursement")
-        refuse_closed(conn, on, "a write-off")
-        lending.record_event(conn, event_id=op_id, loan_id=row.id, kind="write_off", on=on,
-                             note=data.note, username=principal.username)
-        conn.execute(update(loans).where(loans.c.id == row.id)
-                     .values(status="written_off", written_off_on=on))
-        row = lending.get_loan(conn, row.id)
-        lending.rebook(conn, ctx.store, row, op_id)
+        row = book_write_off(conn, ctx, row, op_id, on, data.note, principal.username)
         return 200, lending.loan_with_state(conn, row, answer_on(on))
 
     return command(ctx, principal, f"POST /api/loans/{lid}/write-off", data, run,

@@ -147,9 +147,10 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
         gas, producers, loans = args.scale
         scale = load_scale_network(ctx, gas=gas, producers=producers, loans=loans,
-                                   today=today())
+                                   seed=args.seed, today=today(), progress=not args.quiet)
         print(scale)
-        changes["scale"] = {"gas": gas, "producers": producers, "loans": loans}
+        changes["scale"] = {"gas": gas, "producers": producers, "loans": loans,
+                            "seed": args.seed}
     audit_cli_apart(ctx.engine, "filiera demo-data", kind="demo", changes=changes)
     return 0
 
@@ -242,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=_scale, metavar="N|GAS,PRODUCERS,LOANS",
                    help="also load a synthetic MAG-scale network: N times the demo (40: "
                    "500 GAS, 2,000 producers, 3,000 loans) or the three counts")
+    p.add_argument("--seed", type=int, default=1,
+                   help="the scale network's seed: the same seed and day, the same network")
 
     p = add("verify", cmd_verify, "Recompute the ledger's hash chain and every account's "
             "totals from the journal, rebuild every instrument; exit 1 on any problem.")

@@ -320,3 +320,16 @@ def test_the_openapi_documents_the_operations(api: Api, path: str) -> None:
             "schema"] == {"$ref": "#/components/schemas/GdxpImportOut"}
     else:
         assert statuses == {"200", "400", "401", "403", "404", "422"}
+
+
+def test_an_export_imported_back_for_the_same_gas_changes_no_relationship(api: Api) -> None:
+    """The export writes no orders (Filiera keeps no orders to write): imported back, it
+    neither creates nor changes a relationship, and keeps each `since` and purchases."""
+    gas = api.parties["gas"]
+    api.ok(send(api, gdxp_file(), f"?gas_id={gas}"))
+    before = api.ok(api.get(f"/api/relationships?gas_id={gas}"))["items"]
+    exported = api.get(f"/api/exports/gdxp?gas_id={gas}").content
+    assert b'"order"' not in exported and b'"bookingInfo"' not in exported
+    answer = api.ok(send(api, exported, f"?gas_id={gas}"))
+    assert answer["relationships"] == {"created": [], "updated": []}
+    assert api.ok(api.get(f"/api/relationships?gas_id={gas}"))["items"] == before
