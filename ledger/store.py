@@ -375,6 +375,22 @@ class LedgerStore:
                 found[row.id] = _account_from_row(row)
         return found
 
+    def total_balance(self, conn: Connection, ids: Iterable[str]) -> int:
+        """The sum of the posted balances (credits - debits) of the accounts among
+        ``ids``, added up by the database (a pool lends to thousands of loans)."""
+        wanted: list[str] = []
+        for account_id in ids:
+            try:
+                wanted.append(normalize_uuid(account_id))
+            except ValueError:
+                continue
+        total = 0
+        for chunk in _chunks(sorted(set(wanted))):
+            total += int(conn.execute(select(func.coalesce(
+                func.sum(_A.credits_posted - _A.debits_posted), 0)).where(
+                _A.id.in_(chunk))).scalar_one())
+        return total
+
     def get_account(self, conn: Connection, account_id: str) -> Account | None:
         found = self.get_accounts(conn, [account_id])
         return next(iter(found.values()), None)

@@ -123,8 +123,7 @@ def pool_figures(conn: Connection, store: LedgerStore, pool_row: Any) -> tuple[i
     balance = pool_account.balance if pool_account else 0
     loan_ids = [r.id for r in conn.execute(select(loans.c.id).where(
         loans.c.pool_id == pool_row.id, loans.c.status.in_(("active", "repaid"))))]
-    accounts = store.get_accounts(conn, [account_id("loan", i) for i in loan_ids])
-    lent = sum(a.balance for a in accounts.values())
+    lent = store.total_balance(conn, [account_id("loan", i) for i in loan_ids])
     return balance, lent
 
 

@@ -330,3 +330,19 @@ def test_hash_of_a_transfer_without_recorded_by_is_the_v1_form() -> None:
     assert link_hash(GENESIS_HASH, signed, 3) == hashlib.sha256(
         (GENESIS_HASH + v1 + "|r7:officer").encode()).hexdigest()
     assert signed.same_fields(t)  # who recorded it is not a client field
+
+
+def test_total_balance_adds_posted_balances_only(store: LedgerStore) -> None:
+    """The database's sum is the sum of each account's own balance (credits - debits,
+    posted only): a pending transfer counts nowhere, unknown and malformed ids add
+    nothing, an id named twice counts once."""
+    a, b, c, d = make(store, (), (), (), ())
+    assert submit(store, [tr(a, b, 700), tr(b, c, 250), tr(c, a, 40)]) == ["created"] * 3
+    assert submit(store, [tr(a, d, 999, "pending")]) == ["created"]
+    with store.engine.connect() as conn:
+        accounts = store.get_accounts(conn, [a.id, b.id, c.id, d.id])
+        # a: -700 + 40; b: +700 - 250; c: +250 - 40; d: nothing posted.
+        assert [accounts[x.id].balance for x in (a, b, c, d)] == [-660, 450, 210, 0]
+        assert store.total_balance(conn, [a.id, b.id]) == -660 + 450
+        assert store.total_balance(conn, [b.id, c.id, d.id, b.id, uuid7(), "junk"]) == 660
+        assert store.total_balance(conn, []) == 0
