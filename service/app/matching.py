@@ -314,7 +314,10 @@ def _load_network(conn: Connection, as_of: date) -> _Base:
     kinds: dict[str, str] = {}
     coords: dict[str, tuple[float | None, float | None]] = {}
     member_of: dict[str, tuple[str, ...]] = {}  # person -> the GAS it belongs to
-    for p in conn.execute(select(parties).order_by(parties.c.seq)):
+    for p in conn.execute(select(
+            parties.c.id, parties.c.kind, parties.c.name, parties.c.latitude,
+            parties.c.longitude, parties.c.households, parties.c.categories,
+            parties.c.member_of).order_by(parties.c.seq)).all():
         names[p.id] = p.name
         kinds[p.id] = p.kind
         coords[p.id] = (_coordinate(p.latitude), _coordinate(p.longitude))
@@ -396,7 +399,10 @@ def _load_network(conn: Connection, as_of: date) -> _Base:
         relationships=tuple(
             Relationship(r.gas_id, r.producer_id, r.since, r.annual_purchases_minor,
                          r.households_buying)
-            for r in conn.execute(select(relationships).order_by(relationships.c.seq))),
+            for r in conn.execute(select(
+                relationships.c.gas_id, relationships.c.producer_id, relationships.c.since,
+                relationships.c.annual_purchases_minor, relationships.c.households_buying)
+                .order_by(relationships.c.seq)).all()),
         lenders=tuple(lenders), pools=tuple(network_pools), shares=tuple(network_shares),
         guarantors=tuple(guarantors), funds=tuple(network_funds),
         prepayments=tuple(open_prepayments),

@@ -19,7 +19,6 @@ from reports.portfolio import (
     AgingBucket,
     LoanPosition,
     PortfolioMetrics,
-    PortfolioParams,
     aging_bucket,
     loan_allowance_cents,
     portfolio_metrics,
@@ -64,28 +63,14 @@ def _references(conn: Connection, ids: list[str]) -> dict[str, str]:
     return out
 
 
-Inputs = tuple[list[LoanPosition], PortfolioParams, dict[str, str]]
-# Every loan replayed as of the date: the page is looked at again and again between
-# writes (another date, back, the workbook).
-_INPUTS: ReadCache[Inputs] = ReadCache()
+# Every loan replayed as of the date, and the figures made of them: the page is looked
+# at again and again between writes (another date, back, the next page of loans).
+_VIEWS: ReadCache[PortfolioView] = ReadCache()
 
 
-def _inputs(conn: Connection, req: reports.ReportRequest) -> Inputs:
+def _view(conn: Connection, req: reports.ReportRequest) -> PortfolioView:
     positions, params = reports.portfolio_inputs(conn, req)
-    return positions, params, _references(conn, [p.loan_id for p in positions])
-
-
-def portfolio_view(ctx: AppContext, principal: Principal, as_of: str | None) -> PortfolioView:
-    """The portfolio's figures and loans as of ``as_of`` (default today), officers only;
-    a bad date is a 422 naming ``as_of``, as the report says it."""
-    principal.require("officer")
-    info = reports.find_report("portfolio", "xlsx")
-    # An officer bound to a lender: its lender's loans only, kept apart from the others'.
-    req = replace(reports.parse_request(info, "xlsx", {"as_of": as_of}),
-                  lender_id=lender_scope(principal))
-    with reports.snapshot(ctx.engine) as conn:
-        positions, params, refs = _INPUTS.get(conn, (req.as_of, req.lender_id),
-                                              lambda: _inputs(conn, req))
+    refs = _references(conn, [p.loan_id for p in positions])
     metrics = portfolio_metrics(positions, req.as_of, params)
     rates = {**DEFAULT_PROVISIONING_PERCENT, **params.provisioning_percent}
     rows = []
@@ -97,3 +82,15 @@ def portfolio_view(ctx: AppContext, principal: Principal, as_of: str | None) -> 
             allowance_cents=loan_allowance_cents(p.outstanding_principal_cents, rates[bucket])
             if bucket else None))
     return PortfolioView(req.as_of, metrics, rows, rates)
+
+
+def portfolio_view(ctx: AppContext, principal: Principal, as_of: str | None) -> PortfolioView:
+    """The portfolio's figures and loans as of ``as_of`` (default today), officers only;
+    a bad date is a 422 naming ``as_of``, as the report says it."""
+    principal.require("officer")
+    info = reports.find_report("portfolio", "xlsx")
+    # An officer bound to a lender: its lender's loans only, kept apart from the others'.
+    req = replace(reports.parse_request(info, "xlsx", {"as_of": as_of}),
+                  lender_id=lender_scope(principal))
+    with reports.snapshot(ctx.engine) as conn:
+        return _VIEWS.get(conn, (req.as_of, req.lender_id), lambda: _view(conn, req))
