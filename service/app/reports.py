@@ -1002,15 +1002,20 @@ def load_journal(conn: Connection, req: ReportRequest, store: LedgerStore) -> St
     people = _parties(conn)
     codes: dict[str, str] = {}
     names: dict[str, str] = {}
+    groups: dict[str, str] = {}
     currencies: set[str] = set()
     for a in _all_accounts(conn, store):
         codes[a.id] = a.code
-        names[a.id] = account_label(a.code, _name(people, a.party_id) if a.party_id else "",
-                                    req.lang).name
+        label = account_label(a.code, _name(people, a.party_id) if a.party_id else "",
+                              req.lang)
+        names[a.id], groups[a.id] = label.name, label.group_name
         currencies.add(a.currency)
     euro = currencies <= {"EUR"}
     decimals = max((currency_exponent(c) for c in currencies), default=2)
     amount_kind: ColumnKind = "money" if euro else "decimal"
+    # Each account's code (what machines match on; CSV readers find the columns where
+    # they always were) and, after them, its Italian name and group (the chart of
+    # accounts) for people.
     columns = (
         _spec("id", "Id", "Id", "text"),
         _spec("timestamp", "Registrato il", "Recorded at (UTC)", "datetime"),
@@ -1031,6 +1036,8 @@ def load_journal(conn: Connection, req: ReportRequest, store: LedgerStore) -> St
         _spec("operation_id", "Operazione", "Operation", "text"),
         _spec("debit_name", "Descrizione conto dare", "Debit account name", "text"),
         _spec("credit_name", "Descrizione conto avere", "Credit account name", "text"),
+        _spec("debit_group", "Gruppo conto dare", "Debit account group", "text"),
+        _spec("credit_group", "Gruppo conto avere", "Credit account group", "text"),
     )
 
     def rows() -> Iterator[tuple[object, ...]]:
@@ -1042,7 +1049,8 @@ def load_journal(conn: Connection, req: ReportRequest, store: LedgerStore) -> St
             yield (t.id, _timestamp(t), t.value_date, codes.get(t.debit_account_id),
                    codes.get(t.credit_account_id), amount, t.currency, t.code, _flags(t),
                    t.operation_id, names.get(t.debit_account_id),
-                   names.get(t.credit_account_id))
+                   names.get(t.credit_account_id), groups.get(t.debit_account_id),
+                   groups.get(t.credit_account_id))
 
     stream = rows()
     report = Report(

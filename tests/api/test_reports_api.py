@@ -446,10 +446,22 @@ def test_reports_match_the_api_to_the_cent(api: Api, tmp_path: Path) -> None:
         for key in ("debit_account_id", "credit_account_id"):
             if t[key] not in codes:
                 codes[t[key]] = api.ok(api.get(f"/api/ledger/accounts/{t[key]}"))["code"]
+    # Groups a bookkeeper recognises, from the purpose that starts each code.
+    groups = {"pool": "Disponibilità per prestiti", "loan": "Prestiti",
+              "interest": "Proventi", "fund": "Fondi di solidarietà",
+              "pledge": "Garanzie", "prepayment": "Prefinanziamenti"}
+    named = 0
     for row, t in zip(table.rows, in_period, strict=True):
         assert row["Conto dare"] == codes[t["debit_account_id"]]
         assert row["Conto avere"] == codes[t["credit_account_id"]]
         assert money(row["Importo"]) == amt(t["amount"])
+        for side in ("dare", "avere"):
+            purpose = row[f"Conto {side}"].split(":", 1)[0]
+            assert row[f"Descrizione conto {side}"]
+            if purpose in groups:
+                assert row[f"Gruppo conto {side}"] == groups[purpose], row[f"Conto {side}"]
+                named += 1
+    assert named > 0
 
     # ---- trial balance as of: the journal replayed here, posted transfers only
     posted: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
@@ -461,10 +473,6 @@ def test_reports_match_the_api_to_the_cent(api: Api, tmp_path: Path) -> None:
     wb, files["trial-balance"] = workbook(
         api, f"/api/reports/trial-balance.xlsx?as_of={AS_OF}")
     table = Table(wb, "Bilancio di verifica")
-    # Groups a bookkeeper recognises, from the purpose that starts each code.
-    groups = {"pool": "Disponibilità per prestiti", "loan": "Prestiti",
-              "interest": "Proventi", "fund": "Fondi di solidarietà",
-              "pledge": "Garanzie", "prepayment": "Prefinanziamenti"}
     for code, row in table.by("Codice conto").items():
         debit, credit = posted.get(code, [ZERO, ZERO])
         assert (money(row["Dare"]), money(row["Avere"])) == (debit, credit), code
