@@ -429,8 +429,8 @@ _NETWORKS: ReadCache[_Base] = ReadCache()
 
 
 def _network(conn: Connection, as_of: date) -> _Base:
-    def load() -> _Base:
-        base = _load_network(conn, as_of)
+    def load(fresh: Connection) -> _Base:
+        base = _load_network(fresh, as_of)
         base.network.index  # noqa: B018 -- built once, kept with the cached network
         return base
     return _NETWORKS.get(conn, as_of, load)

@@ -93,4 +93,5 @@ def portfolio_view(ctx: AppContext, principal: Principal, as_of: str | None) -> 
     req = replace(reports.parse_request(info, "xlsx", {"as_of": as_of}),
                   lender_id=lender_scope(principal))
     with reports.snapshot(ctx.engine) as conn:
-        return _VIEWS.get(conn, (req.as_of, req.lender_id), lambda: _view(conn, req))
+        return _VIEWS.get(conn, (req.as_of, req.lender_id), lambda c: _view(c, req),
+                          snapshot=reports.snapshot)

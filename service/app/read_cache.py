@@ -13,11 +13,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from contextlib import AbstractContextManager
 from typing import Generic, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from service.db.engine import data_generation, engine_token
+from service.db.engine import data_generation, engine_token, read_tx
 
 V = TypeVar("V")
 
@@ -30,18 +31,23 @@ class ReadCache(Generic[V]):
         self._values: dict[tuple[Hashable, ...], V] = {}
         self._lock = threading.Lock()
 
-    def get(self, conn: Connection, key: Hashable, compute: Callable[[], V]) -> V:
-        """The value for ``key``, computed by ``compute`` (on ``conn``) unless one was
-        kept for the same database and generation."""
-        generation = data_generation(conn)  # before ``compute`` reads any row
+    def get(self, conn: Connection, key: Hashable, compute: Callable[[Connection], V],
+            snapshot: Callable[[Engine], AbstractContextManager[Connection]] = read_tx
+            ) -> V:
+        """The value for ``key`` unless one was kept for the same database and
+        generation; else ``compute`` on a read ``snapshot`` opened after the generation
+        was read. Not on ``conn``: its snapshot may have started before (SQLite's starts
+        at a transaction's first read), and a value older than its key would be kept."""
+        generation = data_generation(conn)
         if generation is None:
-            return compute()
+            return compute(conn)
         full = (engine_token(conn.engine), generation, key)
         with self._lock:
             found = self._values.get(full)
         if found is not None:
             return found
-        value = compute()
+        with snapshot(conn.engine) as fresh:
+            value = compute(fresh)
         with self._lock:
             while len(self._values) >= self.kept:
                 self._values.pop(next(iter(self._values)))

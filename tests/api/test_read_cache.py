@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, func, select
 
 from service.app.read_cache import ReadCache
 from service.db.engine import data_generation, read_tx
@@ -44,7 +44,7 @@ def test_an_in_memory_database_has_no_generation_and_keeps_nothing() -> None:
     with engine.connect() as conn:
         assert data_generation(conn) is None
         for _ in range(2):
-            cache.get(conn, "k", lambda: calls.append(1) or len(calls))
+            cache.get(conn, "k", lambda _c: calls.append(1) or len(calls))
     assert calls == [1, 1]
     engine.dispose()
 
@@ -54,7 +54,7 @@ def test_a_kept_value_is_computed_again_after_a_write(api: Api, engine: Engine) 
     cache: ReadCache[int] = ReadCache(kept=2)
 
     def read(key: str) -> int:
-        def compute() -> int:
+        def compute(_conn: Any) -> int:
             computed.append(1)
             return len(computed)
         with read_tx(engine) as conn:
@@ -65,6 +65,24 @@ def test_a_kept_value_is_computed_again_after_a_write(api: Api, engine: Engine) 
     assert read("a") == 3 and read("a") == 3
     # The oldest entries go first when more keys than kept are asked for.
     assert (read("b"), read("c"), read("a")) == (4, 5, 6)
+
+
+def test_a_value_is_computed_on_a_snapshot_newer_than_its_key(api: Api,
+                                                              engine: Engine) -> None:
+    """The caller's transaction may have started reading before a write it does not
+    see (SQLite's snapshot starts at the first read): what is kept under the newer
+    generation must be read after it, not from that older snapshot."""
+    cache: ReadCache[int] = ReadCache()
+
+    def count(conn: Any) -> int:
+        return int(conn.execute(select(func.count()).select_from(parties)).scalar_one())
+
+    with read_tx(engine) as conn:
+        before = count(conn)  # this transaction's snapshot has started
+        make_party(api, "gas", "GAS Alta Valle")  # committed on another connection
+        assert cache.get(conn, "parties", count) == before + 1
+    with read_tx(engine) as conn:
+        assert cache.get(conn, "parties", count) == before + 1
 
 
 def test_opportunities_follow_a_write_that_moves_no_money(api: Api, net: Net) -> None:
