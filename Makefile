@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint types contracts pytest bench bench-scale crash load clean venv system-deps
+.PHONY: serve test lint types contracts pytest print-scale bench bench-scale crash load clean venv system-deps
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -50,7 +50,12 @@ system-deps:
 	  fi; }
 
 pytest: $(VENV)/.installed-test system-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not scale"
+
+# Every report of a 3,000-loan network printed by LibreOffice and as PDF (about 4 min:
+# the network is built first); kept out of make test to keep it under 30 minutes.
+print-scale: $(VENV)/.installed-test system-deps
+	$(BIN)/pytest -q -m scale tests/reports
 
 test: lint types contracts pytest
 

@@ -37,7 +37,7 @@ from service.db.engine import make_engine, read_tx
 from service.db.tables import loans, parties
 from tests.reports.conftest import ScaleNetwork
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.scale]
 
 REPORTS = ("portfolio", "arrears", "guarantees", "prepayments", "solidarity", "journal",
            "trial-balance", "impact", "requests")
