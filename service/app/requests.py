@@ -66,6 +66,7 @@ from ledger.store import cursor_int
 from service.app import lending
 from service.app.auth import Principal
 from service.app.books import refuse_closed
+from service.app.clock import today
 from service.app.commands import command
 from service.app.common import (
     MoneyIn,
@@ -180,8 +181,10 @@ class AssessmentIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class LoanPartIn(TermsIn, forbid_unknown_fields=True, kw_only=True):
     """The terms of ``POST /api/loans`` without ``borrower_id`` (the request's producer);
-    ``lender_id`` defaults to a bound officer's lender, else the request's."""
+    ``lender_id`` defaults to a bound officer's lender, else the request's, and
+    ``disbursement_date`` to the funding's ``date`` (the day is rarely known in advance)."""
 
+    disbursement_date: str | None = None  # type: ignore[assignment]
     lender_id: str | None = None
     pool_id: str | None = None
     category: str = lending.DEFAULT_CATEGORY
@@ -250,7 +253,7 @@ class LoanPartOut(msgspec.Struct, omit_defaults=True, kw_only=True):
     method: Method
     frequency: Frequency
     grace_periods: int
-    disbursement_date: Day
+    disbursement_date: Day | None  # None: the funding's date
     first_due_date: Day | None
     fees: Money | None
 
@@ -518,6 +521,15 @@ def _cents(value: MoneyIn, field: str, errors: Errors) -> int:
     return money_minor(value, field, errors)
 
 
+def _dated(loan: LoanPartIn, default: date) -> LoanPartIn:
+    """``loan`` with ``default`` as its disbursement date where the terms leave it to the
+    funding: the schedule is checked from today when the terms are set, and built from
+    the funding's date when the loan is made."""
+    if loan.disbursement_date is not None:
+        return loan
+    return msgspec.structs.replace(loan, disbursement_date=default.isoformat())
+
+
 def validate_terms(data: RequestTermsIn) -> dict[str, Any]:
     """The package as stored: the same shapes as the input, money normalized."""
 
@@ -529,7 +541,7 @@ def validate_terms(data: RequestTermsIn) -> dict[str, Any]:
         pool_id = check_uuid(lp.pool_id, "loan.pool_id", errors)
         if not lp.category or len(lp.category) > 64:
             errors.add("loan.category", "1 to 64 characters")
-        terms = parse_terms(lp, errors, prefix="loan.")
+        terms = parse_terms(_dated(lp, today()), errors, prefix="loan.")
         if terms is not None:
             loan_doc = {
                 "lender_id": lender_id, "pool_id": pool_id, "category": lp.category,
@@ -537,7 +549,8 @@ def validate_terms(data: RequestTermsIn) -> dict[str, Any]:
                 "annual_rate": lp.annual_rate, "term_months": terms.term_months,
                 "method": terms.method, "frequency": terms.frequency,
                 "grace_periods": terms.grace_periods,
-                "disbursement_date": terms.disbursement_date.isoformat(),
+                "disbursement_date": terms.disbursement_date.isoformat()
+                if lp.disbursement_date is not None else None,
                 "first_due_date": terms.first_due_date.isoformat()
                 if terms.first_due_date else None,
                 "fees": money_out(lending.cents(terms.fees)) if lp.fees is not None else None,
@@ -880,7 +893,7 @@ def fund_package(conn: Connection, ctx: AppContext, row: Any, doc: dict[str, Any
     errors.raise_if_any()
     created: list[tuple[str, str]] = []
     if package.loan is not None:
-        lp = package.loan
+        lp = _dated(package.loan, on)
         terms = parse_terms(lp, errors, prefix="terms.loan.")
         errors.raise_if_any()  # valid when they were set; the parser has not changed
         assert terms is not None and lp.lender_id is not None  # filled in when set

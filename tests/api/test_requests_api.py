@@ -598,3 +598,34 @@ def test_list_filters_sort_and_cursor(api: Api) -> None:
                 "created_from=yesterday", "cursor=abc"):
         assert api.get(f"/api/requests?{bad}").status_code == 422, bad
     assert api.get("/api/requests/todo", "producer").status_code == 403
+
+
+def test_terms_leave_the_disbursement_date_to_the_funding(api: Api) -> None:
+    """API.md: the terms' ``disbursement_date`` is optional, the funding's ``date``
+    supplies it, and the schedule runs from that day."""
+    lender_id, _ = lender_with_money(api, "20000.00")
+    rid = at_status(api, "approved")
+    loan = {k: v for k, v in LOAN.items() if k != "disbursement_date"}
+    loan.update(principal=eur("12000.00"), term_months=12, lender_id=lender_id)
+    bad = api.put(f"/api/requests/{rid}/terms",
+                  {"loan": {**loan, "disbursement_date": "2026-02-30"}})
+    assert bad.status_code == 422 and "loan.disbursement_date" in bad.text
+    assert "terms" not in api.ok(api.get(f"/api/requests/{rid}")) or \
+        api.ok(api.get(f"/api/requests/{rid}"))["terms"] is None
+    terms = api.ok(api.put(f"/api/requests/{rid}/terms", {"loan": loan}))
+    assert terms["loan"]["disbursement_date"] is None
+    assert api.ok(api.get(f"/api/requests/{rid}"))["terms"]["loan"][
+        "disbursement_date"] is None
+
+    funded = api.ok(api.post(f"/api/requests/{rid}/funding", {"date": "2026-03-10"}))
+    made = api.ok(api.get(f"/api/loans/{funded['instruments']['loan_id']}"))
+    assert made["disbursement_date"] == "2026-03-10" and made["status"] == "active"
+    schedule = made["schedule"]
+    assert [i["due_date"] for i in schedule[:3]] == ["2026-04-10", "2026-05-10",
+                                                      "2026-06-10"]
+    # The French installment by hand: P r / (1 - (1 + r)^-n), r = 3% / 12, to the cent.
+    r = Decimal("0.03") / 12
+    payment = (Decimal("12000") * r / (1 - (1 + r) ** -12)).quantize(Decimal("0.01"))
+    assert schedule[0]["payment"] == eur(str(payment)) == eur("1016.32")
+    assert schedule[0]["interest"] == eur("30.00")
+    assert sum(Decimal(i["principal"]["amount"]) for i in schedule) == Decimal("12000.00")
