@@ -194,6 +194,18 @@ def _ns(now: int | datetime | None) -> int:
     return now
 
 
+def _well_formed(ids: Iterable[str]) -> list[str]:
+    """The distinct account ids among ``ids`` in canonical form, sorted; malformed ones
+    are dropped (they name no account)."""
+    wanted: set[str] = set()
+    for account_id in ids:
+        try:
+            wanted.add(normalize_uuid(account_id))
+        except ValueError:
+            continue
+    return sorted(wanted)
+
+
 def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start:start + _CHUNK]
@@ -363,14 +375,8 @@ class LedgerStore:
 
     def get_accounts(self, conn: Connection, ids: Iterable[str]) -> dict[str, Account]:
         """The accounts found among ``ids``, by id (unknown or malformed ids are absent)."""
-        wanted: list[str] = []
-        for account_id in ids:
-            try:
-                wanted.append(normalize_uuid(account_id))
-            except ValueError:
-                continue
         found: dict[str, Account] = {}
-        for chunk in _chunks(sorted(set(wanted))):
+        for chunk in _chunks(_well_formed(ids)):
             for row in conn.execute(select(ledger_accounts).where(_A.id.in_(chunk))):
                 found[row.id] = _account_from_row(row)
         return found
@@ -378,14 +384,8 @@ class LedgerStore:
     def total_balance(self, conn: Connection, ids: Iterable[str]) -> int:
         """The sum of the posted balances (credits - debits) of the accounts among
         ``ids``, added up by the database (a pool lends to thousands of loans)."""
-        wanted: list[str] = []
-        for account_id in ids:
-            try:
-                wanted.append(normalize_uuid(account_id))
-            except ValueError:
-                continue
         total = 0
-        for chunk in _chunks(sorted(set(wanted))):
+        for chunk in _chunks(_well_formed(ids)):
             total += int(conn.execute(select(func.coalesce(
                 func.sum(_A.credits_posted - _A.debits_posted), 0)).where(
                 _A.id.in_(chunk))).scalar_one())
