@@ -278,26 +278,22 @@ def earmark_account(fund_id: str, producer_id: str) -> str:
     return account_id("earmark", fund_id, producer_id)
 
 
+_FEW_FUNDS = 100
+
+
 def fund_state(conn: Connection, fund: Any) -> fund_rules.FundState:
-    st = store(conn)
-    producers = sorted({r.earmark_producer_id for r in conn.execute(
-        select(contributions.c.earmark_producer_id).where(
-            contributions.c.fund_id == fund.id,
-            contributions.c.earmark_producer_id.is_not(None)))})
-    ids = [account_id("fund", fund.id), *(earmark_account(fund.id, p) for p in producers)]
-    accounts = st.get_accounts(conn, ids)
-    general = accounts[ids[0]].balance if ids[0] in accounts else 0
-    marks = {p: accounts[earmark_account(fund.id, p)].balance for p in producers
-             if earmark_account(fund.id, p) in accounts}
-    return fund_rules.FundState(general + sum(marks.values()), marks)
+    """The fund's money now: its general account and its earmarks' accounts."""
+    return fund_states(conn, [fund])[fund.id]
 
 
 def fund_states(conn: Connection, fund_rows: Sequence[Any]) -> dict[str, fund_rules.FundState]:
     """``fund_state`` of many funds in two queries (a MAG has a fund per GAS)."""
     producers: dict[str, set[str]] = defaultdict(set)
-    for r in conn.execute(select(contributions.c.fund_id, contributions.c.earmark_producer_id)
-                          .where(contributions.c.earmark_producer_id.is_not(None))
-                          .distinct()).all():
+    earmarked = select(contributions.c.fund_id, contributions.c.earmark_producer_id).where(
+        contributions.c.earmark_producer_id.is_not(None)).distinct()
+    if len(fund_rows) <= _FEW_FUNDS:  # else every fund's earmarks, in one pass
+        earmarked = earmarked.where(contributions.c.fund_id.in_([f.id for f in fund_rows]))
+    for r in conn.execute(earmarked).all():
         producers[r.fund_id].add(r.earmark_producer_id)
     ids = [account_id("fund", f.id) for f in fund_rows] + [
         earmark_account(f.id, p) for f in fund_rows for p in sorted(producers.get(f.id, ()))]
