@@ -139,6 +139,18 @@ class _SqliteWatch:
 _WATCHES: weakref.WeakKeyDictionary[Engine, _SqliteWatch] = weakref.WeakKeyDictionary()
 _WATCHES_LOCK = threading.Lock()
 _TOKENS: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+
+
+@event.listens_for(Engine, "engine_disposed")
+def _close_watch(engine: Engine) -> None:
+    """A disposed engine lets go of its files: its watch connection too (used again, the
+    engine gets a new watch under a new name, so nothing kept before is taken for now)."""
+    with _WATCHES_LOCK:
+        watch = _WATCHES.pop(engine, None)
+    if watch is not None:
+        with watch.lock:
+            watch.conn.close()
+
 _NEXT_TOKEN = itertools.count(1)
 
 

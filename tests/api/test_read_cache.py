@@ -123,3 +123,25 @@ def test_engine_tokens_are_never_reused(tmp_path: Any) -> None:
         engine.dispose()
         del engine
         gc.collect()
+
+
+def test_a_disposed_sqlite_engine_closes_its_watch(tmp_path: Any) -> None:
+    """The watch's own connection holds the file open: disposing the engine closes it,
+    and an engine used again watches under a new name (nothing kept is taken for now)."""
+    import sqlite3
+
+    import pytest
+
+    from service.db import engine as engines
+
+    engine = engines.make_engine(f"sqlite:///{tmp_path}/watched.db")
+    before = generation(engine)
+    assert before is not None
+    watch = engines._WATCHES[engine]
+    engine.dispose()
+    assert engine not in engines._WATCHES
+    with pytest.raises(sqlite3.ProgrammingError):
+        watch.conn.execute("PRAGMA data_version")
+    after = generation(engine)
+    assert after is not None and after.split(":")[:2] != before.split(":")[:2]
+    engine.dispose()
