@@ -132,16 +132,6 @@ def _event_ids_by_loan(conn: Connection, loan_ids: list[str]) -> dict[str, tuple
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _events_by_loan(conn: Connection, loan_ids: list[str]) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = defaultdict(list)
-    for start in range(0, len(loan_ids), 500):
-        chunk = loan_ids[start:start + 500]
-        for e in conn.execute(select(loan_events).where(loan_events.c.loan_id.in_(chunk))
-                              .order_by(loan_events.c.seq)):
-            out[e.loan_id].append(e)
-    return out
-
-
 @dataclass
 class _Record:
     """A producer's loan history as matching reads it."""
@@ -227,7 +217,7 @@ def _loans(conn: Connection, as_of: date, producer_ids: set[str] | None) -> Loan
     db = engine_token(conn.engine)
     keys = {r.id: (db, tuple(r), rates[r.lender_id, r.category], as_of,
                    event_ids.get(r.id, ())) for r in rows}
-    events = _events_by_loan(conn, [r.id for r in rows if keys[r.id] not in _LOAN_RECORDS])
+    events = lending.events_by_loan(conn, [r.id for r in rows if keys[r.id] not in _LOAN_RECORDS])
     records: dict[str, _Record] = {p: _Record() for p in producer_ids or ()}
     outstanding: dict[str, dict[str, int]] = defaultdict(dict)
     repaid_into: dict[str, int] = defaultdict(int)
@@ -268,7 +258,7 @@ _LOAN_RECORDS: Memo[tuple[Any, ...], _LoanRecord] = Memo(kept=20_000)
 def _loan_record(conn: Connection, row: Any, events: list[Any] | None, as_of: date,
                  late_rate: Decimal) -> _LoanRecord:
     if events is None:  # kept when its operations were read, gone from the memo since
-        events = _events_by_loan(conn, [row.id]).get(row.id, [])
+        events = lending.events_by_loan(conn, [row.id]).get(row.id, [])
     # The loan as it stood on ``as_of`` (ledger.as_of): its status then, not now.
     on = loan_on(lending.terms_of(row), events, as_of, disbursed_on=row.disbursed_on,
                  late_rate=late_rate, flagged_restructured=bool(row.restructured))

@@ -88,7 +88,6 @@ from service.db.tables import (
     funds,
     guarantee_calls,
     guarantees,
-    loan_events,
     loans,
     parties,
     payouts,
@@ -337,23 +336,6 @@ def _name(people: Mapping[str, Any], party_id: str | None) -> str:
     return str(row.name) if row is not None else (party_id or "")
 
 
-# What a replay reads of an operation (ledger.as_of.LoanEvent): a book of thousands of
-# loans reads only these columns; a statement reads every column, for its movements.
-_REPLAYED = (loan_events.c.loan_id, loan_events.c.id, loan_events.c.seq, loan_events.c.kind,
-             loan_events.c.value_date, loan_events.c.amount_minor, loan_events.c.params)
-
-
-def _events_by_loan(conn: Connection, loan_ids: Sequence[str], *, every_column: bool = False
-                    ) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = defaultdict(list)
-    columns = (loan_events,) if every_column else _REPLAYED
-    for chunk in _in_chunks(loan_ids):
-        for e in conn.execute(select(*columns).where(loan_events.c.loan_id.in_(chunk))
-                              .order_by(loan_events.c.seq)).all():
-            out[e.loan_id].append(e)
-    return out
-
-
 @dataclass(frozen=True)
 class LoanAsOf:
     """A loan as it stood at the end of ``as_of``."""
@@ -381,8 +363,8 @@ class LoanBook:
                  every_column: bool = False) -> None:
         self.conn = conn
         self.rows = list(loan_rows)
-        self.events = _events_by_loan(conn, [r.id for r in self.rows],
-                                      every_column=every_column)
+        self.events = lending.events_by_loan(conn, [r.id for r in self.rows],
+                                             every_column=every_column)
         self._rates: dict[tuple[str, str], Decimal] = {}
 
     def late_rate(self, row: Any) -> Decimal:
