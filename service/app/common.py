@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Column, Connection, Select
+from sqlalchemy import Column, Connection, Select, Table
 
 from ledger.money import (
     AMOUNT_PATTERN,
@@ -24,6 +24,8 @@ from ledger.money import (
 from ledger.store import cursor_int
 from service.app.clock import today
 from service.app.errors import Errors, NotFound, invalid
+
+Q = TypeVar("Q", bound=Select[Any])
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -164,6 +166,15 @@ def check_filters(ids: Mapping[str, str | None],
             errors.add(field, f"one of {', '.join(allowed)}")
     errors.raise_if_any()
     return canonical
+
+
+def where_equal(query: Q, table: Table, **filters: Any) -> Q:
+    """``query`` kept to the rows of ``table`` whose columns equal the filters given (a
+    filter that is None was not asked for): a list's query-string filters in one line."""
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(table.c[column] == value)
+    return query
 
 
 def check_limit(limit: int | None) -> int:

@@ -39,6 +39,7 @@ from service.app.common import (
     path_uuid,
     query_date,
     rfc3339,
+    where_equal,
 )
 from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
@@ -487,13 +488,8 @@ def list_contributions(ctx: AppContext, principal: Principal, gas_id: str | None
     gas_id, fund_id = check_filters({"gas_id": gas_id, "fund_id": fund_id})
 
     def read(conn: Connection) -> ContributionPage:
-        query = select(contributions)
-        if gas_id:
-            query = query.where(contributions.c.gas_id == gas_id)
-        if fund_id:
-            query = query.where(contributions.c.fund_id == fund_id)
-        if reference is not None:
-            query = query.where(contributions.c.reference == reference)
+        query = where_equal(select(contributions), contributions, gas_id=gas_id,
+                            fund_id=fund_id, reference=reference)
         if principal.role == "gas":
             query = query.where(contributions.c.gas_id == principal.party_id)
         elif principal.role == "producer":
@@ -515,9 +511,7 @@ def list_funds(ctx: AppContext, principal: Principal, gas_id: str | None, limit:
     day = query_date(as_of, "as_of") or today()
 
     def read(conn: Connection) -> FundPage:
-        query = select(funds)
-        if gas_id:
-            query = query.where(funds.c.gas_id == gas_id)
+        query = where_equal(select(funds), funds, gas_id=gas_id)
         if principal.role == "gas":
             query = query.where(funds.c.gas_id == principal.party_id)
         if principal.role == "producer":
@@ -634,8 +628,7 @@ def list_payouts(ctx: AppContext, principal: Principal, fund_id: str, limit: int
         query = select(payouts).where(payouts.c.fund_id == fid)
         if principal.role == "producer":
             query = query.where(payouts.c.producer_id == principal.party_id)
-        if reference is not None:
-            query = query.where(payouts.c.reference == reference)
+        query = where_equal(query, payouts, reference=reference)
         rows, nxt = paginate(conn, query, payouts.c.seq, limit, cursor)
         undone = reversals_of(conn, "payout", [r.id for r in rows])
         names = party_names(conn, [r.producer_id for r in rows])

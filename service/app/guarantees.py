@@ -41,6 +41,7 @@ from service.app.common import (
     path_uuid,
     query_date,
     rfc3339,
+    where_equal,
 )
 from service.app.context import AppContext
 from service.app.coverage import (
@@ -550,15 +551,8 @@ def list_guarantees(ctx: AppContext, principal: Principal, guarantor_id: str | N
         {"status": (status, ("active", "released", "called"))})
 
     def read(conn: Connection) -> GuaranteePage:
-        query = select(guarantees)
-        if guarantor_id:
-            query = query.where(guarantees.c.guarantor_id == guarantor_id)
-        if loan_id:
-            query = query.where(guarantees.c.loan_id == loan_id)
-        if status:
-            query = query.where(guarantees.c.status == status)
-        if reference is not None:
-            query = query.where(guarantees.c.reference == reference)
+        query = where_equal(select(guarantees), guarantees, guarantor_id=guarantor_id,
+                            loan_id=loan_id, status=status, reference=reference)
         if principal.role == "gas":
             query = query.where(guarantees.c.guarantor_id == principal.party_id)
         elif lender_scope(principal) is not None:  # its lender's loans' guarantees

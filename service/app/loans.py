@@ -34,6 +34,7 @@ from service.app.common import (
     path_uuid,
     query_date,
     rfc3339,
+    where_equal,
 )
 from service.app.context import AppContext
 from service.app.coverage import coverage_value, covers, gas_sees_loan, share_cap_for
@@ -374,16 +375,9 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
         raise Forbidden("GAS users see loans through their guarantees")
 
     def read(conn: Connection) -> LoanPage:
-        query = select(loans)
-        if borrower_id:
-            query = query.where(loans.c.borrower_id == borrower_id)
-        if lender_id:
-            query = query.where(loans.c.lender_id == lender_id)
+        query = where_equal(select(loans), loans, borrower_id=borrower_id,
+                            lender_id=lender_id, status=status, reference=reference)
         query = of_own_lender(query, loans.c.lender_id, principal)
-        if status:
-            query = query.where(loans.c.status == status)
-        if reference is not None:
-            query = query.where(loans.c.reference == reference)
         if not principal.is_staff:
             query = query.where(loans.c.borrower_id == (principal.party_id or ""))
         if late_only is None and min_dpd is None:

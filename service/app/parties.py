@@ -27,6 +27,7 @@ from service.app.common import (
     parse_date,
     path_uuid,
     rfc3339,
+    where_equal,
 )
 from service.app.context import AppContext
 from service.app.errors import Errors, Forbidden, NotFound, invalid
@@ -471,9 +472,7 @@ def list_parties(ctx: AppContext, principal: Principal, kind: str | None, limit:
         raise invalid("kind", f"must be one of {', '.join(PARTY_KINDS)}")
 
     def read(conn: Connection) -> PartyPage:
-        query = select(parties)
-        if kind:
-            query = query.where(parties.c.kind == kind)
+        query = where_equal(select(parties), parties, kind=kind or None)
         if not principal.is_staff:
             visible = related_party_ids(conn, principal.party_id) if principal.party_id \
                 else set()
@@ -605,10 +604,7 @@ def list_relationships(ctx: AppContext, principal: Principal, gas_id: str | None
 
     def read(conn: Connection) -> RelationshipPage:
         query = select(relationships)
-        if gas_id:
-            query = query.where(relationships.c.gas_id == gas_id)
-        if producer_id:
-            query = query.where(relationships.c.producer_id == producer_id)
+        query = where_equal(query, relationships, gas_id=gas_id, producer_id=producer_id)
         if not principal.is_staff:
             pid = principal.party_id or ""
             query = query.where(or_(relationships.c.gas_id == pid,

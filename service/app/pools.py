@@ -24,6 +24,7 @@ from service.app.common import (
     parse_decimal_string,
     path_uuid,
     rfc3339,
+    where_equal,
 )
 from service.app.context import AppContext
 from service.app.errors import Errors, NotFound
@@ -178,9 +179,8 @@ def list_pools(ctx: AppContext, principal: Principal, lender_id: str | None,
     principal.require("officer")
 
     def read(conn: Connection) -> PoolPage:
-        query = of_own_lender(select(pools), pools.c.lender_id, principal)
-        if lender_id:
-            query = query.where(pools.c.lender_id == lender_id)
+        query = where_equal(of_own_lender(select(pools), pools.c.lender_id, principal),
+                            pools, lender_id=lender_id)
         rows, nxt = paginate(conn, query, pools.c.seq, limit, cursor)
         return PoolPage([pool_out(conn, ctx.store, r) for r in rows], nxt)
 

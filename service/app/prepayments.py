@@ -36,6 +36,7 @@ from service.app.common import (
     parse_decimal_string,
     path_uuid,
     rfc3339,
+    where_equal,
 )
 from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
@@ -392,16 +393,8 @@ def list_prepayments(ctx: AppContext, principal: Principal, producer_id: str | N
 
     def read(conn: Connection) -> PrepaymentPage:
         query = select(prepayments)
-        if producer_id:
-            query = query.where(prepayments.c.producer_id == producer_id)
-        if gas_id:
-            query = query.where(prepayments.c.gas_id == gas_id)
-        if status:
-            query = query.where(prepayments.c.status == status)
-        if product:
-            query = query.where(prepayments.c.product == product)
-        if reference is not None:
-            query = query.where(prepayments.c.reference == reference)
+        query = where_equal(query, prepayments, producer_id=producer_id, gas_id=gas_id,
+                            status=status, product=product or None, reference=reference)
         if not principal.is_staff:
             pid = principal.party_id or ""
             query = query.where((prepayments.c.gas_id == pid)

@@ -25,6 +25,7 @@ from service.app.common import (
     paginate,
     parse_date,
     rfc3339,
+    where_equal,
 )
 from service.app.context import AppContext
 from service.app.errors import Errors, Forbidden
@@ -128,10 +129,7 @@ def list_shares(ctx: AppContext, principal: Principal, member_id: str | None,
 
     def read(conn: Connection) -> SharePage:
         query = of_own_lender(select(shares), shares.c.lender_id, principal)
-        if member_id:
-            query = query.where(shares.c.member_id == member_id)
-        if lender_id:
-            query = query.where(shares.c.lender_id == lender_id)
+        query = where_equal(query, shares, member_id=member_id, lender_id=lender_id)
         if not principal.is_staff:
             query = query.where(shares.c.member_id == principal.party_id)
         rows, nxt = paginate(conn, query, shares.c.seq, limit, cursor)
