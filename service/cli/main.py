@@ -15,13 +15,17 @@ from service.settings import Settings
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # The app reads X-Forwarded-For itself, only from FILIERA_TRUSTED_PROXIES: uvicorn's
+    # own proxy handling would trust it from 127.0.0.1 and let a client pick its address
+    # (and escape the login limits).
     if args.reload:
-        uvicorn.run("service.asgi:app", host=args.host, port=args.port, reload=True)
+        uvicorn.run("service.asgi:app", host=args.host, port=args.port, reload=True,
+                    proxy_headers=False)
     else:
         from service.http.app import create_app
 
         uvicorn.run(create_app(Settings.from_env()), host=args.host, port=args.port,
-                    log_level="warning")
+                    log_level="warning", proxy_headers=False)
     return 0
 
 

@@ -89,7 +89,7 @@ class Server:
                 cwd=var_dir, env=env, stdout=out, stderr=subprocess.STDOUT)
         self._wait_ready()
 
-    def _wait_ready(self, seconds: float = 30.0) -> None:
+    def _wait_ready(self, seconds: float = 90.0) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
