@@ -381,8 +381,10 @@ class RequestOut(msgspec.Struct, omit_defaults=True):
     funded_on: Day | None
     created_at: Timestamp
     created_by: str
-    # The lender the request belongs to (whose officer first took it under review).
-    lender_id: Uuid | msgspec.UnsetType = msgspec.UNSET
+    # The lender the request belongs to (whose officer first took it under review;
+    # null until then), and its name beside it.
+    lender_id: Uuid | None = None
+    lender_name: str | None = None
     assessment: AssessmentOut | msgspec.UnsetType | None = msgspec.UNSET
     terms: TermsOut | msgspec.UnsetType | None = msgspec.UNSET
     history: list[HistoryOut] | msgspec.UnsetType = msgspec.UNSET
@@ -718,7 +720,7 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
     instruments = _grouped(conn, request_instruments, ids, request_instruments.c.position)
     made = _instruments_made(conn, [i for rs in instruments.values() for i in rs])
     insider = principal.role != "gas"
-    names = party_names(conn, [r.producer_id for r in rows])
+    names = party_names(conn, [i for r in rows for i in (r.producer_id, r.lender_id) if i])
     if insider:
         assessments = _latest(conn, request_assessments, ids)
         terms = _latest(conn, request_terms, ids)
@@ -739,7 +741,8 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
             instruments=_instruments_out(instruments[r.id], made) if r.funding_id else None,
             funded_on=r.funded_on.isoformat() if r.funded_on else None,
             created_at=rfc3339(r.created_at) or "", created_by=r.created_by,
-            lender_id=r.lender_id if r.lender_id is not None else msgspec.UNSET)
+            lender_id=r.lender_id,
+            lender_name=names.get(r.lender_id, "") if r.lender_id is not None else None)
         if insider:
             a = assessments.get(r.id)
             t = terms.get(r.id)

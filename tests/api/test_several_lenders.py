@@ -241,9 +241,14 @@ def test_a_request_belongs_to_the_lender_whose_officer_first_reviews_it(
     rid = new_request(api)
     for who in ("bound", "bound_other", *EVERYONE):  # every officer sees the request
         assert rid in ids(api, "/api/requests", who)
-        assert "lender_id" not in api.ok(api.get(f"/api/requests/{rid}", who))
-    assert api.ok(move(api, rid, "under_review", "bound"))["lender_id"] == L.ours
-    assert api.ok(api.get(f"/api/requests/{rid}", "bound_other"))["lender_id"] == L.ours
+        body = api.ok(api.get(f"/api/requests/{rid}", who))
+        assert "lender_id" not in body and "lender_name" not in body
+    claimed = api.ok(move(api, rid, "under_review", "bound"))
+    assert (claimed["lender_id"], claimed["lender_name"]) == (L.ours, "Mag2 Finance Milano")
+    seen = api.ok(api.get(f"/api/requests/{rid}", "bound_other"))
+    assert (seen["lender_id"], seen["lender_name"]) == (L.ours, "Mag2 Finance Milano")
+    listed = api.ok(api.get("/api/requests", "bound_other"))["items"]
+    assert [i["lender_name"] for i in listed if i["id"] == rid] == ["Mag2 Finance Milano"]
 
     # The other lender's officer may not move, assess, set terms or fund it.
     status(move(api, rid, "needs_info", "bound_other"), 403)
