@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any, get_args
 
 import msgspec
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from ledger import lending as postings
 from ledger.schedules import METHODS, LoanTerms, TermsError, build_schedule, summarize
@@ -378,6 +378,9 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
         query = where_equal(select(loans), loans, borrower_id=borrower_id,
                             lender_id=lender_id, status=status, reference=reference)
         query = of_own_lender(query, loans.c.lender_id, principal)
+        if as_of is not None:  # a loan is absent before its date, its disbursement's
+            query = query.where(func.coalesce(loans.c.disbursed_on,
+                                              loans.c.disbursement_date) <= day)
         if not principal.is_staff:
             query = query.where(loans.c.borrower_id == (principal.party_id or ""))
         if late_only is None and min_dpd is None:

@@ -309,6 +309,11 @@ def test_reports_count_instruments_from_their_dates(api: Api, day: str) -> None:
     assert before["items"] == []
     on = api.ok(api.get(f"/api/loans/{loan_id}/guarantees?as_of=2026-02-01"))
     assert [i["id"] for i in on["items"]] == [g] and on["coverage"] == "0.40"
+    # The loan's date is its disbursement: absent from the list as of the day before.
+    def listed(query: str) -> list[str]:
+        return [i["id"] for i in api.ok(api.get(f"/api/loans{query}"))["items"]]
+    assert loan_id not in listed("?as_of=2026-01-31")
+    assert loan_id in listed("?as_of=2026-02-01") and loan_id in listed("")
 
 
 def test_funds_as_of_a_day(api: Api, day: str) -> None:

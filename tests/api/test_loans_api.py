@@ -216,8 +216,15 @@ def test_an_explicit_as_of_shows_the_loan_as_it_was_that_day(api: Api) -> None:
     assert api.ok(api.get(f"/api/loans/{paid}?as_of=2026-03-01"))["status"] == "repaid"
     assert api.ok(api.get(f"/api/loans/{lost}?as_of=2026-02-20"))["status"] == "active"
     assert api.ok(api.get(f"/api/loans/{lost}?as_of=2026-03-01"))["status"] == "written_off"
-    listed = api.ok(api.get(f"/api/loans?borrower_id={producer}&as_of=2026-01-14"))["items"]
-    assert {loan["status"] for loan in listed} == {"approved"}
+    # A list as of a day counts a loan from its date, the disbursement's (API.md, "Books"):
+    # none the day before, both on the day.
+    def listed(day: str) -> list[Any]:
+        items: list[Any] = api.ok(api.get(
+            f"/api/loans?borrower_id={producer}&as_of={day}"))["items"]
+        return items
+    assert listed("2026-01-14") == []
+    assert sorted((loan["id"], loan["status"]) for loan in listed("2026-01-15")) == sorted(
+        [(paid, "active"), (lost, "active")])
 
 
 @pytest.mark.parametrize("query", ["status=bogus", "lender_id=not-a-uuid",
