@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -14,6 +15,13 @@ class AuditNote:
     replayed: bool = False
     actor: str | None = None
     ids: list[str] = field(default_factory=list)
+    # What an edit changed, as stored (field -> new value); {} when it changed nothing
+    # (then nothing is recorded); None when the use case did not say.
+    changes: dict[str, Any] | None = None
+
+    @property
+    def changed_nothing(self) -> bool:
+        return self.changes is not None and not self.changes
 
 
 audit_note: ContextVar[AuditNote | None] = ContextVar("audit_note", default=None)
@@ -38,3 +46,19 @@ def note_id(value: str) -> None:
     note = audit_note.get()
     if note is not None:
         note.ids.append(value)
+
+
+def note_changes(changes: dict[str, Any]) -> None:
+    """What an edit changed, as stored: the audit entry lists it, and an edit that
+    changed nothing is not recorded at all (API.md: "records nothing")."""
+    note = audit_note.get()
+    if note is not None:
+        note.changes = dict(changes)
+
+
+def note_made(ids: list[str]) -> None:
+    """Every id the operation created or changed, replacing what an earlier attempt of
+    the same request said (a transaction retried after a conflict makes new ones)."""
+    note = audit_note.get()
+    if note is not None:
+        note.ids = list(dict.fromkeys(ids))

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from ledger.text import TextError, check_free_text, check_text
 from service.app import gdxp
+from service.app.audit_note import note_made
 from service.app.auth import Principal
 from service.app.clock import today
 from service.app.commands import command
@@ -340,6 +341,10 @@ def import_gdxp(ctx: AppContext, principal: Principal, data: bytes, *,
     def run(conn: Connection, _: None) -> tuple[int, dict[str, Any]]:
         plan = _plan(conn, principal, document, gas_id, overwrite)
         producer_ids, relationship_ids = _apply(conn, ctx, principal, document, plan)
+        note_made([*producer_ids.values(),
+                   *(p.producer_id for p in plan.producers_updated if p.changes),
+                   *relationship_ids.values(),
+                   *(r.relationship_id for r in plan.relationships_updated)])
         return 200, gdxp.import_answer(plan, dry_run=False, producer_ids=producer_ids,
                                        relationship_ids=relationship_ids)
 

@@ -18,6 +18,7 @@ from ledger.accounts import Account, AccountFlag, CreateAccountResult
 from ledger.ids import uuid7
 from ledger.money import MoneyError, parse_amount
 from ledger.transfers import MAX_BATCH, Transfer, TransferFlag, TransferResultCode
+from service.app.audit_note import note_made
 from service.app.auth import Principal
 from service.app.commands import command
 from service.app.common import MoneyIn, check_limit, money_minor, now_utc, path_uuid
@@ -260,6 +261,7 @@ async def submit_transfers(ctx: AppContext, principal: Principal, items: list[Tr
     transfers = [hide_outside(t, allowed) for t in transfers]
     assert ctx.writer is not None, "the app serves with its group-commit writer"
     results = await ctx.writer.submit_async(transfers)
+    note_made([r.id for r in results if r.result == "created"])
     return TransferResults([TransferResultOut(r.id, r.result) for r in results])
 
 

@@ -15,6 +15,7 @@ from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.it import codicefiscale, iva
 
+from service.app.audit_note import note_changes
 from service.app.auth import Principal
 from service.app.commands import command
 from service.app.common import (
@@ -548,6 +549,7 @@ def update_party(ctx: AppContext, principal: Principal, party_id: str,
                 errors.items = [e for e in errors.items if e["field"] != name]
         errors.raise_if_any()
         changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
+        note_changes(changed)
         if changed:
             conn.execute(update(parties).where(parties.c.id == pid).values(**changed))
             row = get_party(conn, pid)

@@ -64,6 +64,7 @@ from ledger.requests import (
 from ledger.schedules import Frequency, Method
 from ledger.store import cursor_int
 from service.app import lending
+from service.app.audit_note import note_changes
 from service.app.auth import Principal
 from service.app.books import refuse_closed
 from service.app.clock import today
@@ -1226,6 +1227,7 @@ def update_request(ctx: AppContext, principal: Principal, request_id: str,
                    if k not in ("id", "producer_id", "gas_ids") and getattr(row, k) != v}
         gas_changed = values["gas_ids"] != shown["gas_ids"]
         if not columns and not gas_changed:
+            note_changes({})
             return 200, request_out(conn, rid, principal)
         if columns:
             conn.execute(update(funding_requests).where(funding_requests.c.id == rid)
@@ -1238,6 +1240,7 @@ def update_request(ctx: AppContext, principal: Principal, request_id: str,
         after = msgspec.to_builtins(request_out(conn, rid, principal))
         changes = {k: {"from": shown[k], "to": after[k]} for k in EDITABLE
                    if shown[k] != after[k]}
+        note_changes({k: v["to"] for k, v in changes.items()})
         if changes:
             conn.execute(insert(request_history).values(
                 id=str(uuid.uuid4()), request_id=rid, at=now_utc(), by=principal.username,

@@ -60,7 +60,7 @@ def audited_request(method: str, template: str, status: int, note: AuditNote) ->
     if status == 403 or template in LOGINS:
         return True
     return (method in WRITES and status < 400 and template not in READ_ONLY
-            and not note.replayed)
+            and not note.replayed and not note.changed_nothing)
 
 
 def audit_middleware(app: ASGIApp) -> ASGIApp:
@@ -135,16 +135,19 @@ async def _write(scope: Scope, method: str, status: int, note: AuditNote,
     template = scope.get("path_template") or scope.get("path", "")
     body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
     actor = _actor(scope, note)
-    patch: Any = None
-    if changes:
+    patch: Any = note.changes  # what the edit changed, as stored, where the use case says
+    if patch is None and changes:
         try:
             patch = json.loads(b"".join(changes))
         except ValueError:
             patch = None
+    ids = _ids(scope.get("path_params") or {}, body if status < 400 else b"")
+    for made in note.ids:  # what the use case named itself
+        if made not in ids:
+            ids.append(made)
     entry = AuditEntry(
         actor=actor, channel="api", operation=operation_of(method, template),
-        kind=kind_of(template), ids=_ids(scope.get("path_params") or {}, body)
-        if status < 400 else _ids(scope.get("path_params") or {}, b""),
+        kind=kind_of(template), ids=ids,
         outcome=status, changes=_redacted(patch),
         http_request_id=request_id_var.get())
     await record_entry(ctx, entry)

@@ -95,7 +95,7 @@ async def _audit(scope: Scope, status: int, note: AuditNote) -> None:
     named = handler.opt.get("operation") if handler is not None else None
     operation = named or WEB_OPERATIONS.get(template) or f"POST {template}"
     login = template == "/accedi"
-    if not login and (status != 303 or note.replayed):
+    if not login and (status != 303 or note.replayed or note.changed_nothing):
         return
     state = scope.get("state") or {}
     principal = state.get("principal")

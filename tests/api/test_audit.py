@@ -135,3 +135,75 @@ def test_an_entry_that_cannot_be_written_leaves_the_answer_json(
     assert any("audit entry not written for POST /api/parties" in rec.getMessage()
                and "officer" in rec.getMessage() and "lost-1" in rec.getMessage()
                for rec in caplog.records)
+
+
+def test_a_patch_that_changes_nothing_records_nothing(api: Api) -> None:
+    """API.md: "a PATCH that changes nothing answers 200 and records nothing"; a PATCH
+    that changes something lists what it changed as stored (the phone in E.164)."""
+    party = api.parties["gas"]
+
+    def patches() -> list[dict[str, Any]]:
+        return [e for e in entries(api, kind="parties")
+                if e["operation"] == "PATCH /api/parties/{id}"]
+
+    assert api.client.patch(f"/api/parties/{party}", json={},
+                            headers=api.headers("officer")).status_code == 200
+    assert patches() == []
+    r = api.client.patch(f"/api/parties/{party}", json={"phone": "02 7654 3210"},
+                         headers=api.headers("officer"))
+    assert r.status_code == 200 and r.json()["phone"] == "+390276543210"
+    (entry,) = patches()
+    assert entry["changes"] == {"phone": "+390276543210"} and party in entry["ids"]
+    # The same phone again, written another way: nothing changes, nothing is recorded.
+    again = api.client.patch(f"/api/parties/{party}", json={"phone": "+39 02 7654 3210"},
+                             headers=api.headers("officer"))
+    assert again.status_code == 200 and len(patches()) == 1
+
+
+def test_a_request_edit_that_changes_nothing_records_nothing(api: Api) -> None:
+    from tests.api.test_requests_api import submit
+
+    req = submit(api)
+    path = f"/api/requests/{req['id']}"
+
+    def edits() -> list[dict[str, Any]]:
+        return [e for e in entries(api, kind="requests")
+                if e["operation"] == "PATCH /api/requests/{id}"]
+
+    same = api.client.patch(path, json={"purpose": req["purpose"]},
+                            headers=api.headers("producer"))
+    assert same.status_code == 200 and edits() == []
+    changed = api.client.patch(path, json={"amount": eur("31000.00")},
+                               headers=api.headers("producer"))
+    assert changed.status_code == 200
+    (entry,) = edits()
+    assert entry["changes"] == {"amount": eur("31000.00")} and req["id"] in entry["ids"]
+
+
+def test_raw_transfers_list_the_transfers_they_posted(api: Api) -> None:
+    accounts = []
+    for code in ("cash", "bank"):
+        body = {"id": new_id(), "code": f"audit:{code}", "currency": "EUR"}
+        accounts.append(api.ok(api.post("/api/ledger/accounts", body), 201)["id"])
+    posted, refused = new_id(), new_id()
+    r = api.post("/api/ledger/transfers", [
+        {"id": posted, "debit_account_id": accounts[0], "credit_account_id": accounts[1],
+         "amount": eur("10.00"), "code": "test"},
+        {"id": refused, "debit_account_id": accounts[0], "credit_account_id": accounts[0],
+         "amount": eur("10.00"), "code": "test"}])
+    assert r.status_code == 200, r.text
+    results = {x["id"]: x["result"] for x in r.json()["results"]}
+    assert results[posted] == "created" and results[refused] != "created"
+    (entry,) = [e for e in entries(api) if e["operation"] == "POST /api/ledger/transfers"]
+    assert posted in entry["ids"] and refused not in entry["ids"]
+
+
+def test_a_gdxp_import_lists_what_it_created(api: Api) -> None:
+    from tests.api.test_gdxp_api import gdxp_file, send
+
+    answer = api.ok(send(api, gdxp_file(), f"?gas_id={api.parties['gas']}"))
+    made = [p["id"] for p in answer["producers"]["created"]] + [
+        r["id"] for r in answer["relationships"]["created"]]
+    assert len(made) == 3
+    (entry,) = [e for e in entries(api) if e["operation"] == "POST /api/imports/gdxp"]
+    assert sorted(entry["ids"]) == sorted(made)
