@@ -81,9 +81,15 @@ class _Parser(HTMLParser):
         self.button: list[str] | None = None
         self.h1: list[str] = []
         self.in_h1 = False
+        self.ids: list[tuple[str, str]] = []  # every element id, with its tag
+        self.label_targets: list[str] = []  # every label's ``for``, in or out of forms
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
+        if a.get("id"):
+            self.ids.append((a["id"], tag))
+        if tag == "label" and a.get("for"):
+            self.label_targets.append(a["for"])
         if tag == "h1":
             self.in_h1 = True
         if tag == "form":
@@ -169,7 +175,19 @@ class Page:
         return " ".join(_html.unescape(body).split())
 
 
+CONTROLS = frozenset({"input", "select", "textarea"})
+
+
 def parse(html: str) -> Page:
+    """The page, checked as a browser test finds fields: element ids are unique and
+    every label names a form control (else ``get_by_label`` finds nothing to fill)."""
     parser = _Parser()
     parser.feed(html)
+    seen: dict[str, str] = {}
+    for element_id, tag in parser.ids:
+        assert element_id not in seen, f"id {element_id!r} twice ({seen[element_id]}, {tag})"
+        seen[element_id] = tag
+    for target in parser.label_targets:
+        assert seen.get(target) in CONTROLS, \
+            f"a label for {target!r} names {seen.get(target) or 'nothing'}, not a field"
     return Page(html, parser.forms, " ".join("".join(parser.h1).split()))
