@@ -332,6 +332,52 @@ def test_loan_suggestions_and_plans_come_from_the_lenders_own_pools(
     assert loan_sources("officer") == {L.our_pool, L.their_pool}
 
 
+def test_a_bound_officers_plan_takes_the_requests_its_lender_may_fund(
+        api: Api, lenders: Lenders) -> None:
+    """By default a plan takes every request under review or approved and not yet
+    funded; for a bound officer only those its lender may fund (its lender's, and those
+    no lender claimed): another lender's named is refused with 403, as its funding is."""
+    L = lenders
+    ours = new_request(api, "Orto di Lambrate", amount="2000.00")
+    api.ok(move(api, ours, "under_review", "bound"))
+    theirs = new_request(api, "Orto del Lido", amount="1500.00")
+    api.ok(move(api, theirs, "under_review", "bound_other"))
+    free = new_request(api, "Orto Bioregionale", amount="1000.00")
+    api.ok(move(api, free, "under_review", "officer"))  # claimed by no lender
+    new_request(api, "Orto in attesa", amount="900.00")  # submitted: in no plan
+
+    def planned(who: str, body: Any = None) -> dict[str, Any]:
+        plan: dict[str, Any] = api.ok(api.post("/api/matching/plan", body, who))
+        assert set(plan["funded"]) == set(plan["unfunded"]) == set(plan["weights"])
+        return plan
+
+    asked = {ours: "2000.00", theirs: "1500.00", free: "1000.00"}
+    for who, expected, pool in (("bound", {ours, free}, L.our_pool),
+                                ("bound_other", {theirs, free}, L.their_pool)):
+        plan = planned(who)
+        assert set(plan["funded"]) == expected, who
+        # Each request fully lent from the officer's own lender's pool, nothing else.
+        for rid in expected:
+            assert plan["funded"][rid] == eur(asked[rid])
+        assert {a["source_id"] for a in plan["allocations"]} == {pool}
+        assert {a["request_id"] for a in plan["allocations"]} == expected
+    for who in EVERYONE:
+        assert set(planned(who)["funded"]) == {ours, theirs, free}
+
+    # Named: its own lender's and unclaimed ones are planned, another lender's is 403.
+    assert set(planned("bound", {"request_ids": [ours, free]})["funded"]) == {ours, free}
+    for body, who in (({"request_ids": [theirs]}, "bound"),
+                      ({"request_ids": [ours, theirs]}, "bound"),
+                      ({"request_ids": [ours]}, "bound_other")):
+        r = api.post("/api/matching/plan", body, who)
+        status(r, 403)
+        assert "another lender's request" in r.json()["detail"]
+    # Unknown ids are still 422 for a bound officer; every officer may plan any request.
+    status(api.post("/api/matching/plan", {"request_ids": [L.our_loan]}, "bound"), 422)
+    assert set(planned("officer", {"request_ids": [theirs, ours]})["funded"]) == {
+        ours, theirs}
+
+
 def csv_text(api: Api, name: str, who: str) -> str:
     r = api.get(f"/api/reports/{name}.csv", who)
     assert r.status_code == 200, r.text
@@ -361,3 +407,4 @@ def test_lender_wide_reports_cover_the_bound_officers_lender_only(
     # Another lender's loan named as a filter: 404, as its statement.
     status(api.get(f"/api/reports/loan-statement.csv?loan_id={L.their_loan}", "bound"), 404)
     status(api.get(f"/api/reports/loan-statement.csv?loan_id={L.our_loan}", "bound"), 200)
+
