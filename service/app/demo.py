@@ -9,49 +9,48 @@ from __future__ import annotations
 import sys
 import uuid
 from calendar import monthrange
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, select
 from stdnum import iban as stdnum_iban
 from stdnum import luhn
 from stdnum.it import codicefiscale
 
-from ledger.chart import account, account_id, leg_id
 from ledger.schedules import LoanTerms, Method
-from ledger.transfers import Transfer
 from service.app import lending
-from service.app.auth import create_user
+from service.app.auth import Principal, create_user
 from service.app.clock import today
 from service.app.common import MoneyIn, now_utc
 from service.app.context import AppContext
+from service.app.errors import refuse_bad_body
 from service.app.funds import contribute, gas_fund_id, get_fund
 from service.app.guarantees import create_guarantee, set_capacity
-from service.app.ledger_ops import ensure_accounts, post
 from service.app.lending import record_payment
-from service.app.loans import create_loan_row, disburse_loan
+from service.app.loans import RescheduleIn, create_loan_row, disburse_loan, reschedule_loan
 from service.app.parties import insert_party
 from service.app.prepayments import create_prepayment, record_delivery
 from service.app.requests import (
+    AssessmentIn,
+    GuaranteePartIn,
+    InterestIn,
+    LoanPartIn,
     RequestIn,
-    change_status,
-    get_request,
+    RequestTermsIn,
+    TransitionIn,
+    assess_request,
+    declare_interest,
     insert_request,
+    move_request,
+    set_terms,
     validate_request,
 )
+from service.app.shares import ShareIn, subscribe_share
 from service.db.engine import write_tx
-from service.db.tables import (
-    funding_requests,
-    parties,
-    pools,
-    relationships,
-    request_assessments,
-    request_interests,
-    shares,
-    users,
-)
+from service.db.tables import parties, pools, relationships, users
 
 NAMESPACE = uuid.UUID("6d0c43a1-56f5-4b8e-9a0c-2b1f0f6a2c11")
 
@@ -66,6 +65,34 @@ DEMO_USERS = [
 
 class DemoError(RuntimeError):
     pass
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class InTransaction(AppContext):
+    """``ctx`` for use cases run inside the demo's one write transaction: the demo
+    records shares, reschedules and moves requests through the very operations the API
+    calls (their checks included), and still loads all or nothing."""
+
+    conn: Any = None
+
+    @classmethod
+    def of(cls, ctx: AppContext, conn: Connection) -> InTransaction:
+        return cls(**{f.name: getattr(ctx, f.name) for f in fields(AppContext)}, conn=conn)
+
+    def write(self, fn: Callable[[Connection], T], retries: int = 3) -> T:
+        refuse_bad_body()
+        return fn(self.conn)
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        return fn(self.conn)
+
+
+def demo_officer(ids: dict[str, str]) -> Principal:
+    """The demo's officer, bound to Mag2 (``DEMO_USERS``): what it reviews is Mag2's."""
+    return Principal("officer", "officer", ids[LENDER[0]])
 
 
 @dataclass(frozen=True)
@@ -220,6 +247,36 @@ def _day(text: str, months: int) -> date:
     return shifted(date.fromisoformat(text), months)
 
 
+def pay_installments(conn: Connection, ctx: AppContext, row: Any, numbers: Iterable[int]
+                     ) -> None:
+    """Pay installments ``numbers`` (0-based) of the loan's current schedule in full, each
+    on its due date."""
+    for k in numbers:
+        row = lending.get_loan(conn, row.id)
+        schedule = lending.loan_state(row, lending.events_of(conn, row.id)).schedule
+        inst = schedule[k]
+        record_payment(conn, ctx, row, demo_id(f"pay:{row.id}:{k}"),
+                       lending.cents(inst.principal + inst.interest), inst.due_date,
+                       "demo", kind="repayment")
+
+
+def restructure_milk(conn: Connection, ctx: AppContext, loan_id: str, officer: Principal,
+                     months: int) -> None:
+    """The Latteria paid its first seven installments; a dry spring left the alpine
+    pastures short and the milk with them, so in late April the officer rescheduled the
+    loan (``POST /api/loans/{id}/reschedule``'s use case): four more months of interest
+    only. Every installment of the new schedule due by today is paid on time since."""
+    reschedule_loan(ctx, officer, loan_id, RescheduleIn(
+        id=demo_id("reschedule:latte"), date=_day("2026-04-28", months).isoformat(),
+        added_grace_periods=4,
+        note="Siccità di primavera: pascoli d'alpeggio scarsi e meno latte conferito. "
+             "Quattro mesi di soli interessi, delibera del comitato crediti del 27 aprile."))
+    row = lending.get_loan(conn, loan_id)
+    schedule = lending.loan_state(row, lending.events_of(conn, loan_id)).schedule
+    due = [k for k, inst in enumerate(schedule) if k >= 7 and inst.due_date <= today()]
+    pay_installments(conn, ctx, row, due)
+
+
 def load_instruments(conn: Connection, ctx: AppContext, ids: dict[str, str],
                      months: int = 0) -> None:
     """Money on the network: shares, a funded pool, loans in several states, guarantees,
@@ -227,26 +284,18 @@ def load_instruments(conn: Connection, ctx: AppContext, ids: dict[str, str],
     lender = ids[LENDER[0]]
     pool = conn.execute(select(pools).where(pools.c.lender_id == lender)).one()
     store = ctx.store
+    ctx = InTransaction.of(ctx, conn)
     lending.deposit(conn, store, op_id=demo_id("deposit:soci"), pool_row=pool,
                     amount=12_000_000, on=_day("2025-01-10", months),
                     note="capitale sociale",
                     username="demo")
+    officer = demo_officer(ids)
     for i, (gas_name, _, _) in enumerate(GAS[:6]):
-
-        share_id = demo_id(f"share:{gas_name}")
-        member = ids[gas_name]
-        ensure_accounts(conn, store, [account("member-external", member, party_id=member)])
         amount = 51_64 * (10 + i * 5)
-        conn.execute(shares.insert().values(
-            id=share_id, member_id=member, lender_id=lender, pool_id=pool.id,
-            amount_minor=amount, date=_day("2025-02-01", months), created_at=now_utc(),
-            created_by="demo"))
-        post(conn, store, [Transfer(
-            id=leg_id(share_id, "share"), debit_account_id=account_id("member-external", member),
-            credit_account_id=account_id("pool", pool.id), amount=amount, currency="EUR",
-            code="share", value_date=_day("2025-02-01", months),
-            user_data=f"share:{share_id}",
-            operation_id=share_id)], {})
+        subscribe_share(ctx, officer, ShareIn(
+            id=demo_id(f"share:{gas_name}"), member_id=ids[gas_name], lender_id=lender,
+            amount=MoneyIn(str(lending.dec(amount)), "EUR"),
+            date=_day("2025-02-01", months).isoformat()))
 
     def loan(name: str, producer: str, principal: str, rate: str, term: int, start: str,
              payments: int, method: Method = "french") -> Any:
@@ -260,22 +309,20 @@ def load_instruments(conn: Connection, ctx: AppContext, ids: dict[str, str],
                               username="demo")
         return row, payments
 
+    # Disbursed on the 27th: its 19th installment, due 27 October, is unpaid on the 6th
+    # of December (about 40 days late, in the 31-60 bucket), the 20th too.
     cheese = loan("taleggio", "Caseificio Val Taleggio", "18000.00", "4.50", 36,
-                  "2025-03-10", 18)
+                  "2025-03-27", 18)
     rice = loan("riso", "Riseria Lomellina Bio", "25000.00", "3.50", 48, "2025-06-15", 3)
     honey = loan("miele", "Apicoltura Valcamonica", "6000.00", "3.00", 24, "2025-04-01", 0)
     loan("vino", "Vini Oltrepo Naturali", "12000.00", "4.00", 36, "2026-12-01", 0)
-    for (row, payments) in (cheese, rice, honey):
+    milk = loan("latte", "Latteria Sociale Valtorta", "20000.00", "3.75", 48,
+                "2025-09-20", 7)
+    for (row, payments) in (cheese, rice, honey, milk):
         disburse_loan(conn, ctx, row, demo_id(f"disburse:{row.id}"),
                       row.disbursement_date, "demo")
-        row = lending.get_loan(conn, row.id)
-        schedule = lending.loan_state(row, lending.events_of(conn, row.id)).schedule
-        for k in range(payments):
-            inst = schedule[k]
-            record_payment(conn, ctx, row, demo_id(f"pay:{row.id}:{k}"),
-                           lending.cents(inst.principal + inst.interest), inst.due_date,
-                           "demo", kind="repayment")
-            row = lending.get_loan(conn, row.id)
+        pay_installments(conn, ctx, row, range(payments))
+    restructure_milk(conn, ctx, milk[0].id, officer, months)
     cheese_row = cheese[0]
     for gas_name, amount in (("GAS Gasabile Milano Isola", 1_200_000),
                              ("GAS Navigli", 900_000), ("GAS Sesto Solidale", 600_000)):
@@ -308,48 +355,97 @@ def load_instruments(conn: Connection, ctx: AppContext, ids: dict[str, str],
                note="cena sociale", basis=None, username="demo")
 
 
-def load_requests(conn: Any, ids: dict[str, str]) -> None:
-    """Three funding requests at different steps, so matching has something to suggest."""
+@dataclass(frozen=True)
+class Ask:
+    """A demo funding request and how far the demo officer has taken it."""
 
-    asks = [
-        ("req:caremma", "Cascina Caremma", "15000.00", "mixed", 36,
-         "Nuova cella frigorifera e serra per le verdure invernali",
-         ["GAS Gasabile Milano Isola", "GAS Lambrate Solidale"], None),
-        ("req:orti", "Orti di Brianza", "8000.00", "loan", 48,
-         "Trattore usato e impianto di irrigazione a goccia", ["GAS Monza Centro"],
-         (7, 8)),
-        ("req:cremonese", "Caseificio Cremonese", "12000.00", "prepayment", 24,
-         "Locale di stagionatura per il grana: prefinanziamento delle forme",
-         ["GAS Abbiategrasso Naviglio Grande"], (8, 9)),
-    ]
-    for key, producer, amount, instrument, months, purpose, gas_names, scores in asks:
+    key: str
+    producer: str
+    amount: str
+    instrument: str
+    months: int
+    purpose: str
+    gas: tuple[str, ...]
+    status: str  # submitted, under_review, needs_info or approved
+    scores: tuple[int, int] | None = None
+
+
+ASKS = (
+    Ask("req:caremma", "Cascina Caremma", "15000.00", "mixed", 36,
+        "Nuova cella frigorifera e serra per le verdure invernali",
+        ("GAS Gasabile Milano Isola", "GAS Lambrate Solidale"), "submitted"),
+    Ask("req:orti", "Orti di Brianza", "8000.00", "loan", 48,
+        "Trattore usato e impianto di irrigazione a goccia", ("GAS Monza Centro",),
+        "under_review", (7, 8)),
+    Ask("req:cremonese", "Caseificio Cremonese", "12000.00", "prepayment", 24,
+        "Locale di stagionatura per il grana: prefinanziamento delle forme",
+        ("GAS Abbiategrasso Naviglio Grande",), "approved", (8, 9)),
+    Ask("req:brianza", "Miele della Brianza", "5000.00", "loan", 36,
+        "Laboratorio di smielatura e smielatore radiale in acciaio inox",
+        ("GAS Monza Centro",), "needs_info"),
+    Ask("req:franciacorta", "Cantina Franciacorta Solidale", "10000.00", "loan", 48,
+        "Pressa pneumatica soffice e due vasche in acciaio per la vendemmia",
+        ("GAS Brescia Leonessa", "GAS Gasabile Milano Isola"), "approved", (8, 8)),
+)
+
+
+def load_requests(conn: Connection, ctx: AppContext, ids: dict[str, str],
+                  months: int = 0) -> None:
+    """A funding request waiting at each step (submitted, under review, needs
+    information, approved without terms, approved with terms ready to fund), taken
+    there by the demo officer through the requests' own use cases: the requests it
+    reviews are Mag2's (API.md, "Several lenders on one service")."""
+    ctx = InTransaction.of(ctx, conn)
+    officer = demo_officer(ids)
+    for ask in ASKS:
         values = validate_request(RequestIn(
-            id=demo_id(key), producer_id=ids[producer], amount=MoneyIn(amount, "EUR"),
-            purpose=purpose, instrument=instrument, term_months=months,
-            gas_ids=[ids[g] for g in gas_names],
+            id=demo_id(ask.key), producer_id=ids[ask.producer],
+            amount=MoneyIn(ask.amount, "EUR"), purpose=ask.purpose,
+            instrument=ask.instrument, term_months=ask.months,
+            gas_ids=[ids[g] for g in ask.gas],
             social_notes="Filiera corta, lavoro stabile per due persone."))
         insert_request(conn, values, "demo")
-        if scores is None:
+        rid = values["id"]
+
+        def move(to: str, note: str, rid: str = rid) -> None:
+            move_request(ctx, officer, rid, TransitionIn(to=to, note=note))
+
+        if ask.status == "submitted":
             continue
-        change_status(conn, get_request(conn, values["id"]), "under_review", "officer",
-                      "visita in azienda fissata")
-        # The demo officer is Mag2's: the request is that lender's (API.md, "Several
-        # lenders on one service").
-        conn.execute(funding_requests.update().where(funding_requests.c.id == values["id"])
-                     .values(lender_id=ids[LENDER[0]]))
-        conn.execute(request_assessments.insert().values(
-            id=demo_id(f"{key}:assessment"), request_id=values["id"],
-            economic_score=scores[0], social_score=scores[1],
-            notes="Conti in ordine, forte legame con i GAS", created_at=now_utc(),
-            created_by="officer"))
-        if instrument == "prepayment":
-            change_status(conn, get_request(conn, values["id"]), "approved", "officer",
-                          "delibera del consiglio n. 14")
-            conn.execute(request_interests.insert().values(
-                id=demo_id(f"{key}:interest"), request_id=values["id"],
-                gas_id=ids[gas_names[0]], kind="prepayment", amount_minor=300_000,
-                currency="EUR", note="Possiamo anticipare 3.000 EUR", created_at=now_utc(),
-                created_by="gas.gasabile"))
+        move("under_review", "visita in azienda fissata")
+        if ask.status == "needs_info":
+            move("needs_info", "Mandateci il preventivo del laboratorio e il bilancio "
+                 "2025 approvato dall'assemblea.")
+            continue
+        assert ask.scores is not None
+        assess_request(ctx, officer, rid, AssessmentIn(
+            economic_score=ask.scores[0], social_score=ask.scores[1],
+            notes="Conti in ordine, forte legame con i GAS",
+            site_visit_date=_day("2026-11-12", months).isoformat()))
+        if ask.status == "under_review":
+            continue
+        move("approved", "delibera del consiglio n. 14")
+        if ask.key == "req:cremonese":
+            declare_interest(ctx, officer, rid, InterestIn(
+                id=demo_id(f"{ask.key}:interest"), kind="prepayment",
+                amount=MoneyIn("3000.00", "EUR"), note="Possiamo anticipare 3.000 EUR",
+                gas_id=ids[ask.gas[0]]))
+        else:
+            set_capacity(conn, ids["GAS Brescia Leonessa"], 500_000, "demo",
+                         demo_id("capacity:GAS Brescia Leonessa"))
+            set_terms(ctx, officer, rid, franciacorta_terms(ids, months))
+
+
+def franciacorta_terms(ids: dict[str, str], months: int) -> RequestTermsIn:
+    """Mag2 lends 10,000 EUR over 48 months at 3.90%, from the start of the story's
+    month, and GAS Brescia Leonessa guarantees 3,000 of it: ready to fund."""
+    return RequestTermsIn(
+        loan=LoanPartIn(principal=MoneyIn("10000.00", "EUR"), annual_rate="3.90",
+                        term_months=48, method="french", frequency="monthly",
+                        disbursement_date=_day("2026-12-01", months).isoformat(),
+                        lender_id=ids[LENDER[0]]),
+        guarantees=[GuaranteePartIn(guarantor_id=ids["GAS Brescia Leonessa"],
+                                    amount=MoneyIn("3000.00", "EUR"))])
 
 
 def load_demo_data(ctx: AppContext, *, if_empty: bool = False, progress: bool = True) -> str:
@@ -417,7 +513,7 @@ def load_demo_data(ctx: AppContext, *, if_empty: bool = False, progress: bool = 
             create_user(conn, username, password, role, ids[party] if party else None)
             tick()
         load_instruments(conn, ctx, ids, months)
-        load_requests(conn, ids)
+        load_requests(conn, ctx, ids, months)
         if progress and sys.stderr.isatty():
             sys.stderr.write("\n")
     lines = [f"demo data loaded: 1 lender, {len(GAS)} GAS, {len(PRODUCERS)} producers, "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select
+from sqlalchemy import ColumnElement, Select, or_
 
 from service.app.auth import Principal
 from service.app.errors import Forbidden, NotFound
@@ -63,12 +63,23 @@ def request_claim(principal: Principal, request_lender: str | None, to: str) -> 
     return request_lender
 
 
+def lender_may_fund(bound: str | None, request_lender: str | None) -> bool:
+    """Whether officers bound to ``bound`` (None: unbound) may assess, set the terms of
+    and fund a request belonging to ``request_lender`` (None: no lender claimed it)."""
+    return bound is None or request_lender is None or request_lender == bound
+
+
+def of_fundable_requests(query: Q, column: ColumnElement[Any], bound: str | None) -> Q:
+    """``query`` kept to the requests officers bound to ``bound`` may fund (``column``
+    names the request's lender): their lender's and those no lender claimed yet."""
+    return query if bound is None else query.where(or_(column.is_(None), column == bound))
+
+
 def require_request_lender(principal: Principal, request_lender: str | None,
                            action: str) -> None:
     """403 unless ``principal`` may act on a request belonging to ``request_lender``
     (None: no lender has taken it under review yet)."""
-    bound = principal.bound_lender
-    if bound is not None and request_lender is not None and request_lender != bound:
+    if not lender_may_fund(principal.bound_lender, request_lender):
         raise OtherLender(f"this request is another lender's (its officer took it under "
                           f"review): only that lender's officers {action}", "request")
 

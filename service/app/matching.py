@@ -74,7 +74,12 @@ from service.app.common import check_uuid, path_uuid, query_date
 from service.app.context import AppContext
 from service.app.errors import Errors
 from service.app.funds import fund_states
-from service.app.lender_scope import lender_scope
+from service.app.lender_scope import (
+    OtherLender,
+    lender_may_fund,
+    lender_scope,
+    of_fundable_requests,
+)
 from service.app.read_cache import Memo, ReadCache
 from service.app.requests import latest_assessment, latest_terms, visible_request
 from service.app.types import Day, DecimalText, Uuid
@@ -542,15 +547,26 @@ def opportunities(conn: Connection, principal: Principal, request_id: str, as_of
 # -- plans ---------------------------------------------------------------------------------
 
 
-def plan_rows(conn: Connection, request_ids: Sequence[str] | None) -> list[Any]:
+def plan_rows(conn: Connection, request_ids: Sequence[str] | None,
+              lender_id: str | None = None) -> list[Any]:
     """The requests of a plan: those named (unknown ids or ones in other states -> 422),
-    else every request under review or approved and not yet funded."""
+    else every request under review or approved and not yet funded. With ``lender_id``
+    (an officer bound to a lender) only the requests that lender may fund: by default
+    the others are left out, named they are refused (403, as their funding would be)."""
     c = funding_requests.c
     if request_ids is None:
-        return list(conn.execute(select(funding_requests).where(
-            c.status.in_(PLAN_STATUSES), c.funding_id.is_(None)).order_by(c.seq)))
+        query = select(funding_requests).where(
+            c.status.in_(PLAN_STATUSES), c.funding_id.is_(None))
+        return list(conn.execute(of_fundable_requests(query, c.lender_id, lender_id)
+                                 .order_by(c.seq)))
     wanted = list(dict.fromkeys(request_ids))
     found = {r.id: r for r in conn.execute(select(funding_requests).where(c.id.in_(wanted)))}
+    others = [r.reference for r in found.values()
+              if not lender_may_fund(lender_id, r.lender_id)]
+    if others:
+        raise OtherLender(f"{', '.join(others)}: another lender's request (its officer took "
+                          "it under review); a plan of yours takes the requests your "
+                          "lender may fund", "request")
     errors = Errors()
     for i, rid in enumerate(request_ids):
         row = found.get(rid)
@@ -596,8 +612,9 @@ def own_pools_only(snap: Snapshot, lender_id: str | None) -> Snapshot:
 def make_plan(conn: Connection, request_ids: Sequence[str] | None, as_of: date,
               lender_id: str | None = None) -> PlanResult:
     """The plan of ``request_ids`` (default: every request waiting for one); with
-    ``lender_id`` (an officer bound to a lender) only that lender's pools lend."""
-    rows = plan_rows(conn, request_ids)
+    ``lender_id`` (an officer bound to a lender) only the requests that lender may fund
+    (another lender's named: 403), and only its pools lend."""
+    rows = plan_rows(conn, request_ids, lender_id)
     snap = own_pools_only(load_snapshot(conn, rows, as_of), lender_id)
     plan = plan_allocation(snap.network, list(snap.requests.values()), CONFIG)
     return PlanResult(snap, plan, as_of)
@@ -673,8 +690,9 @@ def get_opportunities(ctx: AppContext, principal: Principal, request_id: str,
 
 def post_plan(ctx: AppContext, principal: Principal, data: PlanIn | None) -> PlanOut:
     """The allocation that maximizes the assessment-weighted funding of the requests
-    (default: every request under review or approved and not yet funded) within every
-    limit; officers only."""
+    (default: every request under review or approved and not yet funded; for an
+    officer bound to a lender, those its lender may fund) within every limit; officers
+    only."""
     data = data or PlanIn()
     errors = Errors()
     ids: list[str] | None = None

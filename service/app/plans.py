@@ -260,10 +260,11 @@ def _candidates(conn: Connection, rows: Sequence[Any]) -> list[PlanCandidate]:
 
 
 def plan_candidates(ctx: AppContext, principal: Principal) -> list[PlanCandidate]:
-    """Every request a plan may take (under review or approved, not yet funded), oldest
-    first; officers only."""
+    """Every request a plan may take (under review or approved, not yet funded; for an
+    officer bound to a lender, those its lender may fund), oldest first; officers only."""
     principal.require("officer")
-    return ctx.read(lambda conn: _candidates(conn, plan_rows(conn, None)))
+    return ctx.read(lambda conn: _candidates(
+        conn, plan_rows(conn, None, lender_scope(principal))))
 
 
 def _plan_ids(request_ids: Sequence[str] | None) -> list[str] | None:

@@ -22,8 +22,9 @@ def get_opportunities(request_id: FromPath[str], ctx: Ctx, principal: User,
       responses=responses(*BODY, 403))
 def post_plan(ctx: Ctx, principal: User, data: JSONBody[PlanIn | None] = None) -> PlanOut:
     """The allocation that maximizes the assessment-weighted funding of the requests
-    (default: every request under review or approved and not yet funded) within every
-    limit; officers only. The body may be left out."""
+    (default: every request under review or approved and not yet funded; for an
+    officer bound to a lender, those its lender may fund: another lender's named ->
+    403) within every limit; officers only. The body may be left out."""
     return matching.post_plan(ctx, principal, data)
 
 

@@ -94,6 +94,9 @@ def plan_page(request: Request[Any, Any, Any]) -> Template:
         form.add("richiesta", "Una delle richieste scelte non si può più pianificare "
                  "(è stata finanziata o ha cambiato stato): ricarica la pagina.")
         return _render(request, chosen=chosen, view=None, form=form, status=422)
+    except OtherLender:  # a request of another lender named in the address
+        form.add("richiesta", OTHER_LENDER["request"])
+        return _render(request, chosen=chosen, view=None, form=form, status=403)
     return _render(request, chosen=chosen, view=view, form=form)
 
 
@@ -132,7 +135,7 @@ async def apply_plan(request: Request[Any, Any, Any]) -> Any:
         status = 403
     try:
         view = await call(plans.compute_plan, ctx, principal, chosen or None, as_of)
-    except Invalid:
+    except (Invalid, OtherLender):
         view = None
     return await call(_render, request, chosen=chosen or None, view=view, form=Form(),
                       status=status, refused=(request_id, message))

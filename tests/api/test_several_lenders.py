@@ -11,8 +11,10 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+import openpyxl
 import pytest
 from sqlalchemy import Engine
 
@@ -337,6 +339,52 @@ def test_loan_suggestions_and_plans_come_from_the_lenders_own_pools(
     assert loan_sources("officer") == {L.our_pool, L.their_pool}
 
 
+def test_a_bound_officers_plan_takes_the_requests_its_lender_may_fund(
+        api: Api, lenders: Lenders) -> None:
+    """By default a plan takes every request under review or approved and not yet
+    funded; for a bound officer only those its lender may fund (its lender's, and those
+    no lender claimed): another lender's named is refused with 403, as its funding is."""
+    L = lenders
+    ours = new_request(api, "Orto di Lambrate", amount="2000.00")
+    api.ok(move(api, ours, "under_review", "bound"))
+    theirs = new_request(api, "Orto del Lido", amount="1500.00")
+    api.ok(move(api, theirs, "under_review", "bound_other"))
+    free = new_request(api, "Orto Bioregionale", amount="1000.00")
+    api.ok(move(api, free, "under_review", "officer"))  # claimed by no lender
+    new_request(api, "Orto in attesa", amount="900.00")  # submitted: in no plan
+
+    def planned(who: str, body: Any = None) -> dict[str, Any]:
+        plan: dict[str, Any] = api.ok(api.post("/api/matching/plan", body, who))
+        assert set(plan["funded"]) == set(plan["unfunded"]) == set(plan["weights"])
+        return plan
+
+    asked = {ours: "2000.00", theirs: "1500.00", free: "1000.00"}
+    for who, expected, pool in (("bound", {ours, free}, L.our_pool),
+                                ("bound_other", {theirs, free}, L.their_pool)):
+        plan = planned(who)
+        assert set(plan["funded"]) == expected, who
+        # Each request fully lent from the officer's own lender's pool, nothing else.
+        for rid in expected:
+            assert plan["funded"][rid] == eur(asked[rid])
+        assert {a["source_id"] for a in plan["allocations"]} == {pool}
+        assert {a["request_id"] for a in plan["allocations"]} == expected
+    for who in EVERYONE:
+        assert set(planned(who)["funded"]) == {ours, theirs, free}
+
+    # Named: its own lender's and unclaimed ones are planned, another lender's is 403.
+    assert set(planned("bound", {"request_ids": [ours, free]})["funded"]) == {ours, free}
+    for body, who in (({"request_ids": [theirs]}, "bound"),
+                      ({"request_ids": [ours, theirs]}, "bound"),
+                      ({"request_ids": [ours]}, "bound_other")):
+        r = api.post("/api/matching/plan", body, who)
+        status(r, 403)
+        assert "another lender's request" in r.json()["detail"]
+    # Unknown ids are still 422 for a bound officer; every officer may plan any request.
+    status(api.post("/api/matching/plan", {"request_ids": [L.our_loan]}, "bound"), 422)
+    assert set(planned("officer", {"request_ids": [theirs, ours]})["funded"]) == {
+        ours, theirs}
+
+
 def csv_text(api: Api, name: str, who: str) -> str:
     r = api.get(f"/api/reports/{name}.csv", who)
     assert r.status_code == 200, r.text
@@ -366,3 +414,67 @@ def test_lender_wide_reports_cover_the_bound_officers_lender_only(
     # Another lender's loan named as a filter: 404, as its statement.
     status(api.get(f"/api/reports/loan-statement.csv?loan_id={L.their_loan}", "bound"), 404)
     status(api.get(f"/api/reports/loan-statement.csv?loan_id={L.our_loan}", "bound"), 200)
+
+
+def workbook_text(api: Api, name: str, who: str) -> tuple[str, set[str]]:
+    """Every cell of every sheet of the report's workbook, as one text; and the lenders
+    its printed headers name."""
+    r = api.get(f"/api/reports/{name}.xlsx", who)
+    assert r.status_code == 200, r.text
+    wb = openpyxl.load_workbook(io.BytesIO(r.content))
+    cells = [str(c) for ws in wb.worksheets
+             for row in ws.iter_rows(values_only=True) for c in row if c is not None]
+    return "\n".join(cells), {ws.oddHeader.right.text for ws in wb.worksheets}
+
+
+def detail_total(api: Api, name: str, who: str, column: str) -> Decimal:
+    """The sum of ``column`` over the detail rows of the report's CSV."""
+    rows = list(csv.DictReader(io.StringIO(csv_text(api, name, who))))
+    assert rows and column in rows[0], list(rows[0]) if rows else name
+    return sum((Decimal(r[column]) for r in rows), Decimal(0))
+
+
+@pytest.mark.parametrize("name", ["portfolio", "arrears", "guarantees", "impact"])
+def test_each_lender_wide_report_leaves_the_other_lenders_out(
+        api: Api, lenders: Lenders, name: str) -> None:
+    """Officer of lender A: none of lender B's loans, guarantees or borrowers in any
+    sheet of the report, its figures A's alone, and A named in the printed header; an
+    unbound officer: both lenders'. (The journal and trial balance are the whole ledger
+    for everyone: see the README's reports section.)"""
+    L = lenders
+    loan = {lid: api.ok(api.get(f"/api/loans/{lid}")) for lid in (L.our_loan, L.their_loan)}
+    pledge = {gid: api.ok(api.get(f"/api/guarantees/{gid}"))
+              for gid in (L.our_guarantee, L.their_guarantee)}
+    guarantee_of = {L.our_loan: L.our_guarantee, L.their_loan: L.their_guarantee}
+
+    def marks(lid: str) -> list[str]:
+        """What shows a loan in this report: its reference, its borrower, its
+        guarantee's reference."""
+        by_report = {
+            "portfolio": [loan[lid]["reference"], loan[lid]["borrower_name"]],
+            "arrears": [loan[lid]["reference"], loan[lid]["borrower_name"]],
+            "guarantees": [pledge[guarantee_of[lid]]["reference"], loan[lid]["reference"]],
+            "impact": [loan[lid]["borrower_name"]],
+        }
+        return by_report[name]
+
+    def outstanding(lids: tuple[str, ...]) -> Decimal:
+        return sum((Decimal(loan[i]["outstanding_principal"]["amount"]) for i in lids),
+                   Decimal(0))
+
+    column = "Impegno" if name == "guarantees" else "Capitale residuo"
+    for who, seen, unseen, header in (
+            ("bound", (L.our_loan,), (L.their_loan,), {"Mag2 Finance Milano"}),
+            ("bound_other", (L.their_loan,), (L.our_loan,), {"Mag Venezia"}),
+            ("officer", (L.our_loan, L.their_loan), (), {"Mag Venezia, Mag2 Finance Milano"}),
+    ):
+        text, headers = workbook_text(api, name, who)
+        for lid in seen:
+            assert all(m in text for m in marks(lid)), (who, marks(lid))
+        for lid in unseen:
+            assert not any(m in text for m in marks(lid)), (who, marks(lid))
+        assert headers == header, who
+        # The figures: the loans it sees, as the loans API gives them.
+        expected = (sum((Decimal(pledge[guarantee_of[i]]["amount"]["amount"]) for i in seen),
+                        Decimal(0)) if name == "guarantees" else outstanding(seen))
+        assert detail_total(api, name, who, column) == expected, who

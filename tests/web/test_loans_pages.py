@@ -27,6 +27,7 @@ TALEGGIO = demo_id("loan:taleggio")  # Caseificio Val Taleggio, guaranteed by th
 RISO = demo_id("loan:riso")  # Riseria Lomellina Bio, no guarantees
 MIELE = demo_id("loan:miele")  # Apicoltura Valcamonica, nothing paid
 VINO = demo_id("loan:vino")  # approved, not disbursed
+LATTE = demo_id("loan:latte")  # Latteria Sociale Valtorta, restructured, paid on time
 TODAY = today().isoformat()
 
 
@@ -97,7 +98,7 @@ def test_officer_sees_every_loan_with_the_app_layer_figures(web: Web) -> None:
     assert page.h1 == "Prestiti"
     expected = loans.list_loans(ctx_of(web), OFFICER, None, None, None, None, 500, None).items
     rows = table(page.html, "Elenco dei prestiti")
-    assert len(rows) == len(expected) == 4
+    assert len(rows) == len(expected) == 5
     for row, loan in zip(rows, expected, strict=True):
         assert row[0] == loan.reference
         assert row[2] == euro(loan.principal) and row[3] == euro(loan.outstanding_principal)
@@ -105,7 +106,8 @@ def test_officer_sees_every_loan_with_the_app_layer_figures(web: Web) -> None:
         assert row[5] == str(loan.days_past_due)
         assert f'href="/prestiti/{loan.id}"' in page.html
     assert [r[1] for r in rows] == ["Caseificio Val Taleggio", "Riseria Lomellina Bio",
-                                    "Apicoltura Valcamonica", "Vini Oltrepo Naturali"]
+                                    "Apicoltura Valcamonica", "Vini Oltrepo Naturali",
+                                    "Latteria Sociale Valtorta"]
     # The caseificio paid 18 of its installments: the outstanding principal is what the
     # schedule says is left after the 18th.
     taleggio = read(web, TALEGGIO)
@@ -149,7 +151,8 @@ def test_the_list_is_paginated(web: Web, monkeypatch: pytest.MonkeyPatch) -> Non
     link = re.search(r'<a href="([^"]+)">Pagina successiva</a>', first.html)
     assert link
     second = web.page(_html.unescape(link.group(1)))
-    assert [r[0] for r in table(second.html, "Elenco dei prestiti")] == ["PRE-2026-0004"]
+    assert [r[0] for r in table(second.html, "Elenco dei prestiti")] == [
+        "PRE-2026-0004", "PRE-2026-0005"]
     assert "Pagina successiva" not in second.text
 
 
@@ -159,7 +162,7 @@ def test_producer_sees_only_its_own_loans_without_filters(web: Web) -> None:
     assert [r[0] for r in table(page.html, "Elenco dei prestiti")] == ["PRE-2026-0001"]
     assert not [f for f in page.forms if "Filtra" in f.buttons]
     # Another producer's loan: 404, as the API answers.
-    for other in (RISO, MIELE, VINO):
+    for other in (RISO, MIELE, VINO, LATTE):
         assert web.get(f"/prestiti/{other}").status_code == 404
     assert web.get("/prestiti/not-a-uuid").status_code == 404
 
@@ -206,7 +209,7 @@ def test_loan_page_figures_match_the_app_layer(web: Web) -> None:
     overdue = sum((Decimal(i.payment.amount) for i in loan.schedule[18:20]), Decimal(0))
     assert euro(overdue) == euro(loan.overdue_amount)
     assert f"Importo scaduto {euro(overdue)}" in text
-    assert f"Giorni di ritardo {loan.days_past_due}" in text and loan.days_past_due == 57
+    assert f"Giorni di ritardo {loan.days_past_due}" in text and loan.days_past_due == 40
     assert re.search(rf'<a href="/report/loan-statement.xlsx\?loan_id={TALEGGIO}">'
                      r"Scarica l(&#39;|')estratto conto</a>", page.html)
     # Repayments received: the 18 the demo recorded, each with who recorded it.

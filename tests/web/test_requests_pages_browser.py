@@ -142,7 +142,8 @@ def test_officer_reviews_assesses_sets_terms_approves_and_funds(desktop: Any,
     loan = terms.get_by_role("group", name="Prestito")
     # The named GAS prepay (3,550.00 and 3,100.00), the pool lends the rest.
     assert loan.get_by_label("Importo", exact=True).input_value() == "8350,00"
-    assert loan.get_by_label("Tasso annuo (%)", exact=True).input_value() == "4,00"
+    # The rate of the lender's latest loan (the Latteria's).
+    assert loan.get_by_label("Tasso annuo (%)", exact=True).input_value() == "3,75"
     assert loan.get_by_label("Finanziatore", exact=True).input_value() == \
         demo_id("Mag2 Finance Milano")
     for n, (gas, amount) in enumerate((("GAS Lambrate Solidale", "3550,00"),

@@ -31,6 +31,8 @@ from tests.web.test_requests_pages import (
 )
 
 ORTI = demo_id("req:orti")  # under review, a loan of 8,000.00, assessed
+BRIANZA = demo_id("req:brianza")  # Miele della Brianza's, information asked for
+FRANCIACORTA = demo_id("req:franciacorta")  # approved, with terms ready to fund
 LENDER = demo_id("Mag2 Finance Milano")
 GASABILE = demo_id("GAS Gasabile Milano Isola")
 
@@ -81,14 +83,15 @@ def test_officer_list_and_its_filters(officer: Web) -> None:
         "Respinta", "Ritirata", "Finanziata", "Chiusa"]
     assert "Cascina Caremma" in [t for _, t in form.field_by_label("Produttore").options]
     listed = re.findall(r'href="/richieste/([0-9a-f-]{36})"', page.html)
-    assert listed == [CREMONESE, ORTI, CAREMMA]
+    assert listed == [FRANCIACORTA, BRIANZA, CREMONESE, ORTI, CAREMMA]  # newest first
 
     def shown(query: str) -> list[str]:
         return re.findall(r'href="/richieste/([0-9a-f-]{36})"',
                           officer.page(f"/richieste?{query}").html)
 
     assert shown("stato=under_review") == [ORTI]
-    assert shown("stato=approved") == [CREMONESE]
+    assert shown("stato=approved") == [FRANCIACORTA, CREMONESE]
+    assert shown("stato=needs_info") == [BRIANZA]
     assert shown(f"produttore={demo_id('Cascina Caremma')}") == [CAREMMA]
     assert shown(f"stato=approved&produttore={demo_id('Cascina Caremma')}") == []
     assert "Nessuna richiesta corrisponde ai filtri." in text(
@@ -224,7 +227,8 @@ def test_use_the_suggestions_saves_nothing_then_save(officer: Web) -> None:
         min(loan.suggested_amount.amount, "8000.00").replace(".", ",")
     assert field_value(form, "fondo") == loan.source_id
     assert field_value(form, "finanziatore") == LENDER
-    assert field_value(form, "tasso") == "4,00"  # the lender's latest rate
+    # The lender's latest loan's rate: the Latteria's 3.75%.
+    assert field_value(form, "tasso") == "3,75"
     with pytest.raises(NotFound):
         app_requests.read_terms(ctx, OFFICER, ORTI)
     # Salva condizioni from the suggested form.
@@ -235,7 +239,7 @@ def test_use_the_suggestions_saves_nothing_then_save(officer: Web) -> None:
     assert terms.loan is not None
     assert (terms.loan.principal.amount, terms.loan.annual_rate, terms.loan.term_months,
             terms.loan.lender_id, terms.loan.pool_id, terms.loan.category) == (
-        "8000.00", "4.00", 48, LENDER, loan.source_id, "microcredit")
+        "8000.00", "3.75", 48, LENDER, loan.source_id, "microcredit")
     assert terms.prepayments == [] and terms.guarantees == []
     # The saved terms fill the form; saving them again records nothing new.
     again = terms_form(officer.page(f"/richieste/{ORTI}"))

@@ -11,11 +11,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import pytest
 
 from service.app import requests as app_requests
 from service.app.auth import Principal, create_user
 from service.app.demo import demo_id
+from service.app.requests import RequestIn
 from service.db.engine import write_tx
 from tests.web.conftest import Web
 from tests.web.pages import parse
@@ -157,6 +159,25 @@ def test_the_first_bound_officer_to_review_a_request_takes_it(web: Web, second: 
     assert r.status_code == 303, r.text[:500]
 
 
+def venezia_request(web: Web, second: Second) -> str:
+    """A request of Orti di Brianza (no loan, never late) that Venezia's officer took
+    under review: Venezia's."""
+    _, out = app_requests.submit_request(app_ctx(web), Principal("admin", "admin", None),
+                                         msgspec.convert({
+        "producer_id": demo_id("Orti di Brianza"),
+        "amount": {"amount": "4000.00", "currency": "EUR"},
+        "purpose": "Serra fredda per le insalate", "instrument": "loan",
+        "term_months": 24}, RequestIn))
+    move(web, out.id, "under_review",
+         who=Principal(VENEZIA_OFFICER, "officer", second.lender))
+    rid: str = out.id
+    return rid
+
+
+def candidates(page: Any) -> set[str]:
+    return {f.value for form in page.forms for f in form.fields if f.name == "richiesta"}
+
+
 def test_a_bound_officers_plan_lends_from_its_lenders_pools(web: Web, second: Second
                                                             ) -> None:
     ctx = app_ctx(web)
@@ -165,32 +186,48 @@ def test_a_bound_officers_plan_lends_from_its_lenders_pools(web: Web, second: Se
     mag2 = Principal("officer", "officer", MAG2)
     venezia = Principal(VENEZIA_OFFICER, "officer", second.lender)
     admin = Principal("admin", "admin", None)
+    theirs = venezia_request(web, second)
 
-    def lenders_lending(who: Principal) -> set[str]:
+    def planned(who: Principal) -> dict[str, set[str]]:
+        """Each request of the default plan, with the pools lending to it."""
         view = compute_plan(ctx, who, None)
-        return {a.source_name for r in view.requests for a in r.allocations
-                if a.kind == "loan"}
+        return {r.candidate.id: {a.source_name for a in r.allocations if a.kind == "loan"}
+                for r in view.requests}
 
-    assert lenders_lending(venezia) == {"Mag Venezia - fondo generale"}
-    assert lenders_lending(mag2) == {"Mag2 Finance Milano - fondo generale"}
-    assert lenders_lending(admin)  # whichever pools serve best, from every lender
+    # Each bound officer plans its lender's requests (the demo's reviewed ones are
+    # Mag2's), lent from its lender's pools; an admin plans them all.
+    assert planned(venezia) == {theirs: {"Mag Venezia - fondo generale"}}
+    ours = planned(mag2)
+    assert ORTI in ours and theirs not in ours
+    assert set().union(*ours.values()) == {"Mag2 Finance Milano - fondo generale"}
+    assert set(planned(admin)) == set(ours) | {theirs}
     as_user(web, VENEZIA_OFFICER, PASSWORD)
-    piano = text(web.page(f"/piano?calcola=1&richiesta={ORTI}"))
+    assert candidates(web.page("/piano")) == {theirs}
+    piano = text(web.page(f"/piano?calcola=1&richiesta={theirs}"))
     assert "Mag Venezia - fondo generale" in piano
     assert "Mag2 Finance Milano - fondo generale" not in piano
+    as_user(web, "officer")
+    assert candidates(web.page("/piano")) == set(ours)
 
 
-def test_applying_a_plan_to_another_lenders_request_is_refused(web: Web, second: Second
-                                                               ) -> None:
+def test_planning_another_lenders_request_is_refused(web: Web, second: Second) -> None:
     from tests.web.test_officer_pages import apply_data
 
     ctx = app_ctx(web)
     admin = Principal("admin", "admin", None)
     before = app_requests.read_request(ctx, admin, ORTI).terms
+    theirs = venezia_request(web, second)
     as_user(web, VENEZIA_OFFICER, PASSWORD)
-    page = web.page(f"/piano?calcola=1&richiesta={ORTI}")
+    # ORTI is Mag2's: named in the address, the plan is refused in a sentence.
+    r = web.get(f"/piano?calcola=1&richiesta={ORTI}")
+    assert r.status_code == 403
+    assert "in carico a un altro finanziatore" in text(parse(r.text))
+    # Its own plan's form posted for ORTI (as a crafted page would): refused, no terms.
+    page = web.page(f"/piano?calcola=1&richiesta={theirs}")
     form = next(f for f in page.forms if "Applica alla richiesta" in f.buttons)
-    r = web.client.post(form.action, data=apply_data(form))
+    data = apply_data(form)
+    data.update(request_id=ORTI, richiesta=[ORTI])
+    r = web.client.post(form.action, data=data)
     assert r.status_code == 403
     assert "in carico a un altro finanziatore" in text(parse(r.text))
     assert app_requests.read_request(ctx, admin, ORTI).terms == before
