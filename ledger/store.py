@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -82,6 +82,7 @@ from ledger.verify import JournalHead, JournalVerifier, VerifyReport
 
 __all__ = [
     "HEAD_ID",
+    "JournalEntry",
     "LedgerConflict",
     "LedgerStore",
     "ledger_accounts",
@@ -229,6 +230,26 @@ def _transfer_from_row(row: Row[Any]) -> Transfer:
         user_data=row.user_data, operation_id=row.operation_id, timestamp=row.timestamp,
         recorded_by=row.recorded_by,
     )
+
+
+class JournalEntry(NamedTuple):
+    """A stored transfer as the journal lists it (``flags`` as stored: bits)."""
+
+    id: str
+    debit_account_id: str
+    credit_account_id: str
+    amount: int
+    currency: str
+    code: str
+    flags: int
+    value_date: date | None
+    operation_id: str | None
+    timestamp: int  # ns since the epoch, UTC
+
+
+def _day_ns(day: date) -> int:
+    """Nanoseconds since the epoch at the start (UTC) of ``day``."""
+    return (day - date(1970, 1, 1)).days * 86_400 * 1_000_000_000
 
 
 def _head_from_row(row: Row[Any]) -> ChainHead:
@@ -592,6 +613,30 @@ class LedgerStore:
         items = [_transfer_from_row(r) for r in rows[:limit]]
         next_cursor = encode_cursor("t", rows[limit - 1].seq) if len(rows) > limit else None
         return items, next_cursor
+
+    def journal_entries(self, conn: Connection, first_day: date, last_day: date,
+                        page: int = 2_000) -> Iterator[JournalEntry]:
+        """The transfers whose value date (without one: the UTC day they were recorded)
+        falls in ``first_day``..``last_day``, in chain order, read ``page`` rows at a time.
+
+        The journal report's read: the period is filtered by the database, and rows come
+        as plain tuples of the stored (already validated) values, without building a
+        checked ``Transfer`` for each (at 46,000 transfers that took over a second)."""
+        start = _day_ns(first_day)
+        end = _day_ns(last_day) + 86_400 * 1_000_000_000
+        in_period = or_(_T.value_date.between(first_day, last_day),
+                        and_(_T.value_date.is_(None), _T.timestamp >= start,
+                             _T.timestamp < end))
+        query = select(_T.seq, *(getattr(_T, f) for f in JournalEntry._fields)
+                       ).where(in_period).order_by(_T.seq).limit(page)
+        after = -1
+        while True:
+            rows = conn.execute(query.where(_T.seq > after)).all()
+            for r in rows:
+                yield JournalEntry(*r[1:])
+            if len(rows) < page:
+                return
+            after = rows[-1].seq
 
     def find_transfers(self, conn: Connection, *, user_data: str | None = None,
                        operation_id: str | None = None) -> list[Transfer]:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from service.app.auth import Principal
-from service.app.context import AppContext
 from service.app.lender_scope import of_own_lender
 from service.app.parties import related_party_ids
 from service.db.tables import loans, parties
@@ -23,29 +22,26 @@ class ReportChoices:
     gas: list[tuple[str, str]]
 
 
-def report_choices(ctx: AppContext, principal: Principal) -> ReportChoices:
-    def read(conn: Connection) -> ReportChoices:
-        visible: set[str] | None = None
-        if not principal.is_staff:
-            visible = related_party_ids(conn, principal.party_id) if principal.party_id \
-                else set()
-        names: dict[str, str] = {}
-        producers: list[tuple[str, str]] = []
-        gas: list[tuple[str, str]] = []
-        for p in conn.execute(select(parties.c.id, parties.c.name, parties.c.kind).where(
-                parties.c.kind.in_(("producer", "gas"))).order_by(parties.c.name)):
-            names[p.id] = p.name
-            if visible is not None and p.id not in visible:
-                continue
-            (producers if p.kind == "producer" else gas).append((p.id, p.name))
-        query = of_own_lender(select(loans.c.id, loans.c.reference, loans.c.borrower_id),
-                              loans.c.lender_id, principal).order_by(loans.c.seq.desc())
-        if not principal.is_staff:
-            if principal.role != "producer":
-                query = query.where(loans.c.id.is_(None))  # only producers get statements
-            query = query.where(loans.c.borrower_id == (principal.party_id or ""))
-        loan_items = [(r.id, f"{r.reference} · {names.get(r.borrower_id, '')}")
-                      for r in conn.execute(query)]
-        return ReportChoices(loan_items, producers, gas)
-
-    return ctx.read(read)
+def choices_on(conn: Connection, principal: Principal) -> ReportChoices:
+    visible: set[str] | None = None
+    if not principal.is_staff:
+        visible = related_party_ids(conn, principal.party_id) if principal.party_id \
+            else set()
+    names: dict[str, str] = {}
+    producers: list[tuple[str, str]] = []
+    gas: list[tuple[str, str]] = []
+    for p in conn.execute(select(parties.c.id, parties.c.name, parties.c.kind).where(
+            parties.c.kind.in_(("producer", "gas"))).order_by(parties.c.name)):
+        names[p.id] = p.name
+        if visible is not None and p.id not in visible:
+            continue
+        (producers if p.kind == "producer" else gas).append((p.id, p.name))
+    query = of_own_lender(select(loans.c.id, loans.c.reference, loans.c.borrower_id),
+                          loans.c.lender_id, principal).order_by(loans.c.seq.desc())
+    if not principal.is_staff:
+        if principal.role != "producer":
+            query = query.where(loans.c.id.is_(None))  # only producers get statements
+        query = query.where(loans.c.borrower_id == (principal.party_id or ""))
+    loan_items = [(r.id, f"{r.reference} · {names.get(r.borrower_id, '')}")
+                  for r in conn.execute(query)]
+    return ReportChoices(loan_items, producers, gas)

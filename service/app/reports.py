@@ -34,7 +34,7 @@ from ledger.money import currency_exponent, minor_to_decimal, to_minor_decimal
 from ledger.repayments import InstallmentState, arrears, initial_state
 from ledger.schedules import build_schedule, summarize
 from ledger.store import LedgerStore
-from ledger.transfers import Transfer
+from ledger.transfers import Transfer, transfer_flags_from_bits
 from matching.geo import haversine_km
 from reports.accounts import account_label
 from reports.catalog import CATALOG, ReportInfo, report_info
@@ -939,8 +939,8 @@ def _transfer_day(t: Transfer) -> date:
     return datetime.fromtimestamp(t.timestamp // 1_000_000_000, UTC).date()
 
 
-def _timestamp(t: Transfer) -> datetime:
-    seconds, ns = divmod(t.timestamp, 1_000_000_000)
+def _ns_timestamp(ns_since_epoch: int) -> datetime:
+    seconds, ns = divmod(ns_since_epoch, 1_000_000_000)
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=ns // 1000)
 
 
@@ -963,8 +963,10 @@ def _all_accounts(conn: Connection, store: LedgerStore) -> Iterator[Any]:
             return
 
 
-def _flags(t: Transfer) -> str:
-    return ", ".join(sorted(str(f) for f in t.flags))
+# A transfer's flags as the journal lists them, for each stored bit pattern: sorted,
+# joined by ", " (the codes of reports.italian's "transfer_flags").
+_FLAG_TEXTS = tuple(", ".join(sorted(str(f) for f in transfer_flags_from_bits(bits)))
+                    for bits in range(16))
 
 
 @dataclass(frozen=True)
@@ -1023,16 +1025,15 @@ def load_journal(conn: Connection, req: ReportRequest, store: LedgerStore) -> St
     )
 
     def rows() -> Iterator[tuple[object, ...]]:
-        for t in iter_transfers(conn, store):
-            day = _transfer_day(t)
-            if not req.period_from <= day <= req.period_to:
-                continue
+        # The database keeps the period's transfers (value date, else the UTC day they
+        # were recorded: as ``_transfer_day``) and gives them as plain tuples.
+        for t in store.journal_entries(conn, req.period_from, req.period_to):
             amount: object = t.amount if euro else minor_to_decimal(t.amount, t.currency)
-            yield (t.id, _timestamp(t), t.value_date, codes.get(t.debit_account_id),
-                   codes.get(t.credit_account_id), amount, t.currency, t.code, _flags(t),
-                   t.operation_id, names.get(t.debit_account_id),
-                   names.get(t.credit_account_id), groups.get(t.debit_account_id),
-                   groups.get(t.credit_account_id))
+            yield (t.id, _ns_timestamp(t.timestamp), t.value_date,
+                   codes.get(t.debit_account_id), codes.get(t.credit_account_id), amount,
+                   t.currency, t.code, _FLAG_TEXTS[t.flags & 15], t.operation_id,
+                   names.get(t.debit_account_id), names.get(t.credit_account_id),
+                   groups.get(t.debit_account_id), groups.get(t.credit_account_id))
 
     stream = rows()
     report = Report(
