@@ -139,7 +139,10 @@ def set_up(base: str, n: int = 16) -> dict[str, Any]:
             prepayments.append(ok(c.post("/api/prepayments", json={
                 "producer_id": producer, "gas_id": g, "amount": eur(100_000_000),
                 "product": "Grana", "unit": "kg", "unit_price": eur(100),
-                "expires_on": "2027-12-31", "on_expiry": "refund"}))["id"])
+                "expires_on": "2027-12-31", "on_expiry": "refund",
+                # Paid before the deliveries' date (without it, today: a delivery dated
+                # before its prepayment is refused, so every delivery failed).
+                "date": "2026-01-15"}))["id"])
     return {"headers": headers, "loans": loans, "gas": gas, "prepayments": prepayments,
             "pool": pool}
 

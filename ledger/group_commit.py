@@ -7,7 +7,10 @@ all-or-nothing semantics and one batch's refusal never fails another, writes the
 in one transaction, and answers each caller only after the commit. One fsync then
 serves many callers. If that transaction fails, each batch is written again alone
 (``LedgerStore.submit_batch``, with its retries) so a failure is reported to the caller
-whose batch caused it and to no one else.
+whose batch caused it and to no one else; except when the database itself could not be
+used (``is_unavailable``: a lost connection, SQLite's lock held past the busy timeout):
+then every caller of the group gets that error, to send its batch again (its transfer
+ids make a second send harmless), rather than each batch waiting for the database alone.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from datetime import datetime
 
-from ledger.store import LedgerStore
+from ledger.store import LedgerStore, is_unavailable
 from ledger.transfers import Transfer, TransferResult
 
 __all__ = ["GroupCommitWriter", "WriterClosed"]
@@ -110,8 +113,9 @@ class GroupCommitWriter:
         try:
             results = self.store.submit_many_batch([r[0] for r in group], now)
         except Exception as exc:
-            if len(group) == 1:
-                group[0][2].set_exception(exc)
+            if len(group) == 1 or is_unavailable(exc):
+                for _, _, future in group:
+                    future.set_exception(exc)
             else:
                 self._write_alone(group)
             return

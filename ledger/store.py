@@ -57,7 +57,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.sql.elements import BindParameter
 
 from ledger.accounts import (
@@ -85,6 +85,7 @@ __all__ = [
     "JournalEntry",
     "LedgerConflict",
     "LedgerStore",
+    "is_unavailable",
     "ledger_accounts",
     "ledger_head",
     "ledger_transfers",
@@ -175,12 +176,42 @@ class LedgerConflict(RuntimeError):
     batch may be sent again. Never a statement about balances."""
 
 
+# PostgreSQL: the server ended the connection (shutdown, restart, a terminated backend)
+# or will not take one now; class 08 is every connection exception.
+_GONE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}
+# What drivers say when the connection went away without a SQLSTATE.
+_GONE_WORDS = ("connection is closed", "connection already closed", "server closed the",
+               "terminating connection", "connection was lost", "consuming input failed",
+               "connection refused", "could not connect", "lost synchronization")
+
+
 def _is_retryable(exc: DBAPIError) -> bool:
-    orig = exc.orig
-    if getattr(orig, "sqlstate", None) in _RETRY_SQLSTATES:
+    """Worth running the same transaction again at once: PostgreSQL's concurrency
+    refusals. Not SQLite's "database is locked": writers take the lock with BEGIN
+    IMMEDIATE, which has already waited the whole busy timeout for it."""
+    return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database could not be used, as opposed to refusing what was asked: the
+    connection was lost (a restarted server, a terminated backend), the server refuses
+    connections, or SQLite's write lock stayed taken past the busy timeout. The
+    transaction did not commit (or, when the connection broke during COMMIT, its
+    outcome is unknown): the same request, with the same ids, may be sent again.
+    Never a constraint violation or an error in a statement: those are not transient."""
+    if isinstance(exc, DisconnectionError):
         return True
-    message = str(orig).lower()
-    return "database is locked" in message or "database is busy" in message
+    if not isinstance(exc, DBAPIError) or isinstance(exc, IntegrityError):
+        return False
+    if exc.connection_invalidated:  # SQLAlchemy saw a disconnect and dropped the connection
+        return True
+    state = getattr(exc.orig, "sqlstate", None)
+    if state is not None:
+        return str(state).startswith("08") or state in _GONE_SQLSTATES
+    message = str(exc.orig).lower()
+    if "database is locked" in message or "database is busy" in message:
+        return True
+    return any(words in message for words in _GONE_WORDS)
 
 
 def _ns(now: int | datetime | None) -> int:

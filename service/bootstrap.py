@@ -46,7 +46,8 @@ def handler_table() -> HandlerTable:
 
 def build_context(settings: Settings, engine: Engine | None = None) -> AppContext:
     """The context for one process; start_services adds the long-lived helpers."""
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url,
+                                   sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     return AppContext(settings=settings, engine=engine,
                       limiter=LoginLimiter(engine, settings.login_attempts_per_minute,
                                            settings.login_failures_per_address),

@@ -27,6 +27,8 @@ class Settings:
     # database (None: the app writes none, verify checks none).
     checkpoint_key_file: Path | None = None
     checkpoint_log_file: Path | None = None
+    # How long a SQLite write waits for the database's write lock before answering 503.
+    sqlite_busy_timeout_ms: int = 30_000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, create: bool = True) -> Settings:
@@ -54,6 +56,7 @@ class Settings:
                                                    "20")),
             trusted_proxies=tuple(p.strip() for p in env.get("FILIERA_TRUSTED_PROXIES", "")
                                   .split(",") if p.strip()),
+            sqlite_busy_timeout_ms=int(env.get("FILIERA_SQLITE_BUSY_TIMEOUT_MS", "30000")),
         )
 
 

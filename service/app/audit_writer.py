@@ -7,12 +7,14 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from service.db.engine import write_tx
@@ -33,15 +35,21 @@ class AuditEntry:
     outcome: int
     changes: Any = None
     http_request_id: str | None = None
+    # The event's own key, made once with the entry: every try to write it uses it.
+    key: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 def write_entry(conn: Connection, entry: AuditEntry, at: datetime | None = None) -> None:
-    conn.execute(insert(audit_log).values(
+    """The entry, unless one with its key is already there: a try after a commit whose
+    acknowledgement was lost (a connection dropped during COMMIT) adds nothing."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(audit_log).values(
         at=at or datetime.now(UTC), actor=entry.actor, channel=entry.channel,
         operation=entry.operation[:200], kind=entry.kind[:64],
         ids=json.dumps(list(dict.fromkeys(entry.ids))),
         changes=None if entry.changes is None else json.dumps(entry.changes, default=str),
-        outcome=entry.outcome, http_request_id=entry.http_request_id))
+        outcome=entry.outcome, http_request_id=entry.http_request_id,
+        entry_key=entry.key).on_conflict_do_nothing(index_elements=["entry_key"]))
 
 
 
@@ -90,9 +98,10 @@ class AuditWriter:
 
     def _write(self, batch: list[tuple[AuditEntry, datetime, Future[None]]]) -> None:
         """One transaction for the batch, tried again on a fresh connection when the
-        database dropped the one in use (a restarted or terminated backend): the failed
-        transaction wrote nothing, and the operations these entries describe have
-        already committed."""
+        database dropped the one in use (a restarted or terminated backend); the
+        operations these entries describe have already committed. The failed try may
+        have committed too (the connection lost during COMMIT): each entry is written
+        only if its key is absent, so a try again never lists an event twice."""
         for attempt in range(len(RETRY_PAUSES) + 1):
             try:
                 with write_tx(self.engine) as conn:

@@ -12,10 +12,10 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ledger.group_commit import GroupCommitWriter
-from ledger.store import LedgerStore
+from ledger.store import LedgerStore, is_unavailable
 from service.app.audit_writer import AuditWriter
 from service.app.checkpoints import CheckpointWriter
-from service.app.errors import Conflict, refuse_bad_body
+from service.app.errors import Conflict, Unavailable, refuse_bad_body
 from service.app.events import Events
 from service.app.expiry import PendingExpiry
 from service.app.live_sessions import LiveSessions
@@ -54,7 +54,11 @@ class AppContext:
             try:
                 with write_tx(self.engine) as conn:
                     return fn(conn)
-            except (OperationalError, IntegrityError) as exc:
+            except DBAPIError as exc:
+                if is_unavailable(exc):  # not tried again here: the client resends
+                    raise Unavailable() from exc
+                if not isinstance(exc, OperationalError | IntegrityError):
+                    raise  # a bug, not the database's state
                 if attempt == retries or not _retryable(exc):
                     if isinstance(exc, IntegrityError):
                         raise Conflict("idempotency_conflict",
@@ -66,13 +70,20 @@ class AppContext:
 
     def read(self, fn: Callable[[Connection], T]) -> T:
         refuse_bad_body()  # a 422 comes before anything is looked up
-        with read_tx(self.engine) as conn:
-            return fn(conn)
+        try:
+            with read_tx(self.engine) as conn:
+                return fn(conn)
+        except DBAPIError as exc:
+            if is_unavailable(exc):
+                raise Unavailable() from exc
+            raise
 
 
 def _retryable(exc: DBAPIError) -> bool:
+    """PostgreSQL's concurrency refusals and a unique race on SQLite. Not SQLite's
+    "database is locked": BEGIN IMMEDIATE has already waited the busy timeout for it
+    (``is_unavailable``, a 503)."""
     state = getattr(exc.orig, "sqlstate", None)
     if state is not None:
         return state in _RETRY_STATES
-    text = str(exc.orig).lower()
-    return "locked" in text or "busy" in text or "unique constraint" in text
+    return "unique constraint" in str(exc.orig).lower()

@@ -42,6 +42,25 @@ class TooManyRequests(ApiError):
     status, kind = 429, "too-many-requests"
 
 
+# Seconds a client is told to wait before sending again a request the database could
+# not take (a lost connection is replaced on the next request; a lock is usually free).
+RETRY_AFTER_UNAVAILABLE = 1
+
+
+class Unavailable(ApiError):
+    """503 ``unavailable``: the database could not be used (connection lost, server
+    restarting, SQLite's lock held past the busy timeout). Nothing of the request was
+    applied, or, when the connection broke while committing, the same request sent again
+    with the same ``id`` answers as the first time: either way the client retries with
+    the same ``id``. Never a statement about the request itself."""
+
+    status, kind = 503, "unavailable"
+
+    def __init__(self, detail: str = "the database is unavailable for a moment; send the "
+                 "same request again (with the same id) shortly") -> None:
+        super().__init__(detail, code="unavailable", retry_after=RETRY_AFTER_UNAVAILABLE)
+
+
 class Conflict(ApiError):
     """409 with a machine-readable ``code`` (see API.md for the list)."""
 

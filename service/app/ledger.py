@@ -13,17 +13,26 @@ from datetime import UTC, datetime
 
 import msgspec
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from ledger.accounts import Account, AccountFlag, CreateAccountResult
 from ledger.ids import uuid7
 from ledger.money import MoneyError, parse_amount
+from ledger.store import LedgerConflict, is_unavailable
 from ledger.transfers import MAX_BATCH, Transfer, TransferFlag, TransferResultCode
 from service.app.audit_note import note_made
 from service.app.auth import Principal
 from service.app.commands import command
 from service.app.common import MoneyIn, check_limit, money_minor, now_utc, path_uuid
 from service.app.context import AppContext
-from service.app.errors import Conflict, Errors, NotFound, invalid, refuse_bad_body
+from service.app.errors import (
+    Conflict,
+    Errors,
+    NotFound,
+    Unavailable,
+    invalid,
+    refuse_bad_body,
+)
 from service.app.parties import party_names
 from service.app.raw_accounts import HIDDEN_CREDIT, HIDDEN_DEBIT, hide_outside
 from service.app.types import CurrencyCode, Day, Timestamp, Uuid
@@ -260,7 +269,14 @@ async def submit_transfers(ctx: AppContext, principal: Principal, items: list[Tr
             lambda: ctx.read(lambda conn: cache.allowed(conn, ids)))
     transfers = [hide_outside(t, allowed) for t in transfers]
     assert ctx.writer is not None, "the app serves with its group-commit writer"
-    results = await ctx.writer.submit_async(transfers)
+    try:
+        results = await ctx.writer.submit_async(transfers)
+    except LedgerConflict as exc:  # nothing written, as AppContext.write answers it
+        raise Conflict("conflict", "the database was busy; try again") from exc
+    except DBAPIError as exc:
+        if is_unavailable(exc):  # not applied, or applied: the same ids sent again tell
+            raise Unavailable() from exc
+        raise
     note_made([r.id for r in results if r.result == "created"])
     return TransferResults([TransferResultOut(r.id, r.result) for r in results])
 

@@ -35,7 +35,12 @@ def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> Engine:
+# How long a SQLite writer waits for the write lock before the request answers 503.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, *, schema: str | None = None, echo: bool = False,
+                sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -44,11 +49,12 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
         engine = create_engine(
             url,
             echo=echo,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False,
+                          "timeout": sqlite_busy_timeout_ms / 1000},
             pool_size=8,
             max_overflow=8,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, sqlite_busy_timeout_ms)
         return engine
     connect_args: dict[str, Any] = {}
     if schema:
@@ -70,7 +76,7 @@ def _private_file(path: Path) -> None:
             path.chmod(0o600)  # made by an earlier version with the default umask
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (so BEGIN IMMEDIATE
@@ -80,7 +86,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -599,8 +599,12 @@ audit_log = Table(
     Column("changes", Text),  # JSON: the body of a PUT or PATCH
     Column("outcome", Integer, nullable=False),
     Column("http_request_id", String(64)),
+    # One per audited event, made before the first try to write it (migration 0027):
+    # the writer inserts an entry only when its key is absent.
+    Column("entry_key", String(36)),
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_actor", "actor"),
+    Index("ux_audit_log_entry_key", "entry_key", unique=True),
 )
 
 # -- closed periods (migration 0021) -------------------------------------------------------

@@ -14,8 +14,10 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 
-from service.app.errors import BODY_TYPE_ERRORS, ApiError, Invalid, with_body_errors
+from ledger.store import is_unavailable
+from service.app.errors import BODY_TYPE_ERRORS, ApiError, Invalid, Unavailable, with_body_errors
 
 log = logging.getLogger("filiera.errors")
 
@@ -34,6 +36,7 @@ TITLES = {
     422: "Invalid input",
     429: "Too many requests",
     500: "Internal server error",
+    503: "Service unavailable",
 }
 
 
@@ -158,8 +161,21 @@ def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; it has been logged")
 
 
+def handle_database(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A database error outside ``AppContext.read``/``write`` (a guard's look-up, say):
+    503 when the database could not be used, so a client can tell "not applied, send
+    it again" from a bug, which stays a 500."""
+    if is_unavailable(exc):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    exc.__class__.__name__)
+        return handle_api_error(request, Unavailable())
+    return handle_internal(request, exc)
+
+
 EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
+    DBAPIError: handle_database,
+    DisconnectionError: handle_database,
     ValidationException: handle_validation,
     HTTPException: handle_http,
     UnicodeDecodeError: handle_bad_encoding,

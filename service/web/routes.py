@@ -164,6 +164,13 @@ def app_refused(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]
         return not_found(request, exc)
     if exc.status == 401:
         return login_redirect(request, LoginRequired(request.url.path))
+    if exc.status == 503:
+        page = _error_page(request, 503, "Servizio momentaneamente non disponibile",
+                           "Il database non ha risposto per un momento. Torna indietro "
+                           "e invia di nuovo il modulo tra qualche secondo: "
+                           "un'operazione già registrata non viene registrata due volte.")
+        page.headers["Retry-After"] = str(exc.extra.get("retry_after", 1))
+        return page
     if exc.status == 429:
         return _error_page(request, 429, "Troppi tentativi",
                            "Troppi tentativi non riusciti: aspetta un minuto e riprova.")

@@ -114,6 +114,41 @@ def test_a_dropped_connection_is_retried_and_the_entry_written(
             if e["operation"] == "POST /api/parties"][-1] == [r.json()["id"]]
 
 
+def test_a_try_again_after_a_commit_whose_answer_was_lost_lists_the_event_once(
+        api: Api, monkeypatch: Any) -> None:
+    """The audit batch committed, but the connection dropped before the database said so
+    (an OperationalError from COMMIT): the writer tries again, and each entry is still
+    listed once (written only if its key is absent)."""
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    from sqlalchemy import Connection, Engine
+    from sqlalchemy.exc import OperationalError
+
+    from service.app import audit_writer
+
+    real_tx, lost = audit_writer.write_tx, [0]
+
+    @contextmanager
+    def committed_then_lost(engine: Engine) -> Iterator[Connection]:
+        with real_tx(engine) as conn:
+            yield conn
+        if lost[0] == 0:  # the batch is in the database; its caller hears it was not
+            lost[0] += 1
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection "
+                                                           "unexpectedly"),
+                                   connection_invalidated=True)
+
+    monkeypatch.setattr(audit_writer, "write_tx", committed_then_lost)
+    r = api.post("/api/parties", {"kind": "person", "name": "Socia Una Volta"})
+    assert r.status_code == 201 and lost[0] == 1, r.text
+    monkeypatch.setattr(audit_writer, "write_tx", real_tx)
+    party = r.json()["id"]
+    listed = [e for e in entries(api, kind="parties") if party in e["ids"]]
+    assert len(listed) == 1, listed
+    assert listed[0]["operation"] == "POST /api/parties" and listed[0]["outcome"] == 201
+
+
 def test_an_entry_that_cannot_be_written_leaves_the_answer_json(
         api: Api, monkeypatch: Any, caplog: Any) -> None:
     """Never a plain-text 500 after the operation committed: its own answer goes out

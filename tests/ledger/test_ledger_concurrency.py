@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from ledger.accounts import Account, new_account
 from ledger.group_commit import GroupCommitWriter
 from ledger.ids import uuid7
-from ledger.store import LedgerStore, ledger_transfers
+from ledger.store import LedgerStore, is_unavailable, ledger_transfers
 from ledger.transfers import Transfer, TransferFlag, TransferResult, post_pending_of
 
 THREADS = 8
@@ -219,6 +220,46 @@ def test_group_commit_attributes_a_failure_to_its_own_batch(
     with store.engine.connect() as conn:
         got = store.get_account(conn, a.id)
     assert got is not None and got.debits_posted == 7
+
+
+def test_group_commit_fails_the_whole_group_when_the_database_is_unavailable(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lost connection (or SQLite's lock past the busy timeout) is no batch's own
+    fault: every caller of the group gets it at once, none is written alone (each alone
+    would wait for the database again), and each may send its batch again."""
+    store = LedgerStore(engine)
+    _bank, limited = setup(store)
+    a, b = limited[0], limited[1]
+    release = threading.Event()
+    alone: list[int] = []
+
+    def many(batches: Sequence[Sequence[Transfer]], now: object = None
+             ) -> list[list[TransferResult]]:
+        release.wait(10)  # hold the first group so the others queue up behind it
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection "
+                                                       "unexpectedly"))
+
+    def one(batch: Sequence[Transfer], now: object = None) -> list[TransferResult]:
+        alone.append(len(batch))
+        raise AssertionError("not written alone")
+
+    monkeypatch.setattr(store, "submit_many_batch", many)
+    monkeypatch.setattr(store, "submit_batch", one)
+    sent = [[tr(a, b, 1)] for _ in range(6)]
+    with GroupCommitWriter(store) as writer:
+        futures = [writer.submit_future(batch) for batch in sent]
+        release.set()
+        errors = [future.exception(timeout=30) for future in futures]
+    assert all(isinstance(e, OperationalError) and is_unavailable(e) for e in errors), errors
+    assert alone == []
+    monkeypatch.undo()
+    # Sent again, each is written once.
+    with GroupCommitWriter(store) as writer:
+        again = [writer.submit(batch)[0].result.value for batch in sent]
+    assert again == ["created"] * 6
+    with store.engine.connect() as conn:
+        got = store.get_account(conn, a.id)
+    assert got is not None and got.debits_posted == 6
 
 
 def test_group_commit_from_an_event_loop(engine: Engine) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledger.accounts import Account, AccountFlag, new_account
 from ledger.ids import uuid7
-from ledger.store import LedgerConflict, LedgerStore, metadata
+from ledger.store import LedgerConflict, LedgerStore, is_unavailable, metadata
 from ledger.transfers import (
     Transfer,
     TransferFlag,
@@ -292,12 +292,27 @@ def test_conflicts_are_retried_then_reported_as_conflict(store: LedgerStore,
     monkeypatch.setattr(store, "submit_many", flaky)
     assert submit(store, [tr(a, b, 1)]) == ["created"] and calls["n"] == 3
 
-    def always_busy(conn: object, batches: object, now: object = None) -> object:
-        raise OperationalError("BEGIN", {}, Exception("database is locked"))
+    def always_deadlocked(conn: object, batches: object, now: object = None) -> object:
+        calls["n"] += 1
+        raise OperationalError("SELECT", {}, Locked("deadlock detected"))
 
-    monkeypatch.setattr(store, "submit_many", always_busy)
+    calls["n"] = 0
+    monkeypatch.setattr(store, "submit_many", always_deadlocked)
     with pytest.raises(LedgerConflict):
         store.submit_batch([tr(a, b, 1)])
+    assert calls["n"] == store.retries
+
+    # SQLite's lock still taken after the busy timeout (already waited): not tried again,
+    # the caller learns at once that the database is unavailable.
+    def locked(conn: object, batches: object, now: object = None) -> object:
+        calls["n"] += 1
+        raise OperationalError("BEGIN", {}, Exception("database is locked"))
+
+    calls["n"] = 0
+    monkeypatch.setattr(store, "submit_many", locked)
+    with pytest.raises(OperationalError) as caught:
+        store.submit_batch([tr(a, b, 1)])
+    assert calls["n"] == 1 and is_unavailable(caught.value)
 
 
 def test_migration_mirrors_the_store_tables(engine: Engine) -> None:
