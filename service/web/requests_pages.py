@@ -72,6 +72,7 @@ from service.web.core import (
     see_other,
     text_of,
 )
+from service.web.history_notes import history_note
 from service.web.labels import (
     FREQUENCIES,
     INSTRUMENTS,
@@ -218,7 +219,17 @@ def _opportunities(ctx: AppContext, principal: Principal, req: RequestOut
 # --- the request's page -----------------------------------------------------------------
 
 def _history(req: RequestOut) -> list[app_requests.HistoryOut]:
-    return req.history if isinstance(req.history, list) else []
+    """The history, the service's own notes in Italian (``history_notes``)."""
+    if not isinstance(req.history, list):
+        return []
+    references: dict[str, str] = {}
+    made = req.instruments
+    if made is not None:
+        if not isinstance(made.loan, msgspec.UnsetType):
+            references[made.loan.id] = made.loan.reference
+        references.update((p.id, p.reference) for p in made.prepayments)
+    return [msgspec.structs.replace(h, note=history_note(h.note, references))
+            for h in req.history]
 
 
 def _insider(value: Any) -> Any:

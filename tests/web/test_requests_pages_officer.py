@@ -293,6 +293,9 @@ def test_suggestions_fill_prepayments_from_the_gas_then_fund(officer: Web) -> No
     r = officer.submit(officer.page(f"/richieste/{CREMONESE}"), "Eroga",
                        {"Data di erogazione": "2026-12-06"})
     assert "Finanziata" in text(parse(r.text))
+    # The service's own note in the history, in Italian with an Italian date.
+    assert "finanziata il 06/12/2026" in text(parse(r.text))
+    assert "funded on" not in r.text
     req = app_requests.read_request(ctx, OFFICER, CREMONESE)
     assert req.instruments is not None
     assert len(req.instruments.prepayment_ids) == len(expected)
