@@ -22,7 +22,11 @@ def euro_value(text: str) -> Decimal:
 
 def test_a_contribution_by_keyboard_grows_the_balance_by_exactly_that(desktop: Any) -> None:
     browser_login(desktop, "gas.gasabile")
+    desktop.goto("/garanzie")
+    capacity = desktop.get_by_role("form", name="Aggiorna capacità")
+    assert capacity.get_by_label("Capacità di garanzia").count() == 1
     desktop.goto("/fondo")
+    assert desktop.get_by_role("form", name="Registra contributo").count() == 1
     before = euro_value(desktop.locator("#fund-balance").inner_text())
     for _ in range(40):
         desktop.keyboard.press("Tab")

@@ -129,7 +129,11 @@ def test_officer_reviews_assesses_sets_terms_approves_and_funds(desktop: Any,
     click(page, "Prendi in esame")
     assert page.locator(".req-lead").inner_text().startswith("In esame")
 
-    valutazione = form_of(page, "Salva valutazione")
+    # The forms UI.md names are found by their names, as a browser test finds them.
+    for name in ("Valutazione", "Condizioni", "Chiedi informazioni"):
+        assert page.get_by_role("form", name=name).count() == 1, name
+    valutazione = page.get_by_role("form", name="Valutazione")
+    assert valutazione.get_by_role("button", name="Salva valutazione").count() == 1
     valutazione.get_by_label("Punteggio economico", exact=True).fill("8")
     valutazione.get_by_label("Punteggio sociale", exact=True).fill("9")
     valutazione.get_by_label("Note", exact=True).fill("Bilanci in ordine")
