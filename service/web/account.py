@@ -62,7 +62,9 @@ async def login_submit(request: Request[Any, Any, Any]) -> Any:
     if wait:
         form.refusal = (f"Troppi tentativi non riusciti: riprova tra {wait} secondi.")
         form.values.pop("password", None)
-        return _login(request, form, 429)
+        page = _login(request, form, 429)
+        page.headers["Retry-After"] = str(wait)  # as the API's 429 says it
+        return page
     found = await call(lambda: ctx.read(lambda conn: authenticate(conn, username, password))) \
         if username and password else None
     if found is None:

@@ -344,7 +344,7 @@ def render(request: Request[Any, Any, Any], template: str, *, status: int = 200,
     context.setdefault("party_name", party_name(ctx_of(request), principal.party_id)
                        if principal is not None and principal.party_id else None)
     return Template(template_name=template, context=context, status_code=status,
-                    media_type="text/html; charset=utf-8",
+                    media_type="text/html",  # Litestar adds "; charset=utf-8"
                     cookies=cookies_to_set(request))
 
 

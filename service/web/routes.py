@@ -141,7 +141,7 @@ def _error_page(request: Request[Any, Any, Any], status: int, title: str, text: 
                 ) -> Template:
     principal = getattr(request.state, "principal", None)
     return Template(template_name="error.html", status_code=status,
-                    media_type="text/html; charset=utf-8", context={
+                    media_type="text/html", context={  # Litestar adds the charset
         "title": title, "text": text, "user": principal, "path": request.url.path,
         "csrf_token": csrf_token(request),
         "party_name": getattr(request.state, "party_name", None)})

@@ -278,6 +278,7 @@ def test_two_apps_on_one_database_share_the_failure_counts(
             page = two.post("/accedi", data={"csrf_token": token.group(1),
                                               "username": "victim", "password": PASSWORD})
             assert page.status_code == 429 and "Troppi tentativi" in page.text
+            assert 1 <= int(page.headers["Retry-After"]) <= 60
     finally:
         for eng in engines:
             eng.dispose()

@@ -495,6 +495,9 @@ def test_write_off_through_its_confirmation_page(web: Web) -> None:
     shown = parse(web.get(done.headers["location"]).text)
     assert "Passato a perdita" in shown.text
     assert not [f for f in shown.forms if "Passa a perdita" in f.buttons]
+    # A written-off loan has no installment to pay: the card says so, with no amount.
+    assert "Passato a perdita: nessuna rata da pagare." in shown.text
+    assert "scade il" not in shown.text.split("Prossima rata", 1)[1].split("Importo", 1)[0]
     # Confirming again (back button, resubmission) records nothing more.
     again = web.submit(confirm, "Conferma passaggio a perdita")
     assert "Operazione già registrata" in flash(parse(again.text))
