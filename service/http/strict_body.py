@@ -19,7 +19,7 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import ClientException, ValidationException
 from litestar.routes import HTTPRoute
 
-from ledger.text import TextError, check_free_text, check_text
+from ledger.text import TextError, check_free_text, check_text, without_refused
 from service.app.errors import BODY_TYPE_ERRORS, Invalid
 
 # One wrapper struct per body type: the body sits under ``data`` as in Litestar's own
@@ -203,15 +203,16 @@ FREE_TEXT_FIELDS = frozenset({"note", "notes", "reason", "purpose", "description
 def clean_text(value: Any, path: str = "", errors: list[dict[str, str]] | None = None
                ) -> Any:
     """``value`` with every string checked and in NFC (``ledger.text``); the refusals,
-    one per bad field, are appended to ``errors``."""
+    one per bad field, are appended to ``errors``, and a refused string is returned
+    without its refused characters (a stand-in for the other checks of its body)."""
     errors = [] if errors is None else errors
     if isinstance(value, str):
-        name = path.rsplit(".", 1)[-1]
+        free = path.rsplit(".", 1)[-1] in FREE_TEXT_FIELDS
         try:
-            return (check_free_text if name in FREE_TEXT_FIELDS else check_text)(value, path)
+            return (check_free_text if free else check_text)(value, path)
         except TextError as exc:
             errors.append({"field": path, "message": str(exc)})
-            return value
+            return without_refused(value, free=free)
     if isinstance(value, dict):
         return {k: clean_text(v, f"{path}.{k}" if path else str(k), errors)
                 for k, v in value.items()}
@@ -286,6 +287,9 @@ class StrictBodyRequest(Request[Any, Any, Any]):
             errors: list[dict[str, str]] = []
             value = clean_text(value, "", errors)
             if errors:
-                raise Invalid(errors)
+                # Kept like type errors, not raised now: the use case's own checks run on
+                # the text without its refused characters, so the 422 names the body's
+                # other bad fields too (and nothing is read or written meanwhile).
+                BODY_TYPE_ERRORS.set([*(BODY_TYPE_ERRORS.get() or []), *errors])
         self._checked, self._checked_value = True, value
         return value
