@@ -17,7 +17,13 @@ from sqlalchemy import Connection, insert, select
 from ledger.accounts import Account, AccountFlag, CreateAccountResult
 from ledger.ids import uuid7
 from ledger.money import MoneyError, parse_amount
-from ledger.transfers import MAX_BATCH, Transfer, TransferFlag, TransferResultCode
+from ledger.transfers import (
+    MAX_BATCH,
+    MAX_TRANSFER_AMOUNT,
+    Transfer,
+    TransferFlag,
+    TransferResultCode,
+)
 from service.app.auth import Principal
 from service.app.commands import command
 from service.app.common import MoneyIn, check_limit, money_minor, now_utc, path_uuid
@@ -147,7 +153,9 @@ def parse_transfers(items: list[TransferIn], recorded_by: str | None = None
         if unknown:
             errors.add(f"{i}.flags", f"unknown flags {unknown}; use {', '.join(TRANSFER_FLAGS)}")
         before = len(errors.items)
-        amount = money_minor(item.amount, f"{i}.amount", errors, eur_only=False)
+        # Above what an account's totals keep too: the ledger answers overflows_* then.
+        amount = money_minor(item.amount, f"{i}.amount", errors, eur_only=False,
+                             limit=MAX_TRANSFER_AMOUNT)
         if len(errors.items) > before:
             continue
         if len(item.code) > 128:
