@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import lru_cache
 
 from moneyed import Currency, Money, get_currency
@@ -26,6 +26,7 @@ __all__ = [
     "from_minor",
     "money_to_json",
     "parse_amount",
+    "parse_minor",
     "parse_money",
     "quantize",
     "quantum",
@@ -94,12 +95,15 @@ def quantize(value: Decimal, currency: str, rounding: str = ROUND_HALF_EVEN) -> 
     return value.quantize(quantum(currency), rounding=rounding)
 
 
-def parse_amount(text: object, currency: str, *, allow_negative: bool = False,
-                 allow_zero: bool = False) -> Decimal:
-    """Parse an amount string exactly, refusing anything a person did not mean.
+def parse_minor(text: object, currency: str, *, allow_negative: bool = False,
+                allow_zero: bool = False, limit: int = MAX_MINOR) -> int:
+    """Parse an amount string exactly into minor units, refusing anything a person did
+    not mean.
 
     Refused: non-strings (JSON numbers included), exponents, NaN, signs other than a
-    leading minus, more decimals than the currency has, zero or negatives unless allowed.
+    leading minus, more decimals than the currency has, more than ``limit`` minor units
+    (either sign), zero or negatives unless allowed. Counted on the digits, so it is
+    exact at any size (no Decimal context rounds a huge number).
     """
     if not isinstance(text, str):
         raise MoneyError("amount must be a string such as \"1250.00\", not a number")
@@ -112,17 +116,29 @@ def parse_amount(text: object, currency: str, *, allow_negative: bool = False,
         raise MoneyError(
             f"amount {text!r} has {len(fraction)} decimals; {currency} has {exponent}"
         )
-    # Counted on the digits, before any Decimal arithmetic could round a huge number.
-    if len(whole.lstrip("0")) > 19 or int(whole + fraction.ljust(exponent, "0")) > MAX_MINOR:
+    # Leading zeros off first: int() refuses strings of more than 4,300 digits.
+    digits = (whole + fraction.ljust(exponent, "0")).lstrip("0")
+    if len(digits) > len(str(limit)) or int(digits or "0") > limit:
         raise MoneyError(
-            f"amount {text!r} is too large: at most {format_amount(MAX_MINOR, currency)}"
+            f"amount {text!r} is too large: at most {format_amount(limit, currency)}"
         )
-    value = Decimal(text)
-    if value < 0 and not allow_negative:
-        raise MoneyError("amount must be positive")
-    if value == 0 and not allow_zero:
+    minor = int(digits or "0")
+    if minor and text.startswith("-"):
+        if not allow_negative:
+            raise MoneyError("amount must be positive")
+        minor = -minor
+    if minor == 0 and not allow_zero:
         raise MoneyError("amount must not be zero" if allow_negative else "amount must be positive")
-    return quantize(value, currency)
+    return minor
+
+
+def parse_amount(text: object, currency: str, *, allow_negative: bool = False,
+                 allow_zero: bool = False) -> Decimal:
+    """``parse_minor``'s checks (at most ``MAX_MINOR`` minor units), the amount as a
+    Decimal with exactly the currency's decimals."""
+    parse_minor(text, currency, allow_negative=allow_negative, allow_zero=allow_zero)
+    assert isinstance(text, str)  # parse_minor refused anything else
+    return quantize(Decimal(text), currency)
 
 
 def parse_money(amount: object, currency: object, **kwargs: bool) -> Money:
@@ -151,8 +167,14 @@ def from_minor(minor: int, currency: str) -> Money:
     return Money(minor_to_decimal(minor, currency), currency)
 
 
+# Wide enough for every minor amount the ledger takes as input (2^128 - 1: 39 digits),
+# where the default context (28 digits) would round.
+_WIDE = Context(prec=60)
+
+
 def minor_to_decimal(minor: int, currency: str) -> Decimal:
-    return Decimal(minor).scaleb(-currency_exponent(currency)).quantize(quantum(currency))
+    return Decimal(minor).scaleb(-currency_exponent(currency), _WIDE).quantize(
+        quantum(currency), context=_WIDE)
 
 
 def format_amount(minor: int, currency: str) -> str:

@@ -45,6 +45,7 @@ __all__ = [
     "annuity_payment",
     "build_schedule",
     "interest_factor",
+    "period_problems",
     "reschedule_remaining",
     "reschedule_rows",
     "restructure",
@@ -160,6 +161,34 @@ def _check_amount(field: str, value: object, currency: str) -> Decimal:
     return value
 
 
+def period_problems(term_months: int, frequency: str, method: str,
+                    grace_periods: int) -> dict[str, str]:
+    """The first problem of ``term_months`` and of ``grace_periods``, by field, judged
+    from these four alone (an unknown frequency or method skips the checks that need
+    it): so a client is told of them beside its other bad fields."""
+    problems: dict[str, str] = {}
+    months = MONTHS_PER_PERIOD.get(frequency)
+    if not _is_int(term_months) or term_months <= 0:
+        problems["term_months"] = "term_months must be a positive whole number of months"
+    elif term_months > MAX_TERM_MONTHS:
+        problems["term_months"] = f"term_months must be at most {MAX_TERM_MONTHS}"
+    elif months is not None and term_months % months:
+        problems["term_months"] = (
+            f"term_months {term_months} is not a whole number of {frequency} "
+            f"periods ({months} months each)")
+    if not _is_int(grace_periods) or grace_periods < 0:
+        problems["grace_periods"] = "grace_periods must be a whole number, 0 or more"
+    elif method == "bullet" and grace_periods:
+        problems["grace_periods"] = "a bullet loan has no grace periods (it must be 0)"
+    elif months is not None and "term_months" not in problems:
+        periods = term_months // months
+        if grace_periods >= periods:
+            problems["grace_periods"] = (
+                f"grace_periods {grace_periods} must be fewer than the {periods} "
+                "periods of the term")
+    return problems
+
+
 def validate_terms(terms: LoanTerms) -> None:
     """Raise ``TermsError`` (with the offending ``field``) unless the terms make a schedule."""
     try:
@@ -183,27 +212,12 @@ def validate_terms(terms: LoanTerms) -> None:
         raise TermsError("method", f"method must be one of {', '.join(METHODS)}")
     if terms.frequency not in FREQUENCIES:
         raise TermsError("frequency", f"frequency must be one of {', '.join(FREQUENCIES)}")
-    if not _is_int(terms.term_months) or terms.term_months <= 0:
-        raise TermsError("term_months", "term_months must be a positive whole number of months")
-    if terms.term_months > MAX_TERM_MONTHS:
-        raise TermsError("term_months", f"term_months must be at most {MAX_TERM_MONTHS}")
+    problems = period_problems(terms.term_months, terms.frequency, terms.method,
+                               terms.grace_periods)
+    for field in ("term_months", "grace_periods"):
+        if field in problems:
+            raise TermsError(field, problems[field])
     months = terms.months_per_period
-    if terms.term_months % months:
-        raise TermsError(
-            "term_months",
-            f"term_months {terms.term_months} is not a whole number of {terms.frequency} "
-            f"periods ({months} months each)",
-        )
-    if not _is_int(terms.grace_periods) or terms.grace_periods < 0:
-        raise TermsError("grace_periods", "grace_periods must be a whole number, 0 or more")
-    if terms.method == "bullet" and terms.grace_periods:
-        raise TermsError("grace_periods", "a bullet loan has no grace periods (it must be 0)")
-    if terms.grace_periods >= terms.periods:
-        raise TermsError(
-            "grace_periods",
-            f"grace_periods {terms.grace_periods} must be fewer than the {terms.periods} "
-            "periods of the term",
-        )
     if not isinstance(terms.disbursement_date, date):
         raise TermsError("disbursement_date", "disbursement_date must be a date")
     first = terms.first_due_date

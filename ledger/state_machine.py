@@ -31,7 +31,11 @@ Rules (TigerBeetle's, unless noted):
   ``exceeds_credits``; with ``credits_must_not_exceed_debits`` on the credit account,
   ``credits_pending + credits_posted + amount > debits_posted`` -> ``exceeds_debits``.
   Pending amounts count against the limits, as in TigerBeetle. Keeping pending plus
-  posted within a BIGINT keeps each of the four totals within it too.
+  posted within a BIGINT keeps each of the four totals within it too. A transfer may
+  carry up to ``MAX_TRANSFER_AMOUNT`` (2^128 - 1, as TigerBeetle's u128): one past
+  ``MAX_AMOUNT`` on its own answers ``overflows_*`` like a total reached in steps, and a
+  post or void carries at most its pending's amount, so no created transfer (nothing
+  stored) passes ``MAX_AMOUNT``.
 * Two-phase. A ``pending`` transfer moves its amount into ``debits_pending`` /
   ``credits_pending``. A ``post_pending`` or ``void_pending`` transfer names it in
   ``pending_id`` and:
@@ -148,6 +152,8 @@ class _Work:
         totals[slot] += delta
 
     def create(self, transfer: Transfer) -> None:
+        # The checks above keep it so; a BIGINT column could not store more.
+        assert transfer.amount <= MAX_AMOUNT, "a created transfer fits a BIGINT"
         self.clock += 1
         stamped = transfer.with_timestamp(self.clock)
         self.new_transfers[stamped.id] = stamped

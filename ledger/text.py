@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["TextError", "check_free_text", "check_text", "forbidden_in"]
+__all__ = ["TextError", "check_free_text", "check_text", "forbidden_in", "without_refused"]
 
 _ALWAYS = (
     "\x00-\x08\x0b\x0c\x0e-\x1f"  # C0 controls but tab, LF, CR
@@ -78,3 +78,10 @@ def check_free_text(value: str, field: str) -> str:
         raise TextError(field, *bad)
     # Until no CRLF is left: one pass of replace would turn CR CR LF into CRLF.
     return unicodedata.normalize("NFC", _CRS_LF.sub("\n", value))
+
+
+def without_refused(value: str, *, free: bool = False) -> str:
+    """``value`` with every refused character taken out, in NFC: what a refused text
+    stands in as while the other fields of its body are checked (so that their refusals
+    are named in the same 422, and no refused character reaches a later check)."""
+    return unicodedata.normalize("NFC", (_FREE if free else _LABEL).sub("", value))

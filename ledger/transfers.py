@@ -36,6 +36,7 @@ __all__ = [
     "MAX_AMOUNT",
     "MAX_BATCH",
     "MAX_TIMEOUT_SECONDS",
+    "MAX_TRANSFER_AMOUNT",
     "Transfer",
     "TransferFlag",
     "TransferResult",
@@ -48,7 +49,12 @@ __all__ = [
     "void_pending_of",
 ]
 
-MAX_AMOUNT = MAX_MINOR  # what a BIGINT column holds (ledger.money refuses more at the door)
+MAX_AMOUNT = MAX_MINOR  # what a BIGINT column holds: the most an account's totals reach
+# The most one transfer may carry (TigerBeetle's u128). More than MAX_AMOUNT is taken as
+# input so that the state machine answers ``overflows_debits`` / ``overflows_credits``
+# for it, as for totals reached in steps; such a transfer is never created, so nothing
+# stored passes MAX_AMOUNT.
+MAX_TRANSFER_AMOUNT = 2**128 - 1
 MAX_TIMEOUT_SECONDS = 2**31 - 1
 MAX_TEXT = 128
 MAX_BATCH = 8190  # as TigerBeetle; the HTTP contract refuses larger requests
@@ -157,7 +163,7 @@ class Transfer:
                  normalize_uuid(self.debit_account_id, "debit_account_id"))
         setattr_(self, "credit_account_id",
                  normalize_uuid(self.credit_account_id, "credit_account_id"))
-        if type(self.amount) is not int or not 0 < self.amount <= MAX_AMOUNT:
+        if type(self.amount) is not int or not 0 < self.amount <= MAX_TRANSFER_AMOUNT:
             raise ValueError(f"amount must be a positive int of minor units, got {self.amount!r}")
         try:
             check_currency(self.currency)

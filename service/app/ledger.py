@@ -19,7 +19,13 @@ from ledger.accounts import Account, AccountFlag, CreateAccountResult
 from ledger.ids import uuid7
 from ledger.money import MoneyError, parse_amount
 from ledger.store import LedgerConflict, is_unavailable
-from ledger.transfers import MAX_BATCH, Transfer, TransferFlag, TransferResultCode
+from ledger.transfers import (
+    MAX_BATCH,
+    MAX_TRANSFER_AMOUNT,
+    Transfer,
+    TransferFlag,
+    TransferResultCode,
+)
 from service.app.audit_note import note_made
 from service.app.auth import Principal
 from service.app.commands import command
@@ -157,7 +163,9 @@ def parse_transfers(items: list[TransferIn], recorded_by: str | None = None
         if unknown:
             errors.add(f"{i}.flags", f"unknown flags {unknown}; use {', '.join(TRANSFER_FLAGS)}")
         before = len(errors.items)
-        amount = money_minor(item.amount, f"{i}.amount", errors, eur_only=False)
+        # Above what an account's totals keep too: the ledger answers overflows_* then.
+        amount = money_minor(item.amount, f"{i}.amount", errors, eur_only=False,
+                             limit=MAX_TRANSFER_AMOUNT)
         if len(errors.items) > before:
             continue
         if len(item.code) > 128:

@@ -1179,18 +1179,20 @@ def validate_request_patch(patch: dict[str, Any]) -> None:
             errors.add(key, "not a field of a request one can change")
         elif patch[key] is None and key in REQUIRED:
             errors.add(key, "required: it cannot be cleared")
-    errors.raise_if_any()
     given = {k: (_merge(None, v) if k == "business" else v)
-             for k, v in patch.items() if v is not None}
-    _typed(given, errors)
-    errors.raise_if_any()
-    checked = Errors()
+             for k, v in patch.items() if k in EDITABLE and v is not None}
+    typed = Errors()
+    _typed(given, typed)
+    errors.items += typed.items
+    # The values of the fields of the right type are judged too (a type error hides
+    # nothing): each bad field of the wrong type stands as its placeholder meanwhile.
+    wrong = {e["field"].split(".")[0] for e in typed.items}
+    judged = {k: v for k, v in given.items() if k not in wrong}
     try:
-        validate_request(msgspec.convert({**_PLACEHOLDER, **given}, RequestIn))
+        validate_request(msgspec.convert({**_PLACEHOLDER, **judged}, RequestIn))
     except Invalid as exc:
-        checked.items = [e for e in exc.errors
-                         if e["field"].split(".")[0] in given]
-    checked.raise_if_any()
+        errors.items += [e for e in exc.errors if e["field"].split(".")[0] in judged]
+    errors.raise_if_any()
 
 
 def update_request(ctx: AppContext, principal: Principal, request_id: str,

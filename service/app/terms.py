@@ -18,6 +18,7 @@ from ledger.schedules import (
     Method,
     TermsError,
     build_schedule,
+    period_problems,
     summarize,
 )
 from service.app.common import MoneyIn, money_minor, parse_date
@@ -93,6 +94,13 @@ def parse_terms(data: TermsIn, errors: Errors, *, prefix: str = "") -> LoanTerms
         errors.add(f"{prefix}term_months", "must be positive")
     if data.grace_periods < 0:
         errors.add(f"{prefix}grace_periods", "must not be negative")
+    # Across fields (a term of whole periods, fewer grace periods than periods): named
+    # beside the other bad fields, not only once they are right.
+    named = {e["field"] for e in errors.items}
+    for name, message in period_problems(data.term_months, data.frequency, data.method,
+                                         data.grace_periods).items():
+        if f"{prefix}{name}" not in named:
+            errors.add(f"{prefix}{name}", message)
     if errors.items:
         return None
     assert disbursed is not None

@@ -38,7 +38,7 @@ from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
 from service.http.problems import EXCEPTION_HANDLERS, handle_http
 from service.http.strict_body import (
     StrictBodyRequest,
-    check_query_text,
+    check_request,
     query_parameters,
     refuse_after_bad_body,
 )
@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         exception_handlers={**EXCEPTION_HANDLERS,  # type: ignore[dict-item]
                             NotFoundException: not_found_anywhere},
         request_class=StrictBodyRequest,
-        before_request=check_query_text,
+        before_request=check_request,
         after_request=refuse_after_bad_body,
         middleware=[request_log_middleware, audit_middleware],
         request_max_body_size=settings.max_body_bytes,

@@ -52,9 +52,15 @@ def problem(status: int, detail: str, kind: str | None = None, **extra: Any) -> 
 
 
 def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
-    if isinstance(exc, Invalid) and BODY_TYPE_ERRORS.get():
-        # The body's fields of the wrong type, with what the use case found besides.
-        exc = Invalid(with_body_errors(exc.errors))
+    if BODY_TYPE_ERRORS.get():
+        if isinstance(exc, Invalid):
+            # The body's bad fields (a wrong type, a refused character), with what the
+            # use case found besides.
+            exc = Invalid(with_body_errors(exc.errors))
+        elif exc.status != 429:
+            # A 404, 403, 409 (or a login's 401) found on stand-ins for the body's bad
+            # fields: the 422 comes first in the order of refusals.
+            exc = Invalid(with_body_errors([]))
     response = problem(exc.status, exc.detail, exc.kind, **exc.extra)
     if "retry_after" in exc.extra:  # the standard header beside the body's field
         response.headers["Retry-After"] = str(exc.extra["retry_after"])

@@ -125,3 +125,134 @@ def test_raw_transfers_name_each_bad_item(api: Api) -> None:
 def test_a_body_that_is_not_an_object_still_says_so(api: Api) -> None:
     r = api.post("/api/requests", ["not", "an", "object"], "producer")
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == ""
+
+
+# -- refused characters beside the other bad fields ----------------------------------------
+#
+# A text with a control or invisible character (API.md, "Hardening") is one bad field
+# among the others: its refusal no longer hides theirs.
+
+ZWSP, BEL = "\u200b", "\u0007"
+
+
+def test_a_refused_character_is_named_beside_the_other_bad_fields(api: Api) -> None:
+    parties_before = api.ok(api.get("/api/parties?limit=500"))["items"]
+    errors = named(api.post("/api/parties", {"kind": "gas", "name": f"a{ZWSP}",
+                                             "iban": "IT00"}))
+    assert set(errors) == {"name", "iban"}
+    assert "U+200B" in errors["name"] and "IBAN" in errors["iban"]
+    errors = named(api.post("/api/parties", {"kind": "gas", "name": f"a{ZWSP}",
+                                             "email": "x"}))
+    assert set(errors) == {"name", "email"}
+    # A type error, a refused character and a value error, all in one 422.
+    errors = named(api.post("/api/parties", {"kind": "gas", "name": f"GAS{BEL}",
+                                             "households": "8", "iban": "IT00",
+                                             "province": f"M{ZWSP}I"}))
+    assert set(errors) == {"name", "households", "iban", "province"}
+    assert errors["households"] == "Expected `int | null`, got `str`"
+    assert api.ok(api.get("/api/parties?limit=500"))["items"] == parties_before
+
+    funds_before = api.ok(api.get("/api/funds"))["items"]
+    body = {"gas_id": api.parties["gas"], "amount": eur("1.00"), "date": "x",
+            "note": f"a{BEL}"}
+    errors = named(api.post("/api/contributions", body))
+    assert set(errors) == {"note", "date"}
+    assert "U+0007" in errors["note"]
+    assert api.ok(api.get("/api/funds"))["items"] == funds_before
+    # The same body with good text and date is taken: nothing was remembered.
+    api.ok(api.post("/api/contributions", {**body, "date": "2026-12-01", "note": "ok"}),
+           201)
+
+
+def test_a_refused_character_in_a_list_item_and_a_nested_field(api: Api) -> None:
+    a, b = new_id(), new_id()
+    item = {"id": new_id(), "debit_account_id": a, "credit_account_id": b,
+            "amount": eur("1.00"), "code": "ok"}
+    bad = [{**item, "code": f"x{BEL}"}, {**item, "id": "nope"},
+           {**item, "amount": eur("-1.00"), "code": f"{ZWSP}"}]
+    errors = named(api.post("/api/ledger/transfers", bad))
+    assert set(errors) == {"0.code", "1.id", "2.code", "2.amount.amount"}
+
+
+def test_a_refused_character_comes_before_a_missing_target(api: Api) -> None:
+    # 422 before 404 (API.md, order of refusals), whether the id is unknown or malformed.
+    for rid in (new_id(), "not-a-request"):
+        r = api.client.patch(f"/api/requests/{rid}", json={"purpose": f"p{BEL}"},
+                             headers=api.headers("officer"))
+        assert set(named(r)) == {"purpose"}
+        errors = named(api.put(f"/api/requests/{rid}/assessment", {
+            "economic_score": 7, "social_score": 11, "notes": f"n{ZWSP}"}))
+        assert set(errors) == {"social_score", "notes"}
+    # And before a login is judged (a wrong password found on the cleaned name).
+    r = api.client.post("/api/auth/token", json={"username": f"officer{ZWSP}",
+                                                 "password": "wrong"})
+    assert set(named(r)) == {"username"}
+
+
+# -- merge patches and simulations -------------------------------------------------------
+
+
+def patch_request(api: Api, rid: str, body: Any) -> Any:
+    return api.client.patch(f"/api/requests/{rid}", json=body,
+                            headers=api.headers("officer"))
+
+
+def test_a_request_patch_names_type_and_value_errors_together(api: Api) -> None:
+    rid = at_status(api, "submitted")
+    before = api.ok(api.get(f"/api/requests/{rid}"))
+    errors = named(patch_request(api, rid, {"amount": 5, "instrument": "gift"}))
+    assert errors == {"amount": "Expected `object`, got `int`",
+                      "instrument": "one of loan, prepayment, mixed"}
+    errors = named(patch_request(api, rid, {"amount": eur("-5.00"), "term_months": "x"}))
+    assert set(errors) == {"amount.amount", "term_months"}
+    assert errors["term_months"] == "Expected `int`, got `str`"
+    # Fields one cannot change, a cleared required one, types, values and text at once.
+    errors = named(patch_request(api, rid, {
+        "colour": "red", "purpose": None, "term_months": 6.5, "needed_by": "2026-02-30",
+        "gas_ids": ["nope"], "social_notes": f"s{BEL}", "instrument": 3}))
+    assert set(errors) == {"colour", "purpose", "term_months", "needed_by", "gas_ids.0",
+                           "social_notes", "instrument"}
+    assert errors["purpose"] == "required: it cannot be cleared"
+    assert api.ok(api.get(f"/api/requests/{rid}")) == before
+
+
+def test_a_party_patch_names_every_bad_field(api: Api) -> None:
+    gas = api.parties["gas"]
+    before = api.ok(api.get(f"/api/parties/{gas}"))
+    r = api.client.patch(f"/api/parties/{gas}", json={
+        "households": "x", "iban": "IT00", "name": f"a{ZWSP}", "email": "x",
+        "kind": "producer"}, headers=api.headers("officer"))
+    errors = named(r)
+    assert set(errors) == {"households", "iban", "name", "email", "kind"}
+    assert api.ok(api.get(f"/api/parties/{gas}")) == before
+
+
+SIMULATION = {"principal": eur("1000.00"), "annual_rate": "3.00", "term_months": 12,
+              "method": "french", "frequency": "monthly", "disbursement_date": TODAY}
+
+
+def test_a_simulation_names_a_cross_field_error_beside_the_others(api: Api) -> None:
+    quarterly = {**SIMULATION, "frequency": "quarterly", "term_months": 13}
+    errors = named(api.post("/api/loans/simulate", {
+        **quarterly, "principal": eur("-1.00"), "annual_rate": "x"}))
+    assert set(errors) == {"principal.amount", "annual_rate", "term_months"}
+    assert errors["term_months"] == ("term_months 13 is not a whole number of quarterly "
+                                     "periods (3 months each)")
+    errors = named(api.post("/api/loans/simulate", {
+        **quarterly, "principal": {"amount": 5, "currency": "EUR"}, "annual_rate": "x"}))
+    assert set(errors) == {"principal.amount", "annual_rate", "term_months"}
+    # Grace periods are judged against the term the same way.
+    errors = named(api.post("/api/loans/simulate", {
+        **SIMULATION, "frequency": "quarterly", "grace_periods": 4, "annual_rate": "x"}))
+    assert errors == {"annual_rate": "'x' is not a percentage such as \"3.50\"",
+                      "grace_periods": "grace_periods 4 must be fewer than the 4 periods "
+                                       "of the term"}
+    # A term_months of the wrong type is named for its type only.
+    errors = named(api.post("/api/loans/simulate", {**quarterly, "term_months": "13",
+                                                    "annual_rate": "x"}))
+    assert errors == {"term_months": "Expected `int`, got `str`",
+                      "annual_rate": "'x' is not a percentage such as \"3.50\""}
+    # The rest right, the cross-field error alone; all right, the schedule.
+    assert set(named(api.post("/api/loans/simulate", quarterly))) == {"term_months"}
+    done = api.ok(api.post("/api/loans/simulate", {**quarterly, "term_months": 12}))
+    assert len(done["installments"]) == 4

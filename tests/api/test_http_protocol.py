@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
 from tests.api.conftest import Api
+from tests.gdxp.conftest import piva
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
@@ -43,6 +45,80 @@ def test_an_empty_body_is_an_empty_command(api: Api) -> None:
     # The plan's fields are all optional: no body at all is the default plan.
     r = api.client.post("/api/matching/plan", headers=api.headers("officer"))
     assert r.status_code == 200, r.text
+
+
+def text_body(api: Api, who: str = "officer", content_type: str | None = "text/plain"
+              ) -> dict[str, str]:
+    headers = api.headers(who)
+    return {**headers, "content-type": content_type} if content_type else headers
+
+
+def test_operations_without_a_body_refuse_one_that_is_not_json(api: Api) -> None:
+    # Logout takes no body: a text body is a 415, and the token was not revoked.
+    r = api.client.post("/api/auth/logout", content=b"x", headers=text_body(api))
+    assert r.status_code == 415, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert api.get("/api/me").status_code == 200
+    # 415 comes beside 400, before a 404: the request does not exist.
+    r = api.client.request("DELETE", f"/api/requests/{uuid.uuid4()}/interests/prepayment",
+                           content=b"x", headers=text_body(api, "gas"))
+    assert r.status_code == 415, r.text
+    assert api.client.request(
+        "DELETE", f"/api/requests/{uuid.uuid4()}/interests/prepayment",
+        headers=api.headers("gas")).status_code == 404
+    # A GET with a text body, or a body without a content type; a query string refused
+    # as well does not come first.
+    for headers in (text_body(api), text_body(api, content_type=None)):
+        r = api.client.request("GET", "/api/parties?kind=gas", content=b"kind=gas",
+                               headers=headers)
+        assert r.status_code == 415, r.text
+    r = api.client.request("GET", "/api/parties?colour=red", content=b"x",
+                           headers=text_body(api))
+    assert r.status_code == 415
+    # A JSON body where none is read is not refused.
+    r = api.client.request("GET", "/api/parties?kind=gas", content=b"{}",
+                           headers=text_body(api, content_type="application/json"))
+    assert r.status_code == 200
+
+
+def test_an_empty_body_with_any_content_type_is_no_body(api: Api) -> None:
+    r = api.client.post("/api/matching/plan", content=b"", headers=text_body(api))
+    assert r.status_code == 200, r.text
+    r = api.client.request("GET", "/api/parties?kind=gas", content=b"",
+                           headers=text_body(api, content_type="application/xml"))
+    assert r.status_code == 200
+    r = api.client.post("/api/auth/logout", content=b"", headers=text_body(api))
+    assert r.status_code == 204
+    assert api.get("/api/me").status_code == 401  # logged out
+
+
+def test_the_gdxp_import_still_takes_xml(api: Api) -> None:
+    vat = piva("1234567001")
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<gdxp protocolVersion="0.2" creationDate="20200223101500" applicationSignature="GASdotto">
+  <supplier><vatNumber>{vat}</vatNumber><name>Cascina Bio</name>
+    <orders><order><openDate>20200120</openDate><deliveryDate>20200201</deliveryDate></order>
+    </orders></supplier>
+</gdxp>""".encode()
+    path = f"/api/imports/gdxp?gas_id={api.parties['gas']}"
+    r = api.client.post(path, content=xml, headers=text_body(api))
+    assert r.status_code == 415
+    assert "application/xml" in r.json()["detail"]
+    for content_type in ("application/xml", "text/xml; charset=utf-8"):
+        r = api.client.post(path + "&dry_run=true", content=xml,
+                            headers=text_body(api, content_type=content_type))
+        assert r.status_code == 200, r.text
+    answer = api.ok(api.client.post(path, content=xml,
+                                    headers=text_body(api, content_type="application/xml")))
+    assert [p["vat_number"] for p in answer["producers"]["created"]] == [vat]
+
+
+def test_405_comes_before_415(api: Api) -> None:
+    r = api.client.put("/api/ledger/transfers", content=b"x", headers=text_body(api))
+    assert r.status_code == 405
+    r = api.client.request("DELETE", "/api/auth/logout", content=b"x",
+                           headers=text_body(api))
+    assert r.status_code == 405
 
 
 def test_a_method_the_path_does_not_have_is_405_with_allow(api: Api) -> None:

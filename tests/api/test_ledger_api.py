@@ -113,8 +113,9 @@ def test_repeated_id_inside_one_batch(api: Api) -> None:
     {"amount": "NaN", "currency": "EUR"},
     {"amount": "1.00", "currency": "EURO"},
     {"amount": "9" * 40, "currency": "EUR"},
-    {"amount": "92233720368547758.08", "currency": "EUR"},
-    {"amount": "99999999999999999999999999.99", "currency": "EUR"},
+    # 2^128 minor units: one more than a transfer may carry.
+    {"amount": "3402823669209384634633746074317682114.56", "currency": "EUR"},
+    {"amount": "0" * 5000 + "1" * 40, "currency": "EUR"},
 ])
 def test_malformed_amount_refuses_the_whole_request(api: Api, amount: Any) -> None:
     a, b = account(api), account(api)
@@ -129,7 +130,7 @@ def test_malformed_amount_refuses_the_whole_request(api: Api, amount: Any) -> No
 @pytest.mark.parametrize(("amount", "field"), [
     ({"amount": "1.00", "currency": "XYZ"}, "0.amount.currency"),
     ({"amount": "1.001", "currency": "EUR"}, "0.amount.amount"),
-    ({"amount": "9" * 30, "currency": "EUR"}, "0.amount.amount"),
+    ({"amount": "9" * 40, "currency": "EUR"}, "0.amount.amount"),
 ])
 def test_amount_errors_name_the_part_at_fault(api: Api, amount: Any, field: str) -> None:
     a, b = account(api), account(api)
@@ -269,6 +270,94 @@ def test_totals_past_a_bigint_answer_overflows_not_a_funds_refusal(api: Api) -> 
     assert balance(api, a)["debits_posted"]["amount"] == top
     assert balance(api, b)["credits_posted"]["amount"] == top
     assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
+
+
+# 2^63 - 1 minor units is what an account's totals keep (a BIGINT); a transfer may carry
+# up to 2^128 - 1 (TigerBeetle's u128), and one past the totals' bound is refused by the
+# ledger's own checks with a result code, not by a 422 (API.md, "Hardening").
+BIGINT = 2**63 - 1
+U128 = 2**128 - 1
+
+
+def minor_text(minor: int, decimals: int = 2) -> str:
+    """Minor units as the contract's amount string, by string slicing (no Decimal)."""
+    digits = str(minor).rjust(decimals + 1, "0")
+    return f"{digits[:-decimals]}.{digits[-decimals:]}" if decimals else digits
+
+
+def test_minor_text_is_what_the_contract_writes() -> None:
+    assert minor_text(BIGINT) == "92233720368547758.07"
+    assert minor_text(5) == "0.05" and minor_text(700, 0) == "700"
+
+
+@pytest.mark.parametrize(("minor", "currency", "decimals"), [
+    (BIGINT + 1, "USD", 2), (U128, "USD", 2), (BIGINT + 1, "JPY", 0), (U128, "BHD", 3),
+    (10**30, "EUR", 2)])
+def test_one_transfer_past_a_bigint_overflows_the_debits(
+        api: Api, minor: int, currency: str, decimals: int) -> None:
+    a, b = account(api, currency=currency), account(api, currency=currency)
+    amount = minor_text(minor, decimals)
+    assert results(api, [tr(a, b, amount, currency)]) == ["overflows_debits"]
+    assert results(api, [tr(a, b, amount, currency, flags=["pending"],
+                            timeout_seconds=60)]) == ["overflows_debits"]
+    # Nothing moved, nothing was journaled, and the ledger still verifies.
+    zero = minor_text(0, decimals)
+    for acc in (a, b):
+        body = balance(api, acc)
+        assert {body[k]["amount"] for k in ("debits_pending", "debits_posted",
+                                            "credits_pending", "credits_posted")} == {zero}
+    assert api.ok(api.get(f"/api/ledger/transfers?account_id={a}"))["items"] == []
+    assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
+
+
+def test_one_transfer_past_the_credit_accounts_bigint_overflows_the_credits(
+        api: Api) -> None:
+    top = minor_text(BIGINT)
+    a, b, c = account(api), account(api), account(api)
+    assert results(api, [tr(a, b, top)]) == ["created"]
+    # c's debits stay within a BIGINT, b's credits would not: one transfer, either size.
+    assert results(api, [tr(c, b, "0.01")]) == ["overflows_credits"]
+    assert results(api, [tr(c, b, minor_text(BIGINT + 1))]) == ["overflows_debits"]
+    assert balance(api, b)["credits_posted"]["amount"] == top
+    assert balance(api, c)["debits_posted"]["amount"] == "0.00"
+
+
+def test_a_linked_chain_with_a_transfer_past_a_bigint_fails_whole(api: Api) -> None:
+    a, b, c = account(api), account(api), account(api)
+    huge = minor_text(BIGINT + 1)
+    chain = [tr(a, b, "10.00", flags=["linked"]), tr(b, c, huge, flags=["linked"]),
+             tr(c, a, "1.00")]
+    assert results(api, chain) == ["linked_event_failed", "overflows_debits",
+                                   "linked_event_failed"]
+    top = minor_text(BIGINT)
+    assert results(api, [tr(a, b, top)]) == ["created"]
+    chain = [tr(c, a, "5.00", flags=["linked"]), tr(c, b, "0.01")]
+    assert results(api, chain) == ["linked_event_failed", "overflows_credits"]
+    # Outside a chain, the others are applied: events fail one by one.
+    assert results(api, [tr(c, a, "5.00"), tr(c, a, huge)]) == ["created",
+                                                                "overflows_debits"]
+    assert balance(api, b)["credits_posted"]["amount"] == top
+    assert balance(api, c)["debits_posted"]["amount"] == "5.00"
+    assert balance(api, a)["credits_posted"]["amount"] == "5.00"
+    assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
+
+
+def test_an_amount_past_a_bigint_meets_the_earlier_checks_first(api: Api) -> None:
+    a, b = account(api), account(api)
+    huge = minor_text(BIGINT + 1)
+    first = tr(a, b, "3.00")
+    pending = tr(a, b, "2.00", flags=["pending"])
+    assert results(api, [first, pending]) == ["created", "created"]
+    # Idempotency, the accounts, the currency and a post's pending come first.
+    assert results(api, [{**first, "amount": {"amount": huge, "currency": "EUR"}},
+                         tr(a, a, huge), tr(a, new_id(), huge), tr(a, b, huge, "USD"),
+                         tr(a, b, huge, flags=["post_pending"], pending_id=pending["id"]),
+                         tr(a, b, huge, flags=["void_pending"], pending_id=pending["id"])]
+                   ) == ["exists_with_different_fields", "accounts_must_be_different",
+                         "account_not_found", "currency_mismatch",
+                         "exceeds_pending_amount", "exceeds_pending_amount"]
+    assert balance(api, a)["debits_pending"]["amount"] == "2.00"
+    assert balance(api, a)["debits_posted"]["amount"] == "3.00"
 
 
 def test_raw_transfers_record_who_posted_them(api: Api) -> None:

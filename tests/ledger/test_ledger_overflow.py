@@ -64,6 +64,20 @@ def test_credits_past_the_top_overflow_credits() -> None:
     assert after[a.id] == (2, 0, 0, 0)
 
 
+def test_one_transfer_past_the_top_overflows_on_fresh_accounts() -> None:
+    # A transfer may carry up to 2^128 - 1 (TigerBeetle's u128); past the top of a
+    # BIGINT it is refused by the overflow check, and nothing is created.
+    for amount in (TOP + 1, 2**64, 2**128 - 1):
+        a, b = acct(), acct()
+        state = LedgerState(accounts={a.id: a, b.id: b})
+        out = apply_batch([tr(a, b, amount), tr(a, b, amount, "pending")], state, now=NOW)
+        assert [r.result.value for r in out.results] == ["overflows_debits"] * 2
+        assert out.created == () and dict(out.accounts) == {}
+    # The debit side fits, the credit side does not: overflows_credits.
+    a, b = acct(), acct(cpo=1)
+    assert run([tr(a, b, TOP)], a, b)[0] == ["overflows_credits"]
+
+
 def test_pending_and_posted_count_together() -> None:
     # Neither slot alone is near the top; their sum is (the old check missed this).
     half = TOP // 2
@@ -189,9 +203,11 @@ class Model:
         return out
 
 
-# Events: (kind, debit index, credit index, amount, linked, which earlier event).
+# Events: (kind, debit index, credit index, amount, linked, which earlier event); now
+# and then an amount past the top on its own (a transfer carries up to 2^128 - 1).
+_AMOUNT = st.integers(1, 2**20) | st.integers(TOP - 2**20, 2**128 - 1)
 _EVENT = st.tuples(st.sampled_from(["posted", "posted", "pending", "post", "void"]),
-                   st.integers(0, 2), st.integers(0, 2), st.integers(1, 2**20),
+                   st.integers(0, 2), st.integers(0, 2), _AMOUNT,
                    st.booleans(), st.integers(0, 30))
 _NEAR = st.integers(0, 2**20)  # how far below the top each total starts
 

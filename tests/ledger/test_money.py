@@ -12,8 +12,12 @@ from ledger.money import (
     currency_exponent,
     format_amount,
     parse_amount,
+    parse_minor,
     to_minor_decimal,
 )
+
+BIGINT = 2**63 - 1  # what SQL keeps; written out, not imported
+U128 = 2**128 - 1
 
 
 @pytest.mark.parametrize("text", ["1e3", "NaN", "1.005", " 1.00", "+1.00", "1,00", "", ".5",
@@ -66,3 +70,43 @@ def test_split_sums_exactly_and_stays_within_one_unit(total: int, weights: list[
 @given(st.integers(min_value=-(10**15), max_value=10**15))
 def test_minor_units_round_trip(minor: int) -> None:
     assert to_minor_decimal(Decimal(format_amount(minor, "EUR")), "EUR") == minor
+
+
+def digits_of(minor: int, decimals: int) -> str:
+    """The contract's string for ``minor`` by slicing digits (independent of Decimal)."""
+    sign, text = ("-", str(-minor)) if minor < 0 else ("", str(minor))
+    text = text.rjust(decimals + 1, "0")
+    return sign + (f"{text[:-decimals]}.{text[-decimals:]}" if decimals else text)
+
+
+@given(st.integers(min_value=-U128, max_value=U128).filter(bool),
+       st.sampled_from([("EUR", 2), ("JPY", 0), ("BHD", 3)]))
+def test_parse_minor_is_exact_up_to_its_limit(minor: int, currency: tuple[str, int]) -> None:
+    code, decimals = currency
+    text = digits_of(minor, decimals)
+    assert parse_minor(text, code, allow_negative=True, limit=U128) == minor
+    assert format_amount(minor, code) == text  # exact past 28 digits too
+    if abs(minor) > BIGINT:  # the default limit is a BIGINT's
+        with pytest.raises(MoneyError, match="too large"):
+            parse_minor(text, code, allow_negative=True)
+        with pytest.raises(MoneyError, match="too large"):
+            parse_amount(text, code, allow_negative=True)
+    else:
+        assert parse_amount(text, code, allow_negative=True) == Decimal(text)
+
+
+def test_parse_minor_limits_and_leading_zeros() -> None:
+    assert parse_minor("92233720368547758.07", "EUR") == BIGINT
+    with pytest.raises(MoneyError, match=r"at most 92233720368547758\.07"):
+        parse_minor("92233720368547758.08", "EUR")
+    assert parse_minor(digits_of(U128, 2), "USD", limit=U128) == U128
+    with pytest.raises(MoneyError, match="too large"):
+        parse_minor(digits_of(U128 + 1, 2), "USD", limit=U128)
+    # Leading zeros do not count (nor trip int()'s 4,300-digit guard).
+    assert parse_minor("0" * 5000 + "1.00", "EUR") == 100
+    with pytest.raises(MoneyError, match="too large"):
+        parse_minor("0" * 5000 + "1" * 5000, "EUR")
+    assert parse_minor("-0.00", "EUR", allow_zero=True) == 0
+    for text, kwargs in (("0.00", {}), ("-1.00", {}), ("-0.00", {"allow_negative": True})):
+        with pytest.raises(MoneyError):
+            parse_minor(text, "EUR", **kwargs)

@@ -366,7 +366,7 @@ def test_inputs_are_not_mutated() -> None:
 
 
 @pytest.mark.parametrize("kwargs", [
-    {"amount": 0}, {"amount": -5}, {"amount": 2**63}, {"amount": True},
+    {"amount": 0}, {"amount": -5}, {"amount": 2**128}, {"amount": True},
     {"currency": "XYZ"}, {"currency": "eur"},
     {"flags": frozenset({"pending", "post_pending"})}, {"flags": frozenset({"bogus"})},
     {"flags": frozenset({"post_pending"})},

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.text import TextError, check_free_text, check_text, forbidden_in
+from ledger.text import TextError, check_free_text, check_text, forbidden_in, without_refused
 
 # API.md, "Hardening (second wave)", as inclusive ranges; plus lone surrogates.
 REFUSED = [(0x00, 0x1F), (0x7F, 0x7F), (0x80, 0x9F), (0x061C, 0x061C), (0x200E, 0x200F),
@@ -119,3 +119,17 @@ def test_one_refused_character_anywhere_is_found(before: str, code: int, after: 
     if code not in FREE_ALSO:
         with pytest.raises(TextError):
             check_free_text(text, "note")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x2100)
+               | st.sampled_from(["\ufeff", "\u200d", "\ud800", "\u0301"])),
+       st.booleans())
+def test_without_refused_keeps_every_other_character(value: str, free: bool) -> None:
+    # The stand-in of a refused text: what check accepts, the kept characters in order.
+    cleaned = without_refused(value, free=free)
+    allowed_also = FREE_ALSO if free else set()
+    kept = "".join(c for c in value
+                   if ord(c) not in REFUSED_SET or ord(c) in allowed_also)
+    assert cleaned == unicodedata.normalize("NFC", kept)
+    assert forbidden_in(cleaned, free=free) is None
