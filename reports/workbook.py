@@ -187,6 +187,9 @@ class ColumnSpec:
     total: Literal["sum"] | None = None
     # Values are codes of this catalogue domain: written in Italian with lang="it".
     codes: CodeDomain | None = None
+    # Ids and codes for machines: hidden columns in an outline group (there to read once
+    # shown again) and not printed, so a page keeps what people read at a legible size.
+    technical: bool = False
 
     def label(self, lang: Lang) -> str:
         return self.label_it if lang == "it" else self.label_en
@@ -614,8 +617,14 @@ def _write_data_sheet(
     sample = list(islice(rows, _WIDTH_SAMPLE_ROWS))
     totals = _totals_values(sheet, sample, len(sample) < _WIDTH_SAMPLE_ROWS, lang)
     widths = _fit_widths(columns, sample, lang, totals)
-    for index, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
+    for index, (spec, width) in enumerate(zip(columns, widths, strict=True), start=1):
+        dimension = ws.column_dimensions[get_column_letter(index)]
+        dimension.width = width
+        if spec.technical:
+            dimension.hidden = True
+            dimension.outlineLevel = 1
+    if any(spec.technical for spec in columns):
+        ws.sheet_format.outlineLevelCol = 1
     ws.freeze_panes = "A2"
     if any(_header_width(spec.label(lang)) < len(spec.label(lang)) * _BOLD
            for spec in columns):
@@ -649,7 +658,10 @@ def _write_data_sheet(
         ws.append(_totals_row(factory, columns, formats, count, lang))
         table_rows += 1
     chart = sheet.chart if count > 0 else None
-    layout = plan_page(widths, table_rows, chart=chart is not None)
+    printed = [w for spec, w in zip(columns, widths, strict=True) if not spec.technical]
+    layout = plan_page(printed, table_rows, chart=chart is not None)
+    # The print area still spans every column: the folded ones print as nothing.
+    layout = replace(layout, print_columns=layout.print_columns + len(widths) - len(printed))
     if chart is not None:
         _add_bar_chart(ws, chart, columns, count, lang,
                        anchor=chart.anchor or f"A{layout.chart_row}",

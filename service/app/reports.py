@@ -1000,16 +1000,17 @@ def load_journal(conn: Connection, req: ReportRequest, store: LedgerStore) -> St
     # Each account's code (what machines match on; CSV readers find the columns where
     # they always were) and, after them, its Italian name and group (the chart of
     # accounts) for people.
+    # The ids and codes are folded away in the workbook and not printed (``technical``).
     columns = (
-        _spec("id", "Id", "Id", "text"),
+        replace(_spec("id", "Id", "Id", "text"), technical=True),
         _spec("timestamp", "Registrato il", "Recorded at (UTC)", "datetime"),
         _spec("value_date", "Data valuta", "Value date", "date"),
-        _spec("debit_account", "Conto dare", "Debit account", "text",
-              description_it="codice del conto addebitato",
-              description_en="code of the account debited"),
-        _spec("credit_account", "Conto avere", "Credit account", "text",
-              description_it="codice del conto accreditato",
-              description_en="code of the account credited"),
+        replace(_spec("debit_account", "Conto dare", "Debit account", "text",
+                      description_it="codice del conto addebitato",
+                      description_en="code of the account debited"), technical=True),
+        replace(_spec("credit_account", "Conto avere", "Credit account", "text",
+                      description_it="codice del conto accreditato",
+                      description_en="code of the account credited"), technical=True),
         _spec("amount", "Importo", "Amount", amount_kind, euro),
         _spec("currency", "Valuta", "Currency", "text"),
         replace(_spec("code", "Causale", "Code", "text"), codes="transfer_code"),
@@ -1017,7 +1018,7 @@ def load_journal(conn: Connection, req: ReportRequest, store: LedgerStore) -> St
                       description_it="collegato, in sospeso, conferma o annullamento del "
                       "sospeso", description_en="pending, post_pending, void_pending, "
                       "linked"), codes="transfer_flags"),
-        _spec("operation_id", "Operazione", "Operation", "text"),
+        replace(_spec("operation_id", "Operazione", "Operation", "text"), technical=True),
         _spec("debit_name", "Descrizione conto dare", "Debit account name", "text"),
         _spec("credit_name", "Descrizione conto avere", "Credit account name", "text"),
         _spec("debit_group", "Gruppo conto dare", "Debit account group", "text"),

@@ -109,7 +109,13 @@ def sheets_of(path: Path) -> tuple[str, list[Sheet]]:
             xml = archive.read(f"xl/worksheets/sheet{number}.xml").decode()
             header = xml[xml.index("<row "):xml.index("</row>")]
             labels = [html.unescape(t) for t in re.findall(r"<t[^>]*>([^<]*)</t>", header)]
-            widths = [float(w) for w in re.findall(r'<col width="([\d.]+)"', xml)]
+            cols = re.findall(r"<col ([^>]*)/>", xml)
+            # Folded (hidden) columns are not printed: the page is planned without them.
+            shown = ['hidden="1"' not in c for c in cols]
+            widths = [float(re.search(r'width="([\d.]+)"', c)[1])  # type: ignore[index]
+                      for c, visible in zip(cols, shown, strict=True) if visible]
+            if len(labels) == len(shown):
+                labels = [t for t, visible in zip(labels, shown, strict=True) if visible]
             chart = f"xl/worksheets/_rels/sheet{number}.xml.rels" in archive.namelist()
             if title == "Info":
                 continue

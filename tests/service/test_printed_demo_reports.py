@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import openpyxl
 import pypdfium2 as pdfium
 import pytest
 from sqlalchemy import select
@@ -84,6 +85,18 @@ def test_demo_reports_print_in_italian_on_a4(tmp_path: Path, monkeypatch: pytest
             assert found == [], (name, number, found)
     portfolio = pages_of(out / "portfolio.pdf")
     assert len([p for p in portfolio if "— Sintesi " in p[2]]) == 1
+    # The journal prints what people read: the ids and account codes are folded away in
+    # the workbook (there, one click shows them) and absent from the printed pages.
+    journal = [p for p in pages_of(out / "journal.pdf") if "— Info " not in p[2]]
+    assert journal and all("Descrizione conto dare" in p[2] for p in journal)
+    assert not any(re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-", p[2]) for p in journal)
+    sheet = openpyxl.load_workbook(src / "journal.xlsx")["Giornale"]
+    folded = {c.value for c in sheet[1]
+              if sheet.column_dimensions[c.column_letter].hidden}
+    assert folded == {"Id", "Conto dare", "Conto avere", "Operazione"}
+    assert all(sheet.column_dimensions[c.column_letter].outlineLevel == 1
+               for c in sheet[1] if c.value in folded)
+    assert re.fullmatch(r"[0-9a-f-]{36}", str(sheet["A2"].value))  # still there to read
     assert len(portfolio) <= 8  # 5 data sheets and Info, where it took 23 pages before
 
 
