@@ -635,6 +635,7 @@ class BindingOut(msgspec.Struct):
     code: str
     source_id: Uuid | None
     detail: str
+    source_name: str | None = None  # the source's name beside its id (null without one)
 
 
 class PlanOut(msgspec.Struct):
@@ -659,7 +660,8 @@ def plan_out(result: PlanResult) -> PlanOut:
         unfunded={rid: money(plan.unfunded_cents.get(rid, 0)) for rid in ids},
         objective=plan.objective,
         weights={rid: str(snap.requests[rid].weight) for rid in ids},
-        binding={rid: [BindingOut(lim.code, lim.source_id, lim.text)
+        binding={rid: [BindingOut(lim.code, lim.source_id, lim.text,
+                                  snap.names.get(lim.source_id) if lim.source_id else None)
                        for lim in plan.binding.get(rid, ())]
                  for rid in ids if plan.unfunded_cents.get(rid, 0) > 0},
         as_of=result.as_of.isoformat())

@@ -292,6 +292,16 @@ def test_plan_is_the_hand_solved_optimum(api: Api, net: Net) -> None:
     assert {lim["code"] for lim in plan["binding"][net.r1]} >= {
         "share_cap", "source_cap", "gas_budget"}
     assert any("6,000.00 EUR left" in lim["detail"] for lim in plan["binding"][net.r1])
+    # Each limit names its source beside the id, as every party, pool or fund is named.
+    assert any(lim["source_id"] for lims in plan["binding"].values() for lim in lims)
+    for lim in [lim for lims in plan["binding"].values() for lim in lims]:
+        if lim["source_id"] is None:
+            assert lim["source_name"] is None
+            continue
+        found = [api.get(f"/api/{kind}/{lim['source_id']}")
+                 for kind in ("parties", "pools", "funds")]
+        (named,) = [r.json()["name"] for r in found if r.status_code == 200]
+        assert lim["source_name"] == named
     # no body at all: the default set (dated today, which changes no amount here)
     today = api.ok(api.client.post("/api/matching/plan", headers=api.headers("officer")))
     assert today["funded"] == plan["funded"] and today["unfunded"] == plan["unfunded"]
