@@ -50,13 +50,20 @@ def category_out(lender_id: str, lender_name: str, c: Category) -> CategoryOut:
     def opt(value: Decimal | None) -> str | None:
         return None if value is None else str(value)
 
+    def rate(value: Decimal) -> str:
+        """A percentage as API.md writes rates ("3.50"): at least two decimals."""
+        exponent = value.as_tuple().exponent
+        return str(value.quantize(Decimal("0.01")) if isinstance(exponent, int)
+                   and exponent > -2 else value)
+
     return CategoryOut(
         lender_id=lender_id, lender_name=lender_name, name=c.name,
         max_principal=money(c.max_principal),
         max_term_months=c.max_term_months,
         # Checked against FREQUENCIES when the category was saved.
         frequencies=cast(list[Frequency], list(c.frequencies)),
-        usury_threshold=opt(c.usury_threshold), late_interest_rate=str(c.late_interest_rate),
+        usury_threshold=None if c.usury_threshold is None else rate(c.usury_threshold),
+        late_interest_rate=rate(c.late_interest_rate),
         min_coverage=opt(c.min_coverage), share_multiple=opt(c.share_multiple))
 
 

@@ -120,6 +120,14 @@ def test_category_limits(api: Api) -> None:
     r = api.post("/api/loans", {**base})  # TAEG 3.04 > 3.00
     assert r.status_code == 409 and r.json()["code"] == "usury_threshold_exceeded"
     assert api.post("/api/loans", {**base, "annual_rate": "2.90"}).status_code == 201
+    # Rates are answered as API.md writes them, with two decimals at least.
+    default = api.ok(api.get(f"/api/lenders/{lender_id}/categories/microcredit"))
+    assert (default["usury_threshold"], default["late_interest_rate"]) == ("3.00", "0.00")
+    api.ok(api.put(f"/api/lenders/{lender_id}/categories/microcredit", {
+        "max_principal": eur("75000.00"), "max_term_months": 84, "frequencies": ["monthly"],
+        "usury_threshold": "12", "late_interest_rate": "2.125"}))
+    changed = api.ok(api.get(f"/api/lenders/{lender_id}/categories/microcredit"))
+    assert (changed["usury_threshold"], changed["late_interest_rate"]) == ("12.00", "2.125")
 
 
 def test_replayed_commands_change_nothing(api: Api) -> None:
