@@ -22,8 +22,8 @@ def generation(engine: Engine) -> str | None:
         return data_generation(conn)
 
 
-def test_generation_stays_while_reading_and_moves_after_each_write(api: Api,
-                                                                   engine: Engine) -> None:
+def test_generation_stays_while_reading_and_moves_after_each_write(
+        api: Api, engine: Engine, no_background_commits: None) -> None:
     first = generation(engine)
     assert first is not None
     with read_tx(engine) as conn:
@@ -49,7 +49,8 @@ def test_an_in_memory_database_has_no_generation_and_keeps_nothing() -> None:
     engine.dispose()
 
 
-def test_a_kept_value_is_computed_again_after_a_write(api: Api, engine: Engine) -> None:
+def test_a_kept_value_is_computed_again_after_a_write(api: Api, engine: Engine,
+                                                     no_background_commits: None) -> None:
     computed: list[int] = []
     cache: ReadCache[int] = ReadCache(kept=2)
 

@@ -144,3 +144,33 @@ def test_a_copy_keeps_the_journal_append_only_and_its_own_sequences(
             assert default == f"{copy}.parties_seq_seq"
     finally:
         engine.dispose()
+
+
+def exists(pg_schemas: PgSchemas, schema: str) -> bool:
+    with pg_schemas.admin.connect() as conn:
+        found = conn.execute(text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"),
+                             {"s": schema}).scalar_one()
+    return bool(found == 1)
+
+
+def test_a_released_schema_is_dropped_in_the_background(pg_schemas: PgSchemas) -> None:
+    schema = pg_schemas.migrated()
+    assert exists(pg_schemas, schema) and schema in pg_schemas.created
+    pg_schemas.release(schema)
+    pg_schemas.settle()
+    assert not exists(pg_schemas, schema) and schema not in pg_schemas.created
+
+
+def test_a_schema_still_in_use_is_left_for_the_end_of_the_run(pg_schemas: PgSchemas) -> None:
+    """A transaction still open on it (a test's leftover connection) does not hold the
+    background thread up: the drop gives up and the schema stays on the list."""
+    schema = pg_schemas.migrated()
+    engine = make_engine(pg_schemas.url, schema=schema)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM parties").scalar_one()  # locks it
+            pg_schemas.release(schema)
+            pg_schemas.settle()
+            assert exists(pg_schemas, schema) and schema in pg_schemas.created
+    finally:
+        engine.dispose()
