@@ -20,7 +20,6 @@ from sqlalchemy import Engine, func, select
 from service.app.auth import create_user
 from service.app.gdxp import load_schema
 from service.db.engine import make_engine, write_tx
-from service.db.migrate import upgrade
 from service.db.tables import gdxp_price_lists, parties, relationships
 from service.http.app import create_app
 from service.settings import Settings
@@ -290,9 +289,7 @@ def _fresh_api(backend: str, tmp_path: Path, sqlite_template: Path,
         other = make_engine(f"sqlite:///{path}")
     else:
         assert pg_schemas is not None and PG_URL
-        schema = pg_schemas.new()
-        other = make_engine(PG_URL, schema=schema)
-        upgrade(other)
+        other = make_engine(PG_URL, schema=pg_schemas.migrated())
     try:
         app = create_app(Settings(database_url="unused",
                                   secret_key="test-secret-" + "x" * 40), engine=other)

@@ -40,8 +40,8 @@ def quietly(engine: Engine, block: Callable[[], T]) -> T:
     raise AssertionError("the database never stayed still for the block")
 
 
-def test_generation_stays_while_reading_and_moves_after_each_write(api: Api,
-                                                                   engine: Engine) -> None:
+def test_generation_stays_while_reading_and_moves_after_each_write(
+        api: Api, engine: Engine, no_background_commits: None) -> None:
     def reads() -> tuple[str | None, str | None]:
         first = generation(engine)
         with read_tx(engine) as conn:
@@ -70,7 +70,8 @@ def test_an_in_memory_database_has_no_generation_and_keeps_nothing() -> None:
     engine.dispose()
 
 
-def test_a_kept_value_is_computed_again_after_a_write(api: Api, engine: Engine) -> None:
+def test_a_kept_value_is_computed_again_after_a_write(api: Api, engine: Engine,
+                                                     no_background_commits: None) -> None:
     computed: list[int] = []
     caches: list[ReadCache[int]] = []
 

@@ -315,7 +315,8 @@ def test_conflicts_are_retried_then_reported_as_conflict(store: LedgerStore,
     assert calls["n"] == 1 and is_unavailable(caught.value)
 
 
-def test_migration_mirrors_the_store_tables(engine: Engine) -> None:
+def test_migration_mirrors_the_store_tables(really_migrated_engine: Engine) -> None:
+    engine = really_migrated_engine
     inspector = inspect(engine)
     for table in metadata.sorted_tables:
         columns = {c["name"]: c for c in inspector.get_columns(table.name)}

@@ -25,7 +25,9 @@ ADMIN = Principal("admin", "admin", None)
 WAIT = 0.6  # seconds a blocked transaction is given to (wrongly) get through
 
 
-def test_the_row_exists_after_the_migrations_with_no_date(engine: Engine) -> None:
+def test_the_row_exists_after_the_migrations_with_no_date(
+        really_migrated_engine: Engine) -> None:
+    engine = really_migrated_engine
     with engine.connect() as conn:
         rows = conn.execute(select(books_closed)).all()
         assert [(r.id, r.closed_through, r.closed_at, r.closed_by) for r in rows] == [

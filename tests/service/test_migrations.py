@@ -5,7 +5,8 @@ from sqlalchemy import Engine, inspect
 from service.db.migrate import current_revision
 
 
-def test_migrations_reach_head_with_all_tables(engine: Engine) -> None:
+def test_migrations_reach_head_with_all_tables(really_migrated_engine: Engine) -> None:
+    engine = really_migrated_engine
     from alembic.script import ScriptDirectory
 
     from service.db.migrate import alembic_config

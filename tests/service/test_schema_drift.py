@@ -10,8 +10,9 @@ from ledger.store import metadata as ledger_metadata
 from service.db.tables import metadata
 
 
-def test_migrations_build_exactly_the_declared_tables(engine: Engine) -> None:
-    with engine.connect() as conn:
+def test_migrations_build_exactly_the_declared_tables(really_migrated_engine: Engine
+                                                     ) -> None:
+    with really_migrated_engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True,
                                                           "compare_server_default": False})
         # The ledger's own tables live beside its store (ledger/store.py).
