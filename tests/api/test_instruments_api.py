@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from service.app.clock import today as clock_today
 from tests.api.conftest import Api, eur, make_party
 
 
@@ -327,7 +328,9 @@ def test_releases_are_dated_and_coverage_as_of_counts_them_by_date(api: Api) -> 
     dated = api.ok(api.post(f"/api/guarantees/{ids[0]}/release", {"date": "2026-02-01"}))
     assert dated["released_on"] == "2026-02-01"
     undated = api.ok(api.post(f"/api/guarantees/{ids[1]}/release", {}))
-    assert undated["released_on"] == date.today().isoformat()
+    # Today as the service means it: the date in Europe/Rome (after 23:00 UTC in winter
+    # it is already tomorrow there), not the machine's.
+    assert undated["released_on"] == clock_today().isoformat()
     # Before disbursement coverage is remaining pledges over the principal (1000.00):
     # on 2026-01-20 all three pledges stood, today only the third does.
     early = api.ok(api.get(f"/api/loans/{loan_id}/guarantees?as_of=2026-01-20"))

@@ -13,12 +13,12 @@ import pytest
 
 from service.app import guarantees, loans
 from service.app.auth import Principal
-from service.app.clock import today
 from service.app.demo import demo_id
 from service.app.lending import LoanOut
 from service.web.formatting import day
 from service.web.formatting import euro as _euro
 from service.web.labels import LOAN_STATUS
+from tests.web.conftest import TODAY as PINNED_TODAY
 from tests.web.conftest import Web
 from tests.web.pages import Page, parse
 
@@ -28,7 +28,7 @@ RISO = demo_id("loan:riso")  # Riseria Lomellina Bio, no guarantees
 MIELE = demo_id("loan:miele")  # Apicoltura Valcamonica, nothing paid
 VINO = demo_id("loan:vino")  # approved, not disbursed
 LATTE = demo_id("loan:latte")  # Latteria Sociale Valtorta, restructured, paid on time
-TODAY = today().isoformat()
+TODAY = PINNED_TODAY  # the day the pages' fixture pins (FILIERA_TODAY), at import too
 
 
 def euro(value: Any) -> str:
