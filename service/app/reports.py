@@ -1319,8 +1319,11 @@ def load_requests(conn: Connection, req: ReportRequest) -> Report:
     query = select(funding_requests).order_by(funding_requests.c.seq)
     if req.producer_id:
         query = query.where(funding_requests.c.producer_id == req.producer_id)
+    # A request cannot be recorded after today; with today fixed (FILIERA_TODAY, for
+    # demonstrations and tests) one recorded later counts as recorded today.
+    last = clock.today()
     items = [r for r in conn.execute(query)
-             if req.period_from <= r.created_at.date() <= req.period_to]
+             if req.period_from <= min(r.created_at.date(), last) <= req.period_to]
     ids = [r.id for r in items]
     assessment: dict[str, Any] = {}
     decided: dict[str, date] = {}
