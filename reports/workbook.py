@@ -624,7 +624,10 @@ def _write_data_sheet(
             dimension.hidden = True
             dimension.outlineLevel = 1
     if any(spec.technical for spec in columns):
-        ws.sheet_format.outlineLevelCol = 1
+        # openpyxl's writer copies this into sheetFormatPr's outlineLevelCol before it
+        # writes the columns (setting ws.sheet_format itself is overwritten): without it
+        # spreadsheet programs draw no button to unfold the hidden columns.
+        ws.column_dimensions.max_outline = 1
     ws.freeze_panes = "A2"
     if any(_header_width(spec.label(lang)) < len(spec.label(lang)) * _BOLD
            for spec in columns):

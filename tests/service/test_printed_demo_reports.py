@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -97,6 +98,11 @@ def test_demo_reports_print_in_italian_on_a4(tmp_path: Path, monkeypatch: pytest
     assert all(sheet.column_dimensions[c.column_letter].outlineLevel == 1
                for c in sheet[1] if c.value in folded)
     assert re.fullmatch(r"[0-9a-f-]{36}", str(sheet["A2"].value))  # still there to read
+    with zipfile.ZipFile(src / "journal.xlsx") as archive:
+        names = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+        first = archive.read(sorted(names)[0]).decode()
+    # The outline's level is declared, so the folded columns get their "+" button.
+    assert re.search(r'<sheetFormatPr [^>]*outlineLevelCol="1"', first), first[:600]
     assert len(portfolio) <= 8  # 5 data sheets and Info, where it took 23 pages before
 
 
