@@ -57,7 +57,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, PendingRollbackError
 from sqlalchemy.sql.elements import BindParameter
 
 from ledger.accounts import (
@@ -182,7 +182,9 @@ _GONE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}
 # What drivers say when the connection went away without a SQLSTATE.
 _GONE_WORDS = ("connection is closed", "connection already closed", "server closed the",
                "terminating connection", "connection was lost", "consuming input failed",
-               "connection refused", "could not connect", "lost synchronization")
+               "connection refused", "could not connect", "lost synchronization",
+               "the connection is lost")
+_DRIVERS = {"sqlite3", "psycopg", "psycopg2", "asyncpg"}
 
 
 def _is_retryable(exc: DBAPIError) -> bool:
@@ -198,17 +200,51 @@ def is_unavailable(exc: BaseException) -> bool:
     connections, or SQLite's write lock stayed taken past the busy timeout. The
     transaction did not commit (or, when the connection broke during COMMIT, its
     outcome is unknown): the same request, with the same ids, may be sent again.
-    Never a constraint violation or an error in a statement: those are not transient."""
+    Never a constraint violation or an error in a statement: those are not transient.
+
+    An error raised while handling such a loss counts too (a rollback on the dead
+    connection, say), and so does the driver's own error where it was not wrapped by
+    SQLAlchemy (a connection of our own, as the session guard's)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 8:
+        seen.add(id(current))
+        if _connection_lost(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _connection_lost(exc: BaseException) -> bool:
     if isinstance(exc, DisconnectionError):
         return True
-    if not isinstance(exc, DBAPIError) or isinstance(exc, IntegrityError):
-        return False
-    if exc.connection_invalidated:  # SQLAlchemy saw a disconnect and dropped the connection
-        return True
-    state = getattr(exc.orig, "sqlstate", None)
+    if isinstance(exc, PendingRollbackError):
+        # SQLAlchemy's answer on a connection it invalidated inside a transaction.
+        return "invalid transaction" in str(exc)
+    if isinstance(exc, DBAPIError):
+        if isinstance(exc, IntegrityError):
+            return False
+        if exc.connection_invalidated:  # SQLAlchemy saw a disconnect, dropped the connection
+            return True
+        return _driver_says_gone(exc.orig)
+    if _is_driver_operational_error(exc):
+        return _driver_says_gone(exc)
+    return False
+
+
+def _is_driver_operational_error(exc: BaseException) -> bool:
+    """A DB-API driver's OperationalError (PEP 249: the database's operation failed,
+    not the statement), raised outside SQLAlchemy."""
+    return any(kind.__name__ == "OperationalError"
+               and kind.__module__.split(".")[0] in _DRIVERS
+               for kind in type(exc).__mro__)
+
+
+def _driver_says_gone(orig: BaseException | None) -> bool:
+    state = getattr(orig, "sqlstate", None)
     if state is not None:
         return str(state).startswith("08") or state in _GONE_SQLSTATES
-    message = str(exc.orig).lower()
+    message = str(orig).lower()
     if "database is locked" in message or "database is busy" in message:
         return True
     return any(words in message for words in _GONE_WORDS)

@@ -163,6 +163,10 @@ def handle_bad_encoding(request: Request[Any, Any, Any], exc: UnicodeDecodeError
 
 
 def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_unavailable(exc):  # the driver's own error, or one raised on a lost connection
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    exc.__class__.__name__)
+        return handle_api_error(request, Unavailable())
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; it has been logged")
 

@@ -309,3 +309,104 @@ def test_connection_lost_after_the_commit_a_resend_answers_as_the_first_time(
         assert count(engine, accounts_with_id(account_id)) == 1
         assert count(engine, select(func.count()).select_from(idempotency).where(
             idempotency.c.id == account_id)) == 1
+
+
+# -- errors the service meets outside SQLAlchemy's wrapping ------------------------------------
+
+def raised_by(fn: Callable[[], object]) -> BaseException:
+    try:
+        fn()
+    except BaseException as exc:  # the error itself is what is checked
+        return exc
+    raise AssertionError("nothing was raised")
+
+
+def test_a_lost_connection_is_told_apart_from_a_refusal_whatever_raised_it() -> None:
+    """The driver's own errors (a connection of our own, not SQLAlchemy's) and errors
+    raised while handling a lost connection count as unavailable; refusals and bugs
+    do not, even when raised near one."""
+    from sqlalchemy.exc import IntegrityError, PendingRollbackError
+
+    from ledger.store import is_unavailable
+
+    locked = sqlite3.connect(":memory:")
+    assert is_unavailable(sqlite3.OperationalError("database is locked"))
+    assert not is_unavailable(raised_by(lambda: locked.execute("SELECT * FROM nowhere")))
+    assert not is_unavailable(ValueError("database is locked"))  # not the driver's
+    assert is_unavailable(PendingRollbackError(
+        "Can't reconnect until invalid transaction is rolled back."))
+    assert not is_unavailable(PendingRollbackError(
+        "This Session's transaction has been rolled back due to a previous exception"))
+
+    def while_handling(first: BaseException, then: BaseException) -> BaseException:
+        def fail() -> None:
+            try:
+                raise first
+            except BaseException:
+                raise then  # noqa: B904 - the implicit context is the point
+        return raised_by(fail)
+
+    assert is_unavailable(while_handling(lost_after_commit(), RuntimeError("rollback")))
+    assert not is_unavailable(while_handling(ValueError("x"), RuntimeError("y")))
+    refused = IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+    assert not is_unavailable(while_handling(refused, RuntimeError("y")))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_session_guard_answers_503_when_its_own_connection_cannot_be_used(
+        engine: Engine, db_url: tuple[str, str | None], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The revocation check runs on a DB-API connection of its own: when it fails twice
+    (locked, then locked again on the fresh connection) the request answers 503, not 500,
+    and the next request, the database free again, passes."""
+    from service.app.live_sessions import LiveSessions
+
+    with service(engine, db_url) as (client, headers):
+        real = LiveSessions._row
+        failures = {"left": 2}
+
+        def locked_then_real(self: LiveSessions, session: Any) -> Any:
+            if failures["left"]:
+                failures["left"] -= 1
+                raise sqlite3.OperationalError("database is locked")
+            return real(self, session)
+
+        monkeypatch.setattr(LiveSessions, "_row", locked_then_real)
+        assert_unavailable(client.get("/api/me", headers=headers))
+        assert failures["left"] == 0
+        assert client.get("/api/me", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["postgresql"] if PG_URL else [])
+def test_errors_of_a_terminated_postgresql_backend_count_as_unavailable(
+        engine: Engine, db_url: tuple[str, str | None]) -> None:
+    """Real errors from a terminated backend: psycopg's own, raised on a raw connection,
+    and SQLAlchemy's refusal to go on with a transaction whose connection it lost."""
+    import psycopg
+    from sqlalchemy.exc import PendingRollbackError
+
+    from ledger.store import is_unavailable
+
+    app_name = f"filiera_gone_{uuid.uuid4().hex[:10]}"
+    url = server_url(db_url, app_name)
+    with admin() as pg, pg.connect() as conn:
+        assert PG_URL is not None
+        raw = psycopg.connect(PG_URL, application_name=app_name, autocommit=True)
+        try:
+            terminate(conn, backends(conn, app_name))
+            lost = raised_by(lambda: raw.execute("SELECT 1"))
+            assert isinstance(lost, psycopg.OperationalError) and is_unavailable(lost), lost
+        finally:
+            raw.close()
+        served = create_engine(normalize_url(url))
+        try:
+            with served.connect() as mine:
+                mine.begin()
+                mine.execute(text("SELECT 1"))
+                terminate(conn, backends(conn, app_name))
+                first = raised_by(lambda: mine.execute(text("SELECT 1")))
+                assert is_unavailable(first), first
+                pending = raised_by(lambda: mine.execute(text("SELECT 1")))
+                assert isinstance(pending, PendingRollbackError), pending
+                assert is_unavailable(pending)
+        finally:
+            served.dispose()
