@@ -602,10 +602,26 @@ class _FreshCell:
         return cell
 
 
+def _people_first(sheet: ReportSheet | StreamSheet) -> ReportSheet | StreamSheet:
+    """The sheet with its technical columns (ids, codes) moved after the ones people
+    read, in their order: a workbook starts with references and names. CSV and Parquet
+    keep the stream's own order, which their readers rely on."""
+    order = ([i for i, spec in enumerate(sheet.columns) if not spec.technical]
+             + [i for i, spec in enumerate(sheet.columns) if spec.technical])
+    if order == list(range(len(order))):
+        return sheet
+    columns = tuple(sheet.columns[i] for i in order)
+    if isinstance(sheet, ReportSheet):
+        return replace(sheet, columns=columns)  # the frame is read by key
+    rows = (tuple(row[i] for i in order) for row in sheet.rows)
+    return replace(sheet, columns=columns, rows=rows)
+
+
 def _write_data_sheet(
     ws: Any, sheet: ReportSheet | StreamSheet, lang: Lang, write_only: bool,
     report: Report | None = None, splicer: RowSplicer | None = None,
 ) -> None:
+    sheet = _people_first(sheet)
     columns = sheet.columns
     if not columns:
         raise ValueError(f"sheet {sheet.name!r} has no columns")
@@ -661,10 +677,9 @@ def _write_data_sheet(
         ws.append(_totals_row(factory, columns, formats, count, lang))
         table_rows += 1
     chart = sheet.chart if count > 0 else None
+    # The technical columns come last (``_people_first``): the print area ends before them.
     printed = [w for spec, w in zip(columns, widths, strict=True) if not spec.technical]
     layout = plan_page(printed, table_rows, chart=chart is not None)
-    # The print area still spans every column: the folded ones print as nothing.
-    layout = replace(layout, print_columns=layout.print_columns + len(widths) - len(printed))
     if chart is not None:
         _add_bar_chart(ws, chart, columns, count, lang,
                        anchor=chart.anchor or f"A{layout.chart_row}",
