@@ -50,7 +50,7 @@ system-deps:
 	  fi; }
 
 pytest: $(VENV)/.installed-test system-deps
-	$(BIN)/pytest -q -m "not scale"
+	$(BIN)/pytest -q -m "not scale" --durations=40
 
 # Every report of a 3,000-loan network printed by LibreOffice and as PDF (about 4 min:
 # the network is built first); kept out of make test to keep it under 30 minutes.
