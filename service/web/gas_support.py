@@ -7,13 +7,11 @@ from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 
-from litestar import Request
-
 from service.app.auth import Principal
 from service.app.context import AppContext
 from service.app.parties import list_parties, list_relationships
 from service.app.prepayments import PrepaymentOut
-from service.web.core import call, party_name, replayed
+from service.web.core import AnyRequest, call, party_name, replayed
 from service.web.formatting import number
 
 T = TypeVar("T")
@@ -89,7 +87,7 @@ def owed_text(item: PrepaymentOut) -> str:
     return text if exact else f"circa {text}"
 
 
-async def run_once(request: Request[Any, Any, Any], op_id: str,
+async def run_once(request: AnyRequest, op_id: str,
                    fn: Callable[..., tuple[int, T]], *args: Any) -> tuple[int, T]:
     """Run an operation with the form's operation id: ``(201, answer)`` when it was
     recorded now, ``(200, answer)`` when the id had already recorded it (a resubmission

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
@@ -19,6 +19,7 @@ from service.app.clock import today
 from service.app.errors import Conflict, Invalid, NotFound
 from service.app.prepayments import DeliveryIn, PrepaymentIn, PrepaymentOut
 from service.web.core import (
+    AnyRequest,
     Form,
     absorb,
     after_post,
@@ -40,7 +41,7 @@ from service.web.labels import ON_EXPIRY
 STATUS_FILTERS = {"aperti": "open", "chiusi": "closed"}
 
 
-def gas_user(request: Request[Any, Any, Any]) -> Principal:
+def gas_user(request: AnyRequest) -> Principal:
     principal = principal_of(request)
     if principal.role != "gas" or not principal.party_id:
         raise NotFound("page")
@@ -55,7 +56,7 @@ def row_of(ctx: Any, names: dict[str, str], item: PrepaymentOut) -> dict[str, An
 # --- the list ---------------------------------------------------------------------------
 
 @get("/prefinanziamenti", sync_to_thread=True)
-def prepayment_list(request: Request[Any, Any, Any], stato: FromQuery[str | None] = None,
+def prepayment_list(request: AnyRequest, stato: FromQuery[str | None] = None,
                     pagina: FromQuery[str | None] = None) -> Template:
     ctx = ctx_of(request)
     principal = principal_of(request)
@@ -74,7 +75,7 @@ def prepayment_list(request: Request[Any, Any, Any], stato: FromQuery[str | None
 
 # --- a new prepayment (GAS) -------------------------------------------------------------
 
-def new_page(request: Request[Any, Any, Any], form: Form, status: int = 200) -> Template:
+def new_page(request: AnyRequest, form: Form, status: int = 200) -> Template:
     principal = gas_user(request)
     return render(request, "prepayments/nuovo.html", status=status,
                   title="Nuovo prefinanziamento", form=form,
@@ -83,12 +84,12 @@ def new_page(request: Request[Any, Any, Any], form: Form, status: int = 200) -> 
 
 
 @get("/prefinanziamenti/nuovo", sync_to_thread=True)
-def prepayment_new(request: Request[Any, Any, Any]) -> Template:
+def prepayment_new(request: AnyRequest) -> Template:
     return new_page(request, Form())
 
 
 @post("/prefinanziamenti/nuovo", status_code=303, opt={"operation": "POST /api/prepayments"})
-async def prepayment_create(request: Request[Any, Any, Any]) -> Any:
+async def prepayment_create(request: AnyRequest) -> Any:
     form = await posted(request)
     principal = gas_user(request)
     ctx = ctx_of(request)
@@ -128,7 +129,7 @@ async def prepayment_create(request: Request[Any, Any, Any]) -> Any:
 
 # --- one prepayment ---------------------------------------------------------------------
 
-def detail_page(request: Request[Any, Any, Any], prepayment_id: str, form: Form,
+def detail_page(request: AnyRequest, prepayment_id: str, form: Form,
                 status: int = 200) -> Template:
     ctx = ctx_of(request)
     principal = principal_of(request)
@@ -145,7 +146,7 @@ def detail_page(request: Request[Any, Any, Any], prepayment_id: str, form: Form,
 
 
 @get("/prefinanziamenti/{prepayment_id:str}", sync_to_thread=True)
-def prepayment_detail(request: Request[Any, Any, Any], prepayment_id: FromPath[str]
+def prepayment_detail(request: AnyRequest, prepayment_id: FromPath[str]
                       ) -> Template:
     return detail_page(request, prepayment_id, Form())
 
@@ -159,7 +160,7 @@ def exceeds_sentence(item: PrepaymentOut, quantity: Decimal) -> str:
 
 @post("/prefinanziamenti/{prepayment_id:str}/consegne", status_code=303,
       opt={"operation": "POST /api/prepayments/{id}/deliveries"})
-async def delivery_record(request: Request[Any, Any, Any], prepayment_id: FromPath[str]
+async def delivery_record(request: AnyRequest, prepayment_id: FromPath[str]
                           ) -> Any:
     form = await posted(request)
     ctx = ctx_of(request)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
@@ -18,6 +18,7 @@ from service.app.context import AppContext
 from service.app.errors import Conflict, Invalid, NotFound
 from service.app.reversals import ReversalIn
 from service.web.core import (
+    AnyRequest,
     Form,
     absorb,
     after_post,
@@ -103,7 +104,7 @@ TARGETS: dict[str, tuple[int, Callable[..., Target]]] = {
     "escussione": (2, _call), "consegna": (2, _delivery)}
 
 
-def _target(request: Request[Any, Any, Any], kind: str, rest: str, rif: str | None
+def _target(request: AnyRequest, kind: str, rest: str, rif: str | None
             ) -> Target:
     ids = [part for part in rest.split("/") if part]
     if kind not in TARGETS or len(ids) != TARGETS[kind][0]:
@@ -112,7 +113,7 @@ def _target(request: Request[Any, Any, Any], kind: str, rest: str, rif: str | No
 
 
 @get("/storni/{kind:str}/{rest:path}", sync_to_thread=True)
-def reversal_page(request: Request[Any, Any, Any], kind: FromPath[str], rest: FromPath[str],
+def reversal_page(request: AnyRequest, kind: FromPath[str], rest: FromPath[str],
                   rif: FromQuery[str | None] = None) -> Template:
     target = _target(request, kind, rest, rif)
     return render(request, "reversals/storno.html", title="Storno", target=target,
@@ -120,7 +121,7 @@ def reversal_page(request: Request[Any, Any, Any], kind: FromPath[str], rest: Fr
 
 
 @post("/storni/{kind:str}/{rest:path}", status_code=303)
-async def reversal_submit(request: Request[Any, Any, Any], kind: FromPath[str],
+async def reversal_submit(request: AnyRequest, kind: FromPath[str],
                           rest: FromPath[str]) -> Any:
     form = await posted(request)
     rif = form.value("rif") or None

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import Request, Response, Router
+from litestar import Response, Router
 from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -20,7 +20,14 @@ from service.app.audit import AuditEntry, AuditNote, audit_note, kind_of, record
 from service.app.audit_note import request_id_var
 from service.app.errors import ApiError
 from service.web import account, pages
-from service.web.core import CsrfRefused, LoginRequired, csrf_token, login_redirect, web_session
+from service.web.core import (
+    AnyRequest,
+    CsrfRefused,
+    LoginRequired,
+    csrf_token,
+    login_redirect,
+    web_session,
+)
 from service.web.formatting import FILTERS
 from service.web.labels import (
     GUARANTEE_STATUS,
@@ -137,7 +144,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 
-def _error_page(request: Request[Any, Any, Any], status: int, title: str, text: str
+def _error_page(request: AnyRequest, status: int, title: str, text: str
                 ) -> Template:
     principal = getattr(request.state, "principal", None)
     return Template(template_name="error.html", status_code=status,
@@ -147,19 +154,19 @@ def _error_page(request: Request[Any, Any, Any], status: int, title: str, text: 
         "party_name": getattr(request.state, "party_name", None)})
 
 
-def not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def not_found(request: AnyRequest, exc: Exception) -> Response[Any]:
     return _error_page(request, 404, "Pagina non trovata",
                        "La pagina che cerchi non esiste o non è tra quelle che puoi vedere.")
 
 
-def csrf_refused(request: Request[Any, Any, Any], exc: CsrfRefused) -> Response[Any]:
+def csrf_refused(request: AnyRequest, exc: CsrfRefused) -> Response[Any]:
     return _error_page(request, 403, "Modulo scaduto",
                        "Il modulo non è stato inviato da questa pagina o è scaduto: "
                        "nessuna operazione è stata registrata. Torna indietro, ricarica "
                        "la pagina e riprova.")
 
 
-def app_refused(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+def app_refused(request: AnyRequest, exc: ApiError) -> Response[Any]:
     if exc.status in (403, 404):
         return not_found(request, exc)
     if exc.status == 401:
