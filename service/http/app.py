@@ -6,7 +6,7 @@ import gc
 from importlib.metadata import version
 from typing import Any
 
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
@@ -43,20 +43,21 @@ from service.http.strict_body import (
     refuse_after_bad_body,
 )
 from service.settings import Settings
+from service.web.core import AnyRequest
 from service.web.routes import not_found, static_router, template_config, web_router
 
 
-def provide_ctx(request: Request[Any, Any, Any]) -> AppContext:
+def provide_ctx(request: AnyRequest) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
 
-def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+def provide_principal(request: AnyRequest) -> Principal:
     principal: Principal = request.state.principal
     return principal
 
 
-def not_found_anywhere(request: Request[Any, Any, Any], exc: NotFoundException) -> Any:
+def not_found_anywhere(request: AnyRequest, exc: NotFoundException) -> Any:
     """A path nothing serves: a problem document under /api, an Italian page elsewhere."""
     if request.url.path.startswith(("/api", "/schema", "/health", "/static")):
         return handle_http(request, exc)

@@ -6,7 +6,7 @@ import logging
 import re
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Response
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 from ledger.store import is_unavailable
 from service.app.errors import BODY_TYPE_ERRORS, ApiError, Invalid, Unavailable, with_body_errors
+from service.web.core import AnyRequest
 
 log = logging.getLogger("filiera.errors")
 
@@ -51,7 +52,7 @@ def problem(status: int, detail: str, kind: str | None = None, **extra: Any) -> 
     return Response(content=body, status_code=status, media_type=PROBLEM)
 
 
-def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+def handle_api_error(_: AnyRequest, exc: ApiError) -> Response[Any]:
     if BODY_TYPE_ERRORS.get():
         if isinstance(exc, Invalid):
             # The body's bad fields (a wrong type, a refused character), with what the
@@ -101,7 +102,7 @@ def _body_problem(cause: BaseException | None) -> Response[Any] | None:
                    errors=[{"field": field, "message": message}])
 
 
-def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+def handle_validation(request: AnyRequest, exc: ValidationException) -> Response[Any]:
     """Litestar's 400 "Validation failed" becomes our 422 with dotted field paths."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     body = _body_problem(exc.__cause__)
@@ -131,7 +132,7 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
                    "invalid-input", errors=errors)
 
 
-def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def handle_http(request: AnyRequest, exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status == HTTP_500_INTERNAL_SERVER_ERROR:
         # Litestar takes a bad body field named like a dependency (a loan's ``principal``
@@ -156,18 +157,18 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return response
 
 
-def handle_bad_encoding(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:
+def handle_bad_encoding(request: AnyRequest, exc: UnicodeDecodeError) -> Response[Any]:
     """Litestar decodes a JSON body as UTF-8 and lets the error through: the body cannot
     be parsed, so it is the client's 400, not our 500."""
     return problem(400, "the request body is not valid UTF-8 JSON")
 
 
-def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def handle_internal(request: AnyRequest, exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; it has been logged")
 
 
-def handle_database(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def handle_database(request: AnyRequest, exc: Exception) -> Response[Any]:
     """A database error outside ``AppContext.read``/``write`` (a guard's look-up, say):
     503 when the database could not be used, so a client can tell "not applied, send
     it again" from a bug, which stays a 500."""

@@ -15,12 +15,13 @@ import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Response
 from litestar.exceptions import ClientException, ValidationException
 from litestar.routes import HTTPRoute
 
 from ledger.text import TextError, check_free_text, check_text, without_refused
 from service.app.errors import BODY_TYPE_ERRORS, Invalid
+from service.web.core import AnyRequest
 
 # One wrapper struct per body type: the body sits under ``data`` as in Litestar's own
 # conversion, so errors carry the same paths (``$.data.principal``) and reach the same
@@ -202,14 +203,14 @@ def json_media_type(content_type: str | None) -> bool:
 BODY_MEDIA_TYPES = "body_media_types"
 
 
-def _415(request: Request[Any, Any, Any]) -> ClientException:
+def _415(request: AnyRequest) -> ClientException:
     others = request.route_handler.opt.get(BODY_MEDIA_TYPES, ())
     listed = " or ".join(("application/json", *others))
     return ClientException(detail=f"send the body as {listed} (Content-Type header)",
                            status_code=415)
 
 
-async def refuse_foreign_body(request: Request[Any, Any, Any]) -> None:
+async def refuse_foreign_body(request: AnyRequest) -> None:
     """415 for a non-empty body that is not JSON (nor a type the operation lists), on
     every /api operation, whether or not it reads a body: a body it would ignore is
     refused as one it would read (API.md, "Hardening"). An empty body is no body."""
@@ -265,7 +266,7 @@ def query_parameters(app: Litestar) -> dict[tuple[str, str], frozenset[str]]:
     return known
 
 
-async def check_request(request: Request[Any, Any, Any]) -> None:
+async def check_request(request: AnyRequest) -> None:
     """Before any handler (after the route's 405 and the guard's 401): under /api a body
     that is not JSON is a 415, then the query string is checked."""
     BODY_TYPE_ERRORS.set(None)  # a new request: no body checked yet
@@ -274,7 +275,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     check_query_text(request)
 
 
-def check_query_text(request: Request[Any, Any, Any]) -> None:
+def check_query_text(request: AnyRequest) -> None:
     """Query parameters take no control or invisible characters either (a 422 naming
     the parameter, before anything is looked up); an API operation refuses a parameter
     it does not take (a misspelt filter would otherwise be silently ignored)."""
@@ -292,7 +293,7 @@ def check_query_text(request: Request[Any, Any, Any]) -> None:
         raise Invalid(errors)
 
 
-class StrictBodyRequest(Request[Any, Any, Any]):
+class StrictBodyRequest(AnyRequest):
     _checked = False
     _checked_value: Any = None
 
