@@ -29,6 +29,7 @@ from service.app.read_cache import ReadCache
 from service.app.references import number_of
 from service.app.types import Uuid
 from service.app.views import Money, money
+from service.db.records import Record
 from service.db.tables import loans, parties
 
 
@@ -60,7 +61,7 @@ class ArrearsPage(msgspec.Struct):
     next_cursor: str | None
 
 
-def _contact(party: Any, field: str) -> str | None:
+def _contact(party: Record, field: str) -> str | None:
     value = getattr(party, field, None)
     return None if value is None else str(value)
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Column, Connection, Select, Table
+from sqlalchemy import Connection, Table
 
 from ledger.money import (
     AMOUNT_PATTERN,
@@ -24,8 +24,9 @@ from ledger.money import (
 from ledger.store import cursor_int
 from service.app.clock import today
 from service.app.errors import BODY_TYPE_ERRORS, Errors, NotFound, invalid
+from service.db.records import AnyColumn, Query
 
-Q = TypeVar("Q", bound=Select[Any])
+Q = TypeVar("Q", bound=Query)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -205,7 +206,7 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise invalid("cursor", "not a cursor this API returned") from None
 
 
-def paginate(conn: Connection, query: Select[Any], seq: Column[Any], limit: int | None,
+def paginate(conn: Connection, query: Query, seq: AnyColumn, limit: int | None,
              cursor: str | None) -> tuple[list[Any], str | None]:
     """Oldest first by the table's ordering key; the cursor is opaque to clients."""
     size = check_limit(limit)

@@ -50,6 +50,7 @@ from service.app.requests import (
 )
 from service.app.shares import ShareIn, subscribe_share
 from service.db.engine import write_tx
+from service.db.records import Record
 from service.db.tables import parties, pools, relationships, users
 
 NAMESPACE = uuid.UUID("6d0c43a1-56f5-4b8e-9a0c-2b1f0f6a2c11")
@@ -247,7 +248,7 @@ def _day(text: str, months: int) -> date:
     return shifted(date.fromisoformat(text), months)
 
 
-def pay_installments(conn: Connection, ctx: AppContext, row: Any, numbers: Iterable[int]
+def pay_installments(conn: Connection, ctx: AppContext, row: Record, numbers: Iterable[int]
                      ) -> None:
     """Pay installments ``numbers`` (0-based) of the loan's current schedule in full, each
     on its due date."""

@@ -75,6 +75,7 @@ from service.app.reversals import (
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
+from service.db.records import Record
 from service.db.tables import guarantee_calls, guarantees, loans, parties, pledge_capacities
 
 
@@ -168,7 +169,7 @@ class CallReversalOut(msgspec.Struct):
     loan: LoanOut
 
 
-def guarantee_out(row: Any, names: Mapping[str, str], on: GuaranteeOn | None = None
+def guarantee_out(row: Record, names: Mapping[str, str], on: GuaranteeOn | None = None
                   ) -> GuaranteeOut:
     """``on``: the guarantee as it stood on a date (``guarantees_on``); else now.
     ``names``: the parties' names by id."""
@@ -183,7 +184,7 @@ def guarantee_out(row: Any, names: Mapping[str, str], on: GuaranteeOn | None = N
         created_at=rfc3339(row.created_at) or "")
 
 
-def coverage_text(conn: Connection, loan: Any, on: date) -> str | None:
+def coverage_text(conn: Connection, loan: Record, on: date) -> str | None:
     coverage = coverage_value(conn, loan, on)
     return None if coverage is None else str(coverage)
 
@@ -306,7 +307,7 @@ def create_guarantee(conn: Connection, ctx: AppContext, *, guarantee_id: str, lo
     return get_guarantee(conn, guarantee_id)
 
 
-def release_pledge(conn: Connection, row: Any, op_id: str, on: date) -> Any:
+def release_pledge(conn: Connection, row: Record, op_id: str, on: date) -> Any:
     """Void what the guarantee still reserves; the row as released on ``on``."""
     lock_row(conn, loans, row.loan_id)  # calls and releases of one loan's pledges in turn
     row = get_guarantee(conn, row.id)
@@ -365,7 +366,7 @@ def repledge_on_reopening(conn: Connection, event: LoanReopened) -> None:
             status="active", released_on=None, pending_transfer_id=pending.id))
 
 
-def book_call(conn: Connection, ctx: AppContext, loan: Any, call_id: str, amount: int,
+def book_call(conn: Connection, ctx: AppContext, loan: Record, call_id: str, amount: int,
               on: date, username: str) -> list[tuple[str, int]]:
     """Split the call pro rata over the active guarantees and book each part: the pledge
     posts what is called (the rest stays reserved), and the called money pays the loan."""
@@ -423,7 +424,7 @@ def book_call(conn: Connection, ctx: AppContext, loan: Any, call_id: str, amount
     return parts
 
 
-def book_reduction(conn: Connection, loan: Any, op_id: str, on: date, username: str
+def book_reduction(conn: Connection, loan: Record, op_id: str, on: date, username: str
                    ) -> list[Any]:
     """Shrink the active pledges in proportion to the principal repaid since the last
     reduction (or since disbursement): each is voided and reserved again for its new
@@ -483,7 +484,7 @@ def set_pledge_capacity(ctx: AppContext, principal: Principal, party_id: str, da
             raise Forbidden("officers, or a GAS user for its own GAS")
         return party
 
-    def run(conn: Connection, party: Any) -> tuple[int, CapacityOut]:
+    def run(conn: Connection, party: Record) -> tuple[int, CapacityOut]:
         if party.kind not in GUARANTOR_KINDS:
             raise invalid("party_id", "only a GAS, a person or a producer guarantees")
         set_capacity(conn, pid, amount, principal.username, str(uuid.uuid4()))
@@ -593,7 +594,7 @@ def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
         principal.require("officer")
         return row
 
-    def run(conn: Connection, row: Any) -> tuple[int, GuaranteeOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, GuaranteeOut]:
         released = release_pledge(conn, row, op_id, released_on)
         refuse_closed(conn, released_on, "a release")
         return 200, guarantee_out(released, party_names(conn, [released.guarantor_id]))
@@ -618,7 +619,7 @@ def call_guarantees(ctx: AppContext, principal: Principal, loan_id: str, data: C
         principal.require("officer")
         return loan
 
-    def run(conn: Connection, loan: Any) -> tuple[int, CallOut]:
+    def run(conn: Connection, loan: Record) -> tuple[int, CallOut]:
         parts = book_call(conn, ctx, loan, call_id, amount, on, principal.username)
         return 200, CallOut(id=call_id, call_id=call_id, loan_id=lid, date=on.isoformat(),
                             amount=money(amount),
@@ -644,7 +645,7 @@ def reduce_pledges(ctx: AppContext, principal: Principal, loan_id: str, data: Co
         principal.require("officer")
         return loan
 
-    def run(conn: Connection, loan: Any) -> tuple[int, LoanGuaranteesOut]:
+    def run(conn: Connection, loan: Record) -> tuple[int, LoanGuaranteesOut]:
         rows = book_reduction(conn, loan, op_id, on, principal.username)
         refuse_closed(conn, on, "a pledge reduction")
         names = party_names(conn, [r.guarantor_id for r in rows])
@@ -723,7 +724,7 @@ def list_calls(ctx: AppContext, principal: Principal, loan_id: str, limit: int |
     return ctx.read(read)
 
 
-def unbook_call(conn: Connection, rev_id: str, rows: list[Any]) -> None:
+def unbook_call(conn: Connection, rev_id: str, rows: list[Record]) -> None:
     """What a call did to its guarantees, undone: the money the call took comes back to
     each guarantor (it was paid back into the guarantee's account by the loan's
     corrections), and what it had called is pledged again (409 ``exceeds_capacity`` when
@@ -775,7 +776,7 @@ def reverse_call(ctx: AppContext, principal: Principal, loan_id: str, call_id: s
         principal.require("officer")
         return loan
 
-    def run(conn: Connection, loan: Any) -> tuple[int, CallReversalOut]:
+    def run(conn: Connection, loan: Record) -> tuple[int, CallReversalOut]:
         rows = list(conn.execute(select(guarantee_calls).where(
             guarantee_calls.c.loan_id == lid, guarantee_calls.c.id == cid)
             .order_by(guarantee_calls.c.seq)))

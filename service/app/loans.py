@@ -59,6 +59,7 @@ from service.app.views import Money, money
 
 # Funding requests (service.app.requests) read a loan's terms through this module too.
 from service.db.engine import lock_row
+from service.db.records import Record
 from service.db.tables import funding_requests, loan_events, loans, pools
 
 LOAN_STATUSES: tuple[str, ...] = get_args(LoanStatus)
@@ -228,7 +229,7 @@ def create_loan_row(conn: Connection, ctx: AppContext, *, loan_id: str, borrower
     return row
 
 
-def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date,
+def disburse_loan(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date,
                   username: str) -> Any:
     """Pay the principal out of the pool on ``on``: the loan becomes ``active``."""
     row = lock_row(conn, loans, row.id)
@@ -260,7 +261,7 @@ def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: d
     return row
 
 
-def book_reschedule(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date, *,
+def book_reschedule(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date, *,
                     added_grace_periods: int, new_periods: int | None, method: str | None,
                     note: str, username: str) -> Any:
     """From ``on`` the outstanding principal of the (locked, active) loan runs over a new
@@ -283,7 +284,7 @@ def book_reschedule(conn: Connection, ctx: AppContext, row: Any, op_id: str, on:
     return lending.refresh_status(conn, ctx.events, lending.get_loan(conn, row.id), state)
 
 
-def book_write_off(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date,
+def book_write_off(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date,
                    note: str, username: str) -> Any:
     """The outstanding principal of the (locked, active) loan moves to the lender's loss
     account on ``on``. The loan row after."""
@@ -442,7 +443,7 @@ NOTHING = lending.AllocationOut(penalty=money(0), interest=money(0), principal=m
                                 excess=money(0))
 
 
-def repayment_item(event: Any, state: lending.LoanState, reversal: Any | None
+def repayment_item(event: Any, state: lending.LoanState, reversal: Record | None
                    ) -> RepaymentItem:
     """A repayment as the replay ``state`` splits it (nothing, once reversed)."""
     return RepaymentItem(
@@ -473,7 +474,7 @@ def record_disbursement(ctx: AppContext, principal: Principal, loan_id: str,
     errors.raise_if_any()
     assert on is not None
 
-    def run(conn: Connection, row: Any) -> tuple[int, LoanOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, LoanOut]:
         row = disburse_loan(conn, ctx, row, op_id, on, principal.username)
         return 200, lending.loan_with_state(conn, row, answer_on(on))
 
@@ -493,7 +494,7 @@ def record_repayment(ctx: AppContext, principal: Principal, loan_id: str, data: 
     errors.raise_if_any()
     assert on is not None
 
-    def run(conn: Connection, row: Any) -> tuple[int, RepaymentOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, RepaymentOut]:
         allocation, row = record_payment(
             conn, ctx, row, op_id, amount, on, principal.username, kind="repayment",
             params={"early_repayment": data.early_repayment})
@@ -527,7 +528,7 @@ def reschedule_loan(ctx: AppContext, principal: Principal, loan_id: str, data: R
     errors.raise_if_any()
     assert on is not None
 
-    def run(conn: Connection, row: Any) -> tuple[int, LoanOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, LoanOut]:
         row = book_reschedule(conn, ctx, row, op_id, on,
                               added_grace_periods=data.added_grace_periods,
                               new_periods=data.new_periods, method=data.method,
@@ -551,7 +552,7 @@ def write_off_loan(ctx: AppContext, principal: Principal, loan_id: str, data: Wr
     errors.raise_if_any()
     assert on is not None
 
-    def run(conn: Connection, row: Any) -> tuple[int, LoanOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, LoanOut]:
         row = book_write_off(conn, ctx, row, op_id, on, data.note, principal.username)
         return 200, lending.loan_with_state(conn, row, answer_on(on))
 

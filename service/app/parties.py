@@ -36,6 +36,7 @@ from service.app.events import Events, PartyCreated
 from service.app.types import Day, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
+from service.db.records import Record
 from service.db.tables import parties, relationships
 
 PartyKind = Literal["gas", "producer", "lender", "des", "person"]
@@ -120,7 +121,7 @@ class RelationshipPage(msgspec.Struct):
     next_cursor: str | None
 
 
-def party_out(row: Any) -> PartyOut:
+def party_out(row: Record) -> PartyOut:
     return PartyOut(
         id=row.id, kind=row.kind, name=row.name, tax_code=row.tax_code,
         vat_number=row.vat_number, iban=row.iban, municipality=row.municipality,
@@ -147,7 +148,7 @@ def name_of(names: Mapping[str, str], party_id: str | None) -> str | None:
     return names.get(party_id) if party_id else None
 
 
-def relationship_out(row: Any, names: Mapping[str, str]) -> RelationshipOut:
+def relationship_out(row: Record, names: Mapping[str, str]) -> RelationshipOut:
     return RelationshipOut(
         id=row.id, gas_id=row.gas_id, gas_name=names.get(row.gas_id, ""),
         producer_id=row.producer_id, producer_name=names.get(row.producer_id, ""),

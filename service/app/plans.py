@@ -45,6 +45,7 @@ from service.app.requests import (
     latest_terms,
     set_terms,
 )
+from service.db.records import Record
 from service.db.tables import funding_requests, loans, parties, pools, prepayments
 
 # -- the limits in Italian ---------------------------------------------------------------------
@@ -251,7 +252,7 @@ class PlanView:
     objective: str
 
 
-def _candidates(conn: Connection, rows: Sequence[Any]) -> list[PlanCandidate]:
+def _candidates(conn: Connection, rows: Sequence[Record]) -> list[PlanCandidate]:
     ids = sorted({r.producer_id for r in rows})
     names = {p.id: p.name for p in conn.execute(
         select(parties.c.id, parties.c.name).where(parties.c.id.in_(ids or [""])))}
@@ -349,7 +350,7 @@ def _add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _loan_part(conn: Connection, row: Any, current: dict[str, Any] | None,
+def _loan_part(conn: Connection, row: Record, current: dict[str, Any] | None,
                items: list[tuple[str, int]], day: date) -> LoanPartIn:
     """One loan from the plan's pool: the request's current loan terms where they name
     the same lender, else the lender's latest loan's rate and category, monthly French
@@ -377,7 +378,7 @@ def _loan_part(conn: Connection, row: Any, current: dict[str, Any] | None,
         category=latest.category if latest else "microcredit")
 
 
-def _prepayment_part(conn: Connection, row: Any, current: list[dict[str, Any]],
+def _prepayment_part(conn: Connection, row: Record, current: list[dict[str, Any]],
                      gas_id: str, cents: int, day: date) -> PrepaymentPartIn:
     """A prepayment from the plan's GAS: the goods of the request's current terms with
     that GAS, else of the latest prepayment between the two, else goods by value."""

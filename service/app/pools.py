@@ -32,6 +32,7 @@ from service.app.lender_scope import hide_other_lender, of_own_lender
 from service.app.parties import name_of, party_names
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
+from service.db.records import Record
 from service.db.tables import match_rules, pools
 
 # Who may hold a dedicated pool's money with the lender (a partner organisation's fund).
@@ -95,7 +96,7 @@ class DepositOut(msgspec.Struct):
     created_at: Timestamp
 
 
-def pool_out(conn: Connection, store: LedgerStore, row: Any) -> PoolOut:
+def pool_out(conn: Connection, store: LedgerStore, row: Record) -> PoolOut:
     balance, lent = lending.pool_figures(conn, store, row)
     names = party_names(conn, (row.lender_id, row.partner_id))
     return PoolOut(
@@ -118,7 +119,7 @@ def match_rule_out(conn: Connection, pool_id: str) -> MatchRuleOut:
         updated_at=rfc3339(row.updated_at) or "")
 
 
-def deposit_out(row: Any) -> DepositOut:
+def deposit_out(row: Record) -> DepositOut:
     return DepositOut(id=row.id, pool_id=row.pool_id, amount=money(row.amount_minor),
                       date=row.date.isoformat(), note=row.note,
                       created_at=rfc3339(row.created_at) or "")
@@ -272,7 +273,7 @@ def deposit_into_pool(ctx: AppContext, principal: Principal, pool_id: str, data:
     def before(conn: Connection) -> Any:
         return visible_pool(conn, principal, pid)
 
-    def run(conn: Connection, row: Any) -> tuple[int, DepositOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, DepositOut]:
         dep = lending.deposit(conn, ctx.store, op_id=op_id, pool_row=row, amount=amount,
                               on=on, note=data.note, username=principal.username)
         return 201, deposit_out(dep)

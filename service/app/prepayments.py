@@ -58,6 +58,7 @@ from service.app.reversals import (
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
+from service.db.records import Record
 from service.db.tables import contributions, deliveries, parties, prepayments
 
 PrepaymentStatus = Literal["open", "closed"]
@@ -163,7 +164,7 @@ class PrepaymentPage(msgspec.Struct):
     totals: PrepaymentTotals
 
 
-def delivery_out(row: Any, reversal: Any | None = None) -> DeliveryOut:
+def delivery_out(row: Record, reversal: Record | None = None) -> DeliveryOut:
     return DeliveryOut(id=row.id, prepayment_id=row.prepayment_id, date=row.date.isoformat(),
                        quantity=row.quantity, value=money(row.value_minor),
                        created_at=rfc3339(row.created_at) or "",
@@ -171,11 +172,11 @@ def delivery_out(row: Any, reversal: Any | None = None) -> DeliveryOut:
                        reversal=msgspec.UNSET if reversal is None else reversal_out(reversal))
 
 
-def remaining_of(row: Any) -> int:
+def remaining_of(row: Record) -> int:
     return 0 if row.status == "closed" else int(row.amount_minor - row.delivered_minor)
 
 
-def prepayment_out(conn: Connection, row: Any) -> PrepaymentOut:
+def prepayment_out(conn: Connection, row: Record) -> PrepaymentOut:
     items = conn.execute(select(deliveries).where(deliveries.c.prepayment_id == row.id)
                          .order_by(deliveries.c.seq)).all()
     undone = reversals_of(conn, "delivery", [d.id for d in items])
@@ -244,13 +245,13 @@ def create_prepayment(conn: Connection, ctx: AppContext, *, prepayment_id: str, 
     return get_prepayment(conn, prepayment_id)
 
 
-def refuse_before_paid(row: Any, on: date) -> None:
+def refuse_before_paid(row: Record, on: date) -> None:
     """Nothing is delivered against, or settled from, a prepayment not yet paid."""
     if on < row.date:
         raise invalid("date", f"before the prepayment's date ({row.date.isoformat()})")
 
 
-def record_delivery(conn: Connection, row: Any, delivery_id: str, on: date,
+def record_delivery(conn: Connection, row: Record, delivery_id: str, on: date,
                     quantity: Decimal, username: str) -> Any:
     row = lock_row(conn, prepayments, row.id)
     errors = Errors()  # the date and the quantity, both named when both are wrong
@@ -291,7 +292,7 @@ def record_delivery(conn: Connection, row: Any, delivery_id: str, on: date,
     return get_prepayment(conn, row.id)
 
 
-def settle_prepayment(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date,
+def settle_prepayment(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date,
                       new_expires_on: date | None, username: str) -> Any:
     """Close the prepayment and settle its remainder as its ``on_expiry`` says; the row
     as closed (its ``settlement_*`` columns say how)."""
@@ -428,7 +429,7 @@ def deliver(ctx: AppContext, principal: Principal, prepayment_id: str, data: Del
     errors.raise_if_any()
     assert on is not None
 
-    def run(conn: Connection, row: Any) -> tuple[int, DeliveredOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, DeliveredOut]:
         updated = record_delivery(conn, row, did, on, quantity, principal.username)
         refuse_closed(conn, on, "a delivery")
         delivery = conn.execute(select(deliveries).where(deliveries.c.id == did)).one()
@@ -461,7 +462,7 @@ def close_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str, 
             raise Forbidden("officers, or the prepaying GAS's user, close a prepayment")
         return row
 
-    def run(conn: Connection, row: Any) -> tuple[int, PrepaymentOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, PrepaymentOut]:
         settle_prepayment(conn, ctx, row, op_id, on, new_expiry, principal.username)
         refuse_closed(conn, on, "a close")
         # Read again: what followed the close (its event's handlers) is in the answer too.

@@ -34,7 +34,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Date,
-    Select,
     Table,
     and_,
     exists,
@@ -100,6 +99,7 @@ from service.app.references import REQUEST, next_reference
 from service.app.terms import TermsIn, parse_terms
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
+from service.db.records import Expr, Query, Record
 from service.db.tables import (
     funding_requests,
     guarantees,
@@ -630,7 +630,7 @@ def _party(conn: Connection, party_id: str | None) -> Any:
     return conn.execute(select(parties).where(parties.c.id == party_id)).first()
 
 
-def history_out(row: Any) -> HistoryOut:
+def history_out(row: Record) -> HistoryOut:
     changes: dict[str, FieldChange] | msgspec.UnsetType = msgspec.UNSET
     if row.changes is not None:
         changes = {k: FieldChange(v.get("from"), v.get("to")) for k, v in row.changes.items()}
@@ -638,7 +638,7 @@ def history_out(row: Any) -> HistoryOut:
                       to_status=row.to_status, note=row.note, changes=changes)
 
 
-def assessment_out(row: Any) -> AssessmentOut:
+def assessment_out(row: Record) -> AssessmentOut:
     return AssessmentOut(
         economic_score=row.economic_score, social_score=row.social_score,
         # Equal weight, as DESIGN.md says of the economic and the social review.
@@ -650,7 +650,7 @@ def assessment_out(row: Any) -> AssessmentOut:
         assessed_at=rfc3339(row.created_at) or "", assessed_by=row.created_by)
 
 
-def term_party_ids(row: Any) -> list[str]:
+def term_party_ids(row: Record) -> list[str]:
     """The parties a stored package names (its lender, GAS and guarantors)."""
     doc = row.terms
     ids = [p.get("gas_id") for p in doc.get("prepayments") or []]
@@ -660,7 +660,7 @@ def term_party_ids(row: Any) -> list[str]:
     return [i for i in ids if i]
 
 
-def terms_out(row: Any, names: Mapping[str, str]) -> TermsOut:
+def terms_out(row: Record, names: Mapping[str, str]) -> TermsOut:
     """The stored package, with the parties' names (``names``, by id) beside their ids."""
     doc = msgspec.convert(row.terms, TermsDoc)
     total = sum(_cents_of(p.amount) for p in doc.prepayments)
@@ -681,7 +681,7 @@ def _cents_of(value: Money) -> int:
     return lending.cents(Decimal(value.amount))
 
 
-def interest_out(row: Any, gas_name: str | None) -> InterestOut:
+def interest_out(row: Record, gas_name: str | None) -> InterestOut:
     at = rfc3339(row.created_at) or ""
     return InterestOut(id=row.id, request_id=row.request_id, gas_id=row.gas_id,
                        gas_name=gas_name, kind=row.kind,
@@ -689,7 +689,7 @@ def interest_out(row: Any, gas_name: str | None) -> InterestOut:
                        created_at=at, created_by=row.created_by)
 
 
-def _interest_select() -> Select[Any]:
+def _interest_select() -> Query:
     """Interests with their GAS's name (``gas_name``)."""
     return select(request_interests, parties.c.name.label("gas_name")).join(
         parties, parties.c.id == request_interests.c.gas_id)
@@ -712,7 +712,7 @@ def _grouped(conn: Connection, table: Table, ids: list[str], order: Any) -> dict
     return out
 
 
-def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
+def requests_out(conn: Connection, rows: Sequence[Record], principal: Principal
                  ) -> list[RequestOut]:
     """Requests as the API shows them. GAS users do not see the assessment, the terms or
     the history (the producer's and the MAG's business); producers see their own."""
@@ -757,7 +757,7 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
 Made = LoanMadeOut | PrepaymentMadeOut | GuaranteeMadeOut
 
 
-def _instruments_made(conn: Connection, rows: list[Any]) -> dict[str, Made]:
+def _instruments_made(conn: Connection, rows: list[Record]) -> dict[str, Made]:
     """The instruments fundings made (``request_instruments`` rows), by id, with their
     references and their parties' names: one query per kind."""
     wanted: dict[str, list[str]] = {"loan": [], "prepayment": [], "guarantee": []}
@@ -785,7 +785,7 @@ def _instruments_made(conn: Connection, rows: list[Any]) -> dict[str, Made]:
     return out
 
 
-def _instruments_out(rows: list[Any], made: Mapping[str, Made]) -> InstrumentsOut:
+def _instruments_out(rows: list[Record], made: Mapping[str, Made]) -> InstrumentsOut:
     def of(kind: str) -> list[str]:
         return [r.instrument_id for r in rows if r.kind == kind]
 
@@ -835,7 +835,7 @@ def visible_request(conn: Connection, principal: Principal, request_id: str, *,
     raise NotFound("request")
 
 
-def change_status(conn: Connection, row: Any, to: str, by: str, note: str | None) -> None:
+def change_status(conn: Connection, row: Record, to: str, by: str, note: str | None) -> None:
     """Append the history row and move the cached status with it (one transaction)."""
     at = now_utc()
     conn.execute(insert(request_history).values(
@@ -876,7 +876,7 @@ def latest_assessment(conn: Connection, request_id: str) -> Any:
         .order_by(request_assessments.c.seq.desc()).limit(1)).first()
 
 
-def fund_package(conn: Connection, ctx: AppContext, row: Any, doc: dict[str, Any],
+def fund_package(conn: Connection, ctx: AppContext, row: Record, doc: dict[str, Any],
                  op_id: str, on: date, username: str) -> None:
     """Create the package the terms describe: the loan, its guarantees (before the
     disbursement, which may need their coverage), the disbursement, the prepayments.
@@ -1001,7 +1001,7 @@ def _parse_sort(sort: str | None) -> tuple[str, bool]:
     return name, desc
 
 
-def _sort_key(name: str) -> ColumnElement[Any] | None:
+def _sort_key(name: str) -> Expr | None:
     if name == "amount":
         return funding_requests.c.amount_minor
     if name == "needed_by":
@@ -1009,7 +1009,7 @@ def _sort_key(name: str) -> ColumnElement[Any] | None:
     return None  # created_at: creation order, the ordering key itself
 
 
-def _cursor_value(name: str, row: Any) -> int | str | None:
+def _cursor_value(name: str, row: Record) -> int | str | None:
     if name == "amount":
         return int(row.amount_minor)
     if name == "needed_by":
@@ -1040,7 +1040,7 @@ def _decode(cursor: str | None, name: str, desc: bool) -> tuple[Any, int] | None
         raise invalid("cursor", "not a cursor this API returned for this sort") from None
 
 
-def sorted_page(conn: Connection, query: Select[Any], sort: str | None, limit: int | None,
+def sorted_page(conn: Connection, query: Query, sort: str | None, limit: int | None,
                 cursor: str | None) -> tuple[list[Any], str | None]:
     """Keyset pagination on (sort key, seq), so pages stay stable while requests arrive."""
     size = check_limit(limit)
@@ -1056,7 +1056,7 @@ def sorted_page(conn: Connection, query: Select[Any], sort: str | None, limit: i
             query = query.where(or_(key < value, and_(key == value, seq < last)))
         else:
             query = query.where(or_(key > value, and_(key == value, seq > last)))
-    order: list[ColumnElement[Any]] = [seq] if key is None else [key, seq]
+    order: list[Expr] = [seq] if key is None else [key, seq]
     query = query.order_by(*[o.desc() if desc else o.asc() for o in order]).limit(size + 1)
     rows = list(conn.execute(query))
     nxt = None
@@ -1209,7 +1209,7 @@ def update_request(ctx: AppContext, principal: Principal, request_id: str,
         _role_first(lambda: check_edit(row.status, principal.role))
         return row
 
-    def run(conn: Connection, row: Any) -> tuple[int, RequestOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, RequestOut]:
         _refuse(lambda: check_edit(row.status, principal.role))
         shown = msgspec.to_builtins(request_out(conn, rid, principal))
         current = {k: shown[k] for k in EDITABLE if shown[k] is not None}

@@ -28,6 +28,7 @@ from service.app.books import refuse_closed
 from service.app.common import check_uuid, now_utc, rfc3339
 from service.app.errors import Conflict, Errors
 from service.app.types import Timestamp, Uuid
+from service.db.records import Record
 from service.db.tables import reversals
 
 ReversedKind = Literal["contribution", "payout", "delivery", "repayment", "call"]
@@ -66,7 +67,7 @@ def parse_reversal(data: ReversalIn) -> tuple[str, str]:
     return rev_id, reason
 
 
-def reversal_out(row: Any) -> ReversalOut:
+def reversal_out(row: Record) -> ReversalOut:
     return ReversalOut(id=row.id, at=rfc3339(row.created_at) or "", by=row.created_by,
                        reason=row.reason)
 

@@ -49,6 +49,7 @@ from service.app.requests import (
     validate_terms,
 )
 from service.db.engine import write_tx
+from service.db.records import Record
 from service.db.tables import loans as loan_rows
 from service.db.tables import (
     parties,
@@ -117,7 +118,7 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-def _pay_due(conn: Connection, ctx: AppContext, row: Any, key: str, through: date,
+def _pay_due(conn: Connection, ctx: AppContext, row: Record, key: str, through: date,
              today: date, *, late_days: int = 0, stop_after: int | None = None) -> Any:
     """Pay what the loan's schedule asks on its due dates up to ``through`` (``late_days``
     after each, never after ``today``): the first three installments one by one, the
@@ -142,7 +143,7 @@ def _pay_due(conn: Connection, ctx: AppContext, row: Any, key: str, through: dat
     return row
 
 
-def _owed(conn: Connection, row: Any) -> int:
+def _owed(conn: Connection, row: Record) -> int:
     state = lending.loan_state(row, lending.events_of(conn, row.id))
     return sum(lending.cents(i.unpaid) for i in state.schedule)
 
