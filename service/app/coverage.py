@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import Connection, select
 
@@ -31,7 +31,7 @@ def guarantee_state(row: Record) -> g_rules.GuaranteeState:
                                   released=row.status == "released", created_seq=row.seq)
 
 
-def loan_guarantees(conn: Connection, loan_id: str) -> list[Any]:
+def loan_guarantees(conn: Connection, loan_id: str) -> list[Record]:
     return list(conn.execute(select(guarantees).where(guarantees.c.loan_id == loan_id)
                              .order_by(guarantees.c.seq)))
 
@@ -50,7 +50,7 @@ def guarantee_now(row: Record) -> GuaranteeOn:
 
 
 def guarantees_on(conn: Connection, loan_id: str, as_of: date | None
-                  ) -> list[tuple[Any, GuaranteeOn]]:
+                  ) -> list[tuple[Record, GuaranteeOn]]:
     """The loan's guarantees, each with how it stood on ``as_of`` (None: now), as
     ``ledger.as_of.guarantee_on`` computes it for every surface (reversed calls never
     count); one signed after ``as_of`` did not exist yet and is left out."""

@@ -253,7 +253,7 @@ def gas_fund_id(gas_id: str) -> str:
 
 
 def create_fund(conn: Connection, *, fund_id: str, name: str, gas_id: str | None,
-                owner_id: str, username: str | None) -> Any:
+                owner_id: str, username: str | None) -> Record:
     ensure_accounts(conn, store(conn), [account("fund", fund_id, party_id=owner_id)])
     conn.execute(insert(funds).values(id=fund_id, name=name, gas_id=gas_id, owner_id=owner_id,
                                       created_at=now_utc(), created_by=username))
@@ -269,7 +269,7 @@ def open_gas_fund(conn: Connection, event: PartyCreated) -> None:
                     owner_id=party.id, username=username)
 
 
-def get_fund(conn: Connection, fund_id: str) -> Any:
+def get_fund(conn: Connection, fund_id: str) -> Record:
     row = conn.execute(select(funds).where(funds.c.id == fund_id)).first()
     if row is None:
         raise NotFound("fund")
@@ -288,7 +288,7 @@ def fund_state(conn: Connection, fund: Record) -> fund_rules.FundState:
     return fund_states(conn, [fund])[fund.id]
 
 
-def fund_states(conn: Connection, fund_rows: Sequence[Any]) -> dict[str, fund_rules.FundState]:
+def fund_states(conn: Connection, fund_rows: Sequence[Record]) -> dict[str, fund_rules.FundState]:
     """``fund_state`` of many funds in two queries (a MAG has a fund per GAS)."""
     producers: dict[str, set[str]] = defaultdict(set)
     earmarked = select(contributions.c.fund_id, contributions.c.earmark_producer_id).where(
@@ -348,7 +348,7 @@ def available_from(conn: Connection, fund: Record, producer_id: str, day: date
     return fund_rules.FundState(general + own, {producer_id: own} if own else {})
 
 
-def visible_fund(conn: Connection, principal: Principal, fund_id: str) -> Any:
+def visible_fund(conn: Connection, principal: Principal, fund_id: str) -> Record:
     """Officers see every fund, a GAS user its GAS's, a producer those earmarking money
     for it."""
     row = conn.execute(select(funds).where(funds.c.id == fund_id)).first()
@@ -364,7 +364,7 @@ def visible_fund(conn: Connection, principal: Principal, fund_id: str) -> Any:
 
 def contribute(conn: Connection, *, contribution_id: str, fund: Record, gas_id: str, amount: int,
                on: date, earmark_producer_id: str | None, note: str | None,
-               basis: dict[str, Any] | None, username: str) -> Any:
+               basis: dict[str, Any] | None, username: str) -> Record:
     lock_row(conn, funds, fund.id)
     st = store(conn)
     target = account_id("fund", fund.id)
@@ -385,7 +385,7 @@ def contribute(conn: Connection, *, contribution_id: str, fund: Record, gas_id: 
 
 
 def payout(conn: Connection, ctx: AppContext, *, payout_id: str, fund: Record, producer_id: str,
-           amount: int, on: date, kind: str, loan: Record | None, username: str) -> Any:
+           amount: int, on: date, kind: str, loan: Record | None, username: str) -> Record:
     """Earmarked money for that producer first, then money not earmarked; never money
     earmarked for another producer."""
     lock_row(conn, funds, fund.id)  # the payout plan is made from the balances it reads
@@ -591,7 +591,7 @@ def pay_out(ctx: AppContext, principal: Principal, fund_id: str, data: PayoutIn
     errors.raise_if_any()
     assert on is not None
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         fund = visible_fund(conn, principal, fid)
         principal.require("officer")
         if loan_id is not None:  # loss cover on another lender's loan: 404 for a bound officer
@@ -654,7 +654,7 @@ def reverse_contribution(ctx: AppContext, principal: Principal, contribution_id:
     cid = path_uuid(contribution_id, "contribution")
     rev_id, reason = parse_reversal(data)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         row = conn.execute(select(contributions).where(contributions.c.id == cid)).first()
         if row is None:
             raise NotFound("contribution")
@@ -701,7 +701,7 @@ def reverse_payout(ctx: AppContext, principal: Principal, fund_id: str, payout_i
     pid = path_uuid(payout_id, "payout")
     rev_id, reason = parse_reversal(data)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> tuple[Record, Record]:
         fund = visible_fund(conn, principal, fid)
         row = conn.execute(select(payouts).where(payouts.c.id == pid,
                                                  payouts.c.fund_id == fid)).first()
@@ -711,7 +711,7 @@ def reverse_payout(ctx: AppContext, principal: Principal, fund_id: str, payout_i
         principal.require("officer")
         return fund, row
 
-    def run(conn: Connection, target: tuple[Any, Any]) -> tuple[int, PayoutReversalOut]:
+    def run(conn: Connection, target: tuple[Record, Record]) -> tuple[int, PayoutReversalOut]:
         fund, row = target
         lock_row(conn, funds, fund.id)
         loan = lock_row(conn, loans, row.loan_id) if row.loan_id is not None else None

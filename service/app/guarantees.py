@@ -241,7 +241,7 @@ def set_capacity(conn: Connection, party_id: str, amount: int, username: str,
         conn.execute(insert(pledge_capacities).values(party_id=party_id, **values))
 
 
-def visible_guarantor(conn: Connection, principal: Principal, party_id: str) -> Any:
+def visible_guarantor(conn: Connection, principal: Principal, party_id: str) -> Record:
     """The party whose capacity is asked: staff see any, a user only its own party."""
     party = get_party(conn, party_id)
     if party is None or not (principal.is_staff or principal.party_id == party_id):
@@ -251,14 +251,14 @@ def visible_guarantor(conn: Connection, principal: Principal, party_id: str) -> 
 
 # -- guarantees ---------------------------------------------------------------------------
 
-def get_guarantee(conn: Connection, guarantee_id: str) -> Any:
+def get_guarantee(conn: Connection, guarantee_id: str) -> Record:
     row = conn.execute(select(guarantees).where(guarantees.c.id == guarantee_id)).first()
     if row is None:
         raise NotFound("guarantee")
     return row
 
 
-def visible_guarantee(conn: Connection, principal: Principal, guarantee_id: str) -> Any:
+def visible_guarantee(conn: Connection, principal: Principal, guarantee_id: str) -> Record:
     """Staff see every guarantee, a guarantor its own, a borrower those on its loans."""
     row = get_guarantee(conn, guarantee_id)
     if principal.is_staff and lender_scope(principal) is not None:
@@ -277,7 +277,7 @@ def visible_guarantee(conn: Connection, principal: Principal, guarantee_id: str)
 
 def create_guarantee(conn: Connection, ctx: AppContext, *, guarantee_id: str, loan_id: str,
                      guarantor_id: str, amount: int, username: str,
-                     on: date | None = None) -> Any:
+                     on: date | None = None) -> Record:
     loan = lock_row(conn, loans, loan_id)
     if loan is None:
         raise invalid("loan_id", "no loan with this id")
@@ -307,7 +307,7 @@ def create_guarantee(conn: Connection, ctx: AppContext, *, guarantee_id: str, lo
     return get_guarantee(conn, guarantee_id)
 
 
-def release_pledge(conn: Connection, row: Record, op_id: str, on: date) -> Any:
+def release_pledge(conn: Connection, row: Record, op_id: str, on: date) -> Record:
     """Void what the guarantee still reserves; the row as released on ``on``."""
     lock_row(conn, loans, row.loan_id)  # calls and releases of one loan's pledges in turn
     row = get_guarantee(conn, row.id)
@@ -425,7 +425,7 @@ def book_call(conn: Connection, ctx: AppContext, loan: Record, call_id: str, amo
 
 
 def book_reduction(conn: Connection, loan: Record, op_id: str, on: date, username: str
-                   ) -> list[Any]:
+                   ) -> list[Record]:
     """Shrink the active pledges in proportion to the principal repaid since the last
     reduction (or since disbursement): each is voided and reserved again for its new
     amount in one linked batch. A lender applies this when its rule says so."""
@@ -478,7 +478,7 @@ def set_pledge_capacity(ctx: AppContext, principal: Principal, party_id: str, da
     amount = money_minor(data.amount, "amount", errors, allow_zero=True)
     errors.raise_if_any()
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         party = visible_guarantor(conn, principal, pid)
         if not (principal.is_staff or (principal.role == "gas" and principal.party_id == pid)):
             raise Forbidden("officers, or a GAS user for its own GAS")
@@ -589,7 +589,7 @@ def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
     errors.raise_if_any()
     released_on = on or today()  # a release always has its date (reports use it)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         row = visible_guarantee(conn, principal, gid)
         principal.require("officer")
         return row
@@ -614,7 +614,7 @@ def call_guarantees(ctx: AppContext, principal: Principal, loan_id: str, data: C
     errors.raise_if_any()
     assert on is not None
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         loan = visible_loan(conn, principal, lid, lock=True)
         principal.require("officer")
         return loan
@@ -640,7 +640,7 @@ def reduce_pledges(ctx: AppContext, principal: Principal, loan_id: str, data: Co
     errors.raise_if_any()
     assert on is not None
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         loan = visible_loan(conn, principal, lid, lock=True)
         principal.require("officer")
         return loan
@@ -690,7 +690,7 @@ def calls_of(conn: Connection, loan_id: str, call_id: str | None = None,
     if guarantor_id is not None:
         query = query.where(guarantees.c.guarantor_id == guarantor_id)
     rows = conn.execute(query.order_by(guarantee_calls.c.seq)).all()
-    grouped: dict[str, list[Any]] = {}
+    grouped: dict[str, list[Record]] = {}
     for r in rows:
         grouped.setdefault(r.id, []).append(r)
     undone = reversals_of(conn, "call", grouped)
@@ -769,7 +769,7 @@ def reverse_call(ctx: AppContext, principal: Principal, loan_id: str, call_id: s
     cid = path_uuid(call_id, "call")
     rev_id, reason = parse_reversal(data)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         loan = visible_loan(conn, principal, lid, lock=True)
         if not calls_of(conn, lid, cid):
             raise NotFound("guarantee call")

@@ -148,7 +148,7 @@ class RepaymentPage(msgspec.Struct):
 
 
 def visible_loan(conn: Connection, principal: Principal, loan_id: str, *,
-                 lock: bool = False) -> Any:
+                 lock: bool = False) -> Record:
     """The loan if the user may see it, else 404; ``lock`` for commands that change it."""
     row = (lock_row(conn, loans, loan_id) if lock
            else conn.execute(select(loans).where(loans.c.id == loan_id)).first())
@@ -198,7 +198,7 @@ def check_category(conn: Connection, terms: LoanTerms, category: lending.Categor
 
 def create_loan_row(conn: Connection, ctx: AppContext, *, loan_id: str, borrower_id: str,
                     lender_id: str, pool_id: str | None, category_name: str,
-                    request_id: str | None, terms: LoanTerms, username: str) -> Any:
+                    request_id: str | None, terms: LoanTerms, username: str) -> Record:
     """Grant a loan (``approved``) after checking its parties, pool and category."""
     lending.party_of_kind(conn, borrower_id, "producer", "borrower_id")
     lending.party_of_kind(conn, lender_id, "lender", "lender_id")
@@ -224,13 +224,13 @@ def create_loan_row(conn: Connection, ctx: AppContext, *, loan_id: str, borrower
         first_due_date=terms.first_due_date, fees_minor=lending.cents(terms.fees),
         status="approved", restructured=False, reference=next_reference(conn, LOAN),
         created_at=now_utc(), created_by=username))
-    row = lending.get_loan(conn, loan_id)
+    row: Record = lending.get_loan(conn, loan_id)
     ensure_accounts(conn, ctx.store, lending.loan_specs(row))
     return row
 
 
 def disburse_loan(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date,
-                  username: str) -> Any:
+                  username: str) -> Record:
     """Pay the principal out of the pool on ``on``: the loan becomes ``active``."""
     row = lock_row(conn, loans, row.id)
     if row.status != "approved":
@@ -263,7 +263,7 @@ def disburse_loan(conn: Connection, ctx: AppContext, row: Record, op_id: str, on
 
 def book_reschedule(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date, *,
                     added_grace_periods: int, new_periods: int | None, method: str | None,
-                    note: str, username: str) -> Any:
+                    note: str, username: str) -> Record:
     """From ``on`` the outstanding principal of the (locked, active) loan runs over a new
     schedule; the loan is ``restructured``. The loan row after."""
     if row.status != "active":
@@ -281,11 +281,13 @@ def book_reschedule(conn: Connection, ctx: AppContext, row: Record, op_id: str, 
     except (TermsError, ValueError) as exc:
         raise invalid("date", str(exc)) from None
     conn.execute(update(loans).where(loans.c.id == row.id).values(restructured=True))
-    return lending.refresh_status(conn, ctx.events, lending.get_loan(conn, row.id), state)
+    loan: Record = lending.refresh_status(conn, ctx.events, lending.get_loan(conn, row.id),
+                                          state)
+    return loan
 
 
 def book_write_off(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date,
-                   note: str, username: str) -> Any:
+                   note: str, username: str) -> Record:
     """The outstanding principal of the (locked, active) loan moves to the lender's loss
     account on ``on``. The loan row after."""
     if row.status != "active":
@@ -302,11 +304,11 @@ def book_write_off(conn: Connection, ctx: AppContext, row: Record, op_id: str, o
     return row
 
 
-def officer_on_loan(principal: Principal, loan_id: str) -> Callable[[Connection], Any]:
+def officer_on_loan(principal: Principal, loan_id: str) -> Callable[[Connection], Record]:
     """``before`` of a command on one loan: the loan, locked, if the caller sees it (else
     404) and is an officer (else 403)."""
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         row = visible_loan(conn, principal, loan_id, lock=True)
         principal.require("officer")
         return row
@@ -400,7 +402,7 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
         if after is not None:
             query = query.where(loans.c.seq > after)
         candidates = list(conn.execute(query.order_by(loans.c.seq)))
-        kept: list[Any] = []
+        kept: list[Record] = []
         for start in range(0, len(candidates), _FILTER_CHUNK):
             chunk = candidates[start:start + _FILTER_CHUNK]
             figures = lending.arrears_by_loan(conn, chunk, day)
@@ -570,7 +572,7 @@ def reverse_repayment(ctx: AppContext, principal: Principal, loan_id: str, repay
     rid = path_uuid(repayment_id, "repayment")
     rev_id, reason = parse_reversal(data)
 
-    def before(conn: Connection) -> tuple[Any, Any]:
+    def before(conn: Connection) -> tuple[Record, Record]:
         row = visible_loan(conn, principal, lid, lock=True)
         event = conn.execute(select(loan_events).where(
             loan_events.c.id == rid, loan_events.c.loan_id == lid,
@@ -580,7 +582,7 @@ def reverse_repayment(ctx: AppContext, principal: Principal, loan_id: str, repay
         principal.require("officer")
         return row, event
 
-    def run(conn: Connection, target: tuple[Any, Any]) -> tuple[int, RepaymentReversalOut]:
+    def run(conn: Connection, target: tuple[Record, Record]) -> tuple[int, RepaymentReversalOut]:
         row, event = target
         if reversal_of(conn, "repayment", event.id) is not None:
             raise Conflict("already_reversed", "this repayment was already reversed")

@@ -398,14 +398,14 @@ def check_gas_ids(conn: Connection, gas_ids: list[str] | None) -> None:
 
 
 def insert_party(conn: Connection, events: Events, values: dict[str, Any],
-                 username: str | None) -> Any:
+                 username: str | None) -> Record:
     conn.execute(insert(parties).values(**values, created_at=now_utc(), created_by=username))
     row = conn.execute(select(parties).where(parties.c.id == values["id"])).one()
     events.emit(conn, PartyCreated(row, username))
     return row
 
 
-def get_party(conn: Connection, party_id: str) -> Any | None:
+def get_party(conn: Connection, party_id: str) -> Record | None:
     return conn.execute(select(parties).where(parties.c.id == party_id)).first()
 
 
@@ -432,7 +432,7 @@ def member_ids(conn: Connection, gas_id: str) -> set[str]:
     return {r.id for r in rows if gas_id in (r.member_of or ())}
 
 
-def visible_party(conn: Connection, principal: Principal, party_id: str) -> Any:
+def visible_party(conn: Connection, principal: Principal, party_id: str) -> Record:
     """The party row if the user may see it, else 404 (not found or not yours)."""
     row = get_party(conn, party_id)
     if row is None:
@@ -527,7 +527,7 @@ def update_party(ctx: AppContext, principal: Principal, party_id: str,
     pid = path_uuid(party_id, "party")
     changes = validate_patch(patch)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> None:
         visible_party(conn, principal, pid)
         if principal.is_staff:
             return None

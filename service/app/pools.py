@@ -4,7 +4,6 @@ rule by which a pool tops up a request the GAS have mostly prepaid."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, insert, select, update
@@ -133,7 +132,7 @@ def staff_pool_id(principal: Principal, pool_id: str) -> str:
     return pid
 
 
-def visible_pool(conn: Connection, principal: Principal, pool_id: str) -> Any:
+def visible_pool(conn: Connection, principal: Principal, pool_id: str) -> Record:
     """The pool if ``principal`` sees it: staff, and of its own lender for an officer
     bound to one; else 404."""
     row = conn.execute(select(pools).where(pools.c.id == pool_id)).first()
@@ -270,7 +269,7 @@ def deposit_into_pool(ctx: AppContext, principal: Principal, pool_id: str, data:
     errors.raise_if_any()
     assert on is not None
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         return visible_pool(conn, principal, pid)
 
     def run(conn: Connection, row: Record) -> tuple[int, DepositOut]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 from sqlalchemy import Connection, insert, select, update
@@ -200,14 +200,14 @@ def prepayment_out(conn: Connection, row: Record) -> PrepaymentOut:
         created_at=rfc3339(row.created_at) or "")
 
 
-def get_prepayment(conn: Connection, prepayment_id: str) -> Any:
+def get_prepayment(conn: Connection, prepayment_id: str) -> Record:
     row = conn.execute(select(prepayments).where(prepayments.c.id == prepayment_id)).first()
     if row is None:
         raise NotFound("prepayment")
     return row
 
 
-def visible_prepayment(conn: Connection, principal: Principal, prepayment_id: str) -> Any:
+def visible_prepayment(conn: Connection, principal: Principal, prepayment_id: str) -> Record:
     """Staff see every prepayment; the GAS and the producer theirs."""
     row = get_prepayment(conn, prepayment_id)
     if principal.is_staff or principal.party_id in (row.gas_id, row.producer_id):
@@ -219,7 +219,7 @@ def create_prepayment(conn: Connection, ctx: AppContext, *, prepayment_id: str, 
                       gas_id: str, amount: int, product: str, unit: str, unit_price: int,
                       expires_on: date, on_expiry: str, username: str,
                       request_id: str | None = None, rolled_from: str | None = None,
-                      source_account: str | None = None, on: date | None = None) -> Any:
+                      source_account: str | None = None, on: date | None = None) -> Record:
     producer = conn.execute(select(parties).where(parties.c.id == producer_id)).first()
     if producer is None or producer.kind != "producer":
         raise invalid("producer_id", "no producer with this id")
@@ -252,7 +252,7 @@ def refuse_before_paid(row: Record, on: date) -> None:
 
 
 def record_delivery(conn: Connection, row: Record, delivery_id: str, on: date,
-                    quantity: Decimal, username: str) -> Any:
+                    quantity: Decimal, username: str) -> Record:
     row = lock_row(conn, prepayments, row.id)
     errors = Errors()  # the date and the quantity, both named when both are wrong
     if on < row.date:
@@ -293,7 +293,7 @@ def record_delivery(conn: Connection, row: Record, delivery_id: str, on: date,
 
 
 def settle_prepayment(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date,
-                      new_expires_on: date | None, username: str) -> Any:
+                      new_expires_on: date | None, username: str) -> Record:
     """Close the prepayment and settle its remainder as its ``on_expiry`` says; the row
     as closed (its ``settlement_*`` columns say how)."""
     row = lock_row(conn, prepayments, row.id)
@@ -456,7 +456,7 @@ def close_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str, 
     errors.raise_if_any()
     assert on is not None
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         row = visible_prepayment(conn, principal, pid)
         if not (principal.is_staff or principal.party_id == row.gas_id):
             raise Forbidden("officers, or the prepaying GAS's user, close a prepayment")
@@ -481,7 +481,7 @@ def reverse_delivery(ctx: AppContext, principal: Principal, prepayment_id: str,
     did = path_uuid(delivery_id, "delivery")
     rev_id, reason = parse_reversal(data)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> tuple[Record, Record]:
         row = visible_prepayment(conn, principal, pid)
         delivery = conn.execute(select(deliveries).where(
             deliveries.c.id == did, deliveries.c.prepayment_id == pid)).first()
@@ -489,7 +489,7 @@ def reverse_delivery(ctx: AppContext, principal: Principal, prepayment_id: str,
             raise NotFound("delivery")
         return row, delivery
 
-    def run(conn: Connection, target: tuple[Any, Any]) -> tuple[int, DeliveryReversalOut]:
+    def run(conn: Connection, target: tuple[Record, Record]) -> tuple[int, DeliveryReversalOut]:
         row, delivery = target
         row = lock_row(conn, prepayments, row.id)
         if reversal_of(conn, "delivery", delivery.id) is not None:

@@ -624,7 +624,7 @@ def check_term_parties(conn: Connection, doc: dict[str, Any], producer_id: str |
     errors.raise_if_any()
 
 
-def _party(conn: Connection, party_id: str | None) -> Any:
+def _party(conn: Connection, party_id: str | None) -> Record | None:
     if party_id is None:
         return None
     return conn.execute(select(parties).where(parties.c.id == party_id)).first()
@@ -704,8 +704,8 @@ def _latest(conn: Connection, table: Table, ids: list[str]) -> dict[str, Any]:
     return out
 
 
-def _grouped(conn: Connection, table: Table, ids: list[str], order: Any) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {i: [] for i in ids}
+def _grouped(conn: Connection, table: Table, ids: list[str], order: Any) -> dict[str, list[Record]]:
+    out: dict[str, list[Record]] = {i: [] for i in ids}
     if ids:
         for r in conn.execute(select(table).where(table.c.request_id.in_(ids)).order_by(order)):
             out[r.request_id].append(r)
@@ -763,7 +763,7 @@ def _instruments_made(conn: Connection, rows: list[Record]) -> dict[str, Made]:
     wanted: dict[str, list[str]] = {"loan": [], "prepayment": [], "guarantee": []}
     for r in rows:
         wanted[r.kind].append(r.instrument_id)
-    found: list[tuple[str, Any]] = []
+    found: list[tuple[str, Record]] = []
     for kind, table, party in (("loan", loans, "lender_id"),
                                ("prepayment", prepayments, "gas_id"),
                                ("guarantee", guarantees, "guarantor_id")):
@@ -805,7 +805,7 @@ def request_out(conn: Connection, request_id: str, principal: Principal) -> Requ
     return requests_out(conn, [get_request(conn, request_id)], principal)[0]
 
 
-def get_request(conn: Connection, request_id: str, *, lock: bool = False) -> Any:
+def get_request(conn: Connection, request_id: str, *, lock: bool = False) -> Record:
     query = select(funding_requests).where(funding_requests.c.id == request_id)
     if lock:  # serializes commands on one request (SQLite serializes writers anyway)
         query = query.with_for_update()
@@ -821,7 +821,7 @@ def _gas_sees(party_id: str) -> ColumnElement[bool]:
 
 
 def visible_request(conn: Connection, principal: Principal, request_id: str, *,
-                    lock: bool = False) -> Any:
+                    lock: bool = False) -> Record:
     """The request if the user may see it, else 404 (not found or not yours)."""
     row = get_request(conn, request_id, lock=lock)
     if principal.is_staff:
@@ -865,12 +865,12 @@ def has_assessment(conn: Connection, request_id: str) -> bool:
         request_assessments.c.request_id == request_id).limit(1)).first() is not None
 
 
-def latest_terms(conn: Connection, request_id: str) -> Any:
+def latest_terms(conn: Connection, request_id: str) -> Record | None:
     return conn.execute(select(request_terms).where(request_terms.c.request_id == request_id)
                         .order_by(request_terms.c.seq.desc()).limit(1)).first()
 
 
-def latest_assessment(conn: Connection, request_id: str) -> Any:
+def latest_assessment(conn: Connection, request_id: str) -> Record | None:
     return conn.execute(select(request_assessments).where(
         request_assessments.c.request_id == request_id)
         .order_by(request_assessments.c.seq.desc()).limit(1)).first()
@@ -1041,7 +1041,7 @@ def _decode(cursor: str | None, name: str, desc: bool) -> tuple[Any, int] | None
 
 
 def sorted_page(conn: Connection, query: Query, sort: str | None, limit: int | None,
-                cursor: str | None) -> tuple[list[Any], str | None]:
+                cursor: str | None) -> tuple[list[Record], str | None]:
     """Keyset pagination on (sort key, seq), so pages stay stable while requests arrive."""
     size = check_limit(limit)
     name, desc = _parse_sort(sort)
@@ -1204,7 +1204,7 @@ def update_request(ctx: AppContext, principal: Principal, request_id: str,
     rid = path_uuid(request_id, "request")
     validate_request_patch(patch)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         row = visible_request(conn, principal, rid, lock=True)
         _role_first(lambda: check_edit(row.status, principal.role))
         return row
@@ -1362,7 +1362,7 @@ def move_request(ctx: AppContext, principal: Principal, request_id: str, data: T
         errors.add("note", f"at most {MAX_TEXT} characters")
     errors.raise_if_any()
 
-    def before(conn: Connection) -> tuple[Any, Callable[[], None]]:
+    def before(conn: Connection) -> tuple[Record, Callable[[], None]]:
         row = visible_request(conn, principal, rid, lock=True)
         require_request_lender(principal, row.lender_id, "move it along")
         is_own = principal.role == "producer" and row.producer_id == principal.party_id
@@ -1374,7 +1374,7 @@ def move_request(ctx: AppContext, principal: Principal, request_id: str, data: T
         _role_first(check)
         return row, check
 
-    def run(conn: Connection, target: tuple[Any, Callable[[], None]]
+    def run(conn: Connection, target: tuple[Record, Callable[[], None]]
             ) -> tuple[int, RequestOut]:
         row, check = target
         _refuse(check)
@@ -1417,6 +1417,7 @@ def assess_request(ctx: AppContext, principal: Principal, request_id: str,
                 id=str(uuid.uuid4()), request_id=rid, **values, created_at=now_utc(),
                 created_by=principal.username))
             latest = latest_assessment(conn, rid)
+        assert latest is not None  # there, or just written
         return assessment_out(latest)
 
     return ctx.write(write)
@@ -1465,6 +1466,7 @@ def set_terms(ctx: AppContext, principal: Principal, request_id: str, data: Requ
                 id=str(uuid.uuid4()), request_id=rid, terms=doc, created_at=now_utc(),
                 created_by=principal.username))
             latest = latest_terms(conn, rid)
+        assert latest is not None  # there, or just written
         return terms_out(latest, party_names(conn, term_party_ids(latest)))
 
     return ctx.write(write)
@@ -1496,7 +1498,7 @@ def fund_request(ctx: AppContext, principal: Principal, request_id: str, data: F
     errors.raise_if_any()
     assert on is not None
 
-    def before(conn: Connection) -> tuple[Any, Any, Callable[[], None]]:
+    def before(conn: Connection) -> tuple[Record, Record | None, Callable[[], None]]:
         row = visible_request(conn, principal, rid, lock=True)
         terms_row = latest_terms(conn, rid)
         if principal.is_staff:
@@ -1511,10 +1513,11 @@ def fund_request(ctx: AppContext, principal: Principal, request_id: str, data: F
         _role_first(check)
         return row, terms_row, check
 
-    def run(conn: Connection, target: tuple[Any, Any, Callable[[], None]]
+    def run(conn: Connection, target: tuple[Record, Record | None, Callable[[], None]]
             ) -> tuple[int, RequestOut]:
         row, terms_row, check = target
         _refuse(check)
+        assert terms_row is not None  # check_funding refuses a request without terms
         fund_package(conn, ctx, row, terms_row.terms, op_id, on, principal.username)
         refuse_closed(conn, on, "a funding")
         return 200, request_out(conn, rid, principal)
@@ -1561,12 +1564,12 @@ def declare_interest(ctx: AppContext, principal: Principal, request_id: str, dat
         errors.add("gas_id", "required when an officer records a GAS's interest")
     errors.raise_if_any()
 
-    def before(conn: Connection) -> tuple[Any, str | None]:
+    def before(conn: Connection) -> tuple[Record, str | None]:
         _staff_gas(conn, principal, gas_id)
         row = visible_request(conn, principal, rid)
         return row, _declaring_gas(conn, principal, gas_id, "declare")
 
-    def run(conn: Connection, target: tuple[Any, str | None]) -> tuple[int, InterestOut]:
+    def run(conn: Connection, target: tuple[Record, str | None]) -> tuple[int, InterestOut]:
         row, declaring = target
         if row.status not in OPEN_STATUSES:
             raise Conflict("closed", f"the request is {row.status}; it takes no more interest")

@@ -85,7 +85,7 @@ def reversals_of(conn: Connection, kind: ReversedKind, target_ids: Iterable[str]
     return out
 
 
-def reversal_of(conn: Connection, kind: ReversedKind, target_id: str) -> Any | None:
+def reversal_of(conn: Connection, kind: ReversedKind, target_id: str) -> Record | None:
     return reversals_of(conn, kind, [target_id]).get(target_id)
 
 
@@ -96,7 +96,7 @@ def live(table: Table, kind: ReversedKind, column: str = "id") -> ColumnElement[
 
 
 def record_reversal(conn: Connection, *, rev_id: str, kind: ReversedKind, target_id: str,
-                    value_date: date, reason: str, username: str | None) -> Any:
+                    value_date: date, reason: str, username: str | None) -> Record:
     """Register the reversal (409 ``already_reversed`` for an operation reversed before)."""
     if reversal_of(conn, kind, target_id) is not None:
         raise Conflict("already_reversed", f"this {kind} was already reversed")

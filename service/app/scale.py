@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, insert, select
 
+from ledger.repayments import InstallmentState
 from ledger.requests import check_funding, check_terms_edit, check_transition
 from ledger.schedules import LoanTerms
 from service.app import lending
@@ -119,7 +120,7 @@ class _Progress:
 
 
 def _pay_due(conn: Connection, ctx: AppContext, row: Record, key: str, through: date,
-             today: date, *, late_days: int = 0, stop_after: int | None = None) -> Any:
+             today: date, *, late_days: int = 0, stop_after: int | None = None) -> Record:
     """Pay what the loan's schedule asks on its due dates up to ``through`` (``late_days``
     after each, never after ``today``): the first three installments one by one, the
     middle ones in one payment, the last two one by one again; ``stop_after`` pays only
@@ -130,7 +131,7 @@ def _pay_due(conn: Connection, ctx: AppContext, row: Record, key: str, through: 
         due = due[:stop_after]
     if not due:
         return row
-    lumps: list[Sequence[Any]] = [[i] for i in due[:3]]
+    lumps: list[Sequence[InstallmentState]] = [[i] for i in due[:3]]
     middle, tail = due[3:-2], due[3:][-2:]
     if middle:
         lumps.append(middle)
@@ -362,6 +363,7 @@ def _requests(conn: Connection, ctx: AppContext, *, seed: int, rng: random.Rando
             row = get_request(conn, rid, lock=True)
             terms = latest_terms(conn, rid)
             check_funding(row.status, "officer", has_terms=terms is not None)
+            assert terms is not None  # check_funding refuses a request without terms
             fund_package(conn, ctx, row, terms.terms, _id(seed, f"request:{r}:funding"),
                          funded_on, OFFICER)
             _follow_funding(conn, ctx, rid, key=f"{seed}:request:{r}", today=today)

@@ -13,7 +13,7 @@ from sqlalchemy import Column, Row, Select
 from sqlalchemy.sql.elements import ColumnElement
 
 # The untyped Core boundary: column types are not tracked through these queries.
-Record: TypeAlias = Row[Any]
-Query: TypeAlias = Select[Any]
+Record: TypeAlias = Row[*tuple[Any, ...]]  # a row of any width
+Query: TypeAlias = Select[*tuple[Any, ...]]  # a select of any columns
 Expr: TypeAlias = ColumnElement[Any]
 AnyColumn: TypeAlias = Column[Any]
