@@ -4,7 +4,6 @@ to contact."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, select
@@ -67,7 +66,7 @@ def _contact(party: Record, field: str) -> str | None:
 
 
 def _guarantors(conn: Connection, loan_id: str, day: date,
-                names: dict[str, Any]) -> list[GuarantorOut]:
+                names: dict[str, Record]) -> list[GuarantorOut]:
     """The loan's guarantees active on ``day``, summed by guarantor, by name."""
     remaining: dict[str, int] = {}
     for g, on in guarantees_on(conn, loan_id, day):

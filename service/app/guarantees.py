@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, func, insert, select, update
@@ -742,7 +741,7 @@ def unbook_call(conn: Connection, rev_id: str, rows: list[Record]) -> None:
                  leg(rev_id, f"unrestore:{g.id}", pledge, limit, amount, "pledge_capacity",
                      f"pledge:{g.guarantor_id}", part.date)]
         called = g.called_minor - amount
-        values: dict[str, Any] = {"called_minor": called}
+        values: dict[str, object] = {"called_minor": called}
         if g.status != "released":
             if g.pending_transfer_id is not None:
                 pending = st.get_transfer(conn, g.pending_transfer_id)

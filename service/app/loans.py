@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date
-from typing import Any, get_args
+from typing import get_args
 
 import msgspec
 from sqlalchemy import Connection, func, insert, select, update
@@ -166,7 +166,7 @@ def visible_loan(conn: Connection, principal: Principal, loan_id: str, *,
 
 
 def check_category(conn: Connection, terms: LoanTerms, category: lending.Category,
-                   pool_row: Any, borrower_id: str, lender_id: str) -> None:
+                   pool_row: Record, borrower_id: str, lender_id: str) -> None:
     """Terms outside the category or the pool: 409 with the limit named."""
     principal = lending.cents(terms.principal)
     if principal > category.max_principal:
@@ -445,7 +445,7 @@ NOTHING = lending.AllocationOut(penalty=money(0), interest=money(0), principal=m
                                 excess=money(0))
 
 
-def repayment_item(event: Any, state: lending.LoanState, reversal: Record | None
+def repayment_item(event: Record, state: lending.LoanState, reversal: Record | None
                    ) -> RepaymentItem:
     """A repayment as the replay ``state`` splits it (nothing, once reversed)."""
     return RepaymentItem(

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypedDict, get_args
 
 import msgspec
 from sqlalchemy import (
@@ -99,7 +99,7 @@ from service.app.references import REQUEST, next_reference
 from service.app.terms import TermsIn, parse_terms
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
-from service.db.records import Expr, Query, Record
+from service.db.records import AnyColumn, Expr, Query, Record
 from service.db.tables import (
     funding_requests,
     guarantees,
@@ -454,7 +454,75 @@ def _uuid_list(values: list[str] | None, field: str, errors: Errors, limit: int 
     return out
 
 
-def _business(data: BusinessIn | None, errors: Errors) -> dict[str, Any] | None:
+class BusinessValues(TypedDict):
+    """A request's ``business`` as stored (the JSON column), money normalized."""
+
+    description: str | None
+    revenue: dict[str, str] | None
+    costs: dict[str, str] | None
+    existing_debts: dict[str, str] | None
+    workers: int | None
+    hectares: str | None
+    certifications: list[str]
+
+
+class RequestValues(TypedDict):
+    """A validated request: its columns, and the GAS it names (``gas_ids``)."""
+
+    id: str
+    producer_id: str | None
+    amount_minor: int
+    currency: str
+    purpose: str | None
+    instrument: str
+    term_months: int
+    needed_by: date | None
+    business: BusinessValues | None
+    social_notes: str | None
+    environmental_notes: str | None
+    links: list[str]
+    gas_ids: list[str]
+
+
+class LoanValues(TypedDict):
+    lender_id: str | None
+    pool_id: str | None
+    category: str
+    principal: dict[str, str]
+    annual_rate: str
+    term_months: int
+    method: str
+    frequency: str
+    grace_periods: int
+    disbursement_date: str | None
+    first_due_date: str | None
+    fees: dict[str, str] | None
+
+
+class PrepaymentValues(TypedDict):
+    gas_id: str | None
+    amount: dict[str, str]
+    product: str
+    unit: str
+    unit_price: dict[str, str]
+    expires_on: str | None
+    on_expiry: str
+
+
+class GuaranteeValues(TypedDict):
+    guarantor_id: str | None
+    amount: dict[str, str]
+
+
+class TermsValues(TypedDict):
+    """A package as stored (``request_terms.terms``): the input's shapes, money normalized."""
+
+    loan: LoanValues | None
+    prepayments: list[PrepaymentValues]
+    guarantees: list[GuaranteeValues]
+
+
+def _business(data: BusinessIn | None, errors: Errors) -> BusinessValues | None:
     if data is None:
         return None
     p = "business."
@@ -495,7 +563,7 @@ def _links(values: list[str] | None, errors: Errors) -> list[str]:
     return out
 
 
-def validate_request(data: RequestIn) -> dict[str, Any]:
+def validate_request(data: RequestIn) -> RequestValues:
     errors = Errors()
     request_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
     producer_id = check_uuid(data.producer_id, "producer_id", errors)
@@ -507,7 +575,7 @@ def validate_request(data: RequestIn) -> dict[str, Any]:
         errors.add("term_months", "between 1 and 600")
     needed_by = parse_date(data.needed_by, "needed_by", errors, required=False)
     gas_ids = _uuid_list(data.gas_ids, "gas_ids", errors)
-    values = {
+    values: RequestValues = {
         "id": request_id, "producer_id": producer_id, "amount_minor": amount,
         "currency": "EUR", "purpose": purpose, "instrument": data.instrument,
         "term_months": data.term_months, "needed_by": needed_by,
@@ -515,9 +583,10 @@ def validate_request(data: RequestIn) -> dict[str, Any]:
         "social_notes": _text(data.social_notes, "social_notes", errors),
         "environmental_notes": _text(data.environmental_notes, "environmental_notes", errors),
         "links": _links(data.links, errors),
+        "gas_ids": gas_ids,
     }
     errors.raise_if_any()
-    return {**values, "gas_ids": gas_ids}
+    return values
 
 
 def _cents(value: MoneyIn, field: str, errors: Errors) -> int:
@@ -533,11 +602,11 @@ def _dated(loan: LoanPartIn, default: date) -> LoanPartIn:
     return msgspec.structs.replace(loan, disbursement_date=default.isoformat())
 
 
-def validate_terms(data: RequestTermsIn) -> dict[str, Any]:
+def validate_terms(data: RequestTermsIn) -> TermsValues:
     """The package as stored: the same shapes as the input, money normalized."""
 
     errors = Errors()
-    loan_doc: dict[str, Any] | None = None
+    loan_doc: LoanValues | None = None
     if data.loan is not None:
         lp = data.loan
         lender_id = check_uuid(lp.lender_id, "loan.lender_id", errors)
@@ -558,7 +627,7 @@ def validate_terms(data: RequestTermsIn) -> dict[str, Any]:
                 if terms.first_due_date else None,
                 "fees": money_out(lending.cents(terms.fees)) if lp.fees is not None else None,
             }
-    prepayment_docs = []
+    prepayment_docs: list[PrepaymentValues] = []
     for i, p in enumerate(data.prepayments or []):
         f = f"prepayments.{i}."
         expires_on = parse_date(p.expires_on, f + "expires_on", errors)
@@ -575,7 +644,7 @@ def validate_terms(data: RequestTermsIn) -> dict[str, Any]:
             "unit_price": money_out(_cents(p.unit_price, f + "unit_price", errors)),
             "expires_on": expires_on.isoformat() if expires_on else None,
             "on_expiry": p.on_expiry})
-    guarantee_docs = []
+    guarantee_docs: list[GuaranteeValues] = []
     for i, g in enumerate(data.guarantees or []):
         f = f"guarantees.{i}."
         guarantee_docs.append({
@@ -592,7 +661,7 @@ def validate_terms(data: RequestTermsIn) -> dict[str, Any]:
     return {"loan": loan_doc, "prepayments": prepayment_docs, "guarantees": guarantee_docs}
 
 
-def check_term_parties(conn: Connection, doc: dict[str, Any], producer_id: str | None
+def check_term_parties(conn: Connection, doc: TermsValues, producer_id: str | None
                        ) -> None:
     """422 for parties, pools and categories the terms name that do not exist (checked
     when the terms are set, so funding does not fail on them later)."""
@@ -695,8 +764,8 @@ def _interest_select() -> Query:
         parties, parties.c.id == request_interests.c.gas_id)
 
 
-def _latest(conn: Connection, table: Table, ids: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _latest(conn: Connection, table: Table, ids: list[str]) -> dict[str, Record]:
+    out: dict[str, Record] = {}
     if ids:
         for r in conn.execute(select(table).where(table.c.request_id.in_(ids))
                               .order_by(table.c.seq)):
@@ -704,7 +773,8 @@ def _latest(conn: Connection, table: Table, ids: list[str]) -> dict[str, Any]:
     return out
 
 
-def _grouped(conn: Connection, table: Table, ids: list[str], order: Any) -> dict[str, list[Record]]:
+def _grouped(conn: Connection, table: Table, ids: list[str], order: AnyColumn
+             ) -> dict[str, list[Record]]:
     out: dict[str, list[Record]] = {i: [] for i in ids}
     if ids:
         for r in conn.execute(select(table).where(table.c.request_id.in_(ids)).order_by(order)):
@@ -845,7 +915,7 @@ def change_status(conn: Connection, row: Record, to: str, by: str, note: str | N
         status=to, previous_status=row.status, status_since=at, status_by=by))
 
 
-def insert_request(conn: Connection, values: dict[str, Any], username: str) -> None:
+def insert_request(conn: Connection, values: RequestValues, username: str) -> None:
     at = now_utc()
     gas_ids = values["gas_ids"]
     row = {k: v for k, v in values.items() if k != "gas_ids"}
@@ -876,7 +946,7 @@ def latest_assessment(conn: Connection, request_id: str) -> Record | None:
         .order_by(request_assessments.c.seq.desc()).limit(1)).first()
 
 
-def fund_package(conn: Connection, ctx: AppContext, row: Record, doc: dict[str, Any],
+def fund_package(conn: Connection, ctx: AppContext, row: Record, doc: object,
                  op_id: str, on: date, username: str) -> None:
     """Create the package the terms describe: the loan, its guarantees (before the
     disbursement, which may need their coverage), the disbursement, the prepayments.
@@ -1022,7 +1092,7 @@ def _encode(name: str, desc: bool, value: int | str | None, seq: int) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str | None, name: str, desc: bool) -> tuple[Any, int] | None:
+def _decode(cursor: str | None, name: str, desc: bool) -> tuple[object, int] | None:
     if cursor is None:
         return None
     try:
@@ -1142,7 +1212,7 @@ _PLACEHOLDER = {"producer_id": str(uuid.UUID(int=0)), "amount": {"amount": "1",
 _AT = re.compile(r" - at `\$(.*)`$")
 
 
-def _merge(target: Any, patch: Any) -> Any:
+def _merge(target: object, patch: object) -> object:
     """RFC 7396: an object merges key by key, ``null`` removes, anything else replaces."""
     if not isinstance(patch, dict):
         return patch

@@ -16,7 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 from sqlalchemy import ColumnElement, Connection, Table, insert, select
@@ -73,10 +73,10 @@ def reversal_out(row: Record) -> ReversalOut:
 
 
 def reversals_of(conn: Connection, kind: ReversedKind, target_ids: Iterable[str]
-                 ) -> dict[str, Any]:
+                 ) -> dict[str, Record]:
     """The reversal rows of the given operations, by reversed operation id."""
     ids = sorted(set(target_ids))
-    out: dict[str, Any] = {}
+    out: dict[str, Record] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         for row in conn.execute(select(reversals).where(reversals.c.kind == kind,

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, insert, select
@@ -380,7 +379,7 @@ def _set_terms(conn: Connection, rid: str, *, producer: str, buyers: list[str], 
                             ).scalar_one() or ["vegetables"]
     product, unit, price = PRODUCTS.get(category[0], PRODUCTS["vegetables"])
     loan_part = amount if instrument == "loan" else amount // 2 if instrument == "mixed" else 0
-    doc: dict[str, Any] = {}
+    doc: dict[str, object] = {}
     if loan_part:
         doc["loan"] = {"lender_id": lender, "principal": _money(loan_part),
                        "annual_rate": "3.00", "term_months": months, "method": "french",
