@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
@@ -17,6 +15,7 @@ from service.web import homes
 from service.web.core import (
     AnyRequest,
     Form,
+    Page,
     address_of,
     call,
     ctx_of,
@@ -35,7 +34,7 @@ WRONG = "Nome utente o password non validi"
 
 @get("/accedi", sync_to_thread=True, opt=PUBLIC)
 def login_page(request: AnyRequest, next: FromQuery[str | None] = None,
-               cambiata: FromQuery[str | None] = None) -> Any:
+               cambiata: FromQuery[str | None] = None) -> Page:
     if request.state.principal is not None:
         return see_other(request, safe_next(next))
     form = Form(values={"next": safe_next(next)})
@@ -51,7 +50,7 @@ def _login(request: AnyRequest, form: Form, status: int = 200,
 
 
 @post("/accedi", opt=PUBLIC, status_code=303)
-async def login_submit(request: AnyRequest) -> Any:
+async def login_submit(request: AnyRequest) -> Page:
     form = await posted(request)
     username = str(form.value("username")).strip()
     password = str(form.value("password"))
@@ -98,7 +97,7 @@ def password_page(request: AnyRequest) -> Template:
 
 
 @post("/password", status_code=303)
-async def password_submit(request: AnyRequest) -> Any:
+async def password_submit(request: AnyRequest) -> Page:
     form = await posted(request)
     current = str(form.value("current"))
     new = str(form.value("new"))

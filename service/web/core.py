@@ -53,6 +53,8 @@ T = TypeVar("T")
 # attaches; the pages read none of them typed (the principal comes from ``ctx_of``).
 AnyRequest: TypeAlias = Request[Any, Any, Any]
 AnyConnection: TypeAlias = ASGIConnection[Any, Any, Any, Any]
+# What a page handler answers: the page, or a redirect after a post.
+Page: TypeAlias = Template | Redirect
 
 
 class LoginRequired(Exception):

@@ -20,6 +20,7 @@ from service.app.funds import ContributionIn, FundOut
 from service.web.core import (
     AnyRequest,
     Form,
+    Page,
     absorb,
     after_post,
     amount_of,
@@ -119,7 +120,7 @@ def read_basis(form: Form, amount: Decimal | None) -> tuple[Decimal | None,
 
 
 @post("/fondo", status_code=303, opt={"operation": "POST /api/contributions"})
-async def record_contribution(request: AnyRequest) -> Any:
+async def record_contribution(request: AnyRequest) -> Page:
     form = await posted(request)
     principal = gas_user(request)
     ctx = ctx_of(request)

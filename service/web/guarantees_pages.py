@@ -19,6 +19,7 @@ from service.app.guarantees import CapacityIn
 from service.web.core import (
     AnyRequest,
     Form,
+    Page,
     absorb,
     call,
     ctx_of,
@@ -70,7 +71,7 @@ def guarantees_view(request: AnyRequest, pagina: FromQuery[str | None] = None
 
 
 @post("/garanzie", status_code=303, opt={"operation": "PUT /api/parties/{id}/pledge-capacity"})
-async def capacity_update(request: AnyRequest) -> Any:
+async def capacity_update(request: AnyRequest) -> Page:
     form = await posted(request)
     principal = gas_user(request)
     ctx = ctx_of(request)

@@ -34,6 +34,7 @@ from service.db.tables import parties
 from service.web.core import (
     AnyRequest,
     Form,
+    Page,
     absorb,
     after_post,
     amount_of,
@@ -312,7 +313,7 @@ async def _failed(request: AnyRequest, loan_id: str, key: str, form: Form
 
 @post("/prestiti/{loan_id:str}/rimborsi", status_code=303,
       opt={"operation": "POST /api/loans/{id}/repayments"})
-async def record_repayment(request: AnyRequest, loan_id: FromPath[str]) -> Any:
+async def record_repayment(request: AnyRequest, loan_id: FromPath[str]) -> Page:
     principal = _officer(request)
     form = await posted(request)
     amount = amount_of(form, "amount")
@@ -336,7 +337,7 @@ async def record_repayment(request: AnyRequest, loan_id: FromPath[str]) -> Any:
 
 @post("/prestiti/{loan_id:str}/escussioni", status_code=303,
       opt={"operation": "POST /api/loans/{id}/guarantee-calls"})
-async def call_guarantees(request: AnyRequest, loan_id: FromPath[str]) -> Any:
+async def call_guarantees(request: AnyRequest, loan_id: FromPath[str]) -> Page:
     principal = _officer(request)
     form = await posted(request)
     amount = amount_of(form, "amount")
@@ -357,7 +358,7 @@ async def call_guarantees(request: AnyRequest, loan_id: FromPath[str]) -> Any:
 
 @post("/prestiti/{loan_id:str}/rinegoziazione", status_code=303,
       opt={"operation": "POST /api/loans/{id}/reschedule"})
-async def reschedule(request: AnyRequest, loan_id: FromPath[str]) -> Any:
+async def reschedule(request: AnyRequest, loan_id: FromPath[str]) -> Page:
     principal = _officer(request)
     form = await posted(request)
     on = date_of(form, "date")
@@ -401,7 +402,7 @@ def _write_off_checks(form: Form, loan: LoanOut) -> None:
 
 
 @post("/prestiti/{loan_id:str}/perdita", status_code=200)
-async def write_off_preview(request: AnyRequest, loan_id: FromPath[str]) -> Any:
+async def write_off_preview(request: AnyRequest, loan_id: FromPath[str]) -> Page:
     """**Passa a perdita**: nothing is written yet; the page says what will happen and
     asks for **Conferma passaggio a perdita** (the same operation id carried along)."""
     principal = _officer(request)
@@ -422,7 +423,7 @@ async def write_off_preview(request: AnyRequest, loan_id: FromPath[str]) -> Any:
 
 @post("/prestiti/{loan_id:str}/perdita/conferma", status_code=303,
       opt={"operation": "POST /api/loans/{id}/write-off"})
-async def write_off(request: AnyRequest, loan_id: FromPath[str]) -> Any:
+async def write_off(request: AnyRequest, loan_id: FromPath[str]) -> Page:
     principal = _officer(request)
     form = await posted(request)
     on = date_of(form, "date")

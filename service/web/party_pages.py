@@ -24,6 +24,7 @@ from service.app.parties import PARTY_KINDS, PartyOut
 from service.web.core import (
     AnyRequest,
     Form,
+    Page,
     absorb,
     call,
     ctx_of,
@@ -128,7 +129,7 @@ def party_page(request: AnyRequest, party_id: FromPath[str]) -> Template:
 
 @post("/soggetti/{party_id:str}/contatti", status_code=303,
       opt={"operation": "PATCH /api/parties/{id}"})
-async def save_contacts(request: AnyRequest, party_id: FromPath[str]) -> Any:
+async def save_contacts(request: AnyRequest, party_id: FromPath[str]) -> Page:
     form = await posted(request)
     ctx, principal = ctx_of(request), principal_of(request)
     principal.require("officer")

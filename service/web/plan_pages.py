@@ -22,6 +22,7 @@ from service.app.plans import PlanView
 from service.web.core import (
     AnyRequest,
     Form,
+    Page,
     call,
     ctx_of,
     posted,
@@ -114,7 +115,7 @@ def plan_workbook(request: AnyRequest) -> Response[bytes]:
 
 
 @post("/piano/applica", status_code=303, opt={"operation": "PUT /api/requests/{id}/terms"})
-async def apply_plan(request: AnyRequest) -> Any:
+async def apply_plan(request: AnyRequest) -> Page:
     form = await posted(request)
     ctx, principal = ctx_of(request), principal_of(request)
     principal.require("officer")

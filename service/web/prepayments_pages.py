@@ -21,6 +21,7 @@ from service.app.prepayments import DeliveryIn, PrepaymentIn, PrepaymentOut
 from service.web.core import (
     AnyRequest,
     Form,
+    Page,
     absorb,
     after_post,
     amount_of,
@@ -89,7 +90,7 @@ def prepayment_new(request: AnyRequest) -> Template:
 
 
 @post("/prefinanziamenti/nuovo", status_code=303, opt={"operation": "POST /api/prepayments"})
-async def prepayment_create(request: AnyRequest) -> Any:
+async def prepayment_create(request: AnyRequest) -> Page:
     form = await posted(request)
     principal = gas_user(request)
     ctx = ctx_of(request)
@@ -161,7 +162,7 @@ def exceeds_sentence(item: PrepaymentOut, quantity: Decimal) -> str:
 @post("/prefinanziamenti/{prepayment_id:str}/consegne", status_code=303,
       opt={"operation": "POST /api/prepayments/{id}/deliveries"})
 async def delivery_record(request: AnyRequest, prepayment_id: FromPath[str]
-                          ) -> Any:
+                          ) -> Page:
     form = await posted(request)
     ctx = ctx_of(request)
     principal = principal_of(request)

@@ -20,6 +20,7 @@ from service.app.reversals import ReversalIn
 from service.web.core import (
     AnyRequest,
     Form,
+    Page,
     absorb,
     after_post,
     call,
@@ -122,7 +123,7 @@ def reversal_page(request: AnyRequest, kind: FromPath[str], rest: FromPath[str],
 
 @post("/storni/{kind:str}/{rest:path}", status_code=303)
 async def reversal_submit(request: AnyRequest, kind: FromPath[str],
-                          rest: FromPath[str]) -> Any:
+                          rest: FromPath[str]) -> Page:
     form = await posted(request)
     rif = form.value("rif") or None
     target = await call(_target, request, kind, rest, rif)
