@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException
+from litestar.response import Template
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Receive, Scope, Send
 from sqlalchemy import Engine
@@ -35,7 +36,7 @@ from service.http.audit import audit, audit_middleware
 from service.http.auth import authenticated, change_password, health, logout_token, me, token
 from service.http.logs import configure_logging, request_log_middleware
 from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
-from service.http.problems import EXCEPTION_HANDLERS, handle_http
+from service.http.problems import EXCEPTION_HANDLERS, ProblemResponse, handle_http
 from service.http.strict_body import (
     StrictBodyRequest,
     check_request,
@@ -57,7 +58,8 @@ def provide_principal(request: AnyRequest) -> Principal:
     return principal
 
 
-def not_found_anywhere(request: AnyRequest, exc: NotFoundException) -> Any:
+def not_found_anywhere(request: AnyRequest, exc: NotFoundException
+                       ) -> ProblemResponse | Template:
     """A path nothing serves: a problem document under /api, an Italian page elsewhere."""
     if request.url.path.startswith(("/api", "/schema", "/health", "/static")):
         return handle_http(request, exc)

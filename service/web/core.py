@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import partial
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, ParamSpec, TypeAlias, TypeVar
 from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
-from litestar import Request, Response
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.handlers import BaseRouteHandler
@@ -49,6 +49,7 @@ CSRF_FIELD = "csrf_token"
 OP_FIELD = "op_id"
 
 T = TypeVar("T")
+P = ParamSpec("P")
 # Litestar's request and connection are generic in the user, auth and state types it
 # attaches; the pages read none of them typed (the principal comes from ``ctx_of``).
 AnyRequest: TypeAlias = Request[Any, Any, Any]
@@ -124,7 +125,7 @@ async def web_session(connection: AnyConnection,
         raise LoginRequired(path if connection.scope.get("method") == "GET" else "/")
 
 
-def login_redirect(request: AnyRequest, exc: LoginRequired) -> Response[Any]:
+def login_redirect(request: AnyRequest, exc: LoginRequired) -> Redirect:
     target = "/accedi"
     if exc.next_path not in ("", "/"):
         target += "?next=" + quote(exc.next_path, safe="")
@@ -305,7 +306,7 @@ def money_in(value: Decimal) -> MoneyIn:
 
 # --- running operations -----------------------------------------------------------------
 
-async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run an application operation (synchronous, it talks to the database) on a worker
     thread, as the API's handlers do."""
     return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
-from litestar import Response, get
+from litestar import get
 from litestar.params import FromPath
 from litestar.response import Stream, Template
 from markupsafe import Markup, escape
@@ -177,7 +177,7 @@ def _query(params: Mapping[str, str]) -> dict[str, str]:
 
 
 @get("/report/{filename:str}", sync_to_thread=True)
-def report_file(request: AnyRequest, filename: FromPath[str]) -> Response[Any]:
+def report_file(request: AnyRequest, filename: FromPath[str]) -> Template | Stream:
     """The report as a file, or the report page again (422) with the refusal beside the
     parameter it names."""
     ctx, principal = ctx_of(request), principal_of(request)

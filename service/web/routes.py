@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import Response, Router
+from litestar import Router
 from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -24,6 +24,7 @@ from service.web.core import (
     AnyRequest,
     CsrfRefused,
     LoginRequired,
+    Page,
     csrf_token,
     login_redirect,
     web_session,
@@ -154,19 +155,19 @@ def _error_page(request: AnyRequest, status: int, title: str, text: str
         "party_name": getattr(request.state, "party_name", None)})
 
 
-def not_found(request: AnyRequest, exc: Exception) -> Response[Any]:
+def not_found(request: AnyRequest, exc: Exception) -> Template:
     return _error_page(request, 404, "Pagina non trovata",
                        "La pagina che cerchi non esiste o non è tra quelle che puoi vedere.")
 
 
-def csrf_refused(request: AnyRequest, exc: CsrfRefused) -> Response[Any]:
+def csrf_refused(request: AnyRequest, exc: CsrfRefused) -> Template:
     return _error_page(request, 403, "Modulo scaduto",
                        "Il modulo non è stato inviato da questa pagina o è scaduto: "
                        "nessuna operazione è stata registrata. Torna indietro, ricarica "
                        "la pagina e riprova.")
 
 
-def app_refused(request: AnyRequest, exc: ApiError) -> Response[Any]:
+def app_refused(request: AnyRequest, exc: ApiError) -> Page:
     if exc.status in (403, 404):
         return not_found(request, exc)
     if exc.status == 401:
