@@ -1239,7 +1239,7 @@ def _typed(values: dict[str, Any], errors: Errors) -> dict[str, Any]:
     return out
 
 
-def validate_request_patch(patch: dict[str, Any]) -> None:
+def validate_request_patch(patch: Mapping[str, object]) -> None:
     """422 for everything a patch gets wrong on its own, every bad field at once: a field
     one cannot change (``id``, ``producer_id``, unknown ones), a required one cleared, a
     bad type or value."""
@@ -1266,7 +1266,7 @@ def validate_request_patch(patch: dict[str, Any]) -> None:
 
 
 def update_request(ctx: AppContext, principal: Principal, request_id: str,
-                   patch: dict[str, Any]) -> RequestOut:
+                   patch: Mapping[str, object]) -> RequestOut:
     """``PATCH /api/requests/{id}``: the producer while its request is ``submitted`` or
     ``needs_info``, an officer while ``submitted``, ``under_review`` or ``needs_info``
     (else 409 ``invalid_transition``). The history records each edit with what it

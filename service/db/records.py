@@ -2,7 +2,7 @@
 
 SQLAlchemy Core does not carry column types through ``select(table)`` and ``.label()``:
 a row read back is a ``Row`` whose attributes are untyped. These aliases name that
-boundary once, so the rest of the service says "a row" or "a select" rather than ``Any``.
+boundary once, so the rest of the service says "a row" or "a select" rather than "anything".
 """
 
 from __future__ import annotations
