@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from litestar import get
@@ -36,7 +37,7 @@ LOGINS = frozenset({"/api/auth/token", "/accedi"})
 log = logging.getLogger("filiera.audit")
 
 
-def _ids(path_params: dict[str, Any], body: bytes) -> list[str]:
+def _ids(path_params: Mapping[str, object], body: bytes) -> list[str]:
     ids = [str(v) for v in path_params.values() if isinstance(v, str) and _UUID.match(v)]
     try:
         answer = json.loads(body) if body else None
@@ -135,7 +136,7 @@ async def _write(scope: Scope, method: str, status: int, note: AuditNote,
     template = scope.get("path_template") or scope.get("path", "")
     body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
     actor = _actor(scope, note)
-    patch: Any = note.changes  # what the edit changed, as stored, where the use case says
+    patch: object = note.changes  # what the edit changed, as stored, where the use case says
     if patch is None and changes:
         try:
             patch = json.loads(b"".join(changes))
@@ -159,7 +160,7 @@ def _actor(scope: Scope, note: AuditNote) -> str | None:
     return note.actor or (principal.username if principal is not None else None)
 
 
-def _redacted(value: Any) -> Any:
+def _redacted(value: object) -> object:
     if isinstance(value, dict):
         return {k: "[redacted]" if "password" in k.lower() else _redacted(v)
                 for k, v in value.items()}

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from service.app import guarantees, lending, loans
 from service.app.auth import Principal
@@ -87,7 +87,7 @@ _REFUSALS = {
 
 # --- reading -----------------------------------------------------------------------------
 
-def _dec(money: Any) -> Decimal:
+def _dec(money: object) -> Decimal:
     return Decimal(str(getattr(money, "amount", money)))
 
 
@@ -110,7 +110,7 @@ def early_parts(ctx: AppContext, loan_id: str) -> dict[str, Decimal]:
     the same replay ``list_repayments`` splits them; its ``principal`` includes it.
     Called only after the page has read the loan through the application (visibility)."""
 
-    def read(conn: Any) -> dict[str, Decimal]:
+    def read(conn: Connection) -> dict[str, Decimal]:
         row = lending.get_loan(conn, loan_id)
         if row is None:
             return {}

@@ -136,7 +136,7 @@ async def save_contacts(request: AnyRequest, party_id: FromPath[str]) -> Page:
     party = await call(parties.read_party, ctx, principal, party_id)
     # A JSON merge patch of the contacts: an emptied field clears it; unchanged ones are
     # left out, so saving an untouched form records nothing.
-    patch: dict[str, Any] = {}
+    patch: dict[str, object] = {}
     for field, _, _ in CONTACTS:
         value = text_of(form, field)
         if value != getattr(party, field, None):

@@ -8,7 +8,6 @@ shown through ``service.app.plans``; applying it goes through ``requests.set_ter
 from __future__ import annotations
 
 import io
-from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Response, get, post
@@ -48,7 +47,7 @@ NOT_EDITABLE = ("Le condizioni si fissano solo su una richiesta in esame o appro
                 "ricalcola il piano.")
 
 
-def _ids(values: Any) -> list[str]:
+def _ids(values: object) -> list[str]:
     if isinstance(values, list):
         return [str(v) for v in values if str(v).strip()]
     return [str(values)] if isinstance(values, str) and values.strip() else []

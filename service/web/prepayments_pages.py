@@ -5,7 +5,6 @@ owed, deliveries (**Registra consegna**, by either side), and a GAS's new prepay
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 from litestar import get, post
@@ -16,6 +15,7 @@ from ledger.prepayments import value_at_price
 from service.app import prepayments
 from service.app.auth import Principal
 from service.app.clock import today
+from service.app.context import AppContext
 from service.app.errors import Conflict, Invalid, NotFound
 from service.app.prepayments import DeliveryIn, PrepaymentIn, PrepaymentOut
 from service.web.core import (
@@ -49,7 +49,7 @@ def gas_user(request: AnyRequest) -> Principal:
     return principal
 
 
-def row_of(ctx: Any, names: dict[str, str], item: PrepaymentOut) -> dict[str, Any]:
+def row_of(ctx: AppContext, names: dict[str, str], item: PrepaymentOut) -> dict[str, object]:
     return {"item": item, "producer": name_of(ctx, names, item.producer_id),
             "gas": name_of(ctx, names, item.gas_id), "owed": owed_text(item)}
 

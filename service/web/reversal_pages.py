@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from litestar import get, post
 from litestar.params import FromPath, FromQuery
@@ -40,7 +39,7 @@ class Target:
     what: str
     description: str
     back: str
-    reverse: Callable[[ReversalIn], tuple[int, Any]]
+    reverse: Callable[[ReversalIn], tuple[int, object]]
 
 
 def _contribution(ctx: AppContext, who: Principal, ids: list[str], rif: str | None) -> Target:

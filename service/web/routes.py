@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Router
@@ -18,6 +17,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.app.audit import AuditEntry, AuditNote, audit_note, kind_of, record_entry
 from service.app.audit_note import request_id_var
+from service.app.auth import Principal
 from service.app.errors import ApiError
 from service.web import account, pages
 from service.web.core import (
@@ -118,7 +118,7 @@ async def _audit(scope: Scope, status: int, note: AuditNote) -> None:
         ids=ids, outcome=status, http_request_id=request_id_var.get()))
 
 
-def nav_links(user: Any) -> list[tuple[str, str]]:
+def nav_links(user: Principal) -> list[tuple[str, str]]:
     common = [("/simulatore", "Simulatore"), ("/password", "Password")]
     if user.role == "producer":
         return [("/", "La mia azienda"), ("/richieste", "Richieste"),
