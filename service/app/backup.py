@@ -52,7 +52,7 @@ def _tables() -> list[Table]:
     return [*ledger_metadata.sorted_tables, *metadata.sorted_tables]
 
 
-def _encode_row(row: Record) -> dict[str, Any]:
+def _encode_row(row: Record) -> dict[str, object]:
     return {str(k): (v.isoformat() if isinstance(v, date | datetime) else v)
             for k, v in row._mapping.items()}
 

@@ -299,7 +299,7 @@ def load_instruments(conn: Connection, ctx: AppContext, ids: dict[str, str],
             date=_day("2025-02-01", months).isoformat()))
 
     def loan(name: str, producer: str, principal: str, rate: str, term: int, start: str,
-             payments: int, method: Method = "french") -> Any:
+             payments: int, method: Method = "french") -> tuple[Record, int]:
         terms = LoanTerms(principal=Decimal(principal), annual_rate=Decimal(rate),
                           term_months=term, method=method,
                           frequency="monthly", grace_periods=0,

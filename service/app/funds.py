@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 from sqlalchemy import Connection, insert, select
@@ -364,7 +364,7 @@ def visible_fund(conn: Connection, principal: Principal, fund_id: str) -> Record
 
 def contribute(conn: Connection, *, contribution_id: str, fund: Record, gas_id: str, amount: int,
                on: date, earmark_producer_id: str | None, note: str | None,
-               basis: dict[str, Any] | None, username: str) -> Record:
+               basis: Mapping[str, object] | None, username: str) -> Record:
     lock_row(conn, funds, fund.id)
     st = store(conn)
     target = account_id("fund", fund.id)
@@ -439,7 +439,7 @@ def contribute_to_fund(ctx: AppContext, principal: Principal, data: Contribution
     earmark = check_uuid(data.earmark_producer_id, "earmark_producer_id", errors)
     amount = money_minor(data.amount, "amount", errors)
     on = parse_date(data.date, "date", errors, past=True)
-    basis: dict[str, Any] | None = None
+    basis: dict[str, object] | None = None
     if data.basis is not None:
         rate = money_minor(data.basis.rate, "basis.rate", errors)
         qty = parse_decimal_string(data.basis.quantity, "basis.quantity", errors,

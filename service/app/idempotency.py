@@ -41,7 +41,7 @@ def request_hash(operation: str, payload: object) -> str:
 class Replay(Exception):
     """Raised inside a transaction to answer with a remembered response."""
 
-    def __init__(self, status: int, body: Any) -> None:
+    def __init__(self, status: int, body: object) -> None:
         super().__init__("replay")
         self.status = status
         self.body = body

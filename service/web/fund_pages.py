@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 from litestar import get, post
@@ -89,7 +88,7 @@ def fund_view(request: AnyRequest, pagina: FromQuery[str | None] = None,
 
 
 def read_basis(form: Form, amount: Decimal | None) -> tuple[Decimal | None,
-                                                             dict[str, Any] | None]:
+                                                             dict[str, object] | None]:
     """The per-order helper: quantity x contribution per unit. With no amount typed the
     amount is their product; with both, they must agree. ``(amount, basis)``."""
     if not any(text_of(form, name) for name in HELPER):
