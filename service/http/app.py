@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 from importlib.metadata import version
-from typing import Any
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -13,7 +12,7 @@ from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from litestar.routes import HTTPRoute
-from litestar.types import Message, Receive, Scope, Send
+from litestar.types import ControllerRouterHandler, Message, Receive, Scope, Send
 from sqlalchemy import Engine
 
 from service.app.auth import Principal
@@ -66,7 +65,7 @@ def not_found_anywhere(request: AnyRequest, exc: NotFoundException
     return not_found(request, exc)
 
 
-def api_handlers() -> list[Any]:
+def api_handlers() -> list[ControllerRouterHandler]:
     return [me, logout_token, change_password, audit, *parties.HANDLERS, *ledger.HANDLERS,
             *loans.HANDLERS, *guarantees.HANDLERS,
             *prepayments.HANDLERS, *funds.HANDLERS, *requests.HANDLERS, *matching.HANDLERS,

@@ -7,11 +7,11 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import get
 from litestar.params import FromQuery, QueryParameter
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from service.app.audit import (
     AuditEntry,
@@ -79,7 +79,7 @@ def audit_middleware(app: ASGIApp) -> ASGIApp:
         changes: list[bytes] = []
         kept = 0
 
-        async def receive_kept() -> Any:
+        async def receive_kept() -> ReceiveMessage:
             nonlocal kept
             message = await receive()
             if method in ("PUT", "PATCH") and message["type"] == "http.request":

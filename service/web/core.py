@@ -148,7 +148,7 @@ def csrf_token(request: AnyRequest) -> str:
     return hmac.new(secret, b"csrf:" + csrf_seed(request).encode(), hashlib.sha256).hexdigest()
 
 
-def check_csrf(request: AnyRequest, form: Mapping[str, Any]) -> None:
+def check_csrf(request: AnyRequest, form: Mapping[str, object]) -> None:
     seed = request.cookies.get(CSRF_COOKIE)
     sent = form.get(CSRF_FIELD)
     if not seed or not isinstance(sent, str):
@@ -207,7 +207,7 @@ class Form:
 async def posted(request: AnyRequest) -> Form:
     """The posted form after its CSRF check, keeping what was typed."""
     data = await request.form()
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     for key in data:
         items = data.getall(key)
         values[key] = items if len(items) > 1 else items[0]

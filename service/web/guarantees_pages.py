@@ -5,7 +5,6 @@ application allows; this page is the GAS user's)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 from litestar import get, post
@@ -16,6 +15,7 @@ from service.app import guarantees, loans
 from service.app.auth import Principal
 from service.app.errors import Conflict, Invalid, NotFound
 from service.app.guarantees import CapacityIn
+from service.app.lending import LoanOut
 from service.web.core import (
     AnyRequest,
     Form,
@@ -49,7 +49,7 @@ def guarantees_page(request: AnyRequest, form: Form | None = None, *,
     capacity = guarantees.read_pledge_capacity(ctx, principal, gas_id)
     page = guarantees.list_guarantees(ctx, principal, gas_id, None, None, None, cursor)
     names = names_for(ctx, principal)
-    loans_seen: dict[str, Any] = {}
+    loans_seen: dict[str, LoanOut] = {}
     rows = []
     for item in page.items:
         if item.loan_id not in loans_seen:
