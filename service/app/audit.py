@@ -61,7 +61,7 @@ class AuditItem(msgspec.Struct):
     operation: str
     kind: str
     ids: list[str]
-    changes: Any
+    changes: Any  # whatever JSON the entry stored
     outcome: int
     http_request_id: str | None
 

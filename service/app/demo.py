@@ -77,7 +77,7 @@ class InTransaction(AppContext):
     records shares, reschedules and moves requests through the very operations the API
     calls (their checks included), and still loads all or nothing."""
 
-    conn: Any = None
+    conn: Any = None  # the demo's write connection, always set by ``of``
 
     @classmethod
     def of(cls, ctx: AppContext, conn: Connection) -> InTransaction:

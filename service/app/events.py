@@ -47,6 +47,7 @@ class PrepaymentClosed:
 
 
 Event = PartyCreated | LoanRepaid | LoanReopened | PrepaymentClosed
+# Each handler takes the one event type it is registered for (HandlerTable's key).
 Handler = Callable[[Connection, Any], None]
 HandlerTable = Mapping[type, Sequence[Handler]]
 

@@ -47,6 +47,8 @@ class Replay(Exception):
         self.body = body
 
 
+# A remembered answer is the JSON stored with the key: untyped until ``command`` converts it
+# to the operation's answer type.
 def remembered(conn: Connection, key: str | None, operation: str, payload: object
                ) -> tuple[int, Any] | None:
     """The stored answer for ``key``, None when new; 409 when reused with another body."""

@@ -306,7 +306,7 @@ class AssessmentOut(msgspec.Struct):
 class FieldChange(msgspec.Struct):
     """One field an edit changed, as the request shows it before and after."""
 
-    from_: Any = msgspec.field(name="from")
+    from_: Any = msgspec.field(name="from")  # any JSON value the field had
     to: Any = None
 
 
@@ -1225,6 +1225,8 @@ def _merge(target: object, patch: object) -> object:
     return out
 
 
+# The fields' types are known only at run time (RequestIn's, by name): msgspec.convert
+# gives Any for them.
 def _typed(values: dict[str, Any], errors: Errors) -> dict[str, Any]:
     """Each field converted to its input type; a type error names the field."""
     out: dict[str, Any] = {}

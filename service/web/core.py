@@ -185,6 +185,8 @@ class Form:
     """A form as the page shows it: typed values, errors per field, a refusal sentence
     at its top, and the operation id it will post with."""
 
+    # What was typed: a string, or a list of strings for a repeated field; the pages
+    # read each field by name as the kind they expect.
     values: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     refusal: str | None = None
@@ -338,7 +340,7 @@ def absorb(form: Form, exc: ApiError, fields: Mapping[str, str]) -> None:
 # --- rendering --------------------------------------------------------------------------
 
 def render(request: AnyRequest, template: str, *, status: int = 200,
-           **context: Any) -> Template:
+           **context: Any) -> Template:  # the template's context: Jinja reads it untyped
     context.setdefault("user", principal_of(request) if request.state.principal else None)
     context["csrf_token"] = csrf_token(request)
     outcome = request.query_params.get("esito")
