@@ -4,7 +4,6 @@ to contact."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, select
@@ -29,6 +28,7 @@ from service.app.read_cache import ReadCache
 from service.app.references import number_of
 from service.app.types import Uuid
 from service.app.views import Money, money
+from service.db.records import Record
 from service.db.tables import loans, parties
 
 
@@ -60,13 +60,13 @@ class ArrearsPage(msgspec.Struct):
     next_cursor: str | None
 
 
-def _contact(party: Any, field: str) -> str | None:
+def _contact(party: Record, field: str) -> str | None:
     value = getattr(party, field, None)
     return None if value is None else str(value)
 
 
 def _guarantors(conn: Connection, loan_id: str, day: date,
-                names: dict[str, Any]) -> list[GuarantorOut]:
+                names: dict[str, Record]) -> list[GuarantorOut]:
     """The loan's guarantees active on ``day``, summed by guarantor, by name."""
     remaining: dict[str, int] = {}
     for g, on in guarantees_on(conn, loan_id, day):

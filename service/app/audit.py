@@ -27,6 +27,7 @@ from service.app.common import paginate
 from service.app.context import AppContext
 from service.app.errors import Errors, Forbidden
 from service.app.types import Timestamp
+from service.db.records import Record
 from service.db.tables import audit_log
 
 CHANNELS = ("api", "web", "cli")
@@ -60,7 +61,7 @@ class AuditItem(msgspec.Struct):
     operation: str
     kind: str
     ids: list[str]
-    changes: Any
+    changes: Any  # whatever JSON the entry stored
     outcome: int
     http_request_id: str | None
 
@@ -86,7 +87,7 @@ def _bound(value: str | None, name: str, errors: Errors, *, end: bool) -> dateti
         return None
 
 
-def _item(row: Any) -> AuditItem:
+def _item(row: Record) -> AuditItem:
     at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
     return AuditItem(at=at, actor=row.actor, channel=row.channel, operation=row.operation,
                      kind=row.kind, ids=json.loads(row.ids),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass
@@ -17,7 +16,7 @@ class AuditNote:
     ids: list[str] = field(default_factory=list)
     # What an edit changed, as stored (field -> new value); {} when it changed nothing
     # (then nothing is recorded); None when the use case did not say.
-    changes: dict[str, Any] | None = None
+    changes: dict[str, object] | None = None
 
     @property
     def changed_nothing(self) -> bool:
@@ -48,7 +47,7 @@ def note_id(value: str) -> None:
         note.ids.append(value)
 
 
-def note_changes(changes: dict[str, Any]) -> None:
+def note_changes(changes: dict[str, object]) -> None:
     """What an edit changed, as stored: the audit entry lists it, and an edit that
     changed nothing is not recorded at all (API.md: "records nothing")."""
     note = audit_note.get()

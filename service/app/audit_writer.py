@@ -11,7 +11,6 @@ import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,7 +32,7 @@ class AuditEntry:
     kind: str
     ids: list[str]
     outcome: int
-    changes: Any = None
+    changes: object = None  # stored as JSON
     http_request_id: str | None = None
     # The event's own key, made once with the entry: every try to write it uses it.
     key: str = field(default_factory=lambda: str(uuid.uuid4()))

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Date, DateTime, Engine, Table, inspect, selec
 from ledger.store import metadata as ledger_metadata
 from service.db.engine import is_sqlite
 from service.db.migrate import current_revision, head_revision, upgrade
+from service.db.records import Record
 from service.db.tables import metadata
 
 FORMAT = "filiera-backup/1"
@@ -51,7 +52,7 @@ def _tables() -> list[Table]:
     return [*ledger_metadata.sorted_tables, *metadata.sorted_tables]
 
 
-def _encode_row(row: Any) -> dict[str, Any]:
+def _encode_row(row: Record) -> dict[str, object]:
     return {str(k): (v.isoformat() if isinstance(v, date | datetime) else v)
             for k, v in row._mapping.items()}
 

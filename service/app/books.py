@@ -11,7 +11,6 @@ wait for it."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, select, update
@@ -80,7 +79,7 @@ def close_books(ctx: AppContext, principal: Principal, data: ClosedThroughIn
         if principal.role != "admin":
             raise Forbidden("only an admin closes the books")
 
-    def run(conn: Connection, _: Any) -> tuple[int, ClosedThroughOut]:
+    def run(conn: Connection, _: None) -> tuple[int, ClosedThroughOut]:
         current = conn.execute(select(books_closed.c.closed_through)
                                .where(books_closed.c.id == _ROW)
                                .with_for_update()).scalar_one_or_none()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 from sqlalchemy import Connection
@@ -29,7 +29,7 @@ def _nothing(conn: Connection) -> None:
     return None
 
 
-def command(ctx: AppContext, principal: Principal, operation: str, data: Any,
+def command(ctx: AppContext, principal: Principal, operation: str, data: object,
             run: Callable[[Connection, P], tuple[int, R]],
             before: Callable[[Connection], P] = _nothing,  # type: ignore[assignment]
             *, returns: type[R] | None = None) -> tuple[int, R]:

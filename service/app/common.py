@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
-from sqlalchemy import Column, Connection, Select, Table
+from sqlalchemy import Connection, Table
 
 from ledger.money import (
     AMOUNT_PATTERN,
@@ -24,8 +24,9 @@ from ledger.money import (
 from ledger.store import cursor_int
 from service.app.clock import today
 from service.app.errors import BODY_TYPE_ERRORS, Errors, NotFound, invalid
+from service.db.records import AnyColumn, Query, Record
 
-Q = TypeVar("Q", bound=Select[Any])
+Q = TypeVar("Q", bound=Query)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -172,7 +173,7 @@ def check_filters(ids: Mapping[str, str | None],
     return canonical
 
 
-def where_equal(query: Q, table: Table, **filters: Any) -> Q:
+def where_equal(query: Q, table: Table, **filters: object) -> Q:
     """``query`` kept to the rows of ``table`` whose columns equal the filters given (a
     filter that is None was not asked for): a list's query-string filters in one line."""
     for column, value in filters.items():
@@ -205,8 +206,8 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise invalid("cursor", "not a cursor this API returned") from None
 
 
-def paginate(conn: Connection, query: Select[Any], seq: Column[Any], limit: int | None,
-             cursor: str | None) -> tuple[list[Any], str | None]:
+def paginate(conn: Connection, query: Query, seq: AnyColumn, limit: int | None,
+             cursor: str | None) -> tuple[list[Record], str | None]:
     """Oldest first by the table's ordering key; the cursor is opaque to clients."""
     size = check_limit(limit)
     after = decode_cursor(cursor)
@@ -217,7 +218,7 @@ def paginate(conn: Connection, query: Select[Any], seq: Column[Any], limit: int 
     return rows[:size], next_cursor
 
 
-def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+def page(items: list[object], next_cursor: str | None) -> dict[str, object]:
     return {"items": items, "next_cursor": next_cursor}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import Connection, select
 
@@ -19,18 +19,19 @@ from ledger.as_of import guarantee_on
 from ledger.shares import share_cap
 from service.app import lending
 from service.app.reversals import live
+from service.db.records import Record
 from service.db.tables import guarantee_calls, guarantees, relationships, shares
 
 GuaranteeStatus = Literal["active", "released", "called"]
 
 
-def guarantee_state(row: Any) -> g_rules.GuaranteeState:
+def guarantee_state(row: Record) -> g_rules.GuaranteeState:
     return g_rules.GuaranteeState(id=row.id, amount_cents=row.amount_minor,
                                   called_cents=row.called_minor,
                                   released=row.status == "released", created_seq=row.seq)
 
 
-def loan_guarantees(conn: Connection, loan_id: str) -> list[Any]:
+def loan_guarantees(conn: Connection, loan_id: str) -> list[Record]:
     return list(conn.execute(select(guarantees).where(guarantees.c.loan_id == loan_id)
                              .order_by(guarantees.c.seq)))
 
@@ -44,12 +45,12 @@ class GuaranteeOn:
     remaining: int
 
 
-def guarantee_now(row: Any) -> GuaranteeOn:
+def guarantee_now(row: Record) -> GuaranteeOn:
     return GuaranteeOn(row.status, row.called_minor, row.amount_minor - row.called_minor)
 
 
 def guarantees_on(conn: Connection, loan_id: str, as_of: date | None
-                  ) -> list[tuple[Any, GuaranteeOn]]:
+                  ) -> list[tuple[Record, GuaranteeOn]]:
     """The loan's guarantees, each with how it stood on ``as_of`` (None: now), as
     ``ledger.as_of.guarantee_on`` computes it for every surface (reversed calls never
     count); one signed after ``as_of`` did not exist yet and is left out."""
@@ -71,7 +72,7 @@ def guarantees_on(conn: Connection, loan_id: str, as_of: date | None
     return out
 
 
-def coverage_parts(conn: Connection, loan: Any, as_of: date | None) -> tuple[int, int]:
+def coverage_parts(conn: Connection, loan: Record, as_of: date | None) -> tuple[int, int]:
     """(remaining of the guarantees active on ``as_of``, outstanding principal or, before
     disbursement, the principal)."""
     active = sum(on.remaining for _, on in guarantees_on(conn, loan.id, as_of)
@@ -82,11 +83,11 @@ def coverage_parts(conn: Connection, loan: Any, as_of: date | None) -> tuple[int
     return active, state.outstanding
 
 
-def coverage_value(conn: Connection, loan: Any, as_of: date | None) -> Decimal | None:
+def coverage_value(conn: Connection, loan: Record, as_of: date | None) -> Decimal | None:
     return g_rules.coverage_ratio(*coverage_parts(conn, loan, as_of))
 
 
-def covers(conn: Connection, loan: Any, minimum: Decimal, on: date) -> bool:
+def covers(conn: Connection, loan: Record, minimum: Decimal, on: date) -> bool:
     """Whether the active guarantees signed on or before ``on`` (the disbursement) cover
     at least ``minimum`` x the principal, exactly (the 2-decimal ratio shown to people
     would round 1.4999 up to 1.50)."""

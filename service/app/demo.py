@@ -50,6 +50,7 @@ from service.app.requests import (
 )
 from service.app.shares import ShareIn, subscribe_share
 from service.db.engine import write_tx
+from service.db.records import Record
 from service.db.tables import parties, pools, relationships, users
 
 NAMESPACE = uuid.UUID("6d0c43a1-56f5-4b8e-9a0c-2b1f0f6a2c11")
@@ -76,7 +77,7 @@ class InTransaction(AppContext):
     records shares, reschedules and moves requests through the very operations the API
     calls (their checks included), and still loads all or nothing."""
 
-    conn: Any = None
+    conn: Any = None  # the demo's write connection, always set by ``of``
 
     @classmethod
     def of(cls, ctx: AppContext, conn: Connection) -> InTransaction:
@@ -247,7 +248,7 @@ def _day(text: str, months: int) -> date:
     return shifted(date.fromisoformat(text), months)
 
 
-def pay_installments(conn: Connection, ctx: AppContext, row: Any, numbers: Iterable[int]
+def pay_installments(conn: Connection, ctx: AppContext, row: Record, numbers: Iterable[int]
                      ) -> None:
     """Pay installments ``numbers`` (0-based) of the loan's current schedule in full, each
     on its due date."""
@@ -298,7 +299,7 @@ def load_instruments(conn: Connection, ctx: AppContext, ids: dict[str, str],
             date=_day("2025-02-01", months).isoformat()))
 
     def loan(name: str, producer: str, principal: str, rate: str, term: int, start: str,
-             payments: int, method: Method = "french") -> Any:
+             payments: int, method: Method = "french") -> tuple[Record, int]:
         terms = LoanTerms(principal=Decimal(principal), annual_rate=Decimal(rate),
                           term_months=term, method=method,
                           frequency="monthly", grace_periods=0,

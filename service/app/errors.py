@@ -4,7 +4,6 @@ with (and a 409 its ``code``), so the HTTP API, the web pages and the CLI refuse
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Any
 
 
 class ApiError(Exception):
@@ -13,7 +12,7 @@ class ApiError(Exception):
     status = 400
     kind = "bad-request"
 
-    def __init__(self, detail: str, **extra: Any) -> None:
+    def __init__(self, detail: str, **extra: object) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
@@ -66,7 +65,7 @@ class Conflict(ApiError):
 
     status, kind = 409, "conflict"
 
-    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+    def __init__(self, code: str, detail: str, **extra: object) -> None:
         super().__init__(detail, code=code, **extra)
         self.code = code
 

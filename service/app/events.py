@@ -15,16 +15,18 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from service.db.records import Record
+
 
 @dataclass(frozen=True)
 class PartyCreated:
-    party: Any  # the parties row
+    party: Record  # the parties row
     username: str | None
 
 
 @dataclass(frozen=True)
 class LoanRepaid:
-    loan: Any  # the loans row, status repaid
+    loan: Record  # the loans row, status repaid
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class LoanReopened:
     that had repaid it. ``payoff`` is the id of what its payoff did (the guarantees it
     released)."""
 
-    loan: Any  # the loans row, active (or written off) again
+    loan: Record  # the loans row, active (or written off) again
     cause: str
     payoff: str
     username: str | None
@@ -41,10 +43,11 @@ class LoanReopened:
 
 @dataclass(frozen=True)
 class PrepaymentClosed:
-    prepayment: Any  # the prepayments row, status closed
+    prepayment: Record  # the prepayments row, status closed
 
 
 Event = PartyCreated | LoanRepaid | LoanReopened | PrepaymentClosed
+# Each handler takes the one event type it is registered for (HandlerTable's key).
 Handler = Callable[[Connection, Any], None]
 HandlerTable = Mapping[type, Sequence[Handler]]
 

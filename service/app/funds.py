@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 from sqlalchemy import Connection, insert, select
@@ -64,6 +64,7 @@ from service.app.reversals import (
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
+from service.db.records import Record
 from service.db.tables import contributions, funds, loans, payouts
 
 PayoutKind = Literal["grant", "loss_cover"]
@@ -198,7 +199,7 @@ class PayoutPage(msgspec.Struct):
     next_cursor: str | None
 
 
-def contribution_out(row: Any, names: Mapping[str, str], reversal: Any | None = None
+def contribution_out(row: Record, names: Mapping[str, str], reversal: Record | None = None
                      ) -> ContributionOut:
     """``names``: the parties' names by id; ``reversal``: its row in the register of
     reversals, if it was reversed."""
@@ -213,7 +214,7 @@ def contribution_out(row: Any, names: Mapping[str, str], reversal: Any | None = 
         reversal=msgspec.UNSET if reversal is None else reversal_out(reversal))
 
 
-def payout_out(row: Any, names: Mapping[str, str], reversal: Any | None = None) -> PayoutOut:
+def payout_out(row: Record, names: Mapping[str, str], reversal: Record | None = None) -> PayoutOut:
     return PayoutOut(
         id=row.id, reference=row.reference, fund_id=row.fund_id, producer_id=row.producer_id,
         producer_name=names.get(row.producer_id, ""),
@@ -224,7 +225,7 @@ def payout_out(row: Any, names: Mapping[str, str], reversal: Any | None = None) 
         reversal=msgspec.UNSET if reversal is None else reversal_out(reversal))
 
 
-def fund_out(conn: Connection, row: Any, principal: Principal, day: date | None = None
+def fund_out(conn: Connection, row: Record, principal: Principal, day: date | None = None
              ) -> FundOut:
     """The fund as it stood at the end of ``day`` (default today)."""
     state = fund_state_on(conn, row, day or today())
@@ -252,7 +253,7 @@ def gas_fund_id(gas_id: str) -> str:
 
 
 def create_fund(conn: Connection, *, fund_id: str, name: str, gas_id: str | None,
-                owner_id: str, username: str | None) -> Any:
+                owner_id: str, username: str | None) -> Record:
     ensure_accounts(conn, store(conn), [account("fund", fund_id, party_id=owner_id)])
     conn.execute(insert(funds).values(id=fund_id, name=name, gas_id=gas_id, owner_id=owner_id,
                                       created_at=now_utc(), created_by=username))
@@ -268,7 +269,7 @@ def open_gas_fund(conn: Connection, event: PartyCreated) -> None:
                     owner_id=party.id, username=username)
 
 
-def get_fund(conn: Connection, fund_id: str) -> Any:
+def get_fund(conn: Connection, fund_id: str) -> Record:
     row = conn.execute(select(funds).where(funds.c.id == fund_id)).first()
     if row is None:
         raise NotFound("fund")
@@ -282,12 +283,12 @@ def earmark_account(fund_id: str, producer_id: str) -> str:
 _FEW_FUNDS = 100
 
 
-def fund_state(conn: Connection, fund: Any) -> fund_rules.FundState:
+def fund_state(conn: Connection, fund: Record) -> fund_rules.FundState:
     """The fund's money now: its general account and its earmarks' accounts."""
     return fund_states(conn, [fund])[fund.id]
 
 
-def fund_states(conn: Connection, fund_rows: Sequence[Any]) -> dict[str, fund_rules.FundState]:
+def fund_states(conn: Connection, fund_rows: Sequence[Record]) -> dict[str, fund_rules.FundState]:
     """``fund_state`` of many funds in two queries (a MAG has a fund per GAS)."""
     producers: dict[str, set[str]] = defaultdict(set)
     earmarked = select(contributions.c.fund_id, contributions.c.earmark_producer_id).where(
@@ -310,7 +311,7 @@ def fund_states(conn: Connection, fund_rows: Sequence[Any]) -> dict[str, fund_ru
     return out
 
 
-def _fund_entries(conn: Connection, fund: Any, day: date | None = None
+def _fund_entries(conn: Connection, fund: Record, day: date | None = None
                   ) -> tuple[list[tuple[date, str | None, int]],
                              list[tuple[date, str, int, int]]]:
     """The fund's contributions and payouts as ``ledger.as_of.fund_on`` takes them."""
@@ -325,7 +326,7 @@ def _fund_entries(conn: Connection, fund: Any, day: date | None = None
              for p in conn.execute(p_query)])
 
 
-def fund_state_on(conn: Connection, fund: Any, day: date) -> FundOnDay:
+def fund_state_on(conn: Connection, fund: Record, day: date) -> FundOnDay:
     """The fund's money at the end of ``day``: its contributions and payouts by their
     dates (``ledger.as_of.fund_on``), whenever they were recorded (reversed ones never).
     Shown as it is, even
@@ -333,7 +334,7 @@ def fund_state_on(conn: Connection, fund: Any, day: date) -> FundOnDay:
     return fund_on(*_fund_entries(conn, fund, day), day)
 
 
-def available_from(conn: Connection, fund: Any, producer_id: str, day: date
+def available_from(conn: Connection, fund: Record, producer_id: str, day: date
                    ) -> fund_rules.FundState:
     """What a payout dated ``day`` may take: the least the fund held, not earmarked and
     earmarked for the producer, on that day and on every later day with an entry, so a
@@ -347,7 +348,7 @@ def available_from(conn: Connection, fund: Any, producer_id: str, day: date
     return fund_rules.FundState(general + own, {producer_id: own} if own else {})
 
 
-def visible_fund(conn: Connection, principal: Principal, fund_id: str) -> Any:
+def visible_fund(conn: Connection, principal: Principal, fund_id: str) -> Record:
     """Officers see every fund, a GAS user its GAS's, a producer those earmarking money
     for it."""
     row = conn.execute(select(funds).where(funds.c.id == fund_id)).first()
@@ -361,9 +362,9 @@ def visible_fund(conn: Connection, principal: Principal, fund_id: str) -> Any:
     raise NotFound("fund")
 
 
-def contribute(conn: Connection, *, contribution_id: str, fund: Any, gas_id: str, amount: int,
+def contribute(conn: Connection, *, contribution_id: str, fund: Record, gas_id: str, amount: int,
                on: date, earmark_producer_id: str | None, note: str | None,
-               basis: dict[str, Any] | None, username: str) -> Any:
+               basis: Mapping[str, object] | None, username: str) -> Record:
     lock_row(conn, funds, fund.id)
     st = store(conn)
     target = account_id("fund", fund.id)
@@ -383,8 +384,8 @@ def contribute(conn: Connection, *, contribution_id: str, fund: Any, gas_id: str
     return conn.execute(select(contributions).where(contributions.c.id == contribution_id)).one()
 
 
-def payout(conn: Connection, ctx: AppContext, *, payout_id: str, fund: Any, producer_id: str,
-           amount: int, on: date, kind: str, loan: Any | None, username: str) -> Any:
+def payout(conn: Connection, ctx: AppContext, *, payout_id: str, fund: Record, producer_id: str,
+           amount: int, on: date, kind: str, loan: Record | None, username: str) -> Record:
     """Earmarked money for that producer first, then money not earmarked; never money
     earmarked for another producer."""
     lock_row(conn, funds, fund.id)  # the payout plan is made from the balances it reads
@@ -438,7 +439,7 @@ def contribute_to_fund(ctx: AppContext, principal: Principal, data: Contribution
     earmark = check_uuid(data.earmark_producer_id, "earmark_producer_id", errors)
     amount = money_minor(data.amount, "amount", errors)
     on = parse_date(data.date, "date", errors, past=True)
-    basis: dict[str, Any] | None = None
+    basis: dict[str, object] | None = None
     if data.basis is not None:
         rate = money_minor(data.basis.rate, "basis.rate", errors)
         qty = parse_decimal_string(data.basis.quantity, "basis.quantity", errors,
@@ -590,7 +591,7 @@ def pay_out(ctx: AppContext, principal: Principal, fund_id: str, data: PayoutIn
     errors.raise_if_any()
     assert on is not None
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         fund = visible_fund(conn, principal, fid)
         principal.require("officer")
         if loan_id is not None:  # loss cover on another lender's loan: 404 for a bound officer
@@ -600,7 +601,7 @@ def pay_out(ctx: AppContext, principal: Principal, fund_id: str, data: PayoutIn
                 hide_other_lender(principal, lender, "loan")
         return fund
 
-    def run(conn: Connection, fund: Any) -> tuple[int, PayoutOut]:
+    def run(conn: Connection, fund: Record) -> tuple[int, PayoutOut]:
         producer = get_party(conn, str(producer_id))
         if producer is None or producer.kind != "producer":
             raise invalid("producer_id", "no producer with this id")
@@ -640,7 +641,7 @@ def list_payouts(ctx: AppContext, principal: Principal, fund_id: str, limit: int
 # -- corrections ----------------------------------------------------------------------------
 
 
-def payout_event_ids(row: Any) -> list[str]:
+def payout_event_ids(row: Record) -> list[str]:
     """The loan operations a loss cover recorded: one per part (earmark, general)."""
     parts = (("earmark", row.from_earmark_minor), ("general", row.from_general_minor))
     return [str(uuid.uuid5(uuid.UUID(row.id), label)) for label, part in parts if part > 0]
@@ -653,7 +654,7 @@ def reverse_contribution(ctx: AppContext, principal: Principal, contribution_id:
     cid = path_uuid(contribution_id, "contribution")
     rev_id, reason = parse_reversal(data)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         row = conn.execute(select(contributions).where(contributions.c.id == cid)).first()
         if row is None:
             raise NotFound("contribution")
@@ -663,7 +664,7 @@ def reverse_contribution(ctx: AppContext, principal: Principal, contribution_id:
             raise Forbidden("officers, or the contributing GAS's user, reverse a contribution")
         raise NotFound("contribution")
 
-    def run(conn: Connection, row: Any) -> tuple[int, ContributionReversalOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, ContributionReversalOut]:
         fund = lock_row(conn, funds, row.fund_id)
         if reversal_of(conn, "contribution", row.id) is not None:
             raise Conflict("already_reversed", "this contribution was already reversed")
@@ -700,7 +701,7 @@ def reverse_payout(ctx: AppContext, principal: Principal, fund_id: str, payout_i
     pid = path_uuid(payout_id, "payout")
     rev_id, reason = parse_reversal(data)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> tuple[Record, Record]:
         fund = visible_fund(conn, principal, fid)
         row = conn.execute(select(payouts).where(payouts.c.id == pid,
                                                  payouts.c.fund_id == fid)).first()
@@ -710,7 +711,7 @@ def reverse_payout(ctx: AppContext, principal: Principal, fund_id: str, payout_i
         principal.require("officer")
         return fund, row
 
-    def run(conn: Connection, target: tuple[Any, Any]) -> tuple[int, PayoutReversalOut]:
+    def run(conn: Connection, target: tuple[Record, Record]) -> tuple[int, PayoutReversalOut]:
         fund, row = target
         lock_row(conn, funds, fund.id)
         loan = lock_row(conn, loans, row.loan_id) if row.loan_id is not None else None

@@ -31,6 +31,7 @@ from service.app.parties import (
 )
 from service.app.types import Day, Uuid
 from service.app.views import Money
+from service.db.records import Record
 from service.db.tables import gdxp_price_lists, parties, relationships
 
 OPERATION = "POST /api/imports/gdxp"
@@ -386,7 +387,7 @@ def export_gdxp(ctx: AppContext, principal: Principal, gas_id: str | None) -> by
     return ctx.read(read)
 
 
-def _export_party(row: Any) -> gdxp.ExportParty:
+def _export_party(row: Record) -> gdxp.ExportParty:
     return gdxp.ExportParty(
         name=row.name, tax_code=row.tax_code, vat_number=row.vat_number, email=row.email,
         phone=row.phone, address=row.address, postal_code=row.postal_code,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, func, insert, select, update
@@ -75,6 +74,7 @@ from service.app.reversals import (
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
+from service.db.records import Record
 from service.db.tables import guarantee_calls, guarantees, loans, parties, pledge_capacities
 
 
@@ -168,7 +168,7 @@ class CallReversalOut(msgspec.Struct):
     loan: LoanOut
 
 
-def guarantee_out(row: Any, names: Mapping[str, str], on: GuaranteeOn | None = None
+def guarantee_out(row: Record, names: Mapping[str, str], on: GuaranteeOn | None = None
                   ) -> GuaranteeOut:
     """``on``: the guarantee as it stood on a date (``guarantees_on``); else now.
     ``names``: the parties' names by id."""
@@ -183,7 +183,7 @@ def guarantee_out(row: Any, names: Mapping[str, str], on: GuaranteeOn | None = N
         created_at=rfc3339(row.created_at) or "")
 
 
-def coverage_text(conn: Connection, loan: Any, on: date) -> str | None:
+def coverage_text(conn: Connection, loan: Record, on: date) -> str | None:
     coverage = coverage_value(conn, loan, on)
     return None if coverage is None else str(coverage)
 
@@ -240,7 +240,7 @@ def set_capacity(conn: Connection, party_id: str, amount: int, username: str,
         conn.execute(insert(pledge_capacities).values(party_id=party_id, **values))
 
 
-def visible_guarantor(conn: Connection, principal: Principal, party_id: str) -> Any:
+def visible_guarantor(conn: Connection, principal: Principal, party_id: str) -> Record:
     """The party whose capacity is asked: staff see any, a user only its own party."""
     party = get_party(conn, party_id)
     if party is None or not (principal.is_staff or principal.party_id == party_id):
@@ -250,14 +250,14 @@ def visible_guarantor(conn: Connection, principal: Principal, party_id: str) -> 
 
 # -- guarantees ---------------------------------------------------------------------------
 
-def get_guarantee(conn: Connection, guarantee_id: str) -> Any:
+def get_guarantee(conn: Connection, guarantee_id: str) -> Record:
     row = conn.execute(select(guarantees).where(guarantees.c.id == guarantee_id)).first()
     if row is None:
         raise NotFound("guarantee")
     return row
 
 
-def visible_guarantee(conn: Connection, principal: Principal, guarantee_id: str) -> Any:
+def visible_guarantee(conn: Connection, principal: Principal, guarantee_id: str) -> Record:
     """Staff see every guarantee, a guarantor its own, a borrower those on its loans."""
     row = get_guarantee(conn, guarantee_id)
     if principal.is_staff and lender_scope(principal) is not None:
@@ -276,7 +276,7 @@ def visible_guarantee(conn: Connection, principal: Principal, guarantee_id: str)
 
 def create_guarantee(conn: Connection, ctx: AppContext, *, guarantee_id: str, loan_id: str,
                      guarantor_id: str, amount: int, username: str,
-                     on: date | None = None) -> Any:
+                     on: date | None = None) -> Record:
     loan = lock_row(conn, loans, loan_id)
     if loan is None:
         raise invalid("loan_id", "no loan with this id")
@@ -306,7 +306,7 @@ def create_guarantee(conn: Connection, ctx: AppContext, *, guarantee_id: str, lo
     return get_guarantee(conn, guarantee_id)
 
 
-def release_pledge(conn: Connection, row: Any, op_id: str, on: date) -> Any:
+def release_pledge(conn: Connection, row: Record, op_id: str, on: date) -> Record:
     """Void what the guarantee still reserves; the row as released on ``on``."""
     lock_row(conn, loans, row.loan_id)  # calls and releases of one loan's pledges in turn
     row = get_guarantee(conn, row.id)
@@ -365,7 +365,7 @@ def repledge_on_reopening(conn: Connection, event: LoanReopened) -> None:
             status="active", released_on=None, pending_transfer_id=pending.id))
 
 
-def book_call(conn: Connection, ctx: AppContext, loan: Any, call_id: str, amount: int,
+def book_call(conn: Connection, ctx: AppContext, loan: Record, call_id: str, amount: int,
               on: date, username: str) -> list[tuple[str, int]]:
     """Split the call pro rata over the active guarantees and book each part: the pledge
     posts what is called (the rest stays reserved), and the called money pays the loan."""
@@ -423,8 +423,8 @@ def book_call(conn: Connection, ctx: AppContext, loan: Any, call_id: str, amount
     return parts
 
 
-def book_reduction(conn: Connection, loan: Any, op_id: str, on: date, username: str
-                   ) -> list[Any]:
+def book_reduction(conn: Connection, loan: Record, op_id: str, on: date, username: str
+                   ) -> list[Record]:
     """Shrink the active pledges in proportion to the principal repaid since the last
     reduction (or since disbursement): each is voided and reserved again for its new
     amount in one linked batch. A lender applies this when its rule says so."""
@@ -477,13 +477,13 @@ def set_pledge_capacity(ctx: AppContext, principal: Principal, party_id: str, da
     amount = money_minor(data.amount, "amount", errors, allow_zero=True)
     errors.raise_if_any()
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         party = visible_guarantor(conn, principal, pid)
         if not (principal.is_staff or (principal.role == "gas" and principal.party_id == pid)):
             raise Forbidden("officers, or a GAS user for its own GAS")
         return party
 
-    def run(conn: Connection, party: Any) -> tuple[int, CapacityOut]:
+    def run(conn: Connection, party: Record) -> tuple[int, CapacityOut]:
         if party.kind not in GUARANTOR_KINDS:
             raise invalid("party_id", "only a GAS, a person or a producer guarantees")
         set_capacity(conn, pid, amount, principal.username, str(uuid.uuid4()))
@@ -588,12 +588,12 @@ def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
     errors.raise_if_any()
     released_on = on or today()  # a release always has its date (reports use it)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         row = visible_guarantee(conn, principal, gid)
         principal.require("officer")
         return row
 
-    def run(conn: Connection, row: Any) -> tuple[int, GuaranteeOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, GuaranteeOut]:
         released = release_pledge(conn, row, op_id, released_on)
         refuse_closed(conn, released_on, "a release")
         return 200, guarantee_out(released, party_names(conn, [released.guarantor_id]))
@@ -613,12 +613,12 @@ def call_guarantees(ctx: AppContext, principal: Principal, loan_id: str, data: C
     errors.raise_if_any()
     assert on is not None
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         loan = visible_loan(conn, principal, lid, lock=True)
         principal.require("officer")
         return loan
 
-    def run(conn: Connection, loan: Any) -> tuple[int, CallOut]:
+    def run(conn: Connection, loan: Record) -> tuple[int, CallOut]:
         parts = book_call(conn, ctx, loan, call_id, amount, on, principal.username)
         return 200, CallOut(id=call_id, call_id=call_id, loan_id=lid, date=on.isoformat(),
                             amount=money(amount),
@@ -639,12 +639,12 @@ def reduce_pledges(ctx: AppContext, principal: Principal, loan_id: str, data: Co
     errors.raise_if_any()
     assert on is not None
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         loan = visible_loan(conn, principal, lid, lock=True)
         principal.require("officer")
         return loan
 
-    def run(conn: Connection, loan: Any) -> tuple[int, LoanGuaranteesOut]:
+    def run(conn: Connection, loan: Record) -> tuple[int, LoanGuaranteesOut]:
         rows = book_reduction(conn, loan, op_id, on, principal.username)
         refuse_closed(conn, on, "a pledge reduction")
         names = party_names(conn, [r.guarantor_id for r in rows])
@@ -689,7 +689,7 @@ def calls_of(conn: Connection, loan_id: str, call_id: str | None = None,
     if guarantor_id is not None:
         query = query.where(guarantees.c.guarantor_id == guarantor_id)
     rows = conn.execute(query.order_by(guarantee_calls.c.seq)).all()
-    grouped: dict[str, list[Any]] = {}
+    grouped: dict[str, list[Record]] = {}
     for r in rows:
         grouped.setdefault(r.id, []).append(r)
     undone = reversals_of(conn, "call", grouped)
@@ -723,7 +723,7 @@ def list_calls(ctx: AppContext, principal: Principal, loan_id: str, limit: int |
     return ctx.read(read)
 
 
-def unbook_call(conn: Connection, rev_id: str, rows: list[Any]) -> None:
+def unbook_call(conn: Connection, rev_id: str, rows: list[Record]) -> None:
     """What a call did to its guarantees, undone: the money the call took comes back to
     each guarantor (it was paid back into the guarantee's account by the loan's
     corrections), and what it had called is pledged again (409 ``exceeds_capacity`` when
@@ -741,7 +741,7 @@ def unbook_call(conn: Connection, rev_id: str, rows: list[Any]) -> None:
                  leg(rev_id, f"unrestore:{g.id}", pledge, limit, amount, "pledge_capacity",
                      f"pledge:{g.guarantor_id}", part.date)]
         called = g.called_minor - amount
-        values: dict[str, Any] = {"called_minor": called}
+        values: dict[str, object] = {"called_minor": called}
         if g.status != "released":
             if g.pending_transfer_id is not None:
                 pending = st.get_transfer(conn, g.pending_transfer_id)
@@ -768,14 +768,14 @@ def reverse_call(ctx: AppContext, principal: Principal, loan_id: str, call_id: s
     cid = path_uuid(call_id, "call")
     rev_id, reason = parse_reversal(data)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         loan = visible_loan(conn, principal, lid, lock=True)
         if not calls_of(conn, lid, cid):
             raise NotFound("guarantee call")
         principal.require("officer")
         return loan
 
-    def run(conn: Connection, loan: Any) -> tuple[int, CallReversalOut]:
+    def run(conn: Connection, loan: Record) -> tuple[int, CallReversalOut]:
         rows = list(conn.execute(select(guarantee_calls).where(
             guarantee_calls.c.loan_id == lid, guarantee_calls.c.id == cid)
             .order_by(guarantee_calls.c.seq)))

@@ -30,7 +30,7 @@ def _key(key: str) -> str:
         return key
 
 
-def request_hash(operation: str, payload: Any) -> str:
+def request_hash(operation: str, payload: object) -> str:
     body = msgspec.to_builtins(payload)
     if isinstance(body, dict) and isinstance(body.get("id"), str):
         body["id"] = _key(body["id"])  # the key itself: its spelling is not the body
@@ -41,13 +41,15 @@ def request_hash(operation: str, payload: Any) -> str:
 class Replay(Exception):
     """Raised inside a transaction to answer with a remembered response."""
 
-    def __init__(self, status: int, body: Any) -> None:
+    def __init__(self, status: int, body: object) -> None:
         super().__init__("replay")
         self.status = status
         self.body = body
 
 
-def remembered(conn: Connection, key: str | None, operation: str, payload: Any
+# A remembered answer is the JSON stored with the key: untyped until ``command`` converts it
+# to the operation's answer type.
+def remembered(conn: Connection, key: str | None, operation: str, payload: object
                ) -> tuple[int, Any] | None:
     """The stored answer for ``key``, None when new; 409 when reused with another body."""
     if key is None:
@@ -61,8 +63,8 @@ def remembered(conn: Connection, key: str | None, operation: str, payload: Any
     return row.status_code, json.loads(row.response)
 
 
-def remember(conn: Connection, key: str | None, operation: str, payload: Any, status: int,
-             body: Any, username: str | None) -> None:
+def remember(conn: Connection, key: str | None, operation: str, payload: object,
+             status: int, body: object, username: str | None) -> None:
     if key is None:
         return
     conn.execute(insert(idempotency).values(
@@ -71,7 +73,7 @@ def remember(conn: Connection, key: str | None, operation: str, payload: Any, st
         created_at=now_utc()))
 
 
-def once(conn: Connection, key: str | None, operation: str, payload: Any,
+def once(conn: Connection, key: str | None, operation: str, payload: object,
          username: str | None, action: Callable[[], tuple[int, Any]]) -> tuple[int, Any]:
     """Run ``action`` at most once per ``key``; answer repeats from the record."""
     previous = remembered(conn, key, operation, payload)

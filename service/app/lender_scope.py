@@ -12,14 +12,15 @@ everything (``bound_lender`` is None for them and every helper lets them through
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, or_
+from sqlalchemy import or_
 
 from service.app.auth import Principal
 from service.app.errors import Forbidden, NotFound
+from service.db.records import Expr, Query
 
-Q = TypeVar("Q", bound=Select[Any])
+Q = TypeVar("Q", bound=Query)
 
 
 class OtherLender(Forbidden):
@@ -49,7 +50,7 @@ def hide_other_lender(principal: Principal, lender_id: str | None, what: str) ->
         raise NotFound(what)
 
 
-def of_own_lender(query: Q, column: ColumnElement[Any], principal: Principal) -> Q:
+def of_own_lender(query: Q, column: Expr, principal: Principal) -> Q:
     """``query`` kept to ``principal``'s lender's rows (``column`` names the lender)."""
     bound = principal.bound_lender
     return query if bound is None else query.where(column == bound)
@@ -69,7 +70,7 @@ def lender_may_fund(bound: str | None, request_lender: str | None) -> bool:
     return bound is None or request_lender is None or request_lender == bound
 
 
-def of_fundable_requests(query: Q, column: ColumnElement[Any], bound: str | None) -> Q:
+def of_fundable_requests(query: Q, column: Expr, bound: str | None) -> Q:
     """``query`` kept to the requests officers bound to ``bound`` may fund (``column``
     names the request's lender): their lender's and those no lender claimed yet."""
     return query if bound is None else query.where(or_(column.is_(None), column == bound))

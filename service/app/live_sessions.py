@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from service.app.auth import Session
 
@@ -24,19 +25,19 @@ class LiveSessions:
         self.engine = engine
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self.sql = _SQL.format(p=mark)
-        self._conn: Any = None
+        self._conn: PoolProxiedConnection | None = None
 
-    def _connection(self) -> Any:
+    def _connection(self) -> PoolProxiedConnection:
         if self._conn is None:
             raw = self.engine.raw_connection()
             raw.detach()  # ours for good, never back in the pool
-            driver: Any = raw.driver_connection
+            driver: Any = raw.driver_connection  # the driver's own connection: untyped
             if hasattr(driver, "autocommit") and self.engine.dialect.name == "postgresql":
                 driver.autocommit = True  # no transaction left open between requests
             self._conn = raw
         return self._conn
 
-    def _row(self, session: Session) -> Any:
+    def _row(self, session: Session) -> tuple[int, object, object] | None:
         cur = self._connection().cursor()
         try:
             cur.execute(self.sql, (session.jti, session.principal.username))

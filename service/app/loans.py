@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date
-from typing import Any, get_args
+from typing import get_args
 
 import msgspec
 from sqlalchemy import Connection, func, insert, select, update
@@ -59,6 +59,7 @@ from service.app.views import Money, money
 
 # Funding requests (service.app.requests) read a loan's terms through this module too.
 from service.db.engine import lock_row
+from service.db.records import Record
 from service.db.tables import funding_requests, loan_events, loans, pools
 
 LOAN_STATUSES: tuple[str, ...] = get_args(LoanStatus)
@@ -147,7 +148,7 @@ class RepaymentPage(msgspec.Struct):
 
 
 def visible_loan(conn: Connection, principal: Principal, loan_id: str, *,
-                 lock: bool = False) -> Any:
+                 lock: bool = False) -> Record:
     """The loan if the user may see it, else 404; ``lock`` for commands that change it."""
     row = (lock_row(conn, loans, loan_id) if lock
            else conn.execute(select(loans).where(loans.c.id == loan_id)).first())
@@ -165,7 +166,7 @@ def visible_loan(conn: Connection, principal: Principal, loan_id: str, *,
 
 
 def check_category(conn: Connection, terms: LoanTerms, category: lending.Category,
-                   pool_row: Any, borrower_id: str, lender_id: str) -> None:
+                   pool_row: Record, borrower_id: str, lender_id: str) -> None:
     """Terms outside the category or the pool: 409 with the limit named."""
     principal = lending.cents(terms.principal)
     if principal > category.max_principal:
@@ -197,7 +198,7 @@ def check_category(conn: Connection, terms: LoanTerms, category: lending.Categor
 
 def create_loan_row(conn: Connection, ctx: AppContext, *, loan_id: str, borrower_id: str,
                     lender_id: str, pool_id: str | None, category_name: str,
-                    request_id: str | None, terms: LoanTerms, username: str) -> Any:
+                    request_id: str | None, terms: LoanTerms, username: str) -> Record:
     """Grant a loan (``approved``) after checking its parties, pool and category."""
     lending.party_of_kind(conn, borrower_id, "producer", "borrower_id")
     lending.party_of_kind(conn, lender_id, "lender", "lender_id")
@@ -223,13 +224,13 @@ def create_loan_row(conn: Connection, ctx: AppContext, *, loan_id: str, borrower
         first_due_date=terms.first_due_date, fees_minor=lending.cents(terms.fees),
         status="approved", restructured=False, reference=next_reference(conn, LOAN),
         created_at=now_utc(), created_by=username))
-    row = lending.get_loan(conn, loan_id)
+    row: Record = lending.get_loan(conn, loan_id)
     ensure_accounts(conn, ctx.store, lending.loan_specs(row))
     return row
 
 
-def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date,
-                  username: str) -> Any:
+def disburse_loan(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date,
+                  username: str) -> Record:
     """Pay the principal out of the pool on ``on``: the loan becomes ``active``."""
     row = lock_row(conn, loans, row.id)
     if row.status != "approved":
@@ -260,9 +261,9 @@ def disburse_loan(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: d
     return row
 
 
-def book_reschedule(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date, *,
+def book_reschedule(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date, *,
                     added_grace_periods: int, new_periods: int | None, method: str | None,
-                    note: str, username: str) -> Any:
+                    note: str, username: str) -> Record:
     """From ``on`` the outstanding principal of the (locked, active) loan runs over a new
     schedule; the loan is ``restructured``. The loan row after."""
     if row.status != "active":
@@ -280,11 +281,13 @@ def book_reschedule(conn: Connection, ctx: AppContext, row: Any, op_id: str, on:
     except (TermsError, ValueError) as exc:
         raise invalid("date", str(exc)) from None
     conn.execute(update(loans).where(loans.c.id == row.id).values(restructured=True))
-    return lending.refresh_status(conn, ctx.events, lending.get_loan(conn, row.id), state)
+    loan: Record = lending.refresh_status(conn, ctx.events, lending.get_loan(conn, row.id),
+                                          state)
+    return loan
 
 
-def book_write_off(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date,
-                   note: str, username: str) -> Any:
+def book_write_off(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date,
+                   note: str, username: str) -> Record:
     """The outstanding principal of the (locked, active) loan moves to the lender's loss
     account on ``on``. The loan row after."""
     if row.status != "active":
@@ -301,11 +304,11 @@ def book_write_off(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: 
     return row
 
 
-def officer_on_loan(principal: Principal, loan_id: str) -> Callable[[Connection], Any]:
+def officer_on_loan(principal: Principal, loan_id: str) -> Callable[[Connection], Record]:
     """``before`` of a command on one loan: the loan, locked, if the caller sees it (else
     404) and is an officer (else 403)."""
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         row = visible_loan(conn, principal, loan_id, lock=True)
         principal.require("officer")
         return row
@@ -399,7 +402,7 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
         if after is not None:
             query = query.where(loans.c.seq > after)
         candidates = list(conn.execute(query.order_by(loans.c.seq)))
-        kept: list[Any] = []
+        kept: list[Record] = []
         for start in range(0, len(candidates), _FILTER_CHUNK):
             chunk = candidates[start:start + _FILTER_CHUNK]
             figures = lending.arrears_by_loan(conn, chunk, day)
@@ -442,7 +445,7 @@ NOTHING = lending.AllocationOut(penalty=money(0), interest=money(0), principal=m
                                 excess=money(0))
 
 
-def repayment_item(event: Any, state: lending.LoanState, reversal: Any | None
+def repayment_item(event: Record, state: lending.LoanState, reversal: Record | None
                    ) -> RepaymentItem:
     """A repayment as the replay ``state`` splits it (nothing, once reversed)."""
     return RepaymentItem(
@@ -473,7 +476,7 @@ def record_disbursement(ctx: AppContext, principal: Principal, loan_id: str,
     errors.raise_if_any()
     assert on is not None
 
-    def run(conn: Connection, row: Any) -> tuple[int, LoanOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, LoanOut]:
         row = disburse_loan(conn, ctx, row, op_id, on, principal.username)
         return 200, lending.loan_with_state(conn, row, answer_on(on))
 
@@ -493,7 +496,7 @@ def record_repayment(ctx: AppContext, principal: Principal, loan_id: str, data: 
     errors.raise_if_any()
     assert on is not None
 
-    def run(conn: Connection, row: Any) -> tuple[int, RepaymentOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, RepaymentOut]:
         allocation, row = record_payment(
             conn, ctx, row, op_id, amount, on, principal.username, kind="repayment",
             params={"early_repayment": data.early_repayment})
@@ -527,7 +530,7 @@ def reschedule_loan(ctx: AppContext, principal: Principal, loan_id: str, data: R
     errors.raise_if_any()
     assert on is not None
 
-    def run(conn: Connection, row: Any) -> tuple[int, LoanOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, LoanOut]:
         row = book_reschedule(conn, ctx, row, op_id, on,
                               added_grace_periods=data.added_grace_periods,
                               new_periods=data.new_periods, method=data.method,
@@ -551,7 +554,7 @@ def write_off_loan(ctx: AppContext, principal: Principal, loan_id: str, data: Wr
     errors.raise_if_any()
     assert on is not None
 
-    def run(conn: Connection, row: Any) -> tuple[int, LoanOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, LoanOut]:
         row = book_write_off(conn, ctx, row, op_id, on, data.note, principal.username)
         return 200, lending.loan_with_state(conn, row, answer_on(on))
 
@@ -569,7 +572,7 @@ def reverse_repayment(ctx: AppContext, principal: Principal, loan_id: str, repay
     rid = path_uuid(repayment_id, "repayment")
     rev_id, reason = parse_reversal(data)
 
-    def before(conn: Connection) -> tuple[Any, Any]:
+    def before(conn: Connection) -> tuple[Record, Record]:
         row = visible_loan(conn, principal, lid, lock=True)
         event = conn.execute(select(loan_events).where(
             loan_events.c.id == rid, loan_events.c.loan_id == lid,
@@ -579,7 +582,7 @@ def reverse_repayment(ctx: AppContext, principal: Principal, loan_id: str, repay
         principal.require("officer")
         return row, event
 
-    def run(conn: Connection, target: tuple[Any, Any]) -> tuple[int, RepaymentReversalOut]:
+    def run(conn: Connection, target: tuple[Record, Record]) -> tuple[int, RepaymentReversalOut]:
         row, event = target
         if reversal_of(conn, "repayment", event.id) is not None:
             raise Conflict("already_reversed", "this repayment was already reversed")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import typing
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any, Literal, NoReturn, get_args
+from collections.abc import Callable, Iterable, Mapping
+from typing import Literal, NoReturn, get_args
 
 import msgspec
 import phonenumbers
@@ -36,6 +37,7 @@ from service.app.events import Events, PartyCreated
 from service.app.types import Day, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
+from service.db.records import Record
 from service.db.tables import parties, relationships
 
 PartyKind = Literal["gas", "producer", "lender", "des", "person"]
@@ -120,7 +122,7 @@ class RelationshipPage(msgspec.Struct):
     next_cursor: str | None
 
 
-def party_out(row: Any) -> PartyOut:
+def party_out(row: Record) -> PartyOut:
     return PartyOut(
         id=row.id, kind=row.kind, name=row.name, tax_code=row.tax_code,
         vat_number=row.vat_number, iban=row.iban, municipality=row.municipality,
@@ -147,7 +149,7 @@ def name_of(names: Mapping[str, str], party_id: str | None) -> str | None:
     return names.get(party_id) if party_id else None
 
 
-def relationship_out(row: Any, names: Mapping[str, str]) -> RelationshipOut:
+def relationship_out(row: Record, names: Mapping[str, str]) -> RelationshipOut:
     return RelationshipOut(
         id=row.id, gas_id=row.gas_id, gas_name=names.get(row.gas_id, ""),
         producer_id=row.producer_id, producer_name=names.get(row.producer_id, ""),
@@ -196,7 +198,7 @@ def _name(value: str, field: str, errors: Errors) -> str | None:
     return name
 
 
-def _label(limit: int) -> Any:
+def _label(limit: int) -> Callable[[str, str, Errors], str | None]:
     def check(value: str, field: str, errors: Errors) -> str | None:
         text = value.strip()
         if len(text) > limit:
@@ -284,7 +286,8 @@ def _address(value: str, field: str, errors: Errors) -> str | None:
     return text
 
 
-_CHECKS: dict[str, Any] = {
+# Each check takes the field's own input type (text, number, list): called by name.
+_CHECKS: dict[str, Callable[..., object]] = {
     "name": _name, "tax_code": _tax_code, "vat_number": _vat_number, "iban": _iban,
     "municipality": _label(100), "province": _province, "latitude": _latitude,
     "longitude": _longitude, "households": _households, "categories": _categories,
@@ -293,13 +296,13 @@ _CHECKS: dict[str, Any] = {
 }
 
 
-def check_field(name: str, value: Any, errors: Errors) -> Any:
+def check_field(name: str, value: object, errors: Errors) -> object:
     """The stored form of ``value`` for field ``name`` (None stays None), or None after
     naming the field in ``errors``."""
     return None if value is None else _CHECKS[name](value, name, errors)
 
 
-def check_kind_fields(kind: str, values: dict[str, Any], errors: Errors) -> None:
+def check_kind_fields(kind: str, values: Mapping[str, object], errors: Errors) -> None:
     """What depends on the kind of party and on fields together (``values``: the party
     as it would be)."""
     if values.get("households") is not None and kind != "gas":
@@ -311,7 +314,7 @@ def check_kind_fields(kind: str, values: dict[str, Any], errors: Errors) -> None
                    "give both coordinates or neither")
 
 
-def validate_party(data: PartyIn) -> dict[str, Any]:
+def validate_party(data: PartyIn) -> dict[str, object]:
     errors = Errors()
     party_id = check_uuid(data.id, "id", errors)
     if data.kind not in PARTY_KINDS:
@@ -345,7 +348,7 @@ def validate_party(data: PartyIn) -> dict[str, Any]:
 _NUMBER = (int, float)
 
 
-def _patch_type_error(name: str, value: Any) -> str | None:
+def _patch_type_error(name: str, value: object) -> str | None:
     """What is wrong with the JSON type of ``value`` for field ``name`` (None: fine)."""
     if value is None:
         return "required: it cannot be cleared" if name == "name" else None
@@ -361,14 +364,14 @@ def _patch_type_error(name: str, value: Any) -> str | None:
     return None if isinstance(value, str) else "expected a string"
 
 
-def validate_patch(patch: Any) -> dict[str, Any]:
+def validate_patch(patch: object) -> dict[str, object]:
     """A JSON merge patch (RFC 7396) of a party: the fields it sets, in stored form
     (None clears). Every bad field is named at once; ``id`` and fields no PATCH changes
     are refused."""
     if not isinstance(patch, dict):
         raise invalid("", "a PATCH body is a JSON object (a merge patch)")
     errors = Errors()
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for name, value in patch.items():
         if name == "id":
             errors.add("id", "a party's id cannot be changed")
@@ -396,15 +399,15 @@ def check_gas_ids(conn: Connection, gas_ids: list[str] | None) -> None:
     errors.raise_if_any()
 
 
-def insert_party(conn: Connection, events: Events, values: dict[str, Any],
-                 username: str | None) -> Any:
+def insert_party(conn: Connection, events: Events, values: Mapping[str, object],
+                 username: str | None) -> Record:
     conn.execute(insert(parties).values(**values, created_at=now_utc(), created_by=username))
     row = conn.execute(select(parties).where(parties.c.id == values["id"])).one()
     events.emit(conn, PartyCreated(row, username))
     return row
 
 
-def get_party(conn: Connection, party_id: str) -> Any | None:
+def get_party(conn: Connection, party_id: str) -> Record | None:
     return conn.execute(select(parties).where(parties.c.id == party_id)).first()
 
 
@@ -431,7 +434,7 @@ def member_ids(conn: Connection, gas_id: str) -> set[str]:
     return {r.id for r in rows if gas_id in (r.member_of or ())}
 
 
-def visible_party(conn: Connection, principal: Principal, party_id: str) -> Any:
+def visible_party(conn: Connection, principal: Principal, party_id: str) -> Record:
     """The party row if the user may see it, else 404 (not found or not yours)."""
     row = get_party(conn, party_id)
     if row is None:
@@ -461,7 +464,7 @@ def create_party(ctx: AppContext, principal: Principal, data: PartyIn) -> tuple[
     principal.require("officer")
 
     def run(conn: Connection, _: None) -> tuple[int, PartyOut]:
-        check_gas_ids(conn, values["member_of"])
+        check_gas_ids(conn, typing.cast("list[str] | None", values["member_of"]))  # as validated
         return 201, party_out(insert_party(conn, ctx.events, values, principal.username))
 
     return command(ctx, principal, "POST /api/parties", data, run, returns=PartyOut)
@@ -519,14 +522,14 @@ def read_party(ctx: AppContext, principal: Principal, party_id: str) -> PartyOut
 
 
 def update_party(ctx: AppContext, principal: Principal, party_id: str,
-                 patch: dict[str, Any]) -> PartyOut:
+                 patch: Mapping[str, object]) -> PartyOut:
     """``PATCH /api/parties/{id}``: officers change the fields in ``PATCHABLE``; a
     producer or GAS user only its own party's contacts (any other field -> 403). A patch
     that changes nothing answers the party as it is and records nothing."""
     pid = path_uuid(party_id, "party")
     changes = validate_patch(patch)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> None:
         visible_party(conn, principal, pid)
         if principal.is_staff:
             return None

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, cast
 
 import polars as pl
 from sqlalchemy import Connection, select
@@ -39,12 +39,15 @@ from service.app.matching import (
 from service.app.requests import (
     GuaranteePartIn,
     LoanPartIn,
+    LoanValues,
     PrepaymentPartIn,
+    PrepaymentValues,
     RequestTermsIn,
     TermsOut,
     latest_terms,
     set_terms,
 )
+from service.db.records import Record
 from service.db.tables import funding_requests, loans, parties, pools, prepayments
 
 # -- the limits in Italian ---------------------------------------------------------------------
@@ -251,7 +254,7 @@ class PlanView:
     objective: str
 
 
-def _candidates(conn: Connection, rows: Sequence[Any]) -> list[PlanCandidate]:
+def _candidates(conn: Connection, rows: Sequence[Record]) -> list[PlanCandidate]:
     ids = sorted({r.producer_id for r in rows})
     names = {p.id: p.name for p in conn.execute(
         select(parties.c.id, parties.c.name).where(parties.c.id.in_(ids or [""])))}
@@ -349,7 +352,7 @@ def _add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _loan_part(conn: Connection, row: Any, current: dict[str, Any] | None,
+def _loan_part(conn: Connection, row: Record, current: LoanValues | None,
                items: list[tuple[str, int]], day: date) -> LoanPartIn:
     """One loan from the plan's pool: the request's current loan terms where they name
     the same lender, else the lender's latest loan's rate and category, monthly French
@@ -377,7 +380,7 @@ def _loan_part(conn: Connection, row: Any, current: dict[str, Any] | None,
         category=latest.category if latest else "microcredit")
 
 
-def _prepayment_part(conn: Connection, row: Any, current: list[dict[str, Any]],
+def _prepayment_part(conn: Connection, row: Record, current: list[PrepaymentValues],
                      gas_id: str, cents: int, day: date) -> PrepaymentPartIn:
     """A prepayment from the plan's GAS: the goods of the request's current terms with
     that GAS, else of the latest prepayment between the two, else goods by value."""
@@ -385,7 +388,9 @@ def _prepayment_part(conn: Connection, row: Any, current: list[dict[str, Any]],
     if same is not None:
         return PrepaymentPartIn(gas_id=gas_id, amount=_money_in(cents), product=same["product"],
                                 unit=same["unit"], unit_price=MoneyIn(**same["unit_price"]),
-                                expires_on=same["expires_on"], on_expiry=same["on_expiry"])
+                                # stored terms were validated: the date is there
+                                expires_on=cast(str, same["expires_on"]),
+                                on_expiry=same["on_expiry"])
     expires = _add_months(day, max(1, int(row.term_months)))
     last = conn.execute(select(prepayments).where(
         prepayments.c.gas_id == gas_id, prepayments.c.producer_id == row.producer_id)

@@ -4,7 +4,6 @@ rule by which a pool tops up a request the GAS have mostly prepaid."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, insert, select, update
@@ -32,6 +31,7 @@ from service.app.lender_scope import hide_other_lender, of_own_lender
 from service.app.parties import name_of, party_names
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
+from service.db.records import Record
 from service.db.tables import match_rules, pools
 
 # Who may hold a dedicated pool's money with the lender (a partner organisation's fund).
@@ -95,7 +95,7 @@ class DepositOut(msgspec.Struct):
     created_at: Timestamp
 
 
-def pool_out(conn: Connection, store: LedgerStore, row: Any) -> PoolOut:
+def pool_out(conn: Connection, store: LedgerStore, row: Record) -> PoolOut:
     balance, lent = lending.pool_figures(conn, store, row)
     names = party_names(conn, (row.lender_id, row.partner_id))
     return PoolOut(
@@ -118,7 +118,7 @@ def match_rule_out(conn: Connection, pool_id: str) -> MatchRuleOut:
         updated_at=rfc3339(row.updated_at) or "")
 
 
-def deposit_out(row: Any) -> DepositOut:
+def deposit_out(row: Record) -> DepositOut:
     return DepositOut(id=row.id, pool_id=row.pool_id, amount=money(row.amount_minor),
                       date=row.date.isoformat(), note=row.note,
                       created_at=rfc3339(row.created_at) or "")
@@ -132,7 +132,7 @@ def staff_pool_id(principal: Principal, pool_id: str) -> str:
     return pid
 
 
-def visible_pool(conn: Connection, principal: Principal, pool_id: str) -> Any:
+def visible_pool(conn: Connection, principal: Principal, pool_id: str) -> Record:
     """The pool if ``principal`` sees it: staff, and of its own lender for an officer
     bound to one; else 404."""
     row = conn.execute(select(pools).where(pools.c.id == pool_id)).first()
@@ -269,10 +269,10 @@ def deposit_into_pool(ctx: AppContext, principal: Principal, pool_id: str, data:
     errors.raise_if_any()
     assert on is not None
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         return visible_pool(conn, principal, pid)
 
-    def run(conn: Connection, row: Any) -> tuple[int, DepositOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, DepositOut]:
         dep = lending.deposit(conn, ctx.store, op_id=op_id, pool_row=row, amount=amount,
                               on=on, note=data.note, username=principal.username)
         return 201, deposit_out(dep)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 from sqlalchemy import Connection, insert, select, update
@@ -58,6 +58,7 @@ from service.app.reversals import (
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import lock_row
+from service.db.records import Record
 from service.db.tables import contributions, deliveries, parties, prepayments
 
 PrepaymentStatus = Literal["open", "closed"]
@@ -163,7 +164,7 @@ class PrepaymentPage(msgspec.Struct):
     totals: PrepaymentTotals
 
 
-def delivery_out(row: Any, reversal: Any | None = None) -> DeliveryOut:
+def delivery_out(row: Record, reversal: Record | None = None) -> DeliveryOut:
     return DeliveryOut(id=row.id, prepayment_id=row.prepayment_id, date=row.date.isoformat(),
                        quantity=row.quantity, value=money(row.value_minor),
                        created_at=rfc3339(row.created_at) or "",
@@ -171,11 +172,11 @@ def delivery_out(row: Any, reversal: Any | None = None) -> DeliveryOut:
                        reversal=msgspec.UNSET if reversal is None else reversal_out(reversal))
 
 
-def remaining_of(row: Any) -> int:
+def remaining_of(row: Record) -> int:
     return 0 if row.status == "closed" else int(row.amount_minor - row.delivered_minor)
 
 
-def prepayment_out(conn: Connection, row: Any) -> PrepaymentOut:
+def prepayment_out(conn: Connection, row: Record) -> PrepaymentOut:
     items = conn.execute(select(deliveries).where(deliveries.c.prepayment_id == row.id)
                          .order_by(deliveries.c.seq)).all()
     undone = reversals_of(conn, "delivery", [d.id for d in items])
@@ -199,14 +200,14 @@ def prepayment_out(conn: Connection, row: Any) -> PrepaymentOut:
         created_at=rfc3339(row.created_at) or "")
 
 
-def get_prepayment(conn: Connection, prepayment_id: str) -> Any:
+def get_prepayment(conn: Connection, prepayment_id: str) -> Record:
     row = conn.execute(select(prepayments).where(prepayments.c.id == prepayment_id)).first()
     if row is None:
         raise NotFound("prepayment")
     return row
 
 
-def visible_prepayment(conn: Connection, principal: Principal, prepayment_id: str) -> Any:
+def visible_prepayment(conn: Connection, principal: Principal, prepayment_id: str) -> Record:
     """Staff see every prepayment; the GAS and the producer theirs."""
     row = get_prepayment(conn, prepayment_id)
     if principal.is_staff or principal.party_id in (row.gas_id, row.producer_id):
@@ -218,7 +219,7 @@ def create_prepayment(conn: Connection, ctx: AppContext, *, prepayment_id: str, 
                       gas_id: str, amount: int, product: str, unit: str, unit_price: int,
                       expires_on: date, on_expiry: str, username: str,
                       request_id: str | None = None, rolled_from: str | None = None,
-                      source_account: str | None = None, on: date | None = None) -> Any:
+                      source_account: str | None = None, on: date | None = None) -> Record:
     producer = conn.execute(select(parties).where(parties.c.id == producer_id)).first()
     if producer is None or producer.kind != "producer":
         raise invalid("producer_id", "no producer with this id")
@@ -244,14 +245,14 @@ def create_prepayment(conn: Connection, ctx: AppContext, *, prepayment_id: str, 
     return get_prepayment(conn, prepayment_id)
 
 
-def refuse_before_paid(row: Any, on: date) -> None:
+def refuse_before_paid(row: Record, on: date) -> None:
     """Nothing is delivered against, or settled from, a prepayment not yet paid."""
     if on < row.date:
         raise invalid("date", f"before the prepayment's date ({row.date.isoformat()})")
 
 
-def record_delivery(conn: Connection, row: Any, delivery_id: str, on: date,
-                    quantity: Decimal, username: str) -> Any:
+def record_delivery(conn: Connection, row: Record, delivery_id: str, on: date,
+                    quantity: Decimal, username: str) -> Record:
     row = lock_row(conn, prepayments, row.id)
     errors = Errors()  # the date and the quantity, both named when both are wrong
     if on < row.date:
@@ -291,8 +292,8 @@ def record_delivery(conn: Connection, row: Any, delivery_id: str, on: date,
     return get_prepayment(conn, row.id)
 
 
-def settle_prepayment(conn: Connection, ctx: AppContext, row: Any, op_id: str, on: date,
-                      new_expires_on: date | None, username: str) -> Any:
+def settle_prepayment(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date,
+                      new_expires_on: date | None, username: str) -> Record:
     """Close the prepayment and settle its remainder as its ``on_expiry`` says; the row
     as closed (its ``settlement_*`` columns say how)."""
     row = lock_row(conn, prepayments, row.id)
@@ -428,7 +429,7 @@ def deliver(ctx: AppContext, principal: Principal, prepayment_id: str, data: Del
     errors.raise_if_any()
     assert on is not None
 
-    def run(conn: Connection, row: Any) -> tuple[int, DeliveredOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, DeliveredOut]:
         updated = record_delivery(conn, row, did, on, quantity, principal.username)
         refuse_closed(conn, on, "a delivery")
         delivery = conn.execute(select(deliveries).where(deliveries.c.id == did)).one()
@@ -455,13 +456,13 @@ def close_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str, 
     errors.raise_if_any()
     assert on is not None
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         row = visible_prepayment(conn, principal, pid)
         if not (principal.is_staff or principal.party_id == row.gas_id):
             raise Forbidden("officers, or the prepaying GAS's user, close a prepayment")
         return row
 
-    def run(conn: Connection, row: Any) -> tuple[int, PrepaymentOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, PrepaymentOut]:
         settle_prepayment(conn, ctx, row, op_id, on, new_expiry, principal.username)
         refuse_closed(conn, on, "a close")
         # Read again: what followed the close (its event's handlers) is in the answer too.
@@ -480,7 +481,7 @@ def reverse_delivery(ctx: AppContext, principal: Principal, prepayment_id: str,
     did = path_uuid(delivery_id, "delivery")
     rev_id, reason = parse_reversal(data)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> tuple[Record, Record]:
         row = visible_prepayment(conn, principal, pid)
         delivery = conn.execute(select(deliveries).where(
             deliveries.c.id == did, deliveries.c.prepayment_id == pid)).first()
@@ -488,7 +489,7 @@ def reverse_delivery(ctx: AppContext, principal: Principal, prepayment_id: str,
             raise NotFound("delivery")
         return row, delivery
 
-    def run(conn: Connection, target: tuple[Any, Any]) -> tuple[int, DeliveryReversalOut]:
+    def run(conn: Connection, target: tuple[Record, Record]) -> tuple[int, DeliveryReversalOut]:
         row, delivery = target
         row = lock_row(conn, prepayments, row.id)
         if reversal_of(conn, "delivery", delivery.id) is not None:

@@ -27,14 +27,13 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypedDict, get_args
 
 import msgspec
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Date,
-    Select,
     Table,
     and_,
     exists,
@@ -100,6 +99,7 @@ from service.app.references import REQUEST, next_reference
 from service.app.terms import TermsIn, parse_terms
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
+from service.db.records import AnyColumn, Expr, Query, Record
 from service.db.tables import (
     funding_requests,
     guarantees,
@@ -306,7 +306,7 @@ class AssessmentOut(msgspec.Struct):
 class FieldChange(msgspec.Struct):
     """One field an edit changed, as the request shows it before and after."""
 
-    from_: Any = msgspec.field(name="from")
+    from_: Any = msgspec.field(name="from")  # any JSON value the field had
     to: Any = None
 
 
@@ -454,7 +454,75 @@ def _uuid_list(values: list[str] | None, field: str, errors: Errors, limit: int 
     return out
 
 
-def _business(data: BusinessIn | None, errors: Errors) -> dict[str, Any] | None:
+class BusinessValues(TypedDict):
+    """A request's ``business`` as stored (the JSON column), money normalized."""
+
+    description: str | None
+    revenue: dict[str, str] | None
+    costs: dict[str, str] | None
+    existing_debts: dict[str, str] | None
+    workers: int | None
+    hectares: str | None
+    certifications: list[str]
+
+
+class RequestValues(TypedDict):
+    """A validated request: its columns, and the GAS it names (``gas_ids``)."""
+
+    id: str
+    producer_id: str | None
+    amount_minor: int
+    currency: str
+    purpose: str | None
+    instrument: str
+    term_months: int
+    needed_by: date | None
+    business: BusinessValues | None
+    social_notes: str | None
+    environmental_notes: str | None
+    links: list[str]
+    gas_ids: list[str]
+
+
+class LoanValues(TypedDict):
+    lender_id: str | None
+    pool_id: str | None
+    category: str
+    principal: dict[str, str]
+    annual_rate: str
+    term_months: int
+    method: str
+    frequency: str
+    grace_periods: int
+    disbursement_date: str | None
+    first_due_date: str | None
+    fees: dict[str, str] | None
+
+
+class PrepaymentValues(TypedDict):
+    gas_id: str | None
+    amount: dict[str, str]
+    product: str
+    unit: str
+    unit_price: dict[str, str]
+    expires_on: str | None
+    on_expiry: str
+
+
+class GuaranteeValues(TypedDict):
+    guarantor_id: str | None
+    amount: dict[str, str]
+
+
+class TermsValues(TypedDict):
+    """A package as stored (``request_terms.terms``): the input's shapes, money normalized."""
+
+    loan: LoanValues | None
+    prepayments: list[PrepaymentValues]
+    guarantees: list[GuaranteeValues]
+
+
+def _business(data: BusinessIn | None, errors: Errors) -> BusinessValues | None:
     if data is None:
         return None
     p = "business."
@@ -495,7 +563,7 @@ def _links(values: list[str] | None, errors: Errors) -> list[str]:
     return out
 
 
-def validate_request(data: RequestIn) -> dict[str, Any]:
+def validate_request(data: RequestIn) -> RequestValues:
     errors = Errors()
     request_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
     producer_id = check_uuid(data.producer_id, "producer_id", errors)
@@ -507,7 +575,7 @@ def validate_request(data: RequestIn) -> dict[str, Any]:
         errors.add("term_months", "between 1 and 600")
     needed_by = parse_date(data.needed_by, "needed_by", errors, required=False)
     gas_ids = _uuid_list(data.gas_ids, "gas_ids", errors)
-    values = {
+    values: RequestValues = {
         "id": request_id, "producer_id": producer_id, "amount_minor": amount,
         "currency": "EUR", "purpose": purpose, "instrument": data.instrument,
         "term_months": data.term_months, "needed_by": needed_by,
@@ -515,9 +583,10 @@ def validate_request(data: RequestIn) -> dict[str, Any]:
         "social_notes": _text(data.social_notes, "social_notes", errors),
         "environmental_notes": _text(data.environmental_notes, "environmental_notes", errors),
         "links": _links(data.links, errors),
+        "gas_ids": gas_ids,
     }
     errors.raise_if_any()
-    return {**values, "gas_ids": gas_ids}
+    return values
 
 
 def _cents(value: MoneyIn, field: str, errors: Errors) -> int:
@@ -533,11 +602,11 @@ def _dated(loan: LoanPartIn, default: date) -> LoanPartIn:
     return msgspec.structs.replace(loan, disbursement_date=default.isoformat())
 
 
-def validate_terms(data: RequestTermsIn) -> dict[str, Any]:
+def validate_terms(data: RequestTermsIn) -> TermsValues:
     """The package as stored: the same shapes as the input, money normalized."""
 
     errors = Errors()
-    loan_doc: dict[str, Any] | None = None
+    loan_doc: LoanValues | None = None
     if data.loan is not None:
         lp = data.loan
         lender_id = check_uuid(lp.lender_id, "loan.lender_id", errors)
@@ -558,7 +627,7 @@ def validate_terms(data: RequestTermsIn) -> dict[str, Any]:
                 if terms.first_due_date else None,
                 "fees": money_out(lending.cents(terms.fees)) if lp.fees is not None else None,
             }
-    prepayment_docs = []
+    prepayment_docs: list[PrepaymentValues] = []
     for i, p in enumerate(data.prepayments or []):
         f = f"prepayments.{i}."
         expires_on = parse_date(p.expires_on, f + "expires_on", errors)
@@ -575,7 +644,7 @@ def validate_terms(data: RequestTermsIn) -> dict[str, Any]:
             "unit_price": money_out(_cents(p.unit_price, f + "unit_price", errors)),
             "expires_on": expires_on.isoformat() if expires_on else None,
             "on_expiry": p.on_expiry})
-    guarantee_docs = []
+    guarantee_docs: list[GuaranteeValues] = []
     for i, g in enumerate(data.guarantees or []):
         f = f"guarantees.{i}."
         guarantee_docs.append({
@@ -592,7 +661,7 @@ def validate_terms(data: RequestTermsIn) -> dict[str, Any]:
     return {"loan": loan_doc, "prepayments": prepayment_docs, "guarantees": guarantee_docs}
 
 
-def check_term_parties(conn: Connection, doc: dict[str, Any], producer_id: str | None
+def check_term_parties(conn: Connection, doc: TermsValues, producer_id: str | None
                        ) -> None:
     """422 for parties, pools and categories the terms name that do not exist (checked
     when the terms are set, so funding does not fail on them later)."""
@@ -624,13 +693,13 @@ def check_term_parties(conn: Connection, doc: dict[str, Any], producer_id: str |
     errors.raise_if_any()
 
 
-def _party(conn: Connection, party_id: str | None) -> Any:
+def _party(conn: Connection, party_id: str | None) -> Record | None:
     if party_id is None:
         return None
     return conn.execute(select(parties).where(parties.c.id == party_id)).first()
 
 
-def history_out(row: Any) -> HistoryOut:
+def history_out(row: Record) -> HistoryOut:
     changes: dict[str, FieldChange] | msgspec.UnsetType = msgspec.UNSET
     if row.changes is not None:
         changes = {k: FieldChange(v.get("from"), v.get("to")) for k, v in row.changes.items()}
@@ -638,7 +707,7 @@ def history_out(row: Any) -> HistoryOut:
                       to_status=row.to_status, note=row.note, changes=changes)
 
 
-def assessment_out(row: Any) -> AssessmentOut:
+def assessment_out(row: Record) -> AssessmentOut:
     return AssessmentOut(
         economic_score=row.economic_score, social_score=row.social_score,
         # Equal weight, as DESIGN.md says of the economic and the social review.
@@ -650,7 +719,7 @@ def assessment_out(row: Any) -> AssessmentOut:
         assessed_at=rfc3339(row.created_at) or "", assessed_by=row.created_by)
 
 
-def term_party_ids(row: Any) -> list[str]:
+def term_party_ids(row: Record) -> list[str]:
     """The parties a stored package names (its lender, GAS and guarantors)."""
     doc = row.terms
     ids = [p.get("gas_id") for p in doc.get("prepayments") or []]
@@ -660,7 +729,7 @@ def term_party_ids(row: Any) -> list[str]:
     return [i for i in ids if i]
 
 
-def terms_out(row: Any, names: Mapping[str, str]) -> TermsOut:
+def terms_out(row: Record, names: Mapping[str, str]) -> TermsOut:
     """The stored package, with the parties' names (``names``, by id) beside their ids."""
     doc = msgspec.convert(row.terms, TermsDoc)
     total = sum(_cents_of(p.amount) for p in doc.prepayments)
@@ -681,7 +750,7 @@ def _cents_of(value: Money) -> int:
     return lending.cents(Decimal(value.amount))
 
 
-def interest_out(row: Any, gas_name: str | None) -> InterestOut:
+def interest_out(row: Record, gas_name: str | None) -> InterestOut:
     at = rfc3339(row.created_at) or ""
     return InterestOut(id=row.id, request_id=row.request_id, gas_id=row.gas_id,
                        gas_name=gas_name, kind=row.kind,
@@ -689,14 +758,14 @@ def interest_out(row: Any, gas_name: str | None) -> InterestOut:
                        created_at=at, created_by=row.created_by)
 
 
-def _interest_select() -> Select[Any]:
+def _interest_select() -> Query:
     """Interests with their GAS's name (``gas_name``)."""
     return select(request_interests, parties.c.name.label("gas_name")).join(
         parties, parties.c.id == request_interests.c.gas_id)
 
 
-def _latest(conn: Connection, table: Table, ids: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _latest(conn: Connection, table: Table, ids: list[str]) -> dict[str, Record]:
+    out: dict[str, Record] = {}
     if ids:
         for r in conn.execute(select(table).where(table.c.request_id.in_(ids))
                               .order_by(table.c.seq)):
@@ -704,15 +773,16 @@ def _latest(conn: Connection, table: Table, ids: list[str]) -> dict[str, Any]:
     return out
 
 
-def _grouped(conn: Connection, table: Table, ids: list[str], order: Any) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {i: [] for i in ids}
+def _grouped(conn: Connection, table: Table, ids: list[str], order: AnyColumn
+             ) -> dict[str, list[Record]]:
+    out: dict[str, list[Record]] = {i: [] for i in ids}
     if ids:
         for r in conn.execute(select(table).where(table.c.request_id.in_(ids)).order_by(order)):
             out[r.request_id].append(r)
     return out
 
 
-def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
+def requests_out(conn: Connection, rows: Sequence[Record], principal: Principal
                  ) -> list[RequestOut]:
     """Requests as the API shows them. GAS users do not see the assessment, the terms or
     the history (the producer's and the MAG's business); producers see their own."""
@@ -757,13 +827,13 @@ def requests_out(conn: Connection, rows: Sequence[Any], principal: Principal
 Made = LoanMadeOut | PrepaymentMadeOut | GuaranteeMadeOut
 
 
-def _instruments_made(conn: Connection, rows: list[Any]) -> dict[str, Made]:
+def _instruments_made(conn: Connection, rows: list[Record]) -> dict[str, Made]:
     """The instruments fundings made (``request_instruments`` rows), by id, with their
     references and their parties' names: one query per kind."""
     wanted: dict[str, list[str]] = {"loan": [], "prepayment": [], "guarantee": []}
     for r in rows:
         wanted[r.kind].append(r.instrument_id)
-    found: list[tuple[str, Any]] = []
+    found: list[tuple[str, Record]] = []
     for kind, table, party in (("loan", loans, "lender_id"),
                                ("prepayment", prepayments, "gas_id"),
                                ("guarantee", guarantees, "guarantor_id")):
@@ -785,7 +855,7 @@ def _instruments_made(conn: Connection, rows: list[Any]) -> dict[str, Made]:
     return out
 
 
-def _instruments_out(rows: list[Any], made: Mapping[str, Made]) -> InstrumentsOut:
+def _instruments_out(rows: list[Record], made: Mapping[str, Made]) -> InstrumentsOut:
     def of(kind: str) -> list[str]:
         return [r.instrument_id for r in rows if r.kind == kind]
 
@@ -805,7 +875,7 @@ def request_out(conn: Connection, request_id: str, principal: Principal) -> Requ
     return requests_out(conn, [get_request(conn, request_id)], principal)[0]
 
 
-def get_request(conn: Connection, request_id: str, *, lock: bool = False) -> Any:
+def get_request(conn: Connection, request_id: str, *, lock: bool = False) -> Record:
     query = select(funding_requests).where(funding_requests.c.id == request_id)
     if lock:  # serializes commands on one request (SQLite serializes writers anyway)
         query = query.with_for_update()
@@ -821,7 +891,7 @@ def _gas_sees(party_id: str) -> ColumnElement[bool]:
 
 
 def visible_request(conn: Connection, principal: Principal, request_id: str, *,
-                    lock: bool = False) -> Any:
+                    lock: bool = False) -> Record:
     """The request if the user may see it, else 404 (not found or not yours)."""
     row = get_request(conn, request_id, lock=lock)
     if principal.is_staff:
@@ -835,7 +905,7 @@ def visible_request(conn: Connection, principal: Principal, request_id: str, *,
     raise NotFound("request")
 
 
-def change_status(conn: Connection, row: Any, to: str, by: str, note: str | None) -> None:
+def change_status(conn: Connection, row: Record, to: str, by: str, note: str | None) -> None:
     """Append the history row and move the cached status with it (one transaction)."""
     at = now_utc()
     conn.execute(insert(request_history).values(
@@ -845,7 +915,7 @@ def change_status(conn: Connection, row: Any, to: str, by: str, note: str | None
         status=to, previous_status=row.status, status_since=at, status_by=by))
 
 
-def insert_request(conn: Connection, values: dict[str, Any], username: str) -> None:
+def insert_request(conn: Connection, values: RequestValues, username: str) -> None:
     at = now_utc()
     gas_ids = values["gas_ids"]
     row = {k: v for k, v in values.items() if k != "gas_ids"}
@@ -865,18 +935,18 @@ def has_assessment(conn: Connection, request_id: str) -> bool:
         request_assessments.c.request_id == request_id).limit(1)).first() is not None
 
 
-def latest_terms(conn: Connection, request_id: str) -> Any:
+def latest_terms(conn: Connection, request_id: str) -> Record | None:
     return conn.execute(select(request_terms).where(request_terms.c.request_id == request_id)
                         .order_by(request_terms.c.seq.desc()).limit(1)).first()
 
 
-def latest_assessment(conn: Connection, request_id: str) -> Any:
+def latest_assessment(conn: Connection, request_id: str) -> Record | None:
     return conn.execute(select(request_assessments).where(
         request_assessments.c.request_id == request_id)
         .order_by(request_assessments.c.seq.desc()).limit(1)).first()
 
 
-def fund_package(conn: Connection, ctx: AppContext, row: Any, doc: dict[str, Any],
+def fund_package(conn: Connection, ctx: AppContext, row: Record, doc: object,
                  op_id: str, on: date, username: str) -> None:
     """Create the package the terms describe: the loan, its guarantees (before the
     disbursement, which may need their coverage), the disbursement, the prepayments.
@@ -1001,7 +1071,7 @@ def _parse_sort(sort: str | None) -> tuple[str, bool]:
     return name, desc
 
 
-def _sort_key(name: str) -> ColumnElement[Any] | None:
+def _sort_key(name: str) -> Expr | None:
     if name == "amount":
         return funding_requests.c.amount_minor
     if name == "needed_by":
@@ -1009,7 +1079,7 @@ def _sort_key(name: str) -> ColumnElement[Any] | None:
     return None  # created_at: creation order, the ordering key itself
 
 
-def _cursor_value(name: str, row: Any) -> int | str | None:
+def _cursor_value(name: str, row: Record) -> int | str | None:
     if name == "amount":
         return int(row.amount_minor)
     if name == "needed_by":
@@ -1022,7 +1092,7 @@ def _encode(name: str, desc: bool, value: int | str | None, seq: int) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str | None, name: str, desc: bool) -> tuple[Any, int] | None:
+def _decode(cursor: str | None, name: str, desc: bool) -> tuple[object, int] | None:
     if cursor is None:
         return None
     try:
@@ -1040,8 +1110,8 @@ def _decode(cursor: str | None, name: str, desc: bool) -> tuple[Any, int] | None
         raise invalid("cursor", "not a cursor this API returned for this sort") from None
 
 
-def sorted_page(conn: Connection, query: Select[Any], sort: str | None, limit: int | None,
-                cursor: str | None) -> tuple[list[Any], str | None]:
+def sorted_page(conn: Connection, query: Query, sort: str | None, limit: int | None,
+                cursor: str | None) -> tuple[list[Record], str | None]:
     """Keyset pagination on (sort key, seq), so pages stay stable while requests arrive."""
     size = check_limit(limit)
     name, desc = _parse_sort(sort)
@@ -1056,7 +1126,7 @@ def sorted_page(conn: Connection, query: Select[Any], sort: str | None, limit: i
             query = query.where(or_(key < value, and_(key == value, seq < last)))
         else:
             query = query.where(or_(key > value, and_(key == value, seq > last)))
-    order: list[ColumnElement[Any]] = [seq] if key is None else [key, seq]
+    order: list[Expr] = [seq] if key is None else [key, seq]
     query = query.order_by(*[o.desc() if desc else o.asc() for o in order]).limit(size + 1)
     rows = list(conn.execute(query))
     nxt = None
@@ -1142,7 +1212,7 @@ _PLACEHOLDER = {"producer_id": str(uuid.UUID(int=0)), "amount": {"amount": "1",
 _AT = re.compile(r" - at `\$(.*)`$")
 
 
-def _merge(target: Any, patch: Any) -> Any:
+def _merge(target: object, patch: object) -> object:
     """RFC 7396: an object merges key by key, ``null`` removes, anything else replaces."""
     if not isinstance(patch, dict):
         return patch
@@ -1155,6 +1225,8 @@ def _merge(target: Any, patch: Any) -> Any:
     return out
 
 
+# The fields' types are known only at run time (RequestIn's, by name): msgspec.convert
+# gives Any for them.
 def _typed(values: dict[str, Any], errors: Errors) -> dict[str, Any]:
     """Each field converted to its input type; a type error names the field."""
     out: dict[str, Any] = {}
@@ -1169,7 +1241,7 @@ def _typed(values: dict[str, Any], errors: Errors) -> dict[str, Any]:
     return out
 
 
-def validate_request_patch(patch: dict[str, Any]) -> None:
+def validate_request_patch(patch: Mapping[str, object]) -> None:
     """422 for everything a patch gets wrong on its own, every bad field at once: a field
     one cannot change (``id``, ``producer_id``, unknown ones), a required one cleared, a
     bad type or value."""
@@ -1196,7 +1268,7 @@ def validate_request_patch(patch: dict[str, Any]) -> None:
 
 
 def update_request(ctx: AppContext, principal: Principal, request_id: str,
-                   patch: dict[str, Any]) -> RequestOut:
+                   patch: Mapping[str, object]) -> RequestOut:
     """``PATCH /api/requests/{id}``: the producer while its request is ``submitted`` or
     ``needs_info``, an officer while ``submitted``, ``under_review`` or ``needs_info``
     (else 409 ``invalid_transition``). The history records each edit with what it
@@ -1204,12 +1276,12 @@ def update_request(ctx: AppContext, principal: Principal, request_id: str,
     rid = path_uuid(request_id, "request")
     validate_request_patch(patch)
 
-    def before(conn: Connection) -> Any:
+    def before(conn: Connection) -> Record:
         row = visible_request(conn, principal, rid, lock=True)
         _role_first(lambda: check_edit(row.status, principal.role))
         return row
 
-    def run(conn: Connection, row: Any) -> tuple[int, RequestOut]:
+    def run(conn: Connection, row: Record) -> tuple[int, RequestOut]:
         _refuse(lambda: check_edit(row.status, principal.role))
         shown = msgspec.to_builtins(request_out(conn, rid, principal))
         current = {k: shown[k] for k in EDITABLE if shown[k] is not None}
@@ -1362,7 +1434,7 @@ def move_request(ctx: AppContext, principal: Principal, request_id: str, data: T
         errors.add("note", f"at most {MAX_TEXT} characters")
     errors.raise_if_any()
 
-    def before(conn: Connection) -> tuple[Any, Callable[[], None]]:
+    def before(conn: Connection) -> tuple[Record, Callable[[], None]]:
         row = visible_request(conn, principal, rid, lock=True)
         require_request_lender(principal, row.lender_id, "move it along")
         is_own = principal.role == "producer" and row.producer_id == principal.party_id
@@ -1374,7 +1446,7 @@ def move_request(ctx: AppContext, principal: Principal, request_id: str, data: T
         _role_first(check)
         return row, check
 
-    def run(conn: Connection, target: tuple[Any, Callable[[], None]]
+    def run(conn: Connection, target: tuple[Record, Callable[[], None]]
             ) -> tuple[int, RequestOut]:
         row, check = target
         _refuse(check)
@@ -1417,6 +1489,7 @@ def assess_request(ctx: AppContext, principal: Principal, request_id: str,
                 id=str(uuid.uuid4()), request_id=rid, **values, created_at=now_utc(),
                 created_by=principal.username))
             latest = latest_assessment(conn, rid)
+        assert latest is not None  # there, or just written
         return assessment_out(latest)
 
     return ctx.write(write)
@@ -1465,6 +1538,7 @@ def set_terms(ctx: AppContext, principal: Principal, request_id: str, data: Requ
                 id=str(uuid.uuid4()), request_id=rid, terms=doc, created_at=now_utc(),
                 created_by=principal.username))
             latest = latest_terms(conn, rid)
+        assert latest is not None  # there, or just written
         return terms_out(latest, party_names(conn, term_party_ids(latest)))
 
     return ctx.write(write)
@@ -1496,7 +1570,7 @@ def fund_request(ctx: AppContext, principal: Principal, request_id: str, data: F
     errors.raise_if_any()
     assert on is not None
 
-    def before(conn: Connection) -> tuple[Any, Any, Callable[[], None]]:
+    def before(conn: Connection) -> tuple[Record, Record | None, Callable[[], None]]:
         row = visible_request(conn, principal, rid, lock=True)
         terms_row = latest_terms(conn, rid)
         if principal.is_staff:
@@ -1511,10 +1585,11 @@ def fund_request(ctx: AppContext, principal: Principal, request_id: str, data: F
         _role_first(check)
         return row, terms_row, check
 
-    def run(conn: Connection, target: tuple[Any, Any, Callable[[], None]]
+    def run(conn: Connection, target: tuple[Record, Record | None, Callable[[], None]]
             ) -> tuple[int, RequestOut]:
         row, terms_row, check = target
         _refuse(check)
+        assert terms_row is not None  # check_funding refuses a request without terms
         fund_package(conn, ctx, row, terms_row.terms, op_id, on, principal.username)
         refuse_closed(conn, on, "a funding")
         return 200, request_out(conn, rid, principal)
@@ -1561,12 +1636,12 @@ def declare_interest(ctx: AppContext, principal: Principal, request_id: str, dat
         errors.add("gas_id", "required when an officer records a GAS's interest")
     errors.raise_if_any()
 
-    def before(conn: Connection) -> tuple[Any, str | None]:
+    def before(conn: Connection) -> tuple[Record, str | None]:
         _staff_gas(conn, principal, gas_id)
         row = visible_request(conn, principal, rid)
         return row, _declaring_gas(conn, principal, gas_id, "declare")
 
-    def run(conn: Connection, target: tuple[Any, str | None]) -> tuple[int, InterestOut]:
+    def run(conn: Connection, target: tuple[Record, str | None]) -> tuple[int, InterestOut]:
         row, declaring = target
         if row.status not in OPEN_STATUSES:
             raise Conflict("closed", f"the request is {row.status}; it takes no more interest")

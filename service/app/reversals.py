@@ -16,7 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 from sqlalchemy import ColumnElement, Connection, Table, insert, select
@@ -28,6 +28,7 @@ from service.app.books import refuse_closed
 from service.app.common import check_uuid, now_utc, rfc3339
 from service.app.errors import Conflict, Errors
 from service.app.types import Timestamp, Uuid
+from service.db.records import Record
 from service.db.tables import reversals
 
 ReversedKind = Literal["contribution", "payout", "delivery", "repayment", "call"]
@@ -66,16 +67,16 @@ def parse_reversal(data: ReversalIn) -> tuple[str, str]:
     return rev_id, reason
 
 
-def reversal_out(row: Any) -> ReversalOut:
+def reversal_out(row: Record) -> ReversalOut:
     return ReversalOut(id=row.id, at=rfc3339(row.created_at) or "", by=row.created_by,
                        reason=row.reason)
 
 
 def reversals_of(conn: Connection, kind: ReversedKind, target_ids: Iterable[str]
-                 ) -> dict[str, Any]:
+                 ) -> dict[str, Record]:
     """The reversal rows of the given operations, by reversed operation id."""
     ids = sorted(set(target_ids))
-    out: dict[str, Any] = {}
+    out: dict[str, Record] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         for row in conn.execute(select(reversals).where(reversals.c.kind == kind,
@@ -84,7 +85,7 @@ def reversals_of(conn: Connection, kind: ReversedKind, target_ids: Iterable[str]
     return out
 
 
-def reversal_of(conn: Connection, kind: ReversedKind, target_id: str) -> Any | None:
+def reversal_of(conn: Connection, kind: ReversedKind, target_id: str) -> Record | None:
     return reversals_of(conn, kind, [target_id]).get(target_id)
 
 
@@ -95,7 +96,7 @@ def live(table: Table, kind: ReversedKind, column: str = "id") -> ColumnElement[
 
 
 def record_reversal(conn: Connection, *, rev_id: str, kind: ReversedKind, target_id: str,
-                    value_date: date, reason: str, username: str | None) -> Any:
+                    value_date: date, reason: str, username: str | None) -> Record:
     """Register the reversal (409 ``already_reversed`` for an operation reversed before)."""
     if reversal_of(conn, kind, target_id) is not None:
         raise Conflict("already_reversed", f"this {kind} was already reversed")

@@ -18,11 +18,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, insert, select
 
+from ledger.repayments import InstallmentState
 from ledger.requests import check_funding, check_terms_edit, check_transition
 from ledger.schedules import LoanTerms
 from service.app import lending
@@ -49,6 +49,7 @@ from service.app.requests import (
     validate_terms,
 )
 from service.db.engine import write_tx
+from service.db.records import Record
 from service.db.tables import loans as loan_rows
 from service.db.tables import (
     parties,
@@ -117,8 +118,8 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-def _pay_due(conn: Connection, ctx: AppContext, row: Any, key: str, through: date,
-             today: date, *, late_days: int = 0, stop_after: int | None = None) -> Any:
+def _pay_due(conn: Connection, ctx: AppContext, row: Record, key: str, through: date,
+             today: date, *, late_days: int = 0, stop_after: int | None = None) -> Record:
     """Pay what the loan's schedule asks on its due dates up to ``through`` (``late_days``
     after each, never after ``today``): the first three installments one by one, the
     middle ones in one payment, the last two one by one again; ``stop_after`` pays only
@@ -129,7 +130,7 @@ def _pay_due(conn: Connection, ctx: AppContext, row: Any, key: str, through: dat
         due = due[:stop_after]
     if not due:
         return row
-    lumps: list[Sequence[Any]] = [[i] for i in due[:3]]
+    lumps: list[Sequence[InstallmentState]] = [[i] for i in due[:3]]
     middle, tail = due[3:-2], due[3:][-2:]
     if middle:
         lumps.append(middle)
@@ -142,7 +143,7 @@ def _pay_due(conn: Connection, ctx: AppContext, row: Any, key: str, through: dat
     return row
 
 
-def _owed(conn: Connection, row: Any) -> int:
+def _owed(conn: Connection, row: Record) -> int:
     state = lending.loan_state(row, lending.events_of(conn, row.id))
     return sum(lending.cents(i.unpaid) for i in state.schedule)
 
@@ -361,6 +362,7 @@ def _requests(conn: Connection, ctx: AppContext, *, seed: int, rng: random.Rando
             row = get_request(conn, rid, lock=True)
             terms = latest_terms(conn, rid)
             check_funding(row.status, "officer", has_terms=terms is not None)
+            assert terms is not None  # check_funding refuses a request without terms
             fund_package(conn, ctx, row, terms.terms, _id(seed, f"request:{r}:funding"),
                          funded_on, OFFICER)
             _follow_funding(conn, ctx, rid, key=f"{seed}:request:{r}", today=today)
@@ -377,7 +379,7 @@ def _set_terms(conn: Connection, rid: str, *, producer: str, buyers: list[str], 
                             ).scalar_one() or ["vegetables"]
     product, unit, price = PRODUCTS.get(category[0], PRODUCTS["vegetables"])
     loan_part = amount if instrument == "loan" else amount // 2 if instrument == "mixed" else 0
-    doc: dict[str, Any] = {}
+    doc: dict[str, object] = {}
     if loan_part:
         doc["loan"] = {"lender_id": lender, "principal": _money(loan_part),
                        "annual_rate": "3.00", "term_months": months, "method": "french",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, insert, select
@@ -35,6 +34,7 @@ from service.app.lender_scope import hide_other_lender, of_own_lender
 from service.app.parties import party_names, refuse_acting_for
 from service.app.types import Day, Timestamp, Uuid
 from service.app.views import Money, money
+from service.db.records import Record
 from service.db.tables import shares
 
 MEMBER_KINDS = ("person", "gas", "producer")
@@ -67,7 +67,7 @@ class SharePage(msgspec.Struct):
     totals: dict[str, Money]
 
 
-def share_out(row: Any, names: Mapping[str, str]) -> ShareOut:
+def share_out(row: Record, names: Mapping[str, str]) -> ShareOut:
     return ShareOut(id=row.id, member_id=row.member_id,
                     member_name=names.get(row.member_id, ""), lender_id=row.lender_id,
                     lender_name=names.get(row.lender_id, ""), pool_id=row.pool_id,

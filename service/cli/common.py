@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -27,7 +26,7 @@ def open_engine() -> Engine:
 
 
 def audit_cli(conn: Connection, operation: str, *ids: str, kind: str = "users",
-              changes: Any = None, outcome: int = 0) -> None:
+              changes: object = None, outcome: int = 0) -> None:
     """The audit entry of a command that changed something (outcome: its exit status),
     in the command's own transaction where it has one. The actor is the system user who
     ran it; ``http_request_id`` is null from the CLI."""
@@ -41,7 +40,7 @@ def audit_cli(conn: Connection, operation: str, *ids: str, kind: str = "users",
 
 
 def audit_cli_apart(engine: Engine, operation: str, *ids: str, kind: str,
-                    changes: Any = None, outcome: int = 0) -> None:
+                    changes: object = None, outcome: int = 0) -> None:
     """``audit_cli`` in a transaction of its own, for a command whose work committed in
     transactions it does not hold (as the API writes its entries after the operation)."""
     with write_tx(engine) as conn:

@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from service.cli.common import CliError, audit_cli_apart, open_engine
 
@@ -32,7 +31,7 @@ def cmd_import_gdxp(args: argparse.Namespace) -> int:
             raise CliError(f"{name}: {exc.strerror or exc}") from None
     ctx = build_context(Settings.from_env(create=False), open_engine())
     principal = Principal("cli", "officer", None)
-    answers: list[Any] = []
+    answers: list[object] = []
     refused = False
     try:
         for name, data in files:
@@ -61,7 +60,7 @@ def cmd_import_gdxp(args: argparse.Namespace) -> int:
     return 1 if refused else 0
 
 
-def add_gdxp_commands(sub: Any) -> None:
+def add_gdxp_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imports = sub.add_parser("import", help="Import network data.",
                              description="Import network data.")
     imports_sub = imports.add_subparsers(dest="import_command", required=True,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import gc
 from importlib.metadata import version
-from typing import Any
 
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException
+from litestar.response import Template
 from litestar.routes import HTTPRoute
-from litestar.types import Message, Receive, Scope, Send
+from litestar.types import ControllerRouterHandler, Message, Receive, Scope, Send
 from sqlalchemy import Engine
 
 from service.app.auth import Principal
@@ -35,7 +35,7 @@ from service.http.audit import audit, audit_middleware
 from service.http.auth import authenticated, change_password, health, logout_token, me, token
 from service.http.logs import configure_logging, request_log_middleware
 from service.http.openapi import DocumentedStrings, docs_assets, openapi_config
-from service.http.problems import EXCEPTION_HANDLERS, handle_http
+from service.http.problems import EXCEPTION_HANDLERS, ProblemResponse, handle_http
 from service.http.strict_body import (
     StrictBodyRequest,
     check_request,
@@ -43,27 +43,29 @@ from service.http.strict_body import (
     refuse_after_bad_body,
 )
 from service.settings import Settings
+from service.web.core import AnyRequest
 from service.web.routes import not_found, static_router, template_config, web_router
 
 
-def provide_ctx(request: Request[Any, Any, Any]) -> AppContext:
+def provide_ctx(request: AnyRequest) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
 
-def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+def provide_principal(request: AnyRequest) -> Principal:
     principal: Principal = request.state.principal
     return principal
 
 
-def not_found_anywhere(request: Request[Any, Any, Any], exc: NotFoundException) -> Any:
+def not_found_anywhere(request: AnyRequest, exc: NotFoundException
+                       ) -> ProblemResponse | Template:
     """A path nothing serves: a problem document under /api, an Italian page elsewhere."""
     if request.url.path.startswith(("/api", "/schema", "/health", "/static")):
         return handle_http(request, exc)
     return not_found(request, exc)
 
 
-def api_handlers() -> list[Any]:
+def api_handlers() -> list[ControllerRouterHandler]:
     return [me, logout_token, change_password, audit, *parties.HANDLERS, *ledger.HANDLERS,
             *loans.HANDLERS, *guarantees.HANDLERS,
             *prepayments.HANDLERS, *funds.HANDLERS, *requests.HANDLERS, *matching.HANDLERS,

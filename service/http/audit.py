@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated
 
 from litestar import get
 from litestar.params import FromQuery, QueryParameter
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from service.app.audit import (
     AuditEntry,
@@ -36,7 +37,7 @@ LOGINS = frozenset({"/api/auth/token", "/accedi"})
 log = logging.getLogger("filiera.audit")
 
 
-def _ids(path_params: dict[str, Any], body: bytes) -> list[str]:
+def _ids(path_params: Mapping[str, object], body: bytes) -> list[str]:
     ids = [str(v) for v in path_params.values() if isinstance(v, str) and _UUID.match(v)]
     try:
         answer = json.loads(body) if body else None
@@ -78,7 +79,7 @@ def audit_middleware(app: ASGIApp) -> ASGIApp:
         changes: list[bytes] = []
         kept = 0
 
-        async def receive_kept() -> Any:
+        async def receive_kept() -> ReceiveMessage:
             nonlocal kept
             message = await receive()
             if method in ("PUT", "PATCH") and message["type"] == "http.request":
@@ -135,7 +136,7 @@ async def _write(scope: Scope, method: str, status: int, note: AuditNote,
     template = scope.get("path_template") or scope.get("path", "")
     body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
     actor = _actor(scope, note)
-    patch: Any = note.changes  # what the edit changed, as stored, where the use case says
+    patch: object = note.changes  # what the edit changed, as stored, where the use case says
     if patch is None and changes:
         try:
             patch = json.loads(b"".join(changes))
@@ -159,7 +160,7 @@ def _actor(scope: Scope, note: AuditNote) -> str | None:
     return note.actor or (principal.username if principal is not None else None)
 
 
-def _redacted(value: Any) -> Any:
+def _redacted(value: object) -> object:
     if isinstance(value, dict):
         return {k: "[redacted]" if "password" in k.lower() else _redacted(v)
                 for k, v in value.items()}

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from litestar import Request, Response, get, post
-from litestar.connection import ASGIConnection
+from litestar import Response, get, post
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Operation
@@ -28,9 +26,10 @@ from service.app.login import (
     whoami,
 )
 from service.http.params import BODY, Ctx, User, responses
+from service.web.core import AnyConnection, AnyRequest
 
 
-async def authenticated(connection: ASGIConnection[Any, Any, Any, Any],
+async def authenticated(connection: AnyConnection,
                         _: BaseRouteHandler) -> None:
     """Guard: a valid bearer token or 401 (before any body is read). Async, so Litestar
     runs it on the event loop: checking an HMAC is cheaper than a hop to a thread."""
@@ -47,7 +46,7 @@ async def authenticated(connection: ASGIConnection[Any, Any, Any, Any],
     connection.state.principal = session.principal
 
 
-def address_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+def address_of(connection: AnyConnection) -> str:
     ctx = connection.app.state.ctx
     peer = connection.client.host if connection.client else ""
     return client_address(peer, connection.headers.get("x-forwarded-for"),
@@ -67,14 +66,14 @@ class PublicOperation(Operation):
 @post("/api/auth/token", sync_to_thread=True, status_code=200, tags=["auth"],
       exclude_from_auth=True, security=[], operation_class=PublicOperation,
       responses=responses(*BODY, 429))
-def token(data: JSONBody[TokenIn], ctx: Ctx, request: Request[Any, Any, Any]) -> TokenOut:
+def token(data: JSONBody[TokenIn], ctx: Ctx, request: AnyRequest) -> TokenOut:
     """A bearer token for a username and password (401 if wrong)."""
     return login(ctx, data, address_of(request))
 
 
 @post("/api/auth/logout", sync_to_thread=True, status_code=204, tags=["auth"],
       responses=responses())
-def logout_token(ctx: Ctx, request: Request[Any, Any, Any]) -> None:
+def logout_token(ctx: Ctx, request: AnyRequest) -> None:
     """Revoke the token in use (401 with it afterwards, in every server process)."""
     logout(ctx, request.state.session)
 
@@ -82,7 +81,7 @@ def logout_token(ctx: Ctx, request: Request[Any, Any, Any]) -> None:
 @post("/api/me/password", sync_to_thread=True, status_code=204, tags=["auth"],
       responses=responses(*BODY, 429))
 def change_password(data: JSONBody[PasswordIn], ctx: Ctx, principal: User,
-                    request: Request[Any, Any, Any]) -> None:
+                    request: AnyRequest) -> None:
     """A new password for the user itself; ends all its sessions, this one too."""
     change_own_password(ctx, principal, data, address_of(request))
 

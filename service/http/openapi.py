@@ -10,7 +10,7 @@ offline.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import swagger_ui
 from litestar.openapi import OpenAPIConfig
@@ -21,6 +21,9 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 from litestar.typing import FieldDefinition
 from msgspec import Meta
+
+if TYPE_CHECKING:  # Litestar passes it; its module is private
+    from litestar._openapi.schema_generation import SchemaCreator
 
 ASSETS_PATH = "/schema/assets"
 SWAGGER_FILES = Path(swagger_ui.__file__).parent / "static"
@@ -40,7 +43,7 @@ class DocumentedStrings(OpenAPISchemaPlugin):
     def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
         return field_definition.annotation is str and _documented(field_definition) is not None
 
-    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator
                           ) -> Schema:
         extra = _documented(field_definition) or {}
         return Schema(type=OpenAPIType.STRING, format=extra.get("format"),

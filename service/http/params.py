@@ -3,7 +3,7 @@ dependencies, and the refusals an operation can answer, documented as problem de
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from litestar.di import NamedDependency
@@ -84,7 +84,7 @@ READ = (404, 422)  # a read by id or with filters
 BODY = (400, 413, 422)  # anything with a JSON body
 
 
-def responses(*statuses: int, codes: tuple[str, ...] = ()) -> dict[int, Any]:
+def responses(*statuses: int, codes: tuple[str, ...] = ()) -> dict[int, ResponseSpec]:
     """Shorthand for decorators: ``@post(..., responses=responses(*BODY, 403, 404, 409,
     codes=("loan_not_active",)))``."""
     return dict(refusals(*statuses, codes=codes))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TypeAlias
 
-from litestar import Request, Response
+from litestar import Response
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 from ledger.store import is_unavailable
 from service.app.errors import BODY_TYPE_ERRORS, ApiError, Invalid, Unavailable, with_body_errors
+from service.web.core import AnyRequest
 
 log = logging.getLogger("filiera.errors")
 
@@ -39,9 +40,12 @@ TITLES = {
     503: "Service unavailable",
 }
 
+# A problem document (RFC 9457) as Litestar sends it.
+ProblemResponse: TypeAlias = Response[dict[str, object]]
 
-def problem(status: int, detail: str, kind: str | None = None, **extra: Any) -> Response[Any]:
-    body: dict[str, Any] = {
+
+def problem(status: int, detail: str, kind: str | None = None, **extra: object) -> ProblemResponse:
+    body: dict[str, object] = {
         "type": TYPE_BASE + (kind or TITLES.get(status, "error").lower().replace(" ", "-")),
         "title": TITLES.get(status, "Error"),
         "status": status,
@@ -51,7 +55,7 @@ def problem(status: int, detail: str, kind: str | None = None, **extra: Any) -> 
     return Response(content=body, status_code=status, media_type=PROBLEM)
 
 
-def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+def handle_api_error(_: AnyRequest, exc: ApiError) -> ProblemResponse:
     if BODY_TYPE_ERRORS.get():
         if isinstance(exc, Invalid):
             # The body's bad fields (a wrong type, a refused character), with what the
@@ -83,7 +87,7 @@ def _dotted(path: str) -> str:
     return "" if dotted == "data" else dotted.removeprefix("data.")
 
 
-def _body_problem(cause: BaseException | None) -> Response[Any] | None:
+def _body_problem(cause: BaseException | None) -> ProblemResponse | None:
     """A 422 naming the body field msgspec refused, when ``cause`` is such a refusal."""
     if cause is None or type(cause).__module__ != "msgspec":
         return None
@@ -101,7 +105,7 @@ def _body_problem(cause: BaseException | None) -> Response[Any] | None:
                    errors=[{"field": field, "message": message}])
 
 
-def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+def handle_validation(request: AnyRequest, exc: ValidationException) -> ProblemResponse:
     """Litestar's 400 "Validation failed" becomes our 422 with dotted field paths."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     body = _body_problem(exc.__cause__)
@@ -131,7 +135,7 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
                    "invalid-input", errors=errors)
 
 
-def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def handle_http(request: AnyRequest, exc: HTTPException) -> ProblemResponse:
     status = exc.status_code
     if status == HTTP_500_INTERNAL_SERVER_ERROR:
         # Litestar takes a bad body field named like a dependency (a loan's ``principal``
@@ -156,13 +160,13 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return response
 
 
-def handle_bad_encoding(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:
+def handle_bad_encoding(request: AnyRequest, exc: UnicodeDecodeError) -> ProblemResponse:
     """Litestar decodes a JSON body as UTF-8 and lets the error through: the body cannot
     be parsed, so it is the client's 400, not our 500."""
     return problem(400, "the request body is not valid UTF-8 JSON")
 
 
-def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def handle_internal(request: AnyRequest, exc: Exception) -> ProblemResponse:
     if is_unavailable(exc):  # the driver's own error, or one raised on a lost connection
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
                     exc.__class__.__name__)
@@ -171,7 +175,7 @@ def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; it has been logged")
 
 
-def handle_database(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def handle_database(request: AnyRequest, exc: Exception) -> ProblemResponse:
     """A database error outside ``AppContext.read``/``write`` (a guard's look-up, say):
     503 when the database could not be used, so a client can tell "not applied, send
     it again" from a bug, which stays a 500."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Annotated, Any
+from typing import IO, Annotated
 
-from litestar import Request, get
+from litestar import get
 from litestar.openapi.spec import (
     OpenAPIFormat,
     OpenAPIMediaType,
@@ -27,6 +27,7 @@ from service.app.report_catalog import ReportCatalog, report_catalog
 from service.app.report_files import build_report_file
 from service.app.reports import CONTENT_TYPES
 from service.http.params import Ctx, User, responses
+from service.web.core import AnyRequest
 
 _STREAM_CHUNK = 64 * 1024
 
@@ -68,7 +69,7 @@ def list_reports(principal: User, lang: FromQuery[str | None] = None) -> ReportC
      operation_class=DownloadOperation, responses=responses(403, 404, 422))
 def get_report(
     filename: FromPath[str],
-    request: Request[Any, Any, Any],
+    request: AnyRequest,
     ctx: Ctx,
     principal: User,
     as_of: FromQuery[str | None] = None,

@@ -15,20 +15,21 @@ import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Response
 from litestar.exceptions import ClientException, ValidationException
 from litestar.routes import HTTPRoute
 
 from ledger.text import TextError, check_free_text, check_text, without_refused
 from service.app.errors import BODY_TYPE_ERRORS, Invalid
+from service.web.core import AnyRequest
 
 # One wrapper struct per body type: the body sits under ``data`` as in Litestar's own
 # conversion, so errors carry the same paths (``$.data.principal``) and reach the same
 # 422 (service.http.problems), root-level ones (an unknown field) included.
-_WRAPPERS: dict[Any, type[msgspec.Struct]] = {}
+_WRAPPERS: dict[object, type[msgspec.Struct]] = {}
 
 
-def _wrapper(annotation: Any) -> type[msgspec.Struct]:
+def _wrapper(annotation: object) -> type[msgspec.Struct]:
     wrapper = _WRAPPERS.get(annotation)
     if wrapper is None:
         wrapper = _WRAPPERS[annotation] = msgspec.defstruct("Body", [("data", annotation)])
@@ -62,7 +63,7 @@ def _refusal(exc: msgspec.ValidationError, path: str) -> dict[str, str]:
     return {"field": _join(path, inner), "message": message}
 
 
-def _struct_of(annotation: Any) -> type[msgspec.Struct] | None:
+def _struct_of(annotation: object) -> type[msgspec.Struct] | None:
     """The struct a field holds (``X``, ``X | None``, ``Annotated[X, ...]``), else None."""
     origin = get_origin(annotation)
     if origin is Annotated:
@@ -75,7 +76,7 @@ def _struct_of(annotation: Any) -> type[msgspec.Struct] | None:
     return None
 
 
-def _item_of(annotation: Any) -> Any:
+def _item_of(annotation: object) -> object:
     """The item type of a list field (``list[X]``, ``list[X] | None``), else None."""
     origin = get_origin(annotation)
     if origin is Annotated:
@@ -88,7 +89,7 @@ def _item_of(annotation: Any) -> Any:
     return None
 
 
-def _fits(value: Any, annotation: Any) -> bool:
+def _fits(value: object, annotation: object) -> bool:
     try:
         msgspec.convert(value, annotation, strict=True, str_keys=True)
     except msgspec.ValidationError:
@@ -96,7 +97,7 @@ def _fits(value: Any, annotation: Any) -> bool:
     return True
 
 
-def type_errors(value: Any, annotation: Any, path: str = "") -> list[dict[str, str]]:
+def type_errors(value: object, annotation: object, path: str = "") -> list[dict[str, str]]:
     """Every field of ``value`` that does not fit its declared type: unknown fields,
     missing required ones, values of the wrong type, each named by its dotted path."""
     cls = _struct_of(annotation)
@@ -129,9 +130,9 @@ class _NoStandIn(Exception):
     """No value of the declared type to stand in for a bad one."""
 
 
-def _stand_in(annotation: Any) -> Any:
+def _stand_in(annotation: object) -> object:
     """A value of the declared type (null, empty, zero ...) to hold a bad field's place."""
-    candidates: list[Any] = [None, "", 0, False, 0.0, [], {}, 1, "0"]
+    candidates: list[object] = [None, "", 0, False, 0.0, [], {}, 1, "0"]
     cls = _struct_of(annotation)
     if cls is not None:
         with contextlib.suppress(_NoStandIn):
@@ -142,12 +143,12 @@ def _stand_in(annotation: Any) -> Any:
     raise _NoStandIn(str(annotation))
 
 
-def _repaired(value: Any, annotation: Any) -> Any:
+def _repaired(value: object, annotation: object) -> object:
     """``value`` with a stand-in in each field of the wrong type (unknown fields left out,
     missing required ones filled in)."""
     cls = _struct_of(annotation)
     if cls is not None and isinstance(value, dict):
-        out: dict[str, Any] = {}
+        out: dict[str, object] = {}
         for f in msgspec.structs.fields(cls):
             if f.encode_name in value:
                 out[f.encode_name] = _repaired(value[f.encode_name], f.type)
@@ -160,7 +161,7 @@ def _repaired(value: Any, annotation: Any) -> Any:
     return value if _fits(value, annotation) else _stand_in(annotation)
 
 
-def _every_bad_field(value: Any, annotation: Any) -> Any:
+def _every_bad_field(value: object, annotation: object) -> object:
     """``value`` checked field by field after msgspec refused it: with stand-ins and the
     type errors kept for the 422 (BODY_TYPE_ERRORS), or a 422 naming them all now."""
     errors = type_errors(value, annotation)
@@ -202,14 +203,14 @@ def json_media_type(content_type: str | None) -> bool:
 BODY_MEDIA_TYPES = "body_media_types"
 
 
-def _415(request: Request[Any, Any, Any]) -> ClientException:
+def _415(request: AnyRequest) -> ClientException:
     others = request.route_handler.opt.get(BODY_MEDIA_TYPES, ())
     listed = " or ".join(("application/json", *others))
     return ClientException(detail=f"send the body as {listed} (Content-Type header)",
                            status_code=415)
 
 
-async def refuse_foreign_body(request: Request[Any, Any, Any]) -> None:
+async def refuse_foreign_body(request: AnyRequest) -> None:
     """415 for a non-empty body that is not JSON (nor a type the operation lists), on
     every /api operation, whether or not it reads a body: a body it would ignore is
     refused as one it would read (API.md, "Hardening"). An empty body is no body."""
@@ -231,8 +232,8 @@ FREE_TEXT_FIELDS = frozenset({"note", "notes", "reason", "purpose", "description
                               "social_notes", "environmental_notes", "address"})
 
 
-def clean_text(value: Any, path: str = "", errors: list[dict[str, str]] | None = None
-               ) -> Any:
+def clean_text(value: object, path: str = "", errors: list[dict[str, str]] | None = None
+               ) -> object:
     """``value`` with every string checked and in NFC (``ledger.text``); the refusals,
     one per bad field, are appended to ``errors``, and a refused string is returned
     without its refused characters (a stand-in for the other checks of its body)."""
@@ -265,7 +266,7 @@ def query_parameters(app: Litestar) -> dict[tuple[str, str], frozenset[str]]:
     return known
 
 
-async def check_request(request: Request[Any, Any, Any]) -> None:
+async def check_request(request: AnyRequest) -> None:
     """Before any handler (after the route's 405 and the guard's 401): under /api a body
     that is not JSON is a 415, then the query string is checked."""
     BODY_TYPE_ERRORS.set(None)  # a new request: no body checked yet
@@ -274,7 +275,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     check_query_text(request)
 
 
-def check_query_text(request: Request[Any, Any, Any]) -> None:
+def check_query_text(request: AnyRequest) -> None:
     """Query parameters take no control or invisible characters either (a 422 naming
     the parameter, before anything is looked up); an API operation refuses a parameter
     it does not take (a misspelt filter would otherwise be silently ignored)."""
@@ -292,9 +293,9 @@ def check_query_text(request: Request[Any, Any, Any]) -> None:
         raise Invalid(errors)
 
 
-class StrictBodyRequest(Request[Any, Any, Any]):
+class StrictBodyRequest(AnyRequest):
     _checked = False
-    _checked_value: Any = None
+    _checked_value: object = None
 
     async def json(self) -> Any:
         if self._checked:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
@@ -15,7 +13,9 @@ from service.app.errors import Invalid, TooManyRequests
 from service.app.login import PasswordIn, change_own_password, logout
 from service.web import homes
 from service.web.core import (
+    AnyRequest,
     Form,
+    Page,
     address_of,
     call,
     ctx_of,
@@ -33,8 +33,8 @@ WRONG = "Nome utente o password non validi"
 
 
 @get("/accedi", sync_to_thread=True, opt=PUBLIC)
-def login_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = None,
-               cambiata: FromQuery[str | None] = None) -> Any:
+def login_page(request: AnyRequest, next: FromQuery[str | None] = None,
+               cambiata: FromQuery[str | None] = None) -> Page:
     if request.state.principal is not None:
         return see_other(request, safe_next(next))
     form = Form(values={"next": safe_next(next)})
@@ -42,7 +42,7 @@ def login_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = No
     return _login(request, form, flash=done)
 
 
-def _login(request: Request[Any, Any, Any], form: Form, status: int = 200,
+def _login(request: AnyRequest, form: Form, status: int = 200,
            flash: str | None = None) -> Template:
     demo = demo_users_present(ctx_of(request))
     return render(request, "accedi.html", status=status, form=form, demo=demo,
@@ -50,7 +50,7 @@ def _login(request: Request[Any, Any, Any], form: Form, status: int = 200,
 
 
 @post("/accedi", opt=PUBLIC, status_code=303)
-async def login_submit(request: Request[Any, Any, Any]) -> Any:
+async def login_submit(request: AnyRequest) -> Page:
     form = await posted(request)
     username = str(form.value("username")).strip()
     password = str(form.value("password"))
@@ -81,7 +81,7 @@ async def login_submit(request: Request[Any, Any, Any]) -> Any:
 
 
 @post("/esci", status_code=303)
-async def logout_submit(request: Request[Any, Any, Any]) -> Redirect:
+async def logout_submit(request: AnyRequest) -> Redirect:
     await posted(request)
     session = request.state.session
     ctx = ctx_of(request)
@@ -92,12 +92,12 @@ async def logout_submit(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @get("/password", sync_to_thread=True)
-def password_page(request: Request[Any, Any, Any]) -> Template:
+def password_page(request: AnyRequest) -> Template:
     return render(request, "password.html", form=Form(), title="Cambia password")
 
 
 @post("/password", status_code=303)
-async def password_submit(request: Request[Any, Any, Any]) -> Any:
+async def password_submit(request: AnyRequest) -> Page:
     form = await posted(request)
     current = str(form.value("current"))
     new = str(form.value("new"))
@@ -128,7 +128,7 @@ async def password_submit(request: Request[Any, Any, Any]) -> Any:
 
 
 @get("/", sync_to_thread=True)
-def home(request: Request[Any, Any, Any]) -> Template:
+def home(request: AnyRequest) -> Template:
     return homes.home(request)
 
 

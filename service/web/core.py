@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeAlias, TypeVar
 from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
-from litestar import Request, Response
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.handlers import BaseRouteHandler
@@ -49,6 +49,13 @@ CSRF_FIELD = "csrf_token"
 OP_FIELD = "op_id"
 
 T = TypeVar("T")
+P = ParamSpec("P")
+# Litestar's request and connection are generic in the user, auth and state types it
+# attaches; the pages read none of them typed (the principal comes from ``ctx_of``).
+AnyRequest: TypeAlias = Request[Any, Any, Any]
+AnyConnection: TypeAlias = ASGIConnection[Any, Any, Any, Any]
+# What a page handler answers: the page, or a redirect after a post.
+Page: TypeAlias = Template | Redirect
 
 
 class LoginRequired(Exception):
@@ -63,17 +70,17 @@ class CsrfRefused(Exception):
     """A POST without the form's CSRF token: refused (403), nothing written."""
 
 
-def ctx_of(request: ASGIConnection[Any, Any, Any, Any]) -> AppContext:
+def ctx_of(request: AnyConnection) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
 
-def principal_of(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+def principal_of(request: AnyConnection) -> Principal:
     principal: Principal = request.state.principal
     return principal
 
 
-def address_of(request: ASGIConnection[Any, Any, Any, Any]) -> str:
+def address_of(request: AnyConnection) -> str:
     ctx = ctx_of(request)
     peer = request.client.host if request.client else ""
     return client_address(peer, request.headers.get("x-forwarded-for"),
@@ -90,7 +97,7 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def session_of(request: ASGIConnection[Any, Any, Any, Any]) -> Session | None:
+def session_of(request: AnyConnection) -> Session | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -103,7 +110,7 @@ def session_of(request: ASGIConnection[Any, Any, Any, Any]) -> Session | None:
     return session
 
 
-async def web_session(connection: ASGIConnection[Any, Any, Any, Any],
+async def web_session(connection: AnyConnection,
                       handler: BaseRouteHandler) -> None:
     """Guard of every page but the public ones: a live session, else to /accedi."""
     session = session_of(connection)
@@ -118,7 +125,7 @@ async def web_session(connection: ASGIConnection[Any, Any, Any, Any],
         raise LoginRequired(path if connection.scope.get("method") == "GET" else "/")
 
 
-def login_redirect(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[Any]:
+def login_redirect(request: AnyRequest, exc: LoginRequired) -> Redirect:
     target = "/accedi"
     if exc.next_path not in ("", "/"):
         target += "?next=" + quote(exc.next_path, safe="")
@@ -127,7 +134,7 @@ def login_redirect(request: Request[Any, Any, Any], exc: LoginRequired) -> Respo
 
 # --- CSRF -------------------------------------------------------------------------------
 
-def csrf_seed(request: Request[Any, Any, Any]) -> str:
+def csrf_seed(request: AnyRequest) -> str:
     """The browser's CSRF seed: its cookie, or a new one the response will set."""
     seed = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
     if not seed:
@@ -136,12 +143,12 @@ def csrf_seed(request: Request[Any, Any, Any]) -> str:
     return str(seed)
 
 
-def csrf_token(request: Request[Any, Any, Any]) -> str:
+def csrf_token(request: AnyRequest) -> str:
     secret = ctx_of(request).settings.secret_key.encode()
     return hmac.new(secret, b"csrf:" + csrf_seed(request).encode(), hashlib.sha256).hexdigest()
 
 
-def check_csrf(request: Request[Any, Any, Any], form: Mapping[str, Any]) -> None:
+def check_csrf(request: AnyRequest, form: Mapping[str, object]) -> None:
     seed = request.cookies.get(CSRF_COOKIE)
     sent = form.get(CSRF_FIELD)
     if not seed or not isinstance(sent, str):
@@ -152,7 +159,7 @@ def check_csrf(request: Request[Any, Any, Any], form: Mapping[str, Any]) -> None
         raise CsrfRefused()
 
 
-def cookies_to_set(request: Request[Any, Any, Any]) -> list[Cookie]:
+def cookies_to_set(request: AnyRequest) -> list[Cookie]:
     seed = getattr(request.state, "new_csrf", None)
     if not seed:
         return []
@@ -160,7 +167,7 @@ def cookies_to_set(request: Request[Any, Any, Any]) -> list[Cookie]:
                    secure=request.url.scheme == "https")]
 
 
-def session_cookie(request: Request[Any, Any, Any], token: str, ttl: int) -> Cookie:
+def session_cookie(request: AnyRequest, token: str, ttl: int) -> Cookie:
     return Cookie(key=SESSION_COOKIE, value=token, httponly=True, samesite="lax", path="/",
                   max_age=ttl, expires=int(time.time()) + ttl,
                   secure=request.url.scheme == "https")
@@ -178,6 +185,8 @@ class Form:
     """A form as the page shows it: typed values, errors per field, a refusal sentence
     at its top, and the operation id it will post with."""
 
+    # What was typed: a string, or a list of strings for a repeated field; the pages
+    # read each field by name as the kind they expect.
     values: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     refusal: str | None = None
@@ -197,10 +206,10 @@ class Form:
         return bool(self.errors) or self.refusal is not None
 
 
-async def posted(request: Request[Any, Any, Any]) -> Form:
+async def posted(request: AnyRequest) -> Form:
     """The posted form after its CSRF check, keeping what was typed."""
     data = await request.form()
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     for key in data:
         items = data.getall(key)
         values[key] = items if len(items) > 1 else items[0]
@@ -299,7 +308,7 @@ def money_in(value: Decimal) -> MoneyIn:
 
 # --- running operations -----------------------------------------------------------------
 
-async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run an application operation (synchronous, it talks to the database) on a worker
     thread, as the API's handlers do."""
     return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
@@ -330,8 +339,8 @@ def absorb(form: Form, exc: ApiError, fields: Mapping[str, str]) -> None:
 
 # --- rendering --------------------------------------------------------------------------
 
-def render(request: Request[Any, Any, Any], template: str, *, status: int = 200,
-           **context: Any) -> Template:
+def render(request: AnyRequest, template: str, *, status: int = 200,
+           **context: Any) -> Template:  # the template's context: Jinja reads it untyped
     context.setdefault("user", principal_of(request) if request.state.principal else None)
     context["csrf_token"] = csrf_token(request)
     outcome = request.query_params.get("esito")
@@ -376,7 +385,7 @@ def replayed() -> bool:
     return note is not None and note.replayed
 
 
-def after_post(request: Request[Any, Any, Any], status: int, location: str,
+def after_post(request: AnyRequest, status: int, location: str,
                recorded: str | None = None) -> Redirect:
     """The 303 after a successful post: ``?esito=registrata`` the first time; a replay
     of the same operation id (the form posted twice: the command answered from its
@@ -389,5 +398,5 @@ def after_post(request: Request[Any, Any, Any], status: int, location: str,
     return see_other(request, target)
 
 
-def see_other(request: Request[Any, Any, Any], location: str) -> Redirect:
+def see_other(request: AnyRequest, location: str) -> Redirect:
     return Redirect(location, status_code=303, cookies=cookies_to_set(request))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency, format_decimal
@@ -18,7 +17,7 @@ LOCALE = "it_IT"
 ROME = ZoneInfo("Europe/Rome")
 
 
-def euro(value: Any) -> str:
+def euro(value: object) -> str:
     """``1.234,56 €`` from a Decimal, a decimal string or an API ``Money``."""
     if value is None or value == "":
         return "—"
@@ -28,7 +27,7 @@ def euro(value: Any) -> str:
     return format_currency(Decimal(str(amount)), "EUR", locale=LOCALE)
 
 
-def number(value: Any, decimals: int | None = None) -> str:
+def number(value: object, decimals: int | None = None) -> str:
     if value is None or value == "":
         return "—"
     d = Decimal(str(value))
@@ -38,21 +37,21 @@ def number(value: Any, decimals: int | None = None) -> str:
     return format_decimal(d, format=fmt, locale=LOCALE)
 
 
-def percent(value: Any, decimals: int = 2) -> str:
+def percent(value: object, decimals: int = 2) -> str:
     """``12,50%`` from a percentage (``12.5``), not from a fraction."""
     if value is None or value == "":
         return "—"
     return number(value, decimals) + "%"
 
 
-def ratio_percent(value: Any, decimals: int = 2) -> str:
+def ratio_percent(value: object, decimals: int = 2) -> str:
     """``12,50%`` from a fraction (``0.125``)."""
     if value is None or value == "":
         return "—"
     return percent(Decimal(str(value)) * 100, decimals)
 
 
-def day(value: Any) -> str:
+def day(value: date | str | None) -> str:
     """``26/11/2026`` from a date or an ISO date (or timestamp) string."""
     if value is None or value == "":
         return "—"
@@ -63,7 +62,7 @@ def day(value: Any) -> str:
     return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
 
 
-def moment(value: Any) -> str:
+def moment(value: datetime | str | None) -> str:
     """``26/11/2026 14:05`` in Rome time from a timestamp."""
     if value is None or value == "":
         return "—"

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.params import FromQuery
 from litestar.response import Template
 
@@ -18,7 +17,9 @@ from service.app.clock import today
 from service.app.errors import Conflict, Invalid, NotFound
 from service.app.funds import ContributionIn, FundOut
 from service.web.core import (
+    AnyRequest,
     Form,
+    Page,
     absorb,
     after_post,
     amount_of,
@@ -39,7 +40,7 @@ CENT = Decimal("0.01")
 HELPER = ("quantity", "unit", "rate")
 
 
-def gas_user(request: Request[Any, Any, Any]) -> Principal:
+def gas_user(request: AnyRequest) -> Principal:
     """The fund pages are a GAS user's: anyone else finds nothing here."""
     principal = principal_of(request)
     if principal.role != "gas" or not principal.party_id:
@@ -47,7 +48,7 @@ def gas_user(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
-def own_fund(request: Request[Any, Any, Any], principal: Principal) -> FundOut:
+def own_fund(request: AnyRequest, principal: Principal) -> FundOut:
     page = funds.list_funds(ctx_of(request), principal, principal.party_id, None, None)
     for item in page.items:
         if item.gas_id == principal.party_id:
@@ -55,7 +56,7 @@ def own_fund(request: Request[Any, Any, Any], principal: Principal) -> FundOut:
     raise NotFound("fund")
 
 
-def fund_page(request: Request[Any, Any, Any], form: Form, *, status: int = 200,
+def fund_page(request: AnyRequest, form: Form, *, status: int = 200,
               cursor: str | None = None, reference: str | None = None) -> Template:
     ctx = ctx_of(request)
     principal = gas_user(request)
@@ -81,13 +82,13 @@ def fund_page(request: Request[Any, Any, Any], form: Form, *, status: int = 200,
 
 
 @get("/fondo", sync_to_thread=True)
-def fund_view(request: Request[Any, Any, Any], pagina: FromQuery[str | None] = None,
+def fund_view(request: AnyRequest, pagina: FromQuery[str | None] = None,
               riferimento: FromQuery[str | None] = None) -> Template:
     return fund_page(request, Form(), cursor=pagina, reference=riferimento)
 
 
 def read_basis(form: Form, amount: Decimal | None) -> tuple[Decimal | None,
-                                                             dict[str, Any] | None]:
+                                                             dict[str, object] | None]:
     """The per-order helper: quantity x contribution per unit. With no amount typed the
     amount is their product; with both, they must agree. ``(amount, basis)``."""
     if not any(text_of(form, name) for name in HELPER):
@@ -118,7 +119,7 @@ def read_basis(form: Form, amount: Decimal | None) -> tuple[Decimal | None,
 
 
 @post("/fondo", status_code=303, opt={"operation": "POST /api/contributions"})
-async def record_contribution(request: Request[Any, Any, Any]) -> Any:
+async def record_contribution(request: AnyRequest) -> Page:
     form = await posted(request)
     principal = gas_user(request)
     ctx = ctx_of(request)

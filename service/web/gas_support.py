@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, TypeVar
-
-from litestar import Request
+from typing import ParamSpec, TypeVar
 
 from service.app.auth import Principal
 from service.app.context import AppContext
 from service.app.parties import list_parties, list_relationships
 from service.app.prepayments import PrepaymentOut
-from service.web.core import call, party_name, replayed
+from service.web.core import AnyRequest, call, party_name, replayed
 from service.web.formatting import number
 
 T = TypeVar("T")
+P = ParamSpec("P")
 PAGE_ALL = 500  # the app layer's largest page: a GAS buys from a handful of producers
 
 
@@ -89,11 +88,12 @@ def owed_text(item: PrepaymentOut) -> str:
     return text if exact else f"circa {text}"
 
 
-async def run_once(request: Request[Any, Any, Any], op_id: str,
-                   fn: Callable[..., tuple[int, T]], *args: Any) -> tuple[int, T]:
+async def run_once(request: AnyRequest, op_id: str,
+                   fn: Callable[P, tuple[int, T]], *args: P.args, **kwargs: P.kwargs
+                   ) -> tuple[int, T]:
     """Run an operation with the form's operation id: ``(201, answer)`` when it was
     recorded now, ``(200, answer)`` when the id had already recorded it (a resubmission
     answers as the first time, with the same status: the command's replay note tells
     the two apart)."""
-    _, answer = await call(fn, *args)
+    _, answer = await call(fn, *args, **kwargs)
     return (200 if replayed() else 201), answer

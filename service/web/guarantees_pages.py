@@ -5,10 +5,9 @@ application allows; this page is the GAS user's)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.params import FromQuery
 from litestar.response import Template
 
@@ -16,8 +15,11 @@ from service.app import guarantees, loans
 from service.app.auth import Principal
 from service.app.errors import Conflict, Invalid, NotFound
 from service.app.guarantees import CapacityIn
+from service.app.lending import LoanOut
 from service.web.core import (
+    AnyRequest,
     Form,
+    Page,
     absorb,
     call,
     ctx_of,
@@ -32,14 +34,14 @@ from service.web.formatting import euro, number
 from service.web.gas_support import name_of, names_for
 
 
-def gas_user(request: Request[Any, Any, Any]) -> Principal:
+def gas_user(request: AnyRequest) -> Principal:
     principal = principal_of(request)
     if principal.role != "gas" or not principal.party_id:
         raise NotFound("page")
     return principal
 
 
-def guarantees_page(request: Request[Any, Any, Any], form: Form | None = None, *,
+def guarantees_page(request: AnyRequest, form: Form | None = None, *,
                     status: int = 200, cursor: str | None = None) -> Template:
     ctx = ctx_of(request)
     principal = gas_user(request)
@@ -47,7 +49,7 @@ def guarantees_page(request: Request[Any, Any, Any], form: Form | None = None, *
     capacity = guarantees.read_pledge_capacity(ctx, principal, gas_id)
     page = guarantees.list_guarantees(ctx, principal, gas_id, None, None, None, cursor)
     names = names_for(ctx, principal)
-    loans_seen: dict[str, Any] = {}
+    loans_seen: dict[str, LoanOut] = {}
     rows = []
     for item in page.items:
         if item.loan_id not in loans_seen:
@@ -63,13 +65,13 @@ def guarantees_page(request: Request[Any, Any, Any], form: Form | None = None, *
 
 
 @get("/garanzie", sync_to_thread=True)
-def guarantees_view(request: Request[Any, Any, Any], pagina: FromQuery[str | None] = None
+def guarantees_view(request: AnyRequest, pagina: FromQuery[str | None] = None
                     ) -> Template:
     return guarantees_page(request, cursor=pagina)
 
 
 @post("/garanzie", status_code=303, opt={"operation": "PUT /api/parties/{id}/pledge-capacity"})
-async def capacity_update(request: Request[Any, Any, Any]) -> Any:
+async def capacity_update(request: AnyRequest) -> Page:
     form = await posted(request)
     principal = gas_user(request)
     ctx = ctx_of(request)

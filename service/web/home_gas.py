@@ -5,19 +5,17 @@ pledge capacity, and the funding requests that name the GAS."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
-from litestar import Request
 from litestar.response import Template
 
 from service.app import funds, guarantees, prepayments, requests
-from service.web.core import ctx_of, principal_of, render
+from service.web.core import AnyRequest, ctx_of, principal_of, render
 from service.web.gas_support import name_of, names_for, owed_text
 
 SHOWN = 20  # the newest requests, the first open prepayments: the rest one click away
 
 
-def home(request: Request[Any, Any, Any]) -> Template:
+def home(request: AnyRequest) -> Template:
     ctx = ctx_of(request)
     principal = principal_of(request)
     gas_id = principal.party_id or ""

@@ -7,13 +7,10 @@ Requests waiting for the officers (``requests.officer_todo``), loans in arrears
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request
 from litestar.response import Template
 
 from service.app import arrears, desk, requests
-from service.web.core import ctx_of, party_name, principal_of, render
+from service.web.core import AnyRequest, ctx_of, party_name, principal_of, render
 
 SHOWN = 5  # items listed per section; the count says how many there are in all
 ARREARS_SHOWN = 10
@@ -27,7 +24,7 @@ SECTIONS = (
 )
 
 
-def home(request: Request[Any, Any, Any]) -> Template:
+def home(request: AnyRequest) -> Template:
     ctx, principal = ctx_of(request), principal_of(request)
     todo = requests.officer_todo(ctx, principal, SHOWN)
     late = arrears.list_arrears(ctx, principal, None, None, None, ARREARS_SHOWN, None)

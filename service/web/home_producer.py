@@ -5,9 +5,7 @@ their status, and money the GAS set aside for the producer."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
-from litestar import Request
 from litestar.response import Template
 
 from service.app import funds, loans, prepayments, requests
@@ -15,7 +13,7 @@ from service.app.auth import Principal
 from service.app.context import AppContext
 from service.app.errors import NotFound
 from service.app.funds import FundOut
-from service.web.core import ctx_of, principal_of, render
+from service.web.core import AnyRequest, ctx_of, principal_of, render
 from service.web.gas_support import PAGE_ALL, name_of, names_for, owed_text
 
 SHOWN = 20
@@ -42,7 +40,7 @@ def earmarking_funds(ctx: AppContext, principal: Principal) -> list[FundOut]:
     return sorted(found, key=lambda f: f.name.casefold())
 
 
-def home(request: Request[Any, Any, Any]) -> Template:
+def home(request: AnyRequest) -> Template:
     ctx = ctx_of(request)
     principal = principal_of(request)
     producer_id = principal.party_id or ""

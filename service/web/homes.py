@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request
 from litestar.response import Template
 
 from service.web import home_gas, home_officer, home_producer
-from service.web.core import principal_of
+from service.web.core import AnyRequest, principal_of
 
 
-def home(request: Request[Any, Any, Any]) -> Template:
+def home(request: AnyRequest) -> Template:
     principal = principal_of(request)
     if principal.role == "producer":
         return home_producer.home(request)

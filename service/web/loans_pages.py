@@ -15,10 +15,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from service.app import guarantees, lending, loans
 from service.app.auth import Principal
@@ -32,7 +32,9 @@ from service.app.loans import RepaymentIn, RepaymentItem, RescheduleIn, WriteOff
 from service.app.views import Money
 from service.db.tables import parties
 from service.web.core import (
+    AnyRequest,
     Form,
+    Page,
     absorb,
     after_post,
     amount_of,
@@ -85,7 +87,7 @@ _REFUSALS = {
 
 # --- reading -----------------------------------------------------------------------------
 
-def _dec(money: Any) -> Decimal:
+def _dec(money: object) -> Decimal:
     return Decimal(str(getattr(money, "amount", money)))
 
 
@@ -108,7 +110,7 @@ def early_parts(ctx: AppContext, loan_id: str) -> dict[str, Decimal]:
     the same replay ``list_repayments`` splits them; its ``principal`` includes it.
     Called only after the page has read the loan through the application (visibility)."""
 
-    def read(conn: Any) -> dict[str, Decimal]:
+    def read(conn: Connection) -> dict[str, Decimal]:
         row = lending.get_loan(conn, loan_id)
         if row is None:
             return {}
@@ -221,7 +223,7 @@ def fresh_forms() -> dict[str, Form]:
     }
 
 
-def loan_page_template(request: Request[Any, Any, Any], context: dict[str, Any],
+def loan_page_template(request: AnyRequest, context: dict[str, Any],
                        failed: tuple[str, Form] | None = None, status: int = 200
                        ) -> Template:
     forms = fresh_forms()
@@ -238,7 +240,7 @@ def loan_page_template(request: Request[Any, Any, Any], context: dict[str, Any],
 # --- pages -------------------------------------------------------------------------------
 
 @get("/prestiti", sync_to_thread=True)
-def loans_list(request: Request[Any, Any, Any], status: FromQuery[str | None] = None,
+def loans_list(request: AnyRequest, status: FromQuery[str | None] = None,
                late: FromQuery[str | None] = None, cursor: FromQuery[str | None] = None
                ) -> Template:
     ctx, principal = ctx_of(request), principal_of(request)
@@ -265,7 +267,7 @@ def loans_list(request: Request[Any, Any, Any], status: FromQuery[str | None] = 
 
 
 @get("/prestiti/{loan_id:str}", sync_to_thread=True)
-def loan_page(request: Request[Any, Any, Any], loan_id: FromPath[str],
+def loan_page(request: AnyRequest, loan_id: FromPath[str],
               rimborso: FromQuery[str | None] = None) -> Template:
     context = loan_context(ctx_of(request), principal_of(request), loan_id, rimborso)
     return loan_page_template(request, context)
@@ -273,7 +275,7 @@ def loan_page(request: Request[Any, Any, Any], loan_id: FromPath[str],
 
 # --- the officer's forms -----------------------------------------------------------------
 
-def _officer(request: Request[Any, Any, Any]) -> Principal:
+def _officer(request: AnyRequest) -> Principal:
     """Only officers post these forms; anyone else learns nothing: 404."""
     principal = principal_of(request)
     if not principal.is_staff:
@@ -302,7 +304,7 @@ def _absorb(form: Form, key: str, exc: Invalid | Conflict, fields: dict[str, str
     absorb(form, exc, fields)
 
 
-async def _failed(request: Request[Any, Any, Any], loan_id: str, key: str, form: Form
+async def _failed(request: AnyRequest, loan_id: str, key: str, form: Form
                   ) -> Template:
     context = await call(loan_context, ctx_of(request), principal_of(request), loan_id)
     return loan_page_template(request, context, (key, form),
@@ -311,7 +313,7 @@ async def _failed(request: Request[Any, Any, Any], loan_id: str, key: str, form:
 
 @post("/prestiti/{loan_id:str}/rimborsi", status_code=303,
       opt={"operation": "POST /api/loans/{id}/repayments"})
-async def record_repayment(request: Request[Any, Any, Any], loan_id: FromPath[str]) -> Any:
+async def record_repayment(request: AnyRequest, loan_id: FromPath[str]) -> Page:
     principal = _officer(request)
     form = await posted(request)
     amount = amount_of(form, "amount")
@@ -335,7 +337,7 @@ async def record_repayment(request: Request[Any, Any, Any], loan_id: FromPath[st
 
 @post("/prestiti/{loan_id:str}/escussioni", status_code=303,
       opt={"operation": "POST /api/loans/{id}/guarantee-calls"})
-async def call_guarantees(request: Request[Any, Any, Any], loan_id: FromPath[str]) -> Any:
+async def call_guarantees(request: AnyRequest, loan_id: FromPath[str]) -> Page:
     principal = _officer(request)
     form = await posted(request)
     amount = amount_of(form, "amount")
@@ -356,7 +358,7 @@ async def call_guarantees(request: Request[Any, Any, Any], loan_id: FromPath[str
 
 @post("/prestiti/{loan_id:str}/rinegoziazione", status_code=303,
       opt={"operation": "POST /api/loans/{id}/reschedule"})
-async def reschedule(request: Request[Any, Any, Any], loan_id: FromPath[str]) -> Any:
+async def reschedule(request: AnyRequest, loan_id: FromPath[str]) -> Page:
     principal = _officer(request)
     form = await posted(request)
     on = date_of(form, "date")
@@ -400,7 +402,7 @@ def _write_off_checks(form: Form, loan: LoanOut) -> None:
 
 
 @post("/prestiti/{loan_id:str}/perdita", status_code=200)
-async def write_off_preview(request: Request[Any, Any, Any], loan_id: FromPath[str]) -> Any:
+async def write_off_preview(request: AnyRequest, loan_id: FromPath[str]) -> Page:
     """**Passa a perdita**: nothing is written yet; the page says what will happen and
     asks for **Conferma passaggio a perdita** (the same operation id carried along)."""
     principal = _officer(request)
@@ -421,7 +423,7 @@ async def write_off_preview(request: Request[Any, Any, Any], loan_id: FromPath[s
 
 @post("/prestiti/{loan_id:str}/perdita/conferma", status_code=303,
       opt={"operation": "POST /api/loans/{id}/write-off"})
-async def write_off(request: Request[Any, Any, Any], loan_id: FromPath[str]) -> Any:
+async def write_off(request: AnyRequest, loan_id: FromPath[str]) -> Page:
     principal = _officer(request)
     form = await posted(request)
     on = date_of(form, "date")

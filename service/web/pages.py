@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from litestar.handlers import HTTPRouteHandler
 
 from service.web import (
     fund_pages,
@@ -18,7 +18,7 @@ from service.web import (
     simulator_pages,
 )
 
-HANDLERS: list[Any] = [
+HANDLERS: list[HTTPRouteHandler] = [
     *simulator_pages.HANDLERS,
     *requests_pages.HANDLERS,
     *loans_pages.HANDLERS,

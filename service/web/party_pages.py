@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
@@ -22,7 +22,9 @@ from service.app import desk, funds, guarantees, loans, parties, prepayments
 from service.app.errors import Conflict, Invalid
 from service.app.parties import PARTY_KINDS, PartyOut
 from service.web.core import (
+    AnyRequest,
     Form,
+    Page,
     absorb,
     call,
     ctx_of,
@@ -50,7 +52,7 @@ def contacts_of(party: PartyOut) -> list[tuple[str, str, str | None]]:
 
 
 @get("/soggetti", sync_to_thread=True)
-def parties_page(request: Request[Any, Any, Any], tipo: FromQuery[str | None] = None,
+def parties_page(request: AnyRequest, tipo: FromQuery[str | None] = None,
                  cursore: FromQuery[str | None] = None) -> Template:
     ctx, principal = ctx_of(request), principal_of(request)
     principal.require("officer")
@@ -65,7 +67,7 @@ def parties_page(request: Request[Any, Any, Any], tipo: FromQuery[str | None] = 
                   form=form, kinds=KINDS, next_url=next_url, first_page=cursore is None)
 
 
-def _party_context(request: Request[Any, Any, Any], party_id: str) -> dict[str, Any]:
+def _party_context(request: AnyRequest, party_id: str) -> dict[str, Any]:
     """Everything the party's page shows, each part read as the API reads it."""
     ctx, principal = ctx_of(request), principal_of(request)
     principal.require("officer")
@@ -104,7 +106,7 @@ def _party_context(request: Request[Any, Any, Any], party_id: str) -> dict[str, 
     return out
 
 
-def _render_party(request: Request[Any, Any, Any], party_id: str, form: Form | None = None,
+def _render_party(request: AnyRequest, party_id: str, form: Form | None = None,
                   status: int = 200) -> Template:
     context = _party_context(request, party_id)
     party: PartyOut = context["party"]
@@ -121,20 +123,20 @@ def _render_party(request: Request[Any, Any, Any], party_id: str, form: Form | N
 
 
 @get("/soggetti/{party_id:str}", sync_to_thread=True)
-def party_page(request: Request[Any, Any, Any], party_id: FromPath[str]) -> Template:
+def party_page(request: AnyRequest, party_id: FromPath[str]) -> Template:
     return _render_party(request, party_id)
 
 
 @post("/soggetti/{party_id:str}/contatti", status_code=303,
       opt={"operation": "PATCH /api/parties/{id}"})
-async def save_contacts(request: Request[Any, Any, Any], party_id: FromPath[str]) -> Any:
+async def save_contacts(request: AnyRequest, party_id: FromPath[str]) -> Page:
     form = await posted(request)
     ctx, principal = ctx_of(request), principal_of(request)
     principal.require("officer")
     party = await call(parties.read_party, ctx, principal, party_id)
     # A JSON merge patch of the contacts: an emptied field clears it; unchanged ones are
     # left out, so saving an untouched form records nothing.
-    patch: dict[str, Any] = {}
+    patch: dict[str, object] = {}
     for field, _, _ in CONTACTS:
         value = text_of(form, field)
         if value != getattr(party, field, None):

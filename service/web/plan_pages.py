@@ -8,10 +8,9 @@ shown through ``service.app.plans``; applying it goes through ``requests.set_ter
 from __future__ import annotations
 
 import io
-from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, Response, get, post
+from litestar import Response, get, post
 from litestar.response import Template
 
 from reports.italian import REFUSALS
@@ -20,7 +19,9 @@ from service.app.errors import Conflict, Invalid
 from service.app.lender_scope import OtherLender
 from service.app.plans import PlanView
 from service.web.core import (
+    AnyRequest,
     Form,
+    Page,
     call,
     ctx_of,
     posted,
@@ -46,7 +47,7 @@ NOT_EDITABLE = ("Le condizioni si fissano solo su una richiesta in esame o appro
                 "ricalcola il piano.")
 
 
-def _ids(values: Any) -> list[str]:
+def _ids(values: object) -> list[str]:
     if isinstance(values, list):
         return [str(v) for v in values if str(v).strip()]
     return [str(values)] if isinstance(values, str) and values.strip() else []
@@ -59,7 +60,7 @@ def _message(text: str) -> str:
     return field_message(text)
 
 
-def _render(request: Request[Any, Any, Any], *, chosen: list[str] | None,
+def _render(request: AnyRequest, *, chosen: list[str] | None,
             view: PlanView | None, form: Form, status: int = 200,
             refused: tuple[str, str] | None = None) -> Template:
     candidates = plans.plan_candidates(ctx_of(request), principal_of(request))
@@ -78,7 +79,7 @@ def _render(request: Request[Any, Any, Any], *, chosen: list[str] | None,
 
 
 @get("/piano", sync_to_thread=True)
-def plan_page(request: Request[Any, Any, Any]) -> Template:
+def plan_page(request: AnyRequest) -> Template:
     ctx, principal = ctx_of(request), principal_of(request)
     principal.require("officer")
     form = Form()
@@ -101,7 +102,7 @@ def plan_page(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/piano.xlsx", sync_to_thread=True)
-def plan_workbook(request: Request[Any, Any, Any]) -> Response[bytes]:
+def plan_workbook(request: AnyRequest) -> Response[bytes]:
     ctx, principal = ctx_of(request), principal_of(request)
     principal.require("officer")
     chosen = _ids(request.query_params.getall("richiesta", [])) or None
@@ -113,7 +114,7 @@ def plan_workbook(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @post("/piano/applica", status_code=303, opt={"operation": "PUT /api/requests/{id}/terms"})
-async def apply_plan(request: Request[Any, Any, Any]) -> Any:
+async def apply_plan(request: AnyRequest) -> Page:
     form = await posted(request)
     ctx, principal = ctx_of(request), principal_of(request)
     principal.require("officer")

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, get
+from litestar import get
 from litestar.params import FromQuery
 from litestar.response import Template
 
@@ -22,7 +21,7 @@ from reports.portfolio import AGING_BUCKETS, BUCKET_LABELS, BucketFigures
 from service.app import portfolio
 from service.app.clock import today
 from service.app.errors import Invalid
-from service.web.core import Form, absorb, ctx_of, principal_of, render
+from service.web.core import AnyRequest, Form, absorb, ctx_of, principal_of, render
 from service.web.formatting import euro
 
 PAGE_SIZE = 50
@@ -77,7 +76,7 @@ def _page_of(text: str | None) -> int:
 
 
 @get("/portafoglio", sync_to_thread=True)
-def portfolio_page(request: Request[Any, Any, Any], as_of: FromQuery[str | None] = None,
+def portfolio_page(request: AnyRequest, as_of: FromQuery[str | None] = None,
                    pagina: FromQuery[str | None] = None) -> Template:
     ctx, principal = ctx_of(request), principal_of(request)
     principal.require("officer")

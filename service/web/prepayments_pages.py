@@ -5,10 +5,9 @@ owed, deliveries (**Registra consegna**, by either side), and a GAS's new prepay
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
@@ -16,10 +15,13 @@ from ledger.prepayments import value_at_price
 from service.app import prepayments
 from service.app.auth import Principal
 from service.app.clock import today
+from service.app.context import AppContext
 from service.app.errors import Conflict, Invalid, NotFound
 from service.app.prepayments import DeliveryIn, PrepaymentIn, PrepaymentOut
 from service.web.core import (
+    AnyRequest,
     Form,
+    Page,
     absorb,
     after_post,
     amount_of,
@@ -40,14 +42,14 @@ from service.web.labels import ON_EXPIRY
 STATUS_FILTERS = {"aperti": "open", "chiusi": "closed"}
 
 
-def gas_user(request: Request[Any, Any, Any]) -> Principal:
+def gas_user(request: AnyRequest) -> Principal:
     principal = principal_of(request)
     if principal.role != "gas" or not principal.party_id:
         raise NotFound("page")
     return principal
 
 
-def row_of(ctx: Any, names: dict[str, str], item: PrepaymentOut) -> dict[str, Any]:
+def row_of(ctx: AppContext, names: dict[str, str], item: PrepaymentOut) -> dict[str, object]:
     return {"item": item, "producer": name_of(ctx, names, item.producer_id),
             "gas": name_of(ctx, names, item.gas_id), "owed": owed_text(item)}
 
@@ -55,7 +57,7 @@ def row_of(ctx: Any, names: dict[str, str], item: PrepaymentOut) -> dict[str, An
 # --- the list ---------------------------------------------------------------------------
 
 @get("/prefinanziamenti", sync_to_thread=True)
-def prepayment_list(request: Request[Any, Any, Any], stato: FromQuery[str | None] = None,
+def prepayment_list(request: AnyRequest, stato: FromQuery[str | None] = None,
                     pagina: FromQuery[str | None] = None) -> Template:
     ctx = ctx_of(request)
     principal = principal_of(request)
@@ -74,7 +76,7 @@ def prepayment_list(request: Request[Any, Any, Any], stato: FromQuery[str | None
 
 # --- a new prepayment (GAS) -------------------------------------------------------------
 
-def new_page(request: Request[Any, Any, Any], form: Form, status: int = 200) -> Template:
+def new_page(request: AnyRequest, form: Form, status: int = 200) -> Template:
     principal = gas_user(request)
     return render(request, "prepayments/nuovo.html", status=status,
                   title="Nuovo prefinanziamento", form=form,
@@ -83,12 +85,12 @@ def new_page(request: Request[Any, Any, Any], form: Form, status: int = 200) -> 
 
 
 @get("/prefinanziamenti/nuovo", sync_to_thread=True)
-def prepayment_new(request: Request[Any, Any, Any]) -> Template:
+def prepayment_new(request: AnyRequest) -> Template:
     return new_page(request, Form())
 
 
 @post("/prefinanziamenti/nuovo", status_code=303, opt={"operation": "POST /api/prepayments"})
-async def prepayment_create(request: Request[Any, Any, Any]) -> Any:
+async def prepayment_create(request: AnyRequest) -> Page:
     form = await posted(request)
     principal = gas_user(request)
     ctx = ctx_of(request)
@@ -128,7 +130,7 @@ async def prepayment_create(request: Request[Any, Any, Any]) -> Any:
 
 # --- one prepayment ---------------------------------------------------------------------
 
-def detail_page(request: Request[Any, Any, Any], prepayment_id: str, form: Form,
+def detail_page(request: AnyRequest, prepayment_id: str, form: Form,
                 status: int = 200) -> Template:
     ctx = ctx_of(request)
     principal = principal_of(request)
@@ -145,7 +147,7 @@ def detail_page(request: Request[Any, Any, Any], prepayment_id: str, form: Form,
 
 
 @get("/prefinanziamenti/{prepayment_id:str}", sync_to_thread=True)
-def prepayment_detail(request: Request[Any, Any, Any], prepayment_id: FromPath[str]
+def prepayment_detail(request: AnyRequest, prepayment_id: FromPath[str]
                       ) -> Template:
     return detail_page(request, prepayment_id, Form())
 
@@ -159,8 +161,8 @@ def exceeds_sentence(item: PrepaymentOut, quantity: Decimal) -> str:
 
 @post("/prefinanziamenti/{prepayment_id:str}/consegne", status_code=303,
       opt={"operation": "POST /api/prepayments/{id}/deliveries"})
-async def delivery_record(request: Request[Any, Any, Any], prepayment_id: FromPath[str]
-                          ) -> Any:
+async def delivery_record(request: AnyRequest, prepayment_id: FromPath[str]
+                          ) -> Page:
     form = await posted(request)
     ctx = ctx_of(request)
     principal = principal_of(request)

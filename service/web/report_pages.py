@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
-from litestar import Request, Response, get
+from litestar import get
 from litestar.params import FromPath
 from litestar.response import Stream, Template
 from markupsafe import Markup, escape
@@ -24,7 +24,7 @@ from service.app.read_cache import ReadCache
 from service.app.report_catalog import ReportOut, report_catalog
 from service.app.report_files import build_report_file
 from service.app.report_forms import choices_on
-from service.web.core import Form, ctx_of, principal_of, render
+from service.web.core import AnyRequest, Form, ctx_of, principal_of, render
 from service.web.labels import field_message
 
 FORMATS = ("xlsx", "csv")  # what the page offers (the API also gives Parquet)
@@ -90,7 +90,7 @@ class PageOptions:
 _OPTIONS: ReadCache[PageOptions] = ReadCache(kept=8)
 
 
-def _page_options(request: Request[Any, Any, Any]) -> PageOptions:
+def _page_options(request: AnyRequest) -> PageOptions:
     ctx, principal = ctx_of(request), principal_of(request)
 
     def compute(conn: Connection) -> PageOptions:
@@ -134,7 +134,7 @@ def _fields(report: ReportOut, choices: PageOptions) -> list[Field]:
     return out
 
 
-def _forms(request: Request[Any, Any, Any], failed: tuple[str, Form] | None = None
+def _forms(request: AnyRequest, failed: tuple[str, Form] | None = None
            ) -> list[ReportForm]:
     principal = principal_of(request)
     choices = _page_options(request)  # once for every form of the page
@@ -149,7 +149,7 @@ def _forms(request: Request[Any, Any, Any], failed: tuple[str, Form] | None = No
 
 
 @get("/report", sync_to_thread=True)
-def reports_page(request: Request[Any, Any, Any]) -> Template:
+def reports_page(request: AnyRequest) -> Template:
     return render(request, "officer/report.html", title="Report", forms=_forms(request),
                   formats=FORMATS)
 
@@ -177,7 +177,7 @@ def _query(params: Mapping[str, str]) -> dict[str, str]:
 
 
 @get("/report/{filename:str}", sync_to_thread=True)
-def report_file(request: Request[Any, Any, Any], filename: FromPath[str]) -> Response[Any]:
+def report_file(request: AnyRequest, filename: FromPath[str]) -> Template | Stream:
     """The report as a file, or the report page again (422) with the refusal beside the
     parameter it names."""
     ctx, principal = ctx_of(request), principal_of(request)

@@ -14,10 +14,10 @@ loan when its **Importo** is empty.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
 
 from ledger.daycount import add_months
 from service.app.lending import DEFAULT_CATEGORY
@@ -63,26 +63,26 @@ def typed(value: Decimal | str) -> str:
     return plain(Decimal(str(value))).replace(".", ",")
 
 
-def _filled(values: dict[str, Any], names: list[str]) -> bool:
-    return any(isinstance(values.get(n), str) and values[n].strip() for n in names)
+def _filled(values: Mapping[str, object], names: list[str]) -> bool:
+    return any(isinstance(v := values.get(n), str) and v.strip() for n in names)
 
 
-def _indices(values: dict[str, Any], prefix: str) -> list[int]:
+def _indices(values: Mapping[str, object], prefix: str) -> list[int]:
     pattern = re.compile(rf"^{prefix}(\d+)-")
     found = {int(m.group(1)) for k in values if (m := pattern.match(k))}
     return sorted(i for i in found if i < MAX_PARTS)
 
 
-def filled_prepayments(values: dict[str, Any]) -> list[int]:
+def filled_prepayments(values: Mapping[str, object]) -> list[int]:
     return [i for i in _indices(values, "pp")
             if _filled(values, [pp(i, n) for n in _PP_TYPED])]
 
 
-def filled_guarantees(values: dict[str, Any]) -> list[int]:
+def filled_guarantees(values: Mapping[str, object]) -> list[int]:
     return [i for i in _indices(values, "g") if _filled(values, [g(i, n) for n in _G_TYPED])]
 
 
-def fieldset_counts(values: dict[str, Any]) -> tuple[int, int]:
+def fieldset_counts(values: Mapping[str, object]) -> tuple[int, int]:
     """How many prepayment and guarantee fieldsets the form shows: up to the last one
     filled in, and one empty more."""
     last_pp = max(filled_prepayments(values), default=-1)
@@ -215,11 +215,11 @@ class SuggestionContext:
     today: date
 
 
-def _typed_in(values: dict[str, Any], name: str) -> bool:
-    return isinstance(values.get(name), str) and bool(values[name].strip())
+def _typed_in(values: Mapping[str, object], name: str) -> bool:
+    return isinstance(v := values.get(name), str) and bool(v.strip())
 
 
-def suggested_values(current: dict[str, Any], req: RequestOut,
+def suggested_values(current: Mapping[str, object], req: RequestOut,
                      opportunities: list[OpportunityOut], ctx: SuggestionContext
                      ) -> tuple[dict[str, str], list[str]]:
     """The form filled from the opportunities, best first, and what the officer should

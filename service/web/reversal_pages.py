@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
@@ -18,7 +17,9 @@ from service.app.context import AppContext
 from service.app.errors import Conflict, Invalid, NotFound
 from service.app.reversals import ReversalIn
 from service.web.core import (
+    AnyRequest,
     Form,
+    Page,
     absorb,
     after_post,
     call,
@@ -38,7 +39,7 @@ class Target:
     what: str
     description: str
     back: str
-    reverse: Callable[[ReversalIn], tuple[int, Any]]
+    reverse: Callable[[ReversalIn], tuple[int, object]]
 
 
 def _contribution(ctx: AppContext, who: Principal, ids: list[str], rif: str | None) -> Target:
@@ -103,7 +104,7 @@ TARGETS: dict[str, tuple[int, Callable[..., Target]]] = {
     "escussione": (2, _call), "consegna": (2, _delivery)}
 
 
-def _target(request: Request[Any, Any, Any], kind: str, rest: str, rif: str | None
+def _target(request: AnyRequest, kind: str, rest: str, rif: str | None
             ) -> Target:
     ids = [part for part in rest.split("/") if part]
     if kind not in TARGETS or len(ids) != TARGETS[kind][0]:
@@ -112,7 +113,7 @@ def _target(request: Request[Any, Any, Any], kind: str, rest: str, rif: str | No
 
 
 @get("/storni/{kind:str}/{rest:path}", sync_to_thread=True)
-def reversal_page(request: Request[Any, Any, Any], kind: FromPath[str], rest: FromPath[str],
+def reversal_page(request: AnyRequest, kind: FromPath[str], rest: FromPath[str],
                   rif: FromQuery[str | None] = None) -> Template:
     target = _target(request, kind, rest, rif)
     return render(request, "reversals/storno.html", title="Storno", target=target,
@@ -120,8 +121,8 @@ def reversal_page(request: Request[Any, Any, Any], kind: FromPath[str], rest: Fr
 
 
 @post("/storni/{kind:str}/{rest:path}", status_code=303)
-async def reversal_submit(request: Request[Any, Any, Any], kind: FromPath[str],
-                          rest: FromPath[str]) -> Any:
+async def reversal_submit(request: AnyRequest, kind: FromPath[str],
+                          rest: FromPath[str]) -> Page:
     form = await posted(request)
     rif = form.value("rif") or None
     target = await call(_target, request, kind, rest, rif)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import Request, Response, Router
+from litestar import Router
 from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -18,9 +17,18 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.app.audit import AuditEntry, AuditNote, audit_note, kind_of, record_entry
 from service.app.audit_note import request_id_var
+from service.app.auth import Principal
 from service.app.errors import ApiError
 from service.web import account, pages
-from service.web.core import CsrfRefused, LoginRequired, csrf_token, login_redirect, web_session
+from service.web.core import (
+    AnyRequest,
+    CsrfRefused,
+    LoginRequired,
+    Page,
+    csrf_token,
+    login_redirect,
+    web_session,
+)
 from service.web.formatting import FILTERS
 from service.web.labels import (
     GUARANTEE_STATUS,
@@ -110,7 +118,7 @@ async def _audit(scope: Scope, status: int, note: AuditNote) -> None:
         ids=ids, outcome=status, http_request_id=request_id_var.get()))
 
 
-def nav_links(user: Any) -> list[tuple[str, str]]:
+def nav_links(user: Principal) -> list[tuple[str, str]]:
     common = [("/simulatore", "Simulatore"), ("/password", "Password")]
     if user.role == "producer":
         return [("/", "La mia azienda"), ("/richieste", "Richieste"),
@@ -137,7 +145,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 
-def _error_page(request: Request[Any, Any, Any], status: int, title: str, text: str
+def _error_page(request: AnyRequest, status: int, title: str, text: str
                 ) -> Template:
     principal = getattr(request.state, "principal", None)
     return Template(template_name="error.html", status_code=status,
@@ -147,19 +155,19 @@ def _error_page(request: Request[Any, Any, Any], status: int, title: str, text: 
         "party_name": getattr(request.state, "party_name", None)})
 
 
-def not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def not_found(request: AnyRequest, exc: Exception) -> Template:
     return _error_page(request, 404, "Pagina non trovata",
                        "La pagina che cerchi non esiste o non è tra quelle che puoi vedere.")
 
 
-def csrf_refused(request: Request[Any, Any, Any], exc: CsrfRefused) -> Response[Any]:
+def csrf_refused(request: AnyRequest, exc: CsrfRefused) -> Template:
     return _error_page(request, 403, "Modulo scaduto",
                        "Il modulo non è stato inviato da questa pagina o è scaduto: "
                        "nessuna operazione è stata registrata. Torna indietro, ricarica "
                        "la pagina e riprova.")
 
 
-def app_refused(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+def app_refused(request: AnyRequest, exc: ApiError) -> Page:
     if exc.status in (403, 404):
         return not_found(request, exc)
     if exc.status == 401:

@@ -3,15 +3,14 @@ same figures as ``POST /api/loans/simulate`` (it calls the same use case)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, get
+from litestar import get
 from litestar.response import Template
 
 from service.app.clock import today
 from service.app.errors import Invalid
 from service.app.terms import SimulationOut, TermsIn, simulate_loan
 from service.web.core import (
+    AnyRequest,
     Form,
     absorb,
     amount_of,
@@ -63,7 +62,7 @@ def simulate(form: Form) -> SimulationOut | None:
 
 
 @get("/simulatore", sync_to_thread=True)
-def simulator_page(request: Request[Any, Any, Any]) -> Template:
+def simulator_page(request: AnyRequest) -> Template:
     query = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
     defaults = {"periodicita": "monthly", "metodo": "french", "preammortamento": "0",
                 "data_erogazione": today().isoformat()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import date
 
 from ledger.money import minor_to_json
 
@@ -17,15 +17,15 @@ def import_answer(
     dry_run: bool,
     producer_ids: Mapping[str, str] | None = None,
     relationship_ids: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """``producer_ids`` and ``relationship_ids`` map a partita IVA to the id the import
     gave what it created (empty for a dry run: those ids are then null)."""
     new_producers = producer_ids or {}
     new_relationships = relationship_ids or {}
 
     def relationship(
-        id_: str | None, producer_id: str | None, vat: str, since: Any, minor: int
-    ) -> dict[str, Any]:
+        id_: str | None, producer_id: str | None, vat: str, since: date, minor: int
+    ) -> dict[str, object]:
         return {
             "id": id_,
             "producer_id": producer_id,

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 
@@ -49,11 +48,11 @@ def _contacts(party: ExportParty) -> list[dict[str, str]]:
     return [{"type": kind, "value": value} for kind, value in contacts if value]
 
 
-def _product(product: Product) -> dict[str, Any]:
-    order_info: dict[str, Any] = {"umPrice": product.um_price}
+def _product(product: Product) -> dict[str, object]:
+    order_info: dict[str, object] = {"umPrice": product.um_price}
     if product.vat_rate is not None:
         order_info["vatRate"] = product.vat_rate
-    written: dict[str, Any] = {"name": product.name, "um": product.um}
+    written: dict[str, object] = {"name": product.name, "um": product.um}
     for key, value in (
         ("category", product.category),
         ("sku", product.sku),
@@ -65,8 +64,8 @@ def _product(product: Product) -> dict[str, Any]:
     return written
 
 
-def _supplier(producer: ExportProducer, vat: str) -> dict[str, Any]:
-    supplier: dict[str, Any] = {"name": producer.party.name, "vatNumber": vat}
+def _supplier(producer: ExportProducer, vat: str) -> dict[str, object]:
+    supplier: dict[str, object] = {"name": producer.party.name, "vatNumber": vat}
     if producer.party.tax_code:
         supplier["taxCode"] = producer.party.tax_code
     if address := _address(producer.party):
@@ -82,11 +81,11 @@ def build_export(
     *,
     creation_date: date,
     application_signature: str = APPLICATION_SIGNATURE,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The GDXP v1 document: ``subject`` is the GAS, one block per producer with a valid
     partita IVA (the protocol's key; the others are left out). Numbers are Decimals:
     write it with ``export_json``."""
-    subject: dict[str, Any] = {"name": gas.name}
+    subject: dict[str, object] = {"name": gas.name}
     if gas.tax_code:
         subject["taxCode"] = gas.tax_code
     if gas.vat_number:
@@ -111,6 +110,6 @@ def build_export(
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
-def export_json(document: dict[str, Any]) -> bytes:
+def export_json(document: dict[str, object]) -> bytes:
     """UTF-8 JSON with every Decimal written as the exact JSON number (never a float)."""
     return _ENCODER.encode(document)

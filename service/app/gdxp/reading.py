@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import codecs
 import json
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from .document import Address, Contact, GdxpDocument, Order, Product, Subject, SupplierBlock
 from .errors import FieldError, GdxpInvalid, dotted
@@ -78,13 +79,13 @@ def _read_json(data: bytes, max_depth: int) -> Any:
     return content
 
 
-def _refuse_constant(name: str) -> Any:
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _check_depth(content: Any, max_depth: int) -> None:
+def _check_depth(content: object, max_depth: int) -> None:
     # Iterative, so a deep document cannot exhaust the stack here.
-    stack: list[tuple[Any, int]] = [(content, 1)]
+    stack: list[tuple[object, int]] = [(content, 1)]
     while stack:
         value, depth = stack.pop()
         if isinstance(value, dict | list):
@@ -123,18 +124,18 @@ def _out_of_bounds(value: Decimal | int) -> str | None:
     return None
 
 
-def _text(mapping: dict[str, Any], key: str) -> str:
+def _text(mapping: Mapping[str, object], key: str) -> str:
     value = mapping.get(key, "")
     return value if isinstance(value, str) else ""
 
 
-def _address(value: Any) -> Address:
+def _address(value: object) -> Address:
     if not isinstance(value, dict):
         return Address()
     return Address(_text(value, "street"), _text(value, "locality"), _text(value, "zipCode"))
 
 
-def _contacts(value: Any, path: list[object]) -> tuple[Contact, ...]:
+def _contacts(value: object, path: list[object]) -> tuple[Contact, ...]:
     contacts = []
     for i, contact in enumerate(value if isinstance(value, list) else []):
         if isinstance(contact, dict) and "type" in contact and "value" in contact:
@@ -143,7 +144,7 @@ def _contacts(value: Any, path: list[object]) -> tuple[Contact, ...]:
     return tuple(contacts)
 
 
-def _day(mapping: dict[str, Any], key: str) -> date | None:
+def _day(mapping: Mapping[str, object], key: str) -> date | None:
     value = mapping.get(key)
     return date.fromisoformat(value) if isinstance(value, str) else None
 

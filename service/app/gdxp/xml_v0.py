@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
@@ -20,7 +19,7 @@ _CONTACT_KINDS = ("phoneNumber", "mobileNumber", "faxNumber", "emailAddress", "w
 _NUMBERS = ("packageQty", "minQty", "mulQty", "maxQty", "umPrice", "vatRate", "shippingCost")
 
 
-def read_v0(data: bytes, max_depth: int) -> dict[str, Any]:
+def read_v0(data: bytes, max_depth: int) -> dict[str, object]:
     """The v1-shaped dict of a v0 XML file (not yet validated)."""
     try:
         root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
@@ -32,14 +31,15 @@ def read_v0(data: bytes, max_depth: int) -> dict[str, Any]:
     _check_depth(root, max_depth)
     if root.tag != "gdxp":
         raise GdxpInvalid([FieldError("", "an XML file must be a GDXP v0 document (<gdxp>)")])
-    document: dict[str, Any] = {"subject": {"name": ""}, "blocks": []}
+    blocks: list[dict[str, object]] = []
+    document: dict[str, object] = {"subject": {"name": ""}, "blocks": blocks}
     for attribute in ("protocolVersion", "applicationSignature"):
         if (value := root.get(attribute)) is not None:
             document[attribute] = value
     if (created := root.get("creationDate")) is not None:
         document["creationDate"] = _date(created)
     for supplier in root.findall("supplier"):
-        document["blocks"].extend(_blocks(supplier))
+        blocks.extend(_blocks(supplier))
     return document
 
 
@@ -68,8 +68,8 @@ def _number(text: str) -> Decimal | str:
     return Decimal(text) if _NUMBER.fullmatch(text) else text
 
 
-def _blocks(supplier: Element) -> list[dict[str, Any]]:
-    fields: dict[str, Any] = {}
+def _blocks(supplier: Element) -> list[dict[str, object]]:
+    fields: dict[str, object] = {}
     for tag in ("name", "taxCode"):
         if (value := _text(supplier, tag)) is not None:
             fields[tag] = value
@@ -95,15 +95,15 @@ def _blocks(supplier: Element) -> list[dict[str, Any]]:
     return [{"supplier": {**fields, "order": _order(order)}} for order in orders]
 
 
-def _product(product: Element) -> dict[str, Any]:
-    fields: dict[str, Any] = {
+def _product(product: Element) -> dict[str, object]:
+    fields: dict[str, object] = {
         tag: value
         for tag in ("name", "um", "category", "sku", "description")
         if (value := _text(product, tag)) is not None
     }
     info = product.find("orderInfo")
     if info is not None:
-        order_info: dict[str, Any] = {}
+        order_info: dict[str, object] = {}
         for tag in _NUMBERS:
             if (value := _text(info, tag)) is not None:
                 order_info[tag] = _number(value)
@@ -111,7 +111,7 @@ def _product(product: Element) -> dict[str, Any]:
     return fields
 
 
-def _order(order: Element) -> dict[str, Any]:
+def _order(order: Element) -> dict[str, str]:
     return {
         tag: _date(value)
         for tag in ("openDate", "closeDate", "deliveryDate")
