@@ -125,21 +125,18 @@ _KEPT_KINDS = frozenset((str, date, int))
 
 
 def _column_writer(style_of: Callable[[], str | None], convert: Callable[[object], object]
-                   ) -> Callable[[object], str | None]:
-    """A column's cell XML after the reference, for a value as the rows give it
-    (``convert`` makes it the cell's value; None: no cell). ``style_of`` gives the
-    column's style id the first time a value needs it (openpyxl numbers styles in the
-    order cells first use them, which keeps styles.xml as it was)."""
+                   ) -> tuple[dict[object, str], Callable[[object], str | None]]:
+    """A column's kept cells and the maker of a cell's XML after the reference, for a
+    value as the rows give it (``convert`` makes it the cell's value; None: no cell).
+    The maker keeps what it makes for a value of the kinds kept (``_KEPT_KINDS``,
+    looked up by exact type only: 1, True and 1.0 are equal keys). ``style_of`` gives
+    the column's style id the first time a value needs it (openpyxl numbers styles in
+    the order cells first use them, which keeps styles.xml as it was)."""
     style: str | None = None
     tails: dict[object, str] = {}
 
-    def xml(raw: object) -> str | None:
+    def make(raw: object) -> str | None:
         nonlocal style
-        kept = type(raw) in _KEPT_KINDS
-        if kept:
-            found = tails.get(raw)
-            if found is not None:
-                return found
         value = convert(raw)
         if value is None:
             return None
@@ -147,10 +144,10 @@ def _column_writer(style_of: Callable[[], str | None], convert: Callable[[object
             made = style_of()
             style = f' s="{made}"' if made is not None else ""
         tail = _tail(value, style)
-        if kept and len(tails) < _KEPT_VALUES:
+        if type(raw) in _KEPT_KINDS and len(tails) < _KEPT_VALUES:
             tails[raw] = tail
         return tail
-    return xml
+    return tails, make
 
 
 def _same(value: object) -> object:
@@ -174,11 +171,11 @@ class RowSplicer:
         there were."""
         if converters is None:
             converters = [_same] * len(formats)
-        writers = [_column_writer(self._style(ws, fmt), convert)
-                   for fmt, convert in zip(formats, converters, strict=True)]
-        letters = [get_column_letter(i) for i in range(1, len(writers) + 1)]
-        columns = list(zip(letters, writers, strict=True))
-        width = len(writers)
+        columns = [(get_column_letter(i), *_column_writer(self._style(ws, fmt), convert))
+                   for i, (fmt, convert) in enumerate(zip(formats, converters, strict=True),
+                                                      start=1)]
+        width = len(columns)
+        kept_kinds = _KEPT_KINDS
         handle: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed in save
             max_size=_SPOOL_BYTES, prefix="filiera-rows-")
         chunk: list[str] = []
@@ -190,11 +187,17 @@ class RowSplicer:
                     raise ValueError(f"row has {len(row)} values, the sheet {width} columns")
                 number += 1
                 append(f'<row r="{number}">')
-                for (letter, xml), raw in zip(columns, row, strict=True):
-                    if raw is not None:
-                        tail = xml(raw)
-                        if tail is not None:
-                            append(f'<c r="{letter}{number}"{tail}')
+                for (letter, tails, make), raw in zip(columns, row, strict=True):
+                    if raw is None:
+                        continue
+                    # The cell of a value seen before, else made (in the loop: a call
+                    # less for most cells).
+                    tail = tails.get(raw) if type(raw) in kept_kinds else None
+                    if tail is None:
+                        tail = make(raw)
+                        if tail is None:
+                            continue
+                    append(f'<c r="{letter}{number}"{tail}')
                 append("</row>")
                 if len(chunk) >= _ROWS_PER_WRITE * width:
                     handle.write("".join(chunk).encode())
