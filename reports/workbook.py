@@ -625,11 +625,14 @@ def _write_data_sheet(
     columns = sheet.columns
     if not columns:
         raise ValueError(f"sheet {sheet.name!r} has no columns")
-    raw: Iterable[Sequence[object]] = (
+    raw: Iterator[Sequence[object]] = iter(
         _frame_rows(sheet.frame, columns) if isinstance(sheet, ReportSheet) else sheet.rows
     )
-    rows = _converted_rows(raw, columns, lang)
     # Widths must be set before the first row in write-only mode: fit them on a sample.
+    # The splicer converts the rows as it writes them (keeping the cells of values that
+    # repeat): it takes them as they come; openpyxl's cells take converted values.
+    raw_sample = list(islice(raw, _WIDTH_SAMPLE_ROWS)) if splicer is not None else []
+    rows = _converted_rows(raw_sample if splicer is not None else raw, columns, lang)
     sample = list(islice(rows, _WIDTH_SAMPLE_ROWS))
     totals = _totals_values(sheet, sample, len(sample) < _WIDTH_SAMPLE_ROWS, lang)
     widths = _fit_widths(columns, sample, lang, totals)
@@ -662,7 +665,8 @@ def _write_data_sheet(
     if splicer is not None:
         # The data rows as XML text, put in place when the workbook is saved: the same
         # cells at a fraction of openpyxl's per-cell cost (reports/xlsx_rows.py).
-        count = splicer.write(ws, formats, chain(sample, rows))
+        count = splicer.write(ws, formats, chain(raw_sample, raw),
+                              _converters(columns, lang))
     else:
         makers = factory.column_cells(formats)
         count = 0

@@ -382,6 +382,10 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
         raise Forbidden("GAS users see loans through their guarantees")
 
     def read(conn: Connection) -> LoanPage:
+        filtered = late_only is not None or min_dpd is not None
+        # Before any row is read (lending.arrears_seen): the figures kept since the last
+        # write.
+        seen = lending.arrears_seen(conn, day) if filtered else {}
         query = where_equal(select(loans), loans, borrower_id=borrower_id,
                             lender_id=lender_id, status=status, reference=reference)
         query = of_own_lender(query, loans.c.lender_id, principal)
@@ -390,28 +394,33 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
                                               loans.c.disbursement_date) <= day)
         if not principal.is_staff:
             query = query.where(loans.c.borrower_id == (principal.party_id or ""))
-        if late_only is None and min_dpd is None:
+        if not filtered:
             rows, nxt = paginate(conn, query, loans.c.seq, limit, cursor)
-            return LoanPage([lending.loan_with_state(conn, r, day, historical=True)
-                             for r in rows], nxt)
+            return LoanPage(lending.loans_on(conn, rows, day), nxt)
         # Arrears are a replay as of the day, not a column: filter while paging, a chunk
-        # of loans at a time, on their kept figures (lending.arrears_by_loan, the same
-        # replay loan_with_state makes); only the page's loans are then read in full.
+        # of loans at a time, on their figures (lending.arrears_by_loan, the same replay
+        # loan_with_state makes; kept per loan, and the day's kept until a write); only
+        # the page's loans are then read in full.
         size = check_limit(limit)
         after = decode_cursor(cursor)
         if after is not None:
             query = query.where(loans.c.seq > after)
-        candidates = list(conn.execute(query.order_by(loans.c.seq)))
+        candidates = conn.execute(query.with_only_columns(loans.c.seq, loans.c.id)
+                                  .order_by(loans.c.seq)).all()
         kept: list[Record] = []
         for start in range(0, len(candidates), _FILTER_CHUNK):
             chunk = candidates[start:start + _FILTER_CHUNK]
-            figures = lending.arrears_by_loan(conn, chunk, day)
-            kept += [r for r in chunk if keep(*figures[r.id])]
+            missing = [c.id for c in chunk if c.id not in seen]
+            if missing:
+                seen.update(lending.arrears_by_loan(conn, conn.execute(
+                    select(loans).where(loans.c.id.in_(missing))).all(), day))
+            kept += [c for c in chunk if keep(*seen[c.id])]
             if len(kept) > size:
                 break
         nxt = encode_cursor(kept[size - 1].seq) if len(kept) > size else None
-        return LoanPage([lending.loan_with_state(conn, r, day, historical=True)
-                         for r in kept[:size]], nxt)
+        page = conn.execute(select(loans).where(loans.c.id.in_([c.id for c in kept[:size]]))
+                            .order_by(loans.c.seq)).all()
+        return LoanPage(lending.loans_on(conn, page, day), nxt)
 
     return ctx.read(read)
 

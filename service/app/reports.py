@@ -331,6 +331,11 @@ def _parties(conn: Connection) -> dict[str, Any]:
     return {r.id: r for r in conn.execute(select(parties))}
 
 
+def _party_names(conn: Connection) -> dict[str, str]:
+    """Every party's name by id (what ``_name`` reads of ``_parties``)."""
+    return {r.id: str(r.name) for r in conn.execute(select(parties.c.id, parties.c.name))}
+
+
 def _name(people: Mapping[str, Any], party_id: str | None) -> str:
     row = people.get(party_id or "")
     return str(row.name) if row is not None else (party_id or "")
@@ -983,17 +988,22 @@ def load_journal(conn: Connection, req: ReportRequest, store: LedgerStore) -> St
     """Every transfer whose value date (or, without one, the day it was recorded) falls
     in the period, with its accounts' codes: read from the ledger a page at a time and
     written as it comes, so memory stays flat however long the journal is."""
-    people = _parties(conn)
+    people = _party_names(conn)
     codes: dict[str, str] = {}
     names: dict[str, str] = {}
     groups: dict[str, str] = {}
     currencies: set[str] = set()
-    for a in _all_accounts(conn, store):
-        codes[a.id] = a.code
-        label = account_label(a.code, _name(people, a.party_id) if a.party_id else "",
-                              req.lang)
-        names[a.id], groups[a.id] = label.name, label.group_name
-        currencies.add(a.currency)
+    # Accounts of one code and owner share their label: made once each.
+    labels: dict[tuple[str, str], tuple[str, str]] = {}
+    for account, code, party_id, currency in store.account_codes(conn):
+        codes[account] = code
+        owner = (people.get(party_id, party_id) if party_id else "")
+        label = labels.get((code, owner))
+        if label is None:
+            made = account_label(code, owner, req.lang)
+            label = labels[code, owner] = (made.name, made.group_name)
+        names[account], groups[account] = label
+        currencies.add(currency)
     euro = currencies <= {"EUR"}
     decimals = max((currency_exponent(c) for c in currencies), default=2)
     amount_kind: ColumnKind = "money" if euro else "decimal"

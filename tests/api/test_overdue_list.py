@@ -62,3 +62,39 @@ def test_overdue_list_follows_payments_and_reversals(api: Api) -> None:
     api.ok(api.post(f"/api/loans/{loans[1]}/repayments/{repayment}/reversal",
                     {"reason": "returned by the bank"}))
     assert check(api, day) == loans[1::2]
+
+
+def each_read_alone(api: Api, query: str) -> list[dict[str, Any]]:
+    """The list's loans, each checked against the loan read alone on the same day (which
+    replays it from its operations: nothing kept)."""
+    items = listed(api, query, 2)
+    day = dict(p.split("=") for p in query.split("&")).get("as_of", "2026-12-06")
+    for item in items:
+        assert item == api.ok(api.get(f"/api/loans/{item['id']}?as_of={day}")), item["id"]
+    return items
+
+
+def test_listed_loans_are_the_loans_read_alone_after_every_write(api: Api) -> None:
+    # The lists keep each loan as of a day (and the day's arrears until a write): a
+    # payment, a reversal and a new name of the borrower or lender must all show.
+    lender = lender_with_money(api)
+    loans = [loan(api, lender)["id"] for _ in range(5)]
+    pay(api, loans[0], "100.00", "2026-02-15")
+    for query in ("as_of=2026-03-20", "as_of=2026-03-20&overdue=true", "overdue=true",
+                  "overdue=false", "min_days_past_due=100"):
+        each_read_alone(api, query)
+    assert {i["id"] for i in each_read_alone(api, "overdue=true")} == set(loans)
+    made = pay(api, loans[1], "1200.00", "2026-02-15")  # all of it: current every day
+    assert loans[1] not in {i["id"] for i in each_read_alone(api, "overdue=true")}
+    assert loans[1] in {i["id"] for i in each_read_alone(api, "overdue=false")}
+    api.ok(api.post(f"/api/loans/{loans[1]}/repayments/{made['repayment']['id']}/reversal",
+                    {"reason": "returned by the bank"}))
+    assert loans[1] in {i["id"] for i in each_read_alone(api, "overdue=true")}
+    for party, name in ((api.parties["producer"], "Nuovo Nome Srl"),
+                        (lender, "Mag Rinominata")):
+        api.ok(api.client.patch(f"/api/parties/{party}", json={"name": name},
+                                headers=api.headers("officer")))
+    for query in ("overdue=true", "as_of=2026-03-20", "as_of=2026-03-20&overdue=true"):
+        items = each_read_alone(api, query)
+        assert {(i["borrower_name"], i["lender_name"]) for i in items} == {
+            ("Nuovo Nome Srl", "Mag Rinominata")}

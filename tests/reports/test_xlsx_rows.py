@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openpyxl.utils.datetime import to_excel
 
 from reports.journal import JournalRow, journal_report
 from reports.workbook import (
@@ -27,6 +28,7 @@ from reports.workbook import (
     StreamSheet,
     write_xlsx_streaming,
 )
+from reports.xlsx_rows import _column_writer, excel_serial
 
 # Text a cell may hold: markup characters, outer blanks, error codes, a leading "=",
 # accents, tabs and new lines, and the longest text a cell keeps.
@@ -154,3 +156,42 @@ def test_numbers_no_cell_holds_are_written_as_openpyxl_writes_them() -> None:
             "Dati", (ColumnSpec("rate", "Tasso", "Rate", "decimal"),), iter(rows)),),
             generated_at=datetime(2025, 1, 2, tzinfo=UTC))
     assert parts(build(), "it", True) == parts(build(), "it", False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.datetimes(min_value=datetime(1899, 12, 30), max_value=datetime(9999, 1, 1)),
+                 st.dates(min_value=date(1899, 12, 30))))
+def test_serials_are_openpyxl_s_to_the_bit(value: date) -> None:
+    # The same float operations: the day 60 and before (Excel's 1900 leap day) too.
+    assert excel_serial(value).hex() == float(to_excel(value)).hex()
+
+
+def test_repeated_values_keep_their_own_cells() -> None:
+    # A column keeps a value's cell by its exact type: 1, True and 1.0 are equal in
+    # Python but not the same cell; a day is not a datetime of midnight.
+    kept, make = _column_writer(lambda: "3", lambda value: value)
+
+    def cell(value: object) -> str | None:  # as RowSplicer.write looks a cell up
+        found = kept.get(value) if type(value) in (str, date, int) else None
+        return found if found is not None else make(value)
+    assert [cell(v) for v in (1, True, 1, True, 1.5, 0, False)] == [
+        ' s="3" t="n"><v>1</v></c>', ' s="3" t="b"><v>1</v></c>',
+        ' s="3" t="n"><v>1</v></c>', ' s="3" t="b"><v>1</v></c>',
+        ' s="3" t="n"><v>1.5</v></c>', ' s="3" t="n"><v>0</v></c>',
+        ' s="3" t="b"><v>0</v></c>']
+    days = [(date(2024, 5, 1),), (datetime(2024, 5, 1, 12),), (date(2024, 5, 1),),
+            (datetime(2024, 5, 1),), (None,), ("2024-05-01",)]
+
+    def dated() -> Report:
+        return Report(name="t", title_it="T", title_en="T", sheets=(StreamSheet(
+            "Dati", (ColumnSpec("at", "At", "At", "datetime"),), iter(days[:-1])),
+            StreamSheet("Testi", (ColumnSpec("on", "On", "On", "text"),), iter(days))),
+            generated_at=datetime(2025, 1, 2, tzinfo=UTC))
+    assert parts(dated(), "it", True) == parts(dated(), "it", False)
+    wb = openpyxl.load_workbook(io.BytesIO(_written(dated(), "it")))
+    assert [wb["Dati"].cell(r, 1).value for r in range(2, 7)] == [
+        datetime(2024, 5, 1), datetime(2024, 5, 1, 12), datetime(2024, 5, 1),
+        datetime(2024, 5, 1), None]
+    assert [wb["Testi"].cell(r, 1).value for r in range(2, 8)] == [
+        "2024-05-01", "2024-05-01 12:00:00", "2024-05-01", "2024-05-01 00:00:00", None,
+        "2024-05-01"]
