@@ -22,11 +22,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TypeVar
 from urllib.parse import quote
 
 import msgspec
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -48,16 +48,20 @@ from service.app.pools import list_pool_names
 from service.app.prepayments import list_prepayments
 from service.app.requests import (
     AssessmentIn,
+    AssessmentOut,
     FundingIn,
     InterestIn,
     RequestIn,
     RequestOut,
+    TermsOut,
     TransitionIn,
 )
 from service.db.tables import loans
 from service.web.core import (
     OUTCOMES,
+    AnyRequest,
     Form,
+    Page,
     amount_of,
     call,
     ctx_of,
@@ -99,6 +103,7 @@ from service.web.requests_terms import (
     terms_values,
 )
 
+T = TypeVar("T")
 PAGE_SIZE = 25
 OPEN = app_requests.OPEN_STATUSES
 TERMS_STATUSES = ("under_review", "approved")
@@ -232,8 +237,8 @@ def _history(req: RequestOut) -> list[app_requests.HistoryOut]:
             for h in req.history]
 
 
-def _insider(value: Any) -> Any:
-    return None if value is msgspec.UNSET else value
+def _insider(value: T | msgspec.UnsetType | None) -> T | None:
+    return None if isinstance(value, msgspec.UnsetType) else value
 
 
 def _transition_forms(principal: Principal, req: RequestOut) -> list[tuple[str, str, str]]:
@@ -248,7 +253,7 @@ def _transition_forms(principal: Principal, req: RequestOut) -> list[tuple[str, 
     return []
 
 
-def detail_page(request: Request[Any, Any, Any], request_id: str, *,
+def detail_page(request: AnyRequest, request_id: str, *,
                 forms: Mapping[str, Form] | None = None, status: int = 200,
                 notes: list[str] | None = None, flash: str | None = None) -> Template:
     """The request's page; ``forms`` replaces the fresh forms by key (a failed post)."""
@@ -261,14 +266,15 @@ def detail_page(request: Request[Any, Any, Any], request_id: str, *,
     moves = _transition_forms(principal, req)
     for target, _, _ in moves:
         forms.setdefault(f"stato:{target}", Form())
-    context: dict[str, Any] = {
+    assessment, terms = _insider(req.assessment), _insider(req.terms)
+    context: dict[str, object] = {
         "req": req, "producer": _name(ctx, req.producer_id),
         "gas_named": [_name(ctx, gid) for gid in req.gas_ids],
         "history": _history(req), "moves": moves, "forms": forms,
         "opportunities": [_opportunity(ctx, o) for o in opportunities],
         "interests": [(i, i.gas_name or _name(ctx, i.gas_id)) for i in interests],
         "is_open": req.status in OPEN, "notes": notes or [],
-        "assessment": _insider(req.assessment), "terms": _insider(req.terms),
+        "assessment": assessment, "terms": terms,
         "INSTRUMENTS": INSTRUMENTS, "INTEREST_KINDS": INTEREST_KINDS, "ON_EXPIRY": ON_EXPIRY,
         "FREQUENCIES": FREQUENCIES, "METHODS": METHODS,
         "frequencies": list(FREQUENCIES.items()), "methods": list(METHODS.items()),
@@ -280,7 +286,7 @@ def detail_page(request: Request[Any, Any, Any], request_id: str, *,
         for kind in INTEREST_KINDS:
             forms.setdefault(f"ritiro-interesse:{kind}", Form())
     if principal.is_staff:
-        _officer_context(ctx, principal, req, forms, context)
+        _officer_context(ctx, principal, req, forms, context, assessment, terms)
     if flash is None:
         outcome = request.cookies.get(OUTCOME_COOKIE)
         if outcome in OUTCOMES and "esito" not in request.query_params:
@@ -295,9 +301,9 @@ def detail_page(request: Request[Any, Any, Any], request_id: str, *,
 
 
 def _officer_context(ctx: AppContext, principal: Principal, req: RequestOut,
-                     forms: dict[str, Form], context: dict[str, Any]) -> None:
+                     forms: dict[str, Form], context: dict[str, object],
+                     assessment: AssessmentOut | None, terms: TermsOut | None) -> None:
     choices = _choices(ctx, principal, req.producer_id)
-    assessment = context["assessment"]
     if "valutazione" not in forms:
         values: dict[str, str] = {}
         if assessment is not None:
@@ -308,26 +314,25 @@ def _officer_context(ctx: AppContext, principal: Principal, req: RequestOut,
                       "verbale": assessment.decision_reference or ""}
         forms["valutazione"] = Form(values=values)
     if "condizioni" not in forms:
-        forms["condizioni"] = Form(values=terms_values(context["terms"], req,
+        forms["condizioni"] = Form(values=terms_values(terms, req,
                                                        choices.default_lender))
     forms.setdefault("erogazione", Form(values={"data": today().isoformat()}))
     n_pp, n_g = fieldset_counts(forms["condizioni"].values)
     context.update(choices=choices, n_prepayments=n_pp, n_guarantees=n_g,
                    terms_open=req.status in TERMS_STATUSES,
-                   can_fund=req.status == "approved" and context["terms"] is not None)
+                   can_fund=req.status == "approved" and terms is not None)
 
 
 @get("/richieste/{request_id:str}", sync_to_thread=True)
-def request_page(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Template:
+def request_page(request: AnyRequest, request_id: FromPath[str]) -> Template:
     return detail_page(request, request_id)
 
 
-async def _again(request: Request[Any, Any, Any], request_id: str, key: str, form: Form,
-                 status: int = 422, **kw: Any) -> Template:
+async def _again(request: AnyRequest, request_id: str, key: str, form: Form,
+                 status: int = 422) -> Template:
     """The page again with the failed form: 422 for invalid input (errors beside the
     fields), 409 for a refusal (one sentence at its top)."""
-    return await call(detail_page, request, request_id, forms={key: form}, status=status,
-                      **kw)
+    return await call(detail_page, request, request_id, forms={key: form}, status=status)
 
 
 def _absorb(form: Form, exc: ApiError, fields: Mapping[str, str],
@@ -370,7 +375,7 @@ def _request_link(request_id: str, section: str = "") -> str:
     return f"/richieste/{request_id}" + (f"#{section}" if section else "")
 
 
-def _back(request: Request[Any, Any, Any], request_id: str, outcome: str,
+def _back(request: AnyRequest, request_id: str, outcome: str,
           section: str) -> Redirect:
     """The 303 to the request's page after a post: the outcome said at its top (with a
     link to what was recorded on a replay). The forms post to an address with their
@@ -383,7 +388,7 @@ def _back(request: Request[Any, Any, Any], request_id: str, outcome: str,
     return see_other(request, target + "#top")
 
 
-def _done(request: Request[Any, Any, Any], seen: bool, request_id: str,
+def _done(request: AnyRequest, seen: bool, request_id: str,
           section: str) -> Redirect:
     """After an operation with an operation id: recorded now, or already (a replay)."""
     return _back(request, request_id, "gia-registrata" if seen else "registrata", section)
@@ -391,7 +396,7 @@ def _done(request: Request[Any, Any, Any], seen: bool, request_id: str,
 
 @post("/richieste/{request_id:str}/stato", status_code=303,
       opt={"operation": "POST /api/requests/{id}/transitions"})
-async def post_transition(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Any:
+async def post_transition(request: AnyRequest, request_id: FromPath[str]) -> Page:
     form = await posted(request)
     ctx = ctx_of(request)
     principal = principal_of(request)
@@ -416,7 +421,7 @@ async def post_transition(request: Request[Any, Any, Any], request_id: FromPath[
 
 @post("/richieste/{request_id:str}/valutazione", status_code=303,
       opt={"operation": "PUT /api/requests/{id}/assessment"})
-async def post_assessment(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Any:
+async def post_assessment(request: AnyRequest, request_id: FromPath[str]) -> Page:
     form = await posted(request)
     ctx = ctx_of(request)
     principal = principal_of(request)
@@ -446,7 +451,7 @@ async def post_assessment(request: Request[Any, Any, Any], request_id: FromPath[
     return await _again(request, request_id, "valutazione", form, status)
 
 
-def _saved(request: Request[Any, Any, Any], request_id: str, unchanged: bool,
+def _saved(request: AnyRequest, request_id: str, unchanged: bool,
            section: str) -> Redirect:
     """After **Salva valutazione** or **Salva condizioni**: saved, or the same as the
     version in force (nothing new recorded: a resubmission)."""
@@ -467,7 +472,7 @@ def _suggestion_context(ctx: AppContext, principal: Principal, req: RequestOut,
                              coverage=coverage, today=today())
 
 
-def _suggest(request: Request[Any, Any, Any], request_id: str, form: Form) -> Template:
+def _suggest(request: AnyRequest, request_id: str, form: Form) -> Template:
     """**Usa i suggerimenti**: the Condizioni form filled from the opportunities, shown
     for the officer to check and save; nothing is saved."""
     ctx = ctx_of(request)
@@ -490,7 +495,7 @@ def _suggest(request: Request[Any, Any, Any], request_id: str, form: Form) -> Te
 
 @post("/richieste/{request_id:str}/condizioni", status_code=303,
       opt={"operation": "PUT /api/requests/{id}/terms"})
-async def post_terms(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Any:
+async def post_terms(request: AnyRequest, request_id: FromPath[str]) -> Page:
     form = await posted(request)
     ctx = ctx_of(request)
     principal = principal_of(request)
@@ -515,7 +520,7 @@ async def post_terms(request: Request[Any, Any, Any], request_id: FromPath[str])
 
 @post("/richieste/{request_id:str}/erogazione", status_code=303,
       opt={"operation": "POST /api/requests/{id}/funding"})
-async def post_funding(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Any:
+async def post_funding(request: AnyRequest, request_id: FromPath[str]) -> Page:
     form = await posted(request)
     ctx = ctx_of(request)
     principal = principal_of(request)
@@ -533,7 +538,7 @@ async def post_funding(request: Request[Any, Any, Any], request_id: FromPath[str
 
 @post("/richieste/{request_id:str}/interesse", status_code=303,
       opt={"operation": "POST /api/requests/{id}/interests"})
-async def post_interest(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Any:
+async def post_interest(request: AnyRequest, request_id: FromPath[str]) -> Page:
     form = await posted(request)
     ctx = ctx_of(request)
     principal = principal_of(request)
@@ -559,8 +564,8 @@ async def post_interest(request: Request[Any, Any, Any], request_id: FromPath[st
 
 @post("/richieste/{request_id:str}/interesse/ritiro", status_code=303,
       opt={"operation": "DELETE /api/requests/{id}/interests/{kind}"})
-async def post_interest_withdrawal(request: Request[Any, Any, Any],
-                                   request_id: FromPath[str]) -> Any:
+async def post_interest_withdrawal(request: AnyRequest,
+                                   request_id: FromPath[str]) -> Page:
     form = await posted(request)
     ctx = ctx_of(request)
     principal = principal_of(request)
@@ -601,7 +606,7 @@ def _buying_gas(ctx: AppContext, principal: Principal, producer_id: str
     return sorted(((gid, _name(ctx, gid)) for gid in ids), key=lambda g: g[1].casefold())
 
 
-def _new_page(request: Request[Any, Any, Any], form: Form, status: int = 200) -> Template:
+def _new_page(request: AnyRequest, form: Form, status: int = 200) -> Template:
     ctx = ctx_of(request)
     principal = principal_of(request)
     producer_id = _producer_only(principal)
@@ -614,12 +619,12 @@ def _new_page(request: Request[Any, Any, Any], form: Form, status: int = 200) ->
 
 
 @get("/richieste/nuova", sync_to_thread=True)
-def new_request_page(request: Request[Any, Any, Any]) -> Template:
+def new_request_page(request: AnyRequest) -> Template:
     return _new_page(request, Form(values={"strumento": "loan"}))
 
 
 @post("/richieste/nuova", status_code=303, opt={"operation": "POST /api/requests"})
-async def post_new_request(request: Request[Any, Any, Any]) -> Any:
+async def post_new_request(request: AnyRequest) -> Page:
     form = await posted(request)
     ctx = ctx_of(request)
     principal = principal_of(request)
@@ -668,7 +673,7 @@ def _uuid_or_none(value: str | None) -> str | None:
 
 
 @get("/richieste", sync_to_thread=True)
-def requests_list(request: Request[Any, Any, Any], stato: FromQuery[str | None] = None,
+def requests_list(request: AnyRequest, stato: FromQuery[str | None] = None,
                   produttore: FromQuery[str | None] = None,
                   pagina: FromQuery[str | None] = None) -> Template:
     ctx = ctx_of(request)
