@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import partial
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from ledger import lending as postings
+from ledger.accounts import Account
 from ledger.as_of import PAYMENT_KINDS, REVERSAL, LoanReplay, live_events, loan_on, replay_loan
 from ledger.chart import account, account_id, leg_id
 from ledger.loan_summary import LoanSummary, summarize_on
@@ -52,6 +53,7 @@ from service.app.reversals import refuse_shortfall
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import engine_token, lock_row
+from service.db.records import Record
 from service.db.tables import (
     loan_categories,
     loan_events,
@@ -76,19 +78,19 @@ def dec(minor: int) -> Decimal:
 
 # -- pools ------------------------------------------------------------------------------
 
-def pool_specs(pool_id: str, lender_id: str) -> list[Any]:
+def pool_specs(pool_id: str, lender_id: str) -> list[Account]:
     return [account("pool", pool_id, party_id=lender_id),
             account("pool-funding", pool_id, party_id=lender_id)]
 
 
-def lender_specs(lender_id: str) -> list[Any]:
+def lender_specs(lender_id: str) -> list[Account]:
     return [account(p, lender_id, party_id=lender_id)
             for p in ("interest", "penalty", "loss", "recovery")]
 
 
 def create_pool(conn: Connection, store: LedgerStore, *, pool_id: str, lender_id: str,
                 name: str, partner_id: str | None, max_loan: int | None, general: bool,
-                username: str | None) -> Any:
+                username: str | None) -> Record:
     ensure_accounts(conn, store, pool_specs(pool_id, lender_id))
     conn.execute(insert(pools).values(
         id=pool_id, lender_id=lender_id, name=name, partner_id=partner_id,
@@ -113,14 +115,14 @@ def open_lender_books(conn: Connection, event: PartyCreated) -> None:
                 general=True, username=username)
 
 
-def get_pool(conn: Connection, pool_id: str) -> Any:
+def get_pool(conn: Connection, pool_id: str) -> Record:
     row = conn.execute(select(pools).where(pools.c.id == pool_id)).first()
     if row is None:
         raise NotFound("pool")
     return row
 
 
-def pool_figures(conn: Connection, store: LedgerStore, pool_row: Any) -> tuple[int, int]:
+def pool_figures(conn: Connection, store: LedgerStore, pool_row: Record) -> tuple[int, int]:
     """(balance, lent): money available, and outstanding principal of its loans."""
     pool_account = store.get_account(conn, account_id("pool", pool_row.id))
     balance = pool_account.balance if pool_account else 0
@@ -130,8 +132,8 @@ def pool_figures(conn: Connection, store: LedgerStore, pool_row: Any) -> tuple[i
     return balance, lent
 
 
-def deposit(conn: Connection, store: LedgerStore, *, op_id: str, pool_row: Any, amount: int,
-            on: date, note: str | None, username: str | None) -> Any:
+def deposit(conn: Connection, store: LedgerStore, *, op_id: str, pool_row: Record, amount: int,
+            on: date, note: str | None, username: str | None) -> Record:
     refuse_closed(conn, on, "a pool deposit")
     conn.execute(insert(pool_deposits).values(
         id=op_id, pool_id=pool_row.id, amount_minor=amount, date=on, note=note,
@@ -194,7 +196,7 @@ def save_category(conn: Connection, lender_id: str, c: Category, username: str) 
 
 # -- loans ------------------------------------------------------------------------------
 
-def terms_of(row: Any) -> LoanTerms:
+def terms_of(row: Record) -> LoanTerms:
     """The terms in force: disbursed on another date, the schedule runs from that date."""
     return LoanTerms(
         principal=dec(row.principal_minor), annual_rate=Decimal(row.annual_rate),
@@ -204,24 +206,24 @@ def terms_of(row: Any) -> LoanTerms:
         first_due_date=row.first_due_date, fees=dec(row.fees_minor))
 
 
-def accounts_of(row: Any) -> postings.LoanAccounts:
+def accounts_of(row: Record) -> postings.LoanAccounts:
     return postings.LoanAccounts.of(row.id, row.pool_id, row.lender_id)
 
 
-def loan_specs(row: Any) -> list[Any]:
+def loan_specs(row: Record) -> list[Account]:
     return [account("loan", row.id, party_id=row.borrower_id),
             account("loan-payments", row.id, party_id=row.borrower_id),
             account("loan-covered", row.id, party_id=row.borrower_id)]
 
 
-def get_loan(conn: Connection, loan_id: str) -> Any:
+def get_loan(conn: Connection, loan_id: str) -> Record:
     row = conn.execute(select(loans).where(loans.c.id == loan_id)).first()
     if row is None:
         raise NotFound("loan")
     return row
 
 
-def events_of(conn: Connection, loan_id: str) -> list[Any]:
+def events_of(conn: Connection, loan_id: str) -> list[Record]:
     return list(conn.execute(select(loan_events).where(loan_events.c.loan_id == loan_id)
                              .order_by(loan_events.c.seq)))
 
@@ -234,9 +236,9 @@ REPLAYED_COLUMNS = (loan_events.c.loan_id, loan_events.c.id, loan_events.c.seq,
 
 
 def events_by_loan(conn: Connection, loan_ids: Sequence[str], *, every_column: bool = False
-                   ) -> dict[str, list[Any]]:
+                   ) -> dict[str, list[Record]]:
     """The operations of many loans, each loan's in recording order, 500 loans a query."""
-    out: dict[str, list[Any]] = defaultdict(list)
+    out: dict[str, list[Record]] = defaultdict(list)
     columns = (loan_events,) if every_column else REPLAYED_COLUMNS
     for start in range(0, len(loan_ids), 500):
         chunk = loan_ids[start:start + 500]
@@ -250,7 +252,7 @@ def events_by_loan(conn: Connection, loan_ids: Sequence[str], *, every_column: b
 LoanState = LoanReplay
 
 
-def loan_state(row: Any, events: Sequence[Any], as_of: date | None = None,
+def loan_state(row: Record, events: Sequence[Record], as_of: date | None = None,
                late_rate: Decimal = Decimal(0)) -> LoanState:
     """Replay the loan's operations in value-date order (optionally up to ``as_of``);
     ``late_rate`` is the category's late interest (percent a year, overdue principal)."""
@@ -258,7 +260,7 @@ def loan_state(row: Any, events: Sequence[Any], as_of: date | None = None,
                        flagged_restructured=bool(row.restructured))
 
 
-def payer_of(event: Any) -> postings.Payer:
+def payer_of(event: Record) -> postings.Payer:
     if event.payer_kind == "borrower":
         return postings.Payer()
     return postings.Payer(account=event.payer_ref)
@@ -279,7 +281,7 @@ def target_parts(state: LoanState) -> dict[str, postings.Parts]:
 Guard = Callable[[Connection, LedgerStore, Sequence[Transfer]], None]
 
 
-def rebook(conn: Connection, store: LedgerStore, row: Any, op_id: str,
+def rebook(conn: Connection, store: LedgerStore, row: Record, op_id: str,
            prefix: Sequence[Transfer] = (), *, guard: Guard | None = None) -> LoanState:
     """Bring the journal in line with the loan's operations (the new one included):
     book the new operation's split and correct any earlier split it changed.
@@ -310,8 +312,8 @@ def rebook(conn: Connection, store: LedgerStore, row: Any, op_id: str,
     return state
 
 
-def save_installments(conn: Connection, row: Any, state: LoanState,
-                      events: Sequence[Any]) -> None:
+def save_installments(conn: Connection, row: Record, state: LoanState,
+                      events: Sequence[Record]) -> None:
     """Keep the replayed schedule beside the journal (derived data: rewritten whole)."""
     through = replayed_through(row, events)
     conn.execute(delete(loan_installments).where(loan_installments.c.loan_id == row.id))
@@ -322,7 +324,7 @@ def save_installments(conn: Connection, row: Any, state: LoanState,
 REPLAYED_KINDS = (*PAYMENT_KINDS, "restructuring", "write_off", "disbursement")
 
 
-def replayed_through(row: Any, events: Sequence[Any]) -> date:
+def replayed_through(row: Record, events: Sequence[Record]) -> date:
     """The latest value date among the operations that shape the schedule (reversed ones
     do not)."""
     latest: date = max((e.value_date for e in live_events(events)
@@ -331,7 +333,7 @@ def replayed_through(row: Any, events: Sequence[Any]) -> date:
     return latest
 
 
-def installment_row(loan_id: str, s: InstallmentState, through: date) -> dict[str, Any]:
+def installment_row(loan_id: str, s: InstallmentState, through: date) -> dict[str, object]:
     return {"loan_id": loan_id, "number": s.number, "due_date": s.due_date,
             "principal_minor": cents(s.principal), "interest_minor": cents(s.interest),
             "paid_principal_minor": cents(s.paid_principal),
@@ -387,7 +389,7 @@ def portfolio_arrears(conn: Connection, as_of: date) -> dict[str, tuple[int, int
 
 def record_event(conn: Connection, *, event_id: str, loan_id: str, kind: str, on: date,
                  amount: int = 0, payer_kind: str = "borrower", payer_ref: str | None = None,
-                 params: dict[str, Any] | None = None, note: str | None = None,
+                 params: Mapping[str, object] | None = None, note: str | None = None,
                  username: str | None) -> None:
     # Repayments (recoveries included) are numbered; other operations are not.
     reference = next_reference(conn, REPAYMENT) if kind == "repayment" else None
@@ -397,7 +399,7 @@ def record_event(conn: Connection, *, event_id: str, loan_id: str, kind: str, on
         reference=reference, recorded_at=now_utc(), recorded_by=username))
 
 
-def repaid_on(conn: Connection, row: Any) -> date:
+def repaid_on(conn: Connection, row: Record) -> date:
     """The value date of the last payment of a repaid loan (the day it was repaid)."""
     last: date = max((e.value_date for e in live_events(events_of(conn, row.id))
                       if e.kind in PAYMENT_KINDS),
@@ -418,8 +420,8 @@ def payoff_id(conn: Connection, loan_id: str) -> str:
     return str(uuid.uuid5(uuid.UUID(loan_id), "repaid" if n == 0 else f"repaid:{n}"))
 
 
-def refresh_status(conn: Connection, events: Events, row: Any, state: LoanState, *,
-                   op_id: str | None = None, username: str | None = None) -> Any:
+def refresh_status(conn: Connection, events: Events, row: Record, state: LoanState, *,
+                   op_id: str | None = None, username: str | None = None) -> Record:
     """Active loans whose whole debt is paid become ``repaid`` (and release guarantees);
     a repaid loan that owes again after a correction (``op_id``, by ``username``) is
     active again (or written off, if it was), and what its payoff released follows."""
@@ -432,7 +434,7 @@ def refresh_status(conn: Connection, events: Events, row: Any, state: LoanState,
                                  or state.written_off > 0):
         # A correction reopened it.
         status = "written_off" if state.written_off > 0 else "active"
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     if status != row.status:
         values["status"] = status
     if state.restructured and not row.restructured:
@@ -531,7 +533,7 @@ class AllocationOut(msgspec.Struct, omit_defaults=True):
     recovery: Money | msgspec.UnsetType = msgspec.UNSET
 
 
-def loan_json(row: Any, state: LoanState | None, as_of: date, today_view: LoanSummary,
+def loan_json(row: Record, state: LoanState | None, as_of: date, today_view: LoanSummary,
               late_rate: Decimal = Decimal(0), status: str | None = None,
               restructured: bool | None = None, *, names: Mapping[str, str]) -> LoanOut:
     """``names``: the parties' names by id (the borrower's and the lender's)."""
@@ -592,7 +594,7 @@ def loan_json(row: Any, state: LoanState | None, as_of: date, today_view: LoanSu
         as_of=as_of.isoformat(), created_at=rfc3339(row.created_at) or "")
 
 
-def late_rate_of(conn: Connection, row: Any) -> Decimal:
+def late_rate_of(conn: Connection, row: Record) -> Decimal:
     category = get_category(conn, row.lender_id, row.category)
     return category.late_interest_rate if category else Decimal(0)
 
@@ -601,10 +603,10 @@ def late_rate_of(conn: Connection, row: Any) -> Decimal:
 # answers them (a written-off debt's too). Kept per loan row, late-interest rate, day and
 # operation ids: operations are only ever added (a reversal is one more), so a key never
 # names other figures, and after a write only the loans it touched are replayed again.
-_ARREARS: Memo[tuple[Any, ...], tuple[int, int]] = Memo(kept=20_000)
+_ARREARS: Memo[tuple[Hashable, ...], tuple[int, int]] = Memo(kept=20_000)
 
 
-def arrears_by_loan(conn: Connection, rows: Sequence[Any], day: date
+def arrears_by_loan(conn: Connection, rows: Sequence[Record], day: date
                     ) -> dict[str, tuple[int, int]]:
     """(overdue cents, days past due) of each loan row on ``day``, in a few queries:
     operation ids first, then the operations of the loans not kept since (what the
@@ -618,21 +620,21 @@ def arrears_by_loan(conn: Connection, rows: Sequence[Any], day: date
             event_ids.setdefault(e.loan_id, []).append(e.id)
     db = engine_token(conn.engine)
     rates: dict[tuple[str, str], Decimal] = {}
-    keys: dict[str, tuple[Any, ...]] = {}
+    keys: dict[str, tuple[Hashable, ...]] = {}
     for r in rows:
         if (r.lender_id, r.category) not in rates:
             rates[r.lender_id, r.category] = late_rate_of(conn, r)
         keys[r.id] = (db, tuple(r), rates[r.lender_id, r.category], day,
                       tuple(event_ids.get(r.id, ())))
     missing = [r.id for r in rows if keys[r.id] not in _ARREARS]
-    events: dict[str, list[Any]] = {i: [] for i in missing}
+    events: dict[str, list[Record]] = {i: [] for i in missing}
     for start in range(0, len(missing), 500):
         for e in conn.execute(select(loan_events)
                               .where(loan_events.c.loan_id.in_(missing[start:start + 500]))
                               .order_by(loan_events.c.seq)):
             events[e.loan_id].append(e)
 
-    def replay(row: Any) -> tuple[int, int]:
+    def replay(row: Record) -> tuple[int, int]:
         # Read again if it was kept when looked for and dropped since.
         found = events[row.id] if row.id in events else events_of(conn, row.id)
         on = loan_on(terms_of(row), found, day, disbursed_on=row.disbursed_on,
@@ -662,10 +664,10 @@ def arrears_seen(conn: Connection, day: date) -> dict[str, tuple[int, int]]:
 # lender: everything it is computed from (operations are only ever added). After a
 # write only the loans it touched are built again. About 50 KB each at MAG scale (25
 # installments on average): a few pages of 50.
-_ON_DAY: Memo[tuple[Any, ...], LoanOut] = Memo(kept=250)
+_ON_DAY: Memo[tuple[Hashable, ...], LoanOut] = Memo(kept=250)
 
 
-def loans_on(conn: Connection, rows: Sequence[Any], day: date) -> list[LoanOut]:
+def loans_on(conn: Connection, rows: Sequence[Record], day: date) -> list[LoanOut]:
     """``loan_with_state(conn, row, day, historical=True)`` of each row, in a few
     queries (operations, names, categories), the loans seen since they last changed
     kept. Callers must not change what they get."""
@@ -685,7 +687,7 @@ def loans_on(conn: Connection, rows: Sequence[Any], day: date) -> list[LoanOut]:
     return out
 
 
-def _loan_on_day(row: Any, events: Sequence[Any], day: date, late: Decimal,
+def _loan_on_day(row: Record, events: Sequence[Record], day: date, late: Decimal,
                  names: Mapping[str, str]) -> LoanOut:
     on = loan_on(terms_of(row), events, day, disbursed_on=row.disbursed_on,
                  late_rate=late, flagged_restructured=bool(row.restructured))
@@ -693,7 +695,7 @@ def _loan_on_day(row: Any, events: Sequence[Any], day: date, late: Decimal,
                      restructured=on.restructured, names=names)
 
 
-def loan_with_state(conn: Connection, row: Any, as_of: date, *, historical: bool = False
+def loan_with_state(conn: Connection, row: Record, as_of: date, *, historical: bool = False
                     ) -> LoanOut:
     """The loan as of ``as_of``. ``historical`` (what a reader asks, as of a date or
     today): everything, status and restructuring included, as it stood that day
@@ -720,12 +722,12 @@ def borrower_total(conn: Connection, borrower_id: str) -> int:
     ).scalar_one())
 
 
-def party_row(conn: Connection, party_id: str) -> Any:
+def party_row(conn: Connection, party_id: str) -> Record | None:
     return conn.execute(select(parties).where(parties.c.id == party_id)).first()
 
 
 def party_of_kind(conn: Connection, party_id: str | None, kind: str | tuple[str, ...],
-                  field: str) -> Any:
+                  field: str) -> Record:
     """The party a body names in ``field``: 422 unless it is one of ``kind``."""
     kinds = (kind,) if isinstance(kind, str) else kind
     row = party_row(conn, party_id) if party_id else None
@@ -734,11 +736,11 @@ def party_of_kind(conn: Connection, party_id: str | None, kind: str | tuple[str,
     return row
 
 
-def record_payment(conn: Connection, ctx: AppContext, row: Any, op_id: str, amount: int,
+def record_payment(conn: Connection, ctx: AppContext, row: Record, op_id: str, amount: int,
                    on: date, username: str, *, kind: str, payer_kind: str = "borrower",
-                   payer_ref: str | None = None, params: dict[str, Any] | None = None,
+                   payer_ref: str | None = None, params: Mapping[str, object] | None = None,
                    prefix: list[Transfer] | None = None, note: str | None = None
-                   ) -> tuple[AllocationOut, Any]:
+                   ) -> tuple[AllocationOut, Record]:
     """Record a payment towards the loan and book it (and any correction it causes).
 
     The loan's row is locked first: the booking is computed from every operation and
@@ -772,9 +774,9 @@ def allocation_of(state: LoanState, op_id: str, amount: int) -> AllocationOut:
                          principal=money(cents(a.principal)), excess=money(cents(a.excess)))
 
 
-def reverse_loan_events(conn: Connection, ctx: AppContext, row: Any, rev_id: str,
+def reverse_loan_events(conn: Connection, ctx: AppContext, row: Record, rev_id: str,
                         event_ids: Sequence[str], reason: str, username: str, *,
-                        then: Callable[[Any], None] | None = None) -> Any:
+                        then: Callable[[Record], None] | None = None) -> Record:
     """Reverse the loan's operations ``event_ids`` (payments): each counts as never
     recorded from its own value date. The journal is brought in line by compensating
     transfers (refused with 409 ``insufficient_funds`` when the pool would be short on
