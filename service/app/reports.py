@@ -17,21 +17,22 @@ import shutil
 import tempfile
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import polars as pl
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Table, select
 
+from ledger.accounts import Account
 from ledger.as_of import PAYMENT_KINDS, REVERSAL, fund_on, guarantee_on, loan_on
 from ledger.chart import account_id
 from ledger.money import currency_exponent, minor_to_decimal, to_minor_decimal
-from ledger.repayments import InstallmentState, arrears, initial_state
+from ledger.repayments import Allocation, InstallmentState, arrears, initial_state
 from ledger.schedules import build_schedule, summarize
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer, transfer_flags_from_bits
@@ -81,6 +82,7 @@ from service.app.parties import related_party_ids
 from service.app.read_cache import Memo
 from service.app.reversals import live
 from service.db.engine import engine_token, read_tx
+from service.db.records import Record
 from service.db.tables import (
     contributions,
     deliveries,
@@ -327,7 +329,7 @@ def _in_chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]
         yield values[start:start + size]
 
 
-def _parties(conn: Connection) -> dict[str, Any]:
+def _parties(conn: Connection) -> dict[str, Record]:
     return {r.id: r for r in conn.execute(select(parties))}
 
 
@@ -336,7 +338,7 @@ def _party_names(conn: Connection) -> dict[str, str]:
     return {r.id: str(r.name) for r in conn.execute(select(parties.c.id, parties.c.name))}
 
 
-def _name(people: Mapping[str, Any], party_id: str | None) -> str:
+def _name(people: Mapping[str, Record], party_id: str | None) -> str:
     row = people.get(party_id or "")
     return str(row.name) if row is not None else (party_id or "")
 
@@ -345,10 +347,10 @@ def _name(people: Mapping[str, Any], party_id: str | None) -> str:
 class LoanAsOf:
     """A loan as it stood at the end of ``as_of``."""
 
-    row: Any
+    row: Record
     status: str  # approved (not yet disbursed), active, repaid, written_off
     schedule: tuple[InstallmentState, ...]  # late interest accrued to as_of
-    allocations: Mapping[str, Any]
+    allocations: Mapping[str, Allocation]
     outstanding: int
     overdue: int
     days_past_due: int
@@ -364,7 +366,7 @@ class LoanBook:
     """Loans replayed as of a date, loaded once for a report (events in one query each
     500 loans; late-interest rates once per lender category)."""
 
-    def __init__(self, conn: Connection, loan_rows: Sequence[Any], *,
+    def __init__(self, conn: Connection, loan_rows: Sequence[Record], *,
                  every_column: bool = False) -> None:
         self.conn = conn
         self.rows = list(loan_rows)
@@ -372,13 +374,13 @@ class LoanBook:
                                              every_column=every_column)
         self._rates: dict[tuple[str, str], Decimal] = {}
 
-    def late_rate(self, row: Any) -> Decimal:
+    def late_rate(self, row: Record) -> Decimal:
         key = (row.lender_id, row.category)
         if key not in self._rates:
             self._rates[key] = lending.late_rate_of(self.conn, row)
         return self._rates[key]
 
-    def as_of(self, row: Any, day: date) -> LoanAsOf:
+    def as_of(self, row: Record, day: date) -> LoanAsOf:
         rate = self.late_rate(row)
         on = loan_on(lending.terms_of(row), self.events.get(row.id, []), day,
                      disbursed_on=row.disbursed_on, late_rate=rate,
@@ -393,7 +395,7 @@ class LoanBook:
 
 
 def _loan_rows(conn: Connection, producer_id: str | None = None,
-               lender_id: str | None = None) -> list[Any]:
+               lender_id: str | None = None) -> list[Record]:
     query = select(loans).order_by(loans.c.seq)
     if producer_id:
         query = query.where(loans.c.borrower_id == producer_id)
@@ -404,7 +406,7 @@ def _loan_rows(conn: Connection, producer_id: str | None = None,
 
 @dataclass(frozen=True)
 class GuaranteeAsOf:
-    row: Any
+    row: Record
     status: str  # active, called, released
     called: int
     released: int  # what remained when it was released
@@ -422,15 +424,15 @@ def _calls_by_guarantee(conn: Connection, day: date) -> dict[str, int]:
     return out
 
 
-def guarantee_as_of(row: Any, called: int, day: date) -> GuaranteeAsOf:
+def guarantee_as_of(row: Record, called: int, day: date) -> GuaranteeAsOf:
     """Called amounts count by their dates; a release by its date (``ledger.as_of``)."""
     on = guarantee_on(row.amount_minor, [(day, called)], day,
                       released=row.status == "released", released_on=row.released_on)
     return GuaranteeAsOf(row, on.status, on.called, on.remaining if on.released else 0)
 
 
-def _guarantees_by_loan(conn: Connection) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = defaultdict(list)
+def _guarantees_by_loan(conn: Connection) -> dict[str, list[Record]]:
+    out: dict[str, list[Record]] = defaultdict(list)
     for g in conn.execute(select(guarantees).order_by(guarantees.c.seq)):
         out[g.loan_id].append(g)
     return out
@@ -449,7 +451,7 @@ def _fund_money(conn: Connection, day: date) -> tuple[int, dict[str, int]]:
     return money.general, money.earmarks
 
 
-def _filters(people: Mapping[str, Any], req: ReportRequest) -> dict[str, str]:
+def _filters(people: Mapping[str, Record], req: ReportRequest) -> dict[str, str]:
     out: dict[str, str] = {}
     if req.producer_id:
         out["producer_id"] = f"{req.producer_id} ({_name(people, req.producer_id)})"
@@ -458,7 +460,7 @@ def _filters(people: Mapping[str, Any], req: ReportRequest) -> dict[str, str]:
     return out
 
 
-def _check_party(people: Mapping[str, Any], party_id: str | None, kind: str,
+def _check_party(people: Mapping[str, Record], party_id: str | None, kind: str,
                  field: str) -> None:
     if party_id is not None:
         row = people.get(party_id)
@@ -494,10 +496,10 @@ _Figures = tuple[str, int, int, int, bool, int]
 # Kept per loan row, late-interest rate, day and operation ids: operations are only
 # ever added (a reversal is one more), so a key never names other figures, and after a
 # write only the loans it touched are replayed again (3,000 loans: ~1 s -> ~50 ms).
-_LOAN_FIGURES: Memo[tuple[Any, ...], _Figures] = Memo(kept=20_000)
+_LOAN_FIGURES: Memo[tuple[Hashable, ...], _Figures] = Memo(kept=20_000)
 
 
-def _figures_on(book: LoanBook, row: Any, day: date) -> _Figures:
+def _figures_on(book: LoanBook, row: Record, day: date) -> _Figures:
     def replay() -> _Figures:
         loan = book.as_of(row, day)
         return (loan.status, loan.outstanding, loan.overdue, loan.days_past_due,
@@ -507,8 +509,8 @@ def _figures_on(book: LoanBook, row: Any, day: date) -> _Figures:
     return _LOAN_FIGURES.get(key, replay)
 
 
-def _positions(book: LoanBook, day: date, people: Mapping[str, Any],
-               by_loan: Mapping[str, list[Any]], calls: Mapping[str, int]
+def _positions(book: LoanBook, day: date, people: Mapping[str, Record],
+               by_loan: Mapping[str, list[Record]], calls: Mapping[str, int]
                ) -> list[LoanPosition]:
     out: list[LoanPosition] = []
     for row in book.rows:
@@ -652,8 +654,8 @@ def _recorded_on(moment: datetime | None) -> date | None:
     return moment.astimezone(clock.timezone()).date()
 
 
-def _movements(conn: Connection, row: Any, book: LoanBook, loan: LoanAsOf,
-               people: Mapping[str, Any], req: ReportRequest) -> list[MovementRow]:
+def _movements(conn: Connection, row: Record, book: LoanBook, loan: LoanAsOf,
+               people: Mapping[str, Record], req: ReportRequest) -> list[MovementRow]:
     """Every operation on the loan with a value date on or before ``as_of``, in the
     replay's order (value date, then recording order), each payment split as that
     replay splits it: the running balance of the statement is the replay's own."""
@@ -663,7 +665,7 @@ def _movements(conn: Connection, row: Any, book: LoanBook, loan: LoanAsOf,
     # a payout of a fund (one operation per part: earmarked money, money not earmarked).
     called = {account_id("guarantee", g.id): g for g in conn.execute(
         select(guarantees).where(guarantees.c.loan_id == row.id))}
-    covers: dict[str, Any] = {}
+    covers: dict[str, Record] = {}
     fund_names: dict[str, str] = {}
     for p in conn.execute(select(payouts).where(payouts.c.loan_id == row.id)):
         for part in ("earmark", "general"):
@@ -959,7 +961,7 @@ def iter_transfers(conn: Connection, store: LedgerStore) -> Iterator[Transfer]:
             return
 
 
-def _all_accounts(conn: Connection, store: LedgerStore) -> Iterator[Any]:
+def _all_accounts(conn: Connection, store: LedgerStore) -> Iterator[Account]:
     cursor: str | None = None
     while True:
         page, cursor = store.list_accounts(conn, limit=500, cursor=cursor)
@@ -1128,7 +1130,7 @@ _DISTANCE_COLUMNS = (
 )
 
 
-def _km(a: Any, b: Any) -> Decimal | None:
+def _km(a: Record | None, b: Record | None) -> Decimal | None:
 
     if a is None or b is None or None in (a.latitude, a.longitude, b.latitude, b.longitude):
         return None
@@ -1190,7 +1192,7 @@ def load_impact(conn: Connection, req: ReportRequest) -> Report:
                                                 live(payouts, "payout"))):
         solidarity[p.producer_id] += p.amount_minor
 
-    def first_category(producer: Any) -> str:
+    def first_category(producer: Record) -> str:
         cats = producer.categories or []
         return str(cats[0]) if cats else _word(req.lang, "none")
 
@@ -1335,7 +1337,7 @@ def load_requests(conn: Connection, req: ReportRequest) -> Report:
     items = [r for r in conn.execute(query)
              if req.period_from <= min(r.created_at.date(), last) <= req.period_to]
     ids = [r.id for r in items]
-    assessment: dict[str, Any] = {}
+    assessment: dict[str, Record] = {}
     decided: dict[str, date] = {}
     granted: dict[str, int] = defaultdict(int)
     for chunk in _in_chunks(ids):
@@ -1439,7 +1441,7 @@ _REFERENCE = _spec("reference", "Riferimento", "Reference", "text")
 _LOAN_REFERENCE = _spec("loan_reference", "Riferimento prestito", "Loan reference", "text")
 
 
-def _references(conn: Connection, table: Any, ids: Sequence[str]) -> dict[str, str]:
+def _references(conn: Connection, table: Table, ids: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for chunk in _in_chunks(sorted(set(ids))):
         out.update({r.id: r.reference for r in conn.execute(
