@@ -63,7 +63,7 @@ from service.app.reversals import (
 )
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
-from service.db.engine import lock_row
+from service.db.engine import lock_row, relock
 from service.db.records import Record
 from service.db.tables import contributions, funds, loans, payouts
 
@@ -665,7 +665,7 @@ def reverse_contribution(ctx: AppContext, principal: Principal, contribution_id:
         raise NotFound("contribution")
 
     def run(conn: Connection, row: Record) -> tuple[int, ContributionReversalOut]:
-        fund = lock_row(conn, funds, row.fund_id)
+        fund = relock(conn, funds, row.fund_id)
         if reversal_of(conn, "contribution", row.id) is not None:
             raise Conflict("already_reversed", "this contribution was already reversed")
         if row.source != "gas":

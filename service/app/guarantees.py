@@ -73,7 +73,7 @@ from service.app.reversals import (
 )
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
-from service.db.engine import lock_row
+from service.db.engine import lock_row, relock
 from service.db.records import Record
 from service.db.tables import guarantee_calls, guarantees, loans, parties, pledge_capacities
 
@@ -731,7 +731,7 @@ def unbook_call(conn: Connection, rev_id: str, rows: list[Record]) -> None:
     released, with less called."""
     st = store(conn)
     for part in rows:
-        g = lock_row(conn, guarantees, part.guarantee_id)
+        g = relock(conn, guarantees, part.guarantee_id)
         pledge, limit = account_id("pledge", g.guarantor_id), account_id("pledge-limit",
                                                                           g.guarantor_id)
         mine = account_id("guarantee", g.id)

@@ -52,7 +52,7 @@ from service.app.references import REPAYMENT, next_reference
 from service.app.reversals import refuse_shortfall
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
-from service.db.engine import engine_token, lock_row
+from service.db.engine import engine_token, relock
 from service.db.records import Record
 from service.db.tables import (
     loan_categories,
@@ -745,7 +745,7 @@ def record_payment(conn: Connection, ctx: AppContext, row: Record, op_id: str, a
 
     The loan's row is locked first: the booking is computed from every operation and
     transfer of the loan, which a concurrent payment must not change meanwhile."""
-    row = lock_row(conn, loans, row.id)
+    row = relock(conn, loans, row.id)
     # A written-off loan still takes money: it is booked as recovery. A repaid loan
     # takes a payment dated before it was repaid (it was active then): the order in
     # which payments are entered must not change the result.
@@ -782,7 +782,7 @@ def reverse_loan_events(conn: Connection, ctx: AppContext, row: Record, rev_id: 
     transfers (refused with 409 ``insufficient_funds`` when the pool would be short on
     any day); ``then(row)`` runs after the booking and before the status is refreshed
     (a repaid loan owing again is active again). The loan row after."""
-    row = lock_row(conn, loans, row.id)
+    row = relock(conn, loans, row.id)
     dates = {e.id: e.value_date for e in events_of(conn, row.id)}
     for event_id in event_ids:
         record_event(conn, event_id=str(uuid.uuid5(uuid.UUID(rev_id), event_id)),

@@ -58,7 +58,7 @@ from service.app.types import Day, Timestamp, Uuid
 from service.app.views import Money, money
 
 # Funding requests (service.app.requests) read a loan's terms through this module too.
-from service.db.engine import lock_row
+from service.db.engine import lock_row, relock
 from service.db.records import Record
 from service.db.tables import funding_requests, loan_events, loans, pools
 
@@ -232,7 +232,7 @@ def create_loan_row(conn: Connection, ctx: AppContext, *, loan_id: str, borrower
 def disburse_loan(conn: Connection, ctx: AppContext, row: Record, op_id: str, on: date,
                   username: str) -> Record:
     """Pay the principal out of the pool on ``on``: the loan becomes ``active``."""
-    row = lock_row(conn, loans, row.id)
+    row = relock(conn, loans, row.id)
     if row.status != "approved":
         raise Conflict("already_disbursed", f"the loan is already {row.status}")
     if row.first_due_date is not None and row.first_due_date <= on:

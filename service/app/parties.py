@@ -36,7 +36,7 @@ from service.app.errors import Errors, Forbidden, NotFound, invalid
 from service.app.events import Events, PartyCreated
 from service.app.types import Day, Timestamp, Uuid
 from service.app.views import Money, money
-from service.db.engine import lock_row
+from service.db.engine import relock
 from service.db.records import Record
 from service.db.tables import parties, relationships
 
@@ -543,7 +543,7 @@ def update_party(ctx: AppContext, principal: Principal, party_id: str,
         return None
 
     def run(conn: Connection, _: None) -> tuple[int, PartyOut]:
-        row = lock_row(conn, parties, pid)
+        row = relock(conn, parties, pid)
         after = {name: getattr(row, name) for name in PATCHABLE} | changes
         errors = Errors()
         check_kind_fields(row.kind, after, errors)
@@ -555,7 +555,9 @@ def update_party(ctx: AppContext, principal: Principal, party_id: str,
         note_changes(changed)
         if changed:
             conn.execute(update(parties).where(parties.c.id == pid).values(**changed))
-            row = get_party(conn, pid)
+            updated = get_party(conn, pid)
+            assert updated is not None  # the row locked above
+            row = updated
         return 200, party_out(row)
 
     return command(ctx, principal, f"PATCH /api/parties/{pid}", patch, run, before,

@@ -57,7 +57,7 @@ from service.app.reversals import (
 )
 from service.app.types import Day, DecimalText, Timestamp, Uuid
 from service.app.views import Money, money
-from service.db.engine import lock_row
+from service.db.engine import relock
 from service.db.records import Record
 from service.db.tables import contributions, deliveries, parties, prepayments
 
@@ -253,7 +253,7 @@ def refuse_before_paid(row: Record, on: date) -> None:
 
 def record_delivery(conn: Connection, row: Record, delivery_id: str, on: date,
                     quantity: Decimal, username: str) -> Record:
-    row = lock_row(conn, prepayments, row.id)
+    row = relock(conn, prepayments, row.id)
     errors = Errors()  # the date and the quantity, both named when both are wrong
     if on < row.date:
         errors.add("date", f"before the prepayment's date ({row.date.isoformat()})")
@@ -296,7 +296,7 @@ def settle_prepayment(conn: Connection, ctx: AppContext, row: Record, op_id: str
                       new_expires_on: date | None, username: str) -> Record:
     """Close the prepayment and settle its remainder as its ``on_expiry`` says; the row
     as closed (its ``settlement_*`` columns say how)."""
-    row = lock_row(conn, prepayments, row.id)
+    row = relock(conn, prepayments, row.id)
     refuse_before_paid(row, on)
     state = p_rules.PrepaymentState(row.amount_minor, row.delivered_minor,
                                     closed=row.status == "closed")
@@ -491,7 +491,7 @@ def reverse_delivery(ctx: AppContext, principal: Principal, prepayment_id: str,
 
     def run(conn: Connection, target: tuple[Record, Record]) -> tuple[int, DeliveryReversalOut]:
         row, delivery = target
-        row = lock_row(conn, prepayments, row.id)
+        row = relock(conn, prepayments, row.id)
         if reversal_of(conn, "delivery", delivery.id) is not None:
             raise Conflict("already_reversed", "this delivery was already reversed")
         if row.status == "closed":

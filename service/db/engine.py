@@ -15,10 +15,12 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from service.db.records import Record
 
 
 def normalize_url(url: str) -> str:
@@ -56,7 +58,7 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False,
         )
         _configure_sqlite(engine, sqlite_busy_timeout_ms)
         return engine
-    connect_args: dict[str, Any] = {}
+    connect_args: dict[str, str] = {}
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
     return create_engine(
@@ -78,7 +80,7 @@ def _private_file(path: Path) -> None:
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (so BEGIN IMMEDIATE
         # can be emitted); WAL with synchronous=FULL: nothing acknowledged is ever lost.
         dbapi_conn.isolation_level = None
@@ -97,14 +99,23 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def lock_row(conn: Connection, table: Table, key: str, column: str = "id") -> Any:
-    """The row, locked until the transaction ends (``SELECT ... FOR UPDATE`` on
-    PostgreSQL; SQLite's write transactions are already serialized by BEGIN IMMEDIATE).
+def lock_row(conn: Connection, table: Table, key: str, column: str = "id") -> Record | None:
+    """The row (None if there is none), locked until the transaction ends (``SELECT ...
+    FOR UPDATE`` on PostgreSQL; SQLite's write transactions are already serialized by
+    BEGIN IMMEDIATE).
 
     Operations that read an instrument's state and then write from it lock its row
     first, so two concurrent commands on one loan, prepayment or fund never both work
     from the same stale state."""
     return conn.execute(select(table).where(table.c[column] == key).with_for_update()).first()
+
+
+def relock(conn: Connection, table: Table, key: str) -> Record:
+    """``lock_row`` of a row the operation has already read (rows are never deleted):
+    the row as it is now, locked."""
+    row = lock_row(conn, table, key)
+    assert row is not None, f"{table.name} {key} vanished"
+    return row
 
 
 @contextmanager
