@@ -7,23 +7,23 @@ from collections.abc import Iterator
 from decimal import Decimal
 from functools import cache
 from importlib.resources import files
-from typing import Any
 
-from jsonschema import Draft7Validator, ValidationError, validators
+from jsonschema import Draft7Validator, TypeChecker, ValidationError, validators
+from jsonschema.protocols import Validator
 
 from .errors import FieldError, dotted
 
 SCHEMA_FILE = "gdxp-v1.schema.json"
 
 
-def load_schema() -> dict[str, Any]:
+def load_schema() -> dict[str, object]:
     """The schema Filiera validates with (and an export must satisfy)."""
     text = files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
+    schema: dict[str, object] = json.loads(text)
     return schema
 
 
-def _is_integer(checker: Any, instance: object) -> bool:
+def _is_integer(checker: TypeChecker, instance: object) -> bool:
     # Numbers are read as Decimal; JSON Schema counts 1.0 as an integer too.
     if isinstance(instance, Decimal):
         return instance.is_finite() and instance == instance.to_integral_value()
@@ -31,7 +31,7 @@ def _is_integer(checker: Any, instance: object) -> bool:
 
 
 @cache
-def _validator() -> Any:
+def _validator() -> Validator:
     checker = Draft7Validator.TYPE_CHECKER.redefine("integer", _is_integer)
     cls = validators.extend(Draft7Validator, type_checker=checker)
     return cls(load_schema(), format_checker=Draft7Validator.FORMAT_CHECKER)
