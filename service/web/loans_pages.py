@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TypedDict
 from urllib.parse import urlencode
 
 from litestar import get, post
@@ -26,7 +26,7 @@ from service.app.clock import today
 from service.app.common import MoneyIn
 from service.app.context import AppContext
 from service.app.errors import Conflict, Invalid, NotFound
-from service.app.guarantees import CallIn, LoanGuaranteesOut
+from service.app.guarantees import CallIn, CallOut, LoanGuaranteesOut
 from service.app.lending import LoanOut
 from service.app.loans import RepaymentIn, RepaymentItem, RescheduleIn, WriteOffIn
 from service.app.views import Money
@@ -182,8 +182,29 @@ def all_repayments(ctx: AppContext, principal: Principal, loan_id: str) -> list[
             return items
 
 
+class LoanContext(TypedDict):
+    """What ``loans/loan.html`` shows of a loan (``loan_context``)."""
+
+    calls: list[CallOut]
+    loan: LoanOut
+    rows: list[ScheduleRow]
+    totals: dict[str, Decimal]
+    repayments: list[RepaymentRow]
+    has_late: bool
+    has_recovery: bool
+    guarantees: LoanGuaranteesOut
+    names: dict[str, str]
+    borrower: str
+    shown: RepaymentRow | None
+    staff: bool
+    may_pay: bool
+    may_change: bool
+    statement: bool
+    has_active_guarantee: bool
+
+
 def loan_context(ctx: AppContext, principal: Principal, loan_id: FromPath[str],
-                 shown: str | None = None) -> dict[str, Any]:
+                 shown: str | None = None) -> LoanContext:
     """Everything ``loans/loan.html`` shows (404 if the user may not see the loan)."""
     loan = loans.read_loan(ctx, principal, loan_id, None)
     items = all_repayments(ctx, principal, loan.id)
@@ -223,13 +244,13 @@ def fresh_forms() -> dict[str, Form]:
     }
 
 
-def loan_page_template(request: AnyRequest, context: dict[str, Any],
+def loan_page_template(request: AnyRequest, context: LoanContext,
                        failed: tuple[str, Form] | None = None, status: int = 200
                        ) -> Template:
     forms = fresh_forms()
     if failed is not None:
         forms[failed[0]] = failed[1]
-    loan: LoanOut = context["loan"]
+    loan = context["loan"]
     return render(request, "loans/loan.html", status=status, forms=forms,
                   early_options=list(EARLY_REPAYMENT.items()),
                   installment_status=INSTALLMENT_STATUS, frequencies=FREQUENCIES,
