@@ -11,7 +11,7 @@ read-only and no form: nothing is offered that cannot be recorded.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Required, TypedDict
 from urllib.parse import urlencode
 
 from litestar import get, post
@@ -20,7 +20,12 @@ from litestar.response import Template
 
 from service.app import desk, funds, guarantees, loans, parties, prepayments
 from service.app.errors import Conflict, Invalid
-from service.app.parties import PARTY_KINDS, PartyOut
+from service.app.funds import FundOut
+from service.app.guarantees import CapacityOut, GuaranteeOut
+from service.app.loans import LoanPage
+from service.app.parties import PARTY_KINDS, PartyOut, RelationshipOut
+from service.app.prepayments import PrepaymentPage
+from service.app.views import Money
 from service.web.core import (
     AnyRequest,
     Form,
@@ -67,13 +72,30 @@ def parties_page(request: AnyRequest, tipo: FromQuery[str | None] = None,
                   form=form, kinds=KINDS, next_url=next_url, first_page=cursore is None)
 
 
-def _party_context(request: AnyRequest, party_id: str) -> dict[str, Any]:
+class PartyContext(TypedDict, total=False):
+    """What the party's page shows: the parts its kind has."""
+
+    party: Required[PartyOut]
+    kind: Required[str]
+    relationships: list[RelationshipOut]
+    prepayments: PrepaymentPage
+    funds: list[FundOut]
+    loans: LoanPage
+    loan_guarantees: list[GuaranteeOut]
+    earmarks: list[tuple[FundOut, Money]]
+    guarantees: list[GuaranteeOut]
+    capacity: CapacityOut
+    loan_labels: dict[str, tuple[str, str]]
+    member_of: list[str]
+
+
+def _party_context(request: AnyRequest, party_id: str) -> PartyContext:
     """Everything the party's page shows, each part read as the API reads it."""
     ctx, principal = ctx_of(request), principal_of(request)
     principal.require("officer")
     party = parties.read_party(ctx, principal, party_id)
     pid = party.id
-    out: dict[str, Any] = {"party": party, "kind": KINDS.get(party.kind, party.kind)}
+    out: PartyContext = {"party": party, "kind": KINDS.get(party.kind, party.kind)}
     if party.kind == "gas":
         out["relationships"] = parties.list_relationships(
             ctx, principal, pid, None, LIST_LIMIT, None).items
@@ -109,7 +131,7 @@ def _party_context(request: AnyRequest, party_id: str) -> dict[str, Any]:
 def _render_party(request: AnyRequest, party_id: str, form: Form | None = None,
                   status: int = 200) -> Template:
     context = _party_context(request, party_id)
-    party: PartyOut = context["party"]
+    party = context["party"]
     if form is None:
         form = Form(values={name: value or "" for name, _, value in contacts_of(party)})
     ctx = ctx_of(request)
