@@ -8,8 +8,10 @@ are threads with keep-alive connections. Run: .venv/bin/python bench/ledger_http
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -39,8 +41,105 @@ SERVICE_APP = """
 import os
 from service.http.app import create_app
 from service.settings import Settings
+PHASES = os.environ.get("BENCH_STATS")
+if PHASES:
+    import bench_phases  # before the app: it wraps the writers' classes
 app = create_app(Settings(database_url=os.environ["BENCH_DB"], secret_key="b" * 48,
                           log_level="WARNING"))
+if PHASES:
+    bench_phases.watch(app.state.ctx.engine)
+"""
+
+# Where a write's time goes, counted inside the server: per group-commit transaction of
+# the ledger writer and per transaction of the audit writer (every transfer request also
+# waits for its audit entry), the statements sent, the time from the first statement
+# (the head lock on PostgreSQL) to the end of COMMIT, and COMMIT alone. SIGUSR1 writes
+# the counts so far to $BENCH_STATS and starts them again.
+PHASES_MODULE = """
+import json
+import os
+import signal
+import threading
+import time
+
+from sqlalchemy import event
+
+from ledger.group_commit import GroupCommitWriter
+from service.app.audit_writer import AuditWriter
+
+STATS = {}
+_lock = threading.Lock()
+_local = threading.local()
+
+
+def _add(key, value=1):
+    with _lock:
+        STATS[key] = STATS.get(key, 0) + value
+
+
+def _timed(cls, name, phase):
+    inner = getattr(cls, name)
+
+    def wrapper(self, group, *args, **kwargs):
+        _local.phase, _local.tx_start = phase, None
+        started = time.perf_counter()
+        try:
+            return inner(self, group, *args, **kwargs)
+        finally:
+            _add(phase + ".calls")
+            _add(phase + ".items", len(group))
+            _add(phase + ".wall_s", time.perf_counter() - started)
+            _local.phase = None
+
+    setattr(cls, name, wrapper)
+
+
+_timed(GroupCommitWriter, "_write", "ledger")
+_timed(AuditWriter, "_write", "audit")
+
+
+def watch(engine):
+    @event.listens_for(engine, "before_cursor_execute")
+    def before(conn, cursor, statement, parameters, context, executemany):
+        _local.stmt_start = time.perf_counter()
+        if getattr(_local, "tx_start", None) is None:
+            _local.tx_start = _local.stmt_start
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def after(conn, cursor, statement, parameters, context, executemany):
+        phase = getattr(_local, "phase", None)
+        if phase is not None:
+            _add(phase + ".statements")
+            _add(phase + ".statement_s", time.perf_counter() - _local.stmt_start)
+
+    commit = engine.dialect.do_commit
+
+    def do_commit(dbapi_conn):
+        started = time.perf_counter()
+        try:
+            commit(dbapi_conn)
+        finally:
+            phase = getattr(_local, "phase", None)
+            if phase is not None:
+                end = time.perf_counter()
+                _add(phase + ".commits")
+                _add(phase + ".commit_s", end - started)
+                if getattr(_local, "tx_start", None) is not None:
+                    _add(phase + ".tx_s", end - _local.tx_start)
+                _local.tx_start = None
+
+    engine.dialect.do_commit = do_commit
+
+    def dump(signum, frame):
+        with _lock:
+            taken = dict(STATS)
+            STATS.clear()
+        path = os.environ["BENCH_STATS"]
+        with open(path + ".tmp", "w") as f:
+            json.dump(taken, f)
+        os.replace(path + ".tmp", path)
+
+    signal.signal(signal.SIGUSR1, dump)
 """
 
 
@@ -172,12 +271,34 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
+def take_phases(proc: Any, path: Path, since: float | None = None) -> dict[str, float]:
+    """The server's counts since the last call (PHASES_MODULE), and a fresh start;
+    ``since``: when the last call was (perf_counter), to tell how busy the writers were."""
+    path.unlink(missing_ok=True)
+    proc.send_signal(signal.SIGUSR1)
+    for _ in range(200):
+        if path.exists():
+            stats = dict(json.loads(path.read_text()))
+            if since is not None:
+                stats["seconds"] = time.perf_counter() - since
+            return stats
+        time.sleep(0.02)
+    raise RuntimeError("the server wrote no phase counts")
+
+
+Phase = tuple[str, dict[str, float]]
+
+
 def bench_service(tmpdir: Path, db: str, label: str, args: argparse.Namespace
-                  ) -> list[tuple[str, int, float, float, float]]:
+                  ) -> tuple[list[tuple[str, int, float, float, float]], list[Phase]]:
     """The service's transfer endpoint on one database (migrated, one officer)."""
     rows: list[tuple[str, int, float, float, float]] = []
+    phases: list[Phase] = []
     (tmpdir / "service_app.py").write_text(SERVICE_APP)
-    env = {"FILIERA_DATABASE_URL": db, "BENCH_DB": db, "FILIERA_VAR_DIR": str(tmpdir)}
+    (tmpdir / "bench_phases.py").write_text(PHASES_MODULE)
+    stats = tmpdir / "phases.json"
+    env = {"FILIERA_DATABASE_URL": db, "BENCH_DB": db, "FILIERA_VAR_DIR": str(tmpdir),
+           "BENCH_STATS": str(stats)}
     subprocess.run([PY, "-m", "service.cli.main", "db", "upgrade"], env={**os.environ, **env},
                    cwd=ROOT, check=True, capture_output=True)
     subprocess.run([PY, "-m", "service.cli.main", "user", "add", "bench", "--role", "officer"],
@@ -195,28 +316,64 @@ def bench_service(tmpdir: Path, db: str, label: str, args: argparse.Namespace
             ids.append(r.json()["id"])
         accounts = (ids[0], ids[1])
         url = base + "/api/ledger/transfers"
-        if shutil.which("wrk"):
+        if shutil.which("wrk") and not args.no_wrk:
+            take_phases(proc, stats)
+            since = time.perf_counter()
             n, rate, p50, p99 = wrk_run(base, "/api/ledger/transfers", token, accounts,
                                         tmpdir, args.seconds)
-            rows.append((f"{label}: POST /api/ledger/transfers, wrk 32 connections x 1 transfer",
-                         n, rate, p50, p99))
-        secs, lat = spread(url, headers, args.threads, args.requests, 1, accounts)
-        n = args.threads * args.requests
-        rows.append((f"{label}: POST /api/ledger/transfers, 32 Python clients x 1 transfer", n,
-                     n / secs, pct(lat, 0.5), pct(lat, 0.99)))
-        secs, lat = clients(url, headers, 1, 20, 1000, accounts)
-        rows.append((f"{label}: POST /api/ledger/transfers, 1 client x 1,000 transfers", 20_000,
-                     20_000 / secs, pct(lat, 0.5), pct(lat, 0.99)))
+            name = f"{label}: POST /api/ledger/transfers, wrk 32 connections x 1 transfer"
+            rows.append((name, n, rate, p50, p99))
+            phases.append((name, take_phases(proc, stats, since)))
+        if not args.no_python:
+            take_phases(proc, stats)
+            since = time.perf_counter()
+            secs, lat = spread(url, headers, args.threads, args.requests, 1, accounts)
+            n = args.threads * args.requests
+            name = f"{label}: POST /api/ledger/transfers, 32 Python clients x 1 transfer"
+            rows.append((name, n, n / secs, pct(lat, 0.5), pct(lat, 0.99)))
+            phases.append((name, take_phases(proc, stats, since)))
+        if not args.no_batches:
+            take_phases(proc, stats)
+            since = time.perf_counter()
+            secs, lat = clients(url, headers, 1, 20, 1000, accounts)
+            name = f"{label}: POST /api/ledger/transfers, 1 client x 1,000 transfers"
+            rows.append((name, 20_000, 20_000 / secs, pct(lat, 0.5), pct(lat, 0.99)))
+            phases.append((name, take_phases(proc, stats, since)))
         report = httpx.get(base + "/api/ledger/verify", headers=headers, timeout=60).json()
         assert report["ok"], report
     finally:
         proc.terminate()
         proc.wait()
-    return rows
+    return rows, phases
+
+
+def phase_table(phases: list[Phase]) -> list[str]:
+    """Per transaction of each writer: what it carried, the statements it sent, its time
+    from the first statement to the end of COMMIT (on PostgreSQL the ledger's head lock is
+    held that long) and COMMIT's share of it."""
+    lines = ["| HTTP path | writer | transactions | items a tx | statements a tx "
+             "| ms a tx (first statement to committed) | of which COMMIT ms "
+             "| writer busy % |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, stats in phases:
+        for writer, items in (("ledger", "batches"), ("audit", "entries")):
+            calls = stats.get(f"{writer}.calls", 0)
+            commits = stats.get(f"{writer}.commits", 0)
+            if not calls or not commits:
+                continue
+            seconds = stats.get("seconds", 0)
+            busy = f"{100 * stats[f'{writer}.wall_s'] / seconds:.0f}" if seconds else "-"
+            lines.append(
+                f"| {name} | {writer} | {commits:,.0f} "
+                f"| {stats[f'{writer}.items'] / calls:.1f} {items} "
+                f"| {stats.get(f'{writer}.statements', 0) / commits:.1f} "
+                f"| {1000 * stats.get(f'{writer}.tx_s', 0) / commits:.2f} "
+                f"| {1000 * stats.get(f'{writer}.commit_s', 0) / commits:.2f} | {busy} |")
+    return lines
 
 
 def bench_postgres(url: str, args: argparse.Namespace
-                   ) -> list[tuple[str, int, float, float, float]]:
+                   ) -> tuple[list[tuple[str, int, float, float, float]], list[Phase]]:
     """The same rows on a fresh PostgreSQL database, dropped afterwards."""
     from sqlalchemy import create_engine, make_url, text
 
@@ -240,8 +397,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--requests", type=int, default=60, help="per client thread")
     parser.add_argument("--seconds", type=int, default=10, help="each wrk run")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite rows")
+    parser.add_argument("--no-wrk", action="store_true", help="skip the wrk rows")
+    parser.add_argument("--no-python", action="store_true",
+                        help="skip the 32 Python clients rows")
+    parser.add_argument("--no-batches", action="store_true",
+                        help="skip the 1,000-transfer requests rows")
     args = parser.parse_args()
     rows: list[tuple[str, int, float, float, float]] = []
+    phases: list[Phase] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         (tmpdir / "bare_app.py").write_text(BARE_APP)
@@ -250,27 +414,34 @@ def main() -> None:
         proc, base = serve(tmpdir, "bare_app", env)
         try:
             a = (str(uuid.uuid4()), str(uuid.uuid4()))
-            if shutil.which("wrk"):
+            if shutil.which("wrk") and not args.no_wrk:
                 n, rate, p50, p99 = wrk_run(base, "/x", "none", a, tmpdir, args.seconds)
                 rows.append(("bare Litestar endpoint, wrk 32 connections (baseline)", n,
                              rate, p50, p99))
-            secs, lat = spread(base + "/x", {}, args.threads, args.requests, 1, a)
-            n = args.threads * args.requests
-            rows.append(("bare Litestar endpoint, 32 Python clients (baseline)", n,
-                         n / secs, pct(lat, 0.5), pct(lat, 0.99)))
+            if not args.no_python:
+                secs, lat = spread(base + "/x", {}, args.threads, args.requests, 1, a)
+                n = args.threads * args.requests
+                rows.append(("bare Litestar endpoint, 32 Python clients (baseline)", n,
+                             n / secs, pct(lat, 0.5), pct(lat, 0.99)))
         finally:
             proc.terminate()
             proc.wait()
-
-        rows += bench_service(tmpdir, db, "SQLite", args)
+        if not args.no_sqlite:
+            more, seen = bench_service(tmpdir, db, "SQLite", args)
+            rows += more
+            phases += seen
     pg_url = os.environ.get("FILIERA_BENCH_POSTGRES_URL")
     if pg_url:
-        rows += bench_postgres(pg_url, args)
+        more, seen = bench_postgres(pg_url, args)
+        rows += more
+        phases += seen
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("| HTTP path | transfers | transfers/s | p50 ms | p99 ms |")
     print("|---|---|---|---|---|")
     for name, n, rate, p50, p99 in rows:
         print(f"| {name} | {n:,} | {rate:,.0f} | {p50:.1f} | {p99:.1f} |")
-
+    print()
+    print("\n".join(phase_table(phases)))
 
 
 if __name__ == "__main__":
