@@ -50,11 +50,14 @@ if PHASES:
     bench_phases.watch(app.state.ctx.engine)
 """
 
-# Where a write's time goes, counted inside the server: per group-commit transaction of
-# the ledger writer and per transaction of the audit writer (every transfer request also
-# waits for its audit entry), the statements sent, the time from the first statement
-# (the head lock on PostgreSQL) to the end of COMMIT, and COMMIT alone. SIGUSR1 writes
-# the counts so far to $BENCH_STATS and starts them again.
+# Where a write's time goes, counted inside the server, per transaction of the ledger's
+# group-commit writer and of the audit writer (every transfer request also waits for its
+# audit entry): the statements SQLAlchemy sent, the round trips to PostgreSQL (each time
+# psycopg waits for the server's answer: BEGIN, the pool's ping, a statement, a
+# pipeline's sync, COMMIT) and the time spent in psycopg's waits, and the time from the
+# first statement or round trip to the last (COMMIT): on PostgreSQL the head lock is held
+# for most of it.
+# SIGUSR1 writes the counts so far to $BENCH_STATS and starts them again.
 PHASES_MODULE = """
 import json
 import os
@@ -77,11 +80,19 @@ def _add(key, value=1):
         STATS[key] = STATS.get(key, 0) + value
 
 
+def _mark(start, end):
+    if getattr(_local, "phase", None) is None:
+        return
+    if _local.first is None:
+        _local.first = start
+    _local.last = end
+
+
 def _timed(cls, name, phase):
     inner = getattr(cls, name)
 
     def wrapper(self, group, *args, **kwargs):
-        _local.phase, _local.tx_start = phase, None
+        _local.phase, _local.first, _local.last = phase, None, None
         started = time.perf_counter()
         try:
             return inner(self, group, *args, **kwargs)
@@ -89,6 +100,8 @@ def _timed(cls, name, phase):
             _add(phase + ".calls")
             _add(phase + ".items", len(group))
             _add(phase + ".wall_s", time.perf_counter() - started)
+            if _local.first is not None:
+                _add(phase + ".span_s", _local.last - _local.first)
             _local.phase = None
 
     setattr(cls, name, wrapper)
@@ -97,20 +110,54 @@ def _timed(cls, name, phase):
 _timed(GroupCommitWriter, "_write", "ledger")
 _timed(AuditWriter, "_write", "audit")
 
+try:
+    import psycopg
+except ImportError:
+    psycopg = None
+if psycopg is not None:
+    _wait = psycopg.Connection.wait
+
+    def trips(conn, gen):
+        # How many times psycopg waits for the server's answer in gen.
+        name = getattr(gen, "__qualname__", "")
+        idle = conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        if name.endswith(("_set_autocommit_gen", "_enter_gen")):
+            return 0  # nothing sent
+        if conn._pipeline is not None and "_execute" in name:
+            return 0  # queued in a pipeline: its sync waits
+        if name.endswith(("_commit_gen", "_rollback_gen")) and idle:
+            return 0  # no transaction: nothing sent
+        if name.endswith("_execute_gen") and idle and not conn.autocommit:
+            return 2  # BEGIN, then the statement
+        return 1
+
+    def wait(self, gen, *args, **kwargs):
+        count = trips(self, gen) if getattr(_local, "phase", None) else 0
+        started = time.perf_counter()
+        try:
+            return _wait(self, gen, *args, **kwargs)
+        finally:
+            phase = getattr(_local, "phase", None)
+            if phase is not None:
+                end = time.perf_counter()
+                _add(phase + ".round_trips", count)
+                _add(phase + ".wait_s", end - started)
+                _mark(started, end)
+
+    psycopg.Connection.wait = wait
+
 
 def watch(engine):
     @event.listens_for(engine, "before_cursor_execute")
     def before(conn, cursor, statement, parameters, context, executemany):
         _local.stmt_start = time.perf_counter()
-        if getattr(_local, "tx_start", None) is None:
-            _local.tx_start = _local.stmt_start
 
     @event.listens_for(engine, "after_cursor_execute")
     def after(conn, cursor, statement, parameters, context, executemany):
         phase = getattr(_local, "phase", None)
         if phase is not None:
             _add(phase + ".statements")
-            _add(phase + ".statement_s", time.perf_counter() - _local.stmt_start)
+            _mark(_local.stmt_start, time.perf_counter())
 
     commit = engine.dialect.do_commit
 
@@ -121,12 +168,8 @@ def watch(engine):
         finally:
             phase = getattr(_local, "phase", None)
             if phase is not None:
-                end = time.perf_counter()
                 _add(phase + ".commits")
-                _add(phase + ".commit_s", end - started)
-                if getattr(_local, "tx_start", None) is not None:
-                    _add(phase + ".tx_s", end - _local.tx_start)
-                _local.tx_start = None
+                _mark(started, time.perf_counter())
 
     engine.dialect.do_commit = do_commit
 
@@ -348,27 +391,28 @@ def bench_service(tmpdir: Path, db: str, label: str, args: argparse.Namespace
 
 
 def phase_table(phases: list[Phase]) -> list[str]:
-    """Per transaction of each writer: what it carried, the statements it sent, its time
-    from the first statement to the end of COMMIT (on PostgreSQL the ledger's head lock is
-    held that long) and COMMIT's share of it."""
-    lines = ["| HTTP path | writer | transactions | items a tx | statements a tx "
-             "| ms a tx (first statement to committed) | of which COMMIT ms "
-             "| writer busy % |",
-             "|---|---|---|---|---|---|---|---|"]
+    """Per transaction of each writer (PHASES_MODULE): what it carried, the statements
+    SQLAlchemy sent, the round trips to PostgreSQL and the time waiting on them, the time
+    from the first to the last (COMMIT), and how much of the run the writer was busy."""
+    lines = ["| HTTP path | writer | transactions | items a tx | SQLAlchemy statements a tx "
+             "| round trips a tx | ms waiting on the server a tx "
+             "| ms a tx, first statement to COMMIT | writer busy % |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, stats in phases:
         for writer, items in (("ledger", "batches"), ("audit", "entries")):
             calls = stats.get(f"{writer}.calls", 0)
-            commits = stats.get(f"{writer}.commits", 0)
-            if not calls or not commits:
+            if not calls:
                 continue
             seconds = stats.get("seconds", 0)
             busy = f"{100 * stats[f'{writer}.wall_s'] / seconds:.0f}" if seconds else "-"
+            trips = stats.get(f"{writer}.round_trips")
             lines.append(
-                f"| {name} | {writer} | {commits:,.0f} "
+                f"| {name} | {writer} | {calls:,.0f} "
                 f"| {stats[f'{writer}.items'] / calls:.1f} {items} "
-                f"| {stats.get(f'{writer}.statements', 0) / commits:.1f} "
-                f"| {1000 * stats.get(f'{writer}.tx_s', 0) / commits:.2f} "
-                f"| {1000 * stats.get(f'{writer}.commit_s', 0) / commits:.2f} | {busy} |")
+                f"| {stats.get(f'{writer}.statements', 0) / calls:.1f} "
+                f"| {'-' if trips is None else f'{trips / calls:.1f}'} "
+                f"| {1000 * stats.get(f'{writer}.wait_s', 0) / calls:.2f} "
+                f"| {1000 * stats.get(f'{writer}.span_s', 0) / calls:.2f} | {busy} |")
     return lines
 
 

@@ -28,9 +28,11 @@ import base64
 import binascii
 import json
 import random
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar, cast
@@ -432,6 +434,11 @@ def _driver_error(conn: Connection, exc: psycopg.Error, statement: str) -> DBAPI
     return error
 
 
+# Groups up to this many transfers take PostgreSQL's two round trips; larger ones, where
+# the rows' own cost dwarfs a few round trips, the general path (SQLAlchemy's multi-row
+# INSERTs of up to 1,000 rows).
+PIPELINED_MAX_TRANSFERS = 2_000
+
 # An execution option on the connections of the store's own transactions
 # (``submit_many_batch``): the writes may commit them, in the same round trip.
 _OWN_TRANSACTION = "ledger_own_transaction"
@@ -490,6 +497,7 @@ class LedgerStore:
         self.engine = engine
         self.retries = retries
         self._postgres = engine.dialect.name == "postgresql"
+        self._local = threading.local()  # the connection a writer thread holds, if any
 
     # -- locking ---------------------------------------------------------------------
 
@@ -596,7 +604,7 @@ class LedgerStore:
                     now: int | datetime | None = None) -> list[list[TransferResult]]:
         """Apply independent batches in sequence and write them together (group commit):
         each batch keeps its own linked semantics; one's refusal never fails another."""
-        if self._postgres:
+        if self._postgres and sum(map(len, batches)) <= PIPELINED_MAX_TRANSFERS:
             own = bool(conn.get_execution_options().get(_OWN_TRANSACTION, False))
             results = self._submit_many_postgres(conn, batches, now, commit=own)
             if results is not None:
@@ -750,9 +758,9 @@ class LedgerStore:
                         raw.cursor().execute(_PG_WRITE, (
                             *columns, *totals, h.last_hash, h.transfer_count,
                             h.last_timestamp, h.expired_through, h.next_expiry), prepare=True)
-                    if commit:
-                        statement = "COMMIT"
-                        raw.commit()
+                    if commit:  # queued as a statement: the pipeline's one sync
+                        statement = "COMMIT"  # waits for it (connection.commit() syncs
+                        raw.cursor().execute("COMMIT")  # once more)
             except psycopg.Error as exc:
                 raise _driver_error(conn, exc, statement) from exc
         return [list(outcome.results) for outcome in plan.outcomes]
@@ -923,25 +931,79 @@ class LedgerStore:
     def submit_many_batch(self, batches: Sequence[Sequence[Transfer]],
                           now: int | datetime | None = None) -> list[list[TransferResult]]:
         """``submit_many`` in a transaction of its own, retried as ``submit_batch`` (on
-        PostgreSQL COMMIT goes with the writes, in their round trip)."""
+        PostgreSQL COMMIT goes with the writes, in their round trip); on the thread's
+        held connection inside ``holding_connection``."""
         return self._retrying(lambda conn: self.submit_many(
-            conn.execution_options(**{_OWN_TRANSACTION: True}), batches, now))
+            conn.execution_options(**{_OWN_TRANSACTION: True}), batches, now), held=True)
+
+    @contextmanager
+    def holding_connection(self) -> Iterator[None]:
+        """While inside, this thread's ``submit_many_batch`` transactions run on one
+        connection kept between them (the group-commit writer's), instead of taking one
+        from the pool each time, which on PostgreSQL pings it first: a round trip of a
+        group's three. A connection unused for ``HELD_IDLE_SECONDS`` goes back to the
+        pool and the next transaction takes one afresh (pinged), so one broken while
+        the ledger was idle (a restarted server) is still found before use; one that
+        fails a transaction is given back (discarded by the pool when broken)."""
+        held = _Held(self.engine)
+        self._local.held = held
+        try:
+            yield
+        finally:
+            self._local.held = None
+            held.release()
 
     def create_accounts_batch(self, specs: Sequence[Account]) -> list[AccountResult]:
         return self._retrying(lambda conn: self.create_accounts(conn, specs))
 
-    def _retrying(self, work: Callable[[Connection], _R]) -> _R:
+    def _retrying(self, work: Callable[[Connection], _R], *, held: bool = False) -> _R:
+        kept: _Held | None = getattr(self._local, "held", None) if held else None
         last: DBAPIError | None = None
         for attempt in range(self.retries):
             try:
-                with self.engine.begin() as conn:
-                    return work(conn)
+                if kept is None:
+                    with self.engine.begin() as conn:
+                        return work(conn)
+                return kept.run(work)
             except DBAPIError as exc:
                 if not _is_retryable(exc):
                     raise
                 last = exc
                 time.sleep(min(0.2, 0.002 * 2**attempt) * random.random())
         raise LedgerConflict(f"ledger busy after {self.retries} attempts: {last}") from last
+
+
+# How long a held connection may sit unused before it goes back to the pool.
+HELD_IDLE_SECONDS = 1.0
+
+
+class _Held:
+    """A connection one thread keeps between its transactions (``holding_connection``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn: Connection | None = None
+        self.used = 0.0
+
+    def run(self, work: Callable[[Connection], _R]) -> _R:
+        if self.conn is not None and time.monotonic() - self.used > HELD_IDLE_SECONDS:
+            self.release()
+        if self.conn is None:
+            self.conn = self.engine.connect()
+        conn = self.conn
+        try:
+            with conn.begin():
+                result = work(conn)
+        except BaseException:
+            self.release()  # broken or not, the next transaction takes one afresh
+            raise
+        self.used = time.monotonic()
+        return result
+
+    def release(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
 
 
 def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
