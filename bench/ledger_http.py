@@ -406,12 +406,14 @@ def phase_table(phases: list[Phase]) -> list[str]:
             seconds = stats.get("seconds", 0)
             busy = f"{100 * stats[f'{writer}.wall_s'] / seconds:.0f}" if seconds else "-"
             trips = stats.get(f"{writer}.round_trips")
+            waited = ("-" if trips is None
+                      else f"{1000 * stats.get(f'{writer}.wait_s', 0) / calls:.2f}")
             lines.append(
                 f"| {name} | {writer} | {calls:,.0f} "
                 f"| {stats[f'{writer}.items'] / calls:.1f} {items} "
                 f"| {stats.get(f'{writer}.statements', 0) / calls:.1f} "
                 f"| {'-' if trips is None else f'{trips / calls:.1f}'} "
-                f"| {1000 * stats.get(f'{writer}.wait_s', 0) / calls:.2f} "
+                f"| {waited} "
                 f"| {1000 * stats.get(f'{writer}.span_s', 0) / calls:.2f} | {busy} |")
     return lines
 
