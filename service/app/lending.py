@@ -314,9 +314,31 @@ def save_installments(conn: Connection, row: Any, state: LoanState,
                       events: Sequence[Any]) -> None:
     """Keep the replayed schedule beside the journal (derived data: rewritten whole)."""
     through = replayed_through(row, events)
-    conn.execute(delete(loan_installments).where(loan_installments.c.loan_id == row.id))
-    conn.execute(insert(loan_installments), [installment_row(row.id, s, through)
-                                             for s in state.schedule])
+    wanted = {s.number: installment_row(row.id, s, through) for s in state.schedule}
+    kept = {r.number: dict(r._mapping) for r in conn.execute(
+        select(loan_installments).where(loan_installments.c.loan_id == row.id))}
+    changed = [n for n, values in wanted.items() if n in kept and kept[n] != values]
+    if len(changed) > _FEW_CHANGED:  # a reschedule, a new date: rewritten whole
+        conn.execute(delete(loan_installments).where(loan_installments.c.loan_id == row.id))
+        conn.execute(insert(loan_installments), list(wanted.values()))
+        return
+    # A payment changes the installments it paid: only those rows are written.
+    gone = [n for n in kept if n not in wanted]
+    if gone:
+        conn.execute(delete(loan_installments).where(
+            loan_installments.c.loan_id == row.id, loan_installments.c.number.in_(gone)))
+    for n in changed:
+        values = {k: v for k, v in wanted[n].items() if k not in ("loan_id", "number")}
+        conn.execute(update(loan_installments).where(
+            loan_installments.c.loan_id == row.id, loan_installments.c.number == n)
+            .values(**values))
+    new = [values for n, values in wanted.items() if n not in kept]
+    if new:
+        conn.execute(insert(loan_installments), new)
+
+
+# More changed rows than this: the loan's kept schedule is deleted and written again.
+_FEW_CHANGED = 8
 
 
 REPLAYED_KINDS = (*PAYMENT_KINDS, "restructuring", "write_off", "disbursement")
@@ -661,7 +683,8 @@ def loan_with_state(conn: Connection, row: Any, as_of: date, *, historical: bool
                          restructured=on.restructured, names=names)
     if row.status == "approved":
         return loan_json(row, None, as_of, summary, late, status="approved", names=names)
-    state = loan_state(row, events, as_of, late)
+    # The same replay ``loan_on`` made (the same terms, operations, day, rate and flag).
+    state = on.replay if on.replay is not None else loan_state(row, events, as_of, late)
     return loan_json(row, state, as_of, summary, late, status=row.status, names=names)
 
 
