@@ -8,6 +8,7 @@ import logging
 import re
 from typing import Annotated, Any
 
+import msgspec
 from litestar import get
 from litestar.params import FromQuery, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,9 +39,9 @@ log = logging.getLogger("filiera.audit")
 
 def _ids(path_params: dict[str, Any], body: bytes) -> list[str]:
     ids = [str(v) for v in path_params.values() if isinstance(v, str) and _UUID.match(v)]
-    try:
-        answer = json.loads(body) if body else None
-    except ValueError:
+    try:  # msgspec: a loan's answer (its whole schedule) parses many times faster
+        answer = msgspec.json.decode(body) if body else None
+    except ValueError:  # msgspec.DecodeError is one
         answer = None
     if isinstance(answer, dict):
         if isinstance(answer.get("id"), str):
