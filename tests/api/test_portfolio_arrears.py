@@ -104,3 +104,19 @@ def test_saving_the_schedule_mends_whatever_rows_differ(api: Api, engine: Engine
         events = lending.events_of(conn, loan_id)
         lending.save_installments(conn, row, lending.loan_state(row, events), events)
     assert kept_rows(engine, loan_id) == replayed_rows(engine, loan_id)
+
+
+def test_kept_installment_answers_equal_fresh_ones(api: Api) -> None:
+    """Installments are answered from a memo keyed by their state and status: the
+    answers equal those made with nothing kept, after payments and as of other days."""
+    loan_id, _ = new_loan(api, "6000.00", 24)
+    api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-10"}))
+    paid = pay(api, loan_id, "300.00", "2026-02-10")["loan"]["schedule"]
+    assert paid[0]["status"] == "paid" and paid[1]["status"] != "paid"
+    for query in ("", "?as_of=2026-02-09", "?as_of=2026-03-11", "?as_of=2027-01-01"):
+        kept = api.ok(api.get(f"/api/loans/{loan_id}{query}"))
+        lending._INSTALLMENTS.clear()
+        assert api.ok(api.get(f"/api/loans/{loan_id}{query}")) == kept
+    on_feb_9 = api.ok(api.get(f"/api/loans/{loan_id}?as_of=2026-02-09"))["schedule"]
+    later = api.ok(api.get(f"/api/loans/{loan_id}?as_of=2027-01-01"))["schedule"]
+    assert on_feb_9[0]["status"] == "open" and later[1]["status"] == "overdue"
