@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import Api, eur, new_id
 
 
@@ -242,3 +244,42 @@ def test_a_gdxp_import_lists_what_it_created(api: Api) -> None:
     assert len(made) == 3
     (entry,) = [e for e in entries(api) if e["operation"] == "POST /api/imports/gdxp"]
     assert sorted(entry["ids"]) == sorted(made)
+
+
+def _ids_as_parsed_whole(path_params: dict[str, object], body: bytes) -> list[str]:
+    """What the audit took from an answer when it parsed it whole with ``json``."""
+    import json
+    import re
+
+    uuid_like = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                           r"[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+    ids = [str(v) for v in path_params.values() if isinstance(v, str) and uuid_like.match(v)]
+    try:
+        answer = json.loads(body) if body else None
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict):
+        if isinstance(answer.get("id"), str):
+            ids.append(answer["id"])
+        for key, value in answer.items():
+            if isinstance(value, dict) and isinstance(value.get("id"), str) and key != "loan":
+                ids.append(value["id"])
+            elif key == "call_id" and isinstance(value, str):
+                ids.append(value)
+    return ids
+
+
+@pytest.mark.parametrize("body", [
+    b"", b"not json", b"[1, 2]", b'"text"', b"null", b"{}",
+    b'{"id": "a", "loan": {"id": "l", "schedule": [{"id": "x"}]}, '
+    b'"repayment": {"id": "r", "reference": "R-1"}, "allocation": {"penalty": 1}}',
+    b'{"id": 7, "call_id": "c", "guarantee": {"id": 3}, "fund": {"id": "f"}, '
+    b'"payout": {"x": {"id": "deep"}}, "party_id": "p", "items": [{"id": "i"}]}',
+    b'{"call_id": 5, "other": {"id": null}, "id": "z"}',
+    b'{ "id" : "spaced" , "fund" : { "id" : "f2" } }',
+])
+def test_audited_ids_are_those_the_whole_answer_names(body: bytes) -> None:
+    from service.http.audit import _ids
+
+    params = {"loan_id": "0b6f1c4e-8a43-4d8e-9d1e-2a7c1f3e5b6a", "n": 3}
+    assert _ids(params, body) == _ids_as_parsed_whole(params, body)
