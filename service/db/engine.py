@@ -121,7 +121,8 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
     already be free, which under many concurrent writers left the database idle and
     made the slowest answers seconds long. Other processes still wait on SQLite's own
     lock (the busy timeout); a writer queued longer than the busy timeout stops waiting
-    for the queue and asks SQLite as before (so a stuck writer still ends in a 503)."""
+    for the queue and asks SQLite as before (so it waits at most the busy timeout in the
+    queue and then SQLite's, and a writer stuck behind a stuck one still ends in a 503)."""
     queue = _writer_queue(engine)
     if queue is None:
         with engine.connect() as conn, conn.begin():

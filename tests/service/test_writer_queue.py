@@ -16,7 +16,7 @@ from service.db.engine import _writer_queue, make_engine, write_tx
 
 
 def test_writers_take_turns_and_a_stuck_queue_falls_back_to_sqlite(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}", sqlite_busy_timeout_ms=300)
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}", sqlite_busy_timeout_ms=1000)
     try:
         with write_tx(engine) as conn:
             conn.execute(text("CREATE TABLE t (n INTEGER)"))
@@ -27,14 +27,16 @@ def test_writers_take_turns_and_a_stuck_queue_falls_back_to_sqlite(tmp_path: Pat
             with write_tx(engine) as conn:
                 inside.set()
                 order.append("first in")
-                time.sleep(0.6)  # twice the busy timeout: SQLite alone would refuse
+                # Longer than the busy timeout (SQLite alone refuses the second writer
+                # then), shorter than the queue's wait and SQLite's after it.
+                time.sleep(1.5)
                 conn.execute(text("INSERT INTO t VALUES (1)"))
                 order.append("first out")
 
         thread = threading.Thread(target=first)
         thread.start()
         inside.wait(5)
-        # Queued behind the first (not refused by SQLite after its 300 ms busy timeout).
+        # Queued behind the first (not refused by SQLite after its 1 s busy timeout).
         with write_tx(engine) as conn:
             order.append("second in")
             conn.execute(text("INSERT INTO t VALUES (2)"))
@@ -44,7 +46,7 @@ def test_writers_take_turns_and_a_stuck_queue_falls_back_to_sqlite(tmp_path: Pat
         # The queue held (by a thread that never reaches SQLite) past the busy timeout:
         # the writer stops waiting for it and writes, SQLite being free.
         queue = _writer_queue(engine)
-        assert queue is not None and queue[1] == pytest.approx(0.3)
+        assert queue is not None and queue[1] == pytest.approx(1.0)
         held, release = threading.Event(), threading.Event()
 
         def hold() -> None:
@@ -58,7 +60,7 @@ def test_writers_take_turns_and_a_stuck_queue_falls_back_to_sqlite(tmp_path: Pat
         started = time.monotonic()
         with write_tx(engine) as conn:
             conn.execute(text("INSERT INTO t VALUES (3)"))
-        assert 0.25 <= time.monotonic() - started < 5
+        assert 0.9 <= time.monotonic() - started < 10
         release.set()
         holder.join()
 
