@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import Api, eur, new_id
 
 
@@ -284,3 +286,42 @@ def test_a_batch_of_entries_is_one_insert_that_skips_keys_already_written(
     assert [r.ids for r in rows] == [f'["id{i}"]' for i in range(5)]
     assert [r.at.replace(tzinfo=UTC) if r.at.tzinfo is None else r.at for r in rows] == [
         at + timedelta(seconds=i) for i in range(5)]
+
+
+def _ids_as_parsed_whole(path_params: dict[str, object], body: bytes) -> list[str]:
+    """What the audit took from an answer when it parsed it whole with ``json``."""
+    import json
+    import re
+
+    uuid_like = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                           r"[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+    ids = [str(v) for v in path_params.values() if isinstance(v, str) and uuid_like.match(v)]
+    try:
+        answer = json.loads(body) if body else None
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict):
+        if isinstance(answer.get("id"), str):
+            ids.append(answer["id"])
+        for key, value in answer.items():
+            if isinstance(value, dict) and isinstance(value.get("id"), str) and key != "loan":
+                ids.append(value["id"])
+            elif key == "call_id" and isinstance(value, str):
+                ids.append(value)
+    return ids
+
+
+@pytest.mark.parametrize("body", [
+    b"", b"not json", b"[1, 2]", b'"text"', b"null", b"{}",
+    b'{"id": "a", "loan": {"id": "l", "schedule": [{"id": "x"}]}, '
+    b'"repayment": {"id": "r", "reference": "R-1"}, "allocation": {"penalty": 1}}',
+    b'{"id": 7, "call_id": "c", "guarantee": {"id": 3}, "fund": {"id": "f"}, '
+    b'"payout": {"x": {"id": "deep"}}, "party_id": "p", "items": [{"id": "i"}]}',
+    b'{"call_id": 5, "other": {"id": null}, "id": "z"}',
+    b'{ "id" : "spaced" , "fund" : { "id" : "f2" } }',
+])
+def test_audited_ids_are_those_the_whole_answer_names(body: bytes) -> None:
+    from service.http.audit import _ids
+
+    params = {"loan_id": "0b6f1c4e-8a43-4d8e-9d1e-2a7c1f3e5b6a", "n": 3}
+    assert _ids(params, body) == _ids_as_parsed_whole(params, body)
