@@ -55,6 +55,47 @@ class ReadCache(Generic[V]):
         return value
 
 
+class VersionedCache(Generic[V]):
+    """A ``ReadCache`` whose values outlive writes that do not touch their rows.
+
+    After a write (a new generation) the value is not computed again at once: on a read
+    snapshot opened after the generation was read, ``version`` reads in a few cheap
+    queries a value that changes with every row the figures are computed from (the
+    journal's length, the loan operations'...); while it equals the one read when the
+    kept value was computed, that value is still the one ``compute`` would give, and is
+    served (and kept under the new generation). Otherwise it is computed on that same
+    snapshot. ``version`` must change with every write that can change the value."""
+
+    def __init__(self, version: Callable[[Connection], Hashable], kept: int = 4) -> None:
+        self.version = version
+        self.kept = kept
+        self._by_generation: ReadCache[V] = ReadCache(kept)
+        self._by_version: OrderedDict[tuple[Hashable, ...], tuple[Hashable, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conn: Connection, key: Hashable, compute: Callable[[Connection], V],
+            snapshot: Callable[[Engine], AbstractContextManager[Connection]] = read_tx
+            ) -> V:
+        if data_generation(conn) is None:  # nothing is kept where writes cannot be told
+            return compute(conn)
+
+        def current(fresh: Connection) -> V:
+            slot = (engine_token(fresh.engine), key)
+            version = self.version(fresh)
+            with self._lock:
+                found = self._by_version.get(slot)
+            if found is not None and found[0] == version:
+                return found[1]
+            value = compute(fresh)
+            with self._lock:
+                self._by_version[slot] = (version, value)
+                self._by_version.move_to_end(slot)
+                while len(self._by_version) > self.kept:
+                    self._by_version.popitem(last=False)
+            return value
+        return self._by_generation.get(conn, key, current, snapshot)
+
+
 K = TypeVar("K", bound=Hashable)
 
 
