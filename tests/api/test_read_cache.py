@@ -5,8 +5,8 @@ an answer read after a write that changes it shows the change (SQLite and Postgr
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, func, select
