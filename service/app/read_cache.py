@@ -5,7 +5,9 @@ every loan as of a date), and officers look at the same page many times between 
 Each cache here keys what it keeps by the database's write generation
 (``service.db.engine.data_generation``), read before any row, so a value is only served
 while no transaction that wrote has committed since it was computed: after a write the
-next reader computes again. Where the generation cannot be told nothing is kept.
+next reader computes again, unless the cache also knows a cheap version of the rows its
+value is computed from (``VersionedCache``) and that version did not move. Where the
+generation cannot be told nothing is kept.
 """
 
 from __future__ import annotations

@@ -343,3 +343,44 @@ def test_todays_arrears_follow_each_loan_write_and_outlive_other_writes(
     assert late.keys() == {first, second}
     assert Decimal(late[first][0]) > Decimal("309.84")  # late interest accrues now
     assert Decimal(late[second][0]) > Decimal("826.24")
+
+
+def test_a_versioned_value_outlives_writes_that_leave_its_version(api: Api,
+                                                                  engine: Engine) -> None:
+    """``VersionedCache``: after a write the version is read again; while it is the same
+    the kept value is served, once it moves the value is computed again (on the fresh
+    snapshot it was read on); an in-memory database keeps nothing."""
+    from service.app.read_cache import VersionedCache
+
+    def version(conn: Any) -> Any:
+        return tuple(conn.execute(select(func.count(), func.max(parties.c.seq))
+                                  .select_from(parties)).one())
+
+    calls: list[int] = []
+
+    def names(conn: Any) -> list[str]:
+        calls.append(1)
+        return sorted(conn.execute(select(parties.c.name)).scalars())
+
+    cache: VersionedCache[list[str]] = VersionedCache(version)
+
+    def read() -> list[str]:
+        with read_tx(engine) as conn:
+            return cache.get(conn, "names", names)
+
+    first = read()
+    assert len(calls) == 1
+    pid = make_party(api, "gas", "GAS Valle Imagna")
+    after = read()  # a new party: the version moved
+    assert after == sorted([*first, "GAS Valle Imagna"]) and len(calls) == 2
+    api.ok(api.client.patch(f"/api/parties/{pid}", json={"phone": "+39 035 222222"},
+                            headers=api.headers("officer")))
+    assert read() == after and len(calls) == 2  # the same version: kept
+
+    memory = create_engine("sqlite://")
+    with memory.connect() as conn:
+        memory_cache: VersionedCache[int] = VersionedCache(lambda _c: 1)
+        assert [memory_cache.get(conn, "k", lambda _c: len(calls)) for _ in range(2)] == [2, 2]
+        calls.append(1)
+        assert memory_cache.get(conn, "k", lambda _c: len(calls)) == 3
+    memory.dispose()
