@@ -26,7 +26,7 @@ from service.app.context import AppContext
 from service.app.coverage import guarantees_on
 from service.app.errors import Errors
 from service.app.lender_scope import of_own_lender
-from service.app.read_cache import VersionedCache
+from service.app.read_cache import VersionedCache, appended
 from service.app.references import number_of
 from service.app.types import Uuid
 from service.app.views import Money, money
@@ -88,10 +88,8 @@ def loan_book_version(conn: Connection) -> tuple[Any, ...]:
     records one, and the kept schedules are only rewritten with one), the journal
     (every money movement, reversals too), the loans (a new one; which are active) and
     the categories' late interest rates."""
-    operations = conn.execute(select(func.count(), func.max(loan_events.c.seq))
-                              .select_from(loan_events)).one()
-    journal = conn.execute(select(func.count(), func.max(ledger_transfers.c.seq))
-                           .select_from(ledger_transfers)).one()
+    operations = appended(conn, loan_events.c.seq)
+    journal = appended(conn, ledger_transfers.c.seq)
     active = case((loans.c.status == "active", loans.c.seq), else_=0)
     book = conn.execute(select(func.count(), func.max(loans.c.seq), func.sum(active))
                         .select_from(loans)).one()
@@ -99,7 +97,7 @@ def loan_book_version(conn: Connection) -> tuple[Any, ...]:
         loan_categories.c.lender_id, loan_categories.c.name,
         loan_categories.c.late_interest_rate).order_by(loan_categories.c.lender_id,
                                                        loan_categories.c.name)).all())
-    return tuple(operations), tuple(journal), tuple(book), rates
+    return operations, journal, tuple(book), rates
 
 
 # Today's arrears of every active loan, kept while nothing is written, and after a write

@@ -82,7 +82,7 @@ from service.app.lender_scope import (
     lender_scope,
     of_fundable_requests,
 )
-from service.app.read_cache import Memo, ReadCache
+from service.app.read_cache import Memo, ReadCache, appended
 from service.app.requests import latest_assessment, latest_terms, visible_request
 from service.app.types import Day, DecimalText, Uuid
 from service.app.views import Money, money
@@ -178,13 +178,10 @@ _FIGURES_KEPT = 4
 
 def _version(conn: Connection, as_of: date) -> tuple[Any, ...]:
     """What the loan and fund figures depend on, read in a few aggregate queries: the
-    journal's length and last entry (every money movement), the loan operations (a
-    reschedule moves no money), the loans, the funds and the categories' late interest
-    rates."""
-    journal = conn.execute(select(func.count(), func.max(ledger_transfers.c.seq))
-                           .select_from(ledger_transfers)).one()
-    operations = conn.execute(select(func.count(), func.max(loan_events.c.seq))
-                              .select_from(loan_events)).one()
+    journal (every money movement), the loan operations (a reschedule moves no money),
+    the loans, the funds and the categories' late interest rates."""
+    journal = appended(conn, ledger_transfers.c.seq)
+    operations = appended(conn, loan_events.c.seq)
     book = conn.execute(select(func.count(), func.max(loans.c.seq)).select_from(loans)).one()
     # A fund opened moves no money: its row is read with the figures.
     fund_rows = conn.execute(select(func.count(), func.max(funds.c.seq))
@@ -194,7 +191,7 @@ def _version(conn: Connection, as_of: date) -> tuple[Any, ...]:
                                .order_by(loan_categories.c.lender_id,
                                          loan_categories.c.name)).all())
     return (engine_token(conn.engine),
-            as_of, tuple(journal), tuple(operations), tuple(book), tuple(fund_rows), rates)
+            as_of, journal, operations, tuple(book), tuple(fund_rows), rates)
 
 
 def _figures(conn: Connection, as_of: date) -> tuple[LoanFigures, FundFigures]:

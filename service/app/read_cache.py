@@ -16,11 +16,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Column, Connection, Engine, func, select
 
-from service.db.engine import data_generation, engine_token, read_tx
+from service.db.engine import data_generation, engine_token, is_sqlite, read_tx
 
 V = TypeVar("V")
 
@@ -55,6 +55,17 @@ class ReadCache(Generic[V]):
                 self._values.pop(next(iter(self._values)))
             self._values[full] = value
         return value
+
+
+def appended(conn: Connection, seq: Column[Any]) -> tuple[Any, ...]:
+    """A mark of a table whose rows are only ever added (``seq`` its numbering column)
+    that moves with every row committed. On SQLite one transaction writes at a time and
+    numbers its rows after every committed one: the last number is enough, read from the
+    primary key at once. On PostgreSQL a sequence's numbers can commit out of order (a
+    later one first): the number of rows too."""
+    if is_sqlite(conn):
+        return (conn.execute(select(func.max(seq))).scalar(),)
+    return tuple(conn.execute(select(func.count(), func.max(seq)).select_from(seq.table)).one())
 
 
 class VersionedCache(Generic[V]):
