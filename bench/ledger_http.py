@@ -8,8 +8,10 @@ are threads with keep-alive connections. Run: .venv/bin/python bench/ledger_http
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -39,8 +41,148 @@ SERVICE_APP = """
 import os
 from service.http.app import create_app
 from service.settings import Settings
+PHASES = os.environ.get("BENCH_STATS")
+if PHASES:
+    import bench_phases  # before the app: it wraps the writers' classes
 app = create_app(Settings(database_url=os.environ["BENCH_DB"], secret_key="b" * 48,
                           log_level="WARNING"))
+if PHASES:
+    bench_phases.watch(app.state.ctx.engine)
+"""
+
+# Where a write's time goes, counted inside the server, per transaction of the ledger's
+# group-commit writer and of the audit writer (every transfer request also waits for its
+# audit entry): the statements SQLAlchemy sent, the round trips to PostgreSQL (each time
+# psycopg waits for the server's answer: BEGIN, the pool's ping, a statement, a
+# pipeline's sync, COMMIT) and the time spent in psycopg's waits, and the time from the
+# first statement or round trip to the last (COMMIT): on PostgreSQL the head lock is held
+# for most of it.
+# SIGUSR1 writes the counts so far to $BENCH_STATS and starts them again.
+PHASES_MODULE = """
+import json
+import os
+import signal
+import threading
+import time
+
+from sqlalchemy import event
+
+from ledger.group_commit import GroupCommitWriter
+from service.app.audit_writer import AuditWriter
+
+STATS = {}
+_lock = threading.Lock()
+_local = threading.local()
+
+
+def _add(key, value=1):
+    with _lock:
+        STATS[key] = STATS.get(key, 0) + value
+
+
+def _mark(start, end):
+    if getattr(_local, "phase", None) is None:
+        return
+    if _local.first is None:
+        _local.first = start
+    _local.last = end
+
+
+def _timed(cls, name, phase):
+    inner = getattr(cls, name)
+
+    def wrapper(self, group, *args, **kwargs):
+        _local.phase, _local.first, _local.last = phase, None, None
+        started = time.perf_counter()
+        try:
+            return inner(self, group, *args, **kwargs)
+        finally:
+            _add(phase + ".calls")
+            _add(phase + ".items", len(group))
+            _add(phase + ".wall_s", time.perf_counter() - started)
+            if _local.first is not None:
+                _add(phase + ".span_s", _local.last - _local.first)
+            _local.phase = None
+
+    setattr(cls, name, wrapper)
+
+
+_timed(GroupCommitWriter, "_write", "ledger")
+_timed(AuditWriter, "_write", "audit")
+
+try:
+    import psycopg
+except ImportError:
+    psycopg = None
+if psycopg is not None:
+    _wait = psycopg.Connection.wait
+
+    def trips(conn, gen):
+        # How many times psycopg waits for the server's answer in gen.
+        name = getattr(gen, "__qualname__", "")
+        idle = conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        if name.endswith(("_set_autocommit_gen", "_enter_gen")):
+            return 0  # nothing sent
+        if conn._pipeline is not None and "_execute" in name:
+            return 0  # queued in a pipeline: its sync waits
+        if name.endswith(("_commit_gen", "_rollback_gen")) and idle:
+            return 0  # no transaction: nothing sent
+        if name.endswith("_execute_gen") and idle and not conn.autocommit:
+            return 2  # BEGIN, then the statement
+        return 1
+
+    def wait(self, gen, *args, **kwargs):
+        count = trips(self, gen) if getattr(_local, "phase", None) else 0
+        started = time.perf_counter()
+        try:
+            return _wait(self, gen, *args, **kwargs)
+        finally:
+            phase = getattr(_local, "phase", None)
+            if phase is not None:
+                end = time.perf_counter()
+                _add(phase + ".round_trips", count)
+                _add(phase + ".wait_s", end - started)
+                _mark(started, end)
+
+    psycopg.Connection.wait = wait
+
+
+def watch(engine):
+    @event.listens_for(engine, "before_cursor_execute")
+    def before(conn, cursor, statement, parameters, context, executemany):
+        _local.stmt_start = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def after(conn, cursor, statement, parameters, context, executemany):
+        phase = getattr(_local, "phase", None)
+        if phase is not None:
+            _add(phase + ".statements")
+            _mark(_local.stmt_start, time.perf_counter())
+
+    commit = engine.dialect.do_commit
+
+    def do_commit(dbapi_conn):
+        started = time.perf_counter()
+        try:
+            commit(dbapi_conn)
+        finally:
+            phase = getattr(_local, "phase", None)
+            if phase is not None:
+                _add(phase + ".commits")
+                _mark(started, time.perf_counter())
+
+    engine.dialect.do_commit = do_commit
+
+    def dump(signum, frame):
+        with _lock:
+            taken = dict(STATS)
+            STATS.clear()
+        path = os.environ["BENCH_STATS"]
+        with open(path + ".tmp", "w") as f:
+            json.dump(taken, f)
+        os.replace(path + ".tmp", path)
+
+    signal.signal(signal.SIGUSR1, dump)
 """
 
 
@@ -172,12 +314,34 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
+def take_phases(proc: Any, path: Path, since: float | None = None) -> dict[str, float]:
+    """The server's counts since the last call (PHASES_MODULE), and a fresh start;
+    ``since``: when the last call was (perf_counter), to tell how busy the writers were."""
+    path.unlink(missing_ok=True)
+    proc.send_signal(signal.SIGUSR1)
+    for _ in range(200):
+        if path.exists():
+            stats = dict(json.loads(path.read_text()))
+            if since is not None:
+                stats["seconds"] = time.perf_counter() - since
+            return stats
+        time.sleep(0.02)
+    raise RuntimeError("the server wrote no phase counts")
+
+
+Phase = tuple[str, dict[str, float]]
+
+
 def bench_service(tmpdir: Path, db: str, label: str, args: argparse.Namespace
-                  ) -> list[tuple[str, int, float, float, float]]:
+                  ) -> tuple[list[tuple[str, int, float, float, float]], list[Phase]]:
     """The service's transfer endpoint on one database (migrated, one officer)."""
     rows: list[tuple[str, int, float, float, float]] = []
+    phases: list[Phase] = []
     (tmpdir / "service_app.py").write_text(SERVICE_APP)
-    env = {"FILIERA_DATABASE_URL": db, "BENCH_DB": db, "FILIERA_VAR_DIR": str(tmpdir)}
+    (tmpdir / "bench_phases.py").write_text(PHASES_MODULE)
+    stats = tmpdir / "phases.json"
+    env = {"FILIERA_DATABASE_URL": db, "BENCH_DB": db, "FILIERA_VAR_DIR": str(tmpdir),
+           "BENCH_STATS": str(stats)}
     subprocess.run([PY, "-m", "service.cli.main", "db", "upgrade"], env={**os.environ, **env},
                    cwd=ROOT, check=True, capture_output=True)
     subprocess.run([PY, "-m", "service.cli.main", "user", "add", "bench", "--role", "officer"],
@@ -195,28 +359,67 @@ def bench_service(tmpdir: Path, db: str, label: str, args: argparse.Namespace
             ids.append(r.json()["id"])
         accounts = (ids[0], ids[1])
         url = base + "/api/ledger/transfers"
-        if shutil.which("wrk"):
+        if shutil.which("wrk") and not args.no_wrk:
+            take_phases(proc, stats)
+            since = time.perf_counter()
             n, rate, p50, p99 = wrk_run(base, "/api/ledger/transfers", token, accounts,
                                         tmpdir, args.seconds)
-            rows.append((f"{label}: POST /api/ledger/transfers, wrk 32 connections x 1 transfer",
-                         n, rate, p50, p99))
-        secs, lat = spread(url, headers, args.threads, args.requests, 1, accounts)
-        n = args.threads * args.requests
-        rows.append((f"{label}: POST /api/ledger/transfers, 32 Python clients x 1 transfer", n,
-                     n / secs, pct(lat, 0.5), pct(lat, 0.99)))
-        secs, lat = clients(url, headers, 1, 20, 1000, accounts)
-        rows.append((f"{label}: POST /api/ledger/transfers, 1 client x 1,000 transfers", 20_000,
-                     20_000 / secs, pct(lat, 0.5), pct(lat, 0.99)))
+            name = f"{label}: POST /api/ledger/transfers, wrk 32 connections x 1 transfer"
+            rows.append((name, n, rate, p50, p99))
+            phases.append((name, take_phases(proc, stats, since)))
+        if not args.no_python:
+            take_phases(proc, stats)
+            since = time.perf_counter()
+            secs, lat = spread(url, headers, args.threads, args.requests, 1, accounts)
+            n = args.threads * args.requests
+            name = f"{label}: POST /api/ledger/transfers, 32 Python clients x 1 transfer"
+            rows.append((name, n, n / secs, pct(lat, 0.5), pct(lat, 0.99)))
+            phases.append((name, take_phases(proc, stats, since)))
+        if not args.no_batches:
+            take_phases(proc, stats)
+            since = time.perf_counter()
+            secs, lat = clients(url, headers, 1, 20, 1000, accounts)
+            name = f"{label}: POST /api/ledger/transfers, 1 client x 1,000 transfers"
+            rows.append((name, 20_000, 20_000 / secs, pct(lat, 0.5), pct(lat, 0.99)))
+            phases.append((name, take_phases(proc, stats, since)))
         report = httpx.get(base + "/api/ledger/verify", headers=headers, timeout=60).json()
         assert report["ok"], report
     finally:
         proc.terminate()
         proc.wait()
-    return rows
+    return rows, phases
+
+
+def phase_table(phases: list[Phase]) -> list[str]:
+    """Per transaction of each writer (PHASES_MODULE): what it carried, the statements
+    SQLAlchemy sent, the round trips to PostgreSQL and the time waiting on them, the time
+    from the first to the last (COMMIT), and how much of the run the writer was busy."""
+    lines = ["| HTTP path | writer | transactions | items a tx | SQLAlchemy statements a tx "
+             "| round trips a tx | ms waiting on the server a tx "
+             "| ms a tx, first statement to COMMIT | writer busy % |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, stats in phases:
+        for writer, items in (("ledger", "batches"), ("audit", "entries")):
+            calls = stats.get(f"{writer}.calls", 0)
+            if not calls:
+                continue
+            seconds = stats.get("seconds", 0)
+            busy = f"{100 * stats[f'{writer}.wall_s'] / seconds:.0f}" if seconds else "-"
+            trips = stats.get(f"{writer}.round_trips")
+            waited = ("-" if trips is None
+                      else f"{1000 * stats.get(f'{writer}.wait_s', 0) / calls:.2f}")
+            lines.append(
+                f"| {name} | {writer} | {calls:,.0f} "
+                f"| {stats[f'{writer}.items'] / calls:.1f} {items} "
+                f"| {stats.get(f'{writer}.statements', 0) / calls:.1f} "
+                f"| {'-' if trips is None else f'{trips / calls:.1f}'} "
+                f"| {waited} "
+                f"| {1000 * stats.get(f'{writer}.span_s', 0) / calls:.2f} | {busy} |")
+    return lines
 
 
 def bench_postgres(url: str, args: argparse.Namespace
-                   ) -> list[tuple[str, int, float, float, float]]:
+                   ) -> tuple[list[tuple[str, int, float, float, float]], list[Phase]]:
     """The same rows on a fresh PostgreSQL database, dropped afterwards."""
     from sqlalchemy import create_engine, make_url, text
 
@@ -240,8 +443,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--requests", type=int, default=60, help="per client thread")
     parser.add_argument("--seconds", type=int, default=10, help="each wrk run")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite rows")
+    parser.add_argument("--no-wrk", action="store_true", help="skip the wrk rows")
+    parser.add_argument("--no-python", action="store_true",
+                        help="skip the 32 Python clients rows")
+    parser.add_argument("--no-batches", action="store_true",
+                        help="skip the 1,000-transfer requests rows")
     args = parser.parse_args()
     rows: list[tuple[str, int, float, float, float]] = []
+    phases: list[Phase] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         (tmpdir / "bare_app.py").write_text(BARE_APP)
@@ -250,27 +460,34 @@ def main() -> None:
         proc, base = serve(tmpdir, "bare_app", env)
         try:
             a = (str(uuid.uuid4()), str(uuid.uuid4()))
-            if shutil.which("wrk"):
+            if shutil.which("wrk") and not args.no_wrk:
                 n, rate, p50, p99 = wrk_run(base, "/x", "none", a, tmpdir, args.seconds)
                 rows.append(("bare Litestar endpoint, wrk 32 connections (baseline)", n,
                              rate, p50, p99))
-            secs, lat = spread(base + "/x", {}, args.threads, args.requests, 1, a)
-            n = args.threads * args.requests
-            rows.append(("bare Litestar endpoint, 32 Python clients (baseline)", n,
-                         n / secs, pct(lat, 0.5), pct(lat, 0.99)))
+            if not args.no_python:
+                secs, lat = spread(base + "/x", {}, args.threads, args.requests, 1, a)
+                n = args.threads * args.requests
+                rows.append(("bare Litestar endpoint, 32 Python clients (baseline)", n,
+                             n / secs, pct(lat, 0.5), pct(lat, 0.99)))
         finally:
             proc.terminate()
             proc.wait()
-
-        rows += bench_service(tmpdir, db, "SQLite", args)
+        if not args.no_sqlite:
+            more, seen = bench_service(tmpdir, db, "SQLite", args)
+            rows += more
+            phases += seen
     pg_url = os.environ.get("FILIERA_BENCH_POSTGRES_URL")
     if pg_url:
-        rows += bench_postgres(pg_url, args)
+        more, seen = bench_postgres(pg_url, args)
+        rows += more
+        phases += seen
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("| HTTP path | transfers | transfers/s | p50 ms | p99 ms |")
     print("|---|---|---|---|---|")
     for name, n, rate, p50, p99 in rows:
         print(f"| {name} | {n:,} | {rate:,.0f} | {p50:.1f} | {p99:.1f} |")
-
+    print()
+    print("\n".join(phase_table(phases)))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ database rows included), so this module stays free of SQL.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -123,13 +124,53 @@ def _planned(terms: LoanTerms, _exact: tuple[str, str, str]
     return schedule, initial_state(terms, schedule)
 
 
+# Replays kept by everything they are computed from (the terms, each operation's fields,
+# the day, the rate, the flag): a pure function of its key, so a key never names other
+# figures. A repayment replays its loan once to book it, and its answer (and the reads
+# after it) ask for the same replay again as of today.
+_REPLAYS: OrderedDict[tuple[Any, ...], LoanReplay] = OrderedDict()
+_REPLAYS_KEPT = 256
+_REPLAYS_LOCK = threading.Lock()
+
+
+def _replay_key(terms: LoanTerms, events: Sequence[LoanEvent], as_of: date | None,
+                late_rate: Decimal, flagged_restructured: bool) -> tuple[Any, ...]:
+    rows = tuple((e.id, e.seq, e.kind, e.value_date, e.amount_minor,
+                  None if e.params is None else repr(sorted(e.params.items())))
+                 for e in events)
+    # As of a day on or after every operation's value date, nothing is left out: the
+    # same replay as of no day at all.
+    if as_of is not None and all(e.value_date <= as_of for e in events):
+        as_of = None
+    return (terms, str(terms.principal), str(terms.annual_rate), str(terms.fees),
+            as_of, str(late_rate), flagged_restructured, rows)
+
+
 def replay_loan(terms: LoanTerms, events: Sequence[LoanEvent], as_of: date | None = None,
                 late_rate: Decimal = Decimal(0), *, flagged_restructured: bool = False
                 ) -> LoanReplay:
     """Replay the loan's operations in value-date order, up to ``as_of`` when given;
     ``late_rate`` is the category's late interest (percent a year, on overdue principal).
     ``flagged_restructured`` is a stored flag for loans restructured before restructurings
-    were recorded as operations. Reversed operations are left out (``live_events``)."""
+    were recorded as operations. Reversed operations are left out (``live_events``).
+    The replay is kept by its inputs (it is immutable): asked again, it is not redone."""
+    key = _replay_key(terms, events, as_of, late_rate, flagged_restructured)
+    with _REPLAYS_LOCK:
+        kept = _REPLAYS.get(key)
+        if kept is not None:
+            _REPLAYS.move_to_end(key)
+            return kept
+    result = _replay_loan(terms, events, as_of, late_rate,
+                          flagged_restructured=flagged_restructured)
+    with _REPLAYS_LOCK:
+        _REPLAYS[key] = result
+        while len(_REPLAYS) > _REPLAYS_KEPT:
+            _REPLAYS.popitem(last=False)
+    return result
+
+
+def _replay_loan(terms: LoanTerms, events: Sequence[LoanEvent], as_of: date | None,
+                 late_rate: Decimal, *, flagged_restructured: bool) -> LoanReplay:
     events = live_events(events)
     schedule, start = planned(terms)
     write_off = next((e for e in events if e.kind == "write_off"

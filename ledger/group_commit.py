@@ -98,13 +98,15 @@ class GroupCommitWriter:
             return group
 
     def _run(self) -> None:
-        while True:
-            group = self._take()
-            if group is None:
-                return
-            live = [r for r in group if r[2].set_running_or_notify_cancel()]
-            if live:
-                self._write(live)
+        # One connection kept for the groups while they come (no pool ping per group).
+        with self.store.holding_connection():
+            while True:
+                group = self._take()
+                if group is None:
+                    return
+                live = [r for r in group if r[2].set_running_or_notify_cancel()]
+                if live:
+                    self._write(live)
 
     def _write(self, group: list[_Request]) -> None:
         # One clock for the group: the latest "now" any caller gave (None = wall clock).

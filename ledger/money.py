@@ -178,8 +178,19 @@ def minor_to_decimal(minor: int, currency: str) -> Decimal:
 
 
 def format_amount(minor: int, currency: str) -> str:
-    """Minor units as the contract's string: exactly the currency's decimals."""
-    return str(minor_to_decimal(minor, currency))
+    """Minor units as the contract's string: exactly the currency's decimals (in integer
+    arithmetic: what ``str(minor_to_decimal(minor, currency))`` gives, many times faster,
+    and every answer formats hundreds of amounts)."""
+    exponent = currency_exponent(currency)
+    if abs(minor) >= _PLAIN_BELOW:  # as wide as the Decimal path goes (and fails)
+        return str(minor_to_decimal(minor, currency))
+    if exponent == 0:
+        return str(minor)
+    whole, frac = divmod(abs(minor), 10 ** exponent)
+    return f"{'-' if minor < 0 else ''}{whole}.{frac:0{exponent}d}"
+
+
+_PLAIN_BELOW = 10 ** 50
 
 
 def money_to_json(money: Money) -> dict[str, str]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 import msgspec
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 
 from ledger.as_of import loan_on
+from ledger.store import ledger_transfers
 from service.app import lending
 from service.app.auth import Principal
 from service.app.clock import today
@@ -24,12 +25,12 @@ from service.app.context import AppContext
 from service.app.coverage import guarantees_on
 from service.app.errors import Errors
 from service.app.lender_scope import of_own_lender
-from service.app.read_cache import ReadCache
+from service.app.read_cache import VersionedCache, appended
 from service.app.references import number_of
 from service.app.types import Uuid
 from service.app.views import Money, money
 from service.db.records import Record
-from service.db.tables import loans, parties
+from service.db.tables import loan_categories, loan_events, loans, parties
 
 
 class GuarantorOut(msgspec.Struct):
@@ -81,9 +82,28 @@ def _guarantors(conn: Connection, loan_id: str, day: date,
     return out
 
 
-# Today's arrears of every active loan, kept while nothing is written: the officers'
-# desk shows them on every visit.
-_TODAY: ReadCache[dict[str, tuple[int, int]]] = ReadCache()
+def loan_book_version(conn: Connection) -> tuple[object, ...]:
+    """What today's arrears of the active loans are computed from, in a few aggregate
+    queries: the loan operations (every repayment, reschedule, write-off or correction
+    records one, and the kept schedules are only rewritten with one), the journal
+    (every money movement, reversals too), the loans (a new one; which are active) and
+    the categories' late interest rates."""
+    operations = appended(conn, loan_events.c.seq)
+    journal = appended(conn, ledger_transfers.c.seq)
+    active = case((loans.c.status == "active", loans.c.seq), else_=0)
+    book = conn.execute(select(func.count(), func.max(loans.c.seq), func.sum(active))
+                        .select_from(loans)).one()
+    rates = tuple(tuple(r) for r in conn.execute(select(
+        loan_categories.c.lender_id, loan_categories.c.name,
+        loan_categories.c.late_interest_rate).order_by(loan_categories.c.lender_id,
+                                                       loan_categories.c.name)).all())
+    return operations, journal, tuple(book), rates
+
+
+# Today's arrears of every active loan, kept while nothing is written, and after a write
+# that leaves the loans and their operations as they were (a party's contact, a
+# request): the officers' desk shows them on every visit.
+_TODAY: VersionedCache[dict[str, tuple[int, int]]] = VersionedCache(loan_book_version)
 
 
 def list_arrears(ctx: AppContext, principal: Principal, as_of: str | None,

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Literal
 
 import msgspec
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, case, func, insert, select
 
 from ledger import funds as fund_rules
 from ledger.as_of import FundOnDay, fund_on
@@ -225,15 +225,19 @@ def payout_out(row: Record, names: Mapping[str, str], reversal: Record | None = 
         reversal=msgspec.UNSET if reversal is None else reversal_out(reversal))
 
 
-def fund_out(conn: Connection, row: Record, principal: Principal, day: date | None = None
+def fund_out(conn: Connection, row: Record, principal: Principal, day: date | None = None,
+             *, state: FundOnDay | None = None, names: Mapping[str, str] | None = None
              ) -> FundOut:
-    """The fund as it stood at the end of ``day`` (default today)."""
-    state = fund_state_on(conn, row, day or today())
+    """The fund as it stood at the end of ``day`` (default today); ``state`` and
+    ``names`` when the caller read them already (a page of funds reads them at once)."""
+    if state is None:
+        state = fund_state_on(conn, row, day or today())
     marks = {p: c for p, c in state.earmarks.items() if c}
     if principal.role == "producer":
         me = principal.party_id or ""
         marks = {me: marks.get(me, 0)}
-    names = party_names(conn, [row.gas_id, row.owner_id, *marks])
+    if names is None:
+        names = party_names(conn, [row.gas_id, row.owner_id, *marks])
     earmarks = [EarmarkOut(p, names.get(p, ""), money(c)) for p, c in sorted(marks.items())]
     if principal.role == "producer":
         own = money(marks[principal.party_id or ""])
@@ -331,7 +335,41 @@ def fund_state_on(conn: Connection, fund: Record, day: date) -> FundOnDay:
     dates (``ledger.as_of.fund_on``), whenever they were recorded (reversed ones never).
     Shown as it is, even
     if a payout recorded before payouts were checked by date took money ahead of it."""
-    return fund_on(*_fund_entries(conn, fund, day), day)
+    return fund_states_on(conn, [fund], day)[fund.id]
+
+
+def fund_states_on(conn: Connection, fund_rows: Sequence[Record], day: date
+                   ) -> dict[str, FundOnDay]:
+    """``fund_state_on`` of many funds in two queries a 500 funds, summed by the database:
+    ``fund_on`` of each fund's entries summed per earmark (its sums are all it keeps)."""
+    given: dict[str, list[tuple[date, str | None, int]]] = {f.id: [] for f in fund_rows}
+    paid: dict[str, list[tuple[date, str, int, int]]] = {f.id: [] for f in fund_rows}
+    ids = list(given)
+    from_earmark = payouts.c.from_earmark_minor
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for c in conn.execute(
+                select(contributions.c.fund_id, contributions.c.earmark_producer_id,
+                       func.sum(contributions.c.amount_minor).label("amount"))
+                .where(contributions.c.fund_id.in_(chunk), contributions.c.date <= day,
+                       live(contributions, "contribution"))
+                .group_by(contributions.c.fund_id, contributions.c.earmark_producer_id)):
+            given[c.fund_id].append((day, c.earmark_producer_id, int(c.amount)))
+        for p in conn.execute(
+                select(payouts.c.fund_id, payouts.c.producer_id,
+                       func.sum(payouts.c.from_general_minor).label("general"),
+                       # What payouts took from an earmark, and whether any did (a
+                       # payout taking nothing from it leaves the earmark unnamed).
+                       func.sum(case((from_earmark != 0, from_earmark), else_=0))
+                       .label("earmark"),
+                       func.count(case((from_earmark != 0, 1))).label("from_earmark"))
+                .where(payouts.c.fund_id.in_(chunk), payouts.c.date <= day,
+                       live(payouts, "payout"))
+                .group_by(payouts.c.fund_id, payouts.c.producer_id)):
+            paid[p.fund_id].append((day, p.producer_id, int(p.general), 0))
+            if p.from_earmark:
+                paid[p.fund_id].append((day, p.producer_id, 0, int(p.earmark)))
+    return {f: fund_on(given[f], paid[f], day) for f in ids}
 
 
 def available_from(conn: Connection, fund: Record, producer_id: str, day: date
@@ -521,7 +559,11 @@ def list_funds(ctx: AppContext, principal: Principal, gas_id: str | None, limit:
                     if fund_state(conn, r).earmarked.get(principal.party_id or "", 0)]
             return FundPage([fund_out(conn, r, principal, day) for r in rows], None)
         rows, nxt = paginate(conn, query, funds.c.seq, limit, cursor)
-        return FundPage([fund_out(conn, r, principal, day) for r in rows], nxt)
+        states = fund_states_on(conn, rows, day)
+        names = party_names(conn, [i for r in rows for i in (
+            r.gas_id, r.owner_id, *states[r.id].earmarks)])
+        return FundPage([fund_out(conn, r, principal, day, state=states[r.id], names=names)
+                         for r in rows], nxt)
 
     return ctx.read(read)
 

@@ -316,9 +316,44 @@ def save_installments(conn: Connection, row: Record, state: LoanState,
                       events: Sequence[Record]) -> None:
     """Keep the replayed schedule beside the journal (derived data: rewritten whole)."""
     through = replayed_through(row, events)
-    conn.execute(delete(loan_installments).where(loan_installments.c.loan_id == row.id))
-    conn.execute(insert(loan_installments), [installment_row(row.id, s, through)
-                                             for s in state.schedule])
+    wanted = {s.number: _ROWS.get((row.id, s, through), partial(_row_values, row.id, s,
+                                                                  through))
+              for s in state.schedule}
+    kept = {r.number: tuple(r) for r in conn.execute(
+        select(loan_installments).where(loan_installments.c.loan_id == row.id))}
+    changed = [n for n, values in wanted.items() if n in kept and kept[n] != values]
+    if len(changed) > _FEW_CHANGED:  # a reschedule, a new date: rewritten whole
+        conn.execute(delete(loan_installments).where(loan_installments.c.loan_id == row.id))
+        conn.execute(insert(loan_installments),
+                     [dict(zip(_COLUMNS, values, strict=True)) for values in wanted.values()])
+        return
+    # A payment changes the installments it paid: only those rows are written.
+    gone = [n for n in kept if n not in wanted]
+    if gone:
+        conn.execute(delete(loan_installments).where(
+            loan_installments.c.loan_id == row.id, loan_installments.c.number.in_(gone)))
+    for n in changed:
+        conn.execute(update(loan_installments).where(
+            loan_installments.c.loan_id == row.id, loan_installments.c.number == n)
+            .values({k: v for k, v in zip(_COLUMNS, wanted[n], strict=True)
+                     if k not in ("loan_id", "number")}))
+    new = [dict(zip(_COLUMNS, values, strict=True)) for n, values in wanted.items()
+           if n not in kept]
+    if new:
+        conn.execute(insert(loan_installments), new)
+
+
+# More changed rows than this: the loan's kept schedule is deleted and written again.
+_FEW_CHANGED = 8
+_COLUMNS = tuple(c.name for c in loan_installments.columns)
+# A kept row's values (in the table's column order) by loan, installment state and
+# date replayed through: all they are computed from.
+_ROWS: Memo[tuple[str, InstallmentState, date], tuple[object, ...]] = Memo(kept=10_000)
+
+
+def _row_values(loan_id: str, s: InstallmentState, through: date) -> tuple[object, ...]:
+    values = installment_row(loan_id, s, through)
+    return tuple(values[c] for c in _COLUMNS)
 
 
 REPLAYED_KINDS = (*PAYMENT_KINDS, "restructuring", "write_off", "disbursement")
@@ -460,7 +495,7 @@ LoanStatus = Literal["approved", "active", "repaid", "written_off"]
 InstallmentStatus = Literal["open", "paid", "overdue"]
 
 
-class InstallmentOut(msgspec.Struct):
+class InstallmentOut(msgspec.Struct, frozen=True):
     number: int
     due_date: Day
     principal: Money
@@ -533,6 +568,28 @@ class AllocationOut(msgspec.Struct, omit_defaults=True):
     recovery: Money | msgspec.UnsetType = msgspec.UNSET
 
 
+# An installment as answered, kept by its state and status (all it is computed from:
+# frozen, so answers share it). A payment changes one or two installments of a loan's
+# schedule; its answer and the reads after it format only those again.
+_INSTALLMENTS: Memo[tuple[InstallmentState, str], InstallmentOut] = Memo(kept=10_000)
+
+
+def installment_out(s: InstallmentState, status: InstallmentStatus) -> InstallmentOut:
+    return _INSTALLMENTS.get((s, status), partial(_installment_out, s, status))
+
+
+def _installment_out(s: InstallmentState, status: InstallmentStatus) -> InstallmentOut:
+    return InstallmentOut(
+        number=s.number, due_date=s.due_date.isoformat(),
+        principal=money(cents(s.principal)), interest=money(cents(s.interest)),
+        payment=money(cents(s.principal + s.interest)),
+        balance_after=money(cents(s.balance_after)),
+        paid_principal=money(cents(s.paid_principal)),
+        paid_interest=money(cents(s.paid_interest)),
+        late_interest=money(cents(s.penalty)), paid_late_interest=money(cents(s.paid_penalty)),
+        status=status)
+
+
 def loan_json(row: Record, state: LoanState | None, as_of: date, today_view: LoanSummary,
               late_rate: Decimal = Decimal(0), status: str | None = None,
               restructured: bool | None = None, *, names: Mapping[str, str]) -> LoanOut:
@@ -546,16 +603,9 @@ def loan_json(row: Record, state: LoanState | None, as_of: date, today_view: Loa
     else:
         planned, schedule_states = state.planned, state.schedule
     summary = summarize(terms, planned)
-    installments = [InstallmentOut(
-        number=s.number, due_date=s.due_date.isoformat(),
-        principal=money(cents(s.principal)), interest=money(cents(s.interest)),
-        payment=money(cents(s.principal + s.interest)),
-        balance_after=money(cents(s.balance_after)),
-        paid_principal=money(cents(s.paid_principal)),
-        paid_interest=money(cents(s.paid_interest)),
-        late_interest=money(cents(s.penalty)), paid_late_interest=money(cents(s.paid_penalty)),
-        status=installment_status(s, as_of) if status != "approved" else "open",
-    ) for s in schedule_states]
+    installments = [installment_out(
+        s, installment_status(s, as_of) if status != "approved" else "open")
+        for s in schedule_states]
     overdue = Decimal(0)
     dpd = 0
     if state is not None and status in ("active", "written_off"):
@@ -712,7 +762,8 @@ def loan_with_state(conn: Connection, row: Record, as_of: date, *, historical: b
     summary = summarize_on(on)
     if row.status == "approved":
         return loan_json(row, None, as_of, summary, late, status="approved", names=names)
-    state = loan_state(row, events, as_of, late)
+    # The same replay ``loan_on`` made (the same terms, operations, day, rate and flag).
+    state = on.replay if on.replay is not None else loan_state(row, events, as_of, late)
     return loan_json(row, state, as_of, summary, late, status=row.status, names=names)
 
 

@@ -28,18 +28,20 @@ arrears and the rollover horizon.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from dataclasses import replace as dc_replace
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Text, func, select, type_coerce
 
 from ledger.as_of import loan_on
 from ledger.chart import account_id
@@ -80,7 +82,7 @@ from service.app.lender_scope import (
     lender_scope,
     of_fundable_requests,
 )
-from service.app.read_cache import Memo, ReadCache
+from service.app.read_cache import Memo, ReadCache, appended
 from service.app.requests import latest_assessment, latest_terms, visible_request
 from service.app.types import Day, DecimalText, Uuid
 from service.app.views import Money, money
@@ -103,6 +105,7 @@ from service.db.tables import (
     shares,
 )
 
+T = TypeVar("T")
 EUR = "EUR"
 # A request not assessed yet counts as the middle of the 0-10 scale.
 UNASSESSED_WEIGHT = Decimal("0.5")
@@ -175,19 +178,20 @@ _FIGURES_KEPT = 4
 
 def _version(conn: Connection, as_of: date) -> tuple[Any, ...]:
     """What the loan and fund figures depend on, read in a few aggregate queries: the
-    journal's length and last entry (every money movement), the loan operations (a
-    reschedule moves no money), the loans, and the categories' late interest rates."""
-    journal = conn.execute(select(func.count(), func.max(ledger_transfers.c.seq))
-                           .select_from(ledger_transfers)).one()
-    operations = conn.execute(select(func.count(), func.max(loan_events.c.seq))
-                              .select_from(loan_events)).one()
+    journal (every money movement), the loan operations (a reschedule moves no money),
+    the loans, the funds and the categories' late interest rates."""
+    journal = appended(conn, ledger_transfers.c.seq)
+    operations = appended(conn, loan_events.c.seq)
     book = conn.execute(select(func.count(), func.max(loans.c.seq)).select_from(loans)).one()
+    # A fund opened moves no money: its row is read with the figures.
+    fund_rows = conn.execute(select(func.count(), func.max(funds.c.seq))
+                             .select_from(funds)).one()
     rates = tuple(conn.execute(select(loan_categories.c.lender_id, loan_categories.c.name,
                                       loan_categories.c.late_interest_rate)
                                .order_by(loan_categories.c.lender_id,
                                          loan_categories.c.name)).all())
     return (engine_token(conn.engine),
-            as_of, tuple(journal), tuple(operations), tuple(book), rates)
+            as_of, journal, operations, tuple(book), tuple(fund_rows), rates)
 
 
 def _figures(conn: Connection, as_of: date) -> tuple[LoanFigures, FundFigures]:
@@ -298,48 +302,159 @@ def _weight(conn: Connection, request_id: str) -> Decimal:
     return assessment_score(a.economic_score, a.social_score) / 10
 
 
+# -- the network's parts, kept by their rows ---------------------------------------------------
+#
+# After a write the network is read again (a fresh snapshot), but most writes change a
+# small part of it (a payment, a pledge) or none (a party's phone). The two large parts,
+# parties and relationships, are read as plain rows (no type conversion) and their
+# objects built again only when the rows differ from those they were built from; the
+# network as a whole (with its lookup tables) is the one built before when every part is
+# equal. What is kept is only ever reused for rows equal to those it was built from.
+
+_PART_LOCK = threading.Lock()
+_PARTS: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()  # -> (rows, built)
+_PARTS_KEPT = 16
+
+
+def _kept_part(conn: Connection, name: str, rows: Any, build: Callable[[Any], T]) -> T:
+    """What ``build(rows)`` gives, the one built before when ``rows`` equal its rows."""
+    slot = (engine_token(conn.engine), name)
+    with _PART_LOCK:
+        found = _PARTS.get(slot)
+    if found is not None and found[0] == rows:
+        built: T = found[1]
+        return built
+    built = build(rows)
+    with _PART_LOCK:
+        _PARTS[slot] = (rows, built)
+        _PARTS.move_to_end(slot)
+        while len(_PARTS) > _PARTS_KEPT:
+            _PARTS.popitem(last=False)
+    return built
+
+
+def _json_list(value: Any) -> tuple[str, ...]:
+    """A JSON list column as read without conversion: text on SQLite, a list on PostgreSQL."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return tuple(value or ())
+
+
+def _day(value: Any) -> date:
+    """A date column as read without conversion: ISO text on SQLite, a date on PostgreSQL."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _plain(column: Any) -> Any:
+    """``column`` read as the driver gives it (no JSON or date parsing)."""
+    return type_coerce(column, Text).label(column.name)
+
+
+@dataclass(frozen=True)
+class _Parties:
+    names: dict[str, str]
+    kinds: dict[str, str]
+    coords: dict[str, tuple[float | None, float | None]]
+    member_of: dict[str, tuple[str, ...]]  # person -> the GAS it belongs to
+    gas: tuple[Gas, ...]
+    producers: tuple[tuple[str, str, tuple[str, ...]], ...]  # id, name, categories
+    lenders: tuple[tuple[str, str], ...]  # id, name
+
+
+def _build_parties(rows: list[tuple[Any, ...]]) -> _Parties:
+    names: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+    coords: dict[str, tuple[float | None, float | None]] = {}
+    member_of: dict[str, tuple[str, ...]] = {}
+    gas: list[Gas] = []
+    producers: list[tuple[str, str, tuple[str, ...]]] = []
+    lenders: list[tuple[str, str]] = []
+    for pid, kind, name, lat, lon, households, categories, member in rows:
+        names[pid] = name
+        kinds[pid] = kind
+        coords[pid] = xy = (_coordinate(lat), _coordinate(lon))
+        if kind == "person":
+            of = _json_list(member)
+            if of:
+                member_of[pid] = of
+        if kind == "gas":
+            gas.append(Gas(pid, name, int(households or 0), *xy))
+        elif kind == "producer":
+            producers.append((pid, name, _json_list(categories)))
+        elif kind == "lender":
+            lenders.append((pid, name))
+    return _Parties(names, kinds, coords, member_of, tuple(gas), tuple(producers),
+                    tuple(lenders))
+
+
+def _parties(conn: Connection) -> _Parties:
+    c = parties.c
+    rows = [tuple(r) for r in conn.execute(select(
+        c.id, c.kind, c.name, c.latitude, c.longitude, c.households, _plain(c.categories),
+        _plain(c.member_of)).order_by(c.seq)).all()]
+    return _kept_part(conn, "parties", rows, _build_parties)
+
+
+def _relationships(conn: Connection) -> tuple[Relationship, ...]:
+    c = relationships.c
+    rows = [tuple(r) for r in conn.execute(select(
+        c.gas_id, c.producer_id, _plain(c.since), c.annual_purchases_minor,
+        c.households_buying).order_by(c.seq)).all()]
+    return _kept_part(conn, "relationships", rows, lambda rows: tuple(
+        Relationship(gas_id, producer_id, _day(since), annual, households)
+        for gas_id, producer_id, since, annual, households in rows))
+
+
+def _producers(conn: Connection, found: _Parties, loan_figures: LoanFigures
+               ) -> tuple[Producer, ...]:
+    """The producers with their loan record: the same objects while neither the parties
+    nor the loan figures were read again (both are kept objects, compared by identity)."""
+    records, outstanding, _ = loan_figures
+
+    def build(_key: Any) -> tuple[Producer, ...]:
+        out = []
+        for pid, name, categories in found.producers:
+            rec = records.get(pid, _Record())
+            out.append(Producer(
+                pid, name, categories, *found.coords[pid], loans_repaid=rec.repaid,
+                late_repayments=rec.late, loans_written_off=rec.written_off,
+                arrears_cents=rec.arrears_cents, days_past_due=rec.days_past_due,
+                outstanding_cents=dict(outstanding.get(pid, {}))))
+        return tuple(out)
+    return _kept_part(conn, "producers", _Same(found, loan_figures), build)
+
+
+class _Same:
+    """Equal to another only when it holds the very same objects."""
+
+    def __init__(self, *objects: Any) -> None:
+        self.objects = objects
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, _Same) and len(other.objects) == len(self.objects)
+                and all(a is b for a, b in zip(self.objects, other.objects, strict=True)))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def _load_network(conn: Connection, as_of: date) -> _Base:
     """The network as it stands on ``as_of``, without declared interests (they belong to
     the requests asked about)."""
     store = LedgerStore(conn.engine)
-    names: dict[str, str] = {}
-    gas: list[Gas] = []
-    producer_rows: list[Any] = []
-    lender_rows: list[Any] = []
-    kinds: dict[str, str] = {}
-    coords: dict[str, tuple[float | None, float | None]] = {}
-    member_of: dict[str, tuple[str, ...]] = {}  # person -> the GAS it belongs to
-    for p in conn.execute(select(
-            parties.c.id, parties.c.kind, parties.c.name, parties.c.latitude,
-            parties.c.longitude, parties.c.households, parties.c.categories,
-            parties.c.member_of).order_by(parties.c.seq)).all():
-        names[p.id] = p.name
-        kinds[p.id] = p.kind
-        coords[p.id] = (_coordinate(p.latitude), _coordinate(p.longitude))
-        if p.kind == "person" and p.member_of:
-            member_of[p.id] = tuple(p.member_of)
-        if p.kind == "gas":
-            gas.append(Gas(p.id, p.name, int(p.households or 0), *coords[p.id]))
-        elif p.kind == "producer":
-            producer_rows.append(p)
-        elif p.kind == "lender":
-            lender_rows.append(p)
+    found = _parties(conn)
+    names = dict(found.names)
+    kinds, coords, member_of = found.kinds, found.coords, found.member_of
+    gas = found.gas
 
-    (records, outstanding, repaid_into), fund_figures = _figures(conn, as_of)
-    producers = []
-    for p in producer_rows:
-        rec = records.get(p.id, _Record())
-        producers.append(Producer(
-            p.id, p.name, tuple(p.categories or ()), *coords[p.id], loans_repaid=rec.repaid,
-            late_repayments=rec.late, loans_written_off=rec.written_off,
-            arrears_cents=rec.arrears_cents, days_past_due=rec.days_past_due,
-            outstanding_cents=dict(outstanding.get(p.id, {}))))
+    loan_figures, fund_figures = _figures(conn, as_of)
+    (_records, _outstanding, repaid_into) = loan_figures
+    producers = _producers(conn, found, loan_figures)
 
     lenders = []
-    for p in lender_rows:
-        category = lending.get_category(conn, p.id, lending.DEFAULT_CATEGORY)
+    for pid, name in found.lenders:
+        category = lending.get_category(conn, pid, lending.DEFAULT_CATEGORY)
         assert category is not None  # the default category always exists
-        lenders.append(Lender(p.id, p.name, per_borrower_cap_cents=category.max_principal,
+        lenders.append(Lender(pid, name, per_borrower_cap_cents=category.max_principal,
                               share_cap_multiple=category.share_multiple,
                               min_guarantee_coverage=category.min_coverage))
 
@@ -390,14 +505,7 @@ def _load_network(conn: Connection, as_of: date) -> _Base:
         if r.amount_minor > r.delivered_minor]
 
     network = Network(
-        as_of=as_of, gas=tuple(gas), producers=tuple(producers),
-        relationships=tuple(
-            Relationship(r.gas_id, r.producer_id, r.since, r.annual_purchases_minor,
-                         r.households_buying)
-            for r in conn.execute(select(
-                relationships.c.gas_id, relationships.c.producer_id, relationships.c.since,
-                relationships.c.annual_purchases_minor, relationships.c.households_buying)
-                .order_by(relationships.c.seq)).all()),
+        as_of=as_of, gas=gas, producers=producers, relationships=_relationships(conn),
         lenders=tuple(lenders), pools=tuple(network_pools), shares=tuple(network_shares),
         guarantors=tuple(guarantors), funds=tuple(network_funds),
         prepayments=tuple(open_prepayments),
@@ -423,10 +531,37 @@ class _Base:
 _NETWORKS: ReadCache[_Base] = ReadCache()
 
 
+# The last network built per database and day: after a write that changed none of its
+# parts (a party's phone, a request's note) the network read again is equal to it, and
+# it is served with its lookup tables instead of building them again.
+_LAST: OrderedDict[tuple[int, date], _Base] = OrderedDict()
+_LAST_KEPT = 4
+
+
+def _same_base(a: _Base, b: _Base) -> bool:
+    """Equal networks, names and funds' GAS; parts that are the same objects (kept by
+    their rows) are not compared item by item."""
+    if a.names != b.names or a.fund_gas != b.fund_gas:
+        return False
+    return all(x is y or x == y for x, y in (
+        (getattr(a.network, f.name), getattr(b.network, f.name))
+        for f in fields(Network)))
+
+
 def _network(conn: Connection, as_of: date) -> _Base:
     def load(fresh: Connection) -> _Base:
         base = _load_network(fresh, as_of)
+        slot = (engine_token(fresh.engine), as_of)
+        with _PART_LOCK:
+            last = _LAST.get(slot)
+        if last is not None and _same_base(base, last):
+            return last
         base.network.index  # noqa: B018 -- built once, kept with the cached network
+        with _PART_LOCK:
+            _LAST[slot] = base
+            _LAST.move_to_end(slot)
+            while len(_LAST) > _LAST_KEPT:
+                _LAST.popitem(last=False)
         return base
     return _NETWORKS.get(conn, as_of, load)
 

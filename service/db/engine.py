@@ -91,6 +91,10 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.close()
 
+    # An RLock: a thread that opens a second write transaction inside its first goes on
+    # to SQLite as before (and waits there as before).
+    _WRITERS[engine] = (threading.RLock(), busy_timeout_ms / 1000)
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Writers take the database lock up front: a deferred transaction that later
@@ -120,9 +124,39 @@ def relock(conn: Connection, table: Table, key: str) -> Record:
 
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
-    """A write transaction: BEGIN IMMEDIATE on SQLite, a plain transaction on PostgreSQL."""
-    with engine.connect() as conn, conn.begin():
-        yield conn
+    """A write transaction: BEGIN IMMEDIATE on SQLite, a plain transaction on PostgreSQL.
+
+    On SQLite the process's writers also queue on a lock of their own before BEGIN
+    IMMEDIATE: SQLite lets one writer in at a time anyway, but a writer refused the
+    database lock sleeps in its busy handler (up to 100 ms a try) while the lock may
+    already be free, which under many concurrent writers left the database idle and
+    made the slowest answers seconds long. Other processes still wait on SQLite's own
+    lock (the busy timeout); a writer queued longer than the busy timeout stops waiting
+    for the queue and asks SQLite as before (so it waits at most the busy timeout in the
+    queue and then SQLite's, and a writer stuck behind a stuck one still ends in a 503)."""
+    queue = _writer_queue(engine)
+    if queue is None:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+        return
+    lock, timeout = queue
+    queued = lock.acquire(timeout=timeout)
+    try:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+    finally:
+        if queued:
+            lock.release()
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, tuple[threading.RLock, float]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _writer_queue(engine: Engine) -> tuple[threading.RLock, float] | None:
+    """The SQLite engine's writer lock and how long to wait for it: its busy timeout
+    (None on PostgreSQL, where writers to different rows go on together)."""
+    return _WRITERS.get(engine)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated
 
+import msgspec
 from litestar import get
 from litestar.params import FromQuery, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
@@ -37,21 +38,40 @@ LOGINS = frozenset({"/api/auth/token", "/accedi"})
 log = logging.getLogger("filiera.audit")
 
 
+class _Named(msgspec.Struct):
+    """An object of the answer, read only for its ``id`` (its other fields skipped)."""
+
+    id: object = None
+
+
+_ANSWER = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_NAMED = msgspec.json.Decoder(_Named)
+
+
 def _ids(path_params: Mapping[str, object], body: bytes) -> list[str]:
+    """The ids in the path, the answer's ``id`` and ``call_id``, and the ``id`` of each
+    object at its top level but the loan. Only those are decoded: a repayment's answer
+    holds its loan's whole schedule, which decoding whole cost more than the audit."""
     ids = [str(v) for v in path_params.values() if isinstance(v, str) and _UUID.match(v)]
     try:
-        answer = json.loads(body) if body else None
-    except ValueError:
+        answer = _ANSWER.decode(body) if body else None
+    except ValueError:  # not JSON, or not an object (msgspec.DecodeError is one)
         answer = None
-    if isinstance(answer, dict):
-        if isinstance(answer.get("id"), str):
-            ids.append(answer["id"])
-        for key, value in answer.items():
-            if isinstance(value, dict) and isinstance(value.get("id"), str) and key != "loan":
-                ids.append(value["id"])
-            elif key.endswith("_id") and key not in ("party_id",) and isinstance(value, str) \
-                    and key in ("call_id",):
-                ids.append(value)
+    if answer is None:
+        return ids
+    own = msgspec.json.decode(answer["id"]) if "id" in answer else None
+    if isinstance(own, str):
+        ids.append(own)
+    for key, raw in answer.items():
+        if key == "loan":
+            continue
+        first = memoryview(raw)[:1].tobytes()
+        if first == b"{":
+            named = _NAMED.decode(raw).id
+            if isinstance(named, str):
+                ids.append(named)
+        elif key == "call_id" and first == b'"':
+            ids.append(msgspec.json.decode(raw))
     return ids
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import Api, eur, new_id
 
 
@@ -97,19 +99,19 @@ def test_a_dropped_connection_is_retried_and_the_entry_written(
 
     from service.app import audit_writer
 
-    real, failures = audit_writer.write_entry, [0]
+    real, failures = audit_writer.write_entries, [0]
 
-    def flaky(conn: Any, entry: Any, at: Any = None) -> None:
+    def flaky(conn: Any, batch: Any) -> None:
         if failures[0] < 2:
             failures[0] += 1
             raise OperationalError("INSERT INTO audit_log", {}, Exception("connection lost"))
-        real(conn, entry, at)
+        real(conn, batch)
 
-    monkeypatch.setattr(audit_writer, "write_entry", flaky)
+    monkeypatch.setattr(audit_writer, "write_entries", flaky)
     body = {"kind": "person", "name": "Socia Audit"}
     r = api.post("/api/parties", body)
     assert r.status_code == 201 and failures[0] == 2
-    monkeypatch.setattr(audit_writer, "write_entry", real)
+    monkeypatch.setattr(audit_writer, "write_entries", real)
     assert [e["ids"] for e in entries(api, kind="parties")
             if e["operation"] == "POST /api/parties"][-1] == [r.json()["id"]]
 
@@ -157,10 +159,10 @@ def test_an_entry_that_cannot_be_written_leaves_the_answer_json(
 
     from service.app import audit_writer
 
-    def broken(conn: Any, entry: Any, at: Any = None) -> None:
+    def broken(conn: Any, batch: Any) -> None:
         raise OperationalError("INSERT INTO audit_log", {}, Exception("database is down"))
 
-    monkeypatch.setattr(audit_writer, "write_entry", broken)
+    monkeypatch.setattr(audit_writer, "write_entries", broken)
     monkeypatch.setattr(audit_writer, "RETRY_PAUSES", (0.0,))
     r = api.client.post("/api/parties", json={"kind": "person", "name": "Socia"},
                         headers={**api.headers("officer"), "X-Request-ID": "lost-1"})
@@ -242,3 +244,84 @@ def test_a_gdxp_import_lists_what_it_created(api: Api) -> None:
     assert len(made) == 3
     (entry,) = [e for e in entries(api) if e["operation"] == "POST /api/imports/gdxp"]
     assert sorted(entry["ids"]) == sorted(made)
+
+
+def test_a_batch_of_entries_is_one_insert_that_skips_keys_already_written(
+        engine: Any) -> None:
+    """The audit writer's batch goes to the database as one statement (on PostgreSQL a
+    statement an entry was a round trip each), each entry with its own time; an entry
+    whose key is already there is skipped, the others written."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import event, select
+
+    from service.app.audit_writer import AuditEntry, write_entries
+    from service.db.engine import write_tx
+    from service.db.tables import audit_log
+
+    at = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    batch = [(AuditEntry(actor=f"user{i}", channel="api", operation=f"POST /api/x/{i}",
+                         kind="x", ids=[f"id{i}", f"id{i}"], outcome=201),
+              at + timedelta(seconds=i)) for i in range(5)]
+    statements: list[str] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if "audit_log" in statement:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        with write_tx(engine) as conn:
+            write_entries(conn, batch[:2])
+        with write_tx(engine) as conn:
+            write_entries(conn, batch)  # the first two again: skipped, not doubled
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert len(inserts) == 2, statements  # one INSERT (or executemany) a batch
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_log).where(audit_log.c.kind == "x")
+                            .order_by(audit_log.c.seq)).all()
+    assert [r.actor for r in rows] == [f"user{i}" for i in range(5)]
+    assert [r.ids for r in rows] == [f'["id{i}"]' for i in range(5)]
+    assert [r.at.replace(tzinfo=UTC) if r.at.tzinfo is None else r.at for r in rows] == [
+        at + timedelta(seconds=i) for i in range(5)]
+
+
+def _ids_as_parsed_whole(path_params: dict[str, object], body: bytes) -> list[str]:
+    """What the audit took from an answer when it parsed it whole with ``json``."""
+    import json
+    import re
+
+    uuid_like = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                           r"[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+    ids = [str(v) for v in path_params.values() if isinstance(v, str) and uuid_like.match(v)]
+    try:
+        answer = json.loads(body) if body else None
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict):
+        if isinstance(answer.get("id"), str):
+            ids.append(answer["id"])
+        for key, value in answer.items():
+            if isinstance(value, dict) and isinstance(value.get("id"), str) and key != "loan":
+                ids.append(value["id"])
+            elif key == "call_id" and isinstance(value, str):
+                ids.append(value)
+    return ids
+
+
+@pytest.mark.parametrize("body", [
+    b"", b"not json", b"[1, 2]", b'"text"', b"null", b"{}",
+    b'{"id": "a", "loan": {"id": "l", "schedule": [{"id": "x"}]}, '
+    b'"repayment": {"id": "r", "reference": "R-1"}, "allocation": {"penalty": 1}}',
+    b'{"id": 7, "call_id": "c", "guarantee": {"id": 3}, "fund": {"id": "f"}, '
+    b'"payout": {"x": {"id": "deep"}}, "party_id": "p", "items": [{"id": "i"}]}',
+    b'{"call_id": 5, "other": {"id": null}, "id": "z"}',
+    b'{ "id" : "spaced" , "fund" : { "id" : "f2" } }',
+])
+def test_audited_ids_are_those_the_whole_answer_names(body: bytes) -> None:
+    from service.http.audit import _ids
+
+    params = {"loan_id": "0b6f1c4e-8a43-4d8e-9d1e-2a7c1f3e5b6a", "n": 3}
+    assert _ids(params, body) == _ids_as_parsed_whole(params, body)

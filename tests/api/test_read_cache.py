@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, func, select
@@ -177,3 +178,209 @@ def test_a_disposed_sqlite_engine_closes_its_watch(tmp_path: Any) -> None:
     after = generation(engine)
     assert after is not None and after.split(":")[:2] != before.split(":")[:2]
     engine.dispose()
+
+
+def _item(items: list[dict[str, Any]], source: str, kind: str) -> dict[str, Any] | None:
+    return next((i for i in items if i["source_id"] == source and i["kind"] == kind), None)
+
+
+def _outstanding(items: list[dict[str, Any]], pool: str) -> str:
+    """What the pool's loan item says the producer already owes its lender."""
+    item = _item(items, pool, "loan")
+    assert item is not None
+    text = next(r for r in item["reasons"] if "already outstanding" in r)
+    return text.split(", ")[1].split(" EUR")[0]
+
+
+def test_a_write_to_each_part_of_the_network_is_seen_next(api: Api, net: Net) -> None:
+    """After a write the network's parts that the write left alone are reused (kept by
+    their rows): each kind of write still shows on the very next opportunities, and a
+    write that changes none of them leaves them as they were."""
+    r1 = net.r1
+    before = opportunities(api, r1)
+    assert _item(before, net.b, "guarantee") is None  # GAS B does not buy from P yet
+    # A contact changed: no part of the network moves.
+    api.ok(api.client.patch(f"/api/parties/{net.a}", json={"phone": "+39 035 000000"},
+                            headers=api.headers("officer")))
+    assert opportunities(api, r1) == before
+
+    # A new relationship: GAS B now buys from P, and guarantees for it.
+    api.ok(api.post("/api/relationships", {
+        "gas_id": net.b, "producer_id": net.p, "since": "2024-01-10",
+        "annual_purchases": eur("4000.00")}), 201)
+    items = opportunities(api, r1)
+    guarantee_b = _item(items, net.b, "guarantee")
+    assert guarantee_b is not None
+    assert "buys from this producer since 2024 (2 years), 4,000.00 EUR a year" in \
+        guarantee_b["reasons"]
+
+    # A rename: the GAS's name in the items and in their reasons.
+    api.ok(api.client.patch(f"/api/parties/{net.a}", json={"name": "GAS Bergamo Città"},
+                            headers=api.headers("officer")))
+    items = opportunities(api, r1)
+    prepayment_a = _item(items, net.a, "prepayment")
+    assert prepayment_a is not None and prepayment_a["source_name"] == "GAS Bergamo Città"
+    fund = _item(items, net.fund_a, "solidarity")
+    assert fund is not None
+    assert "1,000.00 EUR is not earmarked and GAS Bergamo Città buys here" in fund["reasons"]
+
+    # A contribution: the fund's idle balance.
+    api.ok(api.post("/api/contributions", {"gas_id": net.a, "amount": eur("200.00"),
+                                           "date": "2026-02-02"}, "gas_a"), 201)
+    fund = _item(opportunities(api, r1), net.fund_a, "solidarity")
+    assert fund is not None and fund["suggested_amount"] == eur("1700.00")
+    assert fund["reasons"][0] == "fund balance 1,700.00 EUR sits idle: proposed first"
+
+    # A loan to P (committed: it counts before it is paid out); a pledge on it: A's
+    # free capacity; then its disbursement.
+    loan_id = api.ok(api.post("/api/loans", {
+        "principal": eur("1200.00"), "annual_rate": "6.00", "term_months": 12,
+        "method": "french", "frequency": "monthly", "disbursement_date": "2026-01-15",
+        "borrower_id": net.p, "lender_id": net.lender}), 201)["id"]
+    items = opportunities(api, r1)
+    assert _outstanding(items, net.pool) == "1,200.00"
+    guarantee_a = _item(items, net.a, "guarantee")
+    assert guarantee_a is not None and guarantee_a["suggested_amount"] == eur("6000.00")
+    api.ok(api.post("/api/guarantees", {"loan_id": loan_id, "guarantor_id": net.a,
+                                        "amount": eur("1800.00"), "date": "2026-01-10"}),
+           201)
+    guarantee_a = _item(opportunities(api, r1), net.a, "guarantee")
+    assert guarantee_a is not None and guarantee_a["suggested_amount"] == eur("4200.00")
+    assert "has 4,200.00 EUR free pledge capacity" in guarantee_a["reasons"]
+    pool_item = _item(opportunities(api, r1), net.pool, "loan")
+    assert pool_item is not None and "has 15,500.00 EUR free to lend" in pool_item["reasons"]
+    api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
+    pool_item = _item(opportunities(api, r1), net.pool, "loan")
+    assert pool_item is not None and "has 14,300.00 EUR free to lend" in pool_item["reasons"]
+
+    # A repayment: P owes less (the principal part of the payment).
+    api.ok(api.post(f"/api/loans/{loan_id}/repayments",
+                    {"amount": eur("206.00"), "date": "2026-02-15"}))
+    # 206.00 pays installment 1 and most of 2: 194.49 of principal.
+    assert _outstanding(opportunities(api, r1), net.pool) == "1,005.51"
+
+
+def test_a_write_elsewhere_keeps_the_network_and_a_write_to_it_rebuilds_a_part(
+        api: Api, net: Net, engine: Engine) -> None:
+    """The network read again after a write that changes none of its rows is the one
+    kept (lookup tables and all); after a new relationship only that part is new."""
+    from datetime import date
+
+    from service.app import matching
+
+    def network() -> Any:
+        with read_tx(engine) as conn:
+            return matching._network(conn, date(2026, 3, 1))
+
+    first = network()
+    api.ok(api.client.patch(f"/api/parties/{net.q}", json={"email": "forno@example.org"},
+                            headers=api.headers("officer")))
+    assert network() is first
+    api.ok(api.post("/api/relationships", {
+        "gas_id": net.b, "producer_id": net.q, "since": "2025-03-01",
+        "annual_purchases": eur("900.00")}), 201)
+    second = network()
+    assert second is not first
+    assert second.network.gas is first.network.gas  # the parties' rows did not change
+    assert second.network.producers is first.network.producers
+    assert len(second.network.relationships) == len(first.network.relationships) + 1
+    assert second.network.index.rel[net.b, net.q].annual_purchases_cents == 90000
+
+
+def test_todays_arrears_follow_each_loan_write_and_outlive_other_writes(
+        api: Api, monkeypatch: Any) -> None:
+    """The desk's arrears (today's, kept): a contact changed leaves them as they were,
+    not computed again; a repayment, a new late loan and a late-interest rate each show
+    on the very next list."""
+    from service.app import lending
+
+    monkeypatch.setenv("FILIERA_TODAY", "2026-06-01")
+    computed: list[int] = []
+    real = lending.portfolio_arrears
+
+    def counted(conn: Any, as_of: Any) -> Any:
+        computed.append(1)
+        return real(conn, as_of)
+    monkeypatch.setattr(lending, "portfolio_arrears", counted)
+
+    lender = make_party(api, "lender", "Mag2 Finance Milano")
+    pool = api.ok(api.get(f"/api/pools?lender_id={lender}"))["items"][0]["id"]
+    api.ok(api.post(f"/api/pools/{pool}/deposits",
+                    {"amount": eur("50000.00"), "date": "2026-01-02"}), 201)
+
+    def late_loan(borrower: str, principal: str) -> str:
+        loan_id: str = api.ok(api.post("/api/loans", {
+            "principal": eur(principal), "annual_rate": "6.00", "term_months": 12,
+            "method": "french", "frequency": "monthly", "disbursement_date": "2026-01-15",
+            "borrower_id": borrower, "lender_id": lender}), 201)["id"]
+        api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
+        return loan_id
+
+    def arrears() -> dict[str, tuple[str, int]]:
+        return {i["loan_id"]: (i["overdue_amount"]["amount"], i["days_past_due"])
+                for i in api.ok(api.get("/api/arrears"))["items"]}
+
+    first = late_loan(api.parties["producer"], "1200.00")
+    # Four installments of 103.28 due on 15 February to 15 May.
+    assert arrears() == {first: ("413.12", 106)}
+    done = len(computed)
+    api.ok(api.client.patch(f"/api/parties/{api.parties['producer']}",
+                            json={"phone": "+39 035 111111"}, headers=api.headers("officer")))
+    assert arrears() == {first: ("413.12", 106)}
+    assert len(computed) == done  # the loans did not change: not computed again
+
+    api.ok(api.post(f"/api/loans/{first}/repayments",
+                    {"amount": eur("103.28"), "date": "2026-05-20"}))
+    assert arrears() == {first: ("309.84", 78)}  # the oldest unpaid is now March's
+
+    second = late_loan(api.parties["other_producer"], "2400.00")
+    assert arrears() == {first: ("309.84", 78), second: ("826.24", 106)}
+
+    api.ok(api.put(f"/api/lenders/{lender}/categories/microcredit",
+                   {"max_principal": eur("20000.00"), "max_term_months": 84,
+                    "frequencies": ["monthly"], "late_interest_rate": "10.00"}))
+    late = arrears()
+    assert late.keys() == {first, second}
+    assert Decimal(late[first][0]) > Decimal("309.84")  # late interest accrues now
+    assert Decimal(late[second][0]) > Decimal("826.24")
+
+
+def test_a_versioned_value_outlives_writes_that_leave_its_version(api: Api,
+                                                                  engine: Engine) -> None:
+    """``VersionedCache``: after a write the version is read again; while it is the same
+    the kept value is served, once it moves the value is computed again (on the fresh
+    snapshot it was read on); an in-memory database keeps nothing."""
+    from service.app.read_cache import VersionedCache
+
+    def version(conn: Any) -> Any:
+        return tuple(conn.execute(select(func.count(), func.max(parties.c.seq))
+                                  .select_from(parties)).one())
+
+    calls: list[int] = []
+
+    def names(conn: Any) -> list[str]:
+        calls.append(1)
+        return sorted(conn.execute(select(parties.c.name)).scalars())
+
+    cache: VersionedCache[list[str]] = VersionedCache(version)
+
+    def read() -> list[str]:
+        with read_tx(engine) as conn:
+            return cache.get(conn, "names", names)
+
+    first = read()
+    assert len(calls) == 1
+    pid = make_party(api, "gas", "GAS Valle Imagna")
+    after = read()  # a new party: the version moved
+    assert after == sorted([*first, "GAS Valle Imagna"]) and len(calls) == 2
+    api.ok(api.client.patch(f"/api/parties/{pid}", json={"phone": "+39 035 222222"},
+                            headers=api.headers("officer")))
+    assert read() == after and len(calls) == 2  # the same version: kept
+
+    memory = create_engine("sqlite://")
+    with memory.connect() as conn:
+        memory_cache: VersionedCache[int] = VersionedCache(lambda _c: 1)
+        assert [memory_cache.get(conn, "k", lambda _c: len(calls)) for _ in range(2)] == [2, 2]
+        calls.append(1)
+        assert memory_cache.get(conn, "k", lambda _c: len(calls)) == 3
+    memory.dispose()

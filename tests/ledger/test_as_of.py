@@ -135,3 +135,40 @@ def test_fund_balance_is_what_came_in_minus_what_went_out_by_that_day(
     assert on.balance == came_in - went_out
     assert on.general == (sum(a for d, p, a in ins if d <= day and p is None)
                           - sum(g for d, _, g, _ in outs if d <= day))
+
+
+def test_a_kept_replay_answers_only_for_the_same_operations_day_and_rate() -> None:
+    """``replay_loan`` keeps its replays by their inputs: asked again it answers the same
+    object; anything that changes the figures (one more operation, another amount,
+    another early-repayment choice, a day that leaves an operation out, another late
+    rate, a reversal) is a replay of its own, equal to one made afresh."""
+    from ledger import as_of
+
+    pay = [Event("p1", 1, "repayment", date(2026, 2, 15), 10_000)]
+    first = as_of.replay_loan(TERMS, pay, None)
+    assert as_of.replay_loan(TERMS, list(pay), None) is first
+    # As of a day on or after every operation: the same replay as of no day.
+    assert as_of.replay_loan(TERMS, pay, date(2026, 12, 7)) is first
+
+    def fresh(events: list[Event], day: date | None = None, rate: Decimal = D(0)
+              ) -> as_of.LoanReplay:
+        return as_of._replay_loan(TERMS, events, day, rate, flagged_restructured=False)
+
+    variants: list[tuple[list[Event], date | None, Decimal]] = [
+        ([*pay, Event("p2", 2, "repayment", date(2026, 3, 15), 10_000)], None, D(0)),
+        ([Event("p1", 1, "repayment", date(2026, 2, 15), 25_000)], None, D(0)),
+        ([Event("p1", 1, "repayment", date(2026, 2, 15), 25_000,
+                {"early_repayment": "shorten_term"})], None, D(0)),
+        ([*pay, Event("p2", 2, "repayment", date(2026, 3, 15), 10_000)],
+         date(2026, 3, 1), D(0)),
+        ([Event("p1", 1, "repayment", date(2026, 4, 20), 10_000)], None, D("5.00")),
+        ([*pay, Event("r", 2, "reversal", date(2026, 2, 15), None, {"of": "p1"})], None,
+         D(0)),
+    ]
+    for events, day, rate in variants:
+        kept = as_of.replay_loan(TERMS, events, day, rate)
+        assert kept == fresh(events, day, rate)
+        assert kept is as_of.replay_loan(TERMS, events, day, rate)
+    assert as_of.replay_loan(TERMS, variants[0][0], date(2026, 3, 1)).outstanding == 110_000
+    assert as_of.replay_loan(TERMS, variants[0][0], None).outstanding == 100_000
+    assert as_of.replay_loan(TERMS, variants[5][0], None).outstanding == 120_000

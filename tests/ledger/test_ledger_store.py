@@ -362,3 +362,95 @@ def test_total_balance_adds_posted_balances_only(store: LedgerStore) -> None:
         assert store.total_balance(conn, [a.id, b.id]) == -660 + 450
         assert store.total_balance(conn, [b.id, c.id, d.id, b.id, uuid7(), "junk"]) == 660
         assert store.total_balance(conn, []) == 0
+
+
+def test_groups_give_the_same_results_on_every_path(engine: Engine,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groups of batches written together (what the group-commit writer sends): linked
+    chains failing whole, limits seen across the group's batches, a pending posted by a
+    later batch of the same group, a resend, and an expiry falling due. The results,
+    totals and journal are the same on SQLite's path and PostgreSQL's two round trips
+    (taken here for the first two groups; the third has an expiry due, which the
+    general path journals)."""
+    store = LedgerStore(engine)
+    bank, lim = make(store, (), (DMNEC,))
+    taken: list[bool] = []
+    if store._postgres:
+        real = store._submit_many_postgres
+
+        def spy(*args: object, **kwargs: object) -> object:
+            results = real(*args, **kwargs)  # type: ignore[arg-type]
+            taken.append(results is not None)
+            return results
+
+        monkeypatch.setattr(store, "_submit_many_postgres", spy)
+    t0 = 1_800_000_000 * SECOND
+    first = tr(bank, lim, 100)
+    pending = tr(lim, bank, 30, "pending", timeout_seconds=10)
+    group1 = [[first], [tr(lim, bank, 60, "linked"), tr(lim, bank, 50)], [pending],
+              [tr(lim, bank, 80)], [post_pending_of(pending, 20)], [first]]
+    codes = [[r.result.value for r in batch] for batch in store.submit_many_batch(group1, t0)]
+    assert codes == [["created"], ["linked_event_failed", "exceeds_credits"], ["created"],
+                     ["exceeds_credits"], ["created"], ["exists"]]
+    short = tr(lim, bank, 5, "pending", timeout_seconds=1)
+    group2 = [[post_pending_of(pending)], [void_pending_of(pending)], [short]]
+    codes = [[r.result.value for r in batch]
+             for batch in store.submit_many_batch(group2, t0 + SECOND)]
+    assert codes == [["pending_already_posted"], ["pending_already_posted"], ["created"]]
+    codes = [[r.result.value for r in batch]
+             for batch in store.submit_many_batch([[tr(bank, lim, 1)]], t0 + 5 * SECOND)]
+    assert codes == [["created"]]
+    assert totals(store, lim) == (0, 20, 0, 101)
+    assert totals(store, bank) == (0, 101, 0, 20)
+    with store.engine.connect() as conn:
+        assert store.get_resolution(conn, short.id) is not None  # expired: voided
+    assert verify_ok(store) == 6
+    if store._postgres:
+        assert taken == [True, True, False]
+
+
+def test_a_held_connection_serves_its_threads_groups_until_idle_or_failed(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The group-commit writer's thread keeps one connection between its transactions
+    (no pool checkout, no ping on PostgreSQL, each time); unused for a while, or after a
+    failed transaction, the next one takes a connection from the pool afresh."""
+    import time
+
+    from sqlalchemy import event
+
+    import ledger.store as store_module
+
+    store = LedgerStore(engine)
+    bank, other = make(store, (), ())
+    checkouts: list[int] = []
+
+    def checkout(*args: object) -> None:
+        checkouts.append(1)
+
+    event.listen(engine, "checkout", checkout)
+    try:
+        with store.holding_connection():
+            for _ in range(3):
+                assert submit(store, [tr(bank, other, 1)]) == ["created"]
+            assert len(checkouts) == 1
+            monkeypatch.setattr(store_module, "HELD_IDLE_SECONDS", 0.0)
+            time.sleep(0.01)
+            assert submit(store, [tr(bank, other, 1)]) == ["created"]
+            assert len(checkouts) == 2
+            monkeypatch.setattr(store_module, "HELD_IDLE_SECONDS", 60.0)
+
+            def broken(*args: object, **kwargs: object) -> None:
+                raise OperationalError("SELECT", {}, Exception("server closed the "
+                                                               "connection unexpectedly"))
+
+            with monkeypatch.context() as patch:
+                patch.setattr(store, "submit_many", broken)
+                with pytest.raises(OperationalError):
+                    store.submit_batch([tr(bank, other, 1)])
+            assert submit(store, [tr(bank, other, 1)]) == ["created"]
+            assert len(checkouts) == 3
+        assert submit(store, [tr(bank, other, 1)]) == ["created"]  # the pool's again
+        assert len(checkouts) == 4
+    finally:
+        event.remove(engine, "checkout", checkout)
+    assert totals(store, other)[3] == 6

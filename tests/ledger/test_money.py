@@ -110,3 +110,11 @@ def test_parse_minor_limits_and_leading_zeros() -> None:
     for text, kwargs in (("0.00", {}), ("-1.00", {}), ("-0.00", {"allow_negative": True})):
         with pytest.raises(MoneyError):
             parse_minor(text, "EUR", **kwargs)
+
+
+@given(st.integers(min_value=-U128, max_value=U128), st.sampled_from(["EUR", "JPY", "BHD"]))
+def test_amounts_format_as_their_exact_decimal(minor: int, currency: str) -> None:
+    """``format_amount`` (integer arithmetic) writes what the exact Decimal writes."""
+    from ledger.money import minor_to_decimal
+
+    assert format_amount(minor, currency) == str(minor_to_decimal(minor, currency))
