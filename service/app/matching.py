@@ -31,17 +31,17 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, fields
 from dataclasses import replace as dc_replace
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar, cast
 
 import msgspec
 from msgspec import UNSET, UnsetType
-from sqlalchemy import Connection, Text, func, select, type_coerce
+from sqlalchemy import Connection, Label, Text, func, select, type_coerce
 
 from ledger.as_of import loan_on
 from ledger.chart import account_id
@@ -87,6 +87,7 @@ from service.app.requests import latest_assessment, latest_terms, visible_reques
 from service.app.types import Day, DecimalText, Uuid
 from service.app.views import Money, money
 from service.db.engine import engine_token
+from service.db.records import AnyColumn, Record
 from service.db.tables import (
     funding_requests,
     funds,
@@ -106,6 +107,7 @@ from service.db.tables import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
 EUR = "EUR"
 # A request not assessed yet counts as the middle of the 0-10 scale.
 UNASSESSED_WEIGHT = Decimal("0.5")
@@ -151,7 +153,7 @@ class _Record:
     days_past_due: int = 0
 
 
-def _late_installments(state: lending.LoanState, events: Sequence[Any]) -> int:
+def _late_installments(state: lending.LoanState, events: Sequence[Record]) -> int:
     """Installments paid in full more than ``LATE_DAYS`` after their due date."""
     dates = {e.id: e.value_date for e in events}
     paid_on: dict[int, date] = {}
@@ -168,15 +170,15 @@ def _late_installments(state: lending.LoanState, events: Sequence[Any]) -> int:
 
 
 LoanFigures = tuple[dict[str, _Record], dict[str, dict[str, int]], dict[str, int]]
-FundFigures = list[tuple[Any, int, dict[str, int]]]
+FundFigures = list[tuple[Record, int, dict[str, int]]]
 # What the replay of every loan and fund gave, per database and day, while nothing that
 # moves money or changes a loan has been recorded since (see _version): scoring one
 # request then costs queries, not 3,000 replays. A few entries, replaced oldest first.
-_FIGURES: dict[tuple[Any, ...], tuple[LoanFigures, FundFigures]] = {}
+_FIGURES: dict[tuple[Hashable, ...], tuple[LoanFigures, FundFigures]] = {}
 _FIGURES_KEPT = 4
 
 
-def _version(conn: Connection, as_of: date) -> tuple[Any, ...]:
+def _version(conn: Connection, as_of: date) -> tuple[Hashable, ...]:
     """What the loan and fund figures depend on, read in a few aggregate queries: the
     journal (every money movement), the loan operations (a reschedule moves no money),
     the loans, the funds and the categories' late interest rates."""
@@ -261,10 +263,10 @@ def _loans(conn: Connection, as_of: date, producer_ids: set[str] | None) -> Loan
 _LoanRecord = tuple[str, int, int, int, int, int] | None
 # Kept per loan row, late-interest rate, day and operation ids (operations are only ever
 # added), so after a write only the loans it touched are replayed again.
-_LOAN_RECORDS: Memo[tuple[Any, ...], _LoanRecord] = Memo(kept=20_000)
+_LOAN_RECORDS: Memo[tuple[Hashable, ...], _LoanRecord] = Memo(kept=20_000)
 
 
-def _loan_record(conn: Connection, row: Any, events: list[Any] | None, as_of: date,
+def _loan_record(conn: Connection, row: Record, events: list[Record] | None, as_of: date,
                  late_rate: Decimal) -> _LoanRecord:
     if events is None:  # kept when its operations were read, gone from the memo since
         events = lending.events_by_loan(conn, [row.id]).get(row.id, [])
@@ -277,7 +279,7 @@ def _loan_record(conn: Connection, row: Any, events: list[Any] | None, as_of: da
             on.overdue, on.days_past_due)
 
 
-def _coordinate(value: Any) -> float | None:
+def _coordinate(value: Decimal | float | None) -> float | None:
     return None if value is None else float(value)
 
 
@@ -312,17 +314,17 @@ def _weight(conn: Connection, request_id: str) -> Decimal:
 # equal. What is kept is only ever reused for rows equal to those it was built from.
 
 _PART_LOCK = threading.Lock()
-_PARTS: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()  # -> (rows, built)
+_PARTS: OrderedDict[tuple[Hashable, ...], tuple[object, object]] = OrderedDict()  # -> (rows, built)
 _PARTS_KEPT = 16
 
 
-def _kept_part(conn: Connection, name: str, rows: Any, build: Callable[[Any], T]) -> T:
+def _kept_part(conn: Connection, name: str, rows: R, build: Callable[[R], T]) -> T:
     """What ``build(rows)`` gives, the one built before when ``rows`` equal its rows."""
     slot = (engine_token(conn.engine), name)
     with _PART_LOCK:
         found = _PARTS.get(slot)
     if found is not None and found[0] == rows:
-        built: T = found[1]
+        built = cast(T, found[1])  # stored by this function for this slot's build
         return built
     built = build(rows)
     with _PART_LOCK:
@@ -333,19 +335,18 @@ def _kept_part(conn: Connection, name: str, rows: Any, build: Callable[[Any], T]
     return built
 
 
-def _json_list(value: Any) -> tuple[str, ...]:
+def _json_list(value: object) -> tuple[str, ...]:
     """A JSON list column as read without conversion: text on SQLite, a list on PostgreSQL."""
-    if isinstance(value, str):
-        value = json.loads(value)
-    return tuple(value or ())
+    items = json.loads(value) if isinstance(value, str) else value
+    return tuple(items) if isinstance(items, list | tuple) else ()
 
 
-def _day(value: Any) -> date:
+def _day(value: object) -> date:
     """A date column as read without conversion: ISO text on SQLite, a date on PostgreSQL."""
-    return value if isinstance(value, date) else date.fromisoformat(value)
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def _plain(column: Any) -> Any:
+def _plain(column: AnyColumn) -> Label[str]:
     """``column`` read as the driver gives it (no JSON or date parsing)."""
     return type_coerce(column, Text).label(column.name)
 
@@ -361,7 +362,13 @@ class _Parties:
     lenders: tuple[tuple[str, str], ...]  # id, name
 
 
-def _build_parties(rows: list[tuple[Any, ...]]) -> _Parties:
+# id, kind, name, latitude, longitude, households, categories and member_of as read
+# without conversion (``_plain``).
+_PartyRow = tuple[str, str, str, Decimal | float | None, Decimal | float | None, int | None,
+                  object, object]
+
+
+def _build_parties(rows: list[_PartyRow]) -> _Parties:
     names: dict[str, str] = {}
     kinds: dict[str, str] = {}
     coords: dict[str, tuple[float | None, float | None]] = {}
@@ -411,7 +418,7 @@ def _producers(conn: Connection, found: _Parties, loan_figures: LoanFigures
     nor the loan figures were read again (both are kept objects, compared by identity)."""
     records, outstanding, _ = loan_figures
 
-    def build(_key: Any) -> tuple[Producer, ...]:
+    def build(_key: object) -> tuple[Producer, ...]:
         out = []
         for pid, name, categories in found.producers:
             rec = records.get(pid, _Record())
@@ -427,7 +434,7 @@ def _producers(conn: Connection, found: _Parties, loan_figures: LoanFigures
 class _Same:
     """Equal to another only when it holds the very same objects."""
 
-    def __init__(self, *objects: Any) -> None:
+    def __init__(self, *objects: object) -> None:
         self.objects = objects
 
     def __eq__(self, other: object) -> bool:
@@ -566,7 +573,7 @@ def _network(conn: Connection, as_of: date) -> _Base:
     return _NETWORKS.get(conn, as_of, load)
 
 
-def load_snapshot(conn: Connection, request_rows: Sequence[Any], as_of: date) -> Snapshot:
+def load_snapshot(conn: Connection, request_rows: Sequence[Record], as_of: date) -> Snapshot:
     """The network as it stands, with ``request_rows`` as matching requests."""
     base = _network(conn, as_of)
     ids = [r.id for r in request_rows]
@@ -683,7 +690,7 @@ def opportunities(conn: Connection, principal: Principal, request_id: str, as_of
 
 
 def plan_rows(conn: Connection, request_ids: Sequence[str] | None,
-              lender_id: str | None = None) -> list[Any]:
+              lender_id: str | None = None) -> list[Record]:
     """The requests of a plan: those named (unknown ids or ones in other states -> 422),
     else every request under review or approved and not yet funded. With ``lender_id``
     (an officer bound to a lender) only the requests that lender may fund: by default
