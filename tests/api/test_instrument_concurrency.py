@@ -10,6 +10,7 @@ from typing import Any
 
 from service.app import funds, lending, prepayments
 from service.app.lending import record_payment
+from service.db.engine import read_tx
 from tests.api.conftest import Api, eur
 from tests.api.test_instruments_api import setup_loan
 
@@ -42,7 +43,11 @@ def test_concurrent_repayments_deliveries_and_payouts(api: Api) -> None:
         "on_expiry": "refund"}), 201)
     api.ok(api.post("/api/contributions", {"gas_id": gas, "amount": eur("50.00"),
                                            "date": "2026-02-01"}), 201)
-    fund = funds.get_fund(ctx.engine.connect(), funds.gas_fund_id(gas))
+    # Read in a closed snapshot: a bare connect() left to the garbage collector would hold
+    # SQLite's BEGIN IMMEDIATE (a connection and its transaction form a cycle) and make
+    # every writer below wait the busy timeout, or fail with 503.
+    with read_tx(ctx.engine) as conn:
+        fund = funds.get_fund(conn, funds.gas_fund_id(gas))
 
     def pay(k: int) -> Any:
         def go() -> None:
