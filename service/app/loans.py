@@ -3,8 +3,8 @@ pool, repayments, rescheduling and write-off, and reading a loan as of a date.""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import get_args
 
@@ -22,15 +22,12 @@ from service.app.common import (
     MoneyIn,
     check_filters,
     check_limit,
-    check_uuid,
     decode_cursor,
     encode_cursor,
-    money_minor,
     now_utc,
     paginate,
     parse_bool,
     parse_count,
-    parse_date,
     path_uuid,
     query_date,
     rfc3339,
@@ -39,6 +36,20 @@ from service.app.common import (
 from service.app.context import AppContext
 from service.app.coverage import coverage_value, covers, gas_sees_loan, share_cap_for
 from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
+from service.app.inputs import (
+    Input,
+    an_id,
+    client_id,
+    custom,
+    day,
+    minor_units,
+    one_of,
+    optional_id,
+    optional_one_of,
+    optional_whole,
+    reason,
+    whole,
+)
 from service.app.ledger_ops import ensure_accounts
 from service.app.ledger_ops import post as post_batch
 from service.app.lender_scope import hide_other_lender, of_own_lender
@@ -99,6 +110,58 @@ class WriteOffIn(msgspec.Struct, forbid_unknown_fields=True):
     date: str
     note: str
     id: str | None = None
+
+
+# -- what the use cases read from those bodies ------------------------------------------
+
+
+def _terms(value: TermsIn, field: str, errors: Errors) -> LoanTerms | None:
+    return parse_terms(value, errors, prefix=field)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewLoan(Input):
+    id: str = client_id()
+    borrower_id: str = an_id()
+    lender_id: str = an_id()
+    pool_id: str | None = optional_id()
+    request_id: str | None = optional_id()
+    terms: LoanTerms = custom(_terms, source="")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Disbursement(Input):
+    id: str = client_id()
+    on: date = day("date", past=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Repayment(Input):
+    id: str = client_id()
+    amount: int = minor_units()
+    on: date = day("date", past=True)
+    early_repayment: str = one_of("term", "shorten_term")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reschedule(Input):
+    id: str = client_id()
+    on: date = day("date")
+    added_grace_periods: int = whole(at_least=0, message="must not be negative")
+    new_periods: int | None = optional_whole(at_least=1, message="must be positive")
+    method: str | None = optional_one_of(*METHODS)
+    note: str = reason("say why the loan is rescheduled")
+
+    def check(self, errors: Errors) -> None:
+        if self.added_grace_periods == 0 and self.new_periods is None and self.method is None:
+            errors.add("added_grace_periods", "give added_grace_periods, new_periods or method")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteOff(Input):
+    id: str = client_id()
+    on: date = day("date", past=True)
+    note: str = reason("say why the loan is written off")
 
 
 class LoanPage(msgspec.Struct):
@@ -326,25 +389,17 @@ def answer_on(on: date) -> date:
 
 def create_loan(ctx: AppContext, principal: Principal, data: LoanIn) -> tuple[int, LoanOut]:
     """Grant a loan (officers): 201 with the loan ``approved`` and its schedule."""
-    errors = Errors()
-    loan_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    borrower_id = check_uuid(data.borrower_id, "borrower_id", errors)
-    lender_id = check_uuid(data.lender_id, "lender_id", errors)
-    pool_id = check_uuid(data.pool_id, "pool_id", errors)
-    request_id = check_uuid(data.request_id, "request_id", errors)
-    terms = parse_terms(data, errors)
-    errors.raise_if_any()
-    assert terms is not None
+    new = NewLoan.read(data)
     principal.require("officer")
 
     def before(conn: Connection) -> None:
-        hide_other_lender(principal, lender_id, "lender")
+        hide_other_lender(principal, new.lender_id, "lender")
 
     def run(conn: Connection, _: None) -> tuple[int, LoanOut]:
-        row = create_loan_row(conn, ctx, loan_id=loan_id, borrower_id=str(borrower_id),
-                              lender_id=str(lender_id), pool_id=pool_id,
-                              category_name=data.category, request_id=request_id,
-                              terms=terms, username=principal.username)
+        row = create_loan_row(conn, ctx, loan_id=new.id, borrower_id=new.borrower_id,
+                              lender_id=new.lender_id, pool_id=new.pool_id,
+                              category_name=data.category, request_id=new.request_id,
+                              terms=new.terms, username=principal.username)
         return 201, lending.loan_with_state(conn, row, today())
 
     return command(ctx, principal, "POST /api/loans", data, run, before, returns=LoanOut)
@@ -479,15 +534,11 @@ def read_loan(ctx: AppContext, principal: Principal, loan_id: str, as_of: str | 
 def record_disbursement(ctx: AppContext, principal: Principal, loan_id: str,
                         data: DisbursementIn) -> tuple[int, LoanOut]:
     lid = path_uuid(loan_id, "loan")
-    errors = Errors()
-    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(data.date, "date", errors, past=True)
-    errors.raise_if_any()
-    assert on is not None
+    asked = Disbursement.read(data)
 
     def run(conn: Connection, row: Record) -> tuple[int, LoanOut]:
-        row = disburse_loan(conn, ctx, row, op_id, on, principal.username)
-        return 200, lending.loan_with_state(conn, row, answer_on(on))
+        row = disburse_loan(conn, ctx, row, asked.id, asked.on, principal.username)
+        return 200, lending.loan_with_state(conn, row, answer_on(asked.on))
 
     return command(ctx, principal, f"POST /api/loans/{lid}/disbursement", data, run,
                    officer_on_loan(principal, lid), returns=LoanOut)
@@ -496,23 +547,17 @@ def record_disbursement(ctx: AppContext, principal: Principal, loan_id: str,
 def record_repayment(ctx: AppContext, principal: Principal, loan_id: str, data: RepaymentIn
                      ) -> tuple[int, RepaymentOut]:
     lid = path_uuid(loan_id, "loan")
-    errors = Errors()
-    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    amount = money_minor(data.amount, "amount", errors)
-    on = parse_date(data.date, "date", errors, past=True)
-    if data.early_repayment not in ("term", "shorten_term"):
-        errors.add("early_repayment", "either 'term' or 'shorten_term'")
-    errors.raise_if_any()
-    assert on is not None
+    paid = Repayment.read(data)
 
     def run(conn: Connection, row: Record) -> tuple[int, RepaymentOut]:
         allocation, row = record_payment(
-            conn, ctx, row, op_id, amount, on, principal.username, kind="repayment",
-            params={"early_repayment": data.early_repayment})
+            conn, ctx, row, paid.id, paid.amount, paid.on, principal.username,
+            kind="repayment", params={"early_repayment": paid.early_repayment})
         reference = conn.execute(select(loan_events.c.reference)
-                                 .where(loan_events.c.id == op_id)).scalar_one()
-        return 200, RepaymentOut(allocation, lending.loan_with_state(conn, row, answer_on(on)),
-                                 RepaymentRef(op_id, reference))
+                                 .where(loan_events.c.id == paid.id)).scalar_one()
+        return 200, RepaymentOut(allocation,
+                                 lending.loan_with_state(conn, row, answer_on(paid.on)),
+                                 RepaymentRef(paid.id, reference))
 
     return command(ctx, principal, f"POST /api/loans/{lid}/repayments", data, run,
                    officer_on_loan(principal, lid), returns=RepaymentOut)
@@ -523,28 +568,14 @@ def reschedule_loan(ctx: AppContext, principal: Principal, loan_id: str, data: R
     """From ``date`` the outstanding principal runs over a new schedule; the loan is
     ``restructured`` from then on."""
     lid = path_uuid(loan_id, "loan")
-    errors = Errors()
-    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(data.date, "date", errors)
-    if data.added_grace_periods < 0:
-        errors.add("added_grace_periods", "must not be negative")
-    if data.new_periods is not None and data.new_periods < 1:
-        errors.add("new_periods", "must be positive")
-    if data.method is not None and data.method not in METHODS:
-        errors.add("method", f"one of {', '.join(METHODS)}")
-    if not data.note.strip():
-        errors.add("note", "say why the loan is rescheduled")
-    if data.added_grace_periods == 0 and data.new_periods is None and data.method is None:
-        errors.add("added_grace_periods", "give added_grace_periods, new_periods or method")
-    errors.raise_if_any()
-    assert on is not None
+    change = Reschedule.read(data)
 
     def run(conn: Connection, row: Record) -> tuple[int, LoanOut]:
-        row = book_reschedule(conn, ctx, row, op_id, on,
-                              added_grace_periods=data.added_grace_periods,
-                              new_periods=data.new_periods, method=data.method,
-                              note=data.note, username=principal.username)
-        return 200, lending.loan_with_state(conn, row, answer_on(on))
+        row = book_reschedule(conn, ctx, row, change.id, change.on,
+                              added_grace_periods=change.added_grace_periods,
+                              new_periods=change.new_periods, method=change.method,
+                              note=change.note, username=principal.username)
+        return 200, lending.loan_with_state(conn, row, answer_on(change.on))
 
     return command(ctx, principal, f"POST /api/loans/{lid}/reschedule", data, run,
                    officer_on_loan(principal, lid), returns=LoanOut)
@@ -555,17 +586,11 @@ def write_off_loan(ctx: AppContext, principal: Principal, loan_id: str, data: Wr
     """The outstanding principal moves to the lender's loss account; money received
     afterwards is recovery."""
     lid = path_uuid(loan_id, "loan")
-    errors = Errors()
-    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(data.date, "date", errors, past=True)
-    if not data.note.strip():
-        errors.add("note", "say why the loan is written off")
-    errors.raise_if_any()
-    assert on is not None
+    off = WriteOff.read(data)
 
     def run(conn: Connection, row: Record) -> tuple[int, LoanOut]:
-        row = book_write_off(conn, ctx, row, op_id, on, data.note, principal.username)
-        return 200, lending.loan_with_state(conn, row, answer_on(on))
+        row = book_write_off(conn, ctx, row, off.id, off.on, off.note, principal.username)
+        return 200, lending.loan_with_state(conn, row, answer_on(off.on))
 
     return command(ctx, principal, f"POST /api/loans/{lid}/write-off", data, run,
                    officer_on_loan(principal, lid), returns=LoanOut)
