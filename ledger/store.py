@@ -481,6 +481,27 @@ PIPELINED_MAX_TRANSFERS = 256
 _OWN_TRANSACTION = "ledger_own_transaction"
 
 
+class _Named(NamedTuple):
+    """The ids a group of batches names: its accounts, its transfers and the pendings
+    its transfers resolve."""
+
+    accounts: set[str]
+    transfers: set[str]
+    pendings: set[str]
+
+
+def _named_ids(batches: Sequence[Sequence[Transfer]]) -> _Named:
+    named = _Named(set(), set(), set())
+    for batch in batches:
+        for t in batch:
+            named.accounts.add(t.debit_account_id)
+            named.accounts.add(t.credit_account_id)
+            named.transfers.add(t.id)
+            if t.pending_id is not None:
+                named.pendings.add(t.pending_id)
+    return named
+
+
 class _Plan(NamedTuple):
     """What applying a group of batches gives: each batch's outcome, the journal rows in
     ``_TRANSFER_COLUMNS`` order, the accounts whose totals changed (sorted by id) and
@@ -668,20 +689,12 @@ class LedgerStore:
 
     def _load_state(self, conn: Connection, batches: Sequence[Sequence[Transfer]],
                     head: ChainHead) -> LedgerState:
-        account_ids: set[str] = set()
-        transfer_ids: set[str] = set()
-        pending_ids: set[str] = set()
-        for batch in batches:
-            for t in batch:
-                account_ids.add(t.debit_account_id)
-                account_ids.add(t.credit_account_id)
-                transfer_ids.add(t.id)
-                if t.pending_id is not None:
-                    pending_ids.add(t.pending_id)
-        accounts = self._lock_accounts(conn, account_ids)
+        named = _named_ids(batches)
+        pending_ids = named.pendings
+        accounts = self._lock_accounts(conn, named.accounts)
         # Probe the unique index for the ids first (almost always none exist), then
         # fetch whole rows only for those found and for the referenced pendings.
-        wanted = sorted(self._existing_ids(conn, transfer_ids) | pending_ids)
+        wanted = sorted(self._existing_ids(conn, named.transfers) | pending_ids)
         transfers: dict[str, Transfer] = {}
         for chunk in _chunks(wanted):
             for row in conn.execute(_TRANSFERS_BY_IDS, {"ids": list(chunk)}):
@@ -742,17 +755,9 @@ class LedgerStore:
         to eight round trips (BEGIN, one a statement, COMMIT) with the head locked the
         whole time. ``None`` (nothing written) when an expiry is due: the general path
         journals it."""
-        account_ids: set[str] = set()
-        wanted: set[str] = set()
-        pending_ids: set[str] = set()
-        for batch in batches:
-            for t in batch:
-                account_ids.add(t.debit_account_id)
-                account_ids.add(t.credit_account_id)
-                wanted.add(t.id)
-                if t.pending_id is not None:
-                    pending_ids.add(t.pending_id)
-        wanted |= pending_ids
+        named = _named_ids(batches)
+        account_ids, pending_ids = named.accounts, named.pendings
+        wanted = named.transfers | pending_ids
         raw = cast("psycopg.Connection[tuple[Any, ...]]", conn.connection.driver_connection)
         statement = _PG_HEAD
         try:

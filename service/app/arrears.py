@@ -3,13 +3,13 @@ to contact."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import date
 
 import msgspec
 from sqlalchemy import Connection, case, func, select
 
 from ledger.as_of import loan_on
-from ledger.store import ledger_transfers
 from service.app import lending
 from service.app.auth import Principal
 from service.app.clock import today
@@ -25,12 +25,12 @@ from service.app.context import AppContext
 from service.app.coverage import guarantees_on
 from service.app.errors import Errors
 from service.app.lender_scope import of_own_lender
-from service.app.read_cache import VersionedCache, appended
+from service.app.read_cache import VersionedCache
 from service.app.references import number_of
 from service.app.types import Uuid
 from service.app.views import Money, money
 from service.db.records import Record
-from service.db.tables import loan_categories, loan_events, loans, parties
+from service.db.tables import loans, parties
 
 
 class GuarantorOut(msgspec.Struct):
@@ -82,22 +82,11 @@ def _guarantors(conn: Connection, loan_id: str, day: date,
     return out
 
 
-def loan_book_version(conn: Connection) -> tuple[object, ...]:
-    """What today's arrears of the active loans are computed from, in a few aggregate
-    queries: the loan operations (every repayment, reschedule, write-off or correction
-    records one, and the kept schedules are only rewritten with one), the journal
-    (every money movement, reversals too), the loans (a new one; which are active) and
-    the categories' late interest rates."""
-    operations = appended(conn, loan_events.c.seq)
-    journal = appended(conn, ledger_transfers.c.seq)
-    active = case((loans.c.status == "active", loans.c.seq), else_=0)
-    book = conn.execute(select(func.count(), func.max(loans.c.seq), func.sum(active))
-                        .select_from(loans)).one()
-    rates = tuple(tuple(r) for r in conn.execute(select(
-        loan_categories.c.lender_id, loan_categories.c.name,
-        loan_categories.c.late_interest_rate).order_by(loan_categories.c.lender_id,
-                                                       loan_categories.c.name)).all())
-    return operations, journal, tuple(book), rates
+def loan_book_version(conn: Connection) -> tuple[Hashable, ...]:
+    """What today's arrears of the active loans are computed from: the loan book's marks
+    (``lending.loan_book_marks``), with which loans are active."""
+    return lending.loan_book_marks(
+        conn, func.sum(case((loans.c.status == "active", loans.c.seq), else_=0)))
 
 
 # Today's arrears of every active loan, kept while nothing is written, and after a write

@@ -10,9 +10,8 @@ error) leaves no trace, so it may be sent again with the same id.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import msgspec
 from sqlalchemy import Connection
@@ -32,24 +31,36 @@ def _nothing(conn: Connection) -> None:
 def command(ctx: AppContext, principal: Principal, operation: str, data: object,
             run: Callable[[Connection, P], tuple[int, R]],
             before: Callable[[Connection], P] = _nothing,  # type: ignore[assignment]
-            *, returns: type[R] | None = None) -> tuple[int, R]:
+            *, returns: type[R]) -> tuple[int, R]:
     """``(status, answer)`` of the command named ``operation`` (e.g. ``POST
     /api/loans/{id}/repayments``) with body ``data`` (its ``id`` is the client id).
 
     ``before(conn)`` checks who may act and returns what ``run`` works on (a locked row,
     say); ``run(conn, that)`` does the work. A replay answers the remembered answer,
-    converted to ``returns`` when given (else the JSON builtins)."""
+    converted to ``returns``."""
     key = getattr(data, "id", None)
 
     def transaction(conn: Connection) -> tuple[int, R]:
         target = before(conn)
         status, answer = once(conn, key, operation, data, principal.username,
                               lambda: run(conn, target))
-        if returns is not None and not isinstance(answer, returns):
-            # An answer remembered before a field was added (a migration) does not
-            # convert: it is answered as it was the first time, as a replay promises.
-            with contextlib.suppress(msgspec.ValidationError):
-                answer = msgspec.convert(answer, returns)
-        return status, answer
+        return status, _as(returns, answer)
 
     return ctx.write(transaction)
+
+
+def _as(returns: type[R], answer: object) -> R:
+    """``answer`` as a ``returns``: itself when ``run`` made it now, converted from the
+    remembered JSON on a replay."""
+    if isinstance(answer, returns):
+        return answer
+    try:
+        return msgspec.convert(answer, returns)
+    except msgspec.ValidationError:
+        # An answer remembered before a field was added (a migration: 0011 added loans'
+        # and repayments' ``reference``) does not convert: it is answered as it was the
+        # first time, as a replay promises (tests/api/test_references.py). It is then the
+        # stored JSON builtins and not an R, which the cast knowingly hides: the API
+        # encodes it back to JSON as it would an R, answering the same bytes (code that
+        # reads the answer's fields, as the web pages do, would not find them there).
+        return cast(R, answer)

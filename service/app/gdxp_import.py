@@ -339,18 +339,18 @@ def import_gdxp(ctx: AppContext, principal: Principal, data: bytes, *,
     request = ImportRequest(id=client_id, gas_id=gas_id, overwrite=overwrite,
                             sha256=hashlib.sha256(data).hexdigest())
 
-    def run(conn: Connection, _: None) -> tuple[int, dict[str, Any]]:
+    def run(conn: Connection, _: None) -> tuple[int, GdxpImportOut]:
         plan = _plan(conn, principal, document, gas_id, overwrite)
         producer_ids, relationship_ids = _apply(conn, ctx, principal, document, plan)
         note_made([*producer_ids.values(),
                    *(p.producer_id for p in plan.producers_updated if p.changes),
                    *relationship_ids.values(),
                    *(r.relationship_id for r in plan.relationships_updated)])
-        return 200, gdxp.import_answer(plan, dry_run=False, producer_ids=producer_ids,
-                                       relationship_ids=relationship_ids)
+        return 200, msgspec.convert(
+            gdxp.import_answer(plan, dry_run=False, producer_ids=producer_ids,
+                               relationship_ids=relationship_ids), GdxpImportOut)
 
-    return msgspec.convert(command(ctx, principal, OPERATION, request, run)[1],
-                           GdxpImportOut)
+    return command(ctx, principal, OPERATION, request, run, returns=GdxpImportOut)[1]
 
 
 def export_gdxp(ctx: AppContext, principal: Principal, gas_id: str | None) -> bytes:

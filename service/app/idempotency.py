@@ -10,7 +10,6 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, insert, select
@@ -47,11 +46,12 @@ class Replay(Exception):
         self.body = body
 
 
-# A remembered answer is the JSON stored with the key: untyped until ``command`` converts it
-# to the operation's answer type.
 def remembered(conn: Connection, key: str | None, operation: str, payload: object
-               ) -> tuple[int, Any] | None:
-    """The stored answer for ``key``, None when new; 409 when reused with another body."""
+               ) -> tuple[int, object] | None:
+    """The stored answer for ``key``, None when new; 409 when reused with another body.
+
+    The answer is the JSON stored with the key, as builtins: the caller converts it to the
+    operation's answer type (``commands.command``)."""
     if key is None:
         return None
     row = conn.execute(select(idempotency).where(idempotency.c.id == _key(key))).first()
@@ -74,8 +74,10 @@ def remember(conn: Connection, key: str | None, operation: str, payload: object,
 
 
 def once(conn: Connection, key: str | None, operation: str, payload: object,
-         username: str | None, action: Callable[[], tuple[int, Any]]) -> tuple[int, Any]:
-    """Run ``action`` at most once per ``key``; answer repeats from the record."""
+         username: str | None, action: Callable[[], tuple[int, object]]
+         ) -> tuple[int, object]:
+    """Run ``action`` at most once per ``key``; answer repeats from the record (as JSON
+    builtins, which the caller converts: ``commands.command``)."""
     previous = remembered(conn, key, operation, payload)
     if previous is not None:
         note_replay()  # the audit log lists an operation once

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, case, delete, func, insert, select, update
 
 from ledger import lending as postings
 from ledger.accounts import Account
@@ -38,7 +38,7 @@ from ledger.schedules import (
     build_schedule,
     summarize,
 )
-from ledger.store import LedgerStore
+from ledger.store import LedgerStore, ledger_transfers
 from ledger.transfers import Transfer
 from service.app.books import refuse_closed
 from service.app.common import now_utc, rfc3339
@@ -47,7 +47,7 @@ from service.app.errors import Conflict, NotFound, invalid
 from service.app.events import Events, LoanReopened, LoanRepaid, PartyCreated
 from service.app.ledger_ops import ensure_accounts, post
 from service.app.parties import party_names
-from service.app.read_cache import Memo, ReadCache
+from service.app.read_cache import Memo, ReadCache, appended
 from service.app.references import REPAYMENT, next_reference
 from service.app.reversals import refuse_shortfall
 from service.app.types import Day, DecimalText, Timestamp, Uuid
@@ -647,6 +647,24 @@ def loan_json(row: Record, state: LoanState | None, as_of: date, today_view: Loa
 def late_rate_of(conn: Connection, row: Record) -> Decimal:
     category = get_category(conn, row.lender_id, row.category)
     return category.late_interest_rate if category else Decimal(0)
+
+
+def loan_book_marks(conn: Connection, *more: ColumnElement[Any]) -> tuple[Hashable, ...]:
+    """Marks, read in a few aggregate queries, that move with what figures replayed from
+    the loans are computed from: the loan operations (every repayment, reschedule,
+    write-off or correction records one, and the kept schedules are only rewritten with
+    one), the journal (every money movement, reversals too), the loans (their number and
+    last ``seq``, then the aggregates ``more`` over their rows) and the categories' late
+    interest rates. The versions of ``arrears`` and ``matching`` build on them."""
+    operations = appended(conn, loan_events.c.seq)
+    journal = appended(conn, ledger_transfers.c.seq)
+    book = conn.execute(select(func.count(), func.max(loans.c.seq), *more)
+                        .select_from(loans)).one()
+    rates = tuple(tuple(r) for r in conn.execute(select(
+        loan_categories.c.lender_id, loan_categories.c.name,
+        loan_categories.c.late_interest_rate).order_by(loan_categories.c.lender_id,
+                                                       loan_categories.c.name)).all())
+    return operations, journal, tuple(book), rates
 
 
 # A loan's (overdue cents, days past due) at the end of a day, as ``loan_with_state``

@@ -46,7 +46,7 @@ from sqlalchemy import Connection, Label, Text, func, select, type_coerce
 from ledger.as_of import loan_on
 from ledger.chart import account_id
 from ledger.requests import assessment_score
-from ledger.store import LedgerStore, ledger_transfers
+from ledger.store import LedgerStore
 from matching.allocation import Plan, plan_allocation
 from matching.config import MatchingConfig
 from matching.network import (
@@ -82,7 +82,7 @@ from service.app.lender_scope import (
     lender_scope,
     of_fundable_requests,
 )
-from service.app.read_cache import Memo, ReadCache, appended
+from service.app.read_cache import Memo, ReadCache
 from service.app.requests import latest_assessment, latest_terms, visible_request
 from service.app.types import Day, DecimalText, Uuid
 from service.app.views import Money, money
@@ -92,7 +92,6 @@ from service.db.tables import (
     funding_requests,
     funds,
     guarantees,
-    loan_categories,
     loan_events,
     loans,
     match_rules,
@@ -179,21 +178,13 @@ _FIGURES_KEPT = 4
 
 
 def _version(conn: Connection, as_of: date) -> tuple[Hashable, ...]:
-    """What the loan and fund figures depend on, read in a few aggregate queries: the
-    journal (every money movement), the loan operations (a reschedule moves no money),
-    the loans, the funds and the categories' late interest rates."""
-    journal = appended(conn, ledger_transfers.c.seq)
-    operations = appended(conn, loan_events.c.seq)
-    book = conn.execute(select(func.count(), func.max(loans.c.seq)).select_from(loans)).one()
+    """What the loan and fund figures depend on: the loan book's marks (the loan
+    operations, as a reschedule moves no money, the journal, the loans and the late
+    interest rates: ``lending.loan_book_marks``) and the funds."""
     # A fund opened moves no money: its row is read with the figures.
     fund_rows = conn.execute(select(func.count(), func.max(funds.c.seq))
                              .select_from(funds)).one()
-    rates = tuple(conn.execute(select(loan_categories.c.lender_id, loan_categories.c.name,
-                                      loan_categories.c.late_interest_rate)
-                               .order_by(loan_categories.c.lender_id,
-                                         loan_categories.c.name)).all())
-    return (engine_token(conn.engine),
-            as_of, journal, operations, tuple(book), tuple(fund_rows), rates)
+    return (engine_token(conn.engine), as_of, lending.loan_book_marks(conn), tuple(fund_rows))
 
 
 def _figures(conn: Connection, as_of: date) -> tuple[LoanFigures, FundFigures]:

@@ -63,6 +63,34 @@ def make_party(api: Api, kind: str, name: str, **extra: Any) -> str:
     return party_id
 
 
+def general_pool(api: Api, lender: str) -> str:
+    """The pool a lender is created with (its only one)."""
+    items = api.ok(api.get(f"/api/pools?lender_id={lender}"))["items"]
+    assert len(items) == 1
+    pool: str = items[0]["id"]
+    return pool
+
+
+def fund_pool(api: Api, lender: str, amount: str = "50000.00") -> str:
+    """The lender's general pool, with ``amount`` deposited on 2 January 2026."""
+    pool = general_pool(api, lender)
+    api.ok(api.post(f"/api/pools/{pool}/deposits",
+                    {"amount": eur(amount), "date": "2026-01-02"}), 201)
+    return pool
+
+
+def late_loan(api: Api, lender: str, borrower: str, principal: str) -> str:
+    """A loan of ``lender`` (whose pool holds enough: ``fund_pool``) at 6% over twelve
+    monthly French installments, disbursed on 15 January 2026 and never repaid: the
+    first installment is late from 16 February."""
+    loan_id: str = api.ok(api.post("/api/loans", {
+        "principal": eur(principal), "annual_rate": "6.00", "term_months": 12,
+        "method": "french", "frequency": "monthly", "disbursement_date": "2026-01-15",
+        "borrower_id": borrower, "lender_id": lender}), 201)["id"]
+    api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
+    return loan_id
+
+
 @pytest.fixture
 def settings() -> Settings:
     return Settings(database_url="unused", secret_key="test-secret-" + "x" * 40,

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from service.app.auth import create_user
 from service.db.engine import write_tx
-from tests.api.conftest import Api, eur, make_party
+from tests.api.conftest import Api, eur, fund_pool, late_loan, make_party
 
 TODAY = "2026-12-06"
 
@@ -23,22 +23,11 @@ def fixed_today(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FILIERA_TODAY", TODAY)
 
 
-def late_loan(api: Api, lender: str, borrower: str, principal: str) -> str:
-    """A loan of ``lender`` disbursed in January and never repaid: late on TODAY."""
-    pool = api.ok(api.get(f"/api/pools?lender_id={lender}"))["items"][0]["id"]
-    api.ok(api.post(f"/api/pools/{pool}/deposits",
-                    {"amount": eur("50000.00"), "date": "2026-01-02"}), 201)
-    loan_id: str = api.ok(api.post("/api/loans", {
-        "principal": eur(principal), "annual_rate": "6.00", "term_months": 12,
-        "method": "french", "frequency": "monthly", "disbursement_date": "2026-01-15",
-        "borrower_id": borrower, "lender_id": lender}), 201)["id"]
-    api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
-    return loan_id
-
-
 def test_a_bound_officer_sees_its_lenders_loans_only(api: Api, engine: Engine) -> None:
     ours = make_party(api, "lender", "Mag2 Finance Milano")
     theirs = make_party(api, "lender", "Mag Venezia")
+    fund_pool(api, ours)
+    fund_pool(api, theirs)
     mine = late_loan(api, ours, api.parties["producer"], "1200.00")
     other = late_loan(api, theirs, api.parties["other_producer"], "2400.00")
     with write_tx(engine) as conn:

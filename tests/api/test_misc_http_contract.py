@@ -3,6 +3,8 @@ OpenAPI document says about them, and the JSON shapes that depend on null-vs-abs
 
 from __future__ import annotations
 
+import sqlite3
+import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,6 +14,7 @@ from sqlalchemy import create_engine
 
 from service.app.context import AppContext
 from service.app.health import check_health
+from service.db.engine import make_engine
 from service.http.app import create_app
 from service.settings import Settings
 from tests.api.conftest import Api, eur, new_id
@@ -186,6 +189,28 @@ def test_health_answers_503_when_the_database_is_gone(tmp_path: Path) -> None:
     ctx = cast(AppContext, SimpleNamespace(engine=create_engine(f"sqlite:///{missing}")))
     status, body = check_health(ctx)
     assert status == 503 and body.status == "error" and body.database
+
+
+def test_health_answers_at_once_while_another_process_holds_the_write_lock(
+        tmp_path: Path) -> None:
+    """The health check reads: it neither waits behind a writer (SQLite's BEGIN
+    IMMEDIATE would, the busy timeout long, then answer 503) nor keeps a connection."""
+    path = tmp_path / "filiera.db"
+    engine = make_engine(f"sqlite:///{path}", sqlite_busy_timeout_ms=3000)
+    ctx = cast(AppContext, SimpleNamespace(engine=engine))
+    assert check_health(ctx)[0] == 200  # the file exists, in WAL mode
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        status, body = check_health(ctx)
+        assert (status, body.database) == (200, "ok")
+        assert time.monotonic() - started < 1
+        assert engine.pool.checkedout() == 0  # given back on return
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        engine.dispose()
 
 
 def test_building_the_app_warns_about_none_of_these_handlers(tmp_path: Path) -> None:

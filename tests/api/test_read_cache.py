@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from service.app.read_cache import ReadCache
 from service.db.engine import data_generation, read_tx
 from service.db.tables import parties
-from tests.api.conftest import Api, eur, make_party
+from tests.api.conftest import Api, eur, fund_pool, late_loan, make_party
 from tests.api.test_matching_api import Net, net, opportunities
 
 __all__ = ["net"]
@@ -304,23 +304,13 @@ def test_todays_arrears_follow_each_loan_write_and_outlive_other_writes(
     monkeypatch.setattr(lending, "portfolio_arrears", counted)
 
     lender = make_party(api, "lender", "Mag2 Finance Milano")
-    pool = api.ok(api.get(f"/api/pools?lender_id={lender}"))["items"][0]["id"]
-    api.ok(api.post(f"/api/pools/{pool}/deposits",
-                    {"amount": eur("50000.00"), "date": "2026-01-02"}), 201)
-
-    def late_loan(borrower: str, principal: str) -> str:
-        loan_id: str = api.ok(api.post("/api/loans", {
-            "principal": eur(principal), "annual_rate": "6.00", "term_months": 12,
-            "method": "french", "frequency": "monthly", "disbursement_date": "2026-01-15",
-            "borrower_id": borrower, "lender_id": lender}), 201)["id"]
-        api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
-        return loan_id
+    fund_pool(api, lender)
 
     def arrears() -> dict[str, tuple[str, int]]:
         return {i["loan_id"]: (i["overdue_amount"]["amount"], i["days_past_due"])
                 for i in api.ok(api.get("/api/arrears"))["items"]}
 
-    first = late_loan(api.parties["producer"], "1200.00")
+    first = late_loan(api, lender, api.parties["producer"], "1200.00")
     # Four installments of 103.28 due on 15 February to 15 May.
     assert arrears() == {first: ("413.12", 106)}
     done = len(computed)
@@ -333,7 +323,7 @@ def test_todays_arrears_follow_each_loan_write_and_outlive_other_writes(
                     {"amount": eur("103.28"), "date": "2026-05-20"}))
     assert arrears() == {first: ("309.84", 78)}  # the oldest unpaid is now March's
 
-    second = late_loan(api.parties["other_producer"], "2400.00")
+    second = late_loan(api, lender, api.parties["other_producer"], "2400.00")
     assert arrears() == {first: ("309.84", 78), second: ("826.24", 106)}
 
     api.ok(api.put(f"/api/lenders/{lender}/categories/microcredit",

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from service.app.auth import create_user
 from service.db.engine import write_tx
-from tests.api.conftest import PASSWORD, Api, eur, make_party
+from tests.api.conftest import PASSWORD, Api, eur, fund_pool, late_loan, make_party
 
 TODAY = "2026-12-06"
 EVERYONE = ("officer", "admin")  # bound to no lender: every lender's
@@ -43,23 +43,6 @@ class Lenders:
     their_guarantee: str
 
 
-def general_pool(api: Api, lender: str) -> str:
-    items = api.ok(api.get(f"/api/pools?lender_id={lender}"))["items"]
-    assert len(items) == 1
-    pool: str = items[0]["id"]
-    return pool
-
-
-def late_loan(api: Api, lender: str, borrower: str, principal: str) -> str:
-    """A loan of ``lender`` disbursed in January and never repaid: late on TODAY."""
-    loan_id: str = api.ok(api.post("/api/loans", {
-        "principal": eur(principal), "annual_rate": "6.00", "term_months": 12,
-        "method": "french", "frequency": "monthly", "disbursement_date": "2026-01-15",
-        "borrower_id": borrower, "lender_id": lender}), 201)["id"]
-    api.ok(api.post(f"/api/loans/{loan_id}/disbursement", {"date": "2026-01-15"}))
-    return loan_id
-
-
 def guarantee(api: Api, loan_id: str, guarantor: str, amount: str) -> str:
     gid: str = api.ok(api.post("/api/guarantees", {
         "loan_id": loan_id, "guarantor_id": guarantor, "amount": eur(amount)}), 201)["id"]
@@ -72,10 +55,7 @@ def lenders(api: Api, engine: Engine) -> Lenders:
     of the first, ``bound_other`` one of the second."""
     ours = make_party(api, "lender", "Mag2 Finance Milano")
     theirs = make_party(api, "lender", "Mag Venezia")
-    pools = general_pool(api, ours), general_pool(api, theirs)
-    for pool in pools:
-        api.ok(api.post(f"/api/pools/{pool}/deposits",
-                        {"amount": eur("50000.00"), "date": "2026-01-02"}), 201)
+    pools = fund_pool(api, ours), fund_pool(api, theirs)
     with write_tx(engine) as conn:
         create_user(conn, "officer.mag2", PASSWORD, "officer", ours)
         create_user(conn, "officer.venezia", PASSWORD, "officer", theirs)

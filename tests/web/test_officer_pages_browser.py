@@ -95,3 +95,25 @@ def test_every_desk_page_on_desktop_and_phone(desktop: Any, phone: Any) -> None:
         page.get_by_role("link", name="GAS Gasabile Milano Isola").click()
         page.wait_for_url("**/soggetti/*")
         _check(page, "soggetto-gas", size)
+
+
+def test_the_contact_fields_of_a_party_look_like_every_other_field(desktop: Any,
+                                                                    phone: Any) -> None:
+    """Email and PEC (type=email) and Telefono (type=tel) are drawn as the text fields
+    beside them are: the same border, padding and width, on desktop and phone."""
+    looks = """els => els.map(e => { const s = getComputedStyle(e);
+        return [e.type, s.borderTopWidth, s.borderTopStyle, s.borderTopColor,
+                s.paddingLeft, e.getBoundingClientRect().width]; })"""
+    for page, size in ((desktop, "desktop"), (phone, "phone")):
+        browser_login(page, "officer")
+        page.goto("/soggetti")
+        page.get_by_role("link", name="Caseificio Val Taleggio").click()
+        page.wait_for_url("**/soggetti/*")
+        form = page.locator("form").filter(
+            has=page.get_by_role("button", name="Salva contatti", exact=True))
+        page.get_by_label("Telefono", exact=True).scroll_into_view_if_needed()
+        screenshot(page, f"officer-soggetto-contatti-{size}")
+        fields = form.locator("input:not([type=hidden])").evaluate_all(looks)
+        assert sorted({f[0] for f in fields}) == ["email", "tel", "text"], fields
+        assert {tuple(f[1:]) for f in fields} == {tuple(fields[-1][1:])}, fields
+        assert fields[-1][1:4] == ["2px", "solid", "rgb(92, 111, 130)"]
