@@ -235,9 +235,8 @@ def parse_transfers(items: list[TransferIn], recorded_by: str | None = None
 def check_account(data: AccountIn) -> Account:
     """The account a create asks for, or 422 naming every bad field."""
     new = NewAccount.read(data)
-    # The party id as sent: the Account checks it again.
     return Account(id=new.id or uuid7(), code=new.code, currency=new.currency,
-                   party_id=data.party_id, flags=new.flags)
+                   party_id=new.party_id, flags=new.flags)
 
 
 # -- use cases ------------------------------------------------------------------------------
@@ -249,8 +248,8 @@ def create_account(ctx: AppContext, principal: Principal, data: AccountIn
     principal.require("officer")
 
     def run(conn: Connection, _: None) -> tuple[int, AccountOut]:
-        if data.party_id is not None and conn.execute(
-                select(parties.c.id).where(parties.c.id == data.party_id)).first() is None:
+        if spec.party_id is not None and conn.execute(
+                select(parties.c.id).where(parties.c.id == spec.party_id)).first() is None:
             raise invalid("party_id", "no party with this id")
         result = ctx.store.create_accounts(conn, [spec])[0]
         if result.result != CreateAccountResult.CREATED:

@@ -422,3 +422,16 @@ def test_an_account_create_names_every_bad_field(api: Api) -> None:
         "flags": both[:1]}), 201)
     assert (made["id"], made["code"], made["currency"], made["flags"]) == (
         chosen, " ", "USD", both[:1])
+
+
+def test_an_account_names_its_party_by_any_spelling_of_the_uuid(api: Api) -> None:
+    # Braces once reached the account unread and failed there with a 500.
+    producer = api.parties["producer"]
+    for spelled in (producer.upper(), "{" + producer + "}", producer.replace("-", "")):
+        made = api.ok(api.post("/api/ledger/accounts", {
+            "code": "x", "currency": "EUR", "party_id": spelled}), 201)
+        assert made["party_id"] == producer
+        assert made["party_name"] == "Caseificio Val Taleggio"
+    r = api.post("/api/ledger/accounts", {"code": "x", "currency": "EUR",
+                                          "party_id": new_id()})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "party_id"
