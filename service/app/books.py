@@ -10,6 +10,7 @@ wait for it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import msgspec
@@ -18,9 +19,10 @@ from sqlalchemy import Connection, select, update
 from service.app.auth import Principal
 from service.app.clock import today
 from service.app.commands import command
-from service.app.common import now_utc, parse_date
+from service.app.common import now_utc
 from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, Forbidden
+from service.app.inputs import Input, day
 from service.db.tables import books_closed
 
 _ROW = 1
@@ -28,6 +30,16 @@ _ROW = 1
 
 class ClosedThroughIn(msgspec.Struct, forbid_unknown_fields=True):
     date: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Closing(Input):
+    through: date = day("date")
+
+    def check(self, errors: Errors) -> None:
+        if self.read_fine("through") and self.through > today():
+            errors.add("date", f"after today ({today().isoformat()}): only days that have "
+                       "passed can be closed")
 
 
 class ClosedThroughOut(msgspec.Struct):
@@ -67,13 +79,7 @@ def read_closed_through(ctx: AppContext, principal: Principal) -> ClosedThroughO
 def close_books(ctx: AppContext, principal: Principal, data: ClosedThroughIn
                 ) -> ClosedThroughOut:
     """Admins only; the date only moves forward and is not after today."""
-    errors = Errors()
-    on = parse_date(data.date, "date", errors)
-    if on is not None and on > today():
-        errors.add("date", f"after today ({today().isoformat()}): only days that have "
-                   "passed can be closed")
-    errors.raise_if_any()
-    assert on is not None
+    on = Closing.read(data).through
 
     def before(conn: Connection) -> None:
         if principal.role != "admin":

@@ -3,6 +3,7 @@ installment frequencies, usury ceiling, late interest, guarantee coverage, share
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import cast
 
@@ -12,9 +13,10 @@ from sqlalchemy import Connection
 from ledger.schedules import FREQUENCIES, Frequency
 from service.app import lending
 from service.app.auth import Principal
-from service.app.common import MoneyIn, money_minor, parse_decimal_string, path_uuid
+from service.app.common import MoneyIn, path_uuid
 from service.app.context import AppContext
 from service.app.errors import Errors, NotFound
+from service.app.inputs import Input, custom, minor_units, optional_decimal
 from service.app.lender_scope import hide_other_lender
 from service.app.lending import Category
 from service.app.terms import parse_rate
@@ -30,6 +32,48 @@ class CategoryIn(msgspec.Struct, forbid_unknown_fields=True):
     late_interest_rate: str = "0"
     min_coverage: str | None = None
     share_multiple: str | None = None
+
+
+# -- what set_category reads from that body ---------------------------------------------
+
+
+def _term_months(value: int, field: str, errors: Errors) -> int | None:
+    if not 1 <= value <= 1200:
+        errors.add(field, "between 1 and 1200")
+        return None
+    return value
+
+
+def _frequencies(value: list[str], field: str, errors: Errors) -> tuple[str, ...] | None:
+    if not value or any(f not in FREQUENCIES for f in value):
+        errors.add(field, f"a non-empty list of {', '.join(FREQUENCIES)}")
+        return None
+    return tuple(value)
+
+
+def _rate(value: str | None, field: str, errors: Errors) -> Decimal | None:
+    return None if value is None else parse_rate(value, field, errors)
+
+
+RATIO = "a ratio such as \"1.50\" (150% of the principal), at most 100"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits(Input):
+    max_principal: int = minor_units()
+    max_term_months: int = custom(_term_months)
+    frequencies: tuple[str, ...] = custom(_frequencies)
+    usury_threshold: Decimal | None = custom(_rate)
+    late_interest_rate: Decimal = custom(_rate)
+    # Multiples, not percentages: 1.50 is 150% of the principal.
+    min_coverage: Decimal | None = optional_decimal(max_decimals=4, allow_zero=True)
+    share_multiple: Decimal | None = optional_decimal(max_decimals=4, allow_zero=True)
+
+    def check(self, errors: Errors) -> None:
+        for name in ("min_coverage", "share_multiple"):
+            ratio = getattr(self, name)
+            if self.read_fine(name) and ratio is not None and ratio > 100:
+                errors.add(name, RATIO)
 
 
 class CategoryOut(msgspec.Struct):
@@ -80,36 +124,16 @@ def lender_in_path(conn: Connection, principal: Principal, lender_id: str) -> st
 def parse_category(name: str, data: CategoryIn) -> Category:
     """The category ``data`` describes, or 422 naming every bad field."""
     errors = Errors()
-    if not name or len(name) > 64:
+    if not name or len(name) > 64:  # from the path
         errors.add("name", "1 to 64 characters")
-    max_principal = money_minor(data.max_principal, "max_principal", errors)
-    if not 1 <= data.max_term_months <= 1200:
-        errors.add("max_term_months", "between 1 and 1200")
-    bad = [f for f in data.frequencies if f not in FREQUENCIES]
-    if bad or not data.frequencies:
-        errors.add("frequencies", f"a non-empty list of {', '.join(FREQUENCIES)}")
-
-    def rate(value: str | None, field: str) -> Decimal | None:
-        return None if value is None else parse_rate(value, field, errors)
-
-    def ratio(value: str | None, field: str) -> Decimal | None:
-        """A multiple, not a percentage: 1.50 is 150% of the principal."""
-        if value is None:
-            return None
-        parsed = parse_decimal_string(value, field, errors, max_decimals=4, allow_zero=True)
-        if parsed > 100:
-            errors.add(field, "a ratio such as \"1.50\" (150% of the principal), at most 100")
-        return parsed
-
-    category = Category(
-        name=name, max_principal=max_principal, max_term_months=data.max_term_months,
-        frequencies=tuple(data.frequencies),
-        usury_threshold=rate(data.usury_threshold, "usury_threshold"),
-        late_interest_rate=rate(data.late_interest_rate, "late_interest_rate") or Decimal(0),
-        min_coverage=ratio(data.min_coverage, "min_coverage"),
-        share_multiple=ratio(data.share_multiple, "share_multiple"))
+    limits = Limits.read_into(data, errors)
     errors.raise_if_any()
-    return category
+    return Category(
+        name=name, max_principal=limits.max_principal,
+        max_term_months=limits.max_term_months, frequencies=limits.frequencies,
+        usury_threshold=limits.usury_threshold,
+        late_interest_rate=limits.late_interest_rate or Decimal(0),
+        min_coverage=limits.min_coverage, share_multiple=limits.share_multiple)
 
 
 # -- use cases ------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Literal
 
 import msgspec
@@ -30,12 +32,8 @@ from service.app.commands import command
 from service.app.common import (
     MoneyIn,
     check_filters,
-    check_uuid,
-    money_minor,
     now_utc,
     paginate,
-    parse_date,
-    parse_decimal_string,
     path_uuid,
     query_date,
     rfc3339,
@@ -44,6 +42,18 @@ from service.app.common import (
 from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.events import PartyCreated
+from service.app.inputs import (
+    Input,
+    an_id,
+    client_id,
+    custom,
+    day,
+    decimal,
+    minor_units,
+    one_of,
+    optional_id,
+    text,
+)
 from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
 from service.app.lender_scope import hide_other_lender
@@ -100,6 +110,66 @@ class PayoutIn(msgspec.Struct, forbid_unknown_fields=True):
     kind: str
     id: str | None = None
     loan_id: str | None = None
+
+
+# -- what the use cases read from those bodies ------------------------------------------
+
+
+def _as_sent(value: BasisIn, field: str, errors: Errors) -> BasisIn:
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurchargeBasis(Input):
+    rate: int = minor_units()
+    quantity: Decimal = decimal(max_decimals=3)
+    sent: BasisIn = custom(_as_sent, source="")  # its texts, for the unit and the refusal
+
+
+def _basis(value: BasisIn | None, field: str, errors: Errors) -> SurchargeBasis | None:
+    return None if value is None else SurchargeBasis.read_into(value, errors, f"{field}.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewContribution(Input):
+    id: str = client_id()
+    gas_id: str = an_id()
+    fund_id: str | None = optional_id()
+    earmark_producer_id: str | None = optional_id()
+    amount: int = minor_units()
+    on: date = day("date", past=True)
+    basis: SurchargeBasis | None = custom(_basis)
+
+    def check(self, errors: Errors) -> None:
+        # Compared only when every field was read.
+        if self.basis is None or not self.read_fine(*self.readers()):
+            return
+        expected = surcharge_contribution(self.basis.rate, self.basis.quantity)
+        if expected != self.amount:
+            sent = self.basis.sent
+            errors.add("amount", f"the basis gives {lending.dec(expected)} EUR "
+                       f"({sent.rate.amount} x {sent.quantity} {sent.unit})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SharedFund(Input):
+    id: str = client_id()
+    owner_id: str = an_id()
+    name: str = text(at_most=200, message="1 to 200 characters")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Payout(Input):
+    id: str = client_id()
+    producer_id: str = an_id()
+    loan_id: str | None = optional_id()
+    amount: int = minor_units()
+    on: date = day("date", past=True)
+    kind: str = one_of("grant", "loss_cover")
+
+    def check(self, errors: Errors) -> None:
+        if self.kind == "loss_cover" and self.loan_id is None and self.read_fine("loan_id"):
+            errors.add("loan_id", "a loss cover names the loan it covers")
 
 
 class BasisOut(msgspec.Struct):
@@ -470,27 +540,12 @@ def payout(conn: Connection, ctx: AppContext, *, payout_id: str, fund: Record, p
 def contribute_to_fund(ctx: AppContext, principal: Principal, data: ContributionIn
                        ) -> tuple[int, ContributionOut]:
     """A GAS puts money into a fund (its own by default): officers, or the GAS's user."""
-    errors = Errors()
-    cid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    gas_id = check_uuid(data.gas_id, "gas_id", errors)
-    fund_id = check_uuid(data.fund_id, "fund_id", errors)
-    earmark = check_uuid(data.earmark_producer_id, "earmark_producer_id", errors)
-    amount = money_minor(data.amount, "amount", errors)
-    on = parse_date(data.date, "date", errors, past=True)
+    new = NewContribution.read(data)
+    gas_id, earmark = new.gas_id, new.earmark_producer_id
     basis: dict[str, object] | None = None
-    if data.basis is not None:
-        rate = money_minor(data.basis.rate, "basis.rate", errors)
-        qty = parse_decimal_string(data.basis.quantity, "basis.quantity", errors,
-                                   max_decimals=3)
-        if not errors.items:
-            expected = surcharge_contribution(rate, qty)
-            if expected != amount:
-                errors.add("amount", f"the basis gives {lending.dec(expected)} EUR "
-                           f"({data.basis.rate.amount} x {data.basis.quantity} "
-                           f"{data.basis.unit})")
-            basis = msgspec.to_builtins(BasisOut(money(rate), str(qty), data.basis.unit))
-    errors.raise_if_any()
-    assert on is not None and gas_id is not None
+    if new.basis is not None:
+        basis = msgspec.to_builtins(BasisOut(money(new.basis.rate), str(new.basis.quantity),
+                                             new.basis.sent.unit))
 
     def before(conn: Connection) -> None:
         if not (principal.is_staff or (principal.role == "gas"
@@ -502,7 +557,7 @@ def contribute_to_fund(ctx: AppContext, principal: Principal, data: Contribution
         if gas is None or gas.kind != "gas":
             raise invalid("gas_id", "no GAS with this id")
         fund = conn.execute(select(funds).where(
-            funds.c.id == (fund_id or gas_fund_id(gas_id)))).first()
+            funds.c.id == (new.fund_id or gas_fund_id(gas_id)))).first()
         if fund is None:
             raise invalid("fund_id", "no fund with this id")
         if not principal.is_staff and fund.gas_id != principal.party_id:
@@ -511,10 +566,10 @@ def contribute_to_fund(ctx: AppContext, principal: Principal, data: Contribution
             producer = get_party(conn, earmark)
             if producer is None or producer.kind != "producer":
                 raise invalid("earmark_producer_id", "no producer with this id")
-        refuse_closed(conn, on, "a contribution")
-        row = contribute(conn, contribution_id=cid, fund=fund, gas_id=gas_id, amount=amount,
-                         on=on, earmark_producer_id=earmark, note=data.note, basis=basis,
-                         username=principal.username)
+        refuse_closed(conn, new.on, "a contribution")
+        row = contribute(conn, contribution_id=new.id, fund=fund, gas_id=gas_id,
+                         amount=new.amount, on=new.on, earmark_producer_id=earmark,
+                         note=data.note, basis=basis, username=principal.username)
         return 201, contribution_out(row, party_names(conn, (gas_id, earmark)))
 
     return command(ctx, principal, "POST /api/contributions", data, run, before,
@@ -592,20 +647,15 @@ def funds_earmarking(ctx: AppContext, principal: Principal, producer_id: str
 def open_shared_fund(ctx: AppContext, principal: Principal, data: FundIn
                      ) -> tuple[int, FundOut]:
     """Officers open a fund held by a DES, a lender or a GAS, shared by many GAS."""
-    errors = Errors()
-    fid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    owner = check_uuid(data.owner_id, "owner_id", errors)
-    if not data.name.strip() or len(data.name) > 200:
-        errors.add("name", "1 to 200 characters")
-    errors.raise_if_any()
+    new = SharedFund.read(data)
     principal.require("officer")
 
     def run(conn: Connection, _: None) -> tuple[int, FundOut]:
-        party = get_party(conn, str(owner))
+        party = get_party(conn, new.owner_id)
         if party is None or party.kind not in ("des", "lender", "gas"):
             raise invalid("owner_id", "a DES, a lender or a GAS holds a shared fund")
-        row = create_fund(conn, fund_id=fid, name=data.name.strip(), gas_id=None,
-                          owner_id=str(owner), username=principal.username)
+        row = create_fund(conn, fund_id=new.id, name=new.name, gas_id=None,
+                          owner_id=new.owner_id, username=principal.username)
         return 201, fund_out(conn, row, principal)
 
     return command(ctx, principal, "POST /api/funds", data, run, returns=FundOut)
@@ -620,41 +670,31 @@ def pay_out(ctx: AppContext, principal: Principal, fund_id: str, data: PayoutIn
             ) -> tuple[int, PayoutOut]:
     """Officers pay a producer from the fund: a grant, or loss cover on one of its loans."""
     fid = path_uuid(fund_id, "fund")
-    errors = Errors()
-    pid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    producer_id = check_uuid(data.producer_id, "producer_id", errors)
-    loan_id = check_uuid(data.loan_id, "loan_id", errors)
-    amount = money_minor(data.amount, "amount", errors)
-    on = parse_date(data.date, "date", errors, past=True)
-    if data.kind not in ("grant", "loss_cover"):
-        errors.add("kind", "either 'grant' or 'loss_cover'")
-    elif data.kind == "loss_cover" and data.loan_id is None:
-        errors.add("loan_id", "a loss cover names the loan it covers")
-    errors.raise_if_any()
-    assert on is not None
+    paid = Payout.read(data)
 
     def before(conn: Connection) -> Record:
         fund = visible_fund(conn, principal, fid)
         principal.require("officer")
-        if loan_id is not None:  # loss cover on another lender's loan: 404 for a bound officer
+        # Loss cover on another lender's loan: 404 for an officer bound to a lender.
+        if paid.loan_id is not None:
             lender = conn.execute(select(loans.c.lender_id).where(
-                loans.c.id == loan_id)).scalar_one_or_none()
+                loans.c.id == paid.loan_id)).scalar_one_or_none()
             if lender is not None:
                 hide_other_lender(principal, lender, "loan")
         return fund
 
     def run(conn: Connection, fund: Record) -> tuple[int, PayoutOut]:
-        producer = get_party(conn, str(producer_id))
+        producer = get_party(conn, paid.producer_id)
         if producer is None or producer.kind != "producer":
             raise invalid("producer_id", "no producer with this id")
         loan = None
-        if data.kind == "loss_cover":
-            loan = conn.execute(select(loans).where(loans.c.id == loan_id)).first()
-            if loan is None or loan.borrower_id != producer_id:
+        if paid.kind == "loss_cover":
+            loan = conn.execute(select(loans).where(loans.c.id == paid.loan_id)).first()
+            if loan is None or loan.borrower_id != paid.producer_id:
                 raise invalid("loan_id", "no loan of this producer with this id")
-        refuse_closed(conn, on, "a payout")
-        row = payout(conn, ctx, payout_id=pid, fund=fund, producer_id=str(producer_id),
-                     amount=amount, on=on, kind=data.kind, loan=loan,
+        refuse_closed(conn, paid.on, "a payout")
+        row = payout(conn, ctx, payout_id=paid.id, fund=fund, producer_id=paid.producer_id,
+                     amount=paid.amount, on=paid.on, kind=paid.kind, loan=loan,
                      username=principal.username)
         return 201, payout_out(row, {producer.id: producer.name})
 

@@ -260,6 +260,18 @@ def reason(why: str, source: str | None = None) -> str:
     return cast(str, reader(read, source))
 
 
+def text(source: str | None = None, *, at_most: int, message: str) -> str:
+    """A name or label: not blank, at most ``at_most`` characters as sent (``message``
+    otherwise); given without its surrounding spaces."""
+    def read(value: object, field: str, errors: Errors) -> str | None:
+        sent = cast(str, value)
+        if not sent.strip() or len(sent) > at_most:
+            errors.add(field, message)
+            return None
+        return sent.strip()
+    return cast(str, reader(read, source))
+
+
 def whole(source: str | None = None, *, at_least: int, message: str) -> int:
     """A whole number of at least ``at_least`` (the body type checked it is an int)."""
     def read(value: object, field: str, errors: Errors) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
@@ -39,6 +40,7 @@ from service.app.errors import (
     invalid,
     refuse_bad_body,
 )
+from service.app.inputs import Input, custom, optional_id
 from service.app.parties import party_names
 from service.app.raw_accounts import HIDDEN_CREDIT, HIDDEN_DEBIT, hide_outside
 from service.app.types import CurrencyCode, Day, Timestamp, Uuid
@@ -67,6 +69,50 @@ class TransferIn(msgspec.Struct, forbid_unknown_fields=True):
     flags: list[str] = msgspec.field(default_factory=list)
     pending_id: str | None = None
     timeout_seconds: int | None = None
+
+
+# -- what create_account reads from its body ---------------------------------------------
+
+
+def _code(value: str, field: str, errors: Errors) -> str | None:
+    if not value or len(value) > 128:
+        errors.add(field, "a label of 1 to 128 characters")
+        return None
+    return value
+
+
+def _currency(value: str, field: str, errors: Errors) -> str | None:
+    try:
+        parse_amount("1", value)
+    except MoneyError as exc:
+        errors.add(field, str(exc))
+        return None
+    return value
+
+
+def _account_flags(value: list[str], field: str, errors: Errors
+                   ) -> frozenset[AccountFlag] | None:
+    bad = [f for f in value if f not in ACCOUNT_FLAGS]
+    if bad:
+        errors.add(field, f"unknown flags {bad}; use {', '.join(ACCOUNT_FLAGS)}")
+        return None
+    if set(ACCOUNT_FLAGS) <= set(value):
+        errors.add(field, "the two limit flags exclude each other")
+        return None
+    return frozenset(AccountFlag(f) for f in value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewAccount(Input):
+    id: str | None = optional_id()  # a UUIDv7 when absent
+    code: str = custom(_code)
+    currency: str = custom(_currency)
+    flags: frozenset[AccountFlag] = custom(_account_flags)
+    party_id: str | None = optional_id()
+
+    def check(self, errors: Errors) -> None:
+        if self.id in (HIDDEN_DEBIT, HIDDEN_CREDIT):
+            errors.add("id", "this id is reserved")
 
 
 class AccountOut(msgspec.Struct):
@@ -188,35 +234,9 @@ def parse_transfers(items: list[TransferIn], recorded_by: str | None = None
 
 def check_account(data: AccountIn) -> Account:
     """The account a create asks for, or 422 naming every bad field."""
-    errors = Errors()
-    if data.id is not None:
-        try:
-            uuid.UUID(data.id)
-        except ValueError:
-            errors.add("id", f"{data.id!r} is not a UUID")
-            data = msgspec.structs.replace(data, id=None)
-    if not data.code or len(data.code) > 128:
-        errors.add("code", "a label of 1 to 128 characters")
-    try:
-        parse_amount("1", data.currency)
-    except MoneyError as exc:
-        errors.add("currency", str(exc))
-    bad = [f for f in data.flags if f not in ACCOUNT_FLAGS]
-    if bad:
-        errors.add("flags", f"unknown flags {bad}; use {', '.join(ACCOUNT_FLAGS)}")
-    elif set(ACCOUNT_FLAGS) <= set(data.flags):
-        errors.add("flags", "the two limit flags exclude each other")
-    if data.party_id is not None:
-        try:
-            uuid.UUID(data.party_id)
-        except ValueError:
-            errors.add("party_id", f"{data.party_id!r} is not a UUID")
-    if data.id is not None and str(uuid.UUID(data.id)) in (HIDDEN_DEBIT, HIDDEN_CREDIT):
-        errors.add("id", "this id is reserved")
-    errors.raise_if_any()
-    account_id = str(uuid.UUID(data.id)) if data.id else uuid7()
-    return Account(id=account_id, code=data.code, currency=data.currency,
-                   party_id=data.party_id, flags=frozenset(AccountFlag(f) for f in data.flags))
+    new = NewAccount.read(data)
+    return Account(id=new.id or uuid7(), code=new.code, currency=new.currency,
+                   party_id=new.party_id, flags=new.flags)
 
 
 # -- use cases ------------------------------------------------------------------------------
@@ -228,8 +248,8 @@ def create_account(ctx: AppContext, principal: Principal, data: AccountIn
     principal.require("officer")
 
     def run(conn: Connection, _: None) -> tuple[int, AccountOut]:
-        if data.party_id is not None and conn.execute(
-                select(parties.c.id).where(parties.c.id == data.party_id)).first() is None:
+        if spec.party_id is not None and conn.execute(
+                select(parties.c.id).where(parties.c.id == spec.party_id)).first() is None:
             raise invalid("party_id", "no party with this id")
         result = ctx.store.create_accounts(conn, [spec])[0]
         if result.result != CreateAccountResult.CREATED:

@@ -3,7 +3,9 @@ rule by which a pool tops up a request the GAS have mostly prepaid."""
 
 from __future__ import annotations
 
-import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 
 import msgspec
 from sqlalchemy import Connection, insert, select, update
@@ -15,18 +17,25 @@ from service.app.commands import command
 from service.app.common import (
     MoneyIn,
     check_filters,
-    check_uuid,
-    money_minor,
     now_utc,
     paginate,
-    parse_date,
-    parse_decimal_string,
     path_uuid,
     rfc3339,
     where_equal,
 )
 from service.app.context import AppContext
 from service.app.errors import Errors, NotFound
+from service.app.inputs import (
+    Input,
+    an_id,
+    client_id,
+    day,
+    decimal,
+    minor_units,
+    optional_id,
+    optional_minor_units,
+    text,
+)
 from service.app.lender_scope import hide_other_lender, of_own_lender
 from service.app.parties import name_of, party_names
 from service.app.types import Day, DecimalText, Timestamp, Uuid
@@ -57,6 +66,33 @@ class DepositIn(msgspec.Struct, forbid_unknown_fields=True):
     date: str
     id: str | None = None
     note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewPool(Input):
+    id: str = client_id()
+    lender_id: str = an_id()
+    partner_id: str | None = optional_id()
+    max_loan: int | None = optional_minor_units()
+    name: str = text(at_most=200, message="must be 1 to 200 characters")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchRule(Input):
+    threshold: Decimal = decimal(max_decimals=4)
+    cap: int = minor_units()
+    budget: int | None = optional_minor_units()
+
+    def check(self, errors: Errors) -> None:
+        if self.read_fine("threshold") and self.threshold > 1:
+            errors.add("threshold", "a fraction of the request between 0 and 1, e.g. \"0.75\"")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deposit(Input):
+    id: str = client_id()
+    amount: int = minor_units()
+    on: date = day("date", past=True)
 
 
 class PoolOut(msgspec.Struct):
@@ -147,26 +183,19 @@ def visible_pool(conn: Connection, principal: Principal, pool_id: str) -> Record
 
 def create_pool(ctx: AppContext, principal: Principal, data: PoolIn) -> tuple[int, PoolOut]:
     """A dedicated pool of a lender (its general pool comes with the lender)."""
-    errors = Errors()
-    pool_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    lender_id = check_uuid(data.lender_id, "lender_id", errors)
-    partner_id = check_uuid(data.partner_id, "partner_id", errors)
-    max_loan = money_minor(data.max_loan, "max_loan", errors) if data.max_loan else None
-    if not data.name.strip() or len(data.name) > 200:
-        errors.add("name", "must be 1 to 200 characters")
-    errors.raise_if_any()
+    new = NewPool.read(data)
     principal.require("officer")
 
     def before(conn: Connection) -> None:
-        hide_other_lender(principal, lender_id, "lender")
+        hide_other_lender(principal, new.lender_id, "lender")
 
     def run(conn: Connection, _: None) -> tuple[int, PoolOut]:
-        lending.party_of_kind(conn, lender_id, "lender", "lender_id")
-        if partner_id:
-            lending.party_of_kind(conn, partner_id, PARTNER_KINDS, "partner_id")
-        row = lending.create_pool(conn, ctx.store, pool_id=pool_id, lender_id=str(lender_id),
-                                  name=data.name.strip(), partner_id=partner_id,
-                                  max_loan=max_loan, general=False,
+        lending.party_of_kind(conn, new.lender_id, "lender", "lender_id")
+        if new.partner_id:
+            lending.party_of_kind(conn, new.partner_id, PARTNER_KINDS, "partner_id")
+        row = lending.create_pool(conn, ctx.store, pool_id=new.id, lender_id=new.lender_id,
+                                  name=new.name, partner_id=new.partner_id,
+                                  max_loan=new.max_loan, general=False,
                                   username=principal.username)
         return 201, pool_out(conn, ctx.store, row)
 
@@ -214,17 +243,12 @@ def set_match_rule(ctx: AppContext, principal: Principal, pool_id: str, data: Ma
     """When GAS prepayments reach ``threshold`` (a fraction, "0.75") of a mixed request,
     this pool tops up the rest, up to ``cap`` (and ``budget`` in all)."""
     pid = path_uuid(pool_id, "pool")
-    errors = Errors()
-    threshold = parse_decimal_string(data.threshold, "threshold", errors, max_decimals=4)
-    if threshold > 1:
-        errors.add("threshold", "a fraction of the request between 0 and 1, e.g. \"0.75\"")
-    cap = money_minor(data.cap, "cap", errors)
-    budget = money_minor(data.budget, "budget", errors) if data.budget else None
-    errors.raise_if_any()
+    rule = MatchRule.read(data)
 
     def write(conn: Connection) -> MatchRuleOut:
         visible_pool(conn, principal, pid)
-        values = dict(threshold=str(threshold), cap_minor=cap, budget_minor=budget,
+        values = dict(threshold=str(rule.threshold), cap_minor=rule.cap,
+                      budget_minor=rule.budget,
                       updated_at=now_utc(), updated_by=principal.username)
         if conn.execute(select(match_rules.c.pool_id).where(
                 match_rules.c.pool_id == pid)).first():
@@ -262,19 +286,15 @@ def deposit_into_pool(ctx: AppContext, principal: Principal, pool_id: str, data:
                       ) -> tuple[int, DepositOut]:
     """Money paid into the pool (officers): the lender may lend it from ``date``."""
     pid = path_uuid(pool_id, "pool")
-    errors = Errors()
-    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    amount = money_minor(data.amount, "amount", errors)
-    on = parse_date(data.date, "date", errors, past=True)
-    errors.raise_if_any()
-    assert on is not None
+    paid = Deposit.read(data)
 
     def before(conn: Connection) -> Record:
         return visible_pool(conn, principal, pid)
 
     def run(conn: Connection, row: Record) -> tuple[int, DepositOut]:
-        dep = lending.deposit(conn, ctx.store, op_id=op_id, pool_row=row, amount=amount,
-                              on=on, note=data.note, username=principal.username)
+        dep = lending.deposit(conn, ctx.store, op_id=paid.id, pool_row=row,
+                              amount=paid.amount, on=paid.on, note=data.note,
+                              username=principal.username)
         return 201, deposit_out(dep)
 
     return command(ctx, principal, f"POST /api/pools/{pid}/deposits", data, run, before,

@@ -12,9 +12,9 @@ short on any day.
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
@@ -25,8 +25,9 @@ from ledger.as_of import first_short_day
 from ledger.store import LedgerStore
 from ledger.transfers import Transfer, TransferFlag
 from service.app.books import refuse_closed
-from service.app.common import check_uuid, now_utc, rfc3339
+from service.app.common import now_utc, rfc3339
 from service.app.errors import Conflict, Errors
+from service.app.inputs import Input, client_id, custom
 from service.app.types import Timestamp, Uuid
 from service.db.records import Record
 from service.db.tables import reversals
@@ -54,17 +55,27 @@ class ReversalOut(msgspec.Struct):
     reason: str
 
 
+def _reason(value: str, field: str, errors: Errors) -> str | None:
+    text = value.strip()
+    if not text:
+        errors.add(field, "say why the operation is reversed")
+        return None
+    if len(text) > 2000:
+        errors.add(field, "at most 2000 characters")
+        return None
+    return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reversal(Input):
+    id: str = client_id()
+    reason: str = custom(_reason)  # stripped
+
+
 def parse_reversal(data: ReversalIn) -> tuple[str, str]:
     """(the command's id, the reason): 422 naming ``id`` or ``reason``."""
-    errors = Errors()
-    rev_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    reason = data.reason.strip()
-    if not reason:
-        errors.add("reason", "say why the operation is reversed")
-    elif len(reason) > 2000:
-        errors.add("reason", "at most 2000 characters")
-    errors.raise_if_any()
-    return rev_id, reason
+    asked = Reversal.read(data)
+    return asked.id, asked.reason
 
 
 def reversal_out(row: Record) -> ReversalOut:

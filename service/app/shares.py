@@ -3,8 +3,9 @@ into the lender's general pool."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
 
 import msgspec
 from sqlalchemy import Connection, insert, select
@@ -18,16 +19,14 @@ from service.app.commands import command
 from service.app.common import (
     MoneyIn,
     check_filters,
-    check_uuid,
-    money_minor,
     now_utc,
     paginate,
-    parse_date,
     rfc3339,
     where_equal,
 )
 from service.app.context import AppContext
-from service.app.errors import Errors, Forbidden
+from service.app.errors import Forbidden
+from service.app.inputs import Input, an_id, client_id, day, minor_units
 from service.app.ledger_ops import ensure_accounts
 from service.app.ledger_ops import post as post_batch
 from service.app.lender_scope import hide_other_lender, of_own_lender
@@ -46,6 +45,15 @@ class ShareIn(msgspec.Struct, forbid_unknown_fields=True):
     amount: MoneyIn
     date: str
     id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subscription(Input):
+    id: str = client_id()
+    member_id: str = an_id()
+    lender_id: str = an_id()
+    amount: int = minor_units()
+    on: date = day("date", past=True)
 
 
 class ShareOut(msgspec.Struct):
@@ -81,40 +89,33 @@ def share_out(row: Record, names: Mapping[str, str]) -> ShareOut:
 def subscribe_share(ctx: AppContext, principal: Principal, data: ShareIn
                     ) -> tuple[int, ShareOut]:
     """Officers record shares; a GAS user records its own GAS's."""
-    errors = Errors()
-    share_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    member_id = check_uuid(data.member_id, "member_id", errors)
-    lender_id = check_uuid(data.lender_id, "lender_id", errors)
-    amount = money_minor(data.amount, "amount", errors)
-    on = parse_date(data.date, "date", errors, past=True)
-    errors.raise_if_any()
-    assert on is not None
+    share = Subscription.read(data)
     if not principal.is_staff and not (principal.role == "gas"
-                                       and principal.party_id == member_id):
+                                       and principal.party_id == share.member_id):
         ctx.read(lambda conn: refuse_acting_for(
-            conn, principal, member_id,
+            conn, principal, share.member_id,
             "officers record shares, or a GAS user for its own GAS"))
 
     def before(conn: Connection) -> None:
-        hide_other_lender(principal, lender_id, "lender")
+        hide_other_lender(principal, share.lender_id, "lender")
 
     def run(conn: Connection, _: None) -> tuple[int, ShareOut]:
-        member = lending.party_of_kind(conn, member_id, MEMBER_KINDS, "member_id")
-        lender = lending.party_of_kind(conn, lender_id, "lender", "lender_id")
-        pool_id = lending.general_pool_id(str(lender_id))
-        refuse_closed(conn, on, "a share")
+        member = lending.party_of_kind(conn, share.member_id, MEMBER_KINDS, "member_id")
+        lender = lending.party_of_kind(conn, share.lender_id, "lender", "lender_id")
+        pool_id = lending.general_pool_id(share.lender_id)
+        refuse_closed(conn, share.on, "a share")
         ext = account("member-external", member.id, party_id=member.id)
         ensure_accounts(conn, ctx.store, [ext])
         conn.execute(insert(shares).values(
-            id=share_id, member_id=member.id, lender_id=lender_id, pool_id=pool_id,
-            amount_minor=amount, date=on, created_at=now_utc(),
+            id=share.id, member_id=member.id, lender_id=share.lender_id, pool_id=pool_id,
+            amount_minor=share.amount, date=share.on, created_at=now_utc(),
             created_by=principal.username))
         post_batch(conn, ctx.store, [Transfer(
-            id=leg_id(share_id, "share"), debit_account_id=ext.id,
-            credit_account_id=account_id("pool", pool_id), amount=amount,
-            currency="EUR", code="share", value_date=on,
-            user_data=f"share:{share_id}", operation_id=share_id)], {})
-        row = conn.execute(select(shares).where(shares.c.id == share_id)).one()
+            id=leg_id(share.id, "share"), debit_account_id=ext.id,
+            credit_account_id=account_id("pool", pool_id), amount=share.amount,
+            currency="EUR", code="share", value_date=share.on,
+            user_data=f"share:{share.id}", operation_id=share.id)], {})
+        row = conn.execute(select(shares).where(shares.c.id == share.id)).one()
         return 201, share_out(row, {member.id: member.name, lender.id: lender.name})
 
     return command(ctx, principal, "POST /api/shares", data, run, before, returns=ShareOut)

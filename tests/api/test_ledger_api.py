@@ -391,3 +391,47 @@ def test_the_ledgers_own_expiry_has_no_recorded_by(api: Api) -> None:
         time.sleep(0.2)
     assert [(t["flags"], t["recorded_by"]) for t in items] == [
         (["pending"], "officer"), (["void_pending"], None)]
+
+
+def test_an_account_create_names_every_bad_field(api: Api) -> None:
+    def refused(body: dict[str, Any]) -> dict[str, str]:
+        r = api.post("/api/ledger/accounts", body)
+        assert r.status_code == 422, r.text
+        return {e["field"]: e["message"] for e in r.json()["errors"]}
+
+    errors = refused({"id": "nope", "code": "", "currency": "XXY",
+                      "flags": ["linked"], "party_id": "p"})
+    assert set(errors) == {"id", "code", "currency", "flags", "party_id"}
+    assert errors["id"] == "'nope' is not a UUID"
+    assert errors["code"] == "a label of 1 to 128 characters"
+    assert errors["flags"] == ("unknown flags ['linked']; use debits_must_not_exceed_credits,"
+                               " credits_must_not_exceed_debits")
+    assert errors["party_id"] == "'p' is not a UUID"
+    both = ["debits_must_not_exceed_credits", "credits_must_not_exceed_debits"]
+    assert refused({"code": "c" * 129, "currency": "EUR", "flags": both}) == {
+        "code": "a label of 1 to 128 characters",
+        "flags": "the two limit flags exclude each other"}
+    # The ledger's own accounts for what a user may not see cannot be named.
+    hidden = "00000000-0000-0000-0000-00000000D001"
+    assert refused({"id": hidden, "code": "x", "currency": "EUR"}) == {
+        "id": "this id is reserved"}
+    # A good body: the id as a canonical UUID, the flags kept.
+    chosen = new_id()
+    made = api.ok(api.post("/api/ledger/accounts", {
+        "id": chosen.upper(), "code": " ", "currency": "USD",
+        "flags": both[:1]}), 201)
+    assert (made["id"], made["code"], made["currency"], made["flags"]) == (
+        chosen, " ", "USD", both[:1])
+
+
+def test_an_account_names_its_party_by_any_spelling_of_the_uuid(api: Api) -> None:
+    # Braces once reached the account unread and failed there with a 500.
+    producer = api.parties["producer"]
+    for spelled in (producer.upper(), "{" + producer + "}", producer.replace("-", "")):
+        made = api.ok(api.post("/api/ledger/accounts", {
+            "code": "x", "currency": "EUR", "party_id": spelled}), 201)
+        assert made["party_id"] == producer
+        assert made["party_name"] == "Caseificio Val Taleggio"
+    r = api.post("/api/ledger/accounts", {"code": "x", "currency": "EUR",
+                                          "party_id": new_id()})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "party_id"

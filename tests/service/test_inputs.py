@@ -32,6 +32,7 @@ from service.app.inputs import (
     optional_one_of,
     optional_whole,
     reason,
+    text,
     whole,
 )
 
@@ -189,3 +190,17 @@ def test_read_from_a_mapping_such_as_a_query_string() -> None:
     with pytest.raises(Invalid) as caught:
         Query.read({"overdue": "yes", "min_days_past_due": "-1"})
     assert {e["field"] for e in caught.value.errors} == {"overdue", "min_days_past_due"}
+
+
+def test_a_text_is_not_blank_at_most_so_long_as_sent_and_read_without_spaces() -> None:
+    @dataclass(frozen=True, kw_only=True)
+    class Named(Input):
+        name: str = text(at_most=5, message="1 to 5 characters")
+        label: str = text("title", at_most=3, message="1 to 3 characters")
+
+    assert Named.read({"name": " abc ", "title": "xyz"}) == Named(name="abc", label="xyz")
+    for name, title in ((" \n ", "ok"), ("abcdef", "ok"), ("ok", " ab ")):
+        with pytest.raises(Invalid) as caught:
+            Named.read({"name": name, "title": title})
+        assert [(e["field"], e["message"]) for e in caught.value.errors] == [
+            ("name", "1 to 5 characters") if name != "ok" else ("title", "1 to 3 characters")]
