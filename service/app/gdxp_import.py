@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,10 +20,11 @@ from service.app.audit_note import note_made
 from service.app.auth import Principal
 from service.app.clock import today
 from service.app.commands import command
-from service.app.common import check_uuid, now_utc
+from service.app.common import now_utc
 from service.app.context import AppContext
 from service.app.errors import Errors, Forbidden, Invalid, invalid
 from service.app.gdxp.contacts import vat_number
+from service.app.inputs import Input, optional_id
 from service.app.parties import (
     get_party,
     insert_party,
@@ -317,15 +319,28 @@ def _store_price_lists(conn: Connection, plan: gdxp.ImportPlan,
 # -- use cases -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImportQuery(Input):
+    """``?gas_id=`` (whose network the file is) and ``?id=`` (the client's id of the
+    import: none given, none kept), from the query string."""
+
+    gas_id: str | None = optional_id()
+    id: str | None = optional_id()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportQuery(Input):
+    gas_id: str | None = optional_id()
+
+
+
 def import_gdxp(ctx: AppContext, principal: Principal, data: bytes, *,
                 gas_id: str | None = None, dry_run: bool = False, overwrite: bool = False,
                 client_id: str | None = None) -> GdxpImportOut:
     """``POST /api/imports/gdxp``: the answer API.md describes. A dry run only reads;
     an import is one transaction (a refusal leaves nothing written)."""
-    errors = Errors()
-    gas_id = check_uuid(gas_id, "gas_id", errors)
-    client_id = check_uuid(client_id, "id", errors)
-    errors.raise_if_any()
+    asked = ImportQuery.read({"gas_id": gas_id, "id": client_id})
+    gas_id, client_id = asked.gas_id, asked.id
     document = parse_file(data)
     if principal.role not in ("admin", "officer", "gas"):
         raise Forbidden("officers import GDXP files, or a GAS user for its own GAS")
@@ -356,9 +371,7 @@ def import_gdxp(ctx: AppContext, principal: Principal, data: bytes, *,
 def export_gdxp(ctx: AppContext, principal: Principal, gas_id: str | None) -> bytes:
     """``GET /api/exports/gdxp``: the producers the GAS buys from as a GDXP v1 document
     (UTF-8 JSON, numbers exact)."""
-    errors = Errors()
-    gas_id = check_uuid(gas_id, "gas_id", errors)
-    errors.raise_if_any()
+    gas_id = ExportQuery.read({"gas_id": gas_id}).gas_id
     if gas_id is None:
         if principal.is_staff or principal.role != "gas" or principal.party_id is None:
             raise invalid("gas_id", "name the GAS")

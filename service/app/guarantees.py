@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 
 import msgspec
@@ -30,13 +31,10 @@ from service.app.common import (
     MoneyIn,
     check_filters,
     check_limit,
-    check_uuid,
     decode_cursor,
     encode_cursor,
-    money_minor,
     now_utc,
     paginate,
-    parse_date,
     path_uuid,
     query_date,
     rfc3339,
@@ -52,8 +50,9 @@ from service.app.coverage import (
     guarantees_on,
     loan_guarantees,
 )
-from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
+from service.app.errors import Conflict, Forbidden, NotFound, invalid
 from service.app.events import LoanReopened, LoanRepaid
+from service.app.inputs import Input, an_id, client_id, day, minor_units, optional_day
 from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
 from service.app.lender_scope import hide_other_lender, lender_scope, of_own_lender
@@ -102,6 +101,42 @@ class CallIn(msgspec.Struct, forbid_unknown_fields=True):
     amount: MoneyIn
     date: str
     id: str | None = None
+
+
+# -- what the use cases read from those bodies ------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capacity(Input):
+    amount: int = minor_units(allow_zero=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewGuarantee(Input):
+    id: str = client_id()
+    loan_id: str = an_id()
+    guarantor_id: str = an_id()
+    amount: int = minor_units()
+    signed_on: date | None = optional_day("date", past=True)  # None: today
+
+
+@dataclass(frozen=True, kw_only=True)
+class Release(Input):
+    id: str = client_id()
+    on: date | None = optional_day("date", past=True)  # None: today
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuaranteeCall(Input):
+    id: str = client_id()
+    amount: int = minor_units()
+    on: date = day("date", past=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PledgeReduction(Input):
+    id: str = client_id()
+    on: date = day("date")
 
 
 class CapacityOut(msgspec.Struct):
@@ -473,9 +508,7 @@ def book_reduction(conn: Connection, loan: Record, op_id: str, on: date, usernam
 def set_pledge_capacity(ctx: AppContext, principal: Principal, party_id: str, data: CapacityIn
                         ) -> CapacityOut:
     pid = path_uuid(party_id, "party")
-    errors = Errors()
-    amount = money_minor(data.amount, "amount", errors, allow_zero=True)
-    errors.raise_if_any()
+    amount = Capacity.read(data).amount
 
     def before(conn: Connection) -> Record:
         party = visible_guarantor(conn, principal, pid)
@@ -508,33 +541,28 @@ def sign_guarantee(ctx: AppContext, principal: Principal, data: GuaranteeIn
                    ) -> tuple[int, GuaranteeOut]:
     """A guarantor pledges part of its capacity on a loan: officers, or a GAS user with
     its own GAS as guarantor."""
-    errors = Errors()
-    gid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    loan_id = check_uuid(data.loan_id, "loan_id", errors)
-    guarantor_id = check_uuid(data.guarantor_id, "guarantor_id", errors)
-    amount = money_minor(data.amount, "amount", errors)
-    signed_on = parse_date(data.date, "date", errors, required=False, past=True) or today()
-    errors.raise_if_any()
+    new = NewGuarantee.read(data)
+    signed_on = new.signed_on or today()
 
     def before(conn: Connection) -> None:
         if principal.is_staff:
             lender = conn.execute(select(loans.c.lender_id).where(
-                loans.c.id == str(loan_id))).scalar_one_or_none()
+                loans.c.id == new.loan_id)).scalar_one_or_none()
             if lender is not None:  # a loan that does not exist: 422 from the run
                 hide_other_lender(principal, lender, "loan")
             return
-        if not (principal.role == "gas" and principal.party_id == guarantor_id):
-            refuse_acting_for(conn, principal, guarantor_id,
+        if not (principal.role == "gas" and principal.party_id == new.guarantor_id):
+            refuse_acting_for(conn, principal, new.guarantor_id,
                               "officers, or a GAS user for its own GAS as guarantor")
         # A GAS user sees no loan (only its own guarantees): a loan it could not pledge
         # on is "not found" for it, so its status does not leak.
-        loan = conn.execute(select(loans.c.status).where(loans.c.id == str(loan_id))).first()
+        loan = conn.execute(select(loans.c.status).where(loans.c.id == new.loan_id)).first()
         if loan is None or loan.status not in ("approved", "active"):
             raise NotFound("loan")
 
     def run(conn: Connection, _: None) -> tuple[int, GuaranteeOut]:
-        row = create_guarantee(conn, ctx, guarantee_id=gid, loan_id=str(loan_id),
-                               guarantor_id=str(guarantor_id), amount=amount,
+        row = create_guarantee(conn, ctx, guarantee_id=new.id, loan_id=new.loan_id,
+                               guarantor_id=new.guarantor_id, amount=new.amount,
                                username=principal.username, on=signed_on)
         refuse_closed(conn, signed_on, "a guarantee")
         return 201, guarantee_out(row, party_names(conn, [row.guarantor_id]))
@@ -582,11 +610,8 @@ def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
     """Officers release what a guarantee still pledges (on ``date``, default today)."""
     gid = path_uuid(guarantee_id, "guarantee")
     body = data or CommandIn()
-    errors = Errors()
-    op_id = check_uuid(body.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(body.date, "date", errors, required=False, past=True)
-    errors.raise_if_any()
-    released_on = on or today()  # a release always has its date (reports use it)
+    release = Release.read(body)
+    released_on = release.on or today()  # a release always has its date (reports use it)
 
     def before(conn: Connection) -> Record:
         row = visible_guarantee(conn, principal, gid)
@@ -594,7 +619,7 @@ def release_guarantee(ctx: AppContext, principal: Principal, guarantee_id: str,
         return row
 
     def run(conn: Connection, row: Record) -> tuple[int, GuaranteeOut]:
-        released = release_pledge(conn, row, op_id, released_on)
+        released = release_pledge(conn, row, release.id, released_on)
         refuse_closed(conn, released_on, "a release")
         return 200, guarantee_out(released, party_names(conn, [released.guarantor_id]))
 
@@ -606,12 +631,7 @@ def call_guarantees(ctx: AppContext, principal: Principal, loan_id: str, data: C
                     ) -> tuple[int, CallOut]:
     """Officers call the loan's active guarantees for ``amount``, split pro rata."""
     lid = path_uuid(loan_id, "loan")
-    errors = Errors()
-    call_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    amount = money_minor(data.amount, "amount", errors)
-    on = parse_date(data.date, "date", errors, past=True)
-    errors.raise_if_any()
-    assert on is not None
+    call = GuaranteeCall.read(data)
 
     def before(conn: Connection) -> Record:
         loan = visible_loan(conn, principal, lid, lock=True)
@@ -619,9 +639,9 @@ def call_guarantees(ctx: AppContext, principal: Principal, loan_id: str, data: C
         return loan
 
     def run(conn: Connection, loan: Record) -> tuple[int, CallOut]:
-        parts = book_call(conn, ctx, loan, call_id, amount, on, principal.username)
-        return 200, CallOut(id=call_id, call_id=call_id, loan_id=lid, date=on.isoformat(),
-                            amount=money(amount),
+        parts = book_call(conn, ctx, loan, call.id, call.amount, call.on, principal.username)
+        return 200, CallOut(id=call.id, call_id=call.id, loan_id=lid,
+                            date=call.on.isoformat(), amount=money(call.amount),
                             calls=[CallPartOut(g, money(c)) for g, c in parts],
                             reversed=False)
 
@@ -633,11 +653,8 @@ def reduce_pledges(ctx: AppContext, principal: Principal, loan_id: str, data: Co
                    ) -> tuple[int, LoanGuaranteesOut]:
     """Officers shrink the loan's active pledges in proportion to the principal repaid."""
     lid = path_uuid(loan_id, "loan")
-    errors = Errors()
-    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(data.date, "date", errors)
-    errors.raise_if_any()
-    assert on is not None
+    reduction = PledgeReduction.read(data)
+    on = reduction.on
 
     def before(conn: Connection) -> Record:
         loan = visible_loan(conn, principal, lid, lock=True)
@@ -645,7 +662,7 @@ def reduce_pledges(ctx: AppContext, principal: Principal, loan_id: str, data: Co
         return loan
 
     def run(conn: Connection, loan: Record) -> tuple[int, LoanGuaranteesOut]:
-        rows = book_reduction(conn, loan, op_id, on, principal.username)
+        rows = book_reduction(conn, loan, reduction.id, on, principal.username)
         refuse_closed(conn, on, "a pledge reduction")
         names = party_names(conn, [r.guarantor_id for r in rows])
         return 200, LoanGuaranteesOut([guarantee_out(r, names) for r in rows],

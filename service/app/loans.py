@@ -20,14 +20,11 @@ from service.app.clock import today
 from service.app.commands import command
 from service.app.common import (
     MoneyIn,
-    check_filters,
     check_limit,
     decode_cursor,
     encode_cursor,
     now_utc,
     paginate,
-    parse_bool,
-    parse_count,
     path_uuid,
     query_date,
     rfc3339,
@@ -40,10 +37,13 @@ from service.app.inputs import (
     Input,
     an_id,
     client_id,
+    count,
     custom,
     day,
+    flag,
     minor_units,
     one_of,
+    optional_day,
     optional_id,
     optional_one_of,
     optional_whole,
@@ -162,6 +162,18 @@ class WriteOff(Input):
     id: str = client_id()
     on: date = day("date", past=True)
     note: str = reason("say why the loan is written off")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanQuery(Input):
+    """What ``GET /api/loans`` filters on, from its query string."""
+
+    on: date | None = optional_day("as_of")
+    borrower_id: str | None = optional_id()
+    lender_id: str | None = optional_id()
+    status: str | None = optional_one_of(*LOAN_STATUSES)
+    late_only: bool | None = flag("overdue")
+    min_days_past_due: int | None = count()
 
 
 class LoanPage(msgspec.Struct):
@@ -419,14 +431,11 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
     that lender's), a producer its own; GAS
     users see loans through their guarantees only. ``overdue`` and
     ``min_days_past_due`` keep the loans whose arrears, as of that day, match."""
-    day = query_date(as_of, "as_of") or today()
-    borrower_id, lender_id = check_filters(
-        {"borrower_id": borrower_id, "lender_id": lender_id},
-        {"status": (status, LOAN_STATUSES)})
-    errors = Errors()
-    late_only = parse_bool(overdue, "overdue", errors)
-    min_dpd = parse_count(min_days_past_due, "min_days_past_due", errors)
-    errors.raise_if_any()
+    asked = LoanQuery.read({"as_of": as_of, "borrower_id": borrower_id,
+                            "lender_id": lender_id, "status": status, "overdue": overdue,
+                            "min_days_past_due": min_days_past_due})
+    day = asked.on or today()
+    late_only, min_dpd = asked.late_only, asked.min_days_past_due
 
     def keep(overdue: int, days_past_due: int) -> bool:
         if late_only is not None and (overdue != 0) != late_only:
@@ -441,10 +450,10 @@ def list_loans(ctx: AppContext, principal: Principal, borrower_id: str | None,
         # Before any row is read (lending.arrears_seen): the figures kept since the last
         # write.
         seen = lending.arrears_seen(conn, day) if filtered else {}
-        query = where_equal(select(loans), loans, borrower_id=borrower_id,
-                            lender_id=lender_id, status=status, reference=reference)
+        query = where_equal(select(loans), loans, borrower_id=asked.borrower_id,
+                            lender_id=asked.lender_id, status=status, reference=reference)
         query = of_own_lender(query, loans.c.lender_id, principal)
-        if as_of is not None:  # a loan is absent before its date, its disbursement's
+        if asked.on is not None:  # a loan is absent before its date, its disbursement's
             query = query.where(func.coalesce(loans.c.disbursed_on,
                                               loans.c.disbursement_date) <= day)
         if not principal.is_staff:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import typing
-import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Literal, NoReturn, get_args
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal, NoReturn, TypeVar, get_args
 
 import msgspec
 import phonenumbers
@@ -23,10 +24,8 @@ from service.app.common import (
     MoneyIn,
     check_filters,
     check_uuid,
-    money_minor,
     now_utc,
     paginate,
-    parse_date,
     path_uuid,
     rfc3339,
     where_equal,
@@ -34,6 +33,7 @@ from service.app.common import (
 from service.app.context import AppContext
 from service.app.errors import Errors, Forbidden, NotFound, invalid
 from service.app.events import Events, PartyCreated
+from service.app.inputs import Input, an_id, client_id, custom, day, minor_units, optional_whole
 from service.app.types import Day, Timestamp, Uuid
 from service.app.views import Money, money
 from service.db.engine import relock
@@ -45,6 +45,9 @@ PARTY_KINDS: tuple[str, ...] = get_args(PartyKind)
 
 
 GUARANTOR_KINDS = ("gas", "person", "producer")
+
+V = TypeVar("V")
+T = TypeVar("T")
 
 
 class PartyIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -314,35 +317,92 @@ def check_kind_fields(kind: str, values: Mapping[str, object], errors: Errors) -
                    "give both coordinates or neither")
 
 
-def validate_party(data: PartyIn) -> dict[str, object]:
-    errors = Errors()
-    party_id = check_uuid(data.id, "id", errors)
-    if data.kind not in PARTY_KINDS:
-        errors.add("kind", f"must be one of {', '.join(PARTY_KINDS)}")
-    fields = ("name", "tax_code", "vat_number", "iban", "municipality", "province",
-              "latitude", "longitude", "households", "categories", *CONTACT_FIELDS)
-    given = {f: getattr(data, f) for f in fields}
-    values = {f: check_field(f, v, errors) for f, v in given.items()}
-    check_kind_fields(data.kind, given, errors)
+def _kind(value: str, field: str, errors: Errors) -> str | None:
+    if value not in PARTY_KINDS:
+        errors.add(field, f"must be one of {', '.join(PARTY_KINDS)}")
+        return None
+    return value
+
+
+def _given(check: Callable[[V, str, Errors], T | None]
+           ) -> Callable[[V | None, str, Errors], T | None]:
+    """A field's check for a field that may be left out (None then)."""
+    def read(value: V | None, field: str, errors: Errors) -> T | None:
+        return None if value is None else check(value, field, errors)
+    return read
+
+
+def _member_of(value: list[str] | None, field: str, errors: Errors) -> list[str] | None:
+    """The GAS a person belongs to, each once (``gas_ids.N`` named); None: not given."""
+    if value is None:
+        return None
     gas_ids: list[str] = []
-    if data.gas_ids is not None:
-        if data.kind != "person":
+    for i, gid in enumerate(value):
+        checked = check_uuid(gid, f"{field}.{i}", errors)
+        if checked is not None and checked in gas_ids:
+            errors.add(f"{field}.{i}", "listed twice")
+        elif checked is not None:
+            gas_ids.append(checked)
+    return gas_ids
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewParty(Input):
+    """A party to create, each field in its stored form (the checks a PATCH makes too)."""
+
+    id: str = client_id()
+    kind: str = custom(_kind)
+    name: str = custom(_name)
+    tax_code: str | None = custom(_given(_tax_code))
+    vat_number: str | None = custom(_given(_vat_number))
+    iban: str | None = custom(_given(_iban))
+    municipality: str | None = custom(_given(_label(100)))
+    province: str | None = custom(_given(_province))
+    latitude: float | None = custom(_given(_latitude))
+    longitude: float | None = custom(_given(_longitude))
+    households: int | None = custom(_given(_households))
+    categories: list[str] | None = custom(_given(_categories))
+    email: str | None = custom(_given(_email))
+    phone: str | None = custom(_given(_phone))
+    pec: str | None = custom(_given(_email))
+    address: str | None = custom(_given(_address))
+    postal_code: str | None = custom(_given(_postal_code))
+    gas_ids: list[str] | None = custom(_member_of)
+
+    def check(self, errors: Errors) -> None:
+        # Judged on what was given: a field refused above was given all the same.
+        given = {name: getattr(self, name) if self.read_fine(name) else True
+                 for name in ("households", "categories", "latitude", "longitude")}
+        check_kind_fields(self.kind, given, errors)
+        if self.gas_ids is not None and self.kind != "person":
             errors.add("gas_ids", "only a person belongs to a GAS")
-        for i, gid in enumerate(data.gas_ids):
-            checked = check_uuid(gid, f"gas_ids.{i}", errors)
-            if checked is not None and checked in gas_ids:
-                errors.add(f"gas_ids.{i}", "listed twice")
-            elif checked is not None:
-                gas_ids.append(checked)
-    errors.raise_if_any()
-    return {
-        "id": party_id or str(uuid.uuid4()),
-        "kind": data.kind,
-        **values,
-        # An empty list of categories is kept as none, as before.
-        "categories": values["categories"] or None,
-        "member_of": gas_ids or None,
-    }
+
+    def values(self) -> dict[str, object]:
+        """The party's columns."""
+        fields = ("name", "tax_code", "vat_number", "iban", "municipality", "province",
+                  "latitude", "longitude", "households", "categories", *CONTACT_FIELDS)
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            **{name: getattr(self, name) for name in fields},
+            # An empty list of categories is kept as none, as before.
+            "categories": self.categories or None,
+            "member_of": self.gas_ids or None,
+        }
+
+
+def validate_party(data: PartyIn) -> dict[str, object]:
+    return NewParty.read(data).values()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewRelationship(Input):
+    id: str = client_id()
+    gas_id: str = an_id()
+    producer_id: str = an_id()
+    since: date = day()
+    annual_purchases: int = minor_units()
+    households_buying: int | None = optional_whole(at_least=0, message="must not be negative")
 
 
 _NUMBER = (int, float)
@@ -566,38 +626,31 @@ def update_party(ctx: AppContext, principal: Principal, party_id: str,
 
 def create_relationship(ctx: AppContext, principal: Principal, data: RelationshipIn
                         ) -> tuple[int, RelationshipOut]:
-    errors = Errors()
-    rel_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    gas_id = check_uuid(data.gas_id, "gas_id", errors)
-    producer_id = check_uuid(data.producer_id, "producer_id", errors)
-    since = parse_date(data.since, "since", errors)
-    purchases = money_minor(data.annual_purchases, "annual_purchases", errors)
-    if data.households_buying is not None and data.households_buying < 0:
-        errors.add("households_buying", "must not be negative")
-    errors.raise_if_any()
+    new = NewRelationship.read(data)
     principal.require("officer")
 
     def run(conn: Connection, _: None) -> tuple[int, RelationshipOut]:
-        gas = get_party(conn, str(gas_id))
-        producer = get_party(conn, str(producer_id))
+        gas = get_party(conn, new.gas_id)
+        producer = get_party(conn, new.producer_id)
         if gas is None or gas.kind != "gas":
             raise invalid("gas_id", "no GAS with this id")
         if producer is None or producer.kind != "producer":
             raise invalid("producer_id", "no producer with this id")
-        if (data.households_buying is not None and gas.households is not None
-                and data.households_buying > gas.households):
+        if (new.households_buying is not None and gas.households is not None
+                and new.households_buying > gas.households):
             raise invalid("households_buying", f"the GAS has only {gas.households} households")
         exists = conn.execute(select(relationships.c.id).where(
-            relationships.c.gas_id == gas_id, relationships.c.producer_id == producer_id)).first()
+            relationships.c.gas_id == new.gas_id,
+            relationships.c.producer_id == new.producer_id)).first()
         if exists:
             raise invalid("producer_id",
                           f"relationship {exists.id} already links this GAS and producer")
         conn.execute(insert(relationships).values(
-            id=rel_id, gas_id=gas_id, producer_id=producer_id, since=since,
-            annual_purchases_minor=purchases, currency="EUR",
-            households_buying=data.households_buying, created_at=now_utc(),
+            id=new.id, gas_id=new.gas_id, producer_id=new.producer_id, since=new.since,
+            annual_purchases_minor=new.annual_purchases, currency="EUR",
+            households_buying=new.households_buying, created_at=now_utc(),
             created_by=principal.username))
-        row = conn.execute(select(relationships).where(relationships.c.id == rel_id)).one()
+        row = conn.execute(select(relationships).where(relationships.c.id == new.id)).one()
         return 201, relationship_out(row, {gas.id: gas.name, producer.id: producer.name})
 
     return command(ctx, principal, "POST /api/relationships", data, run,

@@ -8,6 +8,8 @@ batch of transfers in the caller's transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -28,12 +30,8 @@ from service.app.commands import command
 from service.app.common import (
     MoneyIn,
     check_filters,
-    check_uuid,
-    money_minor,
     now_utc,
     paginate,
-    parse_date,
-    parse_decimal_string,
     path_uuid,
     rfc3339,
     where_equal,
@@ -42,6 +40,17 @@ from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, Forbidden, NotFound, invalid
 from service.app.events import PrepaymentClosed
 from service.app.funds import gas_fund_id
+from service.app.inputs import (
+    Input,
+    an_id,
+    client_id,
+    custom,
+    day,
+    decimal,
+    minor_units,
+    one_of,
+    optional_day,
+)
 from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
 from service.app.parties import party_names, refuse_acting_for
@@ -87,6 +96,53 @@ class CloseIn(msgspec.Struct, forbid_unknown_fields=True):
     date: str
     id: str | None = None
     new_expires_on: str | None = None
+
+
+# -- what the use cases read from those bodies ------------------------------------------
+
+
+def _label(limit: int, message: str) -> Callable[[str, str, Errors], str | None]:
+    """Text that says something, at most ``limit`` characters: kept stripped."""
+    def read(value: str, field: str, errors: Errors) -> str | None:
+        if not value.strip() or len(value) > limit:
+            errors.add(field, message)
+            return None
+        return value.strip()
+    return read
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewPrepayment(Input):
+    id: str = client_id()
+    producer_id: str = an_id()
+    gas_id: str = an_id()
+    amount: int = minor_units()
+    unit_price: int = minor_units()
+    expires_on: date = day()
+    paid_on: date | None = optional_day("date", past=True)  # None: today
+    on_expiry: str = one_of(*ON_EXPIRY)
+    product: str = custom(_label(200, "1 to 200 characters"))
+    unit: str = custom(_label(32, "1 to 32 characters, such as 'kg'"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery(Input):
+    id: str = client_id()
+    on: date = day("date", past=True)
+    quantity: Decimal = decimal(max_decimals=3)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Close(Input):
+    id: str = client_id()
+    on: date = day("date", past=True)
+    new_expires_on: date | None = optional_day()
+
+    def check(self, errors: Errors) -> None:
+        if (self.read_fine("on", "new_expires_on") and self.new_expires_on is not None
+                and self.new_expires_on <= self.on):
+            errors.add("new_expires_on", "after the date of the close: the new prepayment "
+                       "must not be born expired")
 
 
 class DeliveryOut(msgspec.Struct, omit_defaults=True):
@@ -349,33 +405,20 @@ def settle_prepayment(conn: Connection, ctx: AppContext, row: Record, op_id: str
 def open_prepayment(ctx: AppContext, principal: Principal, data: PrepaymentIn
                     ) -> tuple[int, PrepaymentOut]:
     """A GAS pays a producer ahead: officers, or the GAS's own user."""
-    errors = Errors()
-    pid = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    producer_id = check_uuid(data.producer_id, "producer_id", errors)
-    gas_id = check_uuid(data.gas_id, "gas_id", errors)
-    amount = money_minor(data.amount, "amount", errors)
-    unit_price = money_minor(data.unit_price, "unit_price", errors)
-    expires_on = parse_date(data.expires_on, "expires_on", errors)
-    paid_on = parse_date(data.date, "date", errors, required=False, past=True) or today()
-    if data.on_expiry not in ON_EXPIRY:
-        errors.add("on_expiry", f"one of {', '.join(ON_EXPIRY)}")
-    if not data.product.strip() or len(data.product) > 200:
-        errors.add("product", "1 to 200 characters")
-    if not data.unit.strip() or len(data.unit) > 32:
-        errors.add("unit", "1 to 32 characters, such as 'kg'")
-    errors.raise_if_any()
-    assert expires_on is not None
+    new = NewPrepayment.read(data)
+    paid_on = new.paid_on or today()
 
     def before(conn: Connection) -> None:
         if not (principal.is_staff or (principal.role == "gas"
-                                       and principal.party_id == gas_id)):
-            refuse_acting_for(conn, principal, gas_id, "officers, or a GAS user for its own GAS")
+                                       and principal.party_id == new.gas_id)):
+            refuse_acting_for(conn, principal, new.gas_id,
+                              "officers, or a GAS user for its own GAS")
 
     def run(conn: Connection, _: None) -> tuple[int, PrepaymentOut]:
         row = create_prepayment(
-            conn, ctx, prepayment_id=pid, producer_id=str(producer_id), gas_id=str(gas_id),
-            amount=amount, product=data.product.strip(), unit=data.unit.strip(),
-            unit_price=unit_price, expires_on=expires_on, on_expiry=data.on_expiry,
+            conn, ctx, prepayment_id=new.id, producer_id=new.producer_id, gas_id=new.gas_id,
+            amount=new.amount, product=new.product, unit=new.unit,
+            unit_price=new.unit_price, expires_on=new.expires_on, on_expiry=new.on_expiry,
             username=principal.username, on=paid_on)
         refuse_closed(conn, paid_on, "a prepayment")
         return 201, prepayment_out(conn, row)
@@ -422,17 +465,13 @@ def deliver(ctx: AppContext, principal: Principal, prepayment_id: str, data: Del
     """Goods delivered against the prepayment: anyone who sees it records them (staff,
     the GAS, the producer)."""
     pid = path_uuid(prepayment_id, "prepayment")
-    errors = Errors()
-    did = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(data.date, "date", errors, past=True)
-    quantity = parse_decimal_string(data.quantity, "quantity", errors, max_decimals=3)
-    errors.raise_if_any()
-    assert on is not None
+    asked = Delivery.read(data)
 
     def run(conn: Connection, row: Record) -> tuple[int, DeliveredOut]:
-        updated = record_delivery(conn, row, did, on, quantity, principal.username)
-        refuse_closed(conn, on, "a delivery")
-        delivery = conn.execute(select(deliveries).where(deliveries.c.id == did)).one()
+        updated = record_delivery(conn, row, asked.id, asked.on, asked.quantity,
+                                  principal.username)
+        refuse_closed(conn, asked.on, "a delivery")
+        delivery = conn.execute(select(deliveries).where(deliveries.c.id == asked.id)).one()
         return 200, DeliveredOut(**msgspec.structs.asdict(prepayment_out(conn, updated)),
                                  delivery=delivery_out(delivery))
 
@@ -446,15 +485,8 @@ def close_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str, 
     """Officers or the prepaying GAS's user close it; the answer carries its
     ``settlement``."""
     pid = path_uuid(prepayment_id, "prepayment")
-    errors = Errors()
-    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(data.date, "date", errors, past=True)
-    new_expiry = parse_date(data.new_expires_on, "new_expires_on", errors, required=False)
-    if on is not None and new_expiry is not None and new_expiry <= on:
-        errors.add("new_expires_on", "after the date of the close: the new prepayment "
-                   "must not be born expired")
-    errors.raise_if_any()
-    assert on is not None
+    close = Close.read(data)
+    on = close.on
 
     def before(conn: Connection) -> Record:
         row = visible_prepayment(conn, principal, pid)
@@ -463,7 +495,8 @@ def close_prepayment(ctx: AppContext, principal: Principal, prepayment_id: str, 
         return row
 
     def run(conn: Connection, row: Record) -> tuple[int, PrepaymentOut]:
-        settle_prepayment(conn, ctx, row, op_id, on, new_expiry, principal.username)
+        settle_prepayment(conn, ctx, row, close.id, on, close.new_expires_on,
+                          principal.username)
         refuse_closed(conn, on, "a close")
         # Read again: what followed the close (its event's handlers) is in the answer too.
         return 200, prepayment_out(conn, get_prepayment(conn, pid))

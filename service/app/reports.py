@@ -74,8 +74,8 @@ from reports.workbook import (
 )
 from service.app import clock, lending
 from service.app.auth import Principal
-from service.app.common import check_uuid, parse_date
 from service.app.errors import Errors, Forbidden, NotFound, invalid
+from service.app.inputs import Input, optional_day, optional_id
 from service.app.lender_scope import lender_scope
 from service.app.loans import visible_loan
 from service.app.parties import related_party_ids
@@ -201,6 +201,19 @@ def parse_provisioning(value: str | None, errors: Errors) -> tuple[Decimal, ...]
     return tuple(Decimal(part) for part in parts)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReportFilters(Input):
+    """The dates and filters a report's query names, each may be left out (which ones a
+    report takes: ``parse_request``)."""
+
+    as_of: date | None = optional_day()
+    start: date | None = optional_day("from")
+    end: date | None = optional_day("to")
+    loan_id: str | None = optional_id()
+    gas_id: str | None = optional_id()
+    producer_id: str | None = optional_id()
+
+
 def parse_request(info: ReportInfo, fmt: str, query: Mapping[str, str | None],
                   today: date | None = None) -> ReportRequest:
     """Check the query parameters (422 naming every bad one) and fill in the defaults:
@@ -213,12 +226,8 @@ def parse_request(info: ReportInfo, fmt: str, query: Mapping[str, str | None],
         if key not in allowed and value is not None:
             errors.add(key, f"not a parameter of report {info.name!r} (it takes "
                        f"{', '.join(sorted(allowed))})")
-    as_of = parse_date(query.get("as_of"), "as_of", errors, required=False)
-    start = parse_date(query.get("from"), "from", errors, required=False)
-    end = parse_date(query.get("to"), "to", errors, required=False)
-    loan_id = check_uuid(query.get("loan_id"), "loan_id", errors)
-    gas_id = check_uuid(query.get("gas_id"), "gas_id", errors)
-    producer_id = check_uuid(query.get("producer_id"), "producer_id", errors)
+    asked = ReportFilters.read_into(query, errors)
+    as_of, start, end = asked.as_of, asked.start, asked.end
     # Only the portfolio takes it; elsewhere it is refused above as an unknown parameter.
     provisioning = (parse_provisioning(query.get("provisioning"), errors)
                     if "provisioning" in info.parameter_names() else None)
@@ -246,7 +255,8 @@ def parse_request(info: ReportInfo, fmt: str, query: Mapping[str, str | None],
         errors.add("to", "after 'as_of': the period ends on or before the as-of date")
     errors.raise_if_any()
     return ReportRequest(info=info, fmt=fmt, as_of=as_of, period_from=start, period_to=end,
-                         loan_id=loan_id, gas_id=gas_id, producer_id=producer_id,
+                         loan_id=asked.loan_id, gas_id=asked.gas_id,
+                         producer_id=asked.producer_id,
                          lang="en" if lang == "en" else "it",
                          italian=italian_text in ("true", "1", "yes"), sheet=sheet,
                          provisioning_percent=provisioning,

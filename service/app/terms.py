@@ -3,6 +3,8 @@ request's package): reading them, and the schedule and figures they make."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import cast
 
@@ -21,8 +23,18 @@ from ledger.schedules import (
     period_problems,
     summarize,
 )
-from service.app.common import MoneyIn, money_minor, parse_date
+from service.app.common import MoneyIn
 from service.app.errors import Errors
+from service.app.inputs import (
+    Input,
+    custom,
+    day,
+    minor_units,
+    one_of,
+    optional_day,
+    optional_minor_units,
+    whole,
+)
 from service.app.lending import cents, dec
 from service.app.types import Day, DecimalText
 from service.app.views import Money, money
@@ -77,23 +89,34 @@ def parse_rate(text: str, field: str, errors: Errors) -> Decimal:
     return value
 
 
+@dataclass(frozen=True, kw_only=True)
+class Terms(Input):
+    """What ``TermsIn`` says, each field read on its own (``parse_terms`` adds the rules
+    between them)."""
+
+    principal: int = minor_units()
+    annual_rate: Decimal = custom(parse_rate)
+    disbursement_date: date = day()
+    first_due_date: date | None = optional_day()
+    fees: int | None = optional_minor_units(allow_zero=True)
+    method: str = one_of(*METHODS)
+    frequency: str = one_of(*FREQUENCIES)
+    term_months: int = whole(at_least=1, message="must be positive")
+    grace_periods: int = whole(at_least=0, message="must not be negative")
+
+    def loan_terms(self) -> LoanTerms:
+        # Method and frequency were read among the values the schedules take.
+        return LoanTerms(principal=dec(self.principal), annual_rate=self.annual_rate,
+                         term_months=self.term_months, method=cast(Method, self.method),
+                         frequency=cast(Frequency, self.frequency),
+                         grace_periods=self.grace_periods,
+                         disbursement_date=self.disbursement_date,
+                         first_due_date=self.first_due_date, fees=dec(self.fees or 0))
+
+
 def parse_terms(data: TermsIn, errors: Errors, *, prefix: str = "") -> LoanTerms | None:
     """The terms, or None with every bad field (named under ``prefix``) in ``errors``."""
-    principal = money_minor(data.principal, f"{prefix}principal", errors)
-    rate = parse_rate(data.annual_rate, f"{prefix}annual_rate", errors)
-    disbursed = parse_date(data.disbursement_date, f"{prefix}disbursement_date", errors)
-    first_due = parse_date(data.first_due_date, f"{prefix}first_due_date", errors,
-                           required=False)
-    fees = money_minor(data.fees, f"{prefix}fees", errors, allow_zero=True) \
-        if data.fees is not None else 0
-    if data.method not in METHODS:
-        errors.add(f"{prefix}method", f"one of {', '.join(METHODS)}")
-    if data.frequency not in FREQUENCIES:
-        errors.add(f"{prefix}frequency", f"one of {', '.join(FREQUENCIES)}")
-    if data.term_months < 1:
-        errors.add(f"{prefix}term_months", "must be positive")
-    if data.grace_periods < 0:
-        errors.add(f"{prefix}grace_periods", "must not be negative")
+    read = Terms.read_into(data, errors, prefix)
     # Across fields (a term of whole periods, fewer grace periods than periods): named
     # beside the other bad fields, not only once they are right.
     named = {e["field"] for e in errors.items}
@@ -103,13 +126,7 @@ def parse_terms(data: TermsIn, errors: Errors, *, prefix: str = "") -> LoanTerms
             errors.add(f"{prefix}{name}", message)
     if errors.items:
         return None
-    assert disbursed is not None
-    # Both checked above against the values the schedules take.
-    terms = LoanTerms(principal=dec(principal), annual_rate=rate,
-                      term_months=data.term_months, method=cast(Method, data.method),
-                      frequency=cast(Frequency, data.frequency), grace_periods=data.grace_periods,
-                      disbursement_date=disbursed, first_due_date=first_due,
-                      fees=dec(fees))
+    terms = read.loan_terms()
     try:
         build_schedule(terms)
     except TermsError as exc:

@@ -274,3 +274,21 @@ def test_a_deposit_that_would_overflow_the_pool_is_422_and_changes_nothing(api: 
     assert r.json()["errors"][0]["field"] == "amount"
     assert api.ok(api.get(f"/api/pools/{pool_id}"))["balance"] == eur("90000000000000000.00")
     assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
+
+
+def test_the_loan_list_names_every_bad_query_value_at_once(api: Api) -> None:
+    r = api.get("/api/loans?as_of=2026-02-30&borrower_id=nobody&lender_id=nobody"
+                "&status=lent&overdue=yes&min_days_past_due=-1")
+    assert r.status_code == 422, r.text
+    assert {e["field"]: e["message"] for e in r.json()["errors"]} == {
+        "as_of": "'2026-02-30' is not a date YYYY-MM-DD",
+        "borrower_id": "'nobody' is not a UUID", "lender_id": "'nobody' is not a UUID",
+        "status": "one of approved, active, repaid, written_off",
+        "overdue": "either 'true' or 'false'",
+        "min_days_past_due": "a whole number, 0 or more"}
+    # Each alone, and the list as asked once they are right.
+    assert [e["field"] for e in api.get("/api/loans?overdue=1").json()["errors"]] == [
+        "overdue"]
+    lender_id, _ = lender(api)
+    assert api.ok(api.get(f"/api/loans?as_of=2026-02-28&lender_id={lender_id.upper()}"
+                          "&status=active&overdue=false&min_days_past_due=0"))["items"] == []
