@@ -4,6 +4,7 @@ to contact."""
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass
 from datetime import date
 
 import msgspec
@@ -14,16 +15,13 @@ from service.app import lending
 from service.app.auth import Principal
 from service.app.clock import today
 from service.app.common import (
-    check_filters,
     check_limit,
     decode_cursor,
     encode_cursor,
-    parse_bool,
-    query_date,
 )
 from service.app.context import AppContext
 from service.app.coverage import guarantees_on
-from service.app.errors import Errors
+from service.app.inputs import Input, flag, optional_day, optional_id
 from service.app.lender_scope import of_own_lender
 from service.app.read_cache import VersionedCache
 from service.app.references import number_of
@@ -95,17 +93,25 @@ def loan_book_version(conn: Connection) -> tuple[Hashable, ...]:
 _TODAY: VersionedCache[dict[str, tuple[int, int]]] = VersionedCache(loan_book_version)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ArrearsQuery(Input):
+    """What ``GET /api/arrears`` filters on, from its query string."""
+
+    on: date | None = optional_day("as_of")
+    lender_id: str | None = optional_id()
+    written_off_too: bool | None = flag("include_written_off")
+
+
 def list_arrears(ctx: AppContext, principal: Principal, as_of: str | None,
                  lender_id: str | None, include_written_off: str | None,
                  limit: int | None, cursor: str | None) -> ArrearsPage:
     """Loans with anything overdue as of ``as_of`` (default today), officers only: most
     days late first, then the larger overdue amount, then the reference's number.
     Written-off loans only with ``include_written_off=true``."""
-    day = query_date(as_of, "as_of") or today()
-    (lender,) = check_filters({"lender_id": lender_id})
-    errors = Errors()
-    written_off_too = parse_bool(include_written_off, "include_written_off", errors) or False
-    errors.raise_if_any()
+    query = ArrearsQuery.read({"as_of": as_of, "lender_id": lender_id,
+                               "include_written_off": include_written_off})
+    day = query.on or today()
+    lender, written_off_too = query.lender_id, bool(query.written_off_too)
     size = check_limit(limit)
     start = decode_cursor(cursor) or 0  # a position in the ordered list
     principal.require("officer")

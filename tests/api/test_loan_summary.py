@@ -187,6 +187,11 @@ def test_arrears_list_order_guarantors_and_written_off(api: Api) -> None:
     assert api.get("/api/arrears", "gas").status_code == 403
     r = api.get("/api/arrears?include_written_off=maybe")
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "include_written_off"
+    # Every bad filter is named in one answer.
+    r = api.get("/api/arrears?as_of=2026-02-30&lender_id=nope&include_written_off=yes")
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {
+        "as_of", "lender_id", "include_written_off"}
     assert api.ok(api.get("/api/ledger/verify"))["ok"] is True
 
 
