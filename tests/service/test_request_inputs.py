@@ -1,6 +1,7 @@
-"""What the funding requests' use cases read (service.app.requests' declared inputs): every
-bad field named at once, in the order the fields are read, with the messages the pages
-translate; good input read into the values stored."""
+"""What the funding requests' and the plans' use cases read (the declared inputs of
+service.app.requests, matching and plans): every bad field named at once, in the order the
+fields are read, with the messages the pages translate; good input read into the values
+stored."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from service.app.common import MoneyIn
 from service.app.errors import Errors, Invalid
 from service.app.inputs import Input
+from service.app.matching import MAX_PLAN_REQUESTS, PlanChoice, PlanIn
 from service.app.requests import (
     Assessment,
     AssessmentIn,
@@ -259,4 +261,18 @@ def test_request_filters_are_read_from_the_query() -> None:
 def test_hectares_keep_the_decimals_given() -> None:
     business = validate_request(request(business=BusinessIn(hectares="0")))["business"]
     assert business is not None and business["hectares"] == str(Decimal("0"))
+
+
+def test_a_plan_reads_its_requests_and_day_at_once() -> None:
+    everything = PlanChoice.read(PlanIn())
+    assert (everything.request_ids, everything.as_of) == (None, None)
+    chosen = PlanChoice.read(PlanIn(request_ids=[GAS.upper(), PRODUCER], as_of="2026-03-01"))
+    assert (chosen.request_ids, chosen.as_of) == ([GAS, PRODUCER], date(2026, 3, 1))
+    assert PlanChoice.read(PlanIn(request_ids=[])).request_ids == []  # an empty plan
+    assert refusals(PlanChoice, PlanIn(request_ids=["x", GAS], as_of="2026-13-01")) == [
+        ("request_ids.0", "'x' is not a UUID"),
+        ("as_of", "'2026-13-01' is not a date YYYY-MM-DD")]
+    too_many = [GAS] * (MAX_PLAN_REQUESTS + 1)
+    assert refusals(PlanChoice, PlanIn(request_ids=too_many)) == [
+        ("request_ids", f"at most {MAX_PLAN_REQUESTS}")]
 
