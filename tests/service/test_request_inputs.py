@@ -15,6 +15,7 @@ from service.app.common import MoneyIn
 from service.app.errors import Errors, Invalid
 from service.app.inputs import Input
 from service.app.matching import MAX_PLAN_REQUESTS, PlanChoice, PlanIn
+from service.app.plans import ChosenPlan
 from service.app.requests import (
     Assessment,
     AssessmentIn,
@@ -276,3 +277,10 @@ def test_a_plan_reads_its_requests_and_day_at_once() -> None:
     assert refusals(PlanChoice, PlanIn(request_ids=too_many)) == [
         ("request_ids", f"at most {MAX_PLAN_REQUESTS}")]
 
+
+def test_the_plan_page_must_choose_a_request_when_it_lists_them() -> None:
+    assert ChosenPlan.read({"request_ids": None, "as_of": None}).request_ids is None
+    assert refusals(ChosenPlan, {"request_ids": [], "as_of": "2026-03-01"}) == [
+        ("request_ids", "choose at least one request")]
+    assert refusals(ChosenPlan, {"request_ids": ("y",), "as_of": "x"}) == [
+        ("request_ids.0", "'y' is not a UUID"), ("as_of", "'x' is not a date YYYY-MM-DD")]
