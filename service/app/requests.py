@@ -98,6 +98,7 @@ from service.app.inputs import (
     optional_id,
     optional_minor_units,
     optional_one_of,
+    text,
 )
 from service.app.lender_scope import (
     lender_scope,
@@ -268,16 +269,6 @@ def _at_most(limit: int) -> Callable[[str, str, Errors], str | None]:
     return read
 
 
-def _name(limit: int, message: str) -> Callable[[str, str, Errors], str | None]:
-    """A name of 1 to ``limit`` characters (not blank), stripped."""
-    def read(value: str, field: str, errors: Errors) -> str | None:
-        if not value.strip() or len(value) > limit:
-            errors.add(field, message)
-            return None
-        return value.strip()
-    return read
-
-
 def _within(low: int, high: int, message: str
             ) -> Callable[[int | None, str, Errors], int | None]:
     """A whole number from ``low`` to ``high`` (None: left out)."""
@@ -430,8 +421,8 @@ class LoanPart(Input):
 class PrepaymentPart(Input):
     expires_on: date = day()
     on_expiry: str = one_of(*ON_EXPIRY)
-    product: str = custom(_name(200, "1 to 200 characters"))
-    unit: str = custom(_name(32, "1 to 32 characters, such as 'kg'"))
+    product: str = text(at_most=200, message="1 to 200 characters")
+    unit: str = text(at_most=32, message="1 to 32 characters, such as 'kg'")
     gas_id: str = an_id()
     amount: int = minor_units()
     unit_price: int = minor_units()
@@ -534,11 +525,11 @@ def _statuses(value: str | None, field: str, errors: Errors) -> list[str] | None
     return statuses
 
 
-def _amount_filter(text: str | None, field: str, errors: Errors) -> int | None:
-    if text is None:
+def _amount_filter(value: str | None, field: str, errors: Errors) -> int | None:
+    if value is None:
         return None
     try:
-        return to_minor_decimal(parse_amount(text, "EUR", allow_zero=True), "EUR")
+        return to_minor_decimal(parse_amount(value, "EUR", allow_zero=True), "EUR")
     except MoneyError as exc:
         errors.add(field, str(exc))
         return None
