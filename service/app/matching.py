@@ -76,6 +76,7 @@ from service.app.common import check_uuid, path_uuid, query_date
 from service.app.context import AppContext
 from service.app.errors import Errors
 from service.app.funds import fund_states
+from service.app.inputs import Input, custom, optional_day
 from service.app.lender_scope import (
     OtherLender,
     lender_may_fund,
@@ -808,6 +809,25 @@ class PlanIn(msgspec.Struct, forbid_unknown_fields=True):
     as_of: str | None = None
 
 
+def _request_ids(values: Sequence[str] | None, field: str, errors: Errors
+                 ) -> list[str] | None:
+    """The requests a plan is asked for, at most ``MAX_PLAN_REQUESTS``, each named by its
+    index; None: every one waiting for a plan."""
+    if values is None:
+        return None
+    if len(values) > MAX_PLAN_REQUESTS:
+        errors.add(field, f"at most {MAX_PLAN_REQUESTS}")
+    return [check_uuid(r, f"{field}.{i}", errors) or "" for i, r in enumerate(values)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanChoice(Input):
+    """What a plan is asked for (``PlanIn``; the plan pages give the same values)."""
+
+    request_ids: list[str] | None = custom(_request_ids)
+    as_of: date | None = optional_day()
+
+
 def _as_of(value: str | None, field: str) -> date:
     return query_date(value, field) or today()
 
@@ -828,15 +848,8 @@ def post_plan(ctx: AppContext, principal: Principal, data: PlanIn | None) -> Pla
     (default: every request under review or approved and not yet funded; for an
     officer bound to a lender, those its lender may fund) within every limit; officers
     only."""
-    data = data or PlanIn()
-    errors = Errors()
-    ids: list[str] | None = None
-    if data.request_ids is not None:
-        if len(data.request_ids) > MAX_PLAN_REQUESTS:
-            errors.add("request_ids", f"at most {MAX_PLAN_REQUESTS}")
-        ids = [check_uuid(r, f"request_ids.{i}", errors) or ""
-               for i, r in enumerate(data.request_ids)]
-    errors.raise_if_any()
-    day = _as_of(data.as_of, "as_of")
+    choice = PlanChoice.read(data or PlanIn())
     principal.require("officer")
-    return ctx.read(lambda conn: plan_out(make_plan(conn, ids, day, lender_scope(principal))))
+    day = choice.as_of or today()
+    return ctx.read(lambda conn: plan_out(
+        make_plan(conn, choice.request_ids, day, lender_scope(principal))))

@@ -25,12 +25,12 @@ from reports.italian import text
 from reports.workbook import ColumnSpec, FormulaNote, Lang, Report, ReportSheet, write_xlsx
 from service.app.auth import Principal
 from service.app.clock import today
-from service.app.common import MoneyIn, check_uuid, path_uuid, query_date
+from service.app.common import MoneyIn, path_uuid
 from service.app.context import AppContext
 from service.app.errors import Errors, invalid
 from service.app.lender_scope import lender_scope
 from service.app.matching import (
-    MAX_PLAN_REQUESTS,
+    PlanChoice,
     PlanResult,
     make_plan,
     merged_allocations,
@@ -270,17 +270,18 @@ def plan_candidates(ctx: AppContext, principal: Principal) -> list[PlanCandidate
         conn, plan_rows(conn, None, lender_scope(principal))))
 
 
-def _plan_ids(request_ids: Sequence[str] | None) -> list[str] | None:
-    if request_ids is None:
-        return None
-    errors = Errors()
-    if len(request_ids) > MAX_PLAN_REQUESTS:
-        errors.add("request_ids", f"at most {MAX_PLAN_REQUESTS}")
-    ids = [check_uuid(r, f"request_ids.{i}", errors) or "" for i, r in enumerate(request_ids)]
-    if not ids:
-        errors.add("request_ids", "choose at least one request")
-    errors.raise_if_any()
-    return ids
+@dataclass(frozen=True, kw_only=True)
+class ChosenPlan(PlanChoice):
+    """The requests chosen on the plan page (None: every one a plan may take) and the
+    day; a list given must name one at least."""
+
+    def check(self, errors: Errors) -> None:
+        if self.request_ids == []:
+            errors.add("request_ids", "choose at least one request")
+
+
+def _chosen(request_ids: Sequence[str] | None, as_of: str | None) -> ChosenPlan:
+    return ChosenPlan.read({"request_ids": request_ids, "as_of": as_of})
 
 
 def _view(conn: Connection, result: PlanResult) -> PlanView:
@@ -312,21 +313,22 @@ def compute_plan(ctx: AppContext, principal: Principal, request_ids: Sequence[st
                  as_of: str | None = None) -> PlanView:
     """The plan of the requests named (default: every one a plan may take), as
     ``POST /api/matching/plan`` computes it; writes nothing. Officers only."""
-    ids = _plan_ids(request_ids)
-    day = query_date(as_of, "as_of") or today()
+    chosen = _chosen(request_ids, as_of)
+    day = chosen.as_of or today()
     principal.require("officer")
-    return ctx.read(lambda conn: _view(conn, make_plan(conn, ids, day, lender_scope(principal))))
+    return ctx.read(lambda conn: _view(
+        conn, make_plan(conn, chosen.request_ids, day, lender_scope(principal))))
 
 
 def plan_workbook(ctx: AppContext, principal: Principal, request_ids: Sequence[str] | None,
                   as_of: str | None, out: IO[bytes], lang: Lang = "it") -> str:
     """Write the plan's workbook (as ``filiera plan`` does) to ``out``; its file name."""
-    ids = _plan_ids(request_ids)
-    day = query_date(as_of, "as_of") or today()
+    chosen = _chosen(request_ids, as_of)
+    day = chosen.as_of or today()
     principal.require("officer")
 
     def read(conn: Connection) -> tuple[PlanResult, dict[str, str], dict[str, str]]:
-        result = make_plan(conn, ids, day, lender_scope(principal))
+        result = make_plan(conn, chosen.request_ids, day, lender_scope(principal))
         rows = list(conn.execute(select(funding_requests.c.id, funding_requests.c.status,
                                         funding_requests.c.reference).where(
             funding_requests.c.id.in_(list(result.snapshot.requests) or [""]))))
@@ -439,12 +441,12 @@ def apply_plan(ctx: AppContext, principal: Principal, request_id: str,
     """Write the request's allocations in the plan of ``request_ids`` (computed again,
     as of ``as_of``) into its terms, through ``set_terms`` and its checks."""
     rid = path_uuid(request_id, "request")
-    ids = _plan_ids(request_ids)
-    day = query_date(as_of, "as_of") or today()
+    chosen = _chosen(request_ids, as_of)
+    day = chosen.as_of or today()
     principal.require("officer")
 
     def build(conn: Connection) -> RequestTermsIn:
-        result = make_plan(conn, ids, day, lender_scope(principal))
+        result = make_plan(conn, chosen.request_ids, day, lender_scope(principal))
         if rid not in result.snapshot.requests:
             raise invalid("request_id", "the request is not in the plan")
         return terms_from_plan(conn, result, rid)

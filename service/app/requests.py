@@ -25,9 +25,10 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Literal, TypedDict, get_args
+from typing import Any, Literal, TypedDict, TypeVar, get_args
 
 import msgspec
 from sqlalchemy import (
@@ -60,7 +61,7 @@ from ledger.requests import (
     check_terms_edit,
     check_transition,
 )
-from ledger.schedules import Frequency, Method
+from ledger.schedules import Frequency, LoanTerms, Method
 from ledger.store import cursor_int
 from service.app import lending
 from service.app.audit_note import note_changes
@@ -76,16 +77,29 @@ from service.app.common import (
     money_out,
     now_utc,
     paginate,
-    parse_date,
-    parse_decimal_string,
     path_uuid,
-    query_date,
     rfc3339,
 )
 from service.app.context import AppContext
 from service.app.errors import Conflict, Errors, Forbidden, Invalid, NotFound, invalid
 from service.app.events import LoanReopened, LoanRepaid, PrepaymentClosed
 from service.app.guarantees import create_guarantee
+from service.app.inputs import (
+    Input,
+    an_id,
+    client_id,
+    custom,
+    day,
+    each,
+    minor_units,
+    one_of,
+    optional_day,
+    optional_decimal,
+    optional_id,
+    optional_minor_units,
+    optional_one_of,
+    text,
+)
 from service.app.lender_scope import (
     lender_scope,
     request_claim,
@@ -223,6 +237,316 @@ class InterestIn(msgspec.Struct, forbid_unknown_fields=True):
     id: str | None = None
     note: str | None = None
     gas_id: str | None = None  # officers declaring for a GAS; a GAS user's is its own
+
+
+# -- what the use cases read from those bodies ----------------------------------------------
+
+Part = TypeVar("Part", bound=Input)
+
+
+def _free_text(*, required: bool = False, limit: int = MAX_TEXT
+               ) -> Callable[[str | None, str, Errors], str | None]:
+    """Free text, stripped; None when blank (refused when ``required``)."""
+    def read(value: str | None, field: str, errors: Errors) -> str | None:
+        if value is None or not value.strip():
+            if required:
+                errors.add(field, "required, not blank")
+            return None
+        if len(value) > limit:
+            errors.add(field, f"at most {limit} characters")
+            return None
+        return value.strip()
+    return read
+
+
+def _at_most(limit: int) -> Callable[[str, str, Errors], str | None]:
+    """Text of at most ``limit`` characters, as given (the use case strips it)."""
+    def read(value: str, field: str, errors: Errors) -> str | None:
+        if len(value) > limit:
+            errors.add(field, f"at most {limit} characters")
+            return None
+        return value
+    return read
+
+
+def _within(low: int, high: int, message: str
+            ) -> Callable[[int | None, str, Errors], int | None]:
+    """A whole number from ``low`` to ``high`` (None: left out)."""
+    def read(value: int | None, field: str, errors: Errors) -> int | None:
+        if value is not None and not low <= value <= high:
+            errors.add(field, message)
+            return None
+        return value
+    return read
+
+
+def _optional(part: type[Part]) -> Callable[[object, str, Errors], Part | None]:
+    """A nested input that may be left out, read as ``part`` under ``field.``."""
+    def read(value: object, field: str, errors: Errors) -> Part | None:
+        return None if value is None else part.read_into(value, errors, f"{field}.")
+    return read
+
+
+def _gas_ids(values: list[str] | None, field: str, errors: Errors) -> list[str]:
+    """Distinct ids (each named by its index), at most 100."""
+    out: list[str] = []
+    for i, value in enumerate(values or []):
+        checked = check_uuid(value, f"{field}.{i}", errors)
+        if checked is None:
+            continue
+        if checked in out:
+            errors.add(f"{field}.{i}", "listed twice")
+        out.append(checked)
+    if len(out) > 100:
+        errors.add(field, "at most 100 ids")
+    return out
+
+
+def _certifications(values: list[str] | None, field: str, errors: Errors) -> list[str]:
+    out = []
+    for i, c in enumerate(values or []):
+        if not c.strip() or len(c) > 64:
+            errors.add(f"{field}.{i}", "1 to 64 characters, such as 'organic'")
+        out.append(c.strip())
+    if len(out) > 20:
+        errors.add(field, "at most 20")
+    return out
+
+
+def _links(values: list[str] | None, field: str, errors: Errors) -> list[str]:
+    out = []
+    for i, link in enumerate(values or []):
+        link = link.strip()
+        if not link.startswith(("http://", "https://")) or len(link) > 500 or " " in link:
+            errors.add(f"{field}.{i}", "an http(s) address of at most 500 characters")
+        out.append(link)
+    if len(out) > 20:
+        errors.add(field, "at most 20 links")
+    return out
+
+
+def _stored_money(minor: int | None) -> dict[str, str] | None:
+    return None if minor is None else money_out(minor)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Business(Input):
+    """What the producer tells of its business (``BusinessIn``)."""
+
+    hectares: Decimal | None = optional_decimal(max_decimals=4, allow_zero=True)
+    workers: int | None = custom(_within(0, 100_000, "between 0 and 100000"))
+    certifications: list[str] = custom(_certifications)
+    description: str | None = custom(_free_text())
+    revenue: int | None = optional_minor_units(allow_zero=True)
+    costs: int | None = optional_minor_units(allow_zero=True)
+    existing_debts: int | None = optional_minor_units(allow_zero=True)
+
+    def stored(self) -> BusinessValues:
+        return {"description": self.description, "revenue": _stored_money(self.revenue),
+                "costs": _stored_money(self.costs),
+                "existing_debts": _stored_money(self.existing_debts),
+                "workers": self.workers,
+                "hectares": str(self.hectares) if self.hectares is not None else None,
+                "certifications": self.certifications}
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewRequest(Input):
+    """A request (``RequestIn``); a patch is judged as the request it makes."""
+
+    id: str = client_id()
+    producer_id: str = an_id()
+    amount: int = minor_units()
+    purpose: str = custom(_free_text(required=True, limit=2000))
+    instrument: str = one_of(*INSTRUMENTS)
+    term_months: int = custom(_within(1, 600, "between 1 and 600"))
+    needed_by: date | None = optional_day()
+    gas_ids: list[str] = custom(_gas_ids)
+    business: Business | None = custom(_optional(Business))
+    social_notes: str | None = custom(_free_text())
+    environmental_notes: str | None = custom(_free_text())
+    links: list[str] = custom(_links)
+
+    def stored(self) -> RequestValues:
+        return {
+            "id": self.id, "producer_id": self.producer_id, "amount_minor": self.amount,
+            "currency": "EUR", "purpose": self.purpose, "instrument": self.instrument,
+            "term_months": self.term_months, "needed_by": self.needed_by,
+            "business": self.business.stored() if self.business is not None else None,
+            "social_notes": self.social_notes,
+            "environmental_notes": self.environmental_notes, "links": self.links,
+            "gas_ids": self.gas_ids}
+
+
+def _category(value: str, field: str, errors: Errors) -> str | None:
+    if not value or len(value) > 64:
+        errors.add(field, "1 to 64 characters")
+        return None
+    return value
+
+
+def _terms_from_today(value: LoanPartIn, field: str, errors: Errors) -> LoanTerms | None:
+    """The loan's terms, checked from today when the funding's date is to be its
+    disbursement date."""
+    return parse_terms(_dated(value, today()), errors, prefix=field)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanPart(Input):
+    """The loan of a package (``LoanPartIn``), its terms as ``POST /api/loans`` has them."""
+
+    lender_id: str | None = optional_id()
+    pool_id: str | None = optional_id()
+    category: str = custom(_category)
+    terms: LoanTerms = custom(_terms_from_today, source="")
+
+    def stored(self, given: LoanPartIn) -> LoanValues:
+        """As stored: the rate as given, the dates and fees only where given."""
+        terms = self.terms
+        return {
+            "lender_id": self.lender_id, "pool_id": self.pool_id, "category": self.category,
+            "principal": money_out(lending.cents(terms.principal)),
+            "annual_rate": given.annual_rate, "term_months": terms.term_months,
+            "method": terms.method, "frequency": terms.frequency,
+            "grace_periods": terms.grace_periods,
+            "disbursement_date": terms.disbursement_date.isoformat()
+            if given.disbursement_date is not None else None,
+            "first_due_date": terms.first_due_date.isoformat()
+            if terms.first_due_date else None,
+            "fees": money_out(lending.cents(terms.fees)) if given.fees is not None else None,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrepaymentPart(Input):
+    expires_on: date = day()
+    on_expiry: str = one_of(*ON_EXPIRY)
+    product: str = text(at_most=200, message="1 to 200 characters")
+    unit: str = text(at_most=32, message="1 to 32 characters, such as 'kg'")
+    gas_id: str = an_id()
+    amount: int = minor_units()
+    unit_price: int = minor_units()
+
+    def stored(self) -> PrepaymentValues:
+        return {"gas_id": self.gas_id, "amount": money_out(self.amount),
+                "product": self.product, "unit": self.unit,
+                "unit_price": money_out(self.unit_price),
+                "expires_on": self.expires_on.isoformat(), "on_expiry": self.on_expiry}
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuaranteePart(Input):
+    guarantor_id: str = an_id()
+    amount: int = minor_units()
+
+    def stored(self) -> GuaranteeValues:
+        return {"guarantor_id": self.guarantor_id, "amount": money_out(self.amount)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Package(Input):
+    """A request's terms (``RequestTermsIn``): a loan, prepayments or both."""
+
+    loan: LoanPart | None = custom(_optional(LoanPart))
+    prepayments: list[PrepaymentPart] = each(PrepaymentPart)
+    guarantees: list[GuaranteePart] = each(GuaranteePart)
+
+    def check(self, errors: Errors) -> None:
+        if self.loan is None and not self.prepayments:
+            errors.add("loan", "a package has a loan, prepayments or both")
+        if self.loan is None and self.guarantees:
+            errors.add("guarantees", "guarantees back a loan: give the loan too")
+        if len(self.prepayments) > 100:
+            errors.add("prepayments", "at most 100")
+        if len(self.guarantees) > 100:
+            errors.add("guarantees", "at most 100")
+
+    def stored(self, given: RequestTermsIn) -> TermsValues:
+        """The package as stored: the same shapes as the input, money normalized."""
+        loan = None
+        if self.loan is not None and given.loan is not None:
+            loan = self.loan.stored(given.loan)
+        return {"loan": loan, "prepayments": [p.stored() for p in self.prepayments],
+                "guarantees": [g.stored() for g in self.guarantees]}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transition(Input):
+    id: str | None = optional_id()  # the client id: checked, kept as given
+    to: str = one_of(*TRANSITION_TARGETS)
+    note: str = custom(_at_most(MAX_TEXT))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Assessment(Input):
+    economic_score: int = custom(_within(0, 10, "an integer from 0 to 10"))
+    social_score: int = custom(_within(0, 10, "an integer from 0 to 10"))
+    notes: str = custom(_at_most(MAX_TEXT))
+    site_visit_date: date | None = optional_day()
+    decision_date: date | None = optional_day()
+    decision_reference: str | None = custom(_free_text(limit=200))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Funding(Input):
+    id: str = client_id()
+    on: date = day("date", past=True)
+
+
+def _interest_kind(value: str, field: str, errors: Errors) -> str | None:
+    if value not in INTEREST_KINDS:
+        errors.add(field, f"one of {', '.join(INTEREST_KINDS)}")
+        return None
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Interest(Input):
+    id: str = client_id()
+    gas_id: str | None = optional_id()
+    kind: str = custom(_interest_kind)
+    amount: int = minor_units()
+    note: str | None = custom(_free_text())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Withdrawal(Input):
+    """What ``DELETE /api/requests/{id}/interests/{kind}?gas_id=`` names."""
+
+    gas_id: str | None = optional_id()
+    kind: str = custom(_interest_kind)
+
+
+def _statuses(value: str | None, field: str, errors: Errors) -> list[str] | None:
+    statuses = [s for s in (value or "").split(",") if s]
+    if any(s not in STATUSES for s in statuses):
+        errors.add(field, f"one or more (comma-separated) of {', '.join(STATUSES)}")
+        return None
+    return statuses
+
+
+def _amount_filter(value: str | None, field: str, errors: Errors) -> int | None:
+    if value is None:
+        return None
+    try:
+        return to_minor_decimal(parse_amount(value, "EUR", allow_zero=True), "EUR")
+    except MoneyError as exc:
+        errors.add(field, str(exc))
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestFilters(Input):
+    """The filters of ``GET /api/requests`` (query parameters, by name)."""
+
+    statuses: list[str] = custom(_statuses, source="status")
+    instrument: str | None = optional_one_of(*INSTRUMENTS)
+    producer_id: str | None = optional_id()
+    gas_id: str | None = optional_id()
+    created_from: date | None = optional_day()
+    created_to: date | None = optional_day()
+    amount_min: int | None = custom(_amount_filter)
+    amount_max: int | None = custom(_amount_filter)
 
 
 # -- output records -------------------------------------------------------------------------
@@ -428,32 +752,6 @@ class InterestPage(msgspec.Struct):
     next_cursor: str | None
 
 
-def _text(value: str | None, field: str, errors: Errors, *, required: bool = False,
-          limit: int = MAX_TEXT) -> str | None:
-    if value is None or not value.strip():
-        if required:
-            errors.add(field, "required, not blank")
-        return None
-    if len(value) > limit:
-        errors.add(field, f"at most {limit} characters")
-    return value.strip()
-
-
-def _uuid_list(values: list[str] | None, field: str, errors: Errors, limit: int = 100
-               ) -> list[str]:
-    out: list[str] = []
-    for i, value in enumerate(values or []):
-        checked = check_uuid(value, f"{field}.{i}", errors)
-        if checked is None:
-            continue
-        if checked in out:
-            errors.add(f"{field}.{i}", "listed twice")
-        out.append(checked)
-    if len(out) > limit:
-        errors.add(field, f"at most {limit} ids")
-    return out
-
-
 class BusinessValues(TypedDict):
     """A request's ``business`` as stored (the JSON column), money normalized."""
 
@@ -522,71 +820,8 @@ class TermsValues(TypedDict):
     guarantees: list[GuaranteeValues]
 
 
-def _business(data: BusinessIn | None, errors: Errors) -> BusinessValues | None:
-    if data is None:
-        return None
-    p = "business."
-
-    def money(value: MoneyIn | None, name: str) -> dict[str, str] | None:
-        if value is None:
-            return None
-        return money_out(money_minor(value, p + name, errors, allow_zero=True))
-
-    hectares = None
-    if data.hectares is not None:
-        hectares = str(parse_decimal_string(data.hectares, p + "hectares", errors,
-                                            max_decimals=4, allow_zero=True))
-    if data.workers is not None and not 0 <= data.workers <= 100_000:
-        errors.add(p + "workers", "between 0 and 100000")
-    certifications = []
-    for i, c in enumerate(data.certifications or []):
-        if not c.strip() or len(c) > 64:
-            errors.add(f"{p}certifications.{i}", "1 to 64 characters, such as 'organic'")
-        certifications.append(c.strip())
-    if len(certifications) > 20:
-        errors.add(p + "certifications", "at most 20")
-    return {"description": _text(data.description, p + "description", errors),
-            "revenue": money(data.revenue, "revenue"), "costs": money(data.costs, "costs"),
-            "existing_debts": money(data.existing_debts, "existing_debts"),
-            "workers": data.workers, "hectares": hectares, "certifications": certifications}
-
-
-def _links(values: list[str] | None, errors: Errors) -> list[str]:
-    out = []
-    for i, link in enumerate(values or []):
-        link = link.strip()
-        if not link.startswith(("http://", "https://")) or len(link) > 500 or " " in link:
-            errors.add(f"links.{i}", "an http(s) address of at most 500 characters")
-        out.append(link)
-    if len(out) > 20:
-        errors.add("links", "at most 20 links")
-    return out
-
-
 def validate_request(data: RequestIn) -> RequestValues:
-    errors = Errors()
-    request_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    producer_id = check_uuid(data.producer_id, "producer_id", errors)
-    amount = money_minor(data.amount, "amount", errors)
-    purpose = _text(data.purpose, "purpose", errors, required=True, limit=2000)
-    if data.instrument not in INSTRUMENTS:
-        errors.add("instrument", f"one of {', '.join(INSTRUMENTS)}")
-    if not 1 <= data.term_months <= 600:
-        errors.add("term_months", "between 1 and 600")
-    needed_by = parse_date(data.needed_by, "needed_by", errors, required=False)
-    gas_ids = _uuid_list(data.gas_ids, "gas_ids", errors)
-    values: RequestValues = {
-        "id": request_id, "producer_id": producer_id, "amount_minor": amount,
-        "currency": "EUR", "purpose": purpose, "instrument": data.instrument,
-        "term_months": data.term_months, "needed_by": needed_by,
-        "business": _business(data.business, errors),
-        "social_notes": _text(data.social_notes, "social_notes", errors),
-        "environmental_notes": _text(data.environmental_notes, "environmental_notes", errors),
-        "links": _links(data.links, errors),
-        "gas_ids": gas_ids,
-    }
-    errors.raise_if_any()
-    return values
+    return NewRequest.read(data).stored()
 
 
 def _cents(value: MoneyIn, field: str, errors: Errors) -> int:
@@ -604,61 +839,7 @@ def _dated(loan: LoanPartIn, default: date) -> LoanPartIn:
 
 def validate_terms(data: RequestTermsIn) -> TermsValues:
     """The package as stored: the same shapes as the input, money normalized."""
-
-    errors = Errors()
-    loan_doc: LoanValues | None = None
-    if data.loan is not None:
-        lp = data.loan
-        lender_id = check_uuid(lp.lender_id, "loan.lender_id", errors)
-        pool_id = check_uuid(lp.pool_id, "loan.pool_id", errors)
-        if not lp.category or len(lp.category) > 64:
-            errors.add("loan.category", "1 to 64 characters")
-        terms = parse_terms(_dated(lp, today()), errors, prefix="loan.")
-        if terms is not None:
-            loan_doc = {
-                "lender_id": lender_id, "pool_id": pool_id, "category": lp.category,
-                "principal": money_out(lending.cents(terms.principal)),
-                "annual_rate": lp.annual_rate, "term_months": terms.term_months,
-                "method": terms.method, "frequency": terms.frequency,
-                "grace_periods": terms.grace_periods,
-                "disbursement_date": terms.disbursement_date.isoformat()
-                if lp.disbursement_date is not None else None,
-                "first_due_date": terms.first_due_date.isoformat()
-                if terms.first_due_date else None,
-                "fees": money_out(lending.cents(terms.fees)) if lp.fees is not None else None,
-            }
-    prepayment_docs: list[PrepaymentValues] = []
-    for i, p in enumerate(data.prepayments or []):
-        f = f"prepayments.{i}."
-        expires_on = parse_date(p.expires_on, f + "expires_on", errors)
-        if p.on_expiry not in ON_EXPIRY:
-            errors.add(f + "on_expiry", f"one of {', '.join(ON_EXPIRY)}")
-        if not p.product.strip() or len(p.product) > 200:
-            errors.add(f + "product", "1 to 200 characters")
-        if not p.unit.strip() or len(p.unit) > 32:
-            errors.add(f + "unit", "1 to 32 characters, such as 'kg'")
-        prepayment_docs.append({
-            "gas_id": check_uuid(p.gas_id, f + "gas_id", errors),
-            "amount": money_out(_cents(p.amount, f + "amount", errors)),
-            "product": p.product.strip(), "unit": p.unit.strip(),
-            "unit_price": money_out(_cents(p.unit_price, f + "unit_price", errors)),
-            "expires_on": expires_on.isoformat() if expires_on else None,
-            "on_expiry": p.on_expiry})
-    guarantee_docs: list[GuaranteeValues] = []
-    for i, g in enumerate(data.guarantees or []):
-        f = f"guarantees.{i}."
-        guarantee_docs.append({
-            "guarantor_id": check_uuid(g.guarantor_id, f + "guarantor_id", errors),
-            "amount": money_out(_cents(g.amount, f + "amount", errors))})
-    if data.loan is None and not data.prepayments:
-        errors.add("loan", "a package has a loan, prepayments or both")
-    if data.loan is None and data.guarantees:
-        errors.add("guarantees", "guarantees back a loan: give the loan too")
-    for name, items in (("prepayments", prepayment_docs), ("guarantees", guarantee_docs)):
-        if len(items) > 100:
-            errors.add(name, "at most 100")
-    errors.raise_if_any()
-    return {"loan": loan_doc, "prepayments": prepayment_docs, "guarantees": guarantee_docs}
+    return Package.read(data).stored(data)
 
 
 def check_term_parties(conn: Connection, doc: TermsValues, producer_id: str | None
@@ -1136,15 +1317,6 @@ def sorted_page(conn: Connection, query: Query, sort: str | None, limit: int | N
     return rows[:size], nxt
 
 
-def _amount_filter(text: str | None, field: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        return to_minor_decimal(parse_amount(text, "EUR", allow_zero=True), "EUR")
-    except MoneyError as exc:
-        raise invalid(field, str(exc)) from None
-
-
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
@@ -1335,42 +1507,33 @@ def list_requests(ctx: AppContext, principal: Principal, *, status: str | None =
     """Requests the user may see, oldest first unless ``sort`` says otherwise
     (``created_at``, ``amount``, ``needed_by``; ``-`` in front for descending);
     ``status`` is one or more statuses, comma-separated."""
-    statuses = [s for s in (status or "").split(",") if s]
-    bad = [s for s in statuses if s not in STATUSES]
-    if bad:
-        raise invalid("status", f"one or more (comma-separated) of {', '.join(STATUSES)}")
-    if instrument is not None and instrument not in INSTRUMENTS:
-        raise invalid("instrument", f"one of {', '.join(INSTRUMENTS)}")
-    errors = Errors()
-    producer = check_uuid(producer_id, "producer_id", errors)
-    gas = check_uuid(gas_id, "gas_id", errors)
-    errors.raise_if_any()
-    day_from = query_date(created_from, "created_from")
-    day_to = query_date(created_to, "created_to")
-    low = _amount_filter(amount_min, "amount_min")
-    high = _amount_filter(amount_max, "amount_max")
+    where = RequestFilters.read({
+        "status": status, "instrument": instrument, "producer_id": producer_id,
+        "gas_id": gas_id, "created_from": created_from, "created_to": created_to,
+        "amount_min": amount_min, "amount_max": amount_max})
     _parse_sort(sort)
     check_limit(limit)
     c = funding_requests.c
 
     def read(conn: Connection) -> RequestPage:
         query = select(funding_requests)
-        if statuses:
-            query = query.where(c.status.in_(statuses))
-        if producer:
-            query = query.where(c.producer_id == producer)
-        if gas:
-            query = query.where(_gas_sees(gas))
-        if instrument:
-            query = query.where(c.instrument == instrument)
-        if day_from:
-            query = query.where(c.created_at >= _day_start(day_from))
-        if day_to:
-            query = query.where(c.created_at < _day_start(day_to + timedelta(days=1)))
-        if low is not None:
-            query = query.where(c.amount_minor >= low)
-        if high is not None:
-            query = query.where(c.amount_minor <= high)
+        if where.statuses:
+            query = query.where(c.status.in_(where.statuses))
+        if where.producer_id:
+            query = query.where(c.producer_id == where.producer_id)
+        if where.gas_id:
+            query = query.where(_gas_sees(where.gas_id))
+        if where.instrument:
+            query = query.where(c.instrument == where.instrument)
+        if where.created_from:
+            query = query.where(c.created_at >= _day_start(where.created_from))
+        if where.created_to:
+            query = query.where(
+                c.created_at < _day_start(where.created_to + timedelta(days=1)))
+        if where.amount_min is not None:
+            query = query.where(c.amount_minor >= where.amount_min)
+        if where.amount_max is not None:
+            query = query.where(c.amount_minor <= where.amount_max)
         if reference is not None:
             query = query.where(c.reference == reference)
         if principal.role == "producer":
@@ -1426,13 +1589,7 @@ def move_request(ctx: AppContext, principal: Principal, request_id: str, data: T
                  ) -> tuple[int, RequestOut]:
     """Move a request along the workflow of ``ledger.requests``, with a history entry."""
     rid = path_uuid(request_id, "request")
-    errors = Errors()
-    check_uuid(data.id, "id", errors)
-    if data.to not in TRANSITION_TARGETS:
-        errors.add("to", f"one of {', '.join(TRANSITION_TARGETS)}")
-    if len(data.note) > MAX_TEXT:
-        errors.add("note", f"at most {MAX_TEXT} characters")
-    errors.raise_if_any()
+    move = Transition.read(data)
 
     def before(conn: Connection) -> tuple[Record, Callable[[], None]]:
         row = visible_request(conn, principal, rid, lock=True)
@@ -1440,8 +1597,8 @@ def move_request(ctx: AppContext, principal: Principal, request_id: str, data: T
         is_own = principal.role == "producer" and row.producer_id == principal.party_id
 
         def check() -> None:
-            check_transition(row.status, data.to, principal.role, is_own=is_own,
-                             note=data.note, has_assessment=has_assessment(conn, rid))
+            check_transition(row.status, move.to, principal.role, is_own=is_own,
+                             note=move.note, has_assessment=has_assessment(conn, rid))
 
         _role_first(check)
         return row, check
@@ -1450,8 +1607,8 @@ def move_request(ctx: AppContext, principal: Principal, request_id: str, data: T
             ) -> tuple[int, RequestOut]:
         row, check = target
         _refuse(check)
-        change_status(conn, row, data.to, principal.username, data.note.strip())
-        claim = request_claim(principal, row.lender_id, data.to)
+        change_status(conn, row, move.to, principal.username, move.note.strip())
+        claim = request_claim(principal, row.lender_id, move.to)
         if claim != row.lender_id:  # the first bound officer to review it: its lender's
             conn.execute(update(funding_requests).where(funding_requests.c.id == rid)
                          .values(lender_id=claim))
@@ -1465,19 +1622,11 @@ def assess_request(ctx: AppContext, principal: Principal, request_id: str,
                    data: AssessmentIn) -> AssessmentOut:
     """Record the officers' assessment; an unchanged one adds no version."""
     rid = path_uuid(request_id, "request")
-    errors = Errors()
-    for name in ("economic_score", "social_score"):
-        if not 0 <= getattr(data, name) <= 10:
-            errors.add(name, "an integer from 0 to 10")
-    if len(data.notes) > MAX_TEXT:
-        errors.add("notes", f"at most {MAX_TEXT} characters")
-    site_visit = parse_date(data.site_visit_date, "site_visit_date", errors, required=False)
-    decision = parse_date(data.decision_date, "decision_date", errors, required=False)
-    reference = _text(data.decision_reference, "decision_reference", errors, limit=200)
-    errors.raise_if_any()
-    values = {"economic_score": data.economic_score, "social_score": data.social_score,
-              "notes": data.notes.strip(), "site_visit_date": site_visit,
-              "decision_date": decision, "decision_reference": reference}
+    given = Assessment.read(data)
+    values = {"economic_score": given.economic_score, "social_score": given.social_score,
+              "notes": given.notes.strip(), "site_visit_date": given.site_visit_date,
+              "decision_date": given.decision_date,
+              "decision_reference": given.decision_reference}
 
     def write(conn: Connection) -> AssessmentOut:
         row = visible_request(conn, principal, rid, lock=True)
@@ -1564,11 +1713,7 @@ def fund_request(ctx: AppContext, principal: Principal, request_id: str, data: F
     """Create the package of the terms in force, all or nothing: the request is then
     ``funded`` with its ``instruments``."""
     rid = path_uuid(request_id, "request")
-    errors = Errors()
-    op_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    on = parse_date(data.date, "date", errors, past=True)
-    errors.raise_if_any()
-    assert on is not None
+    funding = Funding.read(data)
 
     def before(conn: Connection) -> tuple[Record, Record | None, Callable[[], None]]:
         row = visible_request(conn, principal, rid, lock=True)
@@ -1590,8 +1735,9 @@ def fund_request(ctx: AppContext, principal: Principal, request_id: str, data: F
         row, terms_row, check = target
         _refuse(check)
         assert terms_row is not None  # check_funding refuses a request without terms
-        fund_package(conn, ctx, row, terms_row.terms, op_id, on, principal.username)
-        refuse_closed(conn, on, "a funding")
+        fund_package(conn, ctx, row, terms_row.terms, funding.id, funding.on,
+                     principal.username)
+        refuse_closed(conn, funding.on, "a funding")
         return 200, request_out(conn, rid, principal)
 
     return command(ctx, principal, f"POST /api/requests/{rid}/funding", data, run, before,
@@ -1626,20 +1772,15 @@ def declare_interest(ctx: AppContext, principal: Principal, request_id: str, dat
     kind in a request: a new one of the same kind replaces its earlier one."""
     rid = path_uuid(request_id, "request")
     errors = Errors()
-    interest_id = check_uuid(data.id, "id", errors) or str(uuid.uuid4())
-    gas_id = check_uuid(data.gas_id, "gas_id", errors)
-    if data.kind not in INTEREST_KINDS:
-        errors.add("kind", f"one of {', '.join(INTEREST_KINDS)}")
-    amount = money_minor(data.amount, "amount", errors)
-    note = _text(data.note, "note", errors)
+    interest = Interest.read_into(data, errors)
     if principal.is_staff and data.gas_id is None:
         errors.add("gas_id", "required when an officer records a GAS's interest")
     errors.raise_if_any()
 
     def before(conn: Connection) -> tuple[Record, str | None]:
-        _staff_gas(conn, principal, gas_id)
+        _staff_gas(conn, principal, interest.gas_id)
         row = visible_request(conn, principal, rid)
-        return row, _declaring_gas(conn, principal, gas_id, "declare")
+        return row, _declaring_gas(conn, principal, interest.gas_id, "declare")
 
     def run(conn: Connection, target: tuple[Record, str | None]) -> tuple[int, InterestOut]:
         row, declaring = target
@@ -1647,12 +1788,12 @@ def declare_interest(ctx: AppContext, principal: Principal, request_id: str, dat
             raise Conflict("closed", f"the request is {row.status}; it takes no more interest")
         i = request_interests.c
         conn.execute(request_interests.delete().where(
-            i.request_id == rid, i.gas_id == declaring, i.kind == data.kind))
+            i.request_id == rid, i.gas_id == declaring, i.kind == interest.kind))
         conn.execute(insert(request_interests).values(
-            id=interest_id, request_id=rid, gas_id=declaring, kind=data.kind,
-            amount_minor=amount, currency="EUR", note=note, created_at=now_utc(),
-            created_by=principal.username))
-        found = conn.execute(_interest_select().where(i.id == interest_id)).one()
+            id=interest.id, request_id=rid, gas_id=declaring, kind=interest.kind,
+            amount_minor=interest.amount, currency="EUR", note=interest.note,
+            created_at=now_utc(), created_by=principal.username))
+        found = conn.execute(_interest_select().where(i.id == interest.id)).one()
         return 201, interest_out(found, found.gas_name)
 
     return command(ctx, principal, f"POST /api/requests/{rid}/interests", data, run, before,
@@ -1665,19 +1806,18 @@ def withdraw_interest(ctx: AppContext, principal: Principal, request_id: str, ki
     ``gas_id``): 404 when it has none, 409 ``closed`` once the request takes no more."""
     rid = path_uuid(request_id, "request")
     errors = Errors()
-    checked_gas = check_uuid(gas_id, "gas_id", errors)
-    if kind not in INTEREST_KINDS:
-        errors.add("kind", f"one of {', '.join(INTEREST_KINDS)}")
+    asked = Withdrawal.read_into({"gas_id": gas_id, "kind": kind}, errors)
     if principal.is_staff and gas_id is None:
         errors.add("gas_id", "required when an officer withdraws a GAS's interest")
     errors.raise_if_any()
 
     def write(conn: Connection) -> None:
-        _staff_gas(conn, principal, checked_gas)
+        _staff_gas(conn, principal, asked.gas_id)
         row = visible_request(conn, principal, rid, lock=True)
-        declaring = _declaring_gas(conn, principal, checked_gas, "withdraws")
+        declaring = _declaring_gas(conn, principal, asked.gas_id, "withdraws")
         i = request_interests.c
-        current = and_(i.request_id == rid, i.gas_id == (declaring or ""), i.kind == kind)
+        current = and_(i.request_id == rid, i.gas_id == (declaring or ""),
+                       i.kind == asked.kind)
         if conn.execute(select(i.seq).where(current)).first() is None:
             raise NotFound("interest")
         if row.status not in OPEN_STATUSES:

@@ -338,6 +338,14 @@ def test_plan_refusals(api: Api, net: Net) -> None:
     assert empty["allocations"] == [] and empty["funded"] == {} and empty["unfunded"] == {}
 
 
+def test_a_plan_names_a_bad_request_id_and_a_bad_day_at_once(api: Api) -> None:
+    r = api.post("/api/matching/plan", {"request_ids": [new_id(), "x"], "as_of": "2026-13-01"})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["request_ids.1", "as_of"]
+    # 422 before 403: a GAS user's bad body is named too.
+    assert api.post("/api/matching/plan", {"as_of": "soon"}, "gas").status_code == 422
+
+
 def test_arrears_block_loans_and_show_in_reasons(api: Api, net: Net) -> None:
     """A loan to P2 of 2,000.00 at 6% over 24 months, disbursed 2025-06-01 and never
     repaid: on 2026-03-01 the eight installments due 2025-07-01 .. 2026-02-01 are overdue

@@ -600,6 +600,31 @@ def test_list_filters_sort_and_cursor(api: Api) -> None:
     assert api.get("/api/requests/todo", "producer").status_code == 403
 
 
+def test_list_names_every_bad_filter_at_once(api: Api) -> None:
+    r = api.get("/api/requests?status=submitted,open&instrument=grant&producer_id=p"
+                "&gas_id=g&created_from=yesterday&created_to=2026-02-30&amount_min=1e3"
+                "&amount_max=-1")
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == [
+        "status", "instrument", "producer_id", "gas_id", "created_from", "created_to",
+        "amount_min", "amount_max"]
+
+
+def test_an_officers_interest_names_the_missing_gas_beside_the_bad_fields(api: Api
+                                                                          ) -> None:
+    rid = submit(api)["id"]
+    r = api.post(f"/api/requests/{rid}/interests",
+                 {"kind": "grant", "amount": eur("0"), "note": " "})
+    assert r.status_code == 422, r.text
+    assert [(e["field"], e["message"]) for e in r.json()["errors"]] == [
+        ("kind", "one of prepayment, guarantee"), ("amount.amount", "amount must be positive"),
+        ("gas_id", "required when an officer records a GAS's interest")]
+    r = api.client.delete(f"/api/requests/{rid}/interests/grant?gas_id=g",
+                          headers=api.headers("officer"))
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["gas_id", "kind"]
+
+
 def test_terms_leave_the_disbursement_date_to_the_funding(api: Api) -> None:
     """API.md: the terms' ``disbursement_date`` is optional, the funding's ``date``
     supplies it, and the schedule runs from that day."""
