@@ -11,6 +11,7 @@ is simulated: the retry then answers as the first time and nothing is written tw
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -29,7 +30,7 @@ import service.app.context as context_module
 from ledger.store import ledger_accounts, ledger_transfers
 from service.app.auth import create_user
 from service.db.engine import normalize_url, write_tx
-from service.db.tables import idempotency
+from service.db.tables import audit_log, idempotency
 from service.http.app import create_app
 from service.settings import Settings
 from tests.conftest import PG_URL
@@ -288,6 +289,14 @@ def test_connection_lost_after_the_commit_a_resend_answers_as_the_first_time(
         assert r.json()["results"] == [{"id": transfer_id, "result": "exists"}], r.text
         assert count(engine, transfers_with_id(transfer_id)) == 1
         assert balance(client, headers, credit) == "7.50"
+        # The first request's audit entry committed with its transfer (the batch's own
+        # transaction), though its answer was lost; the second created nothing.
+        with engine.connect() as conn:
+            listed = conn.execute(select(audit_log.c.ids, audit_log.c.outcome).where(
+                audit_log.c.operation == "POST /api/ledger/transfers").order_by(
+                audit_log.c.seq)).all()
+        assert [(json.loads(ids), outcome) for ids, outcome in listed] == [
+            ([transfer_id], 200), ([], 200)]
 
         # A command (through AppContext.write) commits, then the connection breaks.
         real_tx = context_module.write_tx
