@@ -386,6 +386,32 @@ def test_the_session_guard_answers_503_when_its_own_connection_cannot_be_used(
 
 
 @pytest.mark.parametrize("backend", ["postgresql"] if PG_URL else [])
+def test_the_session_guard_answers_503_when_its_checks_connection_breaks_on_postgresql(
+        engine: Engine, db_url: tuple[str, str | None], monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL the API's checks are answered by a thread of their own (one query
+    for the checks waiting together): a connection that fails there, and again on a
+    fresh one, answers 503 too, and the next request passes."""
+    import psycopg
+
+    from service.app.live_sessions import LiveSessions
+
+    with service(engine, db_url) as (client, headers):
+        real = LiveSessions._rows
+        failures = {"left": 2}
+
+        def gone_then_real(self: LiveSessions, sessions: Any) -> Any:
+            if failures["left"]:
+                failures["left"] -= 1
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+            return real(self, sessions)
+
+        monkeypatch.setattr(LiveSessions, "_rows", gone_then_real)
+        assert_unavailable(client.get("/api/me", headers=headers))
+        assert failures["left"] == 0
+        assert client.get("/api/me", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["postgresql"] if PG_URL else [])
 def test_errors_of_a_terminated_postgresql_backend_count_as_unavailable(
         engine: Engine, db_url: tuple[str, str | None]) -> None:
     """Real errors from a terminated backend: psycopg's own, raised on a raw connection,
