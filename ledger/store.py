@@ -429,10 +429,17 @@ _PG_HEAD = ("SELECT last_hash, transfer_count, last_timestamp, expired_through, 
             f" FROM ledger_head WHERE id = {HEAD_ID} FOR UPDATE")
 _PG_ACCOUNTS = (f"SELECT {', '.join(_ACCOUNT_COLUMNS)} FROM ledger_accounts"
                 " WHERE id = ANY(%s::varchar[]) ORDER BY id FOR UPDATE")
-_PG_TRANSFERS = (f"SELECT {', '.join(_TRANSFER_COLUMNS)} FROM ledger_transfers"
-                 " WHERE id = ANY(%s::varchar[])")
-_PG_RESOLUTIONS = (f"SELECT {', '.join(_TRANSFER_COLUMNS)} FROM ledger_transfers"
-                   " WHERE pending_id = ANY(%s::varchar[])")
+# The journal probed through its unique indexes, one lookup an id (LIMIT 1 keeps each
+# lookup a subquery of its own, so the planner cannot turn them into one join). As
+# "id = ANY(array)", or a plain join with the array, the planner scanned the whole
+# journal for every group while it had no statistics yet (a new or restored database,
+# before autovacuum's first ANALYZE) or at a few thousand rows: measured 1.3 ms a group
+# at 9,600 rows, 6 ms under load, growing with the journal.
+_PG_PROBE = (f"SELECT {', '.join('t.' + c for c in _TRANSFER_COLUMNS)}"
+             " FROM unnest(%s::varchar[]) AS q(id), LATERAL (SELECT * FROM ledger_transfers"
+             " WHERE {column} = q.id LIMIT 1) AS t")
+_PG_TRANSFERS = _PG_PROBE.format(column="id")
+_PG_RESOLUTIONS = _PG_PROBE.format(column="pending_id")
 _PG_ARRAY_TYPES = {"seq": "bigint", "amount": "bigint", "flags": "integer",
                    "timeout_seconds": "bigint", "expires_at": "bigint", "value_date": "date",
                    "timestamp": "bigint"}

@@ -46,6 +46,7 @@ from ledger.transfers import (
     post_pending_of,
     void_pending_of,
 )
+from tests.conftest import PG_URL
 
 SECOND = 1_000_000_000
 DMNEC = "debits_must_not_exceed_credits"
@@ -592,3 +593,24 @@ def test_a_companion_row_the_database_refuses_fails_its_batch_alone(
     assert sorted(noted(store.engine)) == sorted(key for k, (_, (key, _)) in enumerate(sent)
                                                  if k != 2)
     assert verify_ok(store) == 4
+
+
+@pytest.mark.parametrize("backend", ["postgresql"] if PG_URL else [])
+def test_postgresql_probes_the_journal_by_its_indexes_without_statistics(
+        store: LedgerStore) -> None:
+    """The group's reads look the batches' ids up in the journal's unique indexes, one
+    lookup an id, even before the journal was ever analyzed (a new or restored database):
+    "id = ANY(array)" scanned the whole journal there for every group."""
+    from ledger.store import _PG_RESOLUTIONS, _PG_TRANSFERS
+
+    bank, other = make(store, (), ())
+    for _ in range(12):
+        store.submit_batch([tr(bank, other, 1) for _ in range(PIPELINED_MAX_TRANSFERS)])
+    ids = [uuid7() for _ in range(64)]
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql(
+            "SELECT reltuples FROM pg_class WHERE oid = 'ledger_transfers'::regclass"
+        ).scalar_one() < 0  # never analyzed
+        for sql in (_PG_TRANSFERS, _PG_RESOLUTIONS):
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql, (ids,)))
+            assert "Index Scan" in plan and "Seq Scan on ledger_transfers" not in plan, plan
