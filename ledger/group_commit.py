@@ -11,6 +11,10 @@ whose batch caused it and to no one else; except when the database itself could 
 used (``is_unavailable``: a lost connection, SQLite's lock held past the busy timeout):
 then every caller of the group gets that error, to send its batch again (its transfer
 ids make a second send harmless), rather than each batch waiting for the database alone.
+
+A batch may bring a ``Companion``: a row of the caller's (the request's audit entry)
+written in the transaction that writes the batch, so it commits exactly when the batch
+does, without a transaction of its own for the caller to wait for.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from datetime import datetime
 
-from ledger.store import LedgerStore, is_unavailable
+from ledger.store import Companion, LedgerStore, is_unavailable
 from ledger.transfers import Transfer, TransferResult
 
 __all__ = ["GroupCommitWriter", "WriterClosed"]
@@ -32,7 +36,8 @@ class WriterClosed(RuntimeError):
     """The writer was closed before this batch could be written."""
 
 
-_Request = tuple[list[Transfer], "int | datetime | None", "Future[list[TransferResult]]"]
+_Request = tuple[list[Transfer], "int | datetime | None", "Companion | None",
+                 "Future[list[TransferResult]]"]
 
 
 class GroupCommitWriter:
@@ -50,27 +55,29 @@ class GroupCommitWriter:
                                         daemon=True)
         self._thread.start()
 
-    def submit_future(self, transfers: Sequence[Transfer],
-                      now: int | datetime | None = None) -> Future[list[TransferResult]]:
-        """Queue a batch; the future resolves with its results after commit."""
+    def submit_future(self, transfers: Sequence[Transfer], now: int | datetime | None = None,
+                      companion: Companion | None = None) -> Future[list[TransferResult]]:
+        """Queue a batch (and its companion row, if any); the future resolves with its
+        results after commit."""
         future: Future[list[TransferResult]] = Future()
         with self._cond:
             if self._closed:
                 raise WriterClosed("the group-commit writer is closed")
-            self._queue.append((list(transfers), now, future))
+            self._queue.append((list(transfers), now, companion, future))
             self._cond.notify()
         return future
 
-    def submit(self, transfers: Sequence[Transfer],
-               now: int | datetime | None = None) -> list[TransferResult]:
+    def submit(self, transfers: Sequence[Transfer], now: int | datetime | None = None,
+               companion: Companion | None = None) -> list[TransferResult]:
         """Blocking: write ``transfers`` as one batch and return its results."""
-        return self.submit_future(transfers, now).result()
+        return self.submit_future(transfers, now, companion).result()
 
     async def submit_async(self, transfers: Sequence[Transfer],
-                           now: int | datetime | None = None) -> list[TransferResult]:
+                           now: int | datetime | None = None,
+                           companion: Companion | None = None) -> list[TransferResult]:
         """Await the results without blocking the event loop (the writer thread sets the
         future; ``wrap_future`` hands it over with ``call_soon_threadsafe``)."""
-        return await asyncio.wrap_future(self.submit_future(transfers, now))
+        return await asyncio.wrap_future(self.submit_future(transfers, now, companion))
 
     def close(self, timeout: float | None = None) -> None:
         """Stop taking batches, write those already queued, stop the thread (``timeout``
@@ -104,7 +111,7 @@ class GroupCommitWriter:
                 group = self._take()
                 if group is None:
                     return
-                live = [r for r in group if r[2].set_running_or_notify_cancel()]
+                live = [r for r in group if r[3].set_running_or_notify_cancel()]
                 if live:
                     self._write(live)
 
@@ -113,24 +120,25 @@ class GroupCommitWriter:
         nows = [r[1] for r in group]
         now = None if any(n is None for n in nows) else max(nows, key=_as_ns)
         try:
-            results = self.store.submit_many_batch([r[0] for r in group], now)
+            results = self.store.submit_many_batch([r[0] for r in group], now,
+                                                   [r[2] for r in group])
         except Exception as exc:
             if len(group) == 1 or is_unavailable(exc):
-                for _, _, future in group:
+                for *_, future in group:
                     future.set_exception(exc)
             else:
                 self._write_alone(group)
             return
         self.groups += 1
         self.batches += len(group)
-        for (_, _, future), batch_results in zip(group, results, strict=True):
+        for (*_, future), batch_results in zip(group, results, strict=True):
             future.set_result(batch_results)
 
     def _write_alone(self, group: list[_Request]) -> None:
         for request in group:
-            transfers, now, future = request
+            transfers, now, companion, future = request
             try:
-                future.set_result(self.store.submit_batch(transfers, now))
+                future.set_result(self.store.submit_batch(transfers, now, companion))
                 self.groups += 1
                 self.batches += 1
             except Exception as exc:

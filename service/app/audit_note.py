@@ -17,6 +17,9 @@ class AuditNote:
     # What an edit changed, as stored (field -> new value); {} when it changed nothing
     # (then nothing is recorded); None when the use case did not say.
     changes: dict[str, object] | None = None
+    # The use case committed the request's entry itself, with the operation (raw
+    # transfers, in the ledger's group transaction): the entry point writes none.
+    recorded: bool = False
 
     @property
     def changed_nothing(self) -> bool:
@@ -53,6 +56,13 @@ def note_changes(changes: dict[str, object]) -> None:
     note = audit_note.get()
     if note is not None:
         note.changes = dict(changes)
+
+
+def note_recorded() -> None:
+    """The request's entry was committed with the operation (``AuditNote.recorded``)."""
+    note = audit_note.get()
+    if note is not None:
+        note.recorded = True
 
 
 def note_made(ids: list[str]) -> None:

@@ -9,13 +9,16 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from ledger.store import Companion
+from ledger.transfers import TransferResult, TransferResultCode
 from service.db.engine import write_tx
 from service.db.tables import audit_log
 
@@ -52,15 +55,32 @@ def write_entries(conn: Connection, entries: list[tuple[AuditEntry, datetime]]) 
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(dialect.insert(audit_log).on_conflict_do_nothing(
-        index_elements=["entry_key"]), [
-        {"at": at, "actor": entry.actor, "channel": entry.channel,
-         "operation": entry.operation[:200], "kind": entry.kind[:64],
-         "ids": json.dumps(list(dict.fromkeys(entry.ids))),
-         "changes": None if entry.changes is None else json.dumps(entry.changes,
-                                                                  default=str),
-         "outcome": entry.outcome, "http_request_id": entry.http_request_id,
-         "entry_key": entry.key}
-        for entry, at in entries])
+        index_elements=["entry_key"]), [entry_row(entry, at) for entry, at in entries])
+
+
+def entry_row(entry: AuditEntry, at: datetime) -> dict[str, Any]:
+    """The entry as its ``audit_log`` row."""
+    return {"at": at, "actor": entry.actor, "channel": entry.channel,
+            "operation": entry.operation[:200], "kind": entry.kind[:64],
+            "ids": json.dumps(list(dict.fromkeys(entry.ids))),
+            "changes": None if entry.changes is None else json.dumps(entry.changes,
+                                                                     default=str),
+            "outcome": entry.outcome, "http_request_id": entry.http_request_id,
+            "entry_key": entry.key}
+
+
+def with_transfers(entry: AuditEntry) -> Companion:
+    """The entry of a request posting a batch of raw transfers, as a row the ledger's
+    group-commit writer commits with the batch (``ledger.store.Companion``): in the same
+    transaction, so it exists exactly when the batch's outcome does and the request waits
+    for no transaction of the audit writer's. It lists, after ``entry.ids``, the
+    transfers the batch created (known once applied) and is timed when written."""
+
+    def row(results: list[TransferResult]) -> dict[str, Any]:
+        made = [r.id for r in results if r.result == TransferResultCode.CREATED]
+        return entry_row(replace(entry, ids=[*entry.ids, *made]), datetime.now(UTC))
+
+    return Companion(audit_log, row)
 
 
 class AuditWriter:

@@ -27,7 +27,8 @@ from ledger.transfers import (
     TransferFlag,
     TransferResultCode,
 )
-from service.app.audit_note import note_made
+from service.app.audit_note import note_made, note_recorded
+from service.app.audit_writer import AuditEntry, with_transfers
 from service.app.auth import Principal
 from service.app.commands import command
 from service.app.common import MoneyIn, check_limit, money_minor, now_utc, path_uuid
@@ -280,11 +281,13 @@ def read_account(ctx: AppContext, principal: Principal, account_id: str) -> Acco
     return ctx.read(read)
 
 
-async def submit_transfers(ctx: AppContext, principal: Principal, items: list[TransferIn]
-                           ) -> TransferResults:
+async def submit_transfers(ctx: AppContext, principal: Principal, items: list[TransferIn],
+                           audit: AuditEntry | None = None) -> TransferResults:
     """The hot path: async, so the request waits on the group-commit writer without
     holding a thread; the database is asked (in a thread) only about accounts not seen
-    yet."""
+    yet. ``audit``: the request's entry as its answer (200) would have it, but for the
+    transfers created: the writer commits it with the batch, listing those (the entry
+    point then writes none); without it the entry point writes the entry after."""
     transfers = parse_transfers(items, principal.username)
     refuse_bad_body()  # the writer below is not behind AppContext.write
     principal.require("officer")
@@ -298,7 +301,8 @@ async def submit_transfers(ctx: AppContext, principal: Principal, items: list[Tr
     transfers = [hide_outside(t, allowed) for t in transfers]
     assert ctx.writer is not None, "the app serves with its group-commit writer"
     try:
-        results = await ctx.writer.submit_async(transfers)
+        results = await ctx.writer.submit_async(
+            transfers, companion=None if audit is None else with_transfers(audit))
     except LedgerConflict as exc:  # nothing written, as AppContext.write answers it
         raise Conflict("conflict", "the database was busy; try again") from exc
     except DBAPIError as exc:
@@ -306,6 +310,8 @@ async def submit_transfers(ctx: AppContext, principal: Principal, items: list[Tr
             raise Unavailable() from exc
         raise
     note_made([r.id for r in results if r.result == "created"])
+    if audit is not None:
+        note_recorded()
     return TransferResults([TransferResultOut(r.id, r.result) for r in results])
 
 

@@ -108,6 +108,15 @@ def check_session(ctx: AppContext, session: Session) -> None:
         raise Unauthorized("the token was revoked; log in again")
 
 
+async def check_session_async(ctx: AppContext, session: Session) -> None:
+    """``check_session`` from the event loop, which on PostgreSQL does not wait for the
+    database meanwhile (``LiveSessions.is_live_async``)."""
+    if ctx.live_sessions is None:
+        ctx.live_sessions = LiveSessions(ctx.engine)
+    if not await ctx.live_sessions.is_live_async(session):
+        raise Unauthorized("the token was revoked; log in again")
+
+
 def logout(ctx: AppContext, session: Session) -> None:
     ctx.write(lambda conn: revoke_token(conn, session))
 

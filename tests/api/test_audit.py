@@ -235,6 +235,55 @@ def test_raw_transfers_list_the_transfers_they_posted(api: Api) -> None:
     assert posted in entry["ids"] and refused not in entry["ids"]
 
 
+def test_a_raw_transfer_batch_commits_its_entry_with_the_transfers(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry of a raw transfer batch is written by the ledger's group-commit writer in
+    the batch's own transaction (the audit writer never sees it), and is the entry the
+    audit door writes for any request: once, with who, the request id, the outcome and
+    the transfers created; a batch all refused still answers 200 and is listed, with no
+    ids; a batch the database could not take (503) is not."""
+    from sqlalchemy.exc import OperationalError
+
+    accounts = []
+    for code in ("cash", "bank"):
+        body = {"id": new_id(), "code": f"audit:{code}", "currency": "EUR"}
+        accounts.append(api.ok(api.post("/api/ledger/accounts", body), 201)["id"])
+    ctx = api.client.app.state.ctx
+    through_writer: list[str] = []
+    real_submit = ctx.audit.submit
+    monkeypatch.setattr(ctx.audit, "submit", lambda entry: (
+        through_writer.append(entry.operation), real_submit(entry))[1])
+
+    def transfer(debit: str, credit: str) -> dict[str, Any]:
+        return {"id": new_id(), "debit_account_id": debit, "credit_account_id": credit,
+                "amount": eur("1.00"), "code": "test"}
+
+    posted = [transfer(accounts[0], accounts[1]), transfer(accounts[1], accounts[0])]
+    r = api.client.post("/api/ledger/transfers", json=posted,
+                        headers={**api.headers("officer"), "X-Request-ID": "raw-1"})
+    assert [x["result"] for x in api.ok(r)["results"]] == ["created", "created"]
+    refused = [transfer(accounts[0], accounts[0])]
+    r = api.client.post("/api/ledger/transfers", json=refused,
+                        headers={**api.headers("officer"), "X-Request-ID": "raw-2"})
+    assert api.ok(r)["results"] == [{"id": refused[0]["id"],
+                                     "result": "accounts_must_be_different"}]
+    with monkeypatch.context() as patch:
+        patch.setattr(ctx.store, "submit_many_batch", lambda *a, **k: (_ for _ in ()).throw(
+            OperationalError("BEGIN", {}, Exception("server closed the connection"))))
+        r = api.client.post("/api/ledger/transfers", json=[transfer(*accounts)],
+                            headers={**api.headers("officer"), "X-Request-ID": "raw-3"})
+        assert r.status_code == 503, r.text
+    found = [e for e in entries(api) if e["operation"] == "POST /api/ledger/transfers"]
+    assert [{k: v for k, v in e.items() if k != "at"} for e in found] == [
+        {"actor": "officer", "channel": "api", "operation": "POST /api/ledger/transfers",
+         "kind": "ledger", "ids": [t["id"] for t in posted], "changes": None,
+         "outcome": 200, "http_request_id": "raw-1"},
+        {"actor": "officer", "channel": "api", "operation": "POST /api/ledger/transfers",
+         "kind": "ledger", "ids": [], "changes": None, "outcome": 200,
+         "http_request_id": "raw-2"}]
+    assert "POST /api/ledger/transfers" not in through_writer
+
+
 def test_a_gdxp_import_lists_what_it_created(api: Api) -> None:
     from tests.api.test_gdxp_api import gdxp_file, send
 

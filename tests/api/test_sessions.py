@@ -282,3 +282,57 @@ def test_two_apps_on_one_database_share_the_failure_counts(
     finally:
         for eng in engines:
             eng.dispose()
+
+
+def test_checks_arriving_together_are_answered_together(engine: Engine) -> None:
+    """The guard's revocation checks from the event loop: each session gets its own
+    answer (live; logged out; its user disabled; an older generation; no such user);
+    on PostgreSQL the checks waiting together are answered by one query, off the loop,
+    and a connection that fails twice fails the checks of that query (503 for their
+    requests) while the next ones pass on a fresh connection."""
+    import asyncio
+    import uuid
+
+    import psycopg
+
+    from service.app.auth import Principal, Session, create_user, disable_user, revoke_token
+    from service.app.live_sessions import LiveSessions
+    from service.db.engine import write_tx
+
+    def session(username: str, generation: int = 0) -> Session:
+        return Session(Principal(username, "officer", None), uuid.uuid4().hex, generation,
+                       2_000_000_000)
+
+    live, out, disabled = session("live"), session("live"), session("gone")
+    with write_tx(engine) as conn:
+        create_user(conn, "live", PASSWORD, "officer", None)
+        create_user(conn, "gone", PASSWORD, "officer", None)
+        revoke_token(conn, out)
+        disable_user(conn, "gone")
+    cases = [(live, True), (out, False), (disabled, False), (session("live", 1), False),
+             (session("nobody"), False)]
+    checks = LiveSessions(engine)
+
+    async def answers(sessions: list[Session]) -> list[bool | BaseException]:
+        return await asyncio.gather(*(checks.is_live_async(s) for s in sessions),
+                                    return_exceptions=True)
+
+    try:
+        got = asyncio.run(answers([s for s, _ in cases] * 20))
+        assert got == [live for _, live in cases] * 20
+        if engine.dialect.name == "postgresql":
+            assert 1 <= checks.queries < 10, checks.queries
+            real, failures = checks._rows, [2]
+
+            def broken_twice(sessions: list[Session]) -> Any:
+                if failures[0]:
+                    failures[0] -= 1
+                    raise psycopg.OperationalError("server closed the connection")
+                return real(sessions)
+
+            checks._rows = broken_twice  # type: ignore[method-assign]
+            failed = asyncio.run(answers([live, out]))
+            assert all(isinstance(e, psycopg.OperationalError) for e in failed), failed
+            assert asyncio.run(answers([live, out])) == [True, False]
+    finally:
+        checks.close()

@@ -11,6 +11,7 @@ is simulated: the retry then answers as the first time and nothing is written tw
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -29,7 +30,7 @@ import service.app.context as context_module
 from ledger.store import ledger_accounts, ledger_transfers
 from service.app.auth import create_user
 from service.db.engine import normalize_url, write_tx
-from service.db.tables import idempotency
+from service.db.tables import audit_log, idempotency
 from service.http.app import create_app
 from service.settings import Settings
 from tests.conftest import PG_URL
@@ -288,6 +289,14 @@ def test_connection_lost_after_the_commit_a_resend_answers_as_the_first_time(
         assert r.json()["results"] == [{"id": transfer_id, "result": "exists"}], r.text
         assert count(engine, transfers_with_id(transfer_id)) == 1
         assert balance(client, headers, credit) == "7.50"
+        # The first request's audit entry committed with its transfer (the batch's own
+        # transaction), though its answer was lost; the second created nothing.
+        with engine.connect() as conn:
+            listed = conn.execute(select(audit_log.c.ids, audit_log.c.outcome).where(
+                audit_log.c.operation == "POST /api/ledger/transfers").order_by(
+                audit_log.c.seq)).all()
+        assert [(json.loads(ids), outcome) for ids, outcome in listed] == [
+            ([transfer_id], 200), ([], 200)]
 
         # A command (through AppContext.write) commits, then the connection breaks.
         real_tx = context_module.write_tx
@@ -371,6 +380,32 @@ def test_the_session_guard_answers_503_when_its_own_connection_cannot_be_used(
             return real(self, session)
 
         monkeypatch.setattr(LiveSessions, "_row", locked_then_real)
+        assert_unavailable(client.get("/api/me", headers=headers))
+        assert failures["left"] == 0
+        assert client.get("/api/me", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["postgresql"] if PG_URL else [])
+def test_the_session_guard_answers_503_when_its_checks_connection_breaks_on_postgresql(
+        engine: Engine, db_url: tuple[str, str | None], monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL the API's checks are answered by a thread of their own (one query
+    for the checks waiting together): a connection that fails there, and again on a
+    fresh one, answers 503 too, and the next request passes."""
+    import psycopg
+
+    from service.app.live_sessions import LiveSessions
+
+    with service(engine, db_url) as (client, headers):
+        real = LiveSessions._rows
+        failures = {"left": 2}
+
+        def gone_then_real(self: LiveSessions, sessions: Any) -> Any:
+            if failures["left"]:
+                failures["left"] -= 1
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+            return real(self, sessions)
+
+        monkeypatch.setattr(LiveSessions, "_rows", gone_then_real)
         assert_unavailable(client.get("/api/me", headers=headers))
         assert failures["left"] == 0
         assert client.get("/api/me", headers=headers).status_code == 200

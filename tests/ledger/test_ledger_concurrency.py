@@ -190,14 +190,15 @@ def test_group_commit_attributes_a_failure_to_its_own_batch(
     release = threading.Event()
     real_many, real_one = store.submit_many_batch, store.submit_batch
 
-    def many(batches: Sequence[Sequence[Transfer]], now: object = None
-             ) -> list[list[TransferResult]]:
+    def many(batches: Sequence[Sequence[Transfer]], now: object = None,
+             companions: object = ()) -> list[list[TransferResult]]:
         release.wait(10)  # hold the first group so the others queue up behind it
         if any(poison in batch for batch in batches):
             raise RuntimeError("group transaction failed")
         return real_many(batches)
 
-    def one(batch: Sequence[Transfer], now: object = None) -> list[TransferResult]:
+    def one(batch: Sequence[Transfer], now: object = None, companion: object = None
+            ) -> list[TransferResult]:
         if poison in batch:
             raise RuntimeError("this batch's own failure")
         return real_one(batch)
@@ -233,13 +234,14 @@ def test_group_commit_fails_the_whole_group_when_the_database_is_unavailable(
     release = threading.Event()
     alone: list[int] = []
 
-    def many(batches: Sequence[Sequence[Transfer]], now: object = None
-             ) -> list[list[TransferResult]]:
+    def many(batches: Sequence[Sequence[Transfer]], now: object = None,
+             companions: object = ()) -> list[list[TransferResult]]:
         release.wait(10)  # hold the first group so the others queue up behind it
         raise OperationalError("COMMIT", {}, Exception("server closed the connection "
                                                        "unexpectedly"))
 
-    def one(batch: Sequence[Transfer], now: object = None) -> list[TransferResult]:
+    def one(batch: Sequence[Transfer], now: object = None, companion: object = None
+            ) -> list[TransferResult]:
         alone.append(len(batch))
         raise AssertionError("not written alone")
 

@@ -5,23 +5,48 @@ pagination, the append-only guard, and the migration mirroring the store's table
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledger.accounts import Account, AccountFlag, new_account
+from ledger.group_commit import GroupCommitWriter
 from ledger.ids import uuid7
-from ledger.store import LedgerConflict, LedgerStore, is_unavailable, metadata
+from ledger.store import (
+    PIPELINED_MAX_TRANSFERS,
+    Companion,
+    LedgerConflict,
+    LedgerStore,
+    is_unavailable,
+    metadata,
+)
 from ledger.transfers import (
     Transfer,
     TransferFlag,
+    TransferResult,
     expiry_id,
     post_pending_of,
     void_pending_of,
 )
+from tests.conftest import PG_URL
 
 SECOND = 1_000_000_000
 DMNEC = "debits_must_not_exceed_credits"
@@ -283,16 +308,18 @@ def test_conflicts_are_retried_then_reported_as_conflict(store: LedgerStore,
     class Locked(Exception):
         sqlstate = "40P01"
 
-    def flaky(conn: object, batches: object, now: object = None) -> object:
+    def flaky(conn: object, batches: object, now: object = None, companions: object = ()
+              ) -> object:
         calls["n"] += 1
         if calls["n"] < 3:
             raise OperationalError("SELECT", {}, Locked("deadlock detected"))
-        return real_submit(conn, batches, now)  # type: ignore[arg-type]
+        return real_submit(conn, batches, now, companions)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store, "submit_many", flaky)
     assert submit(store, [tr(a, b, 1)]) == ["created"] and calls["n"] == 3
 
-    def always_deadlocked(conn: object, batches: object, now: object = None) -> object:
+    def always_deadlocked(conn: object, batches: object, now: object = None,
+                          companions: object = ()) -> object:
         calls["n"] += 1
         raise OperationalError("SELECT", {}, Locked("deadlock detected"))
 
@@ -304,7 +331,8 @@ def test_conflicts_are_retried_then_reported_as_conflict(store: LedgerStore,
 
     # SQLite's lock still taken after the busy timeout (already waited): not tried again,
     # the caller learns at once that the database is unavailable.
-    def locked(conn: object, batches: object, now: object = None) -> object:
+    def locked(conn: object, batches: object, now: object = None, companions: object = ()
+               ) -> object:
         calls["n"] += 1
         raise OperationalError("BEGIN", {}, Exception("database is locked"))
 
@@ -454,3 +482,135 @@ def test_a_held_connection_serves_its_threads_groups_until_idle_or_failed(
     finally:
         event.remove(engine, "checkout", checkout)
     assert totals(store, other)[3] == 6
+
+
+# -- companions: the caller's rows committed with a batch -----------------------------------
+
+NOTES = Table("ledger_test_notes", MetaData(),
+              Column("key", String(36), primary_key=True),
+              Column("at", DateTime(timezone=True), nullable=False),
+              Column("made", Text, nullable=False),
+              Column("refused", Integer, nullable=False),
+              Column("label", String(8)))
+
+
+@pytest.fixture
+def notes(engine: Engine) -> Iterator[Table]:
+    NOTES.metadata.create_all(engine)
+    yield NOTES
+    NOTES.metadata.drop_all(engine)
+
+
+def note(label: str | None = "n", made: bool = True) -> tuple[str, Companion]:
+    """A companion listing the transfers its batch created (``made=False``: a row the
+    database refuses, its NOT NULL column empty)."""
+    key = uuid7()
+
+    def row(results: list[TransferResult]) -> dict[str, Any]:
+        ids = [r.id for r in results if r.result == "created"]
+        return {"key": key, "at": datetime.now(UTC), "made": json.dumps(ids) if made else None,
+                "refused": sum(not r.ok for r in results), "label": label}
+
+    return key, Companion(NOTES, row)
+
+
+def noted(engine: Engine) -> dict[str, tuple[list[str], int, str | None]]:
+    with engine.connect() as conn:
+        return {r.key: (json.loads(r.made), r.refused, r.label)
+                for r in conn.execute(select(NOTES))}
+
+
+def test_companion_rows_commit_with_their_batches_on_every_path(
+        store: LedgerStore, notes: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch's companion row is made from that batch's results and written in the
+    group's transaction: on PostgreSQL's two round trips (a group whose batches are
+    created, refused, and one without a companion), and on the general path (an expiry
+    due; a batch over the pipelined size), which SQLite always takes."""
+    bank, lim = make(store, (), (DMNEC,))
+    taken: list[bool] = []
+    if store._postgres:
+        real = store._submit_many_postgres
+
+        def spy(*args: object, **kwargs: object) -> object:
+            results = real(*args, **kwargs)  # type: ignore[arg-type]
+            taken.append(results is not None)
+            return results
+
+        monkeypatch.setattr(store, "_submit_many_postgres", spy)
+    t0 = 1_800_000_000 * SECOND
+    (k1, c1), (k2, c2) = note(), note(label=None)
+    funding, too_much, other = tr(bank, lim, 100), tr(lim, bank, 500), tr(bank, lim, 1)
+    codes = [[r.result.value for r in batch] for batch in store.submit_many_batch(
+        [[funding], [too_much], [other]], t0, [c1, c2])]
+    assert codes == [["created"], ["exceeds_credits"], ["created"]]
+    assert noted(store.engine) == {k1: ([funding.id], 0, "n"), k2: ([], 1, None)}
+    pending = tr(lim, bank, 5, "pending", timeout_seconds=1)
+    k3, c3 = note()
+    assert [r.result.value for r in store.submit_batch([pending], t0 + SECOND, c3)] == [
+        "created"]
+    k4, c4 = note()  # the pending's expiry is due: the general path
+    later = tr(bank, lim, 2)
+    assert [r.result.value for r in store.submit_batch([later], t0 + 5 * SECOND, c4)] == [
+        "created"]
+    k5, c5 = note()
+    big = [tr(bank, lim, 1) for _ in range(PIPELINED_MAX_TRANSFERS + 1)]
+    store.submit_batch(big, t0 + 6 * SECOND, c5)
+    rows = noted(store.engine)
+    assert rows[k3] == ([pending.id], 0, "n") and rows[k4] == ([later.id], 0, "n")
+    assert rows[k5] == ([t.id for t in big], 0, "n") and len(rows) == 5
+    with store.engine.connect() as conn:
+        assert store.get_resolution(conn, pending.id) is not None  # expired: voided
+    assert verify_ok(store) == 2 + 1 + 1 + 1 + len(big)  # the void of the expiry too
+    if store._postgres:
+        assert taken == [True, True, False]
+
+
+def test_a_companion_row_the_database_refuses_fails_its_batch_alone(
+        store: LedgerStore, notes: Table) -> None:
+    """The row is in the batch's transaction: when the database refuses it, the batch's
+    transfers are not written either (on every path); through the group-commit writer
+    that batch's caller gets the error and the others of its group their results."""
+    bank, other = make(store, (), ())
+    for size in (1, PIPELINED_MAX_TRANSFERS + 1):
+        _, bad = note(made=False)
+        batch = [tr(bank, other, 1) for _ in range(size)]
+        with pytest.raises(DBAPIError) as caught:
+            store.submit_batch(batch, companion=bad)
+        assert not is_unavailable(caught.value)
+        with store.engine.connect() as conn:
+            assert all(store.get_transfer(conn, t.id) is None for t in batch)
+    if store._postgres:  # an over-long value is refused, not cut by the arrays' casts
+        _, long = note(label="x" * 9)
+        with pytest.raises(DBAPIError):
+            store.submit_batch([tr(bank, other, 1)], companion=long)
+    assert noted(store.engine) == {}
+    sent = [(tr(bank, other, 1), note(made=k != 2)) for k in range(5)]
+    with GroupCommitWriter(store) as writer:
+        futures = [writer.submit_future([t], companion=c) for t, (_, c) in sent]
+        outcomes = [f.exception(timeout=30) or f.result()[0].result.value for f in futures]
+    assert [o if isinstance(o, str) else "refused" for o in outcomes] == [
+        "created", "created", "refused", "created", "created"]
+    assert sorted(noted(store.engine)) == sorted(key for k, (_, (key, _)) in enumerate(sent)
+                                                 if k != 2)
+    assert verify_ok(store) == 4
+
+
+@pytest.mark.parametrize("backend", ["postgresql"] if PG_URL else [])
+def test_postgresql_probes_the_journal_by_its_indexes_without_statistics(
+        store: LedgerStore) -> None:
+    """The group's reads look the batches' ids up in the journal's unique indexes, one
+    lookup an id, even before the journal was ever analyzed (a new or restored database):
+    "id = ANY(array)" scanned the whole journal there for every group."""
+    from ledger.store import _PG_RESOLUTIONS, _PG_TRANSFERS
+
+    bank, other = make(store, (), ())
+    for _ in range(12):
+        store.submit_batch([tr(bank, other, 1) for _ in range(PIPELINED_MAX_TRANSFERS)])
+    ids = [uuid7() for _ in range(64)]
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql(
+            "SELECT reltuples FROM pg_class WHERE oid = 'ledger_transfers'::regclass"
+        ).scalar_one() < 0  # never analyzed
+        for sql in (_PG_TRANSFERS, _PG_RESOLUTIONS):
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql, (ids,)))
+            assert "Index Scan" in plan and "Seq Scan on ledger_transfers" not in plan, plan
