@@ -165,4 +165,11 @@ def restore(engine: Engine, path: Path) -> BackupSummary:
                     conn.execute(text(
                         f"SELECT setval(pg_get_serial_sequence('{t.name}', 'seq'), "
                         f"COALESCE((SELECT max(seq) FROM {t.name}), 0) + 1, false)"))
+    if not is_sqlite(engine):
+        # Fresh tables have no statistics until autovacuum's first ANALYZE: meanwhile the
+        # planner may scan a whole table where an index would answer (the journal's
+        # lookups by id among them).
+        with engine.connect() as conn, conn.begin():
+            for t in tables.values():
+                conn.execute(text(f'ANALYZE "{t.name}"'))
     return BackupSummary(current_revision(engine), counts)

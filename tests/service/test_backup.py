@@ -24,8 +24,10 @@ from service.app.verification import verify_all
 from service.bootstrap import build_context
 from service.cli.main import main
 from service.db.engine import make_engine
+from service.db.migrate import upgrade
 from service.db.tables import metadata
 from service.settings import Settings
+from tests.conftest import PG_URL, PgSchemas
 
 
 def _counts(engine: Engine) -> dict[str, int]:
@@ -142,3 +144,38 @@ def test_the_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert '"status": "unverifiable"' in out
     with sqlite3.connect(tmp_path / "copy.db") as db:
         assert db.execute("SELECT count(*) FROM parties").fetchone()[0] > 30
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL only (CI always sets it)")
+def test_a_restore_into_postgresql_continues_and_has_statistics(
+        tmp_path: Path, pg_schemas: PgSchemas | None) -> None:
+    """Into an empty PostgreSQL schema: the same books, keys continuing after the loaded
+    ones, and every table analyzed (a fresh table has no statistics until autovacuum
+    comes, and the planner then scans the whole journal for a lookup by id)."""
+    assert pg_schemas is not None and PG_URL
+    source = make_engine(f"sqlite:///{tmp_path / 'source.db'}")
+    upgrade(source)
+    load_demo_data(build_context(Settings("unused", "k" * 48), source), progress=False)
+    path = tmp_path / "demo.backup"
+    backup(source, path)
+    target = make_engine(PG_URL, schema=pg_schemas.new())
+    try:
+        restore(target, path)
+        assert _counts(target) == _counts(source)
+        assert _journal(target) == _journal(source)
+        with target.connect() as conn:
+            never = conn.execute(text(
+                "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+                " AND c.reltuples < 0 AND c.relname <> 'alembic_version'")).scalars().all()
+        assert never == []
+        store = LedgerStore(target)
+        a, b = uuid7(), uuid7()
+        store.create_accounts_batch([Account(id=a, code="a", currency="EUR"),
+                                     Account(id=b, code="b", currency="EUR")])
+        store.submit_batch([Transfer(id=uuid7(), debit_account_id=a, credit_account_id=b,
+                                     amount=5, currency="EUR", code="after")])
+        assert verify_all(target).ok
+    finally:
+        target.dispose()
+        source.dispose()
