@@ -9,7 +9,8 @@ Open loop (`--rate R`, repeatable): requests arrive at R a second in all, on a f
 schedule (arrival i at i/R s) dealt round-robin to the clients; each latency is measured
 from the request's scheduled time, not from when a client got round to sending it, so a
 server that falls behind shows its queueing (no coordinated omission). A client still
-busy with its previous request sends late, and that wait counts.
+busy with its previous request sends late, and that wait counts. The first `--warmup`
+seconds (5) of arrivals at the same rate are sent but left out of the figures.
 
 Each run (mode, rate) gets a fresh server and database. Each server is `uvicorn` in its
 own process on 127.0.0.1 (the service through `filiera serve`); the clients are threads
@@ -190,8 +191,10 @@ def request(rng: random.Random, kind: str, fx: dict[str, Any], bare: bool
 
 # A client process's job: base, fixture, threads, seconds, seed, bare, and for the open
 # loop (start on the shared monotonic clock, rate a second, clients in all, index of this
-# process's first client), else None.
-Job = tuple[str, dict[str, Any], int, float, int, bool, tuple[float, float, int, int] | None]
+# process's first client, seconds of warm-up before the start), else None.
+OpenLoop = tuple[float, float, int, int, float]
+Job = tuple[str, dict[str, Any], int, float, int, bool, OpenLoop | None]
+WARMUP = "warm-up "  # the kind's prefix on a record of the warm-up (left out of the figures)
 
 
 def arrivals(start: float, rate: float, clients: int, client: int, seconds: float
@@ -210,7 +213,8 @@ def client_process(job: Job) -> list[Record]:
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
-    def one(c: httpx.Client, rng: random.Random, due: float | None) -> Record:
+    def one(c: httpx.Client, rng: random.Random, due: float | None, warm: bool = False
+            ) -> Record:
         kind = rng.choice(KINDS)
         method, path, body, op, amount = request(rng, kind, fx, bare)
         sent = time.monotonic()
@@ -220,7 +224,8 @@ def client_process(job: Job) -> list[Record]:
         except httpx.HTTPError:
             status = 0
         done = time.monotonic()
-        return (kind, op, amount, status, done - (sent if due is None else due), done - sent)
+        return (WARMUP + kind if warm else kind, op, amount, status,
+                done - (sent if due is None else due), done - sent)
 
     def work(k: int) -> None:
         rng = random.Random(seed * 1000 + k)
@@ -230,8 +235,12 @@ def client_process(job: Job) -> list[Record]:
                 while time.monotonic() < deadline:
                     mine.append(one(c, rng, None))
             else:
-                start, rate, clients, first = open_loop
-                schedule = arrivals(start, rate, clients, first + k, seconds)
+                start, rate, clients, first, warmup = open_loop
+                # The warm-up's arrivals (the same rate) before the measured ones: the
+                # server's first requests of each kind (statements compiled, caches
+                # filled) are not what is measured.
+                schedule = arrivals(start - warmup, rate, clients, first + k,
+                                    seconds + warmup)
                 # Connected before the first arrival (a read, not measured).
                 c.get("/r" if bare else "/api/funds?limit=1")
                 give_up = start + seconds + GRACE_SECONDS
@@ -242,7 +251,7 @@ def client_process(job: Job) -> list[Record]:
                         break
                     if due > now:
                         time.sleep(due - now)
-                    mine.append(one(c, rng, due))
+                    mine.append(one(c, rng, due, due < start))
         with lock:
             records.extend(mine)
 
@@ -255,16 +264,18 @@ def client_process(job: Job) -> list[Record]:
 
 
 def run_clients(base: str, fx: dict[str, Any], clients: int, seconds: float, bare: bool,
-                rate: float | None = None, processes: int = 4
+                rate: float | None = None, warmup: float = 0.0, processes: int = 4
                 ) -> tuple[float, list[Record]]:
-    """Closed loop, or open loop at ``rate`` requests a second; (seconds it took, records).
-    Open loop: the seconds from the first scheduled arrival to the last answer."""
+    """Closed loop, or open loop at ``rate`` requests a second after ``warmup`` seconds at
+    that rate; (seconds it took, records). Open loop: the seconds from the first measured
+    arrival to the last answer."""
     per = [clients // processes + (1 if k < clients % processes else 0)
            for k in range(processes)]
     firsts = [sum(per[:k]) for k in range(processes)]
-    start = time.monotonic() + 3.0  # the clients are up and connected by then
+    # The clients are up and connected by the warm-up's first arrival.
+    start = time.monotonic() + 3.0 + (warmup if rate is not None else 0.0)
     jobs: list[Job] = [(base, fx, n, seconds, k, bare,
-                        None if rate is None else (start, rate, clients, firsts[k]))
+                        None if rate is None else (start, rate, clients, firsts[k], warmup))
                        for k, n in enumerate(per)]
     started = time.monotonic()
     with ProcessPoolExecutor(processes) as pool:
@@ -281,6 +292,7 @@ def pct(values: list[float], q: float) -> float:
 
 def rows_for(label: str, elapsed: float, records: list[Record]) -> list[tuple[Any, ...]]:
     by_kind: dict[str, list[Record]] = defaultdict(list)
+    records = [r for r in records if not r[0].startswith(WARMUP)]
     for r in records:
         by_kind[r[0]].append(r)
     out = []
@@ -311,7 +323,7 @@ def check_acknowledged(base: str, fx: dict[str, Any], records: list[Record]) -> 
             cursor = page["next_cursor"]
             if not cursor:
                 break
-    acked = [r for r in records if r[0] != "read" and 200 <= r[3] < 300]
+    acked = [r for r in records if not r[0].endswith("read") and 200 <= r[3] < 300]
     wrong = [r for r in acked if recorded.get(r[1], 0) != r[2]]
     return (f"verify ok={report['ok']} ({report['transfers']:,} transfers); "
             f"{len(acked):,} acknowledged writes, {len(wrong)} missing or wrong")
@@ -323,7 +335,7 @@ def bench_service(db: str, tmp: Path, label: str, args: argparse.Namespace,
     try:
         fx = set_up(base)
         elapsed, records = run_clients(base, fx, args.clients, args.seconds, bare=False,
-                                       rate=rate)
+                                       rate=rate, warmup=args.warmup)
         return rows_for(label, elapsed, records), f"{label}: " + check_acknowledged(
             base, fx, records)
     finally:
@@ -361,6 +373,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--rate", type=float, action="append", default=[],
                         help="open loop at this many requests a second (repeatable)")
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="open loop: seconds at the rate before the measured ones")
     parser.add_argument("--closed", action="store_true",
                         help="with --rate, run the closed loop too (alone it is the default)")
     args = parser.parse_args()
@@ -375,7 +389,7 @@ def main() -> None:
             for n, rate in enumerate(modes):
                 mode = mode_name(rate)
                 elapsed, records = run_clients(base, {}, args.clients, args.seconds,
-                                               bare=True, rate=rate)
+                                               bare=True, rate=rate, warmup=args.warmup)
                 rows += rows_for(f"bare Litestar (baseline), {mode}", elapsed, records)
                 here = Path(tmp) / f"run{n}"
                 here.mkdir()
