@@ -3,10 +3,21 @@ deliveries and reads for 60 s against the service on loopback (SQLite, and Postg
 when FILIERA_BENCH_POSTGRES_URL is set), beside a bare Litestar endpoint served the same
 way in the same run. Afterwards: verify, and every acknowledged operation in the journal.
 
-Each server is `uvicorn` in its own process on 127.0.0.1 (the service through
-`filiera serve`); the clients are threads with keep-alive connections spread over
-processes, so the load generator's own GIL is not what is measured.
-Run: .venv/bin/python bench/load.py [--seconds 60] [--clients 64]   (or `make load`)
+Two modes. Closed loop (the default): each client sends its next request as soon as the
+last one answered, so the server sets the pace and the latency is mostly its queue.
+Open loop (`--rate R`, repeatable): requests arrive at R a second in all, on a fixed
+schedule (arrival i at i/R s) dealt round-robin to the clients; each latency is measured
+from the request's scheduled time, not from when a client got round to sending it, so a
+server that falls behind shows its queueing (no coordinated omission). A client still
+busy with its previous request sends late, and that wait counts. The first `--warmup`
+seconds (5) of arrivals at the same rate are sent but left out of the figures.
+
+Each run (mode, rate) gets a fresh server and database. Each server is `uvicorn` in its
+own process on 127.0.0.1 (the service through `filiera serve`); the clients are threads
+with keep-alive connections spread over processes, so the load generator's own GIL is
+not what is measured.
+Run: .venv/bin/python bench/load.py [--seconds 60] [--clients 64] [--rate R ...] [--closed]
+(or `make load`)
 """
 
 from __future__ import annotations
@@ -46,8 +57,12 @@ def read() -> dict:
 app = Litestar([write, read])
 """
 
-# One record per request: (kind, operation id or "", cents or 0, status or 0, seconds).
-Record = tuple[str, str, int, int, float]
+# One record per request: (kind, operation id or "", cents or 0, status, seconds from its
+# scheduled time (closed loop: from its sending), seconds from its sending). Status 0: no
+# answer; -1: never sent (an open-loop client still that far behind when the run ended).
+Record = tuple[str, str, int, int, float, float]
+# Open loop: how long after the last scheduled arrival the clients may still send.
+GRACE_SECONDS = 30.0
 
 
 def free_port() -> int:
@@ -174,28 +189,69 @@ def request(rng: random.Random, kind: str, fx: dict[str, Any], bare: bool
     return "POST", path, body, op, amount
 
 
-def client_process(job: tuple[str, dict[str, Any], int, float, int, bool]) -> list[Record]:
+# A client process's job: base, fixture, threads, seconds, seed, bare, and for the open
+# loop (start on the shared monotonic clock, rate a second, clients in all, index of this
+# process's first client, seconds of warm-up before the start), else None.
+OpenLoop = tuple[float, float, int, int, float]
+Job = tuple[str, dict[str, Any], int, float, int, bool, OpenLoop | None]
+WARMUP = "warm-up "  # the kind's prefix on a record of the warm-up (left out of the figures)
+
+
+def arrivals(start: float, rate: float, clients: int, client: int, seconds: float
+             ) -> list[float]:
+    """The scheduled times of one client's requests: arrival i of the whole run is at
+    ``start + i / rate``, and client k gets arrivals k, k + clients, k + 2 * clients..."""
+    count = int(seconds * rate)
+    return [start + i / rate for i in range(client, count, clients)]
+
+
+def client_process(job: Job) -> list[Record]:
     import threading
 
-    base, fx, threads, seconds, seed, bare = job
+    base, fx, threads, seconds, seed, bare, open_loop = job
     records: list[Record] = []
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
+
+    def one(c: httpx.Client, rng: random.Random, due: float | None, warm: bool = False
+            ) -> Record:
+        kind = rng.choice(KINDS)
+        method, path, body, op, amount = request(rng, kind, fx, bare)
+        sent = time.monotonic()
+        try:
+            r = c.request(method, path, json=body)
+            status = r.status_code
+        except httpx.HTTPError:
+            status = 0
+        done = time.monotonic()
+        return (WARMUP + kind if warm else kind, op, amount, status,
+                done - (sent if due is None else due), done - sent)
 
     def work(k: int) -> None:
         rng = random.Random(seed * 1000 + k)
         mine: list[Record] = []
         with httpx.Client(base_url=base, headers=fx.get("headers", {}), timeout=30) as c:
-            while time.monotonic() < deadline:
-                kind = rng.choice(KINDS)
-                method, path, body, op, amount = request(rng, kind, fx, bare)
-                started = time.perf_counter()
-                try:
-                    r = c.request(method, path, json=body)
-                    status = r.status_code
-                except httpx.HTTPError:
-                    status = 0
-                mine.append((kind, op, amount, status, time.perf_counter() - started))
+            if open_loop is None:
+                while time.monotonic() < deadline:
+                    mine.append(one(c, rng, None))
+            else:
+                start, rate, clients, first, warmup = open_loop
+                # The warm-up's arrivals (the same rate) before the measured ones: the
+                # server's first requests of each kind (statements compiled, caches
+                # filled) are not what is measured.
+                schedule = arrivals(start - warmup, rate, clients, first + k,
+                                    seconds + warmup)
+                # Connected before the first arrival (a read, not measured).
+                c.get("/r" if bare else "/api/funds?limit=1")
+                give_up = start + seconds + GRACE_SECONDS
+                for n, due in enumerate(schedule):
+                    now = time.monotonic()
+                    if now > give_up:  # this far behind: the rest count as not sent
+                        mine += [("unsent", "", 0, -1, 0.0, 0.0)] * (len(schedule) - n)
+                        break
+                    if due > now:
+                        time.sleep(due - now)
+                    mine.append(one(c, rng, due, due < start))
         with lock:
             records.extend(mine)
 
@@ -208,14 +264,24 @@ def client_process(job: tuple[str, dict[str, Any], int, float, int, bool]) -> li
 
 
 def run_clients(base: str, fx: dict[str, Any], clients: int, seconds: float, bare: bool,
-                processes: int = 4) -> tuple[float, list[Record]]:
+                rate: float | None = None, warmup: float = 0.0, processes: int = 4
+                ) -> tuple[float, list[Record]]:
+    """Closed loop, or open loop at ``rate`` requests a second after ``warmup`` seconds at
+    that rate; (seconds it took, records). Open loop: the seconds from the first measured
+    arrival to the last answer."""
     per = [clients // processes + (1 if k < clients % processes else 0)
            for k in range(processes)]
-    jobs = [(base, fx, n, seconds, k, bare) for k, n in enumerate(per)]
-    started = time.perf_counter()
+    firsts = [sum(per[:k]) for k in range(processes)]
+    # The clients are up and connected by the warm-up's first arrival.
+    start = time.monotonic() + 3.0 + (warmup if rate is not None else 0.0)
+    jobs: list[Job] = [(base, fx, n, seconds, k, bare,
+                        None if rate is None else (start, rate, clients, firsts[k], warmup))
+                       for k, n in enumerate(per)]
+    started = time.monotonic()
     with ProcessPoolExecutor(processes) as pool:
         results = list(pool.map(client_process, jobs))
-    return time.perf_counter() - started, [r for part in results for r in part]
+    elapsed = time.monotonic() - (started if rate is None else start)
+    return elapsed, [r for part in results for r in part]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -226,6 +292,7 @@ def pct(values: list[float], q: float) -> float:
 
 def rows_for(label: str, elapsed: float, records: list[Record]) -> list[tuple[Any, ...]]:
     by_kind: dict[str, list[Record]] = defaultdict(list)
+    records = [r for r in records if not r[0].startswith(WARMUP)]
     for r in records:
         by_kind[r[0]].append(r)
     out = []
@@ -233,7 +300,8 @@ def rows_for(label: str, elapsed: float, records: list[Record]) -> list[tuple[An
         part = records if kind == "all" else by_kind[kind]
         ok = [r for r in part if 200 <= r[3] < 300]
         out.append((label, kind, len(part), len(ok) / elapsed, pct([r[4] for r in ok], 0.5),
-                    pct([r[4] for r in ok], 0.99), len(part) - len(ok)))
+                    pct([r[4] for r in ok], 0.99), pct([r[5] for r in ok], 0.99),
+                    len(part) - len(ok)))
     return out
 
 
@@ -255,18 +323,19 @@ def check_acknowledged(base: str, fx: dict[str, Any], records: list[Record]) -> 
             cursor = page["next_cursor"]
             if not cursor:
                 break
-    acked = [r for r in records if r[0] != "read" and 200 <= r[3] < 300]
+    acked = [r for r in records if not r[0].endswith("read") and 200 <= r[3] < 300]
     wrong = [r for r in acked if recorded.get(r[1], 0) != r[2]]
     return (f"verify ok={report['ok']} ({report['transfers']:,} transfers); "
             f"{len(acked):,} acknowledged writes, {len(wrong)} missing or wrong")
 
 
-def bench_service(db: str, tmp: Path, label: str, args: argparse.Namespace
-                  ) -> tuple[list[tuple[Any, ...]], str]:
+def bench_service(db: str, tmp: Path, label: str, args: argparse.Namespace,
+                  rate: float | None) -> tuple[list[tuple[Any, ...]], str]:
     proc, base = serve_service(tmp, db)
     try:
         fx = set_up(base)
-        elapsed, records = run_clients(base, fx, args.clients, args.seconds, bare=False)
+        elapsed, records = run_clients(base, fx, args.clients, args.seconds, bare=False,
+                                       rate=rate, warmup=args.warmup)
         return rows_for(label, elapsed, records), f"{label}: " + check_acknowledged(
             base, fx, records)
     finally:
@@ -274,7 +343,8 @@ def bench_service(db: str, tmp: Path, label: str, args: argparse.Namespace
         proc.wait()
 
 
-def bench_postgres(url: str, args: argparse.Namespace) -> tuple[list[tuple[Any, ...]], str]:
+def bench_postgres(url: str, args: argparse.Namespace, label: str, rate: float | None
+                   ) -> tuple[list[tuple[Any, ...]], str]:
     """The same on a fresh PostgreSQL database, dropped afterwards."""
     from sqlalchemy import create_engine, make_url, text
 
@@ -286,42 +356,62 @@ def bench_postgres(url: str, args: argparse.Namespace) -> tuple[list[tuple[Any, 
     try:
         with tempfile.TemporaryDirectory() as tmp:
             db = make_url(url).set(database=name).render_as_string(hide_password=False)
-            return bench_service(db, Path(tmp), "PostgreSQL", args)
+            return bench_service(db, Path(tmp), label, args, rate)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
+def mode_name(rate: float | None) -> str:
+    return "closed loop" if rate is None else f"open loop, {rate:g}/s offered"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="each run")
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--rate", type=float, action="append", default=[],
+                        help="open loop at this many requests a second (repeatable)")
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="open loop: seconds at the rate before the measured ones")
+    parser.add_argument("--closed", action="store_true",
+                        help="with --rate, run the closed loop too (alone it is the default)")
     args = parser.parse_args()
+    modes: list[float | None] = [*([None] if args.closed or not args.rate else []),
+                                 *args.rate]
+    pg_url = os.environ.get("FILIERA_BENCH_POSTGRES_URL")
     rows: list[tuple[Any, ...]] = []
     checks: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         proc, base = serve_bare(Path(tmp))
         try:
-            elapsed, records = run_clients(base, {}, args.clients, args.seconds, bare=True)
-            rows += rows_for("bare Litestar (baseline)", elapsed, records)
+            for n, rate in enumerate(modes):
+                mode = mode_name(rate)
+                elapsed, records = run_clients(base, {}, args.clients, args.seconds,
+                                               bare=True, rate=rate, warmup=args.warmup)
+                rows += rows_for(f"bare Litestar (baseline), {mode}", elapsed, records)
+                here = Path(tmp) / f"run{n}"
+                here.mkdir()
+                sqlite_rows, check = bench_service(f"sqlite:///{here / 'load.db'}", here,
+                                                   f"SQLite, {mode}", args, rate)
+                rows += sqlite_rows
+                checks.append(check)
+                if pg_url:
+                    pg_rows, check = bench_postgres(pg_url, args, f"PostgreSQL, {mode}", rate)
+                    rows += pg_rows
+                    checks.append(check)
         finally:
             proc.terminate()
             proc.wait()
-        sqlite_rows, check = bench_service(f"sqlite:///{Path(tmp) / 'load.db'}", Path(tmp),
-                                           "SQLite", args)
-        rows += sqlite_rows
-        checks.append(check)
-    pg_url = os.environ.get("FILIERA_BENCH_POSTGRES_URL")
-    if pg_url:
-        pg_rows, check = bench_postgres(pg_url, args)
-        rows += pg_rows
-        checks.append(check)
-    print(f"{args.clients} clients, {args.seconds:g} s each, loopback\n")
-    print("| server | operation | requests | ok/s | p50 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|---|")
-    for label, kind, n, rate, p50, p99, errors in rows:
-        print(f"| {label} | {kind} | {n:,} | {rate:,.0f} | {p50:.1f} | {p99:.1f} | {errors} |")
+    print(f"{args.clients} clients, {args.seconds:g} s each, loopback; open loop: latency "
+          "from each request's scheduled time\n")
+    print("| server, mode | operation | requests | ok/s | p50 ms | p99 ms "
+          "| p99 from sending ms | errors |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, kind, n, rate_, p50, p99, p99_sent, errors in rows:
+        print(f"| {label} | {kind} | {n:,} | {rate_:,.0f} | {p50:.1f} | {p99:.1f} "
+              f"| {p99_sent:.1f} | {errors} |")
     print()
     for line in checks:
         print(line)

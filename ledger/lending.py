@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 from ledger.accounts import Account
 from ledger.chart import account_id, leg_id
@@ -118,7 +119,23 @@ def disbursement(op_id: str, accounts: LoanAccounts, principal: int, on: date,
                       "disbursement", user_data, op_id, on)]
 
 
-def booked(transfers: Iterable[Transfer], accounts: LoanAccounts) -> Booked:
+class Leg(Protocol):
+    """What ``booked`` reads of a stored transfer: a ``Transfer``, or the store's plain
+    ``JournalEntry`` (no checked ``Transfer`` built for each of a loan's rows)."""
+
+    @property
+    def debit_account_id(self) -> str: ...
+    @property
+    def credit_account_id(self) -> str: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def operation_id(self) -> str | None: ...
+
+
+def booked(transfers: Iterable[Leg], accounts: LoanAccounts) -> Booked:
     """What the journal holds per (event, component), signed by direction."""
     totals: Booked = defaultdict(int)
     anchor = {"penalty": accounts.penalty, "interest": accounts.interest,

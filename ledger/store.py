@@ -1001,6 +1001,14 @@ class LedgerStore:
             query = query.where(_T.operation_id == operation_id)
         return [_transfer_from_row(r) for r in conn.execute(query.order_by(_T.seq))]
 
+    def find_entries(self, conn: Connection, *, user_data: str) -> list[JournalEntry]:
+        """``find_transfers`` by ``user_data`` as the journal's plain tuples of the stored
+        (already validated) values, oldest first: what a loan's booking sums on every
+        payment, without building a checked ``Transfer`` for each of its rows."""
+        query = select(*(getattr(_T, f) for f in JournalEntry._fields)
+                       ).where(_T.user_data == user_data).order_by(_T.seq)
+        return [JournalEntry(*r) for r in conn.execute(query)]
+
     def net_by_value_date(self, conn: Connection, account_id: str) -> dict[date | None, int]:
         """The account's posted movements (credits - debits) summed per value date
         (``None``: transfers without one); pending and voided reservations are left out.

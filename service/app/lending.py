@@ -290,7 +290,7 @@ def rebook(conn: Connection, store: LedgerStore, row: Record, op_id: str,
     state = loan_state(row, events, late_rate=late_rate_of(conn, row))
     accounts = accounts_of(row)
     user_data = f"loan:{row.id}"
-    journal = store.find_transfers(conn, user_data=user_data)
+    journal = store.find_entries(conn, user_data=user_data)
     already = postings.booked(journal, accounts)
     payers = {e.id: payer_of(e) for e in events}
     dates = {e.id: e.value_date for e in events}

@@ -6,6 +6,8 @@ import io
 import json
 import logging
 
+import pytest
+
 from service.http.logs import JsonFormatter
 from tests.api.conftest import PASSWORD, Api
 
@@ -38,3 +40,31 @@ def test_formatter_redacts_secret_fields() -> None:
     entry = json.loads(JsonFormatter().format(record))
     assert entry["password"] == "[redacted]" and entry["authorization"] == "[redacted]"
     assert entry["user"] == "anna"
+
+
+def test_a_server_error_is_logged_with_its_traceback(api: Api,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 500 answers a problem document without details, and the log says what raised it
+    (the crash tests name that traceback when a 500 shows under terminated backends)."""
+    import service.http.auth as auth_http
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("whoami broke here")
+
+    monkeypatch.setattr(auth_http, "whoami", broken)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("filiera")
+    logger.addHandler(handler)
+    try:
+        r = api.get("/api/me")
+    finally:
+        logger.removeHandler(handler)
+    assert r.status_code == 500, r.text
+    assert r.json()["status"] == 500 and "whoami broke" not in r.text
+    errors = [x for x in map(json.loads, stream.getvalue().splitlines())
+              if x["level"] == "ERROR"]
+    assert len(errors) == 1 and errors[0]["request_id"] == r.headers["x-request-id"]
+    assert "RuntimeError: whoami broke here" in errors[0]["exc"]
+    assert "in broken" in errors[0]["exc"]  # the frame that raised it

@@ -5,6 +5,7 @@ most once)."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -101,6 +102,19 @@ class Server:
                 time.sleep(0.05)
         self.kill()
         raise RuntimeError("server did not start")
+
+    def logged_errors(self) -> list[str]:
+        """The server's ERROR log entries so far, each with its traceback (a 500 is
+        logged with the exception that caused it)."""
+        out = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("level") in ("ERROR", "CRITICAL"):
+                out.append(f"{entry.get('msg')}\n{entry.get('exc', '')}")
+        return out
 
     def kill(self) -> None:
         if self.proc.poll() is None:

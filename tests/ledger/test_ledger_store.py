@@ -44,6 +44,7 @@ from ledger.transfers import (
     TransferResult,
     expiry_id,
     post_pending_of,
+    transfer_flags_from_bits,
     void_pending_of,
 )
 from tests.conftest import PG_URL
@@ -249,6 +250,33 @@ def test_all_fields_round_trip(store: LedgerStore) -> None:
     assert got is not None and got.same_fields(t) and got.timestamp == 5 * SECOND
     assert got.expires_at == 5 * SECOND + 3600 * SECOND
     assert [x.id for x in by_data] == [t.id] == [x.id for x in by_op]
+
+
+def test_find_entries_are_find_transfers_as_stored(store: LedgerStore) -> None:
+    """A loan's booking sums ``find_entries``: the same rows as ``find_transfers`` by
+    ``user_data``, in chain order, with every field as stored; other loans' left out."""
+    a, b, c = make(store, (), (), ())
+    loan, other = "loan:" + uuid7(), "loan:" + uuid7()
+    mine = [tr(a, b, 700, "linked", code="interest", user_data=loan, operation_id=uuid7(),
+               value_date=date(2026, 2, 1)),
+            tr(b, c, 300, code="principal", user_data=loan)]
+    assert submit(store, mine, now=7 * SECOND) == ["created", "created"]
+    assert submit(store, [tr(a, c, 5, user_data=other)]) == ["created"]
+    assert submit(store, [tr(c, a, 90, code="penalty", user_data=loan,
+                             operation_id=uuid7())]) == ["created"]
+    with store.engine.connect() as conn:
+        entries = store.find_entries(conn, user_data=loan)
+        transfers = store.find_transfers(conn, user_data=loan)
+        assert store.find_entries(conn, user_data="loan:none") == []
+    assert len(entries) == len(transfers) == 3
+    for e, t in zip(entries, transfers, strict=True):
+        assert (e.id, e.debit_account_id, e.credit_account_id, e.amount, e.currency, e.code,
+                e.value_date, e.operation_id, e.timestamp) == (
+            t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code,
+            t.value_date, t.operation_id, t.timestamp)
+        assert transfer_flags_from_bits(e.flags) == t.flags
+    assert [e.amount for e in entries] == [700, 300, 90]
+    assert entries[0].timestamp == 7 * SECOND
 
 
 def test_submit_joins_the_callers_transaction(store: LedgerStore) -> None:
