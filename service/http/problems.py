@@ -135,8 +135,18 @@ def handle_validation(request: AnyRequest, exc: ValidationException) -> ProblemR
                    "invalid-input", errors=errors)
 
 
+# What Litestar raises (as a 500) when the client hangs up before its body has arrived.
+_CLIENT_GONE = "client disconnected prematurely"
+
+
 def handle_http(request: AnyRequest, exc: HTTPException) -> ProblemResponse:
     status = exc.status_code
+    if status == HTTP_500_INTERNAL_SERVER_ERROR and exc.detail == _CLIENT_GONE:
+        # Nothing ran and nobody reads the answer: the client's doing, not a server error
+        # (a load test's clients stopping mid-request logged a traceback each).
+        log.info("client disconnected before its body arrived on %s %s", request.method,
+                 request.url.path)
+        return problem(400, "the client disconnected before its request body arrived")
     if status == HTTP_500_INTERNAL_SERVER_ERROR:
         # Litestar takes a bad body field named like a dependency (a loan's ``principal``
         # beside the ``principal`` of the caller) for a dependency failure: a 500. The

@@ -68,3 +68,42 @@ def test_a_server_error_is_logged_with_its_traceback(api: Api,
     assert len(errors) == 1 and errors[0]["request_id"] == r.headers["x-request-id"]
     assert "RuntimeError: whoami broke here" in errors[0]["exc"]
     assert "in broken" in errors[0]["exc"]  # the frame that raised it
+
+
+def test_a_client_hanging_up_before_its_body_is_not_a_server_error(api: Api) -> None:
+    """A client that disconnects before its body arrives (a load test stopping) changed
+    nothing and reads no answer: logged as such, not as a server error with a traceback."""
+    app = api.client.app
+    body = json.dumps({"transfers": []}).encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "method": "POST", "scheme": "http", "path": "/api/ledger/transfers",
+        "raw_path": b"/api/ledger/transfers", "query_string": b"", "root_path": "",
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"authorization", api.headers("officer")["Authorization"].encode())]}
+    events = iter([{"type": "http.request", "body": body[:5], "more_body": True},
+                   {"type": "http.disconnect"}])
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return next(events, {"type": "http.disconnect"})
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("filiera")
+    logger.addHandler(handler)
+    try:
+        with api.client.portal() as portal:
+            portal.call(app, scope, receive, send)
+    finally:
+        logger.removeHandler(handler)
+    lines = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert [x for x in lines if x["level"] == "ERROR"] == []
+    assert any("client disconnected" in x["msg"] for x in lines)
+    assert sent[0]["status"] == 400
