@@ -8,7 +8,6 @@ batch of transfers in the caller's transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -44,12 +43,12 @@ from service.app.inputs import (
     Input,
     an_id,
     client_id,
-    custom,
     day,
     decimal,
     minor_units,
     one_of,
     optional_day,
+    text,
 )
 from service.app.instrument_legs import leg, store
 from service.app.ledger_ops import ensure_accounts, post
@@ -101,16 +100,6 @@ class CloseIn(msgspec.Struct, forbid_unknown_fields=True):
 # -- what the use cases read from those bodies ------------------------------------------
 
 
-def _label(limit: int, message: str) -> Callable[[str, str, Errors], str | None]:
-    """Text that says something, at most ``limit`` characters: kept stripped."""
-    def read(value: str, field: str, errors: Errors) -> str | None:
-        if not value.strip() or len(value) > limit:
-            errors.add(field, message)
-            return None
-        return value.strip()
-    return read
-
-
 @dataclass(frozen=True, kw_only=True)
 class NewPrepayment(Input):
     id: str = client_id()
@@ -121,8 +110,8 @@ class NewPrepayment(Input):
     expires_on: date = day()
     paid_on: date | None = optional_day("date", past=True)  # None: today
     on_expiry: str = one_of(*ON_EXPIRY)
-    product: str = custom(_label(200, "1 to 200 characters"))
-    unit: str = custom(_label(32, "1 to 32 characters, such as 'kg'"))
+    product: str = text(at_most=200, message="1 to 200 characters")
+    unit: str = text(at_most=32, message="1 to 32 characters, such as 'kg'")
 
 
 @dataclass(frozen=True, kw_only=True)
