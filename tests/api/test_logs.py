@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -12,21 +14,28 @@ from service.http.logs import JsonFormatter
 from tests.api.conftest import PASSWORD, Api
 
 
-def test_request_id_is_returned_and_logged_without_secrets(api: Api) -> None:
+@contextmanager
+def json_logs() -> Iterator[io.StringIO]:
+    """What the ``filiera`` loggers write meanwhile, as the service's JSON lines."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("filiera")
     logger.addHandler(handler)
     try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_request_id_is_returned_and_logged_without_secrets(api: Api) -> None:
+    with json_logs() as stream:
         r = api.client.post("/api/auth/token", json={"username": "officer",
                                                      "password": PASSWORD},
                             headers={"X-Request-ID": "abc-123"})
         assert r.headers["x-request-id"] == "abc-123"
         other = api.get("/api/me")
         assert len(other.headers["x-request-id"]) == 32
-    finally:
-        logger.removeHandler(handler)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     token_line = next(x for x in lines if x.get("path") == "/api/auth/token")
     assert token_line["request_id"] == "abc-123" and token_line["status"] == 200
@@ -52,15 +61,8 @@ def test_a_server_error_is_logged_with_its_traceback(api: Api,
         raise RuntimeError("whoami broke here")
 
     monkeypatch.setattr(auth_http, "whoami", broken)
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("filiera")
-    logger.addHandler(handler)
-    try:
+    with json_logs() as stream:
         r = api.get("/api/me")
-    finally:
-        logger.removeHandler(handler)
     assert r.status_code == 500, r.text
     assert r.json()["status"] == 500 and "whoami broke" not in r.text
     errors = [x for x in map(json.loads, stream.getvalue().splitlines())
@@ -93,16 +95,8 @@ def test_a_client_hanging_up_before_its_body_is_not_a_server_error(api: Api) -> 
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
 
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("filiera")
-    logger.addHandler(handler)
-    try:
-        with api.client.portal() as portal:
-            portal.call(app, scope, receive, send)
-    finally:
-        logger.removeHandler(handler)
+    with json_logs() as stream, api.client.portal() as portal:
+        portal.call(app, scope, receive, send)
     lines = [json.loads(x) for x in stream.getvalue().splitlines()]
     assert [x for x in lines if x["level"] == "ERROR"] == []
     assert any("client disconnected" in x["msg"] for x in lines)

@@ -420,16 +420,9 @@ def test_total_balance_adds_posted_balances_only(store: LedgerStore) -> None:
         assert store.total_balance(conn, []) == 0
 
 
-def test_groups_give_the_same_results_on_every_path(engine: Engine,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """Groups of batches written together (what the group-commit writer sends): linked
-    chains failing whole, limits seen across the group's batches, a pending posted by a
-    later batch of the same group, a resend, and an expiry falling due. The results,
-    totals and journal are the same on SQLite's path and PostgreSQL's two round trips
-    (taken here for the first two groups; the third has an expiry due, which the
-    general path journals)."""
-    store = LedgerStore(engine)
-    bank, lim = make(store, (), (DMNEC,))
+def pipelined_groups(store: LedgerStore, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """On PostgreSQL, a list that says for each group whether it took the two round
+    trip path (``True``) or fell back to the general one; stays empty on SQLite."""
     taken: list[bool] = []
     if store._postgres:
         real = store._submit_many_postgres
@@ -440,6 +433,20 @@ def test_groups_give_the_same_results_on_every_path(engine: Engine,
             return results
 
         monkeypatch.setattr(store, "_submit_many_postgres", spy)
+    return taken
+
+
+def test_groups_give_the_same_results_on_every_path(engine: Engine,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groups of batches written together (what the group-commit writer sends): linked
+    chains failing whole, limits seen across the group's batches, a pending posted by a
+    later batch of the same group, a resend, and an expiry falling due. The results,
+    totals and journal are the same on SQLite's path and PostgreSQL's two round trips
+    (taken here for the first two groups; the third has an expiry due, which the
+    general path journals)."""
+    store = LedgerStore(engine)
+    bank, lim = make(store, (), (DMNEC,))
+    taken = pipelined_groups(store, monkeypatch)
     t0 = 1_800_000_000 * SECOND
     first = tr(bank, lim, 100)
     pending = tr(lim, bank, 30, "pending", timeout_seconds=10)
@@ -555,16 +562,7 @@ def test_companion_rows_commit_with_their_batches_on_every_path(
     created, refused, and one without a companion), and on the general path (an expiry
     due; a batch over the pipelined size), which SQLite always takes."""
     bank, lim = make(store, (), (DMNEC,))
-    taken: list[bool] = []
-    if store._postgres:
-        real = store._submit_many_postgres
-
-        def spy(*args: object, **kwargs: object) -> object:
-            results = real(*args, **kwargs)  # type: ignore[arg-type]
-            taken.append(results is not None)
-            return results
-
-        monkeypatch.setattr(store, "_submit_many_postgres", spy)
+    taken = pipelined_groups(store, monkeypatch)
     t0 = 1_800_000_000 * SECOND
     (k1, c1), (k2, c2) = note(), note(label=None)
     funding, too_much, other = tr(bank, lim, 100), tr(lim, bank, 500), tr(bank, lim, 1)

@@ -43,6 +43,17 @@ def _journal(engine: Engine) -> list[tuple[int, str, str]]:
             .order_by(ledger_transfers.c.seq))]
 
 
+def assert_takes_new_work(target: Engine) -> None:
+    """A restored database takes new work: keys continue after the loaded ones."""
+    store = LedgerStore(target)
+    a, b = uuid7(), uuid7()
+    store.create_accounts_batch([Account(id=a, code="a", currency="EUR"),
+                                 Account(id=b, code="b", currency="EUR")])
+    store.submit_batch([Transfer(id=uuid7(), debit_account_id=a, credit_account_id=b,
+                                 amount=5, currency="EUR", code="after")])
+    assert verify_all(target).ok
+
+
 def test_backup_and_restore_give_the_same_books(engine: Engine, tmp_path: Path) -> None:
     load_demo_data(build_context(Settings("unused", "k" * 48), engine), progress=False)
     path = tmp_path / "demo.backup"
@@ -57,14 +68,7 @@ def test_backup_and_restore_give_the_same_books(engine: Engine, tmp_path: Path) 
     before, after = verify_all(engine), verify_all(target)
     assert after.ok and after.head == before.head
     assert (after.transfers, after.accounts) == (before.transfers, before.accounts)
-    # A restored database takes new work: keys continue after the loaded ones.
-    store = LedgerStore(target)
-    a, b = uuid7(), uuid7()
-    store.create_accounts_batch([Account(id=a, code="a", currency="EUR"),
-                                 Account(id=b, code="b", currency="EUR")])
-    store.submit_batch([Transfer(id=uuid7(), debit_account_id=a, credit_account_id=b,
-                                 amount=5, currency="EUR", code="after")])
-    assert verify_all(target).ok
+    assert_takes_new_work(target)
     target.dispose()
 
 
@@ -169,13 +173,7 @@ def test_a_restore_into_postgresql_continues_and_has_statistics(
                 " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
                 " AND c.reltuples < 0 AND c.relname <> 'alembic_version'")).scalars().all()
         assert never == []
-        store = LedgerStore(target)
-        a, b = uuid7(), uuid7()
-        store.create_accounts_batch([Account(id=a, code="a", currency="EUR"),
-                                     Account(id=b, code="b", currency="EUR")])
-        store.submit_batch([Transfer(id=uuid7(), debit_account_id=a, credit_account_id=b,
-                                     amount=5, currency="EUR", code="after")])
-        assert verify_all(target).ok
+        assert_takes_new_work(target)
     finally:
         target.dispose()
         source.dispose()
